@@ -1,0 +1,95 @@
+/* util.h — memory, strings, files and time helpers shared by every stage.
+ *
+ * Allocation: i2k_x* functions abort on out-of-memory (the builder treats OOM
+ * as fatal; the guest init never uses this file).
+ */
+#ifndef I2K_BUILDER_BASE_UTIL_H
+#define I2K_BUILDER_BASE_UTIL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "builder/base/error.h"
+
+void *i2k_xmalloc(size_t n);
+void *i2k_xcalloc(size_t n, size_t size);
+void *i2k_xrealloc(void *p, size_t n);
+/* Grows *arr (element size elsz) so that it holds at least need elements;
+ * *cap is updated. */
+void i2k_xgrow(void **arr, size_t *cap, size_t need, size_t elsz);
+char *i2k_xstrdup(const char *s);   /* NULL → NULL */
+char *i2k_xstrndup(const char *s, size_t n);
+char *i2k_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+bool i2k_str_has_prefix(const char *s, const char *prefix);
+bool i2k_str_has_suffix(const char *s, const char *suffix);
+
+/* Growable byte buffer with a hard maximum (0 = unlimited). Data is always
+ * NUL-terminated (not counted in len). */
+struct i2k_buf {
+	char *data;
+	size_t len, cap, max;
+};
+/* Appends; returns -1 with I2K_ERR_INTEGRITY "... exceeds N bytes" when max
+ * would be exceeded. */
+int i2k_buf_append(struct i2k_buf *b, const void *data, size_t len, struct i2k_error **err);
+void i2k_buf_free(struct i2k_buf *b); /* frees data, zeroes the struct but keeps max */
+
+/* Reads a whole file (at most max bytes, else I2K_ERR_INTEGRITY). *out is
+ * NUL-terminated and owned by the caller. */
+int i2k_read_file(const char *path, size_t max, char **out, size_t *len, struct i2k_error **err);
+int i2k_read_fd(int fd, size_t max, char **out, size_t *len, struct i2k_error **err);
+/* Writes all of buf, retrying on EINTR / short writes. */
+int i2k_write_all(int fd, const void *buf, size_t len, struct i2k_error **err);
+int i2k_pwrite_all(int fd, const void *buf, size_t len, off_t off, struct i2k_error **err);
+/* pread exactly len bytes (short read → I2K_ERR_IO "unexpected end of file"). */
+int i2k_pread_all(int fd, void *buf, size_t len, off_t off, struct i2k_error **err);
+/* mkdir -p with mode for created dirs. */
+int i2k_mkdir_p(const char *path, mode_t mode, struct i2k_error **err);
+/* rm -rf (does not follow symlinks). Missing path is not an error. */
+int i2k_rm_rf(const char *path, struct i2k_error **err);
+/* fsync the directory containing path. */
+int i2k_fsync_parent(const char *path, struct i2k_error **err);
+
+/* Atomic output file: data goes to a hidden temp name in the destination's
+ * directory; commit fsyncs, renames over the final name and fsyncs the dir;
+ * abort (or free without commit) unlinks the temp file. Use for every output
+ * so that no partial file ever looks complete. */
+struct i2k_atomic_file {
+	int fd;
+	char *tmp_path;
+	char *final_path;
+};
+int i2k_atomic_open(struct i2k_atomic_file *af, const char *final_path, mode_t mode,
+		    struct i2k_error **err);
+int i2k_atomic_commit(struct i2k_atomic_file *af, struct i2k_error **err);
+/* Safe after commit, after a failed open, or twice; a struct that was never
+ * opened must have fd = -1 (i2k_atomic_open sets that up). */
+void i2k_atomic_abort(struct i2k_atomic_file *af);
+/* Convenience: whole buffer → file atomically. */
+int i2k_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			  struct i2k_error **err);
+
+/* Timestamp used for every generated entry in outputs: $SOURCE_DATE_EPOCH if
+ * set and valid, else 0 (1970-01-01) — never the wall clock. */
+int64_t i2k_source_date_epoch(void);
+
+/* Set to 1 by the CLI's SIGINT/SIGTERM handler. Long loops call
+ * i2k_check_interrupt() and stop with I2K_ERR_INTERRUPTED. */
+extern volatile sig_atomic_t i2k_interrupted;
+int i2k_check_interrupt(struct i2k_error **err);
+
+/* Warnings from library code (e.g. "trust: ignored") go through this hook;
+ * the CLI installs a printer, the default writes "i2kit: warning: MSG\n" to
+ * stderr. */
+typedef void (*i2k_warn_fn)(const char *msg, void *ctx);
+void i2k_set_warn_handler(i2k_warn_fn fn, void *ctx);
+void i2k_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Number of online CPUs (>= 1). */
+int i2k_ncpus(void);
+
+#endif

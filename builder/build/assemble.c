@@ -1,0 +1,445 @@
+/* assemble.c — i2k_build_root: fetch every image, then lay out the root as
+ * `linuxkit build` does (see build.h for the layout). */
+#include "builder/build/build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
+#include "builder/build/files.h"
+#include "builder/bundle/bundle.h"
+#include "builder/image/image.h"
+#include "builder/registry/ref.h"
+
+/* Init images see /etc/resolv.conf as a link into /run, which is writable
+ * at run time (LinuxKit's resolvconfSymlink). */
+#define INIT_RESOLV_LINK "/run/resolvconf/resolv.conf"
+
+/* One fetched image: loaded once, flattened at most once, stored in the
+ * root at most once (dup_root remembers where). */
+struct image_slot {
+	char *image;   /* as written in the YAML */
+	char *refname; /* canonical reference (dedup key, as LinuxKit's ref.String()) */
+	char digest[I2K_DIGEST_LEN + 1];
+	struct i2k_image *img;
+	struct i2k_fstree *tree;
+	char *dup_root; /* "containers/services/web/rootfs" once placed */
+};
+
+struct assembly {
+	const struct i2k_config *cfg;
+	const struct i2k_build_opts *opts;
+	struct i2k_fstree *root;
+	struct image_slot *slots;
+	size_t n_slots;
+	struct i2k_idmap *ids;
+	int64_t epoch;
+};
+
+static struct i2k_fattr dir_attr(int64_t epoch, uint32_t perm)
+{
+	return (struct i2k_fattr){.mode = S_IFDIR | perm, .mtime = epoch};
+}
+
+/* Writes bytes as a regular file (parents created 0755). */
+static int put_bytes(struct assembly *a, const char *path, const void *data, size_t len,
+		     uint32_t perm, uint32_t uid, uint32_t gid, struct i2k_error **err)
+{
+	uint64_t off = 0;
+	if (len && i2k_spool_append(a->opts->spool, data, len, &off, err) < 0)
+		return -1;
+	struct i2k_fattr at = {.mode = S_IFREG | perm, .uid = uid, .gid = gid, .mtime = a->epoch};
+	return i2k_fstree_add(a->root, path, &at, NULL, off, len,
+			      I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err);
+}
+
+/* LinuxKit's tarPrefix: every component of prefix as a 0755 directory. */
+static int prefix_dirs(struct assembly *a, const char *prefix, struct i2k_error **err)
+{
+	_cleanup_free_ char *p = i2k_xstrdup(prefix);
+	struct i2k_fattr at = dir_attr(a->epoch, 0755);
+	for (char *s = p;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (i2k_fstree_add(a->root, p, &at, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL,
+					   err) < 0)
+				return -1;
+			if (c == '\0')
+				break;
+			*s = c;
+		}
+	}
+	return 0;
+}
+
+static struct image_slot *slot_for(struct assembly *a, const char *image)
+{
+	for (size_t i = 0; i < a->n_slots; i++)
+		if (strcmp(a->slots[i].image, image) == 0)
+			return &a->slots[i];
+	return NULL;
+}
+
+static void add_slot(struct assembly *a, const char *image)
+{
+	if (image == NULL || slot_for(a, image))
+		return;
+	a->slots = i2k_xrealloc(a->slots, (a->n_slots + 1) * sizeof(*a->slots));
+	a->slots[a->n_slots++] = (struct image_slot){.image = i2k_xstrdup(image)};
+}
+
+static const char *pos_str(const struct i2k_pos *p, char *buf, size_t n)
+{
+	if (p->file && p->line)
+		snprintf(buf, n, "%s:%u:%u: ", p->file, p->line, p->col);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+/* Fetches every distinct image (in parallel where the fetcher can) and
+ * loads its manifest and config. */
+static int fetch_all(struct assembly *a, struct i2k_error **err)
+{
+	const struct i2k_config *c = a->cfg;
+	add_slot(a, c->kernel.image);
+	for (size_t i = 0; i < c->n_init; i++)
+		add_slot(a, c->init[i].image);
+	for (size_t i = 0; i < c->n_onboot; i++)
+		add_slot(a, c->onboot[i].image);
+	for (size_t i = 0; i < c->n_onshutdown; i++)
+		add_slot(a, c->onshutdown[i].image);
+	for (size_t i = 0; i < c->n_services; i++)
+		add_slot(a, c->services[i].image);
+	if (a->n_slots == 0)
+		return 0;
+
+	const char **images = i2k_xcalloc(a->n_slots, sizeof(*images));
+	char(*digests)[I2K_DIGEST_LEN + 1] = i2k_xcalloc(a->n_slots, sizeof(*digests));
+	for (size_t i = 0; i < a->n_slots; i++)
+		images[i] = a->slots[i].image;
+	int r = i2k_fetch_images(a->opts->fetcher, images, a->n_slots, digests, err);
+	for (size_t i = 0; r == 0 && i < a->n_slots; i++) {
+		struct image_slot *s = &a->slots[i];
+		memcpy(s->digest, digests[i], sizeof(s->digest));
+		struct i2k_ref ref;
+		if (i2k_ref_parse(s->image, &ref, err) < 0) {
+			r = -1;
+			break;
+		}
+		s->refname = i2k_ref_string(&ref);
+		i2k_ref_clear(&ref);
+		if (i2k_image_load(a->opts->store, s->digest, &s->img, err) < 0) {
+			r = i2k_error_wrap(err, "image %s", s->image);
+			break;
+		}
+	}
+	free(images);
+	free(digests);
+	return r;
+}
+
+/* The flattened tree of an image (flattened on first use). */
+static int slot_tree(struct assembly *a, struct image_slot *s, struct i2k_fstree **out,
+		     struct i2k_error **err)
+{
+	if (s->tree == NULL) {
+		struct i2k_fstree *t = i2k_fstree_new(a->opts->spool);
+		struct i2k_flatten_opts fo = {0};
+		if (i2k_image_flatten(s->img, a->opts->store, t, &fo, err) < 0) {
+			i2k_fstree_free(t);
+			return i2k_error_wrap(err, "image %s", s->image);
+		}
+		s->tree = t;
+	}
+	*out = s->tree;
+	return 0;
+}
+
+/* Copies a spool extent into an anonymous temp file, for re-reading as a
+ * tar stream (kernel.tar). */
+static int extent_fd(struct assembly *a, uint64_t off, uint64_t size, int *out,
+		     struct i2k_error **err)
+{
+	const char *tmp = getenv("TMPDIR");
+	_cleanup_close_ int fd = open(tmp && *tmp ? tmp : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
+				      0600);
+	if (fd < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "creating a temporary file");
+	int src = i2k_spool_fd(a->opts->spool);
+	loff_t in = (loff_t)off;
+	uint64_t left = size;
+	while (left) {
+		ssize_t n = copy_file_range(src, &in, fd, NULL, left, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* fallback: pread/write */
+			char buf[1 << 16];
+			size_t chunk = left < sizeof(buf) ? left : sizeof(buf);
+			if (i2k_pread_all(src, buf, chunk, in, err) < 0 ||
+			    i2k_write_all(fd, buf, chunk, err) < 0)
+				return -1;
+			n = (ssize_t)chunk;
+			in += n;
+		}
+		left -= (uint64_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "seek");
+	*out = I2K_TAKE_FD(fd);
+	return 0;
+}
+
+/* LinuxKit's kernel filter: the kernel binary becomes boot/kernel, the
+ * command line boot/cmdline, ucode boot/ucode.cpio; kernel.tar is
+ * unpacked at the root; everything else in the kernel image is dropped. */
+static int add_kernel(struct assembly *a, struct i2k_error **err)
+{
+	const struct i2k_kernel_cfg *k = &a->cfg->kernel;
+	char pb[512];
+	struct image_slot *s = slot_for(a, k->image);
+	struct i2k_fstree *kt;
+	if (slot_tree(a, s, &kt, err) < 0)
+		return i2k_error_wrap(err, "%skernel", pos_str(&k->pos, pb, sizeof(pb)));
+	const char *binary = k->binary ? k->binary : "kernel";
+	const char *tarname = k->tar ? k->tar : "kernel.tar";
+	if (strcmp(tarname, "none") == 0)
+		tarname = NULL;
+
+	struct i2k_inode *kin = i2k_fstree_lookup(kt, binary);
+	if (kin == NULL || !S_ISREG(kin->mode))
+		return i2k_error_set(err, I2K_ERR_CONFIG,
+				     "%skernel: image %s has no kernel file \"%s\"",
+				     pos_str(&k->pos, pb, sizeof(pb)), k->image, binary);
+	struct i2k_fattr boot = dir_attr(a->epoch, 0755);
+	if (i2k_fstree_add(a->root, "boot", &boot, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL, err) < 0)
+		return -1;
+	const char *cmdline = k->cmdline ? k->cmdline : "";
+	if (put_bytes(a, "boot/cmdline", cmdline, strlen(cmdline), 0644, 0, 0, err) < 0)
+		return -1;
+	struct i2k_fattr kat = {.mode = S_IFREG | (kin->mode & 07777), .mtime = a->epoch};
+	if (i2k_fstree_add(a->root, "boot/kernel", &kat, NULL, kin->data_off, kin->size,
+			   I2K_FSTREE_REPLACE, NULL, err) < 0)
+		return -1;
+
+	if (k->ucode) {
+		struct i2k_inode *u = i2k_fstree_lookup(kt, k->ucode);
+		if (u == NULL || !S_ISREG(u->mode))
+			return i2k_error_set(err, I2K_ERR_CONFIG,
+					     "%skernel: image %s has no ucode file \"%s\"",
+					     pos_str(&k->pos, pb, sizeof(pb)), k->image, k->ucode);
+		struct i2k_fattr uat = {.mode = S_IFREG | (u->mode & 07777), .mtime = a->epoch};
+		if (i2k_fstree_add(a->root, "boot/ucode.cpio", &uat, NULL, u->data_off, u->size,
+				   I2K_FSTREE_REPLACE, NULL, err) < 0)
+			return -1;
+	}
+	if (tarname) {
+		struct i2k_inode *t = i2k_fstree_lookup(kt, tarname);
+		if (t == NULL || !S_ISREG(t->mode))
+			return i2k_error_set(err, I2K_ERR_CONFIG,
+					     "%skernel: image %s has no kernel tar \"%s\"",
+					     pos_str(&k->pos, pb, sizeof(pb)), k->image, tarname);
+		_cleanup_close_ int fd = -1;
+		if (extent_fd(a, t->data_off, t->size, &fd, err) < 0)
+			return -1;
+		struct i2k_flatten_opts fo = {0};
+		if (i2k_layer_apply(fd, NULL, a->root, &fo, err) < 0)
+			return i2k_error_wrap(err, "%skernel: %s in %s",
+					      pos_str(&k->pos, pb, sizeof(pb)), tarname, k->image);
+	}
+	return 0;
+}
+
+/* Init images are flattened at the root, after LinuxKit's fix-ups. */
+static int add_init(struct assembly *a, struct i2k_error **err)
+{
+	char pb[512];
+	for (size_t i = 0; i < a->cfg->n_init; i++) {
+		const struct i2k_init_entry *e = &a->cfg->init[i];
+		struct image_slot *s = slot_for(a, e->image);
+		struct i2k_fstree *t;
+		if (slot_tree(a, s, &t, err) < 0 || i2k_bundle_fixup_rootfs(t, err) < 0)
+			return i2k_error_wrap(err, "%sinit[%zu]", pos_str(&e->pos, pb, sizeof(pb)),
+					      i);
+		struct i2k_fattr ln = {.mode = S_IFLNK | 0777, .mtime = a->epoch};
+		if (i2k_fstree_add(t, "etc/resolv.conf", &ln, INIT_RESOLV_LINK, 0, 0,
+				   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err) < 0 ||
+		    i2k_fstree_graft(a->root, "", t, err) < 0)
+			return i2k_error_wrap(err, "%sinit[%zu]", pos_str(&e->pos, pb, sizeof(pb)),
+					      i);
+	}
+	return 0;
+}
+
+static json_t *mount_json(const char *dst, const char *type, const char *src, json_t *options)
+{
+	json_t *m = json_object();
+	json_object_set_new(m, "destination", json_string(dst));
+	if (type)
+		json_object_set_new(m, "type", json_string(type));
+	if (src)
+		json_object_set_new(m, "source", json_string(src));
+	if (options)
+		json_object_set_new(m, "options", options);
+	return m;
+}
+
+/* runtime.json with the rootfs mounts LinuxKit prepends: a bind of the
+ * image root (its own or the first copy's) for read-only images, or a
+ * tmpfs + overlay for writable ones. */
+static int runtime_with_rootfs(const char *runtime_json, const char *prefix, const char *root,
+			       bool readonly, char **out, struct i2k_error **err)
+{
+	json_error_t je;
+	json_t *rt = json_loads(runtime_json ? runtime_json : "{}", JSON_PRESERVE_ORDER, &je);
+	if (rt == NULL || !json_is_object(rt)) {
+		json_decref(rt);
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "bundle runtime.json: %s", je.text);
+	}
+	json_t *mounts = json_array();
+	_cleanup_free_ char *rootfs = i2k_xasprintf("/%s/rootfs", prefix);
+	if (readonly) {
+		_cleanup_free_ char *src = i2k_xasprintf("/%s", root);
+		json_array_append_new(mounts,
+				      mount_json(rootfs, NULL, src, json_pack("[s]", "bind")));
+	} else {
+		_cleanup_free_ char *tmp = i2k_xasprintf("/%s/tmp", prefix);
+		_cleanup_free_ char *lower = i2k_xasprintf("lowerdir=/%s", root);
+		_cleanup_free_ char *upper = i2k_xasprintf("upperdir=/%s/tmp/upper", prefix);
+		_cleanup_free_ char *work = i2k_xasprintf("workdir=/%s/tmp/work", prefix);
+		json_array_append_new(mounts, mount_json(tmp, "tmpfs", "tmpfs", NULL));
+		json_array_append_new(mounts, mount_json(tmp, NULL, NULL,
+							 json_pack("[ss]", "remount", "private")));
+		json_array_append_new(mounts,
+				      mount_json(rootfs, "overlay", "overlay",
+						 json_pack("[sss]", lower, upper, work)));
+	}
+	json_t *user = json_object_get(rt, "mounts");
+	if (json_is_array(user))
+		json_array_extend(mounts, user);
+	json_object_set_new(rt, "mounts", mounts);
+	*out = json_dumps(rt, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+	json_decref(rt);
+	return 0;
+}
+
+static const char *const section_names[] = {"onboot", "onshutdown", "services"};
+
+/* Places one container: its image (once per image), config.json,
+ * runtime.json and the rootfs mount points. */
+static int place_bundle(struct assembly *a, enum i2k_bundle_kind kind, const char *prefix,
+			const struct i2k_image_entry *e, struct i2k_error **err)
+{
+	struct image_slot *s = slot_for(a, e->image);
+	struct i2k_fstree *t;
+	if (slot_tree(a, s, &t, err) < 0)
+		return -1;
+	struct i2k_bundle_input in = {
+		.kind = kind, .entry = e, .image_cfg = &s->img->config, .rootfs = t, .ids = a->ids};
+	struct i2k_bundle b = {0};
+	if (i2k_bundle_make(&in, &b, err) < 0)
+		return -1;
+
+	_cleanup_free_ char *cfgpath = i2k_xasprintf("%s/config.json", prefix);
+	_cleanup_free_ char *tmpdir = i2k_xasprintf("%s/tmp", prefix);
+	_cleanup_free_ char *rootfsdir = i2k_xasprintf("%s/rootfs", prefix);
+	_cleanup_free_ char *rtpath = i2k_xasprintf("%s/runtime.json", prefix);
+	_cleanup_free_ char *runtime = NULL;
+	struct i2k_fattr d = dir_attr(a->epoch, 0755);
+	int r = prefix_dirs(a, prefix, err);
+	const char *root = s->dup_root;
+	bool dup = root != NULL;
+	if (r == 0 && !dup) {
+		/* First use of this image: fix it up and store it. */
+		s->dup_root = i2k_xasprintf("%s/%s", prefix, b.readonly ? "rootfs" : "lower");
+		root = s->dup_root;
+		r = i2k_bundle_fixup_rootfs(t, err);
+		if (r == 0)
+			r = i2k_fstree_graft(a->root, root, t, err);
+	}
+	if (r == 0)
+		r = put_bytes(a, cfgpath, b.config_json, strlen(b.config_json), 0644, 0, 0, err);
+	if (r == 0 && !b.readonly)
+		r = i2k_fstree_add(a->root, tmpdir, &d, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL, err);
+	if (r == 0 && (!b.readonly || dup))
+		r = i2k_fstree_add(a->root, rootfsdir, &d, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL,
+				   err);
+	if (r == 0)
+		r = runtime_with_rootfs(b.runtime_json, prefix, root, b.readonly, &runtime, err);
+	if (r == 0)
+		r = put_bytes(a, rtpath, runtime, strlen(runtime), 0644, 0, 0, err);
+	i2k_bundle_clear(&b);
+	return r;
+}
+
+static int add_bundle(struct assembly *a, enum i2k_bundle_kind kind, size_t idx,
+		      const struct i2k_image_entry *e, struct i2k_error **err)
+{
+	const char *section = section_names[kind];
+	char pb[512];
+	_cleanup_free_ char *prefix =
+		kind == I2K_BUNDLE_SERVICE
+			? i2k_xasprintf("containers/%s/%s", section, e->name)
+			: i2k_xasprintf("containers/%s/%03zu-%s", section, idx, e->name);
+	if (place_bundle(a, kind, prefix, e, err) == 0)
+		return 0;
+	/* Messages that already start with this entry's position get only the
+	 * section name. */
+	pos_str(&e->pos, pb, sizeof(pb));
+	if (pb[0] && err && *err && (*err)->msg && strncmp((*err)->msg, pb, strlen(pb)) == 0)
+		return -1;
+	return i2k_error_wrap(err, "%s%s[%s]", pb, section, e->name);
+}
+
+static void assembly_clear(struct assembly *a)
+{
+	for (size_t i = 0; i < a->n_slots; i++) {
+		free(a->slots[i].image);
+		free(a->slots[i].refname);
+		free(a->slots[i].dup_root);
+		i2k_image_free(a->slots[i].img);
+		i2k_fstree_free(a->slots[i].tree);
+	}
+	free(a->slots);
+	i2k_idmap_free(a->ids);
+}
+
+int i2k_build_root(const struct i2k_config *cfg, const struct i2k_build_opts *opts,
+		   struct i2k_fstree **out, struct i2k_error **err)
+{
+	struct assembly a = {.cfg = cfg, .opts = opts, .epoch = i2k_source_date_epoch()};
+	a.ids = i2k_idmap_new();
+	i2k_idmap_add_config(a.ids, cfg);
+	int r = fetch_all(&a, err);
+	if (r == 0)
+		a.root = i2k_fstree_new(opts->spool);
+	if (r == 0 && cfg->kernel.image)
+		r = add_kernel(&a, err);
+	if (r == 0)
+		r = add_init(&a, err);
+	for (size_t i = 0; r == 0 && i < cfg->n_onboot; i++)
+		r = add_bundle(&a, I2K_BUNDLE_ONBOOT, i, &cfg->onboot[i], err);
+	for (size_t i = 0; r == 0 && i < cfg->n_onshutdown; i++)
+		r = add_bundle(&a, I2K_BUNDLE_ONSHUTDOWN, i, &cfg->onshutdown[i], err);
+	for (size_t i = 0; r == 0 && i < cfg->n_services; i++)
+		r = add_bundle(&a, I2K_BUNDLE_SERVICE, i, &cfg->services[i], err);
+	if (r == 0)
+		r = i2k_build_files(cfg, a.root, opts->spool, a.ids, opts->home, err);
+	if (r == 0)
+		r = i2k_check_interrupt(err);
+	if (r == 0) {
+		*out = I2K_STEAL(a.root);
+	} else {
+		i2k_fstree_free(a.root);
+	}
+	assembly_clear(&a);
+	return r;
+}

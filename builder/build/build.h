@@ -1,0 +1,39 @@
+/* build.h — the pipeline driver: a typed config in, the final root tree out.
+ *
+ * i2k_build_root fetches every image the config names (through the
+ * fetcher: cache first, registry on a miss, never the network when offline),
+ * then assembles the root exactly as `linuxkit build` lays it out:
+ *   boot/kernel, boot/cmdline, boot/ucode.cpio   from the kernel image
+ *   kernel.tar unpacked at /                      (lib/modules/...)
+ *   init images flattened at /                    (etc/resolv.conf → /run/resolvconf/resolv.conf)
+ *   containers/onboot/NNN-NAME/                   config.json, runtime.json, rootfs/ or lower/+tmp/+rootfs/
+ *   containers/onshutdown/NNN-NAME/
+ *   containers/services/NAME/
+ *   files:                                        with LinuxKit's defaults (0600 files, 0700 dirs)
+ * An image used by several containers is stored once; the later bundles
+ * mount it from the first one's location (as LinuxKit's dupMap does).
+ * Output writers (formats/) take the tree from here.
+ */
+#ifndef I2K_BUILDER_BUILD_BUILD_H
+#define I2K_BUILDER_BUILD_BUILD_H
+
+#include "builder/base/error.h"
+#include "builder/config/config.h"
+#include "builder/fstree/fstree.h"
+#include "builder/registry/fetch.h"
+#include "builder/store/store.h"
+
+struct i2k_build_opts {
+	struct i2k_store *store;     /* borrowed */
+	struct i2k_fetcher *fetcher; /* borrowed */
+	struct i2k_spool *spool;     /* borrowed; must outlive the returned tree */
+	const char *home;            /* for files: source "~/..." (NULL → $HOME) */
+};
+
+/* Builds the root. On success *out is a new tree (caller frees; it
+ * references opts->spool). Errors name the config position of the entry
+ * that failed ("FILE:LINE:COL: services[web]: ..."). */
+int i2k_build_root(const struct i2k_config *cfg, const struct i2k_build_opts *opts,
+		   struct i2k_fstree **out, struct i2k_error **err);
+
+#endif

@@ -1,0 +1,85 @@
+/* image.h — an OCI image in the store, and flattening its layers.
+ *
+ * i2k_image_load reads an image manifest (OCI or Docker v2 schema 2) and its
+ * config from the store; i2k_image_flatten applies the layers in order to an
+ * fstree: gzip, zstd and uncompressed tar layers; OCI whiteouts (.wh.NAME
+ * deletes NAME, .wh..wh..opq empties the directory — LinuxKit ignores opaque
+ * whiteouts, we don't); hard links, symlinks, devices, fifos, xattrs (PAX
+ * SCHILY.xattr.*, security.capability kept), PAX long names, files > 4 GiB.
+ * File data streams into the tree's spool: memory does not grow with layer
+ * size. Entries that would escape the root ("..", writing through a symlink,
+ * hard links to outside) make the layer fail with I2K_ERR_HOSTILE naming the
+ * entry; a leading "/" or "./" in entry names is stripped, as tar does.
+ */
+#ifndef I2K_BUILDER_IMAGE_IMAGE_H
+#define I2K_BUILDER_IMAGE_IMAGE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder/base/error.h"
+#include "builder/fstree/fstree.h"
+#include "builder/store/store.h"
+
+/* The parts of the OCI image config ("config" object) that matter to us. */
+struct i2k_image_config {
+	char **env;        size_t n_env;
+	char **entrypoint; size_t n_entrypoint; bool entrypoint_set;
+	char **cmd;        size_t n_cmd;        bool cmd_set;
+	char *working_dir; /* NULL if unset */
+	char *user;        /* NULL if unset ("uid[:gid]" or names) */
+	json_t *labels;    /* object or NULL; owned */
+	char *os, *architecture, *variant; /* from the top level */
+};
+
+struct i2k_layer {
+	char digest[I2K_DIGEST_LEN + 1];
+	char *media_type;
+	int64_t size;
+};
+
+struct i2k_image {
+	char manifest_digest[I2K_DIGEST_LEN + 1];
+	char config_digest[I2K_DIGEST_LEN + 1];
+	char *manifest_media_type;
+	struct i2k_layer *layers;
+	size_t n_layers;
+	struct i2k_image_config config;
+};
+
+/* Reads and validates manifest + config from the store (both must be
+ * present). Unknown layer media types → I2K_ERR_UNSUPPORTED. Caller owns
+ * *out. */
+int i2k_image_load(struct i2k_store *s, const char *manifest_digest, struct i2k_image **out,
+		   struct i2k_error **err);
+void i2k_image_free(struct i2k_image *img);
+void i2k_image_freep(struct i2k_image **img);
+
+/* Parses an OCI/Docker image config JSON (exposed for tests). */
+int i2k_image_config_parse(const char *json, size_t len, struct i2k_image_config *out,
+			   struct i2k_error **err);
+void i2k_image_config_clear(struct i2k_image_config *c);
+
+struct i2k_flatten_opts {
+	bool reject_devices; /* device nodes are an error (I2K_ERR_HOSTILE) */
+};
+/* Device nodes: LinuxKit images (e.g. the kernel/init ones) legitimately
+ * carry /dev entries, so they are kept by default; reject_devices=true makes
+ * them an error. */
+
+/* Applies every layer of img, in order, into tree (normally empty). Layer
+ * blobs must have the sizes the manifest gives (else I2K_ERR_INTEGRITY).
+ * On failure the tree holds a partial result: discard it. */
+int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fstree *tree,
+		      const struct i2k_flatten_opts *opts, struct i2k_error **err);
+/* Applies one layer read from fd (compressed per media_type; "" or NULL →
+ * detect gzip/zstd/plain from magic bytes). Compression is always sniffed
+ * from the data; an unknown media type is I2K_ERR_UNSUPPORTED. Errors about
+ * one entry read `entry "NAME": WHY` (see builder/image/layer.h for the
+ * rules). fd is read from its current offset and not closed. */
+int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
+		    const struct i2k_flatten_opts *opts, struct i2k_error **err);
+
+#endif

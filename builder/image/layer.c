@@ -1,0 +1,421 @@
+/* layer.c — one tar layer into an fstree; see layer.h and image.h.
+ *
+ * Memory stays flat whatever the layer size: libarchive decompresses into
+ * its own block buffers and each data block goes straight into the tree's
+ * spool (pwrite at the entry's offset; sparse holes stay holes), so the only
+ * per-entry state is the tree node itself.
+ */
+#include "builder/image/layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
+#include "builder/image/image.h"
+
+#define READ_BLOCK (1 << 20)
+#define MAX_SHOWN_NAME 200
+
+static const struct {
+	const char *type;
+	enum i2k_layer_compression comp;
+} media_types[] = {
+    {"application/vnd.oci.image.layer.v1.tar", I2K_LAYER_PLAIN},
+    {"application/vnd.oci.image.layer.v1.tar+gzip", I2K_LAYER_GZIP},
+    {"application/vnd.oci.image.layer.v1.tar+zstd", I2K_LAYER_ZSTD},
+    {"application/vnd.oci.image.layer.nondistributable.v1.tar", I2K_LAYER_PLAIN},
+    {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", I2K_LAYER_GZIP},
+    {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", I2K_LAYER_ZSTD},
+    {"application/vnd.docker.image.rootfs.diff.tar", I2K_LAYER_PLAIN},
+    {"application/vnd.docker.image.rootfs.diff.tar.gzip", I2K_LAYER_GZIP},
+    {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", I2K_LAYER_GZIP},
+};
+
+enum i2k_layer_compression i2k_layer_media_type(const char *media_type)
+{
+	if (media_type == NULL || media_type[0] == '\0')
+		return I2K_LAYER_DETECT;
+	for (size_t i = 0; i < I2K_ARRAY_SIZE(media_types); i++)
+		if (strcmp(media_types[i].type, media_type) == 0)
+			return media_types[i].comp;
+	return I2K_LAYER_UNKNOWN;
+}
+
+/* A name as shown in messages: quotes, backslashes and non-printable bytes
+ * escaped, long names cut. Caller frees. */
+static char *shown(const char *s)
+{
+	struct i2k_buf b = {0};
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (; *s && n < MAX_SHOWN_NAME; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			i2k_buf_append(&b, e, 2, NULL);
+		} else if (c >= 0x20 && c < 0x7f) {
+			i2k_buf_append(&b, s, 1, NULL);
+		} else {
+			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+			i2k_buf_append(&b, e, 4, NULL);
+		}
+	}
+	if (*s)
+		i2k_buf_append(&b, "...", 3, NULL);
+	if (b.data == NULL)
+		return i2k_xstrdup("");
+	return b.data;
+}
+
+struct entry_ctx {
+	struct i2k_fstree *tree;
+	const struct i2k_flatten_opts *opts;
+	const char *raw; /* the entry's name as in the tar */
+};
+
+static int entry_error(const struct entry_ctx *c, enum i2k_errc code, struct i2k_error **err,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int entry_error(const struct entry_ctx *c, enum i2k_errc code, struct i2k_error **err,
+		       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *why = NULL;
+	if (vasprintf(&why, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	_cleanup_free_ char *name = shown(c->raw);
+	return i2k_error_set(err, code, "entry \"%s\": %s", name, why);
+}
+
+/* Turns an fstree error "PATH: REASON" about normalised path into
+ * `entry "RAW": REASON`: I2K_ERR_HOSTILE stays, anything else becomes
+ * I2K_ERR_INTEGRITY (a malformed layer), unless `code` > 0 forces one. */
+static int entry_rewrap(const struct entry_ctx *c, const char *path, struct i2k_error **ferr,
+			enum i2k_errc code, struct i2k_error **err)
+{
+	const char *msg = (*ferr)->msg;
+	size_t pl = strlen(path);
+	if (pl == 0 && msg[0] == '/' && msg[1] == ':')
+		msg += 3;
+	else if (strncmp(msg, path, pl) == 0 && msg[pl] == ':' && msg[pl + 1] == ' ')
+		msg += pl + 2;
+	if (code <= 0)
+		code = (*ferr)->code == I2K_ERR_HOSTILE ? I2K_ERR_HOSTILE : I2K_ERR_INTEGRITY;
+	int r = entry_error(c, code, err, "%s", msg);
+	if (err && *err)
+		(*err)->errnum = (*ferr)->errnum;
+	i2k_error_free(*ferr);
+	*ferr = NULL;
+	return r;
+}
+
+/* Normalises a tar name into *out ("" = the root). `what` names it in
+ * messages: "path" or `hard link target "X"`. */
+static int normalise(const struct entry_ctx *c, const char *name, const char *what, char **out,
+		     struct i2k_error **err)
+{
+	size_t len = strlen(name);
+	if (len > I2K_LAYER_MAX_NAME)
+		return entry_error(c, I2K_ERR_HOSTILE, err, "%s longer than %d bytes", what,
+				   I2K_LAYER_MAX_NAME);
+	/* ".." anywhere is refused; the message says whether it climbs above
+	 * the root (lexically) or stays inside. */
+	long depth = 0;
+	bool dotdot = false, escapes = false;
+	for (const char *s = name; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n == 2 && s[0] == '.' && s[1] == '.') {
+			dotdot = true;
+			if (--depth < 0)
+				escapes = true;
+		} else if (n > 0 && !(n == 1 && s[0] == '.')) {
+			depth++;
+		}
+		s += n;
+	}
+	if (escapes)
+		return entry_error(c, I2K_ERR_HOSTILE, err, "%s escapes the root", what);
+	if (dotdot)
+		return entry_error(c, I2K_ERR_HOSTILE, err, "%s has a \"..\" component", what);
+	char *o = i2k_xmalloc(len + 1);
+	size_t ol = 0;
+	const char *s = name;
+	while (*s) {
+		while (*s == '/')
+			s++;
+		if (!*s)
+			break;
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n == 1 && s[0] == '.') {
+			s += n;
+			continue;
+		}
+		if (ol)
+			o[ol++] = '/';
+		memcpy(o + ol, s, n);
+		ol += n;
+		s += n;
+	}
+	o[ol] = '\0';
+	*out = o;
+	return 0;
+}
+
+static void split_last(char *path, char **dir, char **base)
+{
+	char *sl = strrchr(path, '/');
+	if (sl) {
+		*sl = '\0';
+		*dir = path;
+		*base = sl + 1;
+	} else {
+		*dir = path + strlen(path); /* "" */
+		*base = path;
+	}
+}
+
+static int apply_whiteout(const struct entry_ctx *c, const char *base, const char *dir,
+			  struct i2k_error **err)
+{
+	struct i2k_error *ferr = NULL;
+	if (strcmp(base, ".wh..wh..opq") == 0) {
+		if (i2k_fstree_whiteout(c->tree, dir, true, &ferr) < 0)
+			return entry_rewrap(c, dir, &ferr, 0, err);
+		return 0;
+	}
+	if (i2k_str_has_prefix(base, ".wh..wh."))
+		return 0; /* aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not a whiteout */
+	const char *victim = base + 4;
+	if (victim[0] == '\0' || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
+		return entry_error(c, I2K_ERR_HOSTILE, err, "invalid whiteout");
+	_cleanup_free_ char *target =
+	    dir[0] ? i2k_xasprintf("%s/%s", dir, victim) : i2k_xstrdup(victim);
+	if (i2k_fstree_whiteout(c->tree, target, false, &ferr) < 0)
+		return entry_rewrap(c, target, &ferr, 0, err);
+	return 0;
+}
+
+static int copy_data(struct archive *a, const struct entry_ctx *c, struct archive_entry *e,
+		     uint64_t *off, uint64_t *size, struct i2k_error **err)
+{
+	struct i2k_spool *sp = i2k_fstree_spool(c->tree);
+	if (i2k_spool_begin(sp, off, err) < 0)
+		return -1;
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t at;
+		int r = archive_read_data_block(a, &buf, &len, &at);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN || at < 0) {
+			i2k_spool_abort(sp);
+			return entry_error(c, I2K_ERR_INTEGRITY, err, "reading data: %s",
+					   archive_error_string(a) ? archive_error_string(a)
+								   : "bad data block");
+		}
+		if (len && i2k_spool_write_at(sp, (uint64_t)at, buf, len, err) < 0) {
+			i2k_spool_abort(sp);
+			return -1;
+		}
+	}
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+		i2k_spool_extend(sp, (uint64_t)archive_entry_size(e)); /* trailing sparse hole */
+	return i2k_spool_end(sp, size, err);
+}
+
+static int get_id(const struct entry_ctx *c, const char *what, la_int64_t v, uint32_t *out,
+		  struct i2k_error **err)
+{
+	if (v < 0 || v > (la_int64_t)UINT32_MAX)
+		return entry_error(c, I2K_ERR_INTEGRITY, err, "%s %" PRId64 " out of range", what,
+				   (int64_t)v);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int apply_link(const struct entry_ctx *c, const char *path, const char *link,
+		      struct i2k_error **err)
+{
+	_cleanup_free_ char *target = NULL;
+	_cleanup_free_ char *sh = shown(link);
+	_cleanup_free_ char *what = i2k_xasprintf("hard link target \"%s\"", sh);
+	if (normalise(c, link, what, &target, err) < 0)
+		return -1;
+	if (target[0] == '\0')
+		return entry_error(c, I2K_ERR_HOSTILE, err, "hard link target \"%s\" is the root",
+				   sh);
+	struct i2k_inode *ino = i2k_fstree_lookup(c->tree, target);
+	if (ino == NULL)
+		return entry_error(c, I2K_ERR_HOSTILE, err,
+				   "hard link target \"%s\" does not exist", sh);
+	if (S_ISDIR(ino->mode))
+		return entry_error(c, I2K_ERR_HOSTILE, err,
+				   "hard link target \"%s\" is a directory", sh);
+	struct i2k_error *ferr = NULL;
+	if (i2k_fstree_link(c->tree, path, target, I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS,
+			    &ferr) < 0)
+		return entry_rewrap(c, path, &ferr, 0, err);
+	return 0;
+}
+
+static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_ctx *c,
+		       struct i2k_error **err)
+{
+	const char *raw = archive_entry_pathname(e);
+	if (raw == NULL)
+		raw = archive_entry_pathname_utf8(e);
+	if (raw == NULL || raw[0] == '\0') {
+		c->raw = "";
+		return entry_error(c, I2K_ERR_INTEGRITY, err, "entry without a name");
+	}
+	c->raw = raw;
+	_cleanup_free_ char *path = NULL;
+	if (normalise(c, raw, "path", &path, err) < 0)
+		return -1;
+
+	/* whiteouts first: they never become entries */
+	{
+		_cleanup_free_ char *copy = i2k_xstrdup(path);
+		char *dir, *base;
+		split_last(copy, &dir, &base);
+		if (i2k_str_has_prefix(base, ".wh."))
+			return apply_whiteout(c, base, dir, err);
+	}
+
+	const char *link = archive_entry_hardlink(e);
+	if (link == NULL)
+		link = archive_entry_hardlink_utf8(e);
+	if (link != NULL) {
+		if (path[0] == '\0')
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "a hard link cannot replace the root directory");
+		return apply_link(c, path, link, err);
+	}
+
+	struct i2k_fattr attr = {0};
+	mode_t type = archive_entry_filetype(e);
+	if (get_id(c, "uid", archive_entry_uid(e), &attr.uid, err) < 0 ||
+	    get_id(c, "gid", archive_entry_gid(e), &attr.gid, err) < 0)
+		return -1;
+	attr.mode = (uint32_t)type | (uint32_t)(archive_entry_perm(e) & 07777);
+	if (archive_entry_mtime_is_set(e)) {
+		attr.mtime = archive_entry_mtime(e);
+		long ns = archive_entry_mtime_nsec(e);
+		attr.mtime_ns = ns > 0 && ns < 1000000000L ? (uint32_t)ns : 0;
+	}
+	const char *target = NULL;
+	uint64_t off = 0, size = 0;
+	switch (type) {
+	case AE_IFREG:
+		if (copy_data(a, c, e, &off, &size, err) < 0)
+			return -1;
+		break;
+	case AE_IFDIR:
+	case AE_IFIFO:
+	case AE_IFSOCK:
+		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+		if (c->opts && c->opts->reject_devices)
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "device nodes are not allowed here");
+		attr.rdev_major = (uint32_t)archive_entry_rdevmajor(e);
+		attr.rdev_minor = (uint32_t)archive_entry_rdevminor(e);
+		break;
+	case AE_IFLNK:
+		target = archive_entry_symlink(e);
+		if (target == NULL)
+			target = archive_entry_symlink_utf8(e);
+		if (target == NULL || target[0] == '\0')
+			return entry_error(c, I2K_ERR_INTEGRITY, err, "symlink without a target");
+		if (strlen(target) > I2K_LAYER_MAX_NAME)
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "symlink target longer than %d bytes",
+					   I2K_LAYER_MAX_NAME);
+		break;
+	default:
+		return entry_error(c, I2K_ERR_UNSUPPORTED, err, "unsupported entry type %#o",
+				   (unsigned)type);
+	}
+	if (path[0] == '\0' && type != AE_IFDIR)
+		return entry_error(c, I2K_ERR_HOSTILE, err,
+				   "a non-directory cannot replace the root directory");
+
+	struct i2k_inode *ino = NULL;
+	struct i2k_error *ferr = NULL;
+	if (i2k_fstree_add(c->tree, path, &attr, target, off, size,
+			   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, &ino, &ferr) < 0)
+		return entry_rewrap(c, path, &ferr, 0, err);
+
+	const char *xname;
+	const void *xval;
+	size_t xlen;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &xname, &xval, &xlen) == ARCHIVE_OK) {
+		if (xname == NULL || xname[0] == '\0')
+			continue;
+		i2k_inode_set_xattr(ino, xname, xval, xlen);
+	}
+	return 0;
+}
+
+static void archive_freep(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
+}
+
+int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
+		    const struct i2k_flatten_opts *opts, struct i2k_error **err)
+{
+	if (i2k_layer_media_type(media_type) == I2K_LAYER_UNKNOWN)
+		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
+				     "unsupported layer media type \"%s\"", media_type);
+	_cleanup_(archive_freep) struct archive *a = archive_read_new();
+	if (a == NULL)
+		abort();
+	/* Compression is sniffed from the data whatever the media type says; a
+	 * layer whose bytes are not a tar fails below. */
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_none(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_empty(a);
+	if (archive_read_open_fd(a, fd, READ_BLOCK) != ARCHIVE_OK)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY, "reading layer: %s",
+				     archive_error_string(a) ? archive_error_string(a) : "?");
+	i2k_fstree_begin_layer(tree);
+	struct entry_ctx c = {.tree = tree, .opts = opts};
+	for (;;) {
+		struct archive_entry *e;
+		int r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return i2k_error_set(err, I2K_ERR_INTEGRITY, "reading layer: %s",
+					     archive_error_string(a) ? archive_error_string(a)
+								     : "?");
+		/* ARCHIVE_WARN: e.g. a UTF-8 name that the C locale cannot
+		 * represent; the raw bytes are kept, which is what we want. */
+		if (apply_entry(a, e, &c, err) < 0)
+			return -1;
+		if (i2k_check_interrupt(err) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,1040 @@
+/* registry.c — see registry.h. Pull orchestration: manifest/index
+ * resolution, authentication (bearer tokens cached per host+scope, basic),
+ * retries with backoff, and parallel, resumable blob downloads into the
+ * store. HTTP mechanics live in http.c, parsing in manifest.c and auth.c.
+ *
+ * Test knob: $I2K_LOW_SPEED_TIMEOUT (seconds) overrides the default stall
+ * timeout when opts->low_speed_timeout_s is 0.
+ */
+#include "builder/registry/registry.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/hash.h"
+#include "builder/base/util.h"
+#include "builder/registry/auth.h"
+#include "builder/registry/http.h"
+#include "builder/registry/manifest.h"
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_CAP_MS 3200
+#define RETRY_AFTER_CAP_MS 10000
+#define PROGRESS_STEP (512u << 10)
+
+struct token {
+	char *host, *scope, *value; /* value: full Authorization header value */
+	time_t expires;
+};
+
+struct creds {
+	char *registry;
+	char *user, *pass; /* NULL when none configured */
+};
+
+struct i2k_registry {
+	struct i2k_registry_opts o;
+	char **insecure;
+	char *ca_file, *docker_config_dir;
+	struct i2k_http_policy policy;
+
+	pthread_mutex_t mu; /* tokens, creds, basic_hosts */
+	struct token *tokens;
+	size_t n_tokens, cap_tokens;
+	struct creds *creds;
+	size_t n_creds, cap_creds;
+	char **basic_hosts;
+	size_t n_basic, cap_basic;
+	char **plain_hosts; /* plain-allowed hosts found not to speak TLS */
+	size_t n_plain, cap_plain;
+	char **tls_hosts; /* plain-allowed hosts found to speak TLS */
+	size_t n_tls, cap_tls;
+
+	pthread_mutex_t progress_mu;
+};
+
+int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **out,
+		     struct i2k_error **err)
+{
+	static const struct i2k_registry_opts none = {0};
+	if (o == NULL)
+		o = &none;
+	i2k_http_global_init();
+	struct i2k_registry *r = i2k_xcalloc(1, sizeof(*r));
+	r->o = *o;
+	r->insecure = i2k_xcalloc(o->n_insecure_hosts + 1, sizeof(char *));
+	for (size_t i = 0; i < o->n_insecure_hosts; i++)
+		r->insecure[i] = i2k_xstrdup(o->insecure_hosts[i]);
+	r->o.insecure_hosts = (const char *const *)r->insecure;
+	r->ca_file = i2k_xstrdup(o->ca_file);
+	r->o.ca_file = r->ca_file;
+	r->docker_config_dir = i2k_xstrdup(o->docker_config_dir);
+	r->o.docker_config_dir = r->docker_config_dir;
+	if (r->o.parallel <= 0)
+		r->o.parallel = 4;
+	if (r->o.parallel > 32)
+		r->o.parallel = 32;
+	if (r->o.max_retries <= 0)
+		r->o.max_retries = 5;
+	if (r->o.low_speed_timeout_s <= 0) {
+		const char *e = getenv("I2K_LOW_SPEED_TIMEOUT");
+		long v = 0;
+		for (; e && *e >= '0' && *e <= '9' && v < 100000; e++)
+			v = v * 10 + (*e - '0');
+		r->o.low_speed_timeout_s = v > 0 ? v : 30;
+	}
+	r->policy = (struct i2k_http_policy){
+	    .insecure_hosts = r->o.insecure_hosts,
+	    .n_insecure_hosts = r->o.n_insecure_hosts,
+	    .ca_file = r->ca_file,
+	    .low_speed_time_s = r->o.low_speed_timeout_s,
+	};
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->progress_mu, NULL);
+	/* Fail early on an unreadable CA file. */
+	struct i2k_http *probe = NULL;
+	if (i2k_http_new(&r->policy, &probe, err) < 0) {
+		i2k_registry_free(r);
+		return -1;
+	}
+	i2k_http_free(probe);
+	*out = r;
+	return 0;
+}
+
+void i2k_registry_free(struct i2k_registry *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->o.n_insecure_hosts; i++)
+		free(r->insecure[i]);
+	free(r->insecure);
+	free(r->ca_file);
+	free(r->docker_config_dir);
+	for (size_t i = 0; i < r->n_tokens; i++) {
+		free(r->tokens[i].host);
+		free(r->tokens[i].scope);
+		free(r->tokens[i].value);
+	}
+	free(r->tokens);
+	for (size_t i = 0; i < r->n_creds; i++) {
+		free(r->creds[i].registry);
+		free(r->creds[i].user);
+		free(r->creds[i].pass);
+	}
+	free(r->creds);
+	for (size_t i = 0; i < r->n_basic; i++)
+		free(r->basic_hosts[i]);
+	free(r->basic_hosts);
+	for (size_t i = 0; i < r->n_plain; i++)
+		free(r->plain_hosts[i]);
+	free(r->plain_hosts);
+	for (size_t i = 0; i < r->n_tls; i++)
+		free(r->tls_hosts[i]);
+	free(r->tls_hosts);
+	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->progress_mu);
+	free(r);
+}
+
+void i2k_registry_freep(struct i2k_registry **r)
+{
+	i2k_registry_free(*r);
+	*r = NULL;
+}
+
+/* ---- one pull --------------------------------------------------------------- */
+
+struct pull {
+	struct i2k_registry *r;
+	struct i2k_store *s;
+	const struct i2k_ref *ref;
+	char *name;  /* canonical ref, message prefix and index.json name */
+	char *host;  /* API host[:port] */
+	char *base;  /* SCHEME://HOST/v2/REPO */
+	char *scope; /* repository:REPO:pull */
+	char *user, *pass;
+
+	pthread_mutex_t mu; /* jobs, cancel, err */
+	struct i2k_descriptor *jobs;
+	size_t n_jobs, next_job;
+	atomic_int cancel; /* read by workers without the lock */
+	struct i2k_error *err;
+};
+
+static void progress(struct pull *pl, int kind, const char *digest, uint64_t done, uint64_t total)
+{
+	struct i2k_registry *r = pl->r;
+	if (r->o.progress == NULL)
+		return;
+	struct i2k_progress p = {
+	    .ref = pl->name, .digest = digest, .done = done, .total = total, .kind = kind};
+	pthread_mutex_lock(&r->progress_mu);
+	r->o.progress(&p, r->o.progress_ctx);
+	pthread_mutex_unlock(&r->progress_mu);
+}
+
+/* Authorization header value for the next request to pl->host, or NULL. */
+static char *current_auth(struct pull *pl)
+{
+	struct i2k_registry *r = pl->r;
+	char *res = NULL;
+	time_t now = time(NULL);
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->n_tokens && !res; i++) {
+		struct token *t = &r->tokens[i];
+		if (strcmp(t->host, pl->host) == 0 && strcmp(t->scope, pl->scope) == 0 &&
+		    t->expires > now)
+			res = i2k_xstrdup(t->value);
+	}
+	for (size_t i = 0; i < r->n_basic && !res; i++)
+		if (strcmp(r->basic_hosts[i], pl->host) == 0 && pl->user)
+			res = i2k_auth_basic_header(pl->user, pl->pass);
+	pthread_mutex_unlock(&r->mu);
+	return res;
+}
+
+static void store_token(struct pull *pl, const char *token, long expires_in)
+{
+	struct i2k_registry *r = pl->r;
+	pthread_mutex_lock(&r->mu);
+	struct token *t = NULL;
+	for (size_t i = 0; i < r->n_tokens && !t; i++)
+		if (strcmp(r->tokens[i].host, pl->host) == 0 &&
+		    strcmp(r->tokens[i].scope, pl->scope) == 0)
+			t = &r->tokens[i];
+	if (t == NULL) {
+		i2k_xgrow((void **)&r->tokens, &r->cap_tokens, r->n_tokens + 1, sizeof(*r->tokens));
+		t = &r->tokens[r->n_tokens++];
+		t->host = i2k_xstrdup(pl->host);
+		t->scope = i2k_xstrdup(pl->scope);
+		t->value = NULL;
+	}
+	free(t->value);
+	t->value = i2k_xasprintf("Bearer %s", token);
+	t->expires = time(NULL) + (expires_in > 20 ? expires_in - 10 : expires_in);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void mark_basic(struct pull *pl)
+{
+	struct i2k_registry *r = pl->r;
+	pthread_mutex_lock(&r->mu);
+	bool have = false;
+	for (size_t i = 0; i < r->n_basic && !have; i++)
+		have = strcmp(r->basic_hosts[i], pl->host) == 0;
+	if (!have) {
+		i2k_xgrow((void **)&r->basic_hosts, &r->cap_basic, r->n_basic + 1, sizeof(char *));
+		r->basic_hosts[r->n_basic++] = i2k_xstrdup(pl->host);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void backoff(struct pull *pl, int attempt, long retry_after_s);
+
+static bool in_list(struct i2k_registry *r, char **list, size_t n, const char *host)
+{
+	bool have = false;
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < n && !have; i++)
+		have = strcmp(list[i], host) == 0;
+	pthread_mutex_unlock(&r->mu);
+	return have;
+}
+
+static void add_list(struct i2k_registry *r, char ***list, size_t *n, size_t *cap, const char *host)
+{
+	pthread_mutex_lock(&r->mu);
+	i2k_xgrow((void **)list, cap, *n + 1, sizeof(char *));
+	(*list)[(*n)++] = i2k_xstrdup(host);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Sets pl->base. Hosts that may use plain HTTP (localhost, 127.0.0.1,
+ * --insecure-registry) are probed with https first, like Docker does: if
+ * the TLS handshake itself fails (the server speaks plain HTTP), http is
+ * used; any HTTP answer, or a certificate error, keeps https (so a TLS
+ * registry on 127.0.0.1 is still verified). The answer is cached per host. */
+static int resolve_base(struct pull *pl, struct i2k_http *h, struct i2k_error **err)
+{
+	struct i2k_registry *r = pl->r;
+	bool plain = false;
+	if (i2k_http_plain_allowed(&r->policy, pl->host)) {
+		if (in_list(r, r->plain_hosts, r->n_plain, pl->host)) {
+			plain = true;
+		} else if (!in_list(r, r->tls_hosts, r->n_tls, pl->host)) {
+			_cleanup_free_ char *url = i2k_xasprintf("https://%s/v2/", pl->host);
+			struct i2k_http_req req = {.url = url};
+			struct i2k_http_resp resp = {0};
+			struct i2k_error *e = NULL;
+			for (int attempt = 0;; attempt++) {
+				i2k_error_free(e);
+				e = NULL;
+				if (i2k_http_do(h, &req, &resp, &e) == 0 || !resp.retryable ||
+				    attempt >= r->o.max_retries)
+					break;
+				backoff(pl, attempt, -1);
+			}
+			if (e && resp.tls_handshake_failed) {
+				plain = true;
+				add_list(r, &r->plain_hosts, &r->n_plain, &r->cap_plain, pl->host);
+			} else if (e) {
+				i2k_http_resp_clear(&resp);
+				i2k_error_propagate(err, &e);
+				return i2k_error_wrap(err, "%s", pl->name);
+			} else {
+				add_list(r, &r->tls_hosts, &r->n_tls, &r->cap_tls, pl->host);
+			}
+			i2k_error_free(e);
+			i2k_http_resp_clear(&resp);
+		}
+	}
+	pl->base =
+	    i2k_xasprintf("%s://%s/v2/%s", plain ? "http" : "https", pl->host, pl->ref->repository);
+	return 0;
+}
+
+/* Loads (once per registry client) the credentials for pl->ref->registry. */
+static int load_creds(struct pull *pl, struct i2k_error **err)
+{
+	struct i2k_registry *r = pl->r;
+	const char *reg = pl->ref->registry;
+	int ret = 0;
+	pthread_mutex_lock(&r->mu);
+	struct creds *c = NULL;
+	for (size_t i = 0; i < r->n_creds && !c; i++)
+		if (strcmp(r->creds[i].registry, reg) == 0)
+			c = &r->creds[i];
+	if (c == NULL) {
+		char *u = NULL, *p = NULL;
+		if (i2k_auth_config_lookup(r->docker_config_dir, reg, &u, &p, err) < 0) {
+			ret = -1;
+		} else {
+			i2k_xgrow((void **)&r->creds, &r->cap_creds, r->n_creds + 1,
+				  sizeof(*r->creds));
+			c = &r->creds[r->n_creds++];
+			*c = (struct creds){.registry = i2k_xstrdup(reg), .user = u, .pass = p};
+		}
+	}
+	if (c) {
+		pl->user = i2k_xstrdup(c->user);
+		pl->pass = i2k_xstrdup(c->pass);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return ret;
+}
+
+/* Sleeps for the backoff of `attempt` (0-based), honouring Retry-After. */
+static void backoff(struct pull *pl, int attempt, long retry_after_s)
+{
+	long ms = BACKOFF_FIRST_MS;
+	for (int i = 0; i < attempt && ms < BACKOFF_CAP_MS; i++)
+		ms *= 2;
+	if (ms > BACKOFF_CAP_MS)
+		ms = BACKOFF_CAP_MS;
+	if (retry_after_s >= 0) {
+		long ra = retry_after_s * 1000;
+		if (ra > ms)
+			ms = ra;
+		if (ms > RETRY_AFTER_CAP_MS)
+			ms = RETRY_AFTER_CAP_MS;
+	}
+	while (ms > 0 && !i2k_interrupted && !pl->cancel) {
+		long step = ms < 50 ? ms : 50;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = step * 1000000L};
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+/* Turns a non-2xx response into an error: the registry's error JSON when
+ * there is one, else the HTTP status. */
+static int status_error(struct pull *pl, const char *what, const struct i2k_http_resp *resp,
+			struct i2k_error **err)
+{
+	enum i2k_errc code = I2K_ERR_REGISTRY;
+	if (resp->status == 404)
+		code = I2K_ERR_NOTFOUND;
+	else if (resp->status == 401 || resp->status == 403)
+		code = I2K_ERR_AUTH;
+	_cleanup_free_ char *msg = NULL;
+	json_t *root = resp->body.len ? json_loadb(resp->body.data, resp->body.len, 0, NULL) : NULL;
+	json_t *errs = json_is_object(root) ? json_object_get(root, "errors") : NULL;
+	json_t *e0 = json_is_array(errs) ? json_array_get(errs, 0) : NULL;
+	if (json_is_object(e0)) {
+		json_t *c = json_object_get(e0, "code"), *m = json_object_get(e0, "message");
+		const char *cs = json_is_string(c) ? json_string_value(c) : "";
+		if (strcmp(cs, "MANIFEST_UNKNOWN") == 0 || strcmp(cs, "NAME_UNKNOWN") == 0 ||
+		    strcmp(cs, "BLOB_UNKNOWN") == 0 || strcmp(cs, "MANIFEST_BLOB_UNKNOWN") == 0)
+			code = I2K_ERR_NOTFOUND;
+		else if (strcmp(cs, "UNAUTHORIZED") == 0 || strcmp(cs, "DENIED") == 0)
+			code = I2K_ERR_AUTH;
+		const char *src =
+		    json_is_string(m) && json_string_length(m) ? json_string_value(m) : cs;
+		if (*src) {
+			size_t n = strnlen(src, 200);
+			msg = i2k_xstrndup(src, n);
+			for (char *p = msg; *p; p++) {
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = ' ';
+				if (src == cs && *p == '_')
+					*p = ' ';
+				if (src == cs && *p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+			}
+		}
+	}
+	if (root)
+		json_decref(root);
+	if (msg == NULL) {
+		if (resp->status == 404)
+			msg = i2k_xstrdup("not found (HTTP 404)");
+		else if (code == I2K_ERR_AUTH)
+			msg = i2k_xasprintf("access denied (HTTP %ld)", resp->status);
+		else
+			msg = i2k_xasprintf("registry answered HTTP %ld", resp->status);
+	}
+	return i2k_error_set(err, code, "%s: %s%s%s", pl->name, what ? what : "", what ? ": " : "",
+			     msg);
+}
+
+/* Percent-encodes a query value. Caller frees. */
+static char *query_escape(const char *s)
+{
+	struct i2k_buf b = {0};
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			i2k_buf_append(&b, s, 1, NULL);
+		} else {
+			char t[4];
+			snprintf(t, sizeof(t), "%%%02X", c);
+			i2k_buf_append(&b, t, 3, NULL);
+		}
+	}
+	if (b.data == NULL)
+		return i2k_xstrdup("");
+	return b.data;
+}
+
+/* Hooks for do_request around each attempt. */
+struct attempt_ops {
+	/* before every attempt (e.g. set the Range offset) */
+	int (*prepare)(struct i2k_http_req *req, void *ctx, struct i2k_error **err);
+	/* after a 2xx: 0 done, 1 retry (e.g. short body), < 0 error */
+	int (*after_ok)(const struct i2k_http_resp *resp, void *ctx, struct i2k_error **err);
+	void *ctx;
+};
+
+static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_challenge *ch,
+		       struct i2k_error **err);
+
+/* 401 handling: obtains a token or switches to basic auth. had_auth: the
+ * refused request carried credentials already. */
+static int handle_challenge(struct pull *pl, struct i2k_http *h, const struct i2k_http_resp *resp,
+			    bool had_auth, struct i2k_error **err)
+{
+	if (had_auth) {
+		if (pl->user)
+			return i2k_error_set(err, I2K_ERR_AUTH,
+					     "%s: authentication required: %s refused the "
+					     "credentials of user \"%s\"",
+					     pl->name, pl->host, pl->user);
+		return i2k_error_set(err, I2K_ERR_AUTH, "%s: authentication required", pl->name);
+	}
+	if (resp->www_authenticate == NULL)
+		return status_error(pl, NULL, resp, err);
+	struct i2k_challenge ch;
+	if (i2k_challenge_parse(resp->www_authenticate, &ch, err) < 0) {
+		i2k_challenge_clear(&ch);
+		return i2k_error_wrap(err, "%s", pl->name);
+	}
+	int ret = 0;
+	if (ch.scheme == I2K_AUTH_BEARER) {
+		ret = fetch_token(pl, h, &ch, err);
+	} else if (pl->user == NULL) {
+		ret = i2k_error_set(err, I2K_ERR_AUTH,
+				    "%s: authentication required (no credentials for %s in the "
+				    "docker config.json)",
+				    pl->name, pl->ref->registry);
+	} else {
+		mark_basic(pl);
+	}
+	i2k_challenge_clear(&ch);
+	return ret;
+}
+
+/* Performs req with retries (transport errors, 408, 429, 5xx) and, when
+ * with_auth, the registry's auth (401 → challenge → one more try; the
+ * Authorization header comes from the token/basic cache). Without
+ * with_auth, req->authorization is sent as given. Returns
+ * 0 with the final response in resp (any status the caller must check),
+ * -1 with *err. */
+static int do_request(struct pull *pl, struct i2k_http *h, struct i2k_http_req *req, bool with_auth,
+		      const struct attempt_ops *ops, struct i2k_http_resp *resp,
+		      struct i2k_error **err)
+{
+	int attempt = 0, auth_rounds = 0;
+	for (;;) {
+		if (pl->cancel)
+			return i2k_error_set(err, I2K_ERR_INTERRUPTED, "cancelled");
+		if (ops && ops->prepare && ops->prepare(req, ops->ctx, err) < 0)
+			return -1;
+		_cleanup_free_ char *authz = with_auth ? current_auth(pl) : NULL;
+		const char *fixed = req->authorization;
+		if (with_auth)
+			req->authorization = authz;
+		struct i2k_error *e = NULL;
+		int rc = i2k_http_do(h, req, resp, &e);
+		req->authorization = fixed;
+		if (rc < 0) {
+			if (resp->retryable && attempt < pl->r->o.max_retries && !pl->cancel) {
+				i2k_error_free(e);
+				backoff(pl, attempt++, -1);
+				continue;
+			}
+			i2k_error_propagate(err, &e);
+			return -1;
+		}
+		long st = resp->status;
+		if (st == 401 && with_auth && auth_rounds < 2) {
+			/* The first 401 may just mean "no token yet" or "token
+			 * expired": authenticate afresh. A 401 right after that
+			 * means the credentials (or token) are refused. */
+			bool refused = authz != NULL && auth_rounds > 0;
+			if (handle_challenge(pl, h, resp, refused, err) < 0)
+				return -1;
+			auth_rounds++;
+			continue;
+		}
+		if ((st == 429 || st == 408 || st >= 500) && attempt < pl->r->o.max_retries) {
+			backoff(pl, attempt++, resp->retry_after_s);
+			continue;
+		}
+		if (st >= 200 && st < 300 && ops && ops->after_ok) {
+			int a = ops->after_ok(resp, ops->ctx, err);
+			if (a < 0)
+				return -1;
+			if (a > 0) {
+				if (attempt >= pl->r->o.max_retries)
+					return i2k_error_set(err, I2K_ERR_NETWORK,
+							     "%s: transfer from %s stopped early",
+							     pl->name, pl->host);
+				backoff(pl, attempt++, -1);
+				continue;
+			}
+		}
+		return 0;
+	}
+}
+
+static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_challenge *ch,
+		       struct i2k_error **err)
+{
+	_cleanup_free_ char *scheme_host = i2k_http_url_authority(ch->realm);
+	bool https = i2k_str_has_prefix(ch->realm, "https://");
+	bool http = i2k_str_has_prefix(ch->realm, "http://");
+	if (scheme_host == NULL || (!https && !http))
+		return i2k_error_set(err, I2K_ERR_REGISTRY, "%s: invalid token realm \"%.200s\"",
+				     pl->name, ch->realm);
+	if (http && !i2k_http_plain_allowed(&pl->r->policy, scheme_host))
+		return i2k_error_set(err, I2K_ERR_NETWORK,
+				     "%s: refusing to fetch a token over plain HTTP from %s",
+				     pl->name, scheme_host);
+	_cleanup_free_ char *svc = query_escape(ch->service ? ch->service : "");
+	_cleanup_free_ char *scope = query_escape(pl->scope);
+	_cleanup_free_ char *url = i2k_xasprintf("%s%cservice=%s&scope=%s", ch->realm,
+						 strchr(ch->realm, '?') ? '&' : '?', svc, scope);
+	_cleanup_free_ char *basic = pl->user ? i2k_auth_basic_header(pl->user, pl->pass) : NULL;
+	/* The token server gets the basic credentials, never a registry token. */
+	struct i2k_http_req req = {
+	    .url = url, .max_body = I2K_AUTH_TOKEN_MAX, .authorization = basic};
+	struct i2k_http_resp resp = {0};
+	int rc = do_request(pl, h, &req, false, NULL, &resp, err);
+	if (rc < 0) {
+		i2k_http_resp_clear(&resp);
+		return i2k_error_wrap(err, "%s: fetching a token", pl->name);
+	}
+	if (resp.status == 401 || resp.status == 403) {
+		if (pl->user)
+			rc = i2k_error_set(err, I2K_ERR_AUTH,
+					   "%s: authentication required: token server %s refused "
+					   "the credentials of user \"%s\"",
+					   pl->name, scheme_host, pl->user);
+		else
+			rc = i2k_error_set(err, I2K_ERR_AUTH,
+					   "%s: authentication required (no credentials for %s in "
+					   "the docker config.json, and token server %s refused "
+					   "anonymous access)",
+					   pl->name, pl->ref->registry, scheme_host);
+		i2k_http_resp_clear(&resp);
+		return rc;
+	}
+	if (resp.status != 200) {
+		rc = i2k_error_set(err, I2K_ERR_REGISTRY, "%s: token server %s answered HTTP %ld",
+				   pl->name, scheme_host, resp.status);
+		i2k_http_resp_clear(&resp);
+		return rc;
+	}
+	_cleanup_free_ char *token = NULL;
+	long expires = 60;
+	rc = i2k_auth_token_parse(resp.body.data ? resp.body.data : "", resp.body.len, &token,
+				  &expires, err);
+	i2k_http_resp_clear(&resp);
+	if (rc < 0)
+		return i2k_error_wrap(err, "%s: %s", pl->name, scheme_host);
+	store_token(pl, token, expires);
+	return 0;
+}
+
+/* ---- manifests ------------------------------------------------------------------ */
+
+struct fetched {
+	char *data;
+	size_t len;
+	const char *media_type; /* static */
+	enum i2k_manifest_kind kind;
+	char digest[I2K_DIGEST_LEN + 1];
+};
+
+static void fetched_clear(struct fetched *f)
+{
+	free(f->data);
+	memset(f, 0, sizeof(*f));
+}
+
+/* GETs manifests/REFERENCE, classifies it and computes its digest. When
+ * want_digest is set, the bytes must have that digest. */
+static int get_manifest(struct pull *pl, struct i2k_http *h, const char *reference,
+			const char *want_digest, struct fetched *out, struct i2k_error **err)
+{
+	memset(out, 0, sizeof(*out));
+	_cleanup_free_ char *url = i2k_xasprintf("%s/manifests/%s", pl->base, reference);
+	struct i2k_http_req req = {
+	    .url = url, .accept = I2K_MANIFEST_ACCEPT, .max_body = I2K_MANIFEST_MAX};
+	struct i2k_http_resp resp = {0};
+	if (do_request(pl, h, &req, true, NULL, &resp, err) < 0) {
+		i2k_http_resp_clear(&resp);
+		if ((*err)->code == I2K_ERR_INTEGRITY)
+			return i2k_error_wrap(err, "%s: manifest", pl->name);
+		return -1;
+	}
+	if (resp.status != 200) {
+		int rc = status_error(pl, NULL, &resp, err);
+		i2k_http_resp_clear(&resp);
+		return rc;
+	}
+	out->len = resp.body.len;
+	out->data = resp.body.data ? I2K_STEAL(resp.body.data) : i2k_xstrdup("");
+	i2k_sha256_digest(out->data, out->len, out->digest);
+	int rc = 0;
+	if (want_digest && strcmp(out->digest, want_digest) != 0) {
+		rc = i2k_error_set(err, I2K_ERR_INTEGRITY, "%s: manifest %s has digest %s",
+				   pl->name, want_digest, out->digest);
+	} else if (resp.docker_content_digest &&
+		   i2k_str_has_prefix(resp.docker_content_digest, "sha256:") &&
+		   strcmp(resp.docker_content_digest, out->digest) != 0) {
+		rc = i2k_error_set(err, I2K_ERR_INTEGRITY,
+				   "%s: manifest has digest %s but the registry announced %.80s",
+				   pl->name, out->digest, resp.docker_content_digest);
+	} else {
+		out->kind =
+		    i2k_manifest_classify(resp.content_type, out->data, out->len, &out->media_type);
+		if (out->kind == I2K_KIND_UNSUPPORTED)
+			rc = i2k_error_set(err, I2K_ERR_UNSUPPORTED,
+					   "%s: unsupported manifest type \"%.100s\"", pl->name,
+					   resp.content_type ? resp.content_type : "");
+	}
+	i2k_http_resp_clear(&resp);
+	if (rc < 0)
+		fetched_clear(out);
+	return rc;
+}
+
+/* ---- blobs ---------------------------------------------------------------------- */
+
+struct blob_dl {
+	struct pull *pl;
+	const struct i2k_descriptor *d;
+	struct i2k_blob_writer *w;
+	uint64_t last_progress;
+};
+
+static int blob_prepare(struct i2k_http_req *req, void *ctx, struct i2k_error **err)
+{
+	struct blob_dl *b = ctx;
+	req->range_from = i2k_blob_writer_offset(b->w);
+	return 0;
+}
+
+static int blob_headers(const struct i2k_http_resp *resp, void *ctx, struct i2k_error **err)
+{
+	struct blob_dl *b = ctx;
+	uint64_t off = i2k_blob_writer_offset(b->w);
+	if (resp->status == 206) {
+		unsigned long long start = 0;
+		const char *cr = resp->content_range;
+		bool ok = cr && i2k_str_has_prefix(cr, "bytes ");
+		if (ok) {
+			const char *p = cr + 6;
+			if (*p < '0' || *p > '9')
+				ok = false;
+			for (; ok && *p >= '0' && *p <= '9' && start < (1ull << 60); p++)
+				start = start * 10 + (unsigned)(*p - '0');
+			ok = ok && *p == '-';
+		}
+		if (!ok || start != off)
+			return i2k_error_set(err, I2K_ERR_REGISTRY,
+					     "%s: blob %s: partial response for the wrong range "
+					     "(Content-Range: %.80s, wanted bytes %llu-)",
+					     b->pl->name, b->d->digest, cr ? cr : "none",
+					     (unsigned long long)off);
+		return 0;
+	}
+	if (off > 0) /* the server ignored Range: start over */
+		return i2k_blob_writer_truncate(b->w, 0, err);
+	return 0;
+}
+
+static int blob_data(const void *data, size_t len, void *ctx, struct i2k_error **err)
+{
+	struct blob_dl *b = ctx;
+	uint64_t off = i2k_blob_writer_offset(b->w);
+	if (off + len > (uint64_t)b->d->size)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY,
+				     "%s: blob %s: the registry sent more than the %lld bytes in "
+				     "the manifest",
+				     b->pl->name, b->d->digest, (long long)b->d->size);
+	if (i2k_blob_writer_write(b->w, data, len, err) < 0)
+		return -1;
+	off += len;
+	if (off - b->last_progress >= PROGRESS_STEP || off == (uint64_t)b->d->size) {
+		b->last_progress = off;
+		progress(b->pl, I2K_PROGRESS_DATA, b->d->digest, off, (uint64_t)b->d->size);
+	}
+	return 0;
+}
+
+static int blob_poll(void *ctx, struct i2k_error **err)
+{
+	struct blob_dl *b = ctx;
+	if (b->pl->cancel)
+		return i2k_error_set(err, I2K_ERR_INTERRUPTED, "cancelled");
+	return 0;
+}
+
+static int blob_after_ok(const struct i2k_http_resp *resp, void *ctx, struct i2k_error **err)
+{
+	struct blob_dl *b = ctx;
+	return i2k_blob_writer_offset(b->w) < (uint64_t)b->d->size ? 1 : 0;
+}
+
+static int download_blob(struct pull *pl, struct i2k_http *h, const struct i2k_descriptor *d,
+			 struct i2k_error **err)
+{
+	if (!i2k_digest_valid(d->digest))
+		return i2k_error_set(err, I2K_ERR_REGISTRY, "%s: invalid blob digest", pl->name);
+	if (i2k_store_has_blob(pl->s, d->digest)) {
+		progress(pl, I2K_PROGRESS_CACHED, d->digest, (uint64_t)d->size, (uint64_t)d->size);
+		return 0;
+	}
+	struct blob_dl b = {.pl = pl, .d = d};
+	uint64_t resume = 0;
+	if (i2k_store_blob_begin(pl->s, d->digest, d->size, &b.w, &resume, err) < 0)
+		return i2k_error_wrap(err, "%s", pl->name);
+	b.last_progress = resume;
+	progress(pl, I2K_PROGRESS_START, d->digest, resume, (uint64_t)d->size);
+	_cleanup_free_ char *url = i2k_xasprintf("%s/blobs/%s", pl->base, d->digest);
+	struct i2k_http_req req = {.url = url,
+				   .on_headers = blob_headers,
+				   .on_data = blob_data,
+				   .on_poll = blob_poll,
+				   .ctx = &b};
+	struct attempt_ops ops = {.prepare = blob_prepare, .after_ok = blob_after_ok, .ctx = &b};
+	struct i2k_http_resp resp = {0};
+	for (int restarts = 0;; restarts++) {
+		if (i2k_blob_writer_offset(b.w) == (uint64_t)d->size && d->size > 0)
+			break; /* a complete partial: just verify */
+		if (do_request(pl, h, &req, true, &ops, &resp, err) < 0) {
+			bool keep =
+			    (*err)->code == I2K_ERR_NETWORK || (*err)->code == I2K_ERR_INTERRUPTED;
+			i2k_blob_writer_abort(b.w, keep);
+			i2k_http_resp_clear(&resp);
+			return -1;
+		}
+		if (resp.status >= 200 && resp.status < 300)
+			break;
+		if (resp.status == 416 && restarts < 2) {
+			/* our partial is bogus for this server: start over */
+			if (i2k_blob_writer_truncate(b.w, 0, err) < 0) {
+				i2k_blob_writer_abort(b.w, false);
+				i2k_http_resp_clear(&resp);
+				return -1;
+			}
+			continue;
+		}
+		_cleanup_free_ char *what = i2k_xasprintf("blob %s", d->digest);
+		status_error(pl, what, &resp, err);
+		i2k_blob_writer_abort(b.w, true);
+		i2k_http_resp_clear(&resp);
+		return -1;
+	}
+	i2k_http_resp_clear(&resp);
+	if (i2k_blob_writer_commit(b.w, err) < 0)
+		return i2k_error_wrap(err, "%s", pl->name);
+	progress(pl, I2K_PROGRESS_DONE, d->digest, (uint64_t)d->size, (uint64_t)d->size);
+	return 0;
+}
+
+static void fail_pull(struct pull *pl, struct i2k_error *e)
+{
+	pthread_mutex_lock(&pl->mu);
+	/* keep the first real error, not a "cancelled" caused by it */
+	if (pl->err == NULL ||
+	    (pl->err->code == I2K_ERR_INTERRUPTED && e && e->code != I2K_ERR_INTERRUPTED)) {
+		struct i2k_error *old = pl->err;
+		pl->err = e;
+		e = old;
+	}
+	pl->cancel = 1;
+	pthread_mutex_unlock(&pl->mu);
+	i2k_error_free(e);
+}
+
+static void *blob_worker(void *arg)
+{
+	struct pull *pl = arg;
+	struct i2k_http *h = NULL;
+	struct i2k_error *e = NULL;
+	if (i2k_http_new(&pl->r->policy, &h, &e) < 0) {
+		fail_pull(pl, e);
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&pl->mu);
+		const struct i2k_descriptor *d = NULL;
+		if (!pl->cancel && pl->next_job < pl->n_jobs)
+			d = &pl->jobs[pl->next_job++];
+		pthread_mutex_unlock(&pl->mu);
+		if (d == NULL)
+			break;
+		if (download_blob(pl, h, d, &e) < 0) {
+			fail_pull(pl, e);
+			e = NULL;
+			break;
+		}
+	}
+	i2k_http_free(h);
+	return NULL;
+}
+
+static int download_all(struct pull *pl, struct i2k_error **err)
+{
+	size_t nthreads = (size_t)pl->r->o.parallel;
+	if (nthreads > pl->n_jobs)
+		nthreads = pl->n_jobs;
+	if (nthreads <= 1) {
+		blob_worker(pl);
+	} else {
+		pthread_t *t = i2k_xcalloc(nthreads, sizeof(*t));
+		size_t started = 0;
+		for (; started < nthreads; started++)
+			if (pthread_create(&t[started], NULL, blob_worker, pl) != 0)
+				break;
+		if (started == 0)
+			blob_worker(pl);
+		for (size_t i = 0; i < started; i++)
+			pthread_join(t[i], NULL);
+		free(t);
+	}
+	if (pl->err) {
+		i2k_error_propagate(err, &pl->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- orchestration -------------------------------------------------------------- */
+
+static void pull_clear(struct pull *pl)
+{
+	free(pl->name);
+	free(pl->host);
+	free(pl->base);
+	free(pl->scope);
+	free(pl->user);
+	free(pl->pass);
+	free(pl->jobs);
+	i2k_error_free(pl->err);
+	pthread_mutex_destroy(&pl->mu);
+}
+
+static int check_config(struct pull *pl, const struct i2k_descriptor *cfg,
+			const struct i2k_platform *p, struct i2k_error **err)
+{
+	_cleanup_free_ char *data = NULL, *os = NULL, *arch = NULL, *variant = NULL;
+	size_t len = 0;
+	if (i2k_store_read_blob(pl->s, cfg->digest, I2K_CONFIG_MAX, &data, &len, err) < 0)
+		return i2k_error_wrap(err, "%s: config", pl->name);
+	if (i2k_config_platform(data, len, &os, &arch, &variant, err) < 0)
+		return i2k_error_wrap(err, "%s", pl->name);
+	if (!i2k_platform_matches(p, os, arch, variant)) {
+		_cleanup_free_ char *want = i2k_platform_string(p);
+		struct i2k_platform have = {.os = os, .arch = arch, .variant = variant};
+		_cleanup_free_ char *got = i2k_platform_string(&have);
+		return i2k_error_set(err, I2K_ERR_NOTFOUND, "%s: image is for %s, not %s", pl->name,
+				     got, want);
+	}
+	return 0;
+}
+
+static int pull_image(struct pull *pl, struct i2k_http *h, const struct i2k_platform *p,
+		      struct i2k_descriptor *out, struct i2k_error **err)
+{
+	const struct i2k_ref *ref = pl->ref;
+	struct fetched top = {0}, plat = {0};
+	struct i2k_manifest m = {0};
+	int rc = -1;
+
+	if (get_manifest(pl, h, ref->digest ? ref->digest : ref->tag, ref->digest, &top, err) < 0)
+		goto out;
+	struct fetched *mf = &top;
+	if (top.kind == I2K_KIND_INDEX) {
+		struct i2k_manifest_index ix;
+		if (i2k_manifest_index_parse(top.data, top.len, &ix, err) < 0) {
+			i2k_error_wrap(err, "%s", pl->name);
+			goto out;
+		}
+		const struct i2k_platform_entry *e = i2k_manifest_index_select(&ix, p);
+		if (e == NULL) {
+			_cleanup_free_ char *want = i2k_platform_string(p);
+			i2k_error_set(err, I2K_ERR_NOTFOUND, "%s: no image for platform %s",
+				      pl->name, want);
+			i2k_manifest_index_clear(&ix);
+			goto out;
+		}
+		char digest[I2K_DIGEST_LEN + 1];
+		int64_t size = e->desc.size;
+		memcpy(digest, e->desc.digest, sizeof(digest));
+		i2k_manifest_index_clear(&ix);
+		if (get_manifest(pl, h, digest, digest, &plat, err) < 0)
+			goto out;
+		if ((int64_t)plat.len != size) {
+			i2k_error_set(err, I2K_ERR_INTEGRITY,
+				      "%s: manifest %s has %zu bytes, the index says %lld",
+				      pl->name, digest, plat.len, (long long)size);
+			goto out;
+		}
+		if (plat.kind != I2K_KIND_MANIFEST) {
+			i2k_error_set(err, I2K_ERR_UNSUPPORTED,
+				      "%s: the index entry for %s is not an image manifest",
+				      pl->name, digest);
+			goto out;
+		}
+		mf = &plat;
+	}
+	if (i2k_manifest_parse(mf->data, mf->len, &m, err) < 0) {
+		i2k_error_wrap(err, "%s", pl->name);
+		goto out;
+	}
+
+	/* The config alone first: a wrong platform fails before any layer is
+	 * downloaded. Then the layers in parallel (duplicates once). */
+	pl->jobs = i2k_xcalloc(m.n_layers + 1, sizeof(*pl->jobs));
+	pl->jobs[pl->n_jobs++] = m.config;
+	if (download_all(pl, err) < 0 || check_config(pl, &m.config, p, err) < 0)
+		goto out;
+	pl->n_jobs = pl->next_job = 0;
+	for (size_t i = 0; i < m.n_layers; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < pl->n_jobs && !dup; j++)
+			dup = strcmp(pl->jobs[j].digest, m.layers[i].digest) == 0;
+		if (!dup)
+			pl->jobs[pl->n_jobs++] = m.layers[i];
+	}
+	if (download_all(pl, err) < 0)
+		goto out;
+	/* The cache is an OCI layout: a Docker schema 2 manifest is stored in
+	 * its OCI form (as `skopeo copy` does), which skopeo and umoci read. */
+	if (strcmp(mf->media_type, I2K_MT_DOCKER_MANIFEST) == 0) {
+		char *conv = NULL;
+		size_t clen = 0;
+		if (i2k_manifest_docker_to_oci(mf->data, mf->len, &conv, &clen, err) < 0) {
+			i2k_error_wrap(err, "%s", pl->name);
+			goto out;
+		}
+		free(mf->data);
+		mf->data = conv;
+		mf->len = clen;
+		mf->media_type = I2K_MT_OCI_MANIFEST;
+		i2k_sha256_digest(mf->data, mf->len, mf->digest);
+	}
+	if (i2k_store_put_blob(pl->s, mf->digest, mf->data, mf->len, err) < 0) {
+		i2k_error_wrap(err, "%s: manifest", pl->name);
+		goto out;
+	}
+	struct i2k_descriptor desc = {.media_type = (char *)mf->media_type,
+				      .size = (int64_t)mf->len};
+	memcpy(desc.digest, mf->digest, sizeof(desc.digest));
+	if (i2k_store_ref_set(pl->s, pl->name, &desc, err) < 0) {
+		i2k_error_wrap(err, "%s", pl->name);
+		goto out;
+	}
+	if (out) {
+		*out = desc;
+		out->media_type = i2k_xstrdup(mf->media_type);
+	}
+	rc = 0;
+out:
+	i2k_manifest_clear(&m);
+	fetched_clear(&top);
+	fetched_clear(&plat);
+	return rc;
+}
+
+int i2k_registry_pull(struct i2k_registry *r, struct i2k_store *s, const struct i2k_ref *ref,
+		      const struct i2k_platform *p, struct i2k_descriptor *out,
+		      struct i2k_error **err)
+{
+	static const struct i2k_platform def = {.os = "linux", .arch = "amd64"};
+	if (p == NULL || p->os == NULL || p->arch == NULL)
+		p = &def;
+	if (out)
+		memset(out, 0, sizeof(*out));
+	struct pull pl = {.r = r, .s = s, .ref = ref};
+	pthread_mutex_init(&pl.mu, NULL);
+	pl.name = i2k_ref_string(ref);
+	pl.host = i2k_xstrdup(i2k_ref_api_host(ref));
+	pl.scope = i2k_xasprintf("repository:%s:pull", ref->repository);
+	struct i2k_http *h = NULL;
+	struct i2k_error *e = NULL; /* internal code inspects the error: never NULL */
+	int rc = load_creds(&pl, &e);
+	if (rc == 0)
+		rc = i2k_http_new(&r->policy, &h, &e);
+	if (rc == 0)
+		rc = resolve_base(&pl, h, &e);
+	if (rc == 0) {
+		progress(&pl, I2K_PROGRESS_START, NULL, 0, 0);
+		rc = pull_image(&pl, h, p, out, &e);
+		if (rc == 0)
+			progress(&pl, I2K_PROGRESS_DONE, NULL, 0, 0);
+	}
+	i2k_http_free(h);
+	pull_clear(&pl);
+	if (rc < 0) {
+		if (e == NULL)
+			i2k_error_set(&e, I2K_ERR_INTERNAL, "pull failed without an error");
+		i2k_error_propagate(err, &e);
+		i2k_error_free(e);
+		return -1;
+	}
+	return 0;
+}

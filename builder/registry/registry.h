@@ -1,0 +1,69 @@
+/* registry.h — an OCI distribution API client (libcurl).
+ *
+ * Speaks Docker v2 schema 2 and OCI manifests and indexes; picks the
+ * platform from an index by os/architecture (and variant when given);
+ * authenticates anonymously, with a bearer-token challenge
+ * (realm/service/scope), with basic auth, using credentials from
+ * ~/.docker/config.json `auths` (or $DOCKER_CONFIG/config.json). TLS is
+ * verified; plain HTTP only for localhost/127.0.0.1 and hosts listed as
+ * insecure. Every blob's sha256 is checked while it streams into the store;
+ * 429/5xx/timeouts are retried with backoff; an interrupted blob resumes with
+ * an HTTP Range request; layers download in parallel.
+ */
+#ifndef I2K_BUILDER_REGISTRY_REGISTRY_H
+#define I2K_BUILDER_REGISTRY_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder/base/error.h"
+#include "builder/registry/ref.h"
+#include "builder/store/store.h"
+
+struct i2k_platform {
+	const char *os;      /* "linux" */
+	const char *arch;    /* "amd64", "arm64" */
+	const char *variant; /* NULL = any (for arm64 prefer "v8" or none) */
+};
+
+/* Progress events for the CLI's display (called from the pulling thread). */
+struct i2k_progress {
+	const char *ref;
+	const char *digest; /* blob being transferred, NULL for a whole-image event */
+	uint64_t done, total;
+	enum { I2K_PROGRESS_START, I2K_PROGRESS_DATA, I2K_PROGRESS_DONE, I2K_PROGRESS_CACHED } kind;
+};
+typedef void (*i2k_progress_fn)(const struct i2k_progress *p, void *ctx);
+
+struct i2k_registry_opts {
+	const char *const *insecure_hosts; /* "host[:port]" allowed over plain HTTP */
+	size_t n_insecure_hosts;
+	const char *ca_file;           /* extra CA bundle (PEM); NULL → $I2K_CA_FILE or system */
+	const char *docker_config_dir; /* NULL → $DOCKER_CONFIG or ~/.docker */
+	int parallel;                  /* concurrent blob downloads, 0 → 4 */
+	int max_retries;               /* 0 → 5 */
+	long low_speed_timeout_s;      /* abort a transfer slower than 1 B/s for this long, 0 → 30 */
+	i2k_progress_fn progress;
+	void *progress_ctx;
+};
+
+struct i2k_registry;
+
+int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **out,
+		     struct i2k_error **err);
+void i2k_registry_free(struct i2k_registry *r);
+void i2k_registry_freep(struct i2k_registry **r);
+
+/* Resolves ref (tag or digest) to the manifest for platform p, downloads the
+ * manifest, config and every layer not yet in the store, and records the
+ * ref in the store's index.json under i2k_ref_string(ref). *out describes
+ * the platform manifest (caller frees out->media_type). A digest-pinned ref
+ * that names an index is still resolved to the platform's manifest.
+ * Errors: I2K_ERR_NOTFOUND (no such image/tag/platform), I2K_ERR_AUTH,
+ * I2K_ERR_NETWORK, I2K_ERR_REGISTRY, I2K_ERR_INTEGRITY. */
+int i2k_registry_pull(struct i2k_registry *r, struct i2k_store *s, const struct i2k_ref *ref,
+		      const struct i2k_platform *p, struct i2k_descriptor *out,
+		      struct i2k_error **err);
+
+#endif

@@ -1,0 +1,262 @@
+/* cmd_build.c — `i2kit build` / `i2kit-build`: YAML files in, output files
+ * out. Parses options, then runs the pipeline: config → fetch → root tree →
+ * every requested format. All outputs share one fetch and one tree. */
+#include "cli/cmd_build.h"
+
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
+#include "builder/build/build.h"
+#include "builder/config/config.h"
+#include "builder/fstree/fstree.h"
+#include "builder/registry/fetch.h"
+#include "builder/store/store.h"
+#include "cli/common.h"
+#include "formats/outputs.h"
+#include "kernel/modules.h"
+
+static void help(void)
+{
+	size_t n;
+	const struct i2k_output_format *f = i2k_output_formats(&n);
+	printf("Usage: i2kit build [OPTIONS] FILE.yml...\n\n"
+	       "Builds LinuxKit-style YAML files (merged in order) into images.\n\n"
+	       "Options:\n"
+	       "  --format F              output format (repeatable; default kernel+initrd)\n"
+	       "  --dir DIR               output directory (default .)\n"
+	       "  --name N                base name of the outputs (default: first file's name)\n"
+	       "  --compress gzip|zstd|none   initrd compression (default gzip)\n"
+	       "  --arch amd64|arm64      image architecture (default amd64)\n"
+	       "  --platform OS/ARCH[/V]  full platform\n"
+	       "  --size SIZE             disk size (disk formats)\n"
+	       "  --offline               never use the network; fail if an image is not cached\n"
+	       "  --pull                  re-resolve tags even when cached\n"
+	       "  --cache DIR             image cache (default $I2K_CACHE or ~/.cache/i2kit)\n"
+	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
+	       "  --ca-file PEM           extra CA certificates for registries\n"
+	       "  --json                  print the files written as JSON on stdout\n\n"
+	       "Formats:\n");
+	for (size_t i = 0; i < n; i++)
+		printf("  %-18s %s%s\n", f[i].name, f[i].description,
+		       f[i].implemented ? "" : " (not implemented yet)");
+}
+
+/* Default output name: the first file's base name without .yml/.yaml. */
+static char *default_name(const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return i2k_xstrdup("moby");
+	_cleanup_free_ char *copy = i2k_xstrdup(path);
+	char *base = i2k_xstrdup(basename(copy));
+	char *dot = strrchr(base, '.');
+	if (dot && (strcmp(dot, ".yml") == 0 || strcmp(dot, ".yaml") == 0))
+		*dot = '\0';
+	return base;
+}
+
+static void print_json(const struct i2k_output_result *res)
+{
+	json_t *files = json_array();
+	for (size_t i = 0; i < res->nfiles; i++)
+		json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "path",
+						       res->files[i].path, "size",
+						       (json_int_t)res->files[i].size, "sha256",
+						       res->files[i].sha256));
+	json_t *o = json_pack("{s:o}", "files", files);
+	if (res->kernel_release)
+		json_object_set_new(o, "kernel_release", json_string(res->kernel_release));
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+struct build_args {
+	struct i2k_cli_fetch fetch;
+	const char **formats;
+	size_t n_formats;
+	const char **files;
+	size_t n_files;
+	const char *dir, *name, *size;
+	enum i2k_compression compression;
+};
+
+static void args_clear(struct build_args *a)
+{
+	i2k_cli_fetch_clear(&a->fetch);
+	free(a->formats);
+	free(a->files);
+}
+
+static int parse_args(struct build_args *a, int argc, char **argv, bool *help_only)
+{
+	*help_only = false;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		int r = i2k_cli_fetch_opt(&a->fetch, "build", argc, argv, &i);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			*help_only = true;
+			return 0;
+		}
+		const char *names[] = {"--format", "--dir", "--name", "--size", "--compress"};
+		const char *val = NULL;
+		size_t which = 0;
+		for (; which < I2K_ARRAY_SIZE(names); which++) {
+			size_t n = strlen(names[which]);
+			if (strncmp(arg, names[which], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+				if (arg[n] == '=') {
+					val = arg + n + 1;
+				} else if (i + 1 < argc) {
+					val = argv[++i];
+				} else {
+					i2k_cli_usage("build", "%s needs a value", names[which]);
+					return -1;
+				}
+				break;
+			}
+		}
+		if (which == I2K_ARRAY_SIZE(names)) {
+			if (arg[0] == '-' && arg[1] != '\0') {
+				i2k_cli_usage("build", "unknown option %s", arg);
+				return -1;
+			}
+			a->files = i2k_xrealloc(a->files, (a->n_files + 1) * sizeof(*a->files));
+			a->files[a->n_files++] = arg;
+			continue;
+		}
+		switch (which) {
+		case 0: {
+			size_t n;
+			const struct i2k_output_format *f = i2k_output_formats(&n);
+			bool listed = false;
+			for (size_t k = 0; k < n; k++)
+				listed |= strcmp(f[k].name, val) == 0;
+			if (!listed) {
+				i2k_cli_usage("build", "unknown output format \"%s\"", val);
+				return -1;
+			}
+			a->formats = i2k_xrealloc(a->formats, (a->n_formats + 1) * sizeof(*a->formats));
+			a->formats[a->n_formats++] = val;
+			break;
+		}
+		case 1:
+			a->dir = val;
+			break;
+		case 2:
+			if (*val == '\0' || strchr(val, '/')) {
+				i2k_cli_usage("build", "--name must be a plain file name, not \"%s\"", val);
+				return -1;
+			}
+			a->name = val;
+			break;
+		case 3:
+			a->size = val;
+			break;
+		case 4: {
+			struct i2k_error *e = NULL;
+			if (i2k_compression_parse(val, &a->compression, &e) < 0) {
+				i2k_cli_usage("build", "%s", e->msg);
+				i2k_error_free(e);
+				return -1;
+			}
+			break;
+		}
+		}
+	}
+	if (a->n_files == 0) {
+		i2k_cli_usage("build", "no configuration file given");
+		return -1;
+	}
+	return 0;
+}
+
+int i2k_cmd_build(int argc, char **argv)
+{
+	struct build_args a = {0};
+	i2k_cli_fetch_init(&a.fetch);
+	bool help_only;
+	if (parse_args(&a, argc, argv, &help_only) < 0) {
+		args_clear(&a);
+		return 2;
+	}
+	if (help_only) {
+		help();
+		args_clear(&a);
+		return 0;
+	}
+	if (a.n_formats == 0) {
+		static const char *def = "kernel+initrd";
+		a.formats = i2k_xrealloc(a.formats, sizeof(*a.formats));
+		a.formats[a.n_formats++] = def;
+	}
+
+	struct i2k_error *err = NULL;
+	_cleanup_(i2k_config_freep) struct i2k_config *cfg = NULL;
+	_cleanup_(i2k_store_freep) struct i2k_store *store = NULL;
+	_cleanup_(i2k_fetcher_freep) struct i2k_fetcher *fetcher = NULL;
+	_cleanup_(i2k_spool_freep) struct i2k_spool *spool = NULL;
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = NULL;
+	_cleanup_free_ char *cache_dir = NULL;
+	_cleanup_free_ char *name = a.name ? i2k_xstrdup(a.name) : default_name(a.files[0]);
+	struct i2k_output_result res = {0};
+	int rc = 0;
+
+	/* Check every format before doing any work. */
+	for (size_t i = 0; i < a.n_formats; i++) {
+		if (!i2k_output_known(a.formats[i])) {
+			i2k_error_set(&err, I2K_ERR_UNSUPPORTED, "format %s is not implemented yet",
+				      a.formats[i]);
+			goto fail;
+		}
+	}
+	if (a.fetch.json)
+		a.fetch.fetch.registry.progress = NULL;
+	if (i2k_config_load(a.files, a.n_files, &cfg, &err) < 0)
+		goto fail;
+	cache_dir = a.fetch.cache_dir ? i2k_xstrdup(a.fetch.cache_dir) : i2k_store_default_dir();
+	if (i2k_store_open(cache_dir, &store, &err) < 0 ||
+	    i2k_fetcher_new(store, &a.fetch.fetch, &fetcher, &err) < 0 ||
+	    i2k_spool_new(NULL, &spool, &err) < 0)
+		goto fail;
+	struct i2k_build_opts bo = {.store = store, .fetcher = fetcher, .spool = spool};
+	if (i2k_build_root(cfg, &bo, &root, &err) < 0)
+		goto fail;
+	struct i2k_modules_report mrep;
+	if (i2k_modules_prune(root, &cfg->kernel, &mrep, &err) < 0)
+		goto fail;
+	if (mrep.pruned > 0 && !a.fetch.json)
+		fprintf(stderr, "kernel modules: kept %zu of %zu (%.1f of %.1f MB)\n", mrep.kept,
+			mrep.total, mrep.kept_bytes / 1e6, mrep.total_bytes / 1e6);
+	struct i2k_output_opts oo = {
+		.dir = a.dir ? a.dir : ".", .name = name, .compression = a.compression};
+	for (size_t i = 0; i < a.n_formats; i++) {
+		if (i2k_output_write(a.formats[i], root, &oo, &res, &err) < 0) {
+			/* Earlier formats of this run stay: each is complete on its own. */
+			i2k_error_wrap(&err, "%s output", a.formats[i]);
+			goto fail;
+		}
+	}
+	if (a.fetch.json) {
+		print_json(&res);
+	} else {
+		for (size_t i = 0; i < res.nfiles; i++)
+			fprintf(stderr, "wrote %s\n", res.files[i].path);
+	}
+	goto done;
+fail:
+	rc = i2k_cli_fail(err);
+done:
+	i2k_output_result_free(&res);
+	args_clear(&a);
+	return rc;
+}

@@ -1,0 +1,328 @@
+/* cmd_cache.c — `i2kit cache`: list, pull, remove, clean, export and import
+ * cached images. Options may appear before or after the verb. */
+#include "cli/cmd_cache.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
+#include "builder/registry/fetch.h"
+#include "builder/registry/manifest.h"
+#include "builder/registry/ref.h"
+#include "builder/store/store.h"
+#include "cli/common.h"
+
+static void help(void)
+{
+	printf("Usage: i2kit cache [OPTIONS] VERB [ARGS]\n\n"
+	       "Verbs:\n"
+	       "  ls                      list cached images (ref, manifest digest, size)\n"
+	       "  pull REF...             fetch images into the cache\n"
+	       "  rm REF...               forget images, then delete unreferenced blobs\n"
+	       "  clean                   remove every image and blob\n"
+	       "  export FILE REF...      write the images as an OCI archive (tar)\n"
+	       "  import FILE             add the images of an OCI archive\n\n"
+	       "Options:\n"
+	       "  --cache DIR             image cache (default $I2K_CACHE or ~/.cache/i2kit)\n"
+	       "  --arch amd64|arm64      platform to pull (default amd64)\n"
+	       "  --platform OS/ARCH[/V]  full platform to pull\n"
+	       "  --offline               never use the network\n"
+	       "  --pull                  re-resolve tags even when cached\n"
+	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
+	       "  --ca-file PEM           extra CA certificates for registries\n"
+	       "  --json                  machine-readable output on stdout (ls, pull)\n");
+}
+
+/* The index.json name for what the user typed: the name itself when it is
+ * stored as such (e.g. a ref imported from another tool), else the canonical
+ * form. Caller frees. NULL with *err on a malformed reference. */
+static char *stored_name(struct i2k_store *s, const char *arg, struct i2k_error **err)
+{
+	struct i2k_store_ref sr = {0};
+	struct i2k_error *e = NULL;
+	if (i2k_store_ref_get(s, arg, &sr, &e) > 0) {
+		i2k_store_ref_clear(&sr);
+		return i2k_xstrdup(arg);
+	}
+	i2k_error_free(e);
+	struct i2k_ref ref;
+	if (i2k_ref_parse(arg, &ref, err) < 0)
+		return NULL;
+	char *name = i2k_ref_string(&ref);
+	i2k_ref_clear(&ref);
+	return name;
+}
+
+static void human_size(uint64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < I2K_ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+static int cmd_ls(struct i2k_store *s, bool json, struct i2k_error **err)
+{
+	struct i2k_store_ref *refs = NULL;
+	size_t n = 0;
+	if (i2k_store_ref_list(s, &refs, &n, err) < 0)
+		return -1;
+	json_t *arr = json ? json_array() : NULL;
+	size_t w = 3;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(refs[i].name) > w)
+			w = strlen(refs[i].name);
+	if (!json)
+		printf("%-*s  %-12s  %s\n", (int)w, "REF", "DIGEST", "SIZE");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t total = 0;
+		bool complete = false;
+		struct i2k_error *e = NULL;
+		bool ok = i2k_manifest_stored_size(s, &refs[i].desc, &total, &complete, &e) == 0;
+		if (!ok) {
+			i2k_warn("%s: %s", refs[i].name, e->msg);
+			i2k_error_free(e);
+		}
+		const char *hex = strchr(refs[i].desc.digest, ':');
+		hex = hex ? hex + 1 : refs[i].desc.digest;
+		if (json) {
+			json_array_append_new(
+			    arr, json_pack("{s:s, s:s, s:s, s:I, s:b}", "ref", refs[i].name,
+					   "digest", refs[i].desc.digest, "media_type",
+					   refs[i].desc.media_type ? refs[i].desc.media_type : "",
+					   "size", (json_int_t)total, "complete", ok && complete));
+		} else {
+			char hs[32];
+			if (ok)
+				human_size(total, hs, sizeof(hs));
+			else
+				snprintf(hs, sizeof(hs), "?");
+			printf("%-*s  %.12s  %s%s\n", (int)w, refs[i].name, hex, hs,
+			       ok && !complete ? " (incomplete)" : "");
+		}
+	}
+	if (json) {
+		char *out = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", out ? out : "[]");
+		free(out);
+		json_decref(arr);
+	}
+	i2k_store_refs_free(refs, n);
+	return 0;
+}
+
+static int cmd_pull(struct i2k_store *s, struct i2k_cli_fetch *c, char **refs, int n,
+		    struct i2k_error **err)
+{
+	_cleanup_(i2k_fetcher_freep) struct i2k_fetcher *f = NULL;
+	if (c->json)
+		c->fetch.registry.progress = NULL;
+	if (i2k_fetcher_new(s, &c->fetch, &f, err) < 0)
+		return -1;
+	char(*digests)[I2K_DIGEST_LEN + 1] = i2k_xcalloc((size_t)n, sizeof(*digests));
+	int rc = i2k_fetch_images(f, (const char *const *)refs, (size_t)n, digests, err);
+	if (rc == 0) {
+		json_t *arr = c->json ? json_array() : NULL;
+		for (int i = 0; i < n; i++) {
+			struct i2k_ref r;
+			char *name = NULL;
+			if (i2k_ref_parse(refs[i], &r, NULL) == 0) {
+				name = i2k_ref_string(&r);
+				i2k_ref_clear(&r);
+			}
+			if (arr)
+				json_array_append_new(
+				    arr, json_pack("{s:s, s:s, s:s}", "image", refs[i], "ref",
+						   name ? name : refs[i], "digest", digests[i]));
+			else
+				printf("%s %s\n", name ? name : refs[i], digests[i]);
+			free(name);
+		}
+		if (arr) {
+			char *out = json_dumps(arr, JSON_INDENT(2));
+			printf("%s\n", out ? out : "[]");
+			free(out);
+			json_decref(arr);
+		}
+	}
+	free(digests);
+	return rc;
+}
+
+static int cmd_rm(struct i2k_store *s, char **refs, int n, struct i2k_error **err)
+{
+	int missing = 0;
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *name = stored_name(s, refs[i], err);
+		if (name == NULL)
+			return -1;
+		bool removed = false;
+		if (i2k_store_ref_remove(s, name, &removed, err) < 0)
+			return -1;
+		if (removed) {
+			fprintf(stderr, "removed %s\n", name);
+		} else {
+			i2k_warn("%s: not in the cache", refs[i]);
+			missing++;
+		}
+	}
+	uint64_t freed = 0;
+	if (i2k_store_gc(s, &freed, err) < 0)
+		return -1;
+	char hs[32];
+	human_size(freed, hs, sizeof(hs));
+	fprintf(stderr, "freed %s\n", hs);
+	if (missing)
+		return i2k_error_set(err, I2K_ERR_NOTFOUND, "%d of %d image%s not in the cache",
+				     missing, n, n == 1 ? " was" : "s were");
+	return 0;
+}
+
+static int cmd_export(struct i2k_store *s, const char *file, char **refs, int n,
+		      struct i2k_error **err)
+{
+	char **names = i2k_xcalloc((size_t)n, sizeof(char *));
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		names[i] = stored_name(s, refs[i], err);
+		if (names[i] == NULL) {
+			rc = -1;
+			break;
+		}
+		struct i2k_store_ref sr = {0};
+		int found = i2k_store_ref_get(s, names[i], &sr, err);
+		i2k_store_ref_clear(&sr);
+		if (found < 0)
+			rc = -1;
+		else if (found == 0)
+			rc = i2k_error_set(err, I2K_ERR_NOTFOUND, "%s: not in the cache", refs[i]);
+	}
+	if (rc == 0)
+		rc = i2k_store_export(s, file, (const char *const *)names, (size_t)n, err);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc == 0)
+		fprintf(stderr, "exported %d image%s to %s\n", n, n == 1 ? "" : "s", file);
+	return rc;
+}
+
+static int cmd_import(struct i2k_store *s, const char *file, struct i2k_error **err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	if (i2k_store_import(s, file, &names, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		printf("%s\n", names[i]);
+		free(names[i]);
+	}
+	free(names);
+	fprintf(stderr, "imported %zu image%s from %s\n", n, n == 1 ? "" : "s", file);
+	return 0;
+}
+
+static int run_verb(struct i2k_cli_fetch *c, const char *verb, char **ops, int nops)
+{
+	struct i2k_error *err = NULL;
+	_cleanup_free_ char *dir =
+	    c->cache_dir ? i2k_xstrdup(c->cache_dir) : i2k_store_default_dir();
+	_cleanup_(i2k_store_freep) struct i2k_store *s = NULL;
+	if (i2k_store_open(dir, &s, &err) < 0)
+		return i2k_cli_fail(err);
+	int rc;
+	if (strcmp(verb, "ls") == 0)
+		rc = cmd_ls(s, c->json, &err);
+	else if (strcmp(verb, "pull") == 0)
+		rc = cmd_pull(s, c, ops, nops, &err);
+	else if (strcmp(verb, "rm") == 0)
+		rc = cmd_rm(s, ops, nops, &err);
+	else if (strcmp(verb, "clean") == 0)
+		rc = i2k_store_clean(s, &err);
+	else if (strcmp(verb, "export") == 0)
+		rc = cmd_export(s, ops[0], ops + 1, nops - 1, &err);
+	else
+		rc = cmd_import(s, ops[0], &err);
+	return rc < 0 ? i2k_cli_fail(err) : 0;
+}
+
+int i2k_cmd_cache(int argc, char **argv)
+{
+	static const char cmd[] = "cache";
+	struct i2k_cli_fetch c;
+	i2k_cli_fetch_init(&c);
+	char **args = i2k_xcalloc((size_t)argc + 1, sizeof(char *));
+	int nargs = 0, status = 0;
+	bool dashdash = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+			help();
+			goto out;
+		}
+		if (!dashdash && strcmp(a, "--") == 0) {
+			dashdash = true;
+			continue;
+		}
+		if (!dashdash && a[0] == '-' && a[1] != '\0') {
+			int r = i2k_cli_fetch_opt(&c, cmd, argc, argv, &i);
+			if (r < 0) {
+				status = 2;
+				goto out;
+			}
+			if (r == 0) {
+				status = i2k_cli_usage(cmd, "unknown option \"%s\"", a);
+				goto out;
+			}
+			continue;
+		}
+		args[nargs++] = argv[i];
+	}
+	if (nargs == 0) {
+		status = i2k_cli_usage(cmd, "missing verb (ls, pull, rm, clean, export, import)");
+		goto out;
+	}
+	const char *verb = args[0];
+	char **ops = args + 1;
+	int nops = nargs - 1;
+	int want_min = -1, want_max = -1;
+	if (strcmp(verb, "ls") == 0 || strcmp(verb, "clean") == 0)
+		want_min = want_max = 0;
+	else if (strcmp(verb, "pull") == 0 || strcmp(verb, "rm") == 0)
+		want_min = 1, want_max = 1 << 30;
+	else if (strcmp(verb, "export") == 0)
+		want_min = 2, want_max = 1 << 30;
+	else if (strcmp(verb, "import") == 0)
+		want_min = want_max = 1;
+	if (want_min < 0) {
+		status = i2k_cli_usage(cmd, "unknown verb \"%s\"", verb);
+		goto out;
+	}
+	if (nops < want_min) {
+		status = i2k_cli_usage(cmd, "%s needs %s", verb,
+				       strcmp(verb, "export") == 0   ? "a FILE and at least one REF"
+				       : strcmp(verb, "import") == 0 ? "a FILE"
+								     : "at least one REF");
+		goto out;
+	}
+	if (nops > want_max) {
+		status = i2k_cli_usage(cmd, "unexpected argument \"%s\"", ops[want_max]);
+		goto out;
+	}
+
+	status = run_verb(&c, verb, ops, nops);
+out:
+	free(args);
+	i2k_cli_fetch_clear(&c);
+	return status;
+}

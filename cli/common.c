@@ -1,0 +1,173 @@
+/* common.c — see common.h. */
+#include "cli/common.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder/base/util.h"
+
+int i2k_cli_fail(struct i2k_error *err)
+{
+	int code = err ? i2k_error_exit_code(err) : 4;
+	fprintf(stderr, "i2kit: error: %s\n", err && err->msg ? err->msg : "unknown error");
+	i2k_error_free(err);
+	return code;
+}
+
+int i2k_cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("i2kit: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'i2kit %s --help'.\n", cmd);
+	return 2;
+}
+
+static void on_signal(int sig)
+{
+	if (i2k_interrupted) {
+		signal(sig, SIG_DFL);
+		_exit(130);
+	}
+	i2k_interrupted = 1;
+}
+
+void i2k_cli_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void i2k_cli_fetch_init(struct i2k_cli_fetch *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fetch.platform.os = "linux";
+	c->fetch.platform.arch = "amd64";
+	c->fetch.registry.progress = i2k_cli_progress;
+}
+
+static const char *opt_value(const char *cmd, int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (a[n] == '=')
+		return a + n + 1;
+	if (*i + 1 >= argc) {
+		i2k_cli_usage(cmd, "%s needs a value", name);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static bool opt_is(const char *a, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v;
+	if (strcmp(a, "--offline") == 0) {
+		c->fetch.offline = true;
+	} else if (strcmp(a, "--pull") == 0) {
+		c->fetch.pull_always = true;
+	} else if (strcmp(a, "--json") == 0) {
+		c->json = true;
+	} else if (opt_is(a, "--cache")) {
+		if ((v = opt_value(cmd, argc, argv, i, "--cache")) == NULL)
+			return -1;
+		free(c->cache_dir);
+		c->cache_dir = i2k_xstrdup(v);
+	} else if (opt_is(a, "--insecure-registry")) {
+		if ((v = opt_value(cmd, argc, argv, i, "--insecure-registry")) == NULL)
+			return -1;
+		c->insecure = i2k_xrealloc(c->insecure, (c->n_insecure + 1) * sizeof(*c->insecure));
+		c->insecure[c->n_insecure++] = v;
+		c->fetch.registry.insecure_hosts = c->insecure;
+		c->fetch.registry.n_insecure_hosts = c->n_insecure;
+	} else if (opt_is(a, "--ca-file")) {
+		if ((v = opt_value(cmd, argc, argv, i, "--ca-file")) == NULL)
+			return -1;
+		c->fetch.registry.ca_file = v;
+	} else if (opt_is(a, "--arch")) {
+		if ((v = opt_value(cmd, argc, argv, i, "--arch")) == NULL)
+			return -1;
+		if (strcmp(v, "amd64") != 0 && strcmp(v, "arm64") != 0) {
+			i2k_cli_usage(cmd, "--arch must be amd64 or arm64, not \"%s\"", v);
+			return -1;
+		}
+		c->fetch.platform.arch = v;
+	} else if (opt_is(a, "--platform")) {
+		if ((v = opt_value(cmd, argc, argv, i, "--platform")) == NULL)
+			return -1;
+		free(c->platform_buf);
+		c->platform_buf = i2k_xstrdup(v);
+		char *arch = strchr(c->platform_buf, '/');
+		if (arch == NULL || arch[1] == '\0') {
+			i2k_cli_usage(cmd, "--platform must be OS/ARCH[/VARIANT], not \"%s\"", v);
+			return -1;
+		}
+		*arch++ = '\0';
+		char *variant = strchr(arch, '/');
+		if (variant)
+			*variant++ = '\0';
+		c->fetch.platform.os = c->platform_buf;
+		c->fetch.platform.arch = arch;
+		c->fetch.platform.variant = variant;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+void i2k_cli_fetch_clear(struct i2k_cli_fetch *c)
+{
+	free(c->cache_dir);
+	free(c->insecure);
+	free(c->platform_buf);
+	memset(c, 0, sizeof(*c));
+}
+
+void i2k_cli_progress(const struct i2k_progress *p, void *ctx)
+{
+	(void)ctx;
+	static int tty = -1;
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	switch (p->kind) {
+	case I2K_PROGRESS_START:
+		if (p->digest == NULL)
+			fprintf(stderr, "pulling %s\n", p->ref);
+		break;
+	case I2K_PROGRESS_CACHED:
+		if (p->digest == NULL)
+			fprintf(stderr, "cached  %s\n", p->ref);
+		break;
+	case I2K_PROGRESS_DATA:
+		if (tty && p->digest && p->total)
+			fprintf(stderr, "\r  %.19s %3d%% of %llu KiB\x1b[K", p->digest,
+				(int)(p->done * 100 / p->total),
+				(unsigned long long)(p->total / 1024));
+		break;
+	case I2K_PROGRESS_DONE:
+		if (p->digest) {
+			if (tty)
+				fprintf(stderr, "\r\x1b[K");
+			fprintf(stderr, "  %.19s done (%llu KiB)\n", p->digest,
+				(unsigned long long)(p->done / 1024));
+		}
+		break;
+	}
+}

@@ -1,0 +1,46 @@
+/* common.h — what every subcommand shares: printing the one error line,
+ * signal handling, and the options that configure image fetching.
+ *
+ * Subcommands are `int i2k_cmd_NAME(int argc, char **argv)` (argv[0] is the
+ * subcommand name) returning the process exit status.
+ */
+#ifndef I2K_CLI_COMMON_H
+#define I2K_CLI_COMMON_H
+
+#include <stdbool.h>
+
+#include "builder/base/error.h"
+#include "builder/registry/fetch.h"
+
+/* Prints "i2kit: error: MSG" once to stderr, frees err, returns the exit
+ * status for its category. */
+int i2k_cli_fail(struct i2k_error *err);
+/* Usage error: prints "i2kit: error: MSG" and "Try 'i2kit CMD --help'.",
+ * returns 2. */
+int i2k_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Installs SIGINT/SIGTERM handlers that set i2k_interrupted (a second
+ * signal exits immediately with status 130). */
+void i2k_cli_signals(void);
+
+/* Options shared by build and cache: --cache DIR, --offline, --pull,
+ * --insecure-registry HOST (repeatable), --arch A, --platform OS/ARCH[/V],
+ * --ca-file F. i2k_cli_fetch_opt tries to consume argv[*i] (and its value);
+ * returns 1 if it did, 0 if the option is not one of these, -1 (with a
+ * usage message printed) on a bad value. */
+struct i2k_cli_fetch {
+	char *cache_dir; /* NULL → i2k_store_default_dir() */
+	struct i2k_fetch_opts fetch;
+	const char **insecure; /* storage behind fetch.registry.insecure_hosts */
+	size_t n_insecure;
+	char *platform_buf;
+	bool json;
+};
+void i2k_cli_fetch_init(struct i2k_cli_fetch *c);
+int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char **argv, int *i);
+void i2k_cli_fetch_clear(struct i2k_cli_fetch *c);
+/* The progress callback for pulls: a bar on a TTY, plain lines otherwise,
+ * nothing with --json... (plain lines go to stderr). */
+void i2k_cli_progress(const struct i2k_progress *p, void *ctx);
+
+#endif

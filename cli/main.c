@@ -1,0 +1,62 @@
+/* main.c — the i2kit and i2kit-build entry point: a table of subcommands.
+ * `i2kit-build ARGS` is `i2kit build ARGS`. All work happens in the
+ * libraries; each subcommand lives in cli/cmd_NAME.c. */
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cmd_build.h"
+#include "cli/cmd_cache.h"
+#include "cli/cmd_validate.h"
+#include "cli/cmd_version.h"
+#include "cli/common.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"build", i2k_cmd_build, "build images from LinuxKit-style YAML"},
+	{"validate", i2k_cmd_validate, "check YAML files without building"},
+	{"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
+	{"version", i2k_cmd_version, "print the version"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: i2kit COMMAND [OPTIONS]\n\n"
+		   "i2kit turns container images into small immutable VMs.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'i2kit COMMAND --help' for a command's options.\n"
+		   "Exit status: 0 ok, 1 user error, 2 usage, 3 network/registry, 4 internal.\n");
+}
+
+int main(int argc, char **argv)
+{
+	i2k_cli_signals();
+	char *self = basename(argv[0]);
+	if (strcmp(self, "i2kit-build") == 0) {
+		argv[0] = "build";
+		return i2k_cmd_build(argc, argv);
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return i2k_cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "i2kit: error: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,637 @@
+/* compress.c — byte streams, the buffered fd writer and the gzip/zstd/none
+ * compressors (contract in compress.h). */
+#include "initrd/compress.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/hash.h"
+#include "builder/base/util.h"
+
+#define COPY_CHUNK (1u << 20)  /* i2k_ostream_copy_fd read size */
+#define FDW_BUF (1u << 20)     /* i2k_fd_writer buffer */
+#define OUT_CHUNK (256u << 10) /* compressor output buffer */
+
+/* ---- byte streams -------------------------------------------------------- */
+
+int i2k_ostream_write(struct i2k_ostream s, const void *buf, size_t len, struct i2k_error **err)
+{
+	if (len == 0)
+		return 0;
+	return s.write(s.ctx, buf, len, err);
+}
+
+int i2k_ostream_zeros(struct i2k_ostream s, size_t n, struct i2k_error **err)
+{
+	static const char zeros[4096];
+	while (n > 0) {
+		size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+		if (s.write(s.ctx, zeros, k, err) < 0)
+			return -1;
+		n -= k;
+	}
+	return 0;
+}
+
+int i2k_ostream_copy_fd(struct i2k_ostream s, int fd, uint64_t off, uint64_t len,
+			struct i2k_error **err)
+{
+	if (len == 0)
+		return 0;
+	size_t bufsz = len < COPY_CHUNK ? (size_t)len : COPY_CHUNK;
+	_cleanup_free_ char *buf = i2k_xmalloc(bufsz);
+	while (len > 0) {
+		if (i2k_check_interrupt(err) < 0)
+			return -1;
+		size_t want = len < bufsz ? (size_t)len : bufsz;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return i2k_error_errno(err, errno, I2K_ERR_IO, "reading file data");
+		}
+		if (n == 0)
+			return i2k_error_set(err, I2K_ERR_IO,
+					     "reading file data: unexpected end of file");
+		if (s.write(s.ctx, buf, (size_t)n, err) < 0)
+			return -1;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* ---- buffered fd writer -------------------------------------------------- */
+
+void i2k_fd_writer_init(struct i2k_fd_writer *w, int fd, struct i2k_sha256 *sha256)
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->sha256 = sha256;
+	w->buf = i2k_xmalloc(FDW_BUF);
+}
+
+int i2k_fd_writer_flush(struct i2k_fd_writer *w, struct i2k_error **err)
+{
+	if (w->len == 0)
+		return 0;
+	if (i2k_write_all(w->fd, w->buf, w->len, err) < 0)
+		return -1;
+	w->len = 0;
+	return 0;
+}
+
+static int fd_writer_write(void *ctx, const void *buf, size_t len, struct i2k_error **err)
+{
+	struct i2k_fd_writer *w = ctx;
+	if (w->sha256)
+		i2k_sha256_update(w->sha256, buf, len);
+	w->bytes += len;
+	if (w->len + len <= FDW_BUF) {
+		memcpy(w->buf + w->len, buf, len);
+		w->len += len;
+		return 0;
+	}
+	if (i2k_fd_writer_flush(w, err) < 0)
+		return -1;
+	if (len >= FDW_BUF)
+		return i2k_write_all(w->fd, buf, len, err);
+	memcpy(w->buf, buf, len);
+	w->len = len;
+	return 0;
+}
+
+struct i2k_ostream i2k_fd_writer_stream(struct i2k_fd_writer *w)
+{
+	return (struct i2k_ostream){.write = fd_writer_write, .ctx = w};
+}
+
+void i2k_fd_writer_release(struct i2k_fd_writer *w)
+{
+	free(w->buf);
+	w->buf = NULL;
+	w->len = 0;
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+int i2k_compression_parse(const char *name, enum i2k_compression *out, struct i2k_error **err)
+{
+	if (strcmp(name, "none") == 0)
+		*out = I2K_COMPRESS_NONE;
+	else if (strcmp(name, "gzip") == 0)
+		*out = I2K_COMPRESS_GZIP;
+	else if (strcmp(name, "zstd") == 0)
+		*out = I2K_COMPRESS_ZSTD;
+	else
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "unknown compression %s (use gzip, zstd or none)", name);
+	return 0;
+}
+
+const char *i2k_compression_name(enum i2k_compression kind)
+{
+	switch (kind) {
+	case I2K_COMPRESS_GZIP:
+		return "gzip";
+	case I2K_COMPRESS_ZSTD:
+		return "zstd";
+	case I2K_COMPRESS_NONE:
+		break;
+	}
+	return "none";
+}
+
+const char *i2k_compression_suffix(enum i2k_compression kind)
+{
+	switch (kind) {
+	case I2K_COMPRESS_GZIP:
+		return ".gz";
+	case I2K_COMPRESS_ZSTD:
+		return ".zst";
+	case I2K_COMPRESS_NONE:
+		break;
+	}
+	return "";
+}
+
+/* ---- compressors --------------------------------------------------------- */
+
+enum cstate { C_OPEN, C_FINISHED, C_FAILED };
+
+struct i2k_compressor {
+	enum i2k_compression kind;
+	enum cstate state;
+	struct i2k_ostream out;
+	uint64_t in_bytes, out_bytes;
+	unsigned char *obuf; /* OUT_CHUNK bytes (zstd) */
+	ZSTD_CCtx *zc;
+	/* gzip */
+	int level;
+	unsigned long crc;
+	bool header_done;
+	struct gz_job *jobs, *cur;
+	size_t njobs, oldest, inflight;
+	struct gz_worker *workers;
+	size_t nworkers, nthreads;
+	unsigned char *prev_tail;
+	size_t prev_tail_len;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv, done_cv;
+	bool sync_init, stop;
+};
+
+static int emit(struct i2k_compressor *c, const void *buf, size_t len, struct i2k_error **err)
+{
+	c->out_bytes += len;
+	return i2k_ostream_write(c->out, buf, len, err);
+}
+
+/* ---- gzip: pigz-style blocks ---------------------------------------------
+ *
+ * The input is cut into GZ_BLOCK-byte blocks (fixed, whatever the thread
+ * count). Block i is compressed as raw deflate with the last 32 KiB of block
+ * i-1 as its preset dictionary and ends with Z_SYNC_FLUSH (byte-aligned, an
+ * empty stored block); the last block ends with Z_FINISH. The concatenation
+ * is one valid deflate stream, wrapped in one gzip member (header written
+ * here, CRC-32 and ISIZE computed over the input). Each block's bytes depend
+ * only on its input, its dictionary and the level, so the output is the same
+ * for 1 or N threads. With threads == 1 blocks are compressed inline.
+ */
+
+#define GZ_BLOCK (128u << 10)
+#define GZ_DICT (32u << 10)
+
+enum { JOB_FREE, JOB_PENDING, JOB_RUNNING, JOB_DONE };
+
+struct gz_job {
+	unsigned char *in;
+	size_t in_len;
+	unsigned char *dict;
+	size_t dict_len;
+	unsigned char *out;
+	size_t out_len, out_cap;
+	bool last;
+	int state;
+	int zerr; /* zlib error code, 0 if fine */
+};
+
+struct gz_worker {
+	struct i2k_compressor *c;
+	pthread_t thread;
+	z_stream z;
+	bool z_init;
+};
+
+static int zlib_error(struct i2k_error **err, const char *what, int zr)
+{
+	return i2k_error_set(err, I2K_ERR_INTERNAL, "gzip: %s failed (zlib error %d)", what, zr);
+}
+
+/* Compresses one job with the worker's stream. Returns a zlib code (Z_OK). */
+static int gz_compress(z_stream *z, struct gz_job *j)
+{
+	int zr = deflateReset(z);
+	if (zr != Z_OK)
+		return zr;
+	if (j->dict_len) {
+		zr = deflateSetDictionary(z, j->dict, (uInt)j->dict_len);
+		if (zr != Z_OK)
+			return zr;
+	}
+	z->next_in = j->in;
+	z->avail_in = (uInt)j->in_len;
+	int flush = j->last ? Z_FINISH : Z_SYNC_FLUSH;
+	j->out_len = 0;
+	for (;;) {
+		if (j->out_len == j->out_cap) {
+			j->out_cap *= 2;
+			j->out = i2k_xrealloc(j->out, j->out_cap);
+		}
+		z->next_out = j->out + j->out_len;
+		z->avail_out = (uInt)(j->out_cap - j->out_len);
+		zr = deflate(z, flush);
+		j->out_len = j->out_cap - z->avail_out;
+		if (zr == Z_STREAM_ERROR)
+			return zr;
+		if (j->last ? zr == Z_STREAM_END : (z->avail_in == 0 && z->avail_out != 0))
+			return Z_OK;
+	}
+}
+
+static void *gz_worker_main(void *arg)
+{
+	struct gz_worker *w = arg;
+	struct i2k_compressor *c = w->c;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		struct gz_job *j = NULL;
+		for (size_t k = 0; k < c->inflight && j == NULL; k++) {
+			struct gz_job *cand = &c->jobs[(c->oldest + k) % c->njobs];
+			if (cand->state == JOB_PENDING)
+				j = cand;
+		}
+		if (j == NULL) {
+			if (c->stop)
+				break;
+			pthread_cond_wait(&c->work_cv, &c->mu);
+			continue;
+		}
+		j->state = JOB_RUNNING;
+		pthread_mutex_unlock(&c->mu);
+		int zr = gz_compress(&w->z, j);
+		pthread_mutex_lock(&c->mu);
+		j->zerr = zr == Z_OK ? 0 : zr;
+		j->state = JOB_DONE;
+		pthread_cond_broadcast(&c->done_cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static int gzip_init(struct i2k_compressor *c, int level, int threads, struct i2k_error **err)
+{
+	c->level = level;
+	c->crc = crc32(0L, Z_NULL, 0);
+	c->nworkers = threads > 1 ? (size_t)threads : 1;
+	c->njobs = threads > 1 ? 2 * (size_t)threads : 1;
+	c->jobs = i2k_xcalloc(c->njobs, sizeof(*c->jobs));
+	for (size_t i = 0; i < c->njobs; i++) {
+		c->jobs[i].in = i2k_xmalloc(GZ_BLOCK);
+		c->jobs[i].dict = i2k_xmalloc(GZ_DICT);
+		c->jobs[i].out_cap = GZ_BLOCK + GZ_BLOCK / 8 + 1024;
+		c->jobs[i].out = i2k_xmalloc(c->jobs[i].out_cap);
+	}
+	c->prev_tail = i2k_xmalloc(GZ_DICT);
+	c->workers = i2k_xcalloc(c->nworkers, sizeof(*c->workers));
+	for (size_t i = 0; i < c->nworkers; i++) {
+		struct gz_worker *w = &c->workers[i];
+		w->c = c;
+		int zr = deflateInit2(&w->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+		if (zr != Z_OK)
+			return zlib_error(err, "deflateInit2", zr);
+		w->z_init = true;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->work_cv, NULL);
+	pthread_cond_init(&c->done_cv, NULL);
+	c->sync_init = true;
+	if (threads > 1) {
+		for (size_t i = 0; i < c->nworkers; i++) {
+			int e = pthread_create(&c->workers[i].thread, NULL, gz_worker_main,
+					       &c->workers[i]);
+			if (e != 0)
+				return i2k_error_errno(err, e, I2K_ERR_INTERNAL,
+						       "gzip: starting a thread");
+			c->nthreads++;
+		}
+	}
+	c->cur = &c->jobs[0];
+	return 0;
+}
+
+static void gz_lock(struct i2k_compressor *c)
+{
+	if (c->nthreads)
+		pthread_mutex_lock(&c->mu);
+}
+
+static void gz_unlock(struct i2k_compressor *c)
+{
+	if (c->nthreads)
+		pthread_mutex_unlock(&c->mu);
+}
+
+/* Emits the oldest in-flight job once it is done and frees its slot. The
+ * ring indices (oldest, inflight) and job states change only under c->mu;
+ * a job's buffers belong to the main thread except while PENDING/RUNNING. */
+static int gz_emit_oldest(struct i2k_compressor *c, struct i2k_error **err)
+{
+	struct gz_job *j = &c->jobs[c->oldest];
+	gz_lock(c);
+	while (j->state != JOB_DONE)
+		pthread_cond_wait(&c->done_cv, &c->mu);
+	gz_unlock(c);
+	if (j->zerr)
+		return zlib_error(err, "deflate", j->zerr);
+	if (!c->header_done) {
+		/* RFC 1952: ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL OS=Unix */
+		unsigned char h[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+		h[8] = c->level == 9 ? 2 : c->level == 1 ? 4 : 0;
+		if (emit(c, h, sizeof(h), err) < 0)
+			return -1;
+		c->header_done = true;
+	}
+	if (emit(c, j->out, j->out_len, err) < 0)
+		return -1;
+	gz_lock(c);
+	j->state = JOB_FREE;
+	c->oldest = (c->oldest + 1) % c->njobs;
+	c->inflight--;
+	gz_unlock(c);
+	return 0;
+}
+
+/* Submits the block being filled and prepares the next free slot. */
+static int gz_submit(struct i2k_compressor *c, bool last, struct i2k_error **err)
+{
+	struct gz_job *j = c->cur;
+	memcpy(j->dict, c->prev_tail, c->prev_tail_len);
+	j->dict_len = c->prev_tail_len;
+	/* Only the last block can be shorter than GZ_DICT, so the tail rule
+	 * (the last 32 KiB of input) needs no look-back across blocks. */
+	size_t t = j->in_len < GZ_DICT ? j->in_len : GZ_DICT;
+	memcpy(c->prev_tail, j->in + j->in_len - t, t);
+	c->prev_tail_len = t;
+	j->last = last;
+	if (c->nthreads == 0) {
+		int zr = gz_compress(&c->workers[0].z, j);
+		j->zerr = zr == Z_OK ? 0 : zr;
+		j->state = JOB_DONE;
+		c->inflight++;
+	} else {
+		pthread_mutex_lock(&c->mu);
+		j->state = JOB_PENDING;
+		c->inflight++;
+		pthread_cond_signal(&c->work_cv);
+		pthread_mutex_unlock(&c->mu);
+	}
+	c->cur = NULL;
+	if (last)
+		return 0;
+	if (c->inflight == c->njobs && gz_emit_oldest(c, err) < 0)
+		return -1;
+	c->cur = &c->jobs[(c->oldest + c->inflight) % c->njobs];
+	c->cur->in_len = 0;
+	return 0;
+}
+
+static int gzip_write(struct i2k_compressor *c, const void *buf, size_t len, struct i2k_error **err)
+{
+	const unsigned char *p = buf;
+	c->crc = crc32_z(c->crc, p, len);
+	while (len > 0) {
+		struct gz_job *j = c->cur;
+		size_t k = GZ_BLOCK - j->in_len;
+		if (k > len)
+			k = len;
+		memcpy(j->in + j->in_len, p, k);
+		j->in_len += k;
+		p += k;
+		len -= k;
+		if (j->in_len == GZ_BLOCK && gz_submit(c, false, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int gzip_finish(struct i2k_compressor *c, struct i2k_error **err)
+{
+	if (gz_submit(c, true, err) < 0)
+		return -1;
+	while (c->inflight)
+		if (gz_emit_oldest(c, err) < 0)
+			return -1;
+	unsigned char t[8];
+	uint32_t crc = (uint32_t)c->crc, isize = (uint32_t)c->in_bytes;
+	for (int i = 0; i < 4; i++) {
+		t[i] = (unsigned char)(crc >> (8 * i));
+		t[4 + i] = (unsigned char)(isize >> (8 * i));
+	}
+	return emit(c, t, sizeof(t), err);
+}
+
+static void gzip_free(struct i2k_compressor *c)
+{
+	if (c->sync_init) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_broadcast(&c->work_cv);
+		pthread_mutex_unlock(&c->mu);
+		for (size_t i = 0; i < c->nthreads; i++)
+			pthread_join(c->workers[i].thread, NULL);
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->work_cv);
+		pthread_cond_destroy(&c->done_cv);
+	}
+	for (size_t i = 0; c->workers && i < c->nworkers; i++)
+		if (c->workers[i].z_init)
+			deflateEnd(&c->workers[i].z);
+	for (size_t i = 0; c->jobs && i < c->njobs; i++) {
+		free(c->jobs[i].in);
+		free(c->jobs[i].dict);
+		free(c->jobs[i].out);
+	}
+	free(c->jobs);
+	free(c->workers);
+	free(c->prev_tail);
+}
+
+static int zstd_error(struct i2k_error **err, const char *what, size_t r)
+{
+	return i2k_error_set(err, I2K_ERR_INTERNAL, "zstd: %s failed: %s", what,
+			     ZSTD_getErrorName(r));
+}
+
+static int zstd_init(struct i2k_compressor *c, int level, int threads, struct i2k_error **err)
+{
+	c->zc = ZSTD_createCCtx();
+	if (c->zc == NULL)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "zstd: out of memory");
+	size_t r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_compressionLevel, level);
+	if (ZSTD_isError(r))
+		return zstd_error(err, "setting the level", r);
+	r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_checksumFlag, 1);
+	if (ZSTD_isError(r))
+		return zstd_error(err, "enabling checksums", r);
+	r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_nbWorkers, threads < 1 ? 1 : threads);
+	if (ZSTD_isError(r))
+		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
+				     "zstd: this libzstd has no multithreading support (%s); "
+				     "i2kit needs it for reproducible output",
+				     ZSTD_getErrorName(r));
+	return 0;
+}
+
+static int zstd_run(struct i2k_compressor *c, const void *buf, size_t len, ZSTD_EndDirective mode,
+		    struct i2k_error **err)
+{
+	ZSTD_inBuffer in = {.src = buf, .size = len, .pos = 0};
+	for (;;) {
+		ZSTD_outBuffer out = {.dst = c->obuf, .size = OUT_CHUNK, .pos = 0};
+		size_t r = ZSTD_compressStream2(c->zc, &out, &in, mode);
+		if (ZSTD_isError(r))
+			return zstd_error(err, "compressing", r);
+		if (emit(c, c->obuf, out.pos, err) < 0)
+			return -1;
+		if (mode == ZSTD_e_end) {
+			if (r == 0)
+				return 0;
+		} else if (in.pos == in.size) {
+			return 0;
+		}
+	}
+}
+
+int i2k_compressor_new(const struct i2k_compressor_opts *opts, struct i2k_ostream out,
+		       struct i2k_compressor **cp, struct i2k_error **err)
+{
+	int level = opts->level;
+	switch (opts->kind) {
+	case I2K_COMPRESS_NONE:
+		break;
+	case I2K_COMPRESS_GZIP:
+		if (level == 0)
+			level = 6;
+		if (level < 1 || level > 9)
+			return i2k_error_set(err, I2K_ERR_USAGE, "gzip level %d out of range 1..9",
+					     opts->level);
+		break;
+	case I2K_COMPRESS_ZSTD:
+		if (level == 0)
+			level = 3;
+		if (level < 1 || level > 19)
+			return i2k_error_set(err, I2K_ERR_USAGE, "zstd level %d out of range 1..19",
+					     opts->level);
+		break;
+	default:
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "unknown compression kind %d",
+				     (int)opts->kind);
+	}
+	_cleanup_(i2k_compressor_freep) struct i2k_compressor *c = i2k_xcalloc(1, sizeof(*c));
+	c->kind = opts->kind;
+	c->out = out;
+	c->state = C_OPEN;
+	int threads = opts->threads > 0 ? opts->threads : i2k_ncpus();
+	if (threads > I2K_COMPRESS_MAX_THREADS)
+		threads = I2K_COMPRESS_MAX_THREADS;
+	if (c->kind == I2K_COMPRESS_ZSTD)
+		c->obuf = i2k_xmalloc(OUT_CHUNK);
+	if (c->kind == I2K_COMPRESS_GZIP && gzip_init(c, level, threads, err) < 0)
+		return -1;
+	if (c->kind == I2K_COMPRESS_ZSTD && zstd_init(c, level, threads, err) < 0)
+		return -1;
+	*cp = I2K_STEAL(c);
+	return 0;
+}
+
+int i2k_compressor_write(struct i2k_compressor *c, const void *buf, size_t len,
+			 struct i2k_error **err)
+{
+	if (c->state != C_OPEN)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "compressor: write after %s",
+				     c->state == C_FINISHED ? "finish" : "failure");
+	if (len == 0)
+		return 0;
+	c->in_bytes += len;
+	int r;
+	switch (c->kind) {
+	case I2K_COMPRESS_GZIP:
+		r = gzip_write(c, buf, len, err);
+		break;
+	case I2K_COMPRESS_ZSTD:
+		r = zstd_run(c, buf, len, ZSTD_e_continue, err);
+		break;
+	default:
+		r = emit(c, buf, len, err);
+		break;
+	}
+	if (r < 0)
+		c->state = C_FAILED;
+	return r;
+}
+
+static int compressor_stream_write(void *ctx, const void *buf, size_t len, struct i2k_error **err)
+{
+	return i2k_compressor_write(ctx, buf, len, err);
+}
+
+struct i2k_ostream i2k_compressor_stream(struct i2k_compressor *c)
+{
+	return (struct i2k_ostream){.write = compressor_stream_write, .ctx = c};
+}
+
+int i2k_compressor_finish(struct i2k_compressor *c, struct i2k_error **err)
+{
+	if (c->state != C_OPEN)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "compressor: finish after %s",
+				     c->state == C_FINISHED ? "finish" : "failure");
+	int r = 0;
+	if (c->kind == I2K_COMPRESS_GZIP)
+		r = gzip_finish(c, err);
+	else if (c->kind == I2K_COMPRESS_ZSTD)
+		r = zstd_run(c, NULL, 0, ZSTD_e_end, err);
+	c->state = r < 0 ? C_FAILED : C_FINISHED;
+	return r;
+}
+
+uint64_t i2k_compressor_bytes_in(const struct i2k_compressor *c)
+{
+	return c->in_bytes;
+}
+
+uint64_t i2k_compressor_bytes_out(const struct i2k_compressor *c)
+{
+	return c->out_bytes;
+}
+
+void i2k_compressor_free(struct i2k_compressor *c)
+{
+	if (c == NULL)
+		return;
+	gzip_free(c);
+	ZSTD_freeCCtx(c->zc);
+	free(c->obuf);
+	free(c);
+}
+
+void i2k_compressor_freep(struct i2k_compressor **c)
+{
+	i2k_compressor_free(*c);
+	*c = NULL;
+}

@@ -1,0 +1,76 @@
+/* fuzz_challenge.c — fuzzes the WWW-Authenticate challenge parser and the
+ * token-response / docker config.json parsers (builder/registry/auth.c).
+ *
+ *   clang -fsanitize=fuzzer,address,undefined -I. $(pkg-config --cflags jansson) \
+ *       tests/fuzz/fuzz_challenge.c builder/registry/auth.c builder/base/[a-z]*.c \
+ *       $(pkg-config --libs jansson libcrypto)
+ * or, to replay files without libFuzzer: add -DI2K_FUZZ_MAIN (and drop
+ * "fuzzer," from -fsanitize) and run `./a.out FILE...`.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/base/error.h"
+#include "builder/registry/auth.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	if (s == NULL)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	struct i2k_challenge c;
+	struct i2k_error *e = NULL;
+	if (i2k_challenge_parse(s, &c, &e) == 0) {
+		if (c.scheme == I2K_AUTH_BEARER && c.realm == NULL)
+			abort(); /* contract: a Bearer challenge always has a realm */
+	}
+	i2k_challenge_clear(&c);
+	i2k_error_free(e);
+	e = NULL;
+	char *tok = NULL;
+	long exp = 0;
+	if (i2k_auth_token_parse(s, size, &tok, &exp, &e) == 0 && (tok == NULL || exp < 60))
+		abort();
+	free(tok);
+	i2k_error_free(e);
+	e = NULL;
+	char *u = NULL, *p = NULL;
+	if (i2k_auth_config_parse(s, size, "fuzz", "docker.io", &u, &p, &e) == 1 &&
+	    (u == NULL || p == NULL))
+		abort();
+	free(u);
+	free(p);
+	i2k_error_free(e);
+	char *d = NULL;
+	size_t dl = 0;
+	if (i2k_base64_decode(s, size, &d, &dl) == 0)
+		free(d);
+	free(s);
+	return 0;
+}
+
+#ifdef I2K_FUZZ_MAIN
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		FILE *f = fopen(argv[i], "rb");
+		if (f == NULL) {
+			perror(argv[i]);
+			return 1;
+		}
+		static uint8_t buf[1 << 20];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		LLVMFuzzerTestOneInput(buf, n);
+		printf("ok %s\n", argv[i]);
+	}
+	return 0;
+}
+#endif

@@ -1,0 +1,128 @@
+#!/bin/bash
+# 23-cache.sh — the cache commands: offline use of a warm cache with the
+# registry stopped (and no socket opened), offline misses, export → import
+# into an empty cache, rm + gc, clean, and two concurrent pulls into one
+# cache. The plain registry is restarted before the script ends.
+set -euo pipefail
+. "$(dirname "$0")/lib/harness.sh"
+I2KIT=${I2KIT:-$REPO/i2kit}
+fixtures_ready
+fresh_cache
+B=$REG_PLAIN/fixtures
+W=$(t_tmpdir)
+
+verify_cache() { # DIR → number of blobs whose sha256 is not their name
+	local bad=0 f
+	for f in "$1"/blobs/sha256/*; do
+		[ -f "$f" ] || continue
+		[ "$(sha256sum <"$f" | cut -c1-64)" = "$(basename "$f")" ] || bad=$((bad + 1))
+	done
+	echo "$bad"
+}
+ref_count() { # DIR REF → how many index.json entries carry REF
+	/usr/bin/python3 - "$1" "$2" <<'EOF'
+import json, sys
+print(sum(1 for m in json.load(open(sys.argv[1] + "/index.json"))["manifests"]
+          if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == sys.argv[2]))
+EOF
+}
+no_inet() { # TRACEFILE → number of AF_INET/AF_INET6 sockets opened
+	grep -c 'AF_INET' "$1" || true
+}
+
+# ---- warm cache, registry stopped --------------------------------------------------
+assert_exit warm 0 "$I2KIT" cache pull "$B/busybox:latest" "$B/kernel:6.1" "$B/web:latest"
+on_exit "bash '$REPO/fixtures/registry.sh' start-one '$I2K_REG_STATE' plain"
+bash "$REPO/fixtures/registry.sh" stop-one "$I2K_REG_STATE" plain >&2
+assert_exit offline-hit 0 strace -f -qq -e trace=socket,connect -o "$W/t1" \
+	"$I2KIT" cache pull --offline "$B/busybox:latest" "$B/kernel:6.1" "$B/web:latest"
+assert_contains offline-hit-digest "$T_OUT" "$B/kernel:6.1 sha256:"
+assert_eq offline-hit-no-socket 0 "$(no_inet "$W/t1")"
+assert_exit registry-down-cached 0 "$I2KIT" cache pull "$B/busybox:latest"
+assert_contains registry-down-cached-msg "$T_OUT" "cached  $B/busybox:latest"
+assert_exit offline-miss 1 strace -f -qq -e trace=socket,connect -o "$W/t2" \
+	"$I2KIT" cache pull --offline "$B/layers:latest"
+assert_contains offline-miss-msg "$T_OUT" "i2kit: error: $B/layers:latest: not in the cache and --offline was given"
+assert_eq offline-miss-no-socket 0 "$(no_inet "$W/t2")"
+assert_exit offline-miss-dead-host 1 "$I2KIT" cache pull --offline 127.0.0.1:1/x/y:z
+assert_contains offline-miss-dead-host-msg "$T_OUT" "127.0.0.1:1/x/y:z: not in the cache and --offline was given"
+assert_exit offline-wrong-platform 1 "$I2KIT" cache pull --offline --arch arm64 "$B/busybox:latest"
+assert_contains offline-wrong-platform-msg "$T_OUT" "not in the cache and --offline was given"
+assert_exit registry-down-miss 3 "$I2KIT" cache pull "$B/layers:latest"
+assert_contains registry-down-miss-msg "$T_OUT" "cannot connect to $REG_PLAIN"
+bash "$REPO/fixtures/registry.sh" start-one "$I2K_REG_STATE" plain >&2
+
+# ---- ls ------------------------------------------------------------------------------
+assert_exit ls 0 "$I2KIT" cache ls
+assert_contains ls-kernel "$T_OUT" "$B/kernel:6.1"
+assert_exit ls-json 0 "$I2KIT" cache ls --json
+assert_eq ls-json-count 3 "$(printf '%s' "$T_OUT" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+
+# ---- export → import into an empty cache --------------------------------------------
+ARCH=$W/images.tar
+assert_exit export 0 "$I2KIT" cache export "$ARCH" "$B/busybox:latest" "$B/web:latest"
+assert_file export-file "$ARCH"
+assert_exit export-skopeo 0 skopeo inspect "oci-archive:$ARCH:$B/web:latest"
+assert_exit export-missing-ref 1 "$I2KIT" cache export "$W/x.tar" "$B/layers:latest"
+assert_contains export-missing-ref-msg "$T_OUT" "$B/layers:latest: not in the cache"
+[ -e "$W/x.tar" ] && t_fail export-missing-no-file "$W/x.tar exists" || t_pass export-missing-no-file
+OLD=$I2KIT_CACHE
+fresh_cache
+assert_exit import 0 "$I2KIT" cache import "$ARCH"
+assert_contains import-lists-refs "$T_OUT" "$B/web:latest"
+assert_exit import-offline-pull 0 "$I2KIT" cache pull --offline "$B/busybox:latest" "$B/web:latest"
+assert_exit import-offline-miss 1 "$I2KIT" cache pull --offline "$B/kernel:6.1"
+assert_eq import-verified 0 "$(verify_cache "$I2KIT_CACHE")"
+assert_exit import-skopeo 0 skopeo inspect "oci:$I2KIT_CACHE:$B/busybox:latest"
+printf 'not a tar' >"$W/garbage.tar"
+assert_exit import-garbage 1 "$I2KIT" cache import "$W/garbage.tar"
+assert_contains import-garbage-msg "$T_OUT" "i2kit: error: "
+
+# ---- rm + gc, clean ----------------------------------------------------------------------
+I2KIT_CACHE=$OLD
+I2K_CACHE=$OLD
+kernel_layers=$(skopeo inspect --raw "oci:$OLD:$B/kernel:6.1" | /usr/bin/python3 -c '
+import json, sys; print(" ".join(l["digest"].split(":")[1] for l in json.load(sys.stdin)["layers"]))')
+assert_exit rm 0 "$I2KIT" cache rm "$B/kernel:6.1"
+assert_contains rm-msg "$T_OUT" "removed $B/kernel:6.1"
+assert_eq rm-ref-gone 0 "$(ref_count "$OLD" "$B/kernel:6.1")"
+gone=yes
+for d in $kernel_layers; do [ -e "$OLD/blobs/sha256/$d" ] && gone=no; done
+assert_eq rm-gc-deleted-layers yes "$gone"
+assert_exit rm-others-intact 0 skopeo inspect "oci:$OLD:$B/web:latest"
+assert_exit rm-others-offline 0 "$I2KIT" cache pull --offline "$B/web:latest" "$B/busybox:latest"
+assert_exit rm-missing 1 "$I2KIT" cache rm "$B/kernel:6.1"
+assert_contains rm-missing-msg "$T_OUT" "not in the cache"
+assert_exit clean 0 "$I2KIT" cache clean
+assert_exit clean-ls 0 "$I2KIT" cache ls --json
+assert_eq clean-empty "[]" "$(printf '%s' "$T_OUT" | tr -d ' \n')"
+assert_eq clean-no-blobs 0 "$(find "$OLD/blobs" -type f | wc -l)"
+assert_exit clean-offline-miss 1 "$I2KIT" cache pull --offline "$B/web:latest"
+
+# ---- --cache DIR and $I2K_CACHE -----------------------------------------------------------
+D=$W/explicit
+assert_exit cache-option 0 "$I2KIT" cache --cache "$D" pull "$B/busybox:latest"
+assert_eq cache-option-used 1 "$(ref_count "$D" "$B/busybox:latest")"
+
+# ---- two concurrent pulls into one cache ---------------------------------------------------
+fresh_cache
+refs=("$B/big:latest" "$B/layers:latest" "$B/busybox:latest" "$B/kernel:6.1")
+"$I2KIT" cache pull "${refs[@]}" >"$W/c1" 2>&1 &
+p1=$!
+"$I2KIT" cache pull "${refs[@]}" >"$W/c2" 2>&1 &
+p2=$!
+r1=0 r2=0
+wait $p1 || r1=$?
+wait $p2 || r2=$?
+assert_eq concurrent-1 0 "$r1"
+assert_eq concurrent-2 0 "$r2"
+[ "$r1" = 0 ] || cat "$W/c1" >&2
+[ "$r2" = 0 ] || cat "$W/c2" >&2
+assert_eq concurrent-verified 0 "$(verify_cache "$I2KIT_CACHE")"
+dups=
+for r in "${refs[@]}"; do [ "$(ref_count "$I2KIT_CACHE" "$r")" = 1 ] || dups="$dups $r"; done
+assert_eq concurrent-one-entry-per-ref "" "$dups"
+assert_eq concurrent-no-partials 0 "$(ls -a "$I2KIT_CACHE/blobs/sha256/" | grep -c '^\.partial-' || true)"
+assert_exit concurrent-skopeo 0 skopeo inspect "oci:$I2KIT_CACHE:$B/big:latest"
+assert_exit concurrent-umoci 0 umoci ls --layout "$I2KIT_CACHE"
+t_done

@@ -1,0 +1,230 @@
+# tests/integration/lib/harness.sh - library sourced by i2kit's integration tests.
+#
+# CONVENTION
+#   * A test is an executable bash script tests/integration/NN-name.sh:
+#         #!/bin/bash
+#         set -euo pipefail
+#         . "$(dirname "$0")/lib/harness.sh"
+#         fixtures_ready                       # fixtures built, registries up + seeded, env loaded
+#         fresh_cache                          # $I2KIT_CACHE = a new empty dir
+#         out=$("$I2KIT" cache pull "$REG_PLAIN/fixtures/busybox:latest" 2>&1) || true
+#         assert_contains pull-busybox "$out" "sha256:"
+#         t_done                               # exit 1 if any check failed
+#   * It prints one line per check on stdout, exactly
+#         PASS: NAME            or            FAIL: NAME: WHY
+#     NAME is short, unique within the script, with no ': ' in it. Anything else it
+#     prints is ignored by the counter (send noise to stderr anyway).
+#   * A check that cannot run (missing tool, unsupported host) is a FAIL, never a
+#     silent skip: use `t_skip_is_fail NAME WHY`.
+#   * The top runner (tests/run.sh, `make test`) runs every NN-*.sh, counts the
+#     PASS/FAIL lines, stops the registries at the end (`fixtures/registry.sh stop
+#     $I2K_REG_STATE`) and prints `N passed, N failed`. A script should end with
+#     t_done so that a non-zero exit always comes with at least one FAIL line.
+#   * Registries are started and seeded once per run: fixtures_ready reuses
+#     $I2K_REG_STATE when its env file exists and every service answers. Tests must
+#     not stop the shared registries; a test that kills one (stop-one/start-one) must
+#     restart it before it ends. Tests never leave processes behind: start helpers
+#     here register their cleanup on EXIT.
+#
+# VARIABLES (all overridable from the environment)
+#   REPO            repository root (derived from this file's location)
+#   I2K_FIXTURES    fixture build dir           default $REPO/build/fixtures
+#   I2K_OCI         the OCI layout              $I2K_FIXTURES/oci (set by fixtures_ready)
+#   I2K_REG_STATE   registry state dir          default $REPO/build/registry
+#   after reg_env:  REG_PLAIN REG_TLS REG_CA REG_CERT_DIR REG_USER REG_PASS REG_TOKEN
+#                   TOKEN_URL TOKEN_USER TOKEN_PASS TOKEN_SERVICE REG_STATE and
+#                   REG_PLAIN_PIDFILE REG_TLS_PIDFILE REG_TOKEN_PIDFILE TOKEN_PIDFILE
+#   after fresh_cache: I2KIT_CACHE (and I2K_CACHE, the same dir)
+#
+# FUNCTIONS
+#   fixtures_ready            build fixtures, start+seed registries (idempotent), reg_env
+#   reg_env                   source $I2K_REG_STATE/env (exported)
+#   reg_restart NAME          stop-one + start-one (plain|tls|token|tokensrv), same port
+#   reg_stop                  stop all registries of $I2K_REG_STATE (runner's job)
+#   t_pass NAME | t_fail NAME WHY | t_skip_is_fail NAME WHY | t_done
+#   assert_eq NAME EXPECTED ACTUAL
+#   assert_ne NAME UNEXPECTED ACTUAL
+#   assert_contains NAME HAYSTACK NEEDLE | assert_not_contains NAME HAYSTACK NEEDLE
+#   assert_file NAME PATH     (exists, regular, non-empty)
+#   assert_exit NAME CODE CMD...   (runs CMD, checks its exit status; output in $T_OUT)
+#   fresh_cache               new empty dir as $I2KIT_CACHE (= $I2K_CACHE), removed on EXIT
+#   t_tmpdir                  prints a new temp dir (all removed on EXIT)
+#   faultproxy_start UPSTREAM_URL ARGS...   sets FP_PORT FP_ADDR FP_LOG FP_PID; killed on EXIT
+#   faultproxy_stop
+#   leftover_procs [SUBSTR..] lists live (non-zombie) registry/token/faultproxy processes
+#   on_exit CMD...            register a cleanup command (run in reverse order on EXIT)
+
+# shellcheck shell=bash
+
+if [ -z "${REPO:-}" ]; then
+    REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+fi
+export REPO
+export I2K_FIXTURES=${I2K_FIXTURES:-$REPO/build/fixtures}
+export I2K_REG_STATE=${I2K_REG_STATE:-$REPO/build/registry}
+T_PY=/usr/bin/python3
+
+_T_PASSED=0
+_T_FAILED=0
+_T_CLEANUP=()
+
+_t_run_cleanup() {
+    local i
+    for ((i = ${#_T_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${_T_CLEANUP[$i]}" >/dev/null 2>&1 || true
+    done
+    _T_CLEANUP=()
+}
+trap _t_run_cleanup EXIT
+
+# every temp dir of this script lives under one root, removed on EXIT
+# (set I2K_KEEP_TMP=1 to keep it for a post-mortem)
+_T_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/i2k-test.XXXXXX")
+if [ "${I2K_KEEP_TMP:-0}" != 1 ]; then
+    _T_CLEANUP+=("rm -rf '$_T_ROOT'")
+else
+    echo "harness: keeping temp files in $_T_ROOT" >&2
+fi
+
+# on_exit CMD... : run CMD (a shell string) when the test script exits
+on_exit() { _T_CLEANUP+=("$*"); }
+
+t_pass() { _T_PASSED=$((_T_PASSED + 1)); echo "PASS: $1"; }
+t_fail() {
+    local why=${2:-failed}
+    why=${why//$'\n'/ }
+    _T_FAILED=$((_T_FAILED + 1))
+    echo "FAIL: $1: ${why:0:2000}"
+}
+t_skip_is_fail() { t_fail "$1" "cannot run (counts as failed): ${2:-no reason given}"; }
+# t_done: call last; exits 1 if any check failed, 0 otherwise
+t_done() {
+    echo "# $(basename "$0"): $_T_PASSED passed, $_T_FAILED failed" >&2
+    [ "$_T_FAILED" -eq 0 ]
+}
+
+assert_eq() {
+    if [ "$2" == "$3" ]; then t_pass "$1"; else t_fail "$1" "expected '$2', got '$3'"; fi
+}
+assert_ne() {
+    if [ "$2" != "$3" ]; then t_pass "$1"; else t_fail "$1" "did not expect '$2'"; fi
+}
+assert_contains() {
+    case "$2" in
+        *"$3"*) t_pass "$1" ;;
+        *) t_fail "$1" "'$3' not found in: $(printf '%s' "$2" | head -c 400)" ;;
+    esac
+}
+assert_not_contains() {
+    case "$2" in
+        *"$3"*) t_fail "$1" "'$3' unexpectedly found in: $(printf '%s' "$2" | head -c 400)" ;;
+        *) t_pass "$1" ;;
+    esac
+}
+assert_file() {
+    if [ -f "$2" ] && [ -s "$2" ]; then t_pass "$1"; else t_fail "$1" "missing or empty file $2"; fi
+}
+# assert_exit NAME CODE CMD... ; the command's stdout+stderr are left in $T_OUT
+assert_exit() {
+    local name=$1 want=$2 rc=0
+    shift 2
+    T_OUT=$("$@" 2>&1) || rc=$?
+    if [ "$rc" -eq "$want" ]; then
+        t_pass "$name"
+    else
+        t_fail "$name" "exit $rc, wanted $want: $(printf '%s' "$T_OUT" | tail -c 400)"
+    fi
+}
+
+# t_tmpdir: prints a new empty dir (safe inside $(...): removal is by the common root)
+t_tmpdir() { mktemp -d "$_T_ROOT/tmp.XXXXXX"; }
+
+fresh_cache() {
+    I2KIT_CACHE=$(mktemp -d "$_T_ROOT/cache.XXXXXX")
+    I2K_CACHE=$I2KIT_CACHE
+    export I2KIT_CACHE I2K_CACHE
+}
+
+reg_env() {
+    [ -f "$I2K_REG_STATE/env" ] || { echo "harness: $I2K_REG_STATE/env missing (fixtures_ready not run?)" >&2; return 1; }
+    set -a
+    # shellcheck disable=SC1091
+    . "$I2K_REG_STATE/env"
+    set +a
+}
+
+# fixtures_ready: build fixtures (no-op when up to date), start the registries unless
+# they already answer, seed them (no-op when seeded), load the env. Serialised by a
+# lock so parallel test scripts are safe.
+fixtures_ready() {
+    mkdir -p "$I2K_FIXTURES" "$I2K_REG_STATE"
+    (
+        flock 8
+        bash "$REPO/fixtures/build.sh" "$I2K_FIXTURES" >&2 || exit 1
+        if ! bash "$REPO/fixtures/registry.sh" status "$I2K_REG_STATE" 2>/dev/null; then
+            bash "$REPO/fixtures/registry.sh" start "$I2K_REG_STATE" >&2 || exit 1
+        fi
+        bash "$REPO/fixtures/registry.sh" seed "$I2K_REG_STATE" "$I2K_FIXTURES" >&2 || exit 1
+    ) 8>"$I2K_REG_STATE.lock" || { echo "harness: fixtures_ready failed" >&2; return 1; }
+    export I2K_OCI=$I2K_FIXTURES/oci
+    reg_env
+}
+
+reg_restart() {
+    bash "$REPO/fixtures/registry.sh" stop-one "$I2K_REG_STATE" "$1" &&
+        bash "$REPO/fixtures/registry.sh" start-one "$I2K_REG_STATE" "$1"
+}
+
+reg_stop() { bash "$REPO/fixtures/registry.sh" stop "$I2K_REG_STATE"; }
+
+# faultproxy_start UPSTREAM_URL [faultproxy.py options...]
+#   e.g. faultproxy_start "http://$REG_PLAIN" --cut-after 1048576 --times 1
+#   sets FP_PORT, FP_ADDR (127.0.0.1:PORT), FP_LOG (request log), FP_PID
+faultproxy_start() {
+    local up=$1 d i
+    shift
+    d=$(t_tmpdir)
+    FP_LOG=$d/faultproxy.log
+    local extra=()
+    case "$up" in https://*) extra=(--upstream-ca "${REG_CA:?reg_env first}") ;; esac
+    "$T_PY" "$REPO/fixtures/faultproxy.py" --upstream "$up" "${extra[@]}" \
+        --port-file "$d/port" --log "$FP_LOG" "$@" >/dev/null 2>"$d/stderr" &
+    FP_PID=$!
+    on_exit "kill $FP_PID; wait $FP_PID"
+    for i in $(seq 1 50); do
+        [ -s "$d/port" ] && break
+        sleep 0.1
+    done
+    [ -s "$d/port" ] || { cat "$d/stderr" >&2; echo "harness: faultproxy did not start" >&2; return 1; }
+    FP_PORT=$(cat "$d/port")
+    FP_ADDR=127.0.0.1:$FP_PORT
+    export FP_PORT FP_ADDR FP_LOG FP_PID
+}
+
+faultproxy_stop() {
+    [ -n "${FP_PID:-}" ] || return 0
+    kill "$FP_PID" 2>/dev/null || true
+    wait "$FP_PID" 2>/dev/null || true
+    FP_PID=
+}
+
+# leftover_procs [SUBSTR...]: live processes of the harness (docker-registry, token
+# server, fault proxy) whose command line contains one of SUBSTR (any, if none given).
+# Zombies are not counted (exited, merely not reaped yet). Prints them; returns 0
+# when there are none.
+leftover_procs() {
+    local p st args s hit found=1
+    for p in $(pgrep -f 'docker-registry|fixtures/tokenserver.py|fixtures/faultproxy.py' || true); do
+        st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || echo Z)
+        [ "$st" = Z ] && continue
+        args=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+        hit=$(($# == 0))
+        for s in "$@"; do
+            case "$args" in *"$s"*) hit=1 ;; esac
+        done
+        [ "$hit" = 1 ] || continue
+        echo "$p $args"
+        found=0
+    done
+    [ $found -eq 1 ]
+}

@@ -1,0 +1,530 @@
+/* test_outputs.c — formats/outputs: tar, kernel+initrd, tar-kernel-initrd,
+ * the format table, errors, atomicity and determinism. Oracles: GNU tar,
+ * gzip, zstd, cpio, sha256sum. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builder/base/util.h"
+#include "builder/fstree/fstree.h"
+#include "formats/outputs.h"
+#include "initrd/cpio.h"
+#include "test.h"
+#include "testutil.h"
+
+
+static char *read_all(const char *path, size_t *len)
+{
+	char *s = NULL;
+	size_t l = 0;
+	struct i2k_error *err = NULL;
+	if (i2k_read_file(path, 64 << 20, &s, &l, &err) < 0) {
+		i2k_error_free(err);
+		return NULL;
+	}
+	if (len)
+		*len = l;
+	return s;
+}
+
+static void add(struct i2k_fstree *t, const char *path, uint32_t mode, const void *data,
+		size_t size)
+{
+	struct i2k_error *err = NULL;
+	uint64_t off = 0;
+	if (size && i2k_spool_append(i2k_fstree_spool(t), data, size, &off, &err) < 0)
+		goto fail;
+	struct i2k_fattr a = {.mode = mode, .mtime = 1600000000};
+	if (i2k_fstree_add(t, path, &a, NULL, off, size, I2K_FSTREE_MKPARENTS, NULL, &err) < 0)
+		goto fail;
+	return;
+fail:
+	fprintf(stderr, "  add %s: %s\n", path, err->msg);
+	exit(1);
+}
+
+static void add_str(struct i2k_fstree *t, const char *path, const char *s)
+{
+	add(t, path, S_IFREG | 0644, s, strlen(s));
+}
+
+/* A synthetic bzImage: setup header + version string + filler. */
+static unsigned char kernel_img[8192];
+static void make_kernel(void)
+{
+	unsigned char *b = kernel_img;
+	memset(b, 0x90, sizeof(kernel_img));
+	memset(b, 0, 0x400);
+	b[0x1FE] = 0x55;
+	b[0x1FF] = 0xAA;
+	memcpy(b + 0x202, "HdrS", 4);
+	b[0x206] = 0x0f;
+	b[0x207] = 0x02;
+	b[0x20E] = 0x00; /* version at 0x200 + 0x100 */
+	b[0x20F] = 0x01;
+	b[0x211] = 0x01;
+	const char *v = "6.6.6-i2k (test@example) #1 SMP";
+	memcpy(b + 0x300, v, strlen(v) + 1);
+}
+
+/* An early-microcode cpio built with our own writer from a scratch tree. */
+static struct membuf make_ucode(struct i2k_spool *sp)
+{
+	struct membuf m = {0};
+	struct i2k_fstree *u = i2k_fstree_new(sp);
+	add_str(u, "kernel/x86/microcode/GenuineIntel.bin", "UCODE-BLOB");
+	struct i2k_error *err = NULL;
+	struct i2k_ostream s = {.write = mem_write, .ctx = &m};
+	if (i2k_cpio_write_tree(u, NULL, s, &err) < 0) {
+		fprintf(stderr, "  ucode: %s\n", err->msg);
+		exit(1);
+	}
+	i2k_fstree_free(u);
+	return m;
+}
+
+static struct membuf ucode;
+
+static struct i2k_fstree *make_root(struct i2k_spool *sp, bool with_kernel, bool with_ucode,
+				    const char *cmdline)
+{
+	struct i2k_fstree *t = i2k_fstree_new(sp);
+	add_str(t, "etc/hostname", "i2kit\n");
+	add_str(t, "etc/issue", "Welcome\n");
+	add(t, "sbin/init", S_IFREG | 0755, "#!/bin/sh\n", 10);
+	add(t, "containers/services/web/rootfs/index.html", S_IFREG | 0644, "<h1>hi</h1>", 11);
+	add(t, "boot", S_IFDIR | 0755, NULL, 0);
+	if (with_kernel)
+		add(t, "boot/kernel", S_IFREG | 0644, kernel_img, sizeof(kernel_img));
+	if (cmdline)
+		add_str(t, "boot/cmdline", cmdline);
+	if (with_ucode)
+		add(t, "boot/ucode.cpio", S_IFREG | 0644, ucode.data, ucode.len);
+	add_str(t, "boot/System.map", "dropped from the initrd");
+	return t;
+}
+
+static int write_fmt(const char *fmt, struct i2k_fstree *t, const char *dir,
+		     enum i2k_compression comp, struct i2k_output_result *res,
+		     struct i2k_error **err)
+{
+	struct i2k_output_opts o = {.dir = dir, .name = "vm", .compression = comp};
+	return i2k_output_write(fmt, t, &o, res, err);
+}
+
+static size_t count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+TEST(format_table)
+{
+	CHECK(i2k_output_known("kernel+initrd"));
+	CHECK(i2k_output_known("tar"));
+	CHECK(i2k_output_known("tar-kernel-initrd"));
+	CHECK(!i2k_output_known("raw-bios"));
+	CHECK(!i2k_output_known("qcow2-efi"));
+	CHECK(!i2k_output_known("nonsense"));
+	size_t n = 0;
+	const struct i2k_output_format *f = i2k_output_formats(&n);
+	CHECK_INT(n, 13);
+	CHECK_STR(f[0].name, "kernel+initrd");
+	size_t implemented = 0;
+	for (size_t i = 0; i < n; i++) {
+		implemented += f[i].implemented;
+		CHECK(f[i].description && f[i].description[0]);
+	}
+	CHECK_INT(implemented, 3);
+}
+
+TEST(unknown_and_unimplemented)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, false, "x");
+	struct i2k_output_result res = {0};
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/unknown", tmpdir);
+	CHECK(write_fmt("raw-bios", t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
+	CHECK(err && err->code == I2K_ERR_UNSUPPORTED);
+	CHECK_STR(err ? err->msg : NULL, "format raw-bios is not implemented yet");
+	i2k_error_free(err);
+	err = NULL;
+	CHECK(write_fmt("floppy", t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
+	CHECK(err && err->code == I2K_ERR_USAGE);
+	CHECK_STR(err ? err->msg : NULL, "unknown output format floppy (see i2kit build --help)");
+	i2k_error_free(err);
+	err = NULL;
+	struct i2k_output_opts o = {.dir = dir, .name = "a/b"};
+	CHECK(i2k_output_write("tar", t, &o, &res, &err) < 0);
+	CHECK_STR(err ? err->msg : NULL, "invalid output name \"a/b\"");
+	i2k_error_free(err);
+	err = NULL;
+	o.name = NULL;
+	CHECK(i2k_output_write("tar", t, &o, &res, &err) < 0);
+	CHECK_STR(err ? err->msg : NULL, "invalid output name \"\"");
+	i2k_error_free(err);
+	err = NULL;
+	o.name = "vm";
+	o.compression = I2K_COMPRESS_GZIP;
+	o.level = 12;
+	CHECK(i2k_output_write("kernel+initrd", t, &o, &res, &err) < 0);
+	CHECK_STR(err ? err->msg : NULL,
+		  "writing kernel+initrd output: gzip level 12 out of range 1..9");
+	i2k_error_free(err);
+	CHECK_INT(res.nfiles, 0);
+	CHECK_INT(count_files(dir), 0); /* nothing left behind, not even temp files */
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+TEST(missing_kernel)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, false, false, "console=ttyS0");
+	struct i2k_output_result res = {0};
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/nokernel", tmpdir);
+	CHECK(write_fmt("kernel+initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
+	CHECK(err && err->code == I2K_ERR_CONFIG);
+	CHECK_STR(err ? err->msg : NULL, "kernel+initrd output needs a kernel: section");
+	i2k_error_free(err);
+	err = NULL;
+	CHECK(write_fmt("tar-kernel-initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
+	CHECK_STR(err ? err->msg : NULL, "tar-kernel-initrd output needs a kernel: section");
+	i2k_error_free(err);
+	err = NULL;
+	CHECK_INT(count_files(dir), 0);
+	/* a kernel that is a directory */
+	add(t, "boot/kernel", S_IFDIR | 0755, NULL, 0);
+	CHECK(write_fmt("kernel+initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
+	CHECK_STR(err ? err->msg : NULL, "boot/kernel is not a regular file");
+	i2k_error_free(err);
+	err = NULL;
+	/* the tar format does not need a kernel */
+	CHECK(write_fmt("tar", t, dir, I2K_COMPRESS_GZIP, &res, &err) == 0);
+	CHECK_INT(res.nfiles, 1);
+	CHECK(res.kernel_release == NULL);
+	i2k_output_result_free(&res);
+	CHECK(res.files == NULL && res.nfiles == 0);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+static void check_result_file(const struct i2k_output_file *f, const char *path)
+{
+	CHECK_STR(f->path, path);
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_size, f->size);
+	CHECK_INT(st.st_mode & 0777, 0644);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "sha256sum %s | cut -d' ' -f1", path);
+	char *sum = capture(cmd);
+	char want[100];
+	snprintf(want, sizeof(want), "sha256:%s", sum ? sum : "");
+	if (sum)
+		want[strlen(want) - 1] = 0; /* newline */
+	CHECK_STR(f->sha256, want);
+	free(sum);
+}
+
+static void kernel_initrd_case(enum i2k_compression comp, const char *sub, const char *decomp,
+			       const char *tester)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, true, "console=ttyS0 quiet");
+	struct i2k_output_result res = {0};
+	char dir[512], p[700], cmd[3000];
+	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, sub);
+	CHECK(write_fmt("kernel+initrd", t, dir, comp, &res, &err) == 0);
+	if (err)
+		fprintf(stderr, "  %s\n", err->msg);
+	CHECK_INT(res.nfiles, 3);
+	CHECK_STR(res.kernel_release, "6.6.6-i2k");
+	CHECK_INT(count_files(dir), 3);
+	if (res.nfiles == 3) {
+		snprintf(p, sizeof(p), "%s/vm-kernel", dir);
+		check_result_file(&res.files[0], p);
+		snprintf(p, sizeof(p), "%s/vm-initrd.img", dir);
+		check_result_file(&res.files[1], p);
+		snprintf(p, sizeof(p), "%s/vm-cmdline", dir);
+		check_result_file(&res.files[2], p);
+	}
+	size_t len = 0;
+	snprintf(p, sizeof(p), "%s/vm-kernel", dir);
+	char *k = read_all(p, &len);
+	CHECK(k && len == sizeof(kernel_img) && memcmp(k, kernel_img, len) == 0);
+	free(k);
+	snprintf(p, sizeof(p), "%s/vm-cmdline", dir);
+	char *c = read_all(p, NULL);
+	CHECK_STR(c, "console=ttyS0 quiet");
+	free(c);
+	/* initrd = ucode cpio (verbatim) + compressed part padded to 4 */
+	snprintf(p, sizeof(p), "%s/vm-initrd.img", dir);
+	char *img = read_all(p, &len);
+	CHECK(img && len > ucode.len && memcmp(img, ucode.data, ucode.len) == 0);
+	if (comp == I2K_COMPRESS_GZIP)
+		CHECK_INT((len - ucode.len) % 4, 0);
+	free(img);
+	snprintf(cmd, sizeof(cmd), "tail -c +%zu %s > %s/rest && %s %s/rest", ucode.len + 1, p, dir,
+		 tester, dir);
+	CHECK_INT(run(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s < %s/rest | cpio -t --quiet", decomp, dir);
+	char *list = capture(cmd);
+	CHECK_STR(list, "boot\ncontainers\ncontainers/services\ncontainers/services/web\n"
+			"containers/services/web/rootfs\n"
+			"containers/services/web/rootfs/index.html\netc\netc/hostname\n"
+			"etc/issue\nsbin\nsbin/init\n");
+	free(list);
+	/* the ucode part alone is a valid archive */
+	snprintf(cmd, sizeof(cmd), "cpio -t --quiet < %s | head -1", p);
+	list = capture(cmd);
+	CHECK_STR(list, "kernel\n");
+	free(list);
+	/* same tree again → same bytes */
+	struct i2k_output_result res2 = {0};
+	char dir2[600];
+	snprintf(dir2, sizeof(dir2), "%s-again", dir);
+	CHECK(write_fmt("kernel+initrd", t, dir2, comp, &res2, &err) == 0);
+	CHECK(res2.nfiles == 3 && res.nfiles == 3);
+	for (size_t i = 0; i < res.nfiles && i < res2.nfiles; i++)
+		CHECK_STR(res.files[i].sha256, res2.files[i].sha256);
+	i2k_output_result_free(&res2);
+	i2k_output_result_free(&res);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+TEST(kernel_initrd_gzip)
+{
+	kernel_initrd_case(I2K_COMPRESS_GZIP, "ki-gzip", "gzip -dc", "gzip -t");
+}
+
+TEST(kernel_initrd_zstd)
+{
+	kernel_initrd_case(I2K_COMPRESS_ZSTD, "ki-zstd", "zstd -dc -q", "zstd -q -t");
+}
+
+TEST(kernel_initrd_none_and_no_cmdline)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, false, NULL);
+	struct i2k_output_result res = {0};
+	char dir[512], p[700];
+	snprintf(dir, sizeof(dir), "%s/ki-none", tmpdir);
+	CHECK(write_fmt("kernel+initrd", t, dir, I2K_COMPRESS_NONE, &res, &err) == 0);
+	CHECK_INT(res.nfiles, 3);
+	snprintf(p, sizeof(p), "%s/vm-cmdline", dir);
+	struct stat st;
+	CHECK(stat(p, &st) == 0 && st.st_size == 0);
+	snprintf(p, sizeof(p), "%s/vm-initrd.img", dir);
+	size_t len = 0;
+	char *img = read_all(p, &len);
+	CHECK(img && len > 6 && memcmp(img, "070701", 6) == 0);
+	CHECK_INT(len % 4, 0);
+	free(img);
+	i2k_output_result_free(&res);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+TEST(tar_output)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, true, "console=ttyS0");
+	struct i2k_output_result res = {0};
+	char dir[512], p[700], cmd[1500];
+	snprintf(dir, sizeof(dir), "%s/tar", tmpdir);
+	CHECK(write_fmt("tar", t, dir, I2K_COMPRESS_ZSTD, &res, &err) == 0);
+	CHECK_INT(res.nfiles, 1);
+	snprintf(p, sizeof(p), "%s/vm.tar", dir);
+	if (res.nfiles == 1)
+		check_result_file(&res.files[0], p);
+	snprintf(cmd, sizeof(cmd), "tar -tf %s", p);
+	char *list = capture(cmd);
+	CHECK_STR(list, "boot/\nboot/System.map\nboot/cmdline\nboot/kernel\nboot/ucode.cpio\n"
+			"containers/\ncontainers/services/\ncontainers/services/web/\n"
+			"containers/services/web/rootfs/\n"
+			"containers/services/web/rootfs/index.html\netc/\netc/hostname\n"
+			"etc/issue\nsbin/\nsbin/init\n");
+	free(list);
+	snprintf(cmd, sizeof(cmd), "tar -xOf %s boot/kernel | cmp - %s/../ki-gzip/vm-kernel", p,
+		 dir);
+	CHECK_INT(run(cmd), 0);
+	i2k_output_result_free(&res);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+TEST(tar_kernel_initrd_output)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, true, "console=ttyS0 quiet");
+	setenv("SOURCE_DATE_EPOCH", "1234567890", 1); /* after the tree: only the tar's mtimes */
+	struct i2k_output_result res = {0};
+	char dir[512], p[700], cmd[4000];
+	snprintf(dir, sizeof(dir), "%s/tki", tmpdir);
+	CHECK(write_fmt("tar-kernel-initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) == 0);
+	CHECK_INT(res.nfiles, 1);
+	CHECK_INT(count_files(dir), 1); /* the scratch initrd is gone */
+	snprintf(p, sizeof(p), "%s/vm-initrd.tar", dir);
+	if (res.nfiles == 1)
+		check_result_file(&res.files[0], p);
+	snprintf(cmd, sizeof(cmd),
+		 "tar --numeric-owner --full-time -tvf %s | awk '{print $1, $2, $4, $5, $6}'", p);
+	char *list = capture(cmd);
+	char want[1000];
+	snprintf(want, sizeof(want),
+		 "-rw-r--r-- 0/0 2009-02-13 23:31:30 kernel\n"
+		 "-rw-r--r-- 0/0 2009-02-13 23:31:30 initrd.img\n"
+		 "-rw-r--r-- 0/0 2009-02-13 23:31:30 cmdline\n"
+		 "-rw-r--r-- 0/0 2009-02-13 23:31:30 ucode.cpio\n");
+	CHECK_STR(list, want);
+	free(list);
+	/* the initrd inside equals kernel+initrd's compressed part (no ucode) */
+	snprintf(cmd, sizeof(cmd),
+		 "TZ=UTC tar -xOf %s initrd.img | cmp - %s/../ki-gzip/rest && "
+		 "tar -xOf %s cmdline | grep -qx 'console=ttyS0 quiet' && "
+		 "tar -xOf %s kernel | cmp - %s/../ki-gzip/vm-kernel",
+		 p, dir, p, p, dir);
+	CHECK_INT(run(cmd), 0);
+	unsetenv("SOURCE_DATE_EPOCH");
+	i2k_output_result_free(&res);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+TEST(interrupt_leaves_nothing)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, true, "x");
+	struct i2k_output_result res = {0};
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/intr", tmpdir);
+	const char *fmts[] = {"tar", "kernel+initrd", "tar-kernel-initrd"};
+	for (size_t i = 0; i < 3; i++) {
+		i2k_interrupted = 1;
+		CHECK(write_fmt(fmts[i], t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
+		i2k_interrupted = 0;
+		CHECK(err && err->code == I2K_ERR_INTERRUPTED);
+		i2k_error_free(err);
+		err = NULL;
+		CHECK_INT(res.nfiles, 0);
+		CHECK_INT(count_files(dir), 0);
+	}
+	/* an unwritable directory: I/O error, wrapped with the format */
+	if (geteuid() != 0) {
+		fprintf(stderr, "  (skipping the read-only directory check: not root)\n");
+	}
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "touch %s/file-not-dir", tmpdir);
+	CHECK_INT(run(cmd), 0);
+	char bad[600];
+	snprintf(bad, sizeof(bad), "%s/file-not-dir/sub", tmpdir);
+	CHECK(write_fmt("tar", t, bad, I2K_COMPRESS_GZIP, &res, &err) < 0);
+	CHECK(err && err->code == I2K_ERR_IO);
+	CHECK_CONTAINS(err ? err->msg : NULL, "tar output: ");
+	i2k_error_free(err);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+/* Uncompressed outputs of a fixed tree must keep their exact bytes: any
+ * change to the tar/cpio byte format shows up here (update
+ * tests/data/outputs/golden.txt deliberately, never to silence a diff). */
+TEST(golden_hashes)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	setenv("SOURCE_DATE_EPOCH", "0", 1);
+	struct i2k_fstree *t = make_root(sp, true, true, "console=ttyS0");
+	struct i2k_output_result res = {0};
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/golden", tmpdir);
+	struct i2k_output_opts o = {.dir = dir, .name = "g", .compression = I2K_COMPRESS_NONE};
+	CHECK(i2k_output_write("tar", t, &o, &res, &err) == 0);
+	CHECK(i2k_output_write("kernel+initrd", t, &o, &res, &err) == 0);
+	CHECK(i2k_output_write("tar-kernel-initrd", t, &o, &res, &err) == 0);
+	unsetenv("SOURCE_DATE_EPOCH");
+	char actual[4096] = "";
+	size_t off = 0;
+	for (size_t i = 0; i < res.nfiles; i++) {
+		const char *base = strrchr(res.files[i].path, '/') + 1;
+		off += (size_t)snprintf(actual + off, sizeof(actual) - off, "%s %llu %s\n", base,
+					(unsigned long long)res.files[i].size, res.files[i].sha256);
+	}
+	char *golden = read_all(test_data("outputs/golden.txt"), NULL);
+	if (golden == NULL)
+		fprintf(stderr, "  %s missing; actual:\n%s", test_data("outputs/golden.txt"),
+			actual);
+	/* skip the comment lines of the golden file */
+	const char *g = golden;
+	while (g && *g == '#') {
+		const char *nl = strchr(g, '\n');
+		g = nl ? nl + 1 : "";
+	}
+	CHECK_STR(g, actual);
+	free(golden);
+	i2k_output_result_free(&res);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+int main(void)
+{
+	t_prog = "test_outputs";
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/i2k-test-outputs-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	make_kernel();
+	struct i2k_spool *sp = NULL;
+	struct i2k_error *err = NULL;
+	if (i2k_spool_new(tmpdir, &sp, &err) < 0)
+		return 1;
+	ucode = make_ucode(sp);
+	RUN(format_table);
+	RUN(unknown_and_unimplemented);
+	RUN(missing_kernel);
+	RUN(kernel_initrd_gzip);
+	RUN(kernel_initrd_zstd);
+	RUN(kernel_initrd_none_and_no_cmdline);
+	RUN(tar_output);
+	RUN(tar_kernel_initrd_output);
+	RUN(interrupt_leaves_nothing);
+	RUN(golden_hashes);
+	i2k_spool_free(sp);
+	free(ucode.data);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	run(cmd);
+	return TEST_DONE();
+}
