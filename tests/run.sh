@@ -53,6 +53,14 @@ run_one() { # NAME TIMEOUT CMD...
 	fi
 }
 
+# Unit tests that read the fixture images need them built first; with
+# I2K_REQUIRE_FIXTURES=1 a missing fixture is a failure, not a skip.
+export I2K_FIXTURES="$REPO/build/fixtures" I2K_REQUIRE_FIXTURES=1
+if ! fixtures/build.sh "$I2K_FIXTURES" >"$LOGDIR/fixtures-build.log" 2>&1; then
+	echo "FAIL: fixtures/build.sh failed (see $LOGDIR/fixtures-build.log)"
+	failed=$((failed + 1))
+fi
+
 if [ "$mode" != integration ]; then
 	run_one lint 60 tests/lint.sh
 	run_one fuzz-replay 600 tests/fuzz/replay.sh

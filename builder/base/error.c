@@ -108,6 +108,8 @@ int i2k_error_exit_code(const struct i2k_error *e)
 		return 3;
 	case I2K_ERR_INTERNAL:
 		return 4;
+	case I2K_ERR_INTERRUPTED:
+		return 130; /* as a shell reports SIGINT */
 	default:
 		return 1;
 	}

@@ -7,7 +7,8 @@
  * prints, once: "i2kit: error: WHAT: WHY".
  *
  * The category (enum i2k_errc) is stable and maps to the exit status:
- *   usage → 2; network, registry → 3; internal → 4; everything else → 1.
+ *   usage → 2; network, registry, auth → 3; internal → 4; interrupted → 130;
+ *   everything else → 1.
  */
 #ifndef I2K_BUILDER_BASE_ERROR_H
 #define I2K_BUILDER_BASE_ERROR_H

@@ -163,4 +163,24 @@ assert_exit bad-format-usage 2 "$I2KIT" build --format nope "$W/root.yml"
 assert_exit no-file-usage 2 "$I2KIT" build
 assert_exit offline-miss 1 "$I2KIT" build --offline --cache "$(t_tmpdir)" --dir "$W/e4" "$W/root.yml"
 assert_contains offline-miss-msg "$T_OUT" "offline"
+
+# ---- Ctrl-C while a layer is downloading: exit 130, nothing left behind ------
+fresh_cache
+faultproxy_start "http://$REG_PLAIN" --stall 20 --times 5
+cat >"$W/big.yml" <<YML
+services:
+  - name: big
+    image: $FP_ADDR/fixtures/big:latest
+YML
+"$I2KIT" build --format tar --dir "$W/int" --name big "$W/big.yml" >"$W/int.log" 2>&1 &
+pid=$!
+sleep 1.5
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+assert_eq ctrl-c-exit 130 "$rc"
+assert_contains ctrl-c-msg "$(cat "$W/int.log")" "i2kit: error: interrupted"
+assert_eq ctrl-c-no-output "" "$(ls -A "$W/int" 2>/dev/null)"
+assert_eq ctrl-c-no-ref "" "$("$I2KIT" cache ls 2>/dev/null | grep big || true)"
+faultproxy_stop
 t_done

@@ -1,0 +1,200 @@
+/* test_base.c — builder/base: the error contract and exit codes, digests,
+ * bounded buffers, atomic output files, SOURCE_DATE_EPOCH, mkdir/rm. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/error.h"
+#include "builder/base/hash.h"
+#include "builder/base/util.h"
+#include "test.h"
+#include "testutil.h"
+
+TEST(error_set_wrap_first_wins)
+{
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_error_set(&e, I2K_ERR_CONFIG, "bad %s", "thing"), -1);
+	CHECK_INT(i2k_error_set(&e, I2K_ERR_IO, "second"), -1); /* dropped */
+	CHECK_INT(i2k_error_wrap(&e, "loading %s", "a.yml"), -1);
+	CHECK_STR(e->msg, "loading a.yml: bad thing");
+	CHECK_INT(e->code, I2K_ERR_CONFIG);
+	i2k_error_free(e);
+	CHECK_INT(i2k_error_wrap(NULL, "x"), -1); /* NULL-safe */
+	i2k_error_free(NULL);
+}
+
+TEST(error_errno_and_disk_full)
+{
+	struct i2k_error *e = NULL;
+	i2k_error_errno(&e, ENOENT, I2K_ERR_NOTFOUND, "open %s", "f");
+	CHECK_STR(e->msg, "open f: No such file or directory");
+	CHECK_INT(e->errnum, ENOENT);
+	i2k_error_free(e);
+	e = NULL;
+	i2k_error_errno(&e, ENOSPC, I2K_ERR_IO, "write out.tar");
+	CHECK_STR(e->msg, "write out.tar: no space left on device");
+	i2k_error_free(e);
+}
+
+TEST(exit_codes)
+{
+	struct i2k_error e = {0};
+	struct {
+		enum i2k_errc c;
+		int want;
+	} cases[] = {{I2K_ERR_USAGE, 2},      {I2K_ERR_CONFIG, 1},      {I2K_ERR_NOTFOUND, 1},
+		     {I2K_ERR_NETWORK, 3},    {I2K_ERR_REGISTRY, 3},    {I2K_ERR_AUTH, 3},
+		     {I2K_ERR_INTEGRITY, 1},  {I2K_ERR_HOSTILE, 1},     {I2K_ERR_OFFLINE, 1},
+		     {I2K_ERR_IO, 1},         {I2K_ERR_INTERRUPTED, 130}, {I2K_ERR_UNSUPPORTED, 1},
+		     {I2K_ERR_INTERNAL, 4}};
+	for (size_t i = 0; i < I2K_ARRAY_SIZE(cases); i++) {
+		e.code = cases[i].c;
+		CHECK_INT(i2k_error_exit_code(&e), cases[i].want);
+		CHECK(strcmp(i2k_errc_name(cases[i].c), "unknown") != 0);
+	}
+	CHECK_INT(i2k_error_exit_code(NULL), 0);
+	struct i2k_error *dst = NULL, *src = NULL;
+	i2k_error_set(&src, I2K_ERR_IO, "x");
+	i2k_error_propagate(&dst, &src);
+	CHECK(src == NULL && dst && dst->code == I2K_ERR_IO);
+	i2k_error_free(dst);
+}
+
+TEST(digests)
+{
+	char d[I2K_DIGEST_LEN + 1];
+	i2k_sha256_digest("abc", 3, d);
+	CHECK_STR(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	CHECK(i2k_digest_valid(d));
+	CHECK(!i2k_digest_valid("sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	CHECK(!i2k_digest_valid("sha256:../../etc/passwd"));
+	CHECK(!i2k_digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	CHECK(!i2k_digest_valid(NULL));
+	struct i2k_sha256 *h = i2k_sha256_new();
+	i2k_sha256_update(h, "a", 1);
+	i2k_sha256_update(h, "bc", 2);
+	char d2[I2K_DIGEST_LEN + 1];
+	i2k_sha256_final(h, d2);
+	i2k_sha256_free(h);
+	CHECK_STR(d2, d);
+}
+
+TEST(bounded_buffer)
+{
+	struct i2k_buf b = {.max = 8};
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_buf_append(&b, "12345", 5, &e), 0);
+	CHECK_INT(i2k_buf_append(&b, "678", 3, &e), 0);
+	CHECK_STR(b.data, "12345678");
+	CHECK_INT(i2k_buf_append(&b, "9", 1, &e), -1);
+	CHECK(e && e->code == I2K_ERR_INTEGRITY);
+	CHECK_CONTAINS(e ? e->msg : NULL, "exceeds 8 bytes");
+	i2k_error_free(e);
+	i2k_buf_free(&b);
+	CHECK_INT(b.max, 8);
+}
+
+TEST(atomic_file_commit_and_abort)
+{
+	char path[512], other[600];
+	snprintf(path, sizeof(path), "%s/out.bin", tmpdir);
+	struct i2k_atomic_file af;
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_atomic_open(&af, path, 0640, &e), 0);
+	CHECK_INT(i2k_write_all(af.fd, "hello", 5, &e), 0);
+	CHECK(access(path, F_OK) != 0); /* nothing under the final name yet */
+	CHECK_INT(i2k_atomic_commit(&af, &e), 0);
+	char *s = read_text(path);
+	CHECK_STR(s, "hello");
+	free(s);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+
+	snprintf(other, sizeof(other), "%s/aborted.bin", tmpdir);
+	CHECK_INT(i2k_atomic_open(&af, other, 0644, &e), 0);
+	CHECK_INT(i2k_write_all(af.fd, "x", 1, &e), 0);
+	i2k_atomic_abort(&af);
+	i2k_atomic_abort(&af); /* twice is fine */
+	CHECK(access(other, F_OK) != 0);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s | grep -v '^out.bin$')\"", tmpdir);
+	CHECK_INT(run(cmd), 0); /* no temp file left */
+
+	snprintf(other, sizeof(other), "%s/no/such/dir/f", tmpdir);
+	CHECK_INT(i2k_atomic_open(&af, other, 0644, &e), -1);
+	CHECK(e && e->code == I2K_ERR_IO);
+	i2k_error_free(e);
+}
+
+TEST(read_file_limits)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/ten", tmpdir);
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_write_file_atomic(path, "0123456789", 10, 0644, &e), 0);
+	char *s = NULL;
+	size_t n = 0;
+	CHECK_INT(i2k_read_file(path, 10, &s, &n, &e), 0);
+	CHECK_INT(n, 10);
+	free(s);
+	CHECK_INT(i2k_read_file(path, 9, &s, &n, &e), -1);
+	CHECK_CONTAINS(e ? e->msg : NULL, "ten");
+	i2k_error_free(e);
+	e = NULL;
+	snprintf(path, sizeof(path), "%s/missing", tmpdir);
+	CHECK_INT(i2k_read_file(path, 10, &s, &n, &e), -1);
+	CHECK(e && e->code == I2K_ERR_NOTFOUND);
+	i2k_error_free(e);
+}
+
+TEST(source_date_epoch)
+{
+	unsetenv("SOURCE_DATE_EPOCH");
+	CHECK_INT(i2k_source_date_epoch(), 0);
+	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+	CHECK_INT(i2k_source_date_epoch(), 1700000000);
+	setenv("SOURCE_DATE_EPOCH", "12abc", 1);
+	CHECK_INT(i2k_source_date_epoch(), 0);
+	setenv("SOURCE_DATE_EPOCH", "-5", 1);
+	CHECK_INT(i2k_source_date_epoch(), 0);
+	unsetenv("SOURCE_DATE_EPOCH");
+}
+
+TEST(mkdir_p_and_rm_rf)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/a/b/c", tmpdir);
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_mkdir_p(path, 0755, &e), 0);
+	CHECK_INT(i2k_mkdir_p(path, 0755, &e), 0); /* exists: fine */
+	snprintf(path, sizeof(path), "%s/a", tmpdir);
+	CHECK_INT(i2k_rm_rf(path, &e), 0);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_INT(i2k_rm_rf(path, &e), 0); /* missing: fine */
+	i2k_interrupted = 1;
+	CHECK_INT(i2k_check_interrupt(&e), -1);
+	CHECK(e && e->code == I2K_ERR_INTERRUPTED);
+	i2k_error_free(e);
+	i2k_interrupted = 0;
+}
+
+int main(void)
+{
+	t_prog = "test_base";
+	make_tmpdir();
+	RUN(error_set_wrap_first_wins);
+	RUN(error_errno_and_disk_full);
+	RUN(exit_codes);
+	RUN(digests);
+	RUN(bounded_buffer);
+	RUN(atomic_file_commit_and_abort);
+	RUN(read_file_limits);
+	RUN(source_date_epoch);
+	RUN(mkdir_p_and_rm_rf);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	run(cmd);
+	return TEST_DONE();
+}
