@@ -11,11 +11,10 @@
 #include "builder/base/util.h"
 
 const char *const I2K_MODULES_AUTO_DEFAULT[] = {
-	"virtio_pci",   "virtio_mmio",    "virtio_net",     "virtio_blk", "virtio_scsi",
-	"sd_mod",       "virtio_rng",     "virtio_console", "virtio_balloon",
-	"squashfs",     "overlay",        "ena",            "nvme",       "nvme_core",
-	"xen_blkfront", "xen_netfront",   "button",         "qemu_fw_cfg", "af_packet",
-	NULL,
+    "virtio_pci",   "virtio_mmio", "virtio_net",     "virtio_blk",     "virtio_scsi",
+    "sd_mod",	    "virtio_rng",  "virtio_console", "virtio_balloon", "squashfs",
+    "overlay",	    "ena",	   "nvme",	     "nvme_core",      "xen_blkfront",
+    "xen_netfront", "button",	   "qemu_fw_cfg",    "af_packet",      NULL,
 };
 
 #define NONE ((size_t)-1)
@@ -304,7 +303,8 @@ static void parse_dep(struct kver *kv, char *buf)
 			if (strmap_get(&kv->by_path, path) != NONE) {
 				free(path);
 			} else {
-				i2k_xgrow((void **)&kv->mods, &kv->cap, kv->n + 1, sizeof(*kv->mods));
+				i2k_xgrow((void **)&kv->mods, &kv->cap, kv->n + 1,
+					  sizeof(*kv->mods));
 				struct mod *m = &kv->mods[kv->n];
 				memset(m, 0, sizeof(*m));
 				m->path = path;
@@ -344,12 +344,9 @@ static void parse_dep(struct kver *kv, char *buf)
 				if (q > p) {
 					_cleanup_free_ char *d = dep_path(kv, p, (size_t)(q - p));
 					size_t di = strmap_get(&kv->by_path, d);
-					if (di != NONE && m->ndeps == 0) {
-						m->deps = i2k_xmalloc(sizeof(*m->deps));
-						m->deps[m->ndeps++] = di;
-					} else if (di != NONE) {
-						m->deps = i2k_xrealloc(m->deps, (m->ndeps + 1) *
-										sizeof(*m->deps));
+					if (di != NONE) {
+						m->deps = i2k_xrealloc(
+						    m->deps, (m->ndeps + 1) * sizeof(*m->deps));
 						m->deps[m->ndeps++] = di;
 					}
 				}
@@ -367,8 +364,8 @@ static void parse_builtin(struct kver *kv, const char *buf)
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		if (len > 0 && line[0] != '#') {
 			char *name = i2k_modules_normalize(i2k_xstrndup(line, len));
-			kv->builtin_names = i2k_xrealloc(kv->builtin_names, (kv->nbuiltin + 1) *
-										 sizeof(char *));
+			kv->builtin_names =
+			    i2k_xrealloc(kv->builtin_names, (kv->nbuiltin + 1) * sizeof(char *));
 			kv->builtin_names[kv->nbuiltin++] = name;
 		}
 		line = nl ? nl + 1 : NULL;
@@ -423,8 +420,9 @@ static bool want(struct kver *kv, const char *raw)
 			const char *sp = memchr(pat, ' ', (size_t)(end - pat));
 			if (sp && alias_matches(pat, (size_t)(sp - pat), raw, norm)) {
 				_cleanup_free_ char *mod = i2k_modules_normalize(
-					i2k_xstrndup(sp + 1, (size_t)(end - sp - 1)));
-				found |= mark_name(kv, mod) || strmap_get(&kv->builtin, mod) != NONE;
+				    i2k_xstrndup(sp + 1, (size_t)(end - sp - 1)));
+				found |=
+				    mark_name(kv, mod) || strmap_get(&kv->builtin, mod) != NONE;
 			}
 		}
 		line = nl ? nl + 1 : NULL;
@@ -448,7 +446,8 @@ static void add_softdeps(struct kver *kv)
 {
 	for (const char *line = kv->softdep; line && *line;) {
 		const char *nl = strchr(line, '\n');
-		_cleanup_free_ char *l = i2k_xstrndup(line, nl ? (size_t)(nl - line) : strlen(line));
+		_cleanup_free_ char *l =
+		    i2k_xstrndup(line, nl ? (size_t)(nl - line) : strlen(line));
 		line = nl ? nl + 1 : NULL;
 		char *save = NULL;
 		char *tok = strtok_r(l, " \t", &save);
@@ -501,11 +500,11 @@ static void close_deps(struct kver *kv)
 /* ---- rewriting metadata ------------------------------------------------- */
 
 enum filter_key {
-	KEY_DEP_PATH,   /* modules.dep: "PATH: ..." */
-	KEY_LINE_PATH,  /* modules.order: "PATH" */
-	KEY_LAST_NAME,  /* modules.alias, modules.symbols: "alias X NAME" */
+	KEY_DEP_PATH,	 /* modules.dep: "PATH: ..." */
+	KEY_LINE_PATH,	 /* modules.order: "PATH" */
+	KEY_LAST_NAME,	 /* modules.alias, modules.symbols: "alias X NAME" */
 	KEY_SECOND_NAME, /* modules.softdep: "softdep NAME ..." */
-	KEY_FIRST_NAME, /* modules.devname: "NAME dev type" */
+	KEY_FIRST_NAME,	 /* modules.devname: "NAME dev type" */
 };
 
 static bool line_kept(struct kver *kv, const char *line, size_t len, enum filter_key key)
@@ -554,8 +553,8 @@ static bool line_kept(struct kver *kv, const char *line, size_t len, enum filter
 	return i == NONE ? strmap_get(&kv->builtin, name) != NONE : kv->mods[i].keep;
 }
 
-static int filter_file(struct i2k_fstree *t, struct kver *kv, const char *file,
-		       enum filter_key key, struct i2k_error **err)
+static int filter_file(struct i2k_fstree *t, struct kver *kv, const char *file, enum filter_key key,
+		       struct i2k_error **err)
 {
 	_cleanup_free_ char *path = i2k_xasprintf("%s/%s", kv->dir, file);
 	_cleanup_free_ char *buf = NULL;
@@ -722,9 +721,9 @@ static int prune_version(struct i2k_fstree *t, const char *dir, const char *ver,
 		goto out;
 	if (dep == NULL) {
 		if (k->modules == I2K_MODULES_LIST) {
-			i2k_error_set(err, I2K_ERR_CONFIG,
-				      "kernel.modules: %s has no modules.dep, cannot select modules",
-				      dir);
+			i2k_error_set(
+			    err, I2K_ERR_CONFIG,
+			    "kernel.modules: %s has no modules.dep, cannot select modules", dir);
 			goto out;
 		}
 		if (nmods > 0)

@@ -59,11 +59,11 @@ extern const char *const I2K_MODULES_AUTO_DEFAULT[];
 /* Totals over every lib/modules/VER directory. */
 struct i2k_modules_report {
 	unsigned versions;    /* VER directories found (with or without modules.dep) */
-	size_t total;         /* module files found */
-	size_t kept;          /* module files left in the tree */
+	size_t total;	      /* module files found */
+	size_t kept;	      /* module files left in the tree */
 	uint64_t total_bytes; /* their sizes */
 	uint64_t kept_bytes;
-	unsigned pruned;      /* VER directories actually pruned (0 for ALL) */
+	unsigned pruned; /* VER directories actually pruned (0 for ALL) */
 };
 
 /* Prunes root in place as k->modules says (k->module_names for LIST). rep

@@ -88,9 +88,9 @@ static struct i2k_fstree *fake_tree(bool with_dep)
 {
 	struct i2k_fstree *t = i2k_fstree_new(spool);
 	static const char *const meta[] = {
-		"modules.dep",     "modules.order",   "modules.builtin", "modules.builtin.modinfo",
-		"modules.alias",   "modules.softdep", "modules.symbols", "modules.devname",
-		"modules.dep.bin",
+	    "modules.dep",     "modules.order",	  "modules.builtin", "modules.builtin.modinfo",
+	    "modules.alias",   "modules.softdep", "modules.symbols", "modules.devname",
+	    "modules.dep.bin",
 	};
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(meta); i++) {
 		if (!with_dep && strcmp(meta[i], "modules.dep") == 0)
@@ -189,12 +189,11 @@ TEST(list_closure_and_metadata)
 		  "kernel/net/core/failover.ko:\n"
 		  "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
 		  "kernel/drivers/virtio/virtio_ring.ko:\n");
-	CHECK_STR(slurp(t, MD "/modules.order"),
-		  "kernel/drivers/net/virtio_net.ko\n"
-		  "kernel/drivers/net/net_failover.ko\n"
-		  "kernel/net/core/failover.ko\n"
-		  "kernel/drivers/virtio/virtio.ko\n"
-		  "kernel/drivers/virtio/virtio_ring.ko\n");
+	CHECK_STR(slurp(t, MD "/modules.order"), "kernel/drivers/net/virtio_net.ko\n"
+						 "kernel/drivers/net/net_failover.ko\n"
+						 "kernel/net/core/failover.ko\n"
+						 "kernel/drivers/virtio/virtio.ko\n"
+						 "kernel/drivers/virtio/virtio_ring.ko\n");
 	CHECK_STR(slurp(t, MD "/modules.alias"),
 		  "# Aliases extracted from modules themselves.\n"
 		  "alias pci:v00001AF4d00001000sv*sd*bc*sc*i* virtio_net\n"
@@ -374,8 +373,9 @@ TEST(no_lib_modules_is_fine)
 TEST(two_versions_and_usr_lib)
 {
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = fake_tree(true);
-	add_str(t, "usr/lib/modules/2.0/modules.dep", "kernel/a.ko: kernel/b.ko\nkernel/b.ko:\n"
-						      "kernel/c.ko:\n");
+	add_str(t, "usr/lib/modules/2.0/modules.dep",
+		"kernel/a.ko: kernel/b.ko\nkernel/b.ko:\n"
+		"kernel/c.ko:\n");
 	add_str(t, "usr/lib/modules/2.0/kernel/a.ko", "a");
 	add_str(t, "usr/lib/modules/2.0/kernel/b.ko", "b");
 	add_str(t, "usr/lib/modules/2.0/kernel/c.ko", "c");
@@ -385,8 +385,9 @@ TEST(two_versions_and_usr_lib)
 	FAILS(i2k_modules_prune(t, &k, NULL, &_e), I2K_ERR_CONFIG,
 	      "kernel.modules: no module \"a\" in " VER);
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t2 = i2k_fstree_new(spool);
-	add_str(t2, "usr/lib/modules/2.0/modules.dep", "kernel/a.ko: kernel/b.ko\nkernel/b.ko:\n"
-						       "kernel/c.ko:\n");
+	add_str(t2, "usr/lib/modules/2.0/modules.dep",
+		"kernel/a.ko: kernel/b.ko\nkernel/b.ko:\n"
+		"kernel/c.ko:\n");
 	add_str(t2, "usr/lib/modules/2.0/kernel/a.ko", "a");
 	add_str(t2, "usr/lib/modules/2.0/kernel/b.ko", "b");
 	add_str(t2, "usr/lib/modules/2.0/kernel/c.ko", "c");
@@ -397,7 +398,8 @@ TEST(two_versions_and_usr_lib)
 	CHECK_INT(rep.kept, 2);
 	CHECK_INT(rep.total, 3);
 	CHECK(!exists(t2, "usr/lib/modules/2.0/kernel/c.ko"));
-	CHECK_STR(slurp(t2, "usr/lib/modules/2.0/modules.dep"), "kernel/a.ko: kernel/b.ko\nkernel/b.ko:\n");
+	CHECK_STR(slurp(t2, "usr/lib/modules/2.0/modules.dep"),
+		  "kernel/a.ko: kernel/b.ko\nkernel/b.ko:\n");
 }
 
 TEST(oversized_metadata_fails)
@@ -434,7 +436,8 @@ static int load_one(const char *fpath, const struct stat *st, int type, struct F
 		char target[4096];
 		ssize_t n = readlink(fpath, target, sizeof(target) - 1);
 		target[n < 0 ? 0 : n] = '\0';
-		r = i2k_fstree_add(real_tree, dst, &a, target, 0, 0, I2K_FSTREE_MKPARENTS, NULL, &e);
+		r = i2k_fstree_add(real_tree, dst, &a, target, 0, 0, I2K_FSTREE_MKPARENTS, NULL,
+				   &e);
 	} else if (type == FTW_F && S_ISREG(st->st_mode)) {
 		int fd = open(fpath, O_RDONLY | O_CLOEXEC);
 		uint64_t off = 0, size = 0;

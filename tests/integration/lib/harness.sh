@@ -35,6 +35,8 @@
 #                   TOKEN_URL TOKEN_USER TOKEN_PASS TOKEN_SERVICE REG_STATE and
 #                   REG_PLAIN_PIDFILE REG_TLS_PIDFILE REG_TOKEN_PIDFILE TOKEN_PIDFILE
 #   after fresh_cache: I2KIT_CACHE (and I2K_CACHE, the same dir)
+#   after fixtures_ready: I2K_VERSION; the plain registry also holds
+#                   i2kit/init:$I2K_VERSION (from build/init/, built by make)
 #
 # FUNCTIONS
 #   fixtures_ready            build fixtures, start+seed registries (idempotent), reg_env
@@ -165,7 +167,19 @@ fixtures_ready() {
             bash "$REPO/fixtures/registry.sh" start "$I2K_REG_STATE" >&2 || exit 1
         fi
         bash "$REPO/fixtures/registry.sh" seed "$I2K_REG_STATE" "$I2K_FIXTURES" >&2 || exit 1
+        # the guest init image that `make` packages: i2kit/init:VERSION
+        local version init_tar plain
+        version=$(cat "$REPO/VERSION")
+        init_tar=$REPO/build/init/i2kit-init-$version.tar
+        plain=$(sed -n 's/^REG_PLAIN=//p' "$I2K_REG_STATE/env")
+        if [ -f "$init_tar" ] && ! [ "$I2K_REG_STATE/.init-$version" -nt "$init_tar" ]; then
+            skopeo copy -q --dest-tls-verify=false "oci-archive:$init_tar" \
+                "docker://$plain/i2kit/init:$version" >&2 || exit 1
+            touch "$I2K_REG_STATE/.init-$version"
+        fi
     ) 8>"$I2K_REG_STATE.lock" || { echo "harness: fixtures_ready failed" >&2; return 1; }
+    export I2K_VERSION
+    I2K_VERSION=$(cat "$REPO/VERSION")
     export I2K_OCI=$I2K_FIXTURES/oci
     reg_env
 }

@@ -1,0 +1,229 @@
+/* cmd_run.c — `i2kit run qemu`: options in, the guest's exit status out.
+ * The work is provision/qemu.c's; this file parses, picks the accelerator
+ * (provision/kvm.c's probe for --accel auto) and prints. */
+#include "cli/cmd_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
+#include "cli/common.h"
+#include "provision/kvm.h"
+
+#define KVM_PROBE_MS 5000
+
+static void help(void)
+{
+	printf("Usage: i2kit run qemu [OPTIONS] IMAGE\n\n"
+	       "Boots a kernel+initrd build under QEMU. IMAGE is the build's path prefix\n"
+	       "(build/web for build/web-kernel, build/web-initrd.img, build/web-cmdline)\n"
+	       "or the -kernel file itself. The serial console goes to stdout.\n\n"
+	       "Options:\n"
+	       "  --mem MB                memory (default %u)\n"
+	       "  --cpus N                virtual CPUs (default 1)\n"
+	       "  --publish HOST:GUEST[/tcp|udp]\n"
+	       "                          forward 127.0.0.1:HOST to the guest's port (repeatable)\n"
+	       "  --accel auto|kvm|tcg    accelerator (default auto: kvm if a test guest runs\n"
+	       "                          properly on /dev/kvm, else tcg)\n"
+	       "  --console-file F        also write the console to F\n"
+	       "  --timeout S             kill the VM after S seconds (exit status 124)\n"
+	       "  --data FILE             metadata for the guest (fw_cfg opt/i2kit/data; the\n"
+	       "                          guest sees it as /run/config/data)\n"
+	       "  --state DIR             state directory: pid, console.log, qmp.sock\n"
+	       "                          (default ~/.local/state/i2kit/run/NAME)\n"
+	       "  --cmdline-append STR    append to the kernel command line\n\n"
+	       "Ctrl-C asks the guest to power off (ACPI) and waits up to %u s\n"
+	       "($I2K_RUN_GRACE) before killing it. $I2K_QEMU names the QEMU binary.\n"
+	       "Exit status: the guest's (0 = every onboot container succeeded), 124 on\n"
+	       "timeout, 130 when killed after Ctrl-C, 1 when QEMU could not run.\n",
+	       I2K_QEMU_DEFAULT_MEM, I2K_QEMU_DEFAULT_GRACE);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out,
+		      struct i2k_error **err)
+{
+	char *end = NULL;
+	unsigned long v = 0;
+	if (*s >= '0' && *s <= '9')
+		v = strtoul(s, &end, 10);
+	if (end == NULL || *end != '\0' || v < lo || v > hi)
+		return i2k_error_set(err, I2K_ERR_USAGE, "%s: \"%s\" is not a number in %u..%u",
+				     opt, s, lo, hi);
+	*out = (unsigned)v;
+	return 0;
+}
+
+void i2k_run_args_clear(struct i2k_run_args *a)
+{
+	free(a->publish);
+	memset(a, 0, sizeof(*a));
+}
+
+int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_error **err)
+{
+	memset(a, 0, sizeof(*a));
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		a->help = true;
+		return 0;
+	}
+	if (argc < 2)
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "no provider given (i2kit run qemu IMAGE)");
+	if (strcmp(argv[1], "qemu") != 0)
+		return i2k_error_set(err, I2K_ERR_USAGE, "unknown provider \"%s\" (only qemu)",
+				     argv[1]);
+	struct i2k_qemu_opts *o = &a->qemu;
+	static const char *const names[] = {"--mem",   "--cpus",	 "--publish",
+					    "--accel", "--console-file", "--timeout",
+					    "--data",  "--state",	 "--cmdline-append"};
+	bool opts_done = false;
+	for (int i = 2; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!opts_done && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
+			a->help = true;
+			return 0;
+		}
+		if (!opts_done && strcmp(arg, "--") == 0) {
+			opts_done = true;
+			continue;
+		}
+		if (opts_done || arg[0] != '-' || arg[1] == '\0') {
+			if (o->image)
+				return i2k_error_set(err, I2K_ERR_USAGE,
+						     "more than one IMAGE (\"%s\", \"%s\")",
+						     o->image, arg);
+			o->image = arg;
+			continue;
+		}
+		size_t which = 0;
+		const char *val = NULL;
+		for (; which < I2K_ARRAY_SIZE(names); which++) {
+			size_t n = strlen(names[which]);
+			if (strncmp(arg, names[which], n) == 0 &&
+			    (arg[n] == '\0' || arg[n] == '=')) {
+				if (arg[n] == '=')
+					val = arg + n + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				else
+					return i2k_error_set(err, I2K_ERR_USAGE, "%s needs a value",
+							     names[which]);
+				break;
+			}
+		}
+		if (which == I2K_ARRAY_SIZE(names))
+			return i2k_error_set(err, I2K_ERR_USAGE, "unknown option %s", arg);
+		switch (which) {
+		case 0:
+			if (parse_uint("--mem", val, 16, 1u << 20, &o->mem_mb, err) < 0)
+				return -1;
+			break;
+		case 1:
+			if (parse_uint("--cpus", val, 1, 256, &o->cpus, err) < 0)
+				return -1;
+			break;
+		case 2: {
+			struct i2k_qemu_publish p;
+			if (i2k_qemu_parse_publish(val, &p, err) < 0)
+				return -1;
+			a->publish = i2k_xrealloc(a->publish, (o->npublish + 1) * sizeof(p));
+			a->publish[o->npublish++] = p;
+			o->publish = a->publish;
+			break;
+		}
+		case 3:
+			if (strcmp(val, "auto") == 0)
+				o->accel = I2K_QEMU_ACCEL_AUTO;
+			else if (strcmp(val, "kvm") == 0)
+				o->accel = I2K_QEMU_ACCEL_KVM;
+			else if (strcmp(val, "tcg") == 0)
+				o->accel = I2K_QEMU_ACCEL_TCG;
+			else
+				return i2k_error_set(err, I2K_ERR_USAGE,
+						     "--accel: \"%s\" is not auto, kvm or tcg",
+						     val);
+			break;
+		case 4:
+			o->console_file = val;
+			break;
+		case 5:
+			if (parse_uint("--timeout", val, 1, 365u * 86400, &o->timeout_s, err) < 0)
+				return -1;
+			break;
+		case 6:
+			o->data = val;
+			break;
+		case 7:
+			if (*val == '\0')
+				return i2k_error_set(err, I2K_ERR_USAGE,
+						     "--state needs a directory");
+			o->state_dir = val;
+			break;
+		case 8:
+			o->cmdline_append = val;
+			break;
+		}
+	}
+	if (o->image == NULL)
+		return i2k_error_set(err, I2K_ERR_USAGE, "no IMAGE given");
+	return 0;
+}
+
+int i2k_cmd_run(int argc, char **argv)
+{
+	struct i2k_run_args a;
+	struct i2k_error *err = NULL;
+	if (i2k_run_parse(argc, argv, &a, &err) < 0) {
+		i2k_cli_usage("run", "%s", err->msg);
+		i2k_error_free(err);
+		i2k_run_args_clear(&a);
+		return 2;
+	}
+	if (a.help) {
+		help();
+		i2k_run_args_clear(&a);
+		return 0;
+	}
+	char why[256] = "";
+	if (a.qemu.accel != I2K_QEMU_ACCEL_TCG) {
+		bool kvm = i2k_kvm_usable(NULL, KVM_PROBE_MS, why, sizeof(why));
+		if (a.qemu.accel == I2K_QEMU_ACCEL_KVM && !kvm) {
+			i2k_error_set(&err, I2K_ERR_UNSUPPORTED, "--accel kvm: kvm unusable: %s",
+				      why);
+			i2k_run_args_clear(&a);
+			return i2k_cli_fail(err);
+		}
+		a.qemu.accel = kvm ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
+		if (kvm)
+			fprintf(stderr, "i2kit: qemu: using kvm\n");
+		else
+			fprintf(stderr, "i2kit: qemu: using tcg (kvm unusable: %s)\n", why);
+	} else {
+		fprintf(stderr, "i2kit: qemu: using tcg (--accel tcg)\n");
+	}
+	struct i2k_qemu_result res;
+	int rc;
+	if (i2k_qemu_run(&a.qemu, &res, &err) < 0) {
+		rc = i2k_cli_fail(err);
+	} else if (res.timed_out) {
+		fprintf(stderr, "i2kit: error: qemu: timed out after %u s; the VM was killed\n",
+			a.qemu.timeout_s);
+		rc = 124;
+	} else if (res.killed) {
+		if (res.powerdown_failed)
+			fprintf(stderr, "i2kit: error: qemu: could not ask the guest to power off "
+					"(QMP); the VM was stopped\n");
+		else
+			fprintf(stderr, "i2kit: error: qemu: the guest did not power off in time; "
+					"the VM was killed\n");
+		rc = 130;
+	} else {
+		rc = res.guest_status > 255 ? 255 : res.guest_status;
+		if (res.interrupted)
+			fprintf(stderr, "i2kit: qemu: the guest powered off (status %d)\n", rc);
+	}
+	i2k_run_args_clear(&a);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* log.h — the guest init's console logging. Every line goes to the console
+ * (fd 2 of PID 1, set up by main.c) as "i2kit-init: MESSAGE\n", written
+ * with one write() so lines from the init never interleave mid-line.
+ * Never fails (a failed write is dropped). */
+#ifndef I2K_INITRD_INIT_LOG_H
+#define I2K_INITRD_INIT_LOG_H
+
+#include <stdarg.h>
+
+/* log_info/log_warn: one line; log_errno appends ": strerror(errno)".
+ * log_debug prints only when log_verbose is set (cmdline i2kit.debug=1). */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int log_verbose;
+/* The fd log lines go to (default 2). */
+extern int log_fd;
+
+/* Opens every console the kernel lists in /proc/consoles ("console=ttyS0
+ * console=tty0" gives two), so the init's lines and container output reach
+ * all of them like the kernel's own messages; /dev/console alone is only
+ * the last one. Without any, output goes to log_fd. */
+void log_open_consoles(void);
+/* Writes buf to every console (or log_fd). */
+void console_write(const void *buf, unsigned long len);
+
+/* Writes all of buf to fd, retrying on EINTR/short writes; gives up on any
+ * other error (returns -1). Shared helper for the init. */
+int write_all(int fd, const void *buf, unsigned long len);
+
+#endif

@@ -1,0 +1,86 @@
+/* main.c — i2kit's guest init, PID 1.
+ *
+ *   1. if / is the initramfs: move it to a tmpfs and re-exec (switchroot.h)
+ *   2. early mounts + console (mounts.h), kernel cmdline (cmdline.h)
+ *   3. kernel modules (modules.h), then lo, hostname, RNG seed, DHCP (net.h),
+ *      metadata from `i2kit run qemu --data` into /run/config (metadata.h)
+ *   4. onboot containers in order, then services (supervise.h)
+ *   5. no services and no i2kit.idle=1: power off; else serve until a power
+ *      trigger (signal, ACPI power button, /run/i2kit/poweroff)
+ *   6. onshutdown containers, stop services, unmount, reboot(2) (shutdown.h)
+ *
+ * It never exits: every failure is logged ("i2kit-init: ...") and survived.
+ * Run as any other pid (for a quick look) it only prints what it would do. */
+#include "cmdline.h"
+#include "log.h"
+#include "metadata.h"
+#include "modules.h"
+#include "mounts.h"
+#include "net.h"
+#include "shutdown.h"
+#include "supervise.h"
+#include "switchroot.h"
+
+#include <stdio.h>
+#include <sys/reboot.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef I2K_VERSION
+#define I2K_VERSION "dev"
+#endif
+
+static double uptime_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	if (getpid() != 1) {
+		fprintf(stderr,
+			"i2kit-init %s: this is the guest's PID 1; it only runs as "
+			"init inside an i2kit VM\n",
+			I2K_VERSION);
+		return 2;
+	}
+	if (switchroot_needed(argc, argv)) {
+		mounts_console();
+		switchroot_run(argc, argv); /* returns only when it failed */
+	}
+	mounts_early();
+	log_open_consoles();
+	cmdline_load();
+	log_verbose = cmdline_flag("i2kit.debug", 0);
+	log_info("i2kit-init %s starting (%.2fs since boot)", I2K_VERSION, uptime_s());
+	/* ctrl-alt-del becomes SIGINT to us instead of an immediate reboot */
+	if (reboot(RB_DISABLE_CAD) < 0)
+		log_errno("reboot(RB_DISABLE_CAD)");
+	sup_init();
+	modules_boot();
+	sup_scan_input();
+	net_boot();
+	metadata_fetch();
+
+	int failed = sup_run_onboot();
+	enum sup_action action = sup_pending();
+	int services = 0;
+	if (action == SUP_NONE)
+		services = sup_start_services();
+	log_info("boot finished in %.2fs: %d onboot failure%s, %d service%s", uptime_s(), failed,
+		 failed == 1 ? "" : "s", services, services == 1 ? "" : "s");
+	action = sup_pending();
+	if (action == SUP_NONE) {
+		if (services == 0 && !cmdline_flag("i2kit.idle", 0)) {
+			log_info("no services: powering off (i2kit.idle=1 keeps the VM up)");
+			action = SUP_POWEROFF;
+		} else {
+			action = sup_serve();
+		}
+	}
+	sup_run_onshutdown();
+	sup_stop_services(10000);
+	shutdown_system(action, failed ? 1 : 0);
+}

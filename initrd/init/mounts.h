@@ -1,0 +1,25 @@
+/* mounts.h — the guest init's early mounts, as LinuxKit's rc.init does
+ * them: proc, sysfs (+ securityfs, debugfs, configfs, bpf, fusectl when
+ * available), devtmpfs on /dev (+ devpts with ptmxmode=0666, /dev/shm,
+ * /dev/mqueue, the /dev/fd, stdin, stdout, stderr links), cgroup2 on
+ * /sys/fs/cgroup with the cpu, memory, pids and io controllers enabled for
+ * children, tmpfs on /run, /tmp and /var (with /var's usual directories and
+ * /var/run → /run), and / made rshared. Each failure is logged; the rest
+ * goes on. */
+#ifndef I2K_INITRD_INIT_MOUNTS_H
+#define I2K_INITRD_INIT_MOUNTS_H
+
+/* Mounts devtmpfs on /dev if needed and makes /dev/console fds 0, 1, 2
+ * (stdin read-write too). Safe to call twice. */
+void mounts_console(void);
+
+/* Everything else above. */
+void mounts_early(void);
+
+/* mkdir -p with MODE for each missing component; 0 or -1 (errno). */
+int mkdir_p(const char *path, unsigned mode);
+
+/* Writes TEXT to an existing file (sysfs/procfs knobs); 0 or -1. */
+int write_file(const char *path, const char *text);
+
+#endif

@@ -1,0 +1,702 @@
+/* qemu.c — `i2kit run qemu`: argument building, the QEMU child, console
+ * tee, timeout, graceful powerdown over QMP (see qemu.h). */
+#include "provision/qemu.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
+
+#define CMDLINE_MAX (64u << 10)
+#define QMP_LINE_MAX (64u << 10)
+
+/* ---- small pure helpers ---------------------------------------------------- */
+
+static int parse_port(const char *s, size_t len, unsigned *out)
+{
+	if (len == 0 || len > 5)
+		return -1;
+	unsigned v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int i2k_qemu_parse_publish(const char *spec, struct i2k_qemu_publish *out, struct i2k_error **err)
+{
+	memset(out, 0, sizeof(*out));
+	const char *colon = strchr(spec, ':');
+	const char *slash = strchr(spec, '/');
+	const char *gend = slash ? slash : spec + strlen(spec);
+	unsigned h, g;
+	if (colon == NULL || (slash && slash < colon) ||
+	    parse_port(spec, (size_t)(colon - spec), &h) < 0 ||
+	    parse_port(colon + 1, (size_t)(gend - colon - 1), &g) < 0 ||
+	    (slash && strcmp(slash, "/tcp") != 0 && strcmp(slash, "/udp") != 0))
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "--publish \"%s\": expected HOST:GUEST[/tcp|udp]", spec);
+	unsigned bad = h < 1 || h > 65535 ? h : g < 1 || g > 65535 ? g : 0;
+	if (h < 1 || h > 65535 || g < 1 || g > 65535)
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "--publish \"%s\": port %u out of range 1..65535", spec, bad);
+	out->host = (uint16_t)h;
+	out->guest = (uint16_t)g;
+	out->udp = slash && strcmp(slash, "/udp") == 0;
+	return 0;
+}
+
+char *i2k_qemu_netdev_arg(const struct i2k_qemu_publish *p, size_t n)
+{
+	struct i2k_buf b = {0};
+	const char *head = "user,id=net0";
+	i2k_buf_append(&b, head, strlen(head), NULL);
+	for (size_t i = 0; i < n; i++) {
+		char one[96];
+		int len = snprintf(one, sizeof(one), ",hostfwd=%s:127.0.0.1:%u-:%u",
+				   p[i].udp ? "udp" : "tcp", p[i].host, p[i].guest);
+		i2k_buf_append(&b, one, (size_t)len, NULL);
+	}
+	return b.data;
+}
+
+/* The value of the last "console=" word of s (NULL if none), as a new
+ * string. */
+static char *last_console(const char *s)
+{
+	char *found = NULL;
+	for (const char *p = s; p && *p;) {
+		p += strspn(p, " \t\r\n");
+		size_t w = strcspn(p, " \t\r\n");
+		if (w > 8 && strncmp(p, "console=", 8) == 0) {
+			free(found);
+			found = i2k_xstrndup(p + 8, w - 8);
+		}
+		p += w;
+	}
+	return found;
+}
+
+static void append_word(struct i2k_buf *b, const char *s)
+{
+	size_t len = strlen(s);
+	while (len > 0 && strchr(" \t\r\n", s[len - 1]))
+		len--;
+	while (len > 0 && strchr(" \t\r\n", *s)) {
+		s++;
+		len--;
+	}
+	if (len == 0)
+		return;
+	if (b->len > 0)
+		i2k_buf_append(b, " ", 1, NULL);
+	i2k_buf_append(b, s, len, NULL);
+}
+
+char *i2k_qemu_kernel_cmdline(const char *base, const char *append)
+{
+	struct i2k_buf b = {0};
+	append_word(&b, base ? base : "");
+	append_word(&b, append ? append : "");
+	_cleanup_free_ char *con = last_console(b.data ? b.data : "");
+	if (con == NULL || !i2k_str_has_prefix(con, "ttyS0"))
+		append_word(&b, "console=ttyS0");
+	append_word(&b, "i2kit.exitcode=isa-debug-exit");
+	return b.data;
+}
+
+int i2k_qemu_guest_status(int wstatus, bool booted)
+{
+	if (!WIFEXITED(wstatus))
+		return -1;
+	int code = WEXITSTATUS(wstatus);
+	if (code == 0)
+		return 0;
+	if ((code & 1) && booted)
+		return code >> 1;
+	return -1;
+}
+
+/* ---- image and state ------------------------------------------------------- */
+
+static bool is_file(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void i2k_qemu_image_clear(struct i2k_qemu_image *img)
+{
+	free(img->kernel);
+	free(img->initrd);
+	free(img->cmdline);
+	free(img->name);
+	memset(img, 0, sizeof(*img));
+}
+
+int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct i2k_error **err)
+{
+	memset(out, 0, sizeof(*out));
+	_cleanup_free_ char *prefix = i2k_xstrdup(image);
+	_cleanup_free_ char *cpath = NULL;
+	if (i2k_str_has_suffix(prefix, "-kernel") && is_file(prefix))
+		prefix[strlen(prefix) - strlen("-kernel")] = '\0';
+	out->kernel = i2k_xasprintf("%s-kernel", prefix);
+	if (!is_file(out->kernel)) {
+		i2k_error_set(err, I2K_ERR_NOTFOUND, "%s: no kernel (%s does not exist)", image,
+			      out->kernel);
+		goto fail;
+	}
+	out->initrd = i2k_xasprintf("%s-initrd.img", prefix);
+	if (!is_file(out->initrd)) {
+		i2k_error_set(err, I2K_ERR_NOTFOUND, "%s: no initrd (%s does not exist)", image,
+			      out->initrd);
+		goto fail;
+	}
+	cpath = i2k_xasprintf("%s-cmdline", prefix);
+	if (is_file(cpath)) {
+		size_t len;
+		if (i2k_read_file(cpath, CMDLINE_MAX, &out->cmdline, &len, err) < 0) {
+			i2k_error_wrap(err, "%s", cpath);
+			goto fail;
+		}
+	} else {
+		out->cmdline = i2k_xstrdup("");
+	}
+	const char *slash = strrchr(prefix, '/');
+	out->name = i2k_xstrdup(slash ? slash + 1 : prefix);
+	if (out->name[0] == '\0') {
+		free(out->name);
+		out->name = i2k_xstrdup("vm");
+	}
+	return 0;
+fail:
+	i2k_qemu_image_clear(out);
+	return -1;
+}
+
+int i2k_qemu_default_state_dir(const char *name, char **out, struct i2k_error **err)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	if (xdg && *xdg == '/')
+		*out = i2k_xasprintf("%s/i2kit/run/%s", xdg, name);
+	else if (home && *home)
+		*out = i2k_xasprintf("%s/.local/state/i2kit/run/%s", home, name);
+	else
+		return i2k_error_set(err, I2K_ERR_CONFIG,
+				     "no state directory: $HOME is not set (use --state DIR)");
+	return 0;
+}
+
+/* ---- argv ------------------------------------------------------------------------ */
+
+struct argv {
+	char **v;
+	size_t n, cap;
+};
+
+static void argv_add(struct argv *a, char *owned)
+{
+	i2k_xgrow((void **)&a->v, &a->cap, a->n + 2, sizeof(*a->v));
+	a->v[a->n++] = owned;
+	a->v[a->n] = NULL;
+}
+
+static void argv_addf(struct argv *a, const char *s)
+{
+	argv_add(a, i2k_xstrdup(s));
+}
+
+void i2k_qemu_argv_free(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (char **p = argv; *p; p++)
+		free(*p);
+	free(argv);
+}
+
+/* QEMU's option syntax: ',' inside a value is written ",,". */
+static char *opt_escape(const char *s)
+{
+	struct i2k_buf b = {0};
+	for (const char *p = s; *p; p++) {
+		i2k_buf_append(&b, p, 1, NULL);
+		if (*p == ',')
+			i2k_buf_append(&b, ",", 1, NULL);
+	}
+	return b.data ? b.data : i2k_xstrdup("");
+}
+
+int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *img, const char *qemu,
+		  const char *qmp_path, char ***out, struct i2k_error **err)
+{
+	*out = NULL;
+	/* -kernel/-initrd take a plain file name but QEMU splits -initrd at ','
+	 * (several initrds) in recent versions: refuse rather than guess. */
+	if (strchr(img->initrd, ','))
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "%s: QEMU cannot take an initrd path with ','", img->initrd);
+	struct argv a = {0};
+	argv_addf(&a, qemu);
+	argv_addf(&a, "-name");
+	argv_addf(&a, img->name);
+	argv_addf(&a, "-nographic");
+	argv_addf(&a, "-no-reboot");
+	argv_addf(&a, "-accel");
+	if (o->accel == I2K_QEMU_ACCEL_KVM) {
+		argv_addf(&a, "kvm");
+		argv_addf(&a, "-cpu");
+		argv_addf(&a, "host");
+	} else {
+		argv_addf(&a, "tcg");
+	}
+	argv_addf(&a, "-m");
+	argv_add(&a, i2k_xasprintf("%u", o->mem_mb ? o->mem_mb : I2K_QEMU_DEFAULT_MEM));
+	argv_addf(&a, "-smp");
+	argv_add(&a, i2k_xasprintf("%u", o->cpus ? o->cpus : 1));
+	argv_addf(&a, "-kernel");
+	argv_addf(&a, img->kernel);
+	argv_addf(&a, "-initrd");
+	argv_addf(&a, img->initrd);
+	argv_addf(&a, "-append");
+	argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, o->cmdline_append));
+	argv_addf(&a, "-chardev");
+	argv_addf(&a, "stdio,id=con0,signal=off");
+	argv_addf(&a, "-serial");
+	argv_addf(&a, "chardev:con0");
+	_cleanup_free_ char *qmp = opt_escape(qmp_path);
+	argv_addf(&a, "-chardev");
+	argv_add(&a, i2k_xasprintf("socket,id=qmp0,path=%s,server=on,wait=off", qmp));
+	argv_addf(&a, "-mon");
+	argv_addf(&a, "chardev=qmp0,mode=control");
+	argv_addf(&a, "-device");
+	argv_addf(&a, "isa-debug-exit,iobase=0xf4,iosize=0x04");
+	argv_addf(&a, "-netdev");
+	argv_add(&a, i2k_qemu_netdev_arg(o->publish, o->npublish));
+	/* romfile= : no iPXE option ROM (its banner and delay are of no use
+	 * with -kernel). */
+	argv_addf(&a, "-device");
+	argv_addf(&a, "virtio-net-pci,netdev=net0,romfile=");
+	argv_addf(&a, "-device");
+	argv_addf(&a, "virtio-rng-pci");
+	if (o->data) {
+		_cleanup_free_ char *d = opt_escape(o->data);
+		argv_addf(&a, "-fw_cfg");
+		argv_add(&a, i2k_xasprintf("name=opt/i2kit/data,file=%s", d));
+	}
+	*out = a.v;
+	return 0;
+}
+
+/* ---- running ------------------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Full path of an executable: name as is when it has a '/', else $PATH. */
+static char *find_exe(const char *name)
+{
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0 ? i2k_xstrdup(name) : NULL;
+	const char *path = getenv("PATH");
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, ":");
+		_cleanup_free_ char *cand = i2k_xasprintf("%.*s/%s", (int)len, len ? p : ".", name);
+		if (access(cand, X_OK) == 0 && is_file(cand))
+			return I2K_STEAL(cand);
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return NULL;
+}
+
+/* Is the process of STATE/pid still a QEMU of this state dir? */
+static pid_t running_pid(const char *pidfile, const char *qmp_path)
+{
+	_cleanup_free_ char *s = NULL;
+	size_t len;
+	if (i2k_read_file(pidfile, 64, &s, &len, NULL) < 0)
+		return 0;
+	long pid = strtol(s, NULL, 10);
+	if (pid <= 1 || kill((pid_t)pid, 0) != 0)
+		return 0;
+	_cleanup_free_ char *procp = i2k_xasprintf("/proc/%ld/cmdline", pid);
+	_cleanup_free_ char *cmd = NULL;
+	if (i2k_read_file(procp, 1u << 20, &cmd, &len, NULL) < 0)
+		return 0;
+	return memmem(cmd, len, qmp_path, strlen(qmp_path)) ? (pid_t)pid : 0;
+}
+
+/* Reads one line (up to '\n') from a blocking socket with a receive timeout. */
+static int read_line(int fd, struct i2k_buf *b)
+{
+	b->len = 0;
+	for (;;) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		if (c == '\n')
+			return 0;
+		if (i2k_buf_append(b, &c, 1, NULL) < 0)
+			return -1;
+	}
+}
+
+/* Reads lines until one that answers a command ("return" or "error");
+ * asynchronous events are skipped. */
+static int qmp_answer(int fd, struct i2k_buf *b)
+{
+	for (int i = 0; i < 32; i++) {
+		if (read_line(fd, b) < 0)
+			return -1;
+		if (b->data && strstr(b->data, "\"return\""))
+			return 0;
+		if (b->data && strstr(b->data, "\"error\""))
+			return -1;
+	}
+	return -1;
+}
+
+/* system_powerdown over QMP: greeting, qmp_capabilities, the command. */
+static int qmp_powerdown(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	struct i2k_buf b = {.max = QMP_LINE_MAX};
+	static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+	static const char down[] = "{\"execute\":\"system_powerdown\"}\n";
+	int r = -1;
+	if (read_line(fd, &b) == 0 && b.data && strstr(b.data, "\"QMP\"") &&
+	    i2k_write_all(fd, caps, sizeof(caps) - 1, NULL) == 0 && qmp_answer(fd, &b) == 0 &&
+	    i2k_write_all(fd, down, sizeof(down) - 1, NULL) == 0 && qmp_answer(fd, &b) == 0)
+		r = 0;
+	i2k_buf_free(&b);
+	return r;
+}
+
+static int open_out(const char *path, struct i2k_error **err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		i2k_error_errno(err, errno, I2K_ERR_IO, "%s", path);
+	return fd;
+}
+
+/* Copies a console chunk to every sink; a sink that fails is dropped
+ * (its fd set to -1) so that a closed stdout does not stop the VM. */
+static void console_tee(int *fds, size_t n, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (i2k_write_all(fds[i], buf, len, NULL) < 0)
+			fds[i] = -1;
+	}
+}
+
+/* The kernel's last panic line. A panicked guest never powers off (and
+ * with -no-reboot a panic=N reboot would look like a clean exit 0), so the
+ * console is watched for it. */
+#define PANIC_END "---[ end Kernel panic"
+
+/* Looks for PANIC_END in the stream, across chunk boundaries: tail keeps
+ * the last bytes of the previous chunks. */
+static bool panic_seen(char *tail, size_t *tail_len, const char *buf, size_t len)
+{
+	const size_t keep = sizeof(PANIC_END) - 1;
+	size_t head = len < keep ? len : keep;
+	memcpy(tail + *tail_len, buf, head);
+	if (memmem(tail, *tail_len + head, PANIC_END, keep) || memmem(buf, len, PANIC_END, keep))
+		return true;
+	/* keep the last `keep` bytes of tail + buf */
+	if (len >= keep) {
+		memcpy(tail, buf + len - keep, keep);
+		*tail_len = keep;
+	} else {
+		size_t total = *tail_len + len;
+		size_t drop = total > keep ? total - keep : 0;
+		memmove(tail, tail + drop, total - drop);
+		*tail_len = total - drop;
+	}
+	return false;
+}
+
+/* The child: its own process group, dies with i2kit, console on stdout. */
+static void __attribute__((noreturn))
+exec_child(const char *exe, char **argv, int out_w, int err_w, pid_t parent)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	int null = open("/dev/null", O_RDONLY);
+	if (null >= 0 && null != STDIN_FILENO) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	if (out_w != STDOUT_FILENO) {
+		dup2(out_w, STDOUT_FILENO);
+		close(out_w);
+	}
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execv(exe, argv);
+	int e = errno;
+	ssize_t w = write(err_w, &e, sizeof(e));
+	(void)w;
+	_exit(127);
+}
+
+static unsigned env_grace(void)
+{
+	const char *s = getenv("I2K_RUN_GRACE");
+	if (s && *s) {
+		char *end;
+		unsigned long v = strtoul(s, &end, 10);
+		if (*end == '\0' && v > 0 && v <= 3600)
+			return (unsigned)v;
+	}
+	return I2K_QEMU_DEFAULT_GRACE;
+}
+
+int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, struct i2k_error **err)
+{
+	memset(res, 0, sizeof(*res));
+	res->guest_status = -1;
+	struct i2k_qemu_image img;
+	if (i2k_qemu_image_resolve(o->image, &img, err) < 0)
+		return -1;
+	int rc = -1;
+	char **argv = NULL;
+	_cleanup_free_ char *exe = NULL, *state = NULL, *qmp = NULL, *pidfile = NULL,
+			    *logpath = NULL;
+	_cleanup_close_ int log_fd = -1, con_fd = -1, out_r = -1, out_w = -1, err_r = -1,
+			    err_w = -1;
+	pid_t pid = -1;
+	bool owns_state = false; /* pid file and socket are ours to remove */
+
+	const char *qname = o->qemu ? o->qemu : getenv("I2K_QEMU");
+	if (qname == NULL || *qname == '\0')
+		qname = I2K_QEMU_DEFAULT_BINARY;
+	exe = find_exe(qname);
+	if (exe == NULL) {
+		i2k_error_set(err, I2K_ERR_NOTFOUND,
+			      "%s: not found (install the qemu-system-x86 package, or set "
+			      "$I2K_QEMU to a QEMU binary)",
+			      qname);
+		goto out;
+	}
+	if (o->data && !is_file(o->data)) {
+		i2k_error_set(err, I2K_ERR_NOTFOUND, "--data %s: no such file", o->data);
+		goto out;
+	}
+	if (o->state_dir)
+		state = i2k_xstrdup(o->state_dir);
+	else if (i2k_qemu_default_state_dir(img.name, &state, err) < 0)
+		goto out;
+	if (i2k_mkdir_p(state, 0700, err) < 0)
+		goto out;
+	qmp = i2k_xasprintf("%s/qmp.sock", state);
+	if (strlen(qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		i2k_error_set(err, I2K_ERR_CONFIG,
+			      "%s: too long for a unix socket path (use a shorter --state DIR)",
+			      qmp);
+		goto out;
+	}
+	pidfile = i2k_xasprintf("%s/pid", state);
+	pid_t other = running_pid(pidfile, qmp);
+	if (other > 0) {
+		i2k_error_set(err, I2K_ERR_CONFIG, "%s: already running (pid %d)", state,
+			      (int)other);
+		goto out;
+	}
+	owns_state = true;
+	unlink(qmp);
+	logpath = i2k_xasprintf("%s/console.log", state);
+	if ((log_fd = open_out(logpath, err)) < 0)
+		goto out;
+	if (o->console_file && (con_fd = open_out(o->console_file, err)) < 0)
+		goto out;
+	enum i2k_qemu_accel accel =
+	    o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
+	struct i2k_qemu_opts eff = *o;
+	eff.accel = accel;
+	if (i2k_qemu_argv(&eff, &img, exe, qmp, &argv, err) < 0)
+		goto out;
+
+	int p[2], e[2];
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
+		i2k_error_errno(err, errno, I2K_ERR_IO, "pipe");
+		goto out;
+	}
+	out_r = p[0], out_w = p[1], err_r = e[0], err_w = e[1];
+	pid_t self = getpid();
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		i2k_error_errno(err, errno, I2K_ERR_IO, "fork");
+		goto out;
+	}
+	if (pid == 0)
+		exec_child(exe, argv, out_w, err_w, self);
+	close(I2K_TAKE_FD(out_w));
+	close(I2K_TAKE_FD(err_w));
+	int child_errno = 0;
+	ssize_t got;
+	do
+		got = read(err_r, &child_errno, sizeof(child_errno));
+	while (got < 0 && errno == EINTR);
+	if (got == (ssize_t)sizeof(child_errno)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		pid = -1;
+		i2k_error_errno(err, child_errno, I2K_ERR_IO, "exec %s", exe);
+		goto out;
+	}
+	{
+		char pidbuf[32];
+		int n = snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)pid);
+		if (i2k_write_file_atomic(pidfile, pidbuf, (size_t)n, 0644, NULL) < 0)
+			i2k_warn("%s: cannot write the pid file", pidfile);
+	}
+
+	int sinks[3] = {o->quiet ? -1 : STDOUT_FILENO, log_fd, con_fd};
+	unsigned grace = o->grace_s ? o->grace_s : env_grace();
+	int64_t deadline = o->timeout_s ? now_ms() + (int64_t)o->timeout_s * 1000 : 0;
+	int64_t grace_deadline = 0;
+	bool exited = false, pipe_open = true;
+	int wst = 0;
+	char buf[65536];
+	char tail[2 * sizeof(PANIC_END)];
+	size_t tail_len = 0;
+	int64_t panic_kill = 0;
+	while (!exited || pipe_open) {
+		if (pipe_open) {
+			struct pollfd pfd = {.fd = out_r, .events = POLLIN};
+			int n = poll(&pfd, 1, exited ? 0 : 100);
+			if (n > 0) {
+				ssize_t r = read(out_r, buf, sizeof(buf));
+				if (r > 0) {
+					res->booted = true;
+					console_tee(sinks, 3, buf, (size_t)r);
+					if (!res->panicked &&
+					    panic_seen(tail, &tail_len, buf, (size_t)r)) {
+						/* let the rest of the panic
+						 * message through first */
+						res->panicked = true;
+						panic_kill = now_ms() + 500;
+					}
+				} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+					pipe_open = false;
+				}
+			} else if (n == 0 && exited) {
+				pipe_open = false; /* QEMU is gone; nothing more is coming */
+			}
+		} else {
+			poll(NULL, 0, 100);
+		}
+		if (!exited) {
+			pid_t w = waitpid(pid, &wst, WNOHANG);
+			if (w == pid) {
+				exited = true;
+				continue;
+			}
+			int64_t now = now_ms();
+			if (panic_kill && now >= panic_kill) {
+				kill(pid, SIGKILL);
+				panic_kill = 0;
+			}
+			if (deadline && now >= deadline && !res->timed_out) {
+				kill(pid, SIGKILL);
+				res->timed_out = true;
+			}
+			if (i2k_interrupted && !res->interrupted) {
+				res->interrupted = true;
+				grace_deadline = now + (int64_t)grace * 1000;
+				if (qmp_powerdown(qmp) < 0) {
+					res->powerdown_failed = true;
+					res->killed = true;
+					kill(pid, SIGTERM);
+				}
+			}
+			if (grace_deadline && now >= grace_deadline) {
+				kill(pid, SIGKILL);
+				res->killed = true;
+				grace_deadline = 0;
+			}
+		}
+	}
+	pid = -1;
+	res->wstatus = wst;
+	res->guest_status = i2k_qemu_guest_status(wst, res->booted);
+	if (res->panicked) {
+		i2k_error_set(err, I2K_ERR_IO, "the guest kernel panicked (see the console)");
+		goto out;
+	}
+	if (!res->timed_out && !res->killed && res->guest_status < 0) {
+		if (WIFEXITED(wst))
+			i2k_error_set(err, I2K_ERR_IO, "QEMU exited with status %d%s",
+				      WEXITSTATUS(wst),
+				      res->booted ? "" : " before the guest started");
+		else
+			i2k_error_set(err, I2K_ERR_IO, "QEMU was killed by signal %d",
+				      WTERMSIG(wst));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (pid > 0) { /* only on a failure between fork and the loop */
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (owns_state) {
+		unlink(pidfile);
+		unlink(qmp);
+	}
+	i2k_qemu_argv_free(argv);
+	i2k_qemu_image_clear(&img);
+	return rc;
+}

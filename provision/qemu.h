@@ -1,0 +1,133 @@
+/* qemu.h — `i2kit run qemu`: boot a kernel+initrd build under QEMU.
+ *
+ * IMAGE is the path prefix of a kernel+initrd build (build/example/web →
+ * web-kernel, web-initrd.img, web-cmdline) or the PREFIX-kernel file itself.
+ * QEMU always gets:
+ *   -nographic -no-reboot, -m MB -smp N, -accel kvm (-cpu host) or tcg
+ *   -kernel/-initrd/-append: the build's cmdline + --cmdline-append
+ *       + "console=ttyS0" (unless the last console= already is ttyS0…)
+ *       + "i2kit.exitcode=isa-debug-exit"
+ *   -chardev stdio + -serial: the serial console on QEMU's stdout, which is a
+ *       pipe that i2k_qemu_run reads and copies to stdout, STATE/console.log
+ *       and --console-file
+ *   -chardev socket + -mon mode=control: QMP at STATE/qmp.sock
+ *   -device isa-debug-exit,iobase=0xf4,iosize=0x04
+ *   -netdev user,id=net0[,hostfwd=tcp:127.0.0.1:HOST-:GUEST]... +
+ *       -device virtio-net-pci,netdev=net0;  -device virtio-rng-pci
+ *   -fw_cfg name=opt/i2kit/data,file=F with --data F (the guest init copies
+ *       it to /run/config/data, see initrd/init/metadata.h)
+ * QEMU runs in its own process group (a terminal's Ctrl-C reaches i2kit
+ * only) and dies with i2kit (PR_SET_PDEATHSIG): no QEMU is left behind.
+ *
+ * Exit status: QEMU exits 0 on a plain guest poweroff (guest status 0); a
+ * write of V to the isa-debug-exit port makes it exit (V << 1) | 1 (guest
+ * status V). QEMU's own errors are exit 1 too: a 1 before the guest printed
+ * anything on its console is taken as a QEMU failure.
+ */
+#ifndef I2K_PROVISION_QEMU_H
+#define I2K_PROVISION_QEMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder/base/error.h"
+
+enum i2k_qemu_accel { I2K_QEMU_ACCEL_AUTO, I2K_QEMU_ACCEL_KVM, I2K_QEMU_ACCEL_TCG };
+
+/* --publish HOST:GUEST[/tcp|udp] */
+struct i2k_qemu_publish {
+	uint16_t host, guest;
+	bool udp;
+};
+
+#define I2K_QEMU_DEFAULT_MEM 1024u /* MB */
+#define I2K_QEMU_DEFAULT_GRACE 20u /* s between system_powerdown and SIGKILL */
+#define I2K_QEMU_DEFAULT_BINARY "qemu-system-x86_64"
+
+struct i2k_qemu_opts {
+	const char *image; /* required */
+	unsigned mem_mb;   /* 0 → I2K_QEMU_DEFAULT_MEM */
+	unsigned cpus;	   /* 0 → 1 */
+	const struct i2k_qemu_publish *publish;
+	size_t npublish;
+	enum i2k_qemu_accel accel;  /* i2k_qemu_run needs KVM or TCG (AUTO → TCG) */
+	const char *console_file;   /* NULL → none */
+	unsigned timeout_s;	    /* 0 → no timeout */
+	const char *data;	    /* NULL → no fw_cfg data */
+	const char *state_dir;	    /* NULL → i2k_qemu_default_state_dir(name) */
+	const char *cmdline_append; /* NULL → nothing */
+	const char *qemu;	    /* NULL → $I2K_QEMU, else I2K_QEMU_DEFAULT_BINARY */
+	unsigned grace_s;	    /* 0 → $I2K_RUN_GRACE, else I2K_QEMU_DEFAULT_GRACE */
+	bool quiet;		    /* do not copy the console to stdout */
+};
+
+/* Parses "HOST:GUEST[/tcp|udp]" (ports 1..65535). I2K_ERR_USAGE
+ * "--publish \"SPEC\": expected HOST:GUEST[/tcp|udp]" or
+ * "--publish \"SPEC\": port N out of range 1..65535". */
+int i2k_qemu_parse_publish(const char *spec, struct i2k_qemu_publish *out, struct i2k_error **err);
+
+/* "user,id=net0[,hostfwd=tcp:127.0.0.1:8080-:80]..." (caller frees). */
+char *i2k_qemu_netdev_arg(const struct i2k_qemu_publish *p, size_t n);
+
+/* The kernel command line passed to QEMU (caller frees): base (trailing
+ * whitespace dropped), then append, then "console=ttyS0" unless the last
+ * console= of base+append names ttyS0, then "i2kit.exitcode=isa-debug-exit";
+ * single spaces between the parts. */
+char *i2k_qemu_kernel_cmdline(const char *base, const char *append);
+
+/* The files of a kernel+initrd build. */
+struct i2k_qemu_image {
+	char *kernel, *initrd;
+	char *cmdline; /* contents of PREFIX-cmdline ("" when the file is absent) */
+	char *name;    /* base name of the prefix ("web") */
+};
+/* Finds PREFIX-kernel (image may be PREFIX or PREFIX-kernel) and
+ * PREFIX-initrd.img. I2K_ERR_NOTFOUND "IMAGE: no kernel (PREFIX-kernel does
+ * not exist)" / "IMAGE: no initrd (PREFIX-initrd.img does not exist)";
+ * PREFIX-cmdline over 64 KiB → I2K_ERR_INTEGRITY. */
+int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct i2k_error **err);
+void i2k_qemu_image_clear(struct i2k_qemu_image *img);
+
+/* $XDG_STATE_HOME/i2kit/run/NAME, else $HOME/.local/state/i2kit/run/NAME
+ * (caller frees). I2K_ERR_CONFIG when neither variable is set. */
+int i2k_qemu_default_state_dir(const char *name, char **out, struct i2k_error **err);
+
+/* The full QEMU argument vector (NULL-terminated; free with
+ * i2k_qemu_argv_free). opts->accel must be KVM or TCG. I2K_ERR_USAGE for a
+ * path that QEMU's option syntax cannot carry. */
+int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *img, const char *qemu,
+		  const char *qmp_path, char ***out, struct i2k_error **err);
+void i2k_qemu_argv_free(char **argv);
+
+/* Guest status from QEMU's wait status: 0 for exit 0, V for exit (V<<1)|1
+ * when the guest had started (console output seen), -1 for anything else
+ * (a QEMU failure, or killed by a signal). */
+int i2k_qemu_guest_status(int wstatus, bool booted);
+
+struct i2k_qemu_result {
+	int guest_status;      /* i2k_qemu_guest_status(); meaningful when !timed_out && !killed */
+	int wstatus;	       /* QEMU's raw wait status */
+	bool booted;	       /* the guest printed something on its console */
+	bool timed_out;	       /* --timeout expired: QEMU was killed */
+	bool interrupted;      /* i2k_interrupted was set: system_powerdown was sent */
+	bool killed;	       /* QEMU did not exit within the grace period: SIGKILL */
+	bool powerdown_failed; /* QMP could not deliver system_powerdown (QEMU got SIGTERM) */
+	bool panicked;	       /* the console showed a kernel panic: QEMU was killed */
+};
+
+/* Boots the image and waits for QEMU to end, copying the console. Honours
+ * i2k_interrupted (set by the CLI's signal handler): sends system_powerdown
+ * over QMP, waits grace_s, then SIGKILLs QEMU. Writes STATE/pid while QEMU
+ * runs (removed afterwards) and STATE/console.log. Returns 0 once QEMU has
+ * ended (see *res for how); < 0 when QEMU could not be started or failed on
+ * its own (I2K_ERR_NOTFOUND for a missing qemu binary, kernel, initrd or
+ * --data file; I2K_ERR_CONFIG "STATE: already running (pid N)";
+ * I2K_ERR_IO "QEMU exited with status N before the guest started";
+ * I2K_ERR_IO "the guest kernel panicked (see the console)" — the console
+ * is watched for the kernel's "---[ end Kernel panic" line, since a
+ * panicked guest would otherwise hang until --timeout). */
+int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res,
+		 struct i2k_error **err);
+
+#endif
