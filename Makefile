@@ -45,7 +45,7 @@ all: i2kit i2kit-build init-image cache-init
 
 # The guest's PID 1: static, musl, nothing but libc (initrd/init/).
 INIT_SRCS := $(sort $(wildcard initrd/init/*.c))
-INIT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Os -static -Wall -Wextra -Werror -Wshadow \
+INIT_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -Os -static -Wall -Wextra -Werror -Wshadow \
 	-Wno-unused-parameter -Wvla -ffunction-sections -fdata-sections -Wl,--gc-sections -s \
 	-DI2K_VERSION='"$(VERSION)"'
 init: build/init/init

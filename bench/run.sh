@@ -9,6 +9,8 @@
 #   codec  i2kit build kernel+initrd  vs  gzip -6 alone over the same uncompressed cpio
 #          (the floor any gzip'd initrd writer pays on one core)
 #   memory peak RSS of i2kit build (KiB) and its ratio to the size of the initrd
+#   boot   QEMU/TCG start → the web service answers through --publish, median of
+#          $BOOT_RUNS (default 5), kernel.modules auto vs all (initrd sizes too)
 #
 # Each timing is the median of $BENCH_RUNS runs (default 3). Results go to
 # stdout and build/bench/results.txt.
@@ -37,10 +39,13 @@ timeit() { # CMD... → seconds (median of RUNS), runs a setup function "pre" fi
 }
 ratio() { printf "%.2f" "$(echo "scale=4; $1 / $2" | bc -l)"; }
 
+# modules: all — the standard-tools pipeline below cannot prune modules, so
+# both sides write the same root.
 cat >"$B/bench.yml" <<YML
 kernel:
   image: $REG_PLAIN/fixtures/kernel:6.1
   cmdline: "console=ttyS0"
+  modules: all
 init:
   - $REG_PLAIN/fixtures/busybox:latest
 onboot:
@@ -98,6 +103,44 @@ rss=$(cat "$B/rss")
 initrd_kib=$(($(stat -c %s "$B/out/bench-initrd.img") / 1024))
 raw_kib=$(($(stat -c %s "$B/raw/bench-initrd.img") / 1024))
 
+# ---- boot to service ready ---------------------------------------------------
+BOOT_RUNS=${BOOT_RUNS:-5}
+"$REPO/i2kit" cache import --cache "$B/cache" "$REPO/build/init/i2kit-init-$(cat "$REPO/VERSION").tar" >/dev/null 2>&1
+for mods in auto all; do
+	cat >"$B/boot-$mods.yml" <<YML
+kernel:
+  image: $REG_PLAIN/fixtures/kernel:6.1
+  cmdline: "console=ttyS0"
+  modules: $mods
+init:
+  - i2kit/init:$(cat "$REPO/VERSION")
+services:
+  - name: web
+    image: $REG_PLAIN/fixtures/web:latest
+    net: host
+YML
+	"$REPO/i2kit" build --offline --cache "$B/cache" --dir "$B/boot" --name "$mods" "$B/boot-$mods.yml" >/dev/null 2>&1
+done
+boot_once() { # NAME → seconds until the page answers (or 999)
+	local port s e vm
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	s=$(now)
+	"$REPO/i2kit" run qemu --accel tcg --mem 512 --publish "$port:80" --timeout 120 \
+		--state "$B/boot/run-$1" "$B/boot/$1" >/dev/null 2>&1 &
+	vm=$!
+	e=
+	for _ in $(seq 1 600); do
+		if curl -fs -m 1 "http://127.0.0.1:$port/" >/dev/null 2>&1; then e=$(now); break; fi
+		sleep 0.1
+	done
+	kill -INT $vm 2>/dev/null; wait $vm 2>/dev/null || true
+	if [ -n "$e" ]; then echo "$e - $s" | bc -l; else echo 999; fi
+}
+t_boot_auto=$(for i in $(seq "$BOOT_RUNS"); do boot_once auto; done | median)
+t_boot_all=$(for i in $(seq "$BOOT_RUNS"); do boot_once all; done | median)
+size_auto=$(($(stat -c %s "$B/boot/auto-initrd.img") / 1024))
+size_all=$(($(stat -c %s "$B/boot/all-initrd.img") / 1024))
+
 {
 	echo "i2kit bench ($(nproc) cores, median of $RUNS)"
 	printf '%-44s %8s\n' "measure" "ratio"
@@ -105,5 +148,7 @@ raw_kib=$(($(stat -c %s "$B/raw/bench-initrd.img") / 1024))
 	printf '%-44s %8s   (i2kit %.2fs, umoci+cpio+gzip %.2fs)\n' "build: i2kit / umoci+cpio+gzip" "$(ratio "$t_build_i2k" "$t_build_std")" "$t_build_i2k" "$t_build_std"
 	printf '%-44s %8s   (i2kit %.2fs, gzip -6 alone %.2fs)\n' "build: i2kit / gzip codec limit" "$(ratio "$t_build_i2k" "$t_codec")" "$t_build_i2k" "$t_codec"
 	printf '%-44s %8s   (peak RSS %d KiB, uncompressed initrd %d KiB)\n' "memory: peak RSS / uncompressed initrd" "$(ratio "$rss" "$raw_kib")" "$rss" "$raw_kib"
+	printf '%-44s %8s   (auto %.2fs, all %.2fs; median of %d TCG boots)\n' "boot to service: modules auto / all" "$(ratio "$t_boot_auto" "$t_boot_all")" "$t_boot_auto" "$t_boot_all" "$BOOT_RUNS"
+	printf '%-44s %8s   (auto %d KiB, all %d KiB)\n' "initrd size: modules auto / all" "$(ratio "$size_auto" "$size_all")" "$size_auto" "$size_all"
 	echo "initrd: $initrd_kib KiB gzip"
 } | tee "$B/results.txt"

@@ -18,7 +18,7 @@
 
 /* The known capabilities in kernel numbering order (CAP_CHOWN = 0 ...
  * CAP_CHECKPOINT_RESTORE = 40). */
-extern const char *const i2k_caps_known[];
+extern const char *const *const i2k_caps_known;
 extern const size_t i2k_caps_nknown;
 
 bool i2k_caps_is_known(const char *name);
