@@ -10,7 +10,7 @@
 
 PREFIX ?= /usr/local
 CC ?= gcc
-PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd libcrypto
+PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd libcrypto ext2fs com_err
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -130,4 +130,4 @@ lint:
 clean:
 	rm -rf build i2kit i2kit-build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(ALIB_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(ALIB_OBJS:.o=.d) $(UNIT_BINS:=.d)

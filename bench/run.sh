@@ -9,6 +9,7 @@
 #   codec  i2kit build kernel+initrd  vs  gzip -6 alone over the same uncompressed cpio
 #          (the floor any gzip'd initrd writer pays on one core)
 #   memory peak RSS of i2kit build (KiB) and its ratio to the size of the initrd
+#   formats  each disk format vs the standard-tools pipeline (bench/formats.sh)
 #   boot   QEMU/TCG start → the web service answers through --publish, median of
 #          $BOOT_RUNS (default 5), kernel.modules auto vs all (initrd sizes too)
 #
@@ -151,4 +152,5 @@ size_all=$(($(stat -c %s "$B/boot/all-initrd.img") / 1024))
 	printf '%-44s %8s   (auto %.2fs, all %.2fs; median of %d TCG boots)\n' "boot to service: modules auto / all" "$(ratio "$t_boot_auto" "$t_boot_all")" "$t_boot_auto" "$t_boot_all" "$BOOT_RUNS"
 	printf '%-44s %8s   (auto %d KiB, all %d KiB)\n' "initrd size: modules auto / all" "$(ratio "$size_auto" "$size_all")" "$size_auto" "$size_all"
 	echo "initrd: $initrd_kib KiB gzip"
+	B=$B REPO=$REPO REG_PLAIN=$REG_PLAIN RUNS=$RUNS . "$REPO/bench/formats.sh"
 } | tee "$B/results.txt"

@@ -3,6 +3,7 @@
  * every requested format. All outputs share one fetch and one tree. */
 #include "cli/cmd_build.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -33,7 +34,11 @@ static void help(void)
 	       "  --compress gzip|zstd|none   initrd compression (default gzip)\n"
 	       "  --arch amd64|arm64      image architecture (default amd64)\n"
 	       "  --platform OS/ARCH[/V]  full platform\n"
-	       "  --size SIZE             disk size (disk formats)\n"
+	       "  --size SIZE             disk size for disk formats (bytes, or with K, M, G;\n"
+	       "                          default: as small as fits)\n"
+	       "  --root initramfs|squashfs|ext4\n"
+	       "                          disk formats: root in the initrd (default), on a\n"
+	       "                          read-only squashfs or a writable ext4 partition\n"
 	       "  --offline               never use the network; fail if an image is not cached\n"
 	       "  --pull                  re-resolve tags even when cached\n"
 	       "  --cache DIR             image cache (default $I2K_CACHE or ~/.cache/i2kit)\n"
@@ -83,7 +88,9 @@ struct build_args {
 	size_t n_formats;
 	const char **files;
 	size_t n_files;
-	const char *dir, *name, *size;
+	const char *dir, *name;
+	uint64_t size;
+	enum i2k_root_mode root;
 	enum i2k_compression compression;
 };
 
@@ -92,6 +99,32 @@ static void args_clear(struct build_args *a)
 	i2k_cli_fetch_clear(&a->fetch);
 	free(a->formats);
 	free(a->files);
+}
+
+/* "1073741824", "512M", "2G" → bytes; a multiple of 512. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	unsigned shift = 0;
+	if (*end) {
+		const char *units = "KMGT";
+		const char *u = strchr(units, *end == 'k' ? 'K' : *end);
+		if (u == NULL || *u == '\0' || (end[1] != '\0' && strcmp(end + 1, "iB") != 0 &&
+						  strcmp(end + 1, "B") != 0))
+			return -1;
+		shift = 10u * (unsigned)(u - units + 1);
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	v <<= shift;
+	if (v == 0 || v % 512)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static int parse_args(struct build_args *a, int argc, char **argv, bool *help_only)
@@ -108,7 +141,7 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
-		const char *names[] = {"--format", "--dir", "--name", "--size", "--compress"};
+		const char *names[] = {"--format", "--dir", "--name", "--size", "--compress", "--root"};
 		const char *val = NULL;
 		size_t which = 0;
 		for (; which < I2K_ARRAY_SIZE(names); which++) {
@@ -160,8 +193,23 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			a->name = val;
 			break;
 		case 3:
-			a->size = val;
+			if (parse_size(val, &a->size) < 0) {
+				i2k_cli_usage("build",
+					      "--size must be a number of bytes with an optional K, "
+					      "M, G or T suffix (a multiple of 512), not \"%s\"",
+					      val);
+				return -1;
+			}
 			break;
+		case 5: {
+			struct i2k_error *e = NULL;
+			if (i2k_root_mode_parse(val, &a->root, &e) < 0) {
+				i2k_cli_usage("build", "%s", e->msg);
+				i2k_error_free(e);
+				return -1;
+			}
+			break;
+		}
 		case 4: {
 			struct i2k_error *e = NULL;
 			if (i2k_compression_parse(val, &a->compression, &e) < 0) {
@@ -211,6 +259,17 @@ int i2k_cmd_build(int argc, char **argv)
 	struct i2k_output_result res = {0};
 	int rc = 0;
 
+	/* vhd and dynamic-vhd both write NAME.vhd (as in LinuxKit). */
+	bool vhd = false, dvhd = false;
+	for (size_t i = 0; i < a.n_formats; i++) {
+		vhd |= strcmp(a.formats[i], "vhd") == 0;
+		dvhd |= strcmp(a.formats[i], "dynamic-vhd") == 0;
+	}
+	if (vhd && dvhd) {
+		rc = i2k_cli_usage("build", "vhd and dynamic-vhd both write NAME.vhd: build them "
+					    "with different --name");
+		goto done;
+	}
 	/* Check every format before doing any work. */
 	for (size_t i = 0; i < a.n_formats; i++) {
 		if (!i2k_output_known(a.formats[i])) {
@@ -237,8 +296,11 @@ int i2k_cmd_build(int argc, char **argv)
 	if (mrep.pruned > 0 && !a.fetch.json)
 		fprintf(stderr, "kernel modules: kept %zu of %zu (%.1f of %.1f MB)\n", mrep.kept,
 			mrep.total, mrep.kept_bytes / 1e6, mrep.total_bytes / 1e6);
-	struct i2k_output_opts oo = {
-		.dir = a.dir ? a.dir : ".", .name = name, .compression = a.compression};
+	struct i2k_output_opts oo = {.dir = a.dir ? a.dir : ".",
+				     .name = name,
+				     .compression = a.compression,
+				     .size = a.size,
+				     .root = a.root};
 	for (size_t i = 0; i < a.n_formats; i++) {
 		if (i2k_output_write(a.formats[i], root, &oo, &res, &err) < 0) {
 			/* Earlier formats of this run stay: each is complete on its own. */

@@ -17,7 +17,8 @@
 static void help(void)
 {
 	printf("Usage: i2kit run qemu [OPTIONS] IMAGE\n\n"
-	       "Boots a kernel+initrd build under QEMU. IMAGE is the build's path prefix\n"
+	       "Boots a build under QEMU: a disk image (.img .raw .qcow2 .vhd .iso) or a\n"
+	       "kernel+initrd / kernel+squashfs build, given by its path prefix\n"
 	       "(build/web for build/web-kernel, build/web-initrd.img, build/web-cmdline)\n"
 	       "or the -kernel file itself. The serial console goes to stdout.\n\n"
 	       "Options:\n"
@@ -33,7 +34,9 @@ static void help(void)
 	       "                          guest sees it as /run/config/data)\n"
 	       "  --state DIR             state directory: pid, console.log, qmp.sock\n"
 	       "                          (default ~/.local/state/i2kit/run/NAME)\n"
-	       "  --cmdline-append STR    append to the kernel command line\n\n"
+	       "  --cmdline-append STR    append to the kernel command line (kernel+initrd)\n"
+	       "  --uefi                  boot with OVMF (automatic for -efi images and .raw)\n"
+	       "  --disk FILE             attach one more virtio disk\n\n"
 	       "Ctrl-C asks the guest to power off (ACPI) and waits up to %u s\n"
 	       "($I2K_RUN_GRACE) before killing it. $I2K_QEMU names the QEMU binary.\n"
 	       "Exit status: the guest's (0 = every onboot container succeeded), 124 on\n"
@@ -77,13 +80,18 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 	struct i2k_qemu_opts *o = &a->qemu;
 	static const char *const names[] = {"--mem",   "--cpus",	 "--publish",
 					    "--accel", "--console-file", "--timeout",
-					    "--data",  "--state",	 "--cmdline-append"};
+					    "--data",  "--state",	 "--cmdline-append",
+					    "--disk"};
 	bool opts_done = false;
 	for (int i = 2; i < argc; i++) {
 		const char *arg = argv[i];
 		if (!opts_done && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
 			a->help = true;
 			return 0;
+		}
+		if (!opts_done && strcmp(arg, "--uefi") == 0) {
+			o->uefi = true;
+			continue;
 		}
 		if (!opts_done && strcmp(arg, "--") == 0) {
 			opts_done = true;
@@ -163,6 +171,9 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 			break;
 		case 8:
 			o->cmdline_append = val;
+			break;
+		case 9:
+			o->extra_disk = val;
 			break;
 		}
 	}

@@ -10,6 +10,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "formats/images.h"
 #include "formats/tar.h"
 #include "initrd/cpio.h"
 #include "kernel/kernel.h"
@@ -18,16 +19,16 @@ static const struct i2k_output_format formats[] = {
     {"kernel+initrd", "NAME-kernel, NAME-initrd.img and NAME-cmdline (the default)", true},
     {"tar", "NAME.tar: the whole root file system", true},
     {"tar-kernel-initrd", "NAME-initrd.tar holding kernel, initrd.img and cmdline", true},
-    {"kernel+squashfs", "NAME-kernel, NAME-squashfs.img and NAME-cmdline", false},
-    {"raw-bios", "NAME-bios.img: BIOS-bootable raw disk", false},
-    {"raw-efi", "NAME-efi.img: UEFI-bootable raw disk", false},
-    {"qcow2-bios", "NAME.qcow2: BIOS-bootable qcow2 disk", false},
-    {"qcow2-efi", "NAME-efi.qcow2: UEFI-bootable qcow2 disk", false},
-    {"vhd", "NAME.vhd: fixed VHD disk", false},
-    {"dynamic-vhd", "NAME.vhd: dynamic VHD disk", false},
-    {"aws", "NAME.raw: raw disk for an AWS AMI", false},
-    {"iso-bios", "NAME.iso: BIOS-bootable ISO", false},
-    {"iso-efi", "NAME-efi.iso: UEFI-bootable ISO", false},
+    {"kernel+squashfs", "NAME-kernel, NAME-initrd.img, NAME-squashfs.img, NAME-cmdline", true},
+    {"raw-bios", "NAME-bios.img: BIOS-bootable raw disk", true},
+    {"raw-efi", "NAME-efi.img: UEFI-bootable raw disk", true},
+    {"qcow2-bios", "NAME.qcow2: BIOS-bootable qcow2 disk", true},
+    {"qcow2-efi", "NAME-efi.qcow2: UEFI-bootable qcow2 disk", true},
+    {"vhd", "NAME.vhd: fixed VHD disk", true},
+    {"dynamic-vhd", "NAME.vhd: dynamic VHD disk", true},
+    {"aws", "NAME.raw: raw disk for an AWS AMI", true},
+    {"iso-bios", "NAME.iso: BIOS-bootable ISO", true},
+    {"iso-efi", "NAME-efi.iso: UEFI-bootable ISO", true},
 };
 
 const struct i2k_output_format *i2k_output_formats(size_t *n)
@@ -211,6 +212,20 @@ static int write_initrd(struct i2k_fstree *t, const struct i2k_output_opts *o, s
 	return i2k_ostream_zeros(s, (size_t)((4 - (out & 3)) & 3), err);
 }
 
+int i2k_output_initrd_fd(struct i2k_fstree *t, const struct i2k_output_opts *o, int fd,
+			 uint64_t *size, struct i2k_error **err)
+{
+	i2k_fstree_finalize(t);
+	struct i2k_fd_writer w;
+	i2k_fd_writer_init(&w, fd, NULL);
+	int r = write_initrd(t, o, i2k_fd_writer_stream(&w), err);
+	if (r == 0)
+		r = i2k_fd_writer_flush(&w, err);
+	*size = w.bytes;
+	i2k_fd_writer_release(&w);
+	return r;
+}
+
 static char *out_path(const struct i2k_output_opts *o, const char *suffix)
 {
 	return i2k_xasprintf("%s/%s%s", o->dir ? o->dir : ".", o->name, suffix);
@@ -371,9 +386,11 @@ int i2k_output_write(const char *format, struct i2k_fstree *root, const struct i
 		r = write_tar(root, o, res, err);
 	else if (strcmp(format, "kernel+initrd") == 0)
 		r = write_kernel_initrd(root, o, res, err);
-	else
+	else if (strcmp(format, "tar-kernel-initrd") == 0)
 		r = write_tar_kernel_initrd(root, o, res, err);
-	if (r < 0 && err && *err && (*err)->code != I2K_ERR_CONFIG)
+	else
+		r = i2k_image_format_write(format, root, o, res, err);
+	if (r < 0 && err && *err && (*err)->code != I2K_ERR_CONFIG && (*err)->code != I2K_ERR_USAGE)
 		return i2k_error_wrap(err, "writing %s output", format);
 	return r;
 }

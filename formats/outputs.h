@@ -29,11 +29,10 @@
  * Both kernel formats need boot/kernel: without it they fail with
  * I2K_ERR_CONFIG "FORMAT output needs a kernel: section".
  *
- * The other names of DESIGN.md (kernel+squashfs, raw-bios, raw-efi,
- * qcow2-bios, qcow2-efi, vhd, dynamic-vhd, aws, iso-bios, iso-efi) are
- * listed but not implemented yet: i2k_output_known() is false for them and
- * i2k_output_write() fails with I2K_ERR_UNSUPPORTED "format X is not
- * implemented yet". Any other name is I2K_ERR_USAGE "unknown output format X".
+ * The disk formats (kernel+squashfs, raw-bios, raw-efi, qcow2-bios,
+ * qcow2-efi, vhd, dynamic-vhd, aws, iso-bios, iso-efi) are recipes in
+ * formats/images.h; they use o->size and o->root. Any other name is
+ * I2K_ERR_USAGE "unknown output format X".
  *
  * Every file is written through i2k_atomic_open/commit: nothing appears
  * under its final name until all files of the format are complete (they are
@@ -51,6 +50,7 @@
 #include "builder/base/error.h"
 #include "builder/base/hash.h"
 #include "builder/fstree/fstree.h"
+#include "formats/roots.h"
 #include "initrd/compress.h"
 
 struct i2k_output_opts {
@@ -59,6 +59,8 @@ struct i2k_output_opts {
 	enum i2k_compression compression; /* initrd compression; 0 = gzip */
 	int level;			  /* 0 = the compressor's default */
 	int threads; /* compressor threads, 0 = all CPUs (output does not depend on it) */
+	uint64_t size;		 /* disk formats: --size in bytes (0 = as small as fits) */
+	enum i2k_root_mode root; /* disk formats: where the root lives (--root) */
 };
 
 struct i2k_output_file {
@@ -92,5 +94,11 @@ bool i2k_output_known(const char *format);
  * format is left under its final name. */
 int i2k_output_write(const char *format, struct i2k_fstree *root, const struct i2k_output_opts *o,
 		     struct i2k_output_result *res, struct i2k_error **err);
+
+/* The initrd of kernel+initrd (compressed newc cpio of t without boot/,
+ * as o->compression says, no ucode) written to fd from its current offset;
+ * *size gets the bytes written. Used by the disk formats. */
+int i2k_output_initrd_fd(struct i2k_fstree *t, const struct i2k_output_opts *o, int fd,
+			 uint64_t *size, struct i2k_error **err);
 
 #endif

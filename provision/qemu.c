@@ -147,12 +147,60 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 	free(img->initrd);
 	free(img->cmdline);
 	free(img->name);
+	free(img->root_disk);
+	free(img->disk);
 	memset(img, 0, sizeof(*img));
+}
+
+const char *i2k_qemu_ovmf_code(void)
+{
+	const char *p = getenv("I2K_OVMF_CODE");
+	return p && *p ? p : "/usr/share/OVMF/OVMF_CODE_4M.fd";
+}
+
+const char *i2k_qemu_ovmf_vars(void)
+{
+	const char *p = getenv("I2K_OVMF_VARS");
+	return p && *p ? p : "/usr/share/OVMF/OVMF_VARS_4M.fd";
+}
+
+/* A disk image by its extension (the names i2kit build writes). */
+static bool resolve_disk(const char *image, struct i2k_qemu_image *out)
+{
+	static const struct {
+		const char *ext, *fmt;
+		bool cdrom;
+	} exts[] = {{".img", "raw", false},   {".raw", "raw", false}, {".qcow2", "qcow2", false},
+		    {".vhd", "vpc", false},    {".iso", "raw", true}};
+	for (size_t i = 0; i < I2K_ARRAY_SIZE(exts); i++) {
+		if (!i2k_str_has_suffix(image, exts[i].ext) || !is_file(image))
+			continue;
+		if (i2k_str_has_suffix(image, "-initrd.img") || i2k_str_has_suffix(image, "-squashfs.img"))
+			return false;
+		out->disk = i2k_xstrdup(image);
+		out->disk_fmt = exts[i].fmt;
+		out->cdrom = exts[i].cdrom;
+		const char *slash = strrchr(image, '/');
+		const char *base = slash ? slash + 1 : image;
+		size_t n = strlen(base) - strlen(exts[i].ext);
+		out->name = i2k_xstrndup(base, n);
+		out->efi = strcmp(exts[i].ext, ".raw") == 0 || i2k_str_has_suffix(out->name, "-efi");
+		if (out->name[0] == '\0') {
+			free(out->name);
+			out->name = i2k_xstrdup("vm");
+		}
+		out->cmdline = i2k_xstrdup("");
+		return true;
+	}
+	return false;
 }
 
 int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct i2k_error **err)
 {
 	memset(out, 0, sizeof(*out));
+	if (resolve_disk(image, out))
+		return 0;
+	_cleanup_free_ char *sq = NULL;
 	_cleanup_free_ char *prefix = i2k_xstrdup(image);
 	_cleanup_free_ char *cpath = NULL;
 	if (i2k_str_has_suffix(prefix, "-kernel") && is_file(prefix))
@@ -179,6 +227,9 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 	} else {
 		out->cmdline = i2k_xstrdup("");
 	}
+	sq = i2k_xasprintf("%s-squashfs.img", prefix);
+	if (is_file(sq))
+		out->root_disk = I2K_STEAL(sq);
 	const char *slash = strrchr(prefix, '/');
 	out->name = i2k_xstrdup(slash ? slash + 1 : prefix);
 	if (out->name[0] == '\0') {
@@ -249,9 +300,13 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		  const char *qmp_path, char ***out, struct i2k_error **err)
 {
 	*out = NULL;
+	if (img->disk && o->cmdline_append)
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "--cmdline-append works with kernel+initrd builds only: a disk "
+				     "image carries its own command line");
 	/* -kernel/-initrd take a plain file name but QEMU splits -initrd at ','
 	 * (several initrds) in recent versions: refuse rather than guess. */
-	if (strchr(img->initrd, ','))
+	if (img->initrd && strchr(img->initrd, ','))
 		return i2k_error_set(err, I2K_ERR_USAGE,
 				     "%s: QEMU cannot take an initrd path with ','", img->initrd);
 	struct argv a = {0};
@@ -272,12 +327,43 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_add(&a, i2k_xasprintf("%u", o->mem_mb ? o->mem_mb : I2K_QEMU_DEFAULT_MEM));
 	argv_addf(&a, "-smp");
 	argv_add(&a, i2k_xasprintf("%u", o->cpus ? o->cpus : 1));
-	argv_addf(&a, "-kernel");
-	argv_addf(&a, img->kernel);
-	argv_addf(&a, "-initrd");
-	argv_addf(&a, img->initrd);
-	argv_addf(&a, "-append");
-	argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, o->cmdline_append));
+	if (img->efi || o->uefi) {
+		_cleanup_free_ char *code = opt_escape(i2k_qemu_ovmf_code());
+		_cleanup_free_ char *vars = opt_escape(o->ovmf_vars_copy ? o->ovmf_vars_copy
+									 : i2k_qemu_ovmf_vars());
+		argv_addf(&a, "-drive");
+		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", code));
+		argv_addf(&a, "-drive");
+		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,file=%s", vars));
+	}
+	if (img->disk) {
+		_cleanup_free_ char *d = opt_escape(img->disk);
+		argv_addf(&a, "-drive");
+		if (img->cdrom)
+			argv_add(&a, i2k_xasprintf("file=%s,format=raw,media=cdrom,readonly=on", d));
+		else
+			argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=virtio", d, img->disk_fmt));
+	} else {
+		argv_addf(&a, "-kernel");
+		argv_addf(&a, img->kernel);
+		argv_addf(&a, "-initrd");
+		argv_addf(&a, img->initrd);
+		argv_addf(&a, "-append");
+		argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, o->cmdline_append));
+		if (img->root_disk) {
+			_cleanup_free_ char *d = opt_escape(img->root_disk);
+			argv_addf(&a, "-drive");
+			argv_add(&a, i2k_xasprintf("file=%s,format=raw,if=virtio,readonly=on", d));
+		}
+	}
+	if (o->extra_disk) {
+		_cleanup_free_ char *d = opt_escape(o->extra_disk);
+		const char *fmt = i2k_str_has_suffix(o->extra_disk, ".qcow2") ? "qcow2"
+				  : i2k_str_has_suffix(o->extra_disk, ".vhd")   ? "vpc"
+										 : "raw";
+		argv_addf(&a, "-drive");
+		argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=virtio", d, fmt));
+	}
 	argv_addf(&a, "-chardev");
 	argv_addf(&a, "stdio,id=con0,signal=off");
 	argv_addf(&a, "-serial");
@@ -511,7 +597,7 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 	int rc = -1;
 	char **argv = NULL;
 	_cleanup_free_ char *exe = NULL, *state = NULL, *qmp = NULL, *pidfile = NULL,
-			    *logpath = NULL;
+			    *logpath = NULL, *vars = NULL;
 	_cleanup_close_ int log_fd = -1, con_fd = -1, out_r = -1, out_w = -1, err_r = -1,
 			    err_w = -1;
 	pid_t pid = -1;
@@ -563,6 +649,27 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 	    o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
 	struct i2k_qemu_opts eff = *o;
 	eff.accel = accel;
+	if (img.efi || o->uefi) {
+		/* OVMF writes its variables: each VM gets its own copy. */
+		const char *code = i2k_qemu_ovmf_code();
+		if (!is_file(code)) {
+			i2k_error_set(err, I2K_ERR_NOTFOUND,
+				      "UEFI firmware %s not found (install ovmf or set "
+				      "$I2K_OVMF_CODE)",
+				      code);
+			goto out;
+		}
+		char *data = NULL;
+		size_t len = 0;
+		vars = i2k_xasprintf("%s/OVMF_VARS.fd", state);
+		if (i2k_read_file(i2k_qemu_ovmf_vars(), 64u << 20, &data, &len, err) < 0)
+			goto out;
+		int wr = i2k_write_file_atomic(vars, data, len, 0600, err);
+		free(data);
+		if (wr < 0)
+			goto out;
+		eff.ovmf_vars_copy = vars;
+	}
 	if (i2k_qemu_argv(&eff, &img, exe, qmp, &argv, err) < 0)
 		goto out;
 

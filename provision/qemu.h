@@ -60,6 +60,9 @@ struct i2k_qemu_opts {
 	const char *qemu;	    /* NULL → $I2K_QEMU, else I2K_QEMU_DEFAULT_BINARY */
 	unsigned grace_s;	    /* 0 → $I2K_RUN_GRACE, else I2K_QEMU_DEFAULT_GRACE */
 	bool quiet;		    /* do not copy the console to stdout */
+	bool uefi;		    /* boot with OVMF even if the image name does not say -efi */
+	const char *extra_disk;	    /* --disk FILE: one more virtio disk (raw, or by extension) */
+	const char *ovmf_vars_copy; /* set by i2k_qemu_run: the state dir's writable OVMF_VARS */
 };
 
 /* Parses "HOST:GUEST[/tcp|udp]" (ports 1..65535). I2K_ERR_USAGE
@@ -76,17 +79,30 @@ char *i2k_qemu_netdev_arg(const struct i2k_qemu_publish *p, size_t n);
  * single spaces between the parts. */
 char *i2k_qemu_kernel_cmdline(const char *base, const char *append);
 
-/* The files of a kernel+initrd build. */
+/* What to boot: a kernel+initrd build (kernel set), or a disk image (disk
+ * set). A kernel+squashfs build is a kernel+initrd build with
+ * root_disk = PREFIX-squashfs.img attached as the first virtio disk. */
 struct i2k_qemu_image {
 	char *kernel, *initrd;
-	char *cmdline; /* contents of PREFIX-cmdline ("" when the file is absent) */
-	char *name;    /* base name of the prefix ("web") */
+	char *cmdline;	       /* contents of PREFIX-cmdline ("" when the file is absent) */
+	char *name;	       /* base name of the prefix ("web") */
+	char *root_disk;       /* kernel+squashfs: PREFIX-squashfs.img, else NULL */
+	char *disk;	       /* a disk image file, else NULL */
+	const char *disk_fmt;  /* "raw", "qcow2" or "vpc" */
+	bool cdrom;	       /* .iso: attached as a CD-ROM */
+	bool efi;	       /* boot with OVMF (-efi in the name, .raw, or --uefi) */
 };
-/* Finds PREFIX-kernel (image may be PREFIX or PREFIX-kernel) and
- * PREFIX-initrd.img. I2K_ERR_NOTFOUND "IMAGE: no kernel (PREFIX-kernel does
- * not exist)" / "IMAGE: no initrd (PREFIX-initrd.img does not exist)";
- * PREFIX-cmdline over 64 KiB → I2K_ERR_INTEGRITY. */
+/* IMAGE is a disk file (.img .raw .qcow2 .vhd .iso: raw-bios, raw-efi,
+ * qcow2-*, vhd, aws, iso-*; names with "-efi" and .raw (aws) boot with
+ * OVMF), or a kernel+initrd build's PREFIX (or PREFIX-kernel). For a build:
+ * I2K_ERR_NOTFOUND "IMAGE: no kernel (PREFIX-kernel does not exist)" /
+ * "IMAGE: no initrd (PREFIX-initrd.img does not exist)"; PREFIX-cmdline
+ * over 64 KiB → I2K_ERR_INTEGRITY. */
 int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct i2k_error **err);
+/* OVMF firmware: $I2K_OVMF_CODE / $I2K_OVMF_VARS, else Debian's ovmf
+ * package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd). */
+const char *i2k_qemu_ovmf_code(void);
+const char *i2k_qemu_ovmf_vars(void);
 void i2k_qemu_image_clear(struct i2k_qemu_image *img);
 
 /* $XDG_STATE_HOME/i2kit/run/NAME, else $HOME/.local/state/i2kit/run/NAME

@@ -163,41 +163,6 @@ static int slot_tree(struct assembly *a, struct image_slot *s, struct i2k_fstree
 	return 0;
 }
 
-/* Copies a spool extent into an anonymous temp file, for re-reading as a
- * tar stream (kernel.tar). */
-static int extent_fd(struct assembly *a, uint64_t off, uint64_t size, int *out,
-		     struct i2k_error **err)
-{
-	const char *tmp = getenv("TMPDIR");
-	_cleanup_close_ int fd = open(tmp && *tmp ? tmp : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
-				      0600);
-	if (fd < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "creating a temporary file");
-	int src = i2k_spool_fd(a->opts->spool);
-	loff_t in = (loff_t)off;
-	uint64_t left = size;
-	while (left) {
-		ssize_t n = copy_file_range(src, &in, fd, NULL, left, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			/* fallback: pread/write */
-			char buf[1 << 16];
-			size_t chunk = left < sizeof(buf) ? left : sizeof(buf);
-			if (i2k_pread_all(src, buf, chunk, in, err) < 0 ||
-			    i2k_write_all(fd, buf, chunk, err) < 0)
-				return -1;
-			n = (ssize_t)chunk;
-			in += n;
-		}
-		left -= (uint64_t)n;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "seek");
-	*out = I2K_TAKE_FD(fd);
-	return 0;
-}
-
 /* LinuxKit's kernel filter: the kernel binary becomes boot/kernel, the
  * command line boot/cmdline, ucode boot/ucode.cpio; kernel.tar is
  * unpacked at the root; everything else in the kernel image is dropped. */
@@ -248,7 +213,7 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 					     "%skernel: image %s has no kernel tar \"%s\"",
 					     pos_str(&k->pos, pb, sizeof(pb)), k->image, tarname);
 		_cleanup_close_ int fd = -1;
-		if (extent_fd(a, t->data_off, t->size, &fd, err) < 0)
+		if (i2k_spool_extent_fd(a->opts->spool, t->data_off, t->size, &fd, err) < 0)
 			return -1;
 		struct i2k_flatten_opts fo = {0};
 		if (i2k_layer_apply(fd, NULL, a->root, &fo, err) < 0)

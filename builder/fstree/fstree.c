@@ -1093,7 +1093,8 @@ int i2k_fstree_list(struct i2k_fstree *t, FILE *f, struct i2k_error **err)
 {
 	struct list_ctx lc = {0};
 	i2k_fstree_walk(t, false, list_collect, &lc);
-	qsort(lc.v, lc.n, sizeof(*lc.v), cmp_line);
+	if (lc.n > 1)
+		qsort(lc.v, lc.n, sizeof(*lc.v), cmp_line);
 	struct seen first = {0};
 	int r = 0;
 	for (size_t i = 0; i < lc.n && r == 0; i++)

@@ -247,3 +247,39 @@ int i2k_spool_read(struct i2k_spool *s, uint64_t off, void *buf, size_t len, str
 		return i2k_error_wrap(err, "spool");
 	return 0;
 }
+
+int i2k_spool_extent_fd(struct i2k_spool *s, uint64_t off, uint64_t size, int *out,
+			struct i2k_error **err)
+{
+	const char *tmp = getenv("TMPDIR");
+	int fd = open(tmp && *tmp ? tmp : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "creating a temporary file");
+	int src = i2k_spool_fd(s);
+	loff_t in = (loff_t)off;
+	uint64_t left = size;
+	while (left) {
+		ssize_t n = copy_file_range(src, &in, fd, NULL, left, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) { /* no copy_file_range here: pread/write */
+			char buf[1 << 16];
+			size_t chunk = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+			if (i2k_pread_all(src, buf, chunk, in, err) < 0 ||
+			    i2k_write_all(fd, buf, chunk, err) < 0) {
+				close(fd);
+				return -1;
+			}
+			n = (ssize_t)chunk;
+			in += n;
+		}
+		left -= (uint64_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		int e = errno;
+		close(fd);
+		return i2k_error_errno(err, e, I2K_ERR_IO, "seek");
+	}
+	*out = fd;
+	return 0;
+}

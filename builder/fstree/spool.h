@@ -57,5 +57,11 @@ int i2k_spool_read(struct i2k_spool *s, uint64_t off, void *buf, size_t len,
 int i2k_spool_fd(struct i2k_spool *s);
 /* Added: bytes the spool spans (its end offset). */
 uint64_t i2k_spool_size(struct i2k_spool *s);
+/* Copies the extent [off, off+size) into a new anonymous temporary file
+ * ($TMPDIR or /var/tmp) positioned at 0, for APIs that read a whole file
+ * from a descriptor (a kernel.tar layer, a kernel for the ISO writer).
+ * *out is the caller's. */
+int i2k_spool_extent_fd(struct i2k_spool *s, uint64_t off, uint64_t size, int *out,
+			struct i2k_error **err);
 
 #endif

@@ -1,6 +1,7 @@
 /* main.c — i2kit's guest init, PID 1.
  *
- *   1. if / is the initramfs: move it to a tmpfs and re-exec (switchroot.h)
+ *   1. if / is the initramfs: with i2kit.root=, mount that disk root and exec
+ *      its /init (stage1.h); else move it to a tmpfs and re-exec (switchroot.h)
  *   2. early mounts + console (mounts.h), kernel cmdline (cmdline.h)
  *   3. kernel modules (modules.h), then lo, hostname, RNG seed, DHCP (net.h),
  *      metadata from `i2kit run qemu --data` into /run/config (metadata.h)
@@ -18,6 +19,7 @@
 #include "mounts.h"
 #include "net.h"
 #include "shutdown.h"
+#include "stage1.h"
 #include "supervise.h"
 #include "switchroot.h"
 
@@ -46,7 +48,8 @@ int main(int argc, char **argv)
 			I2K_VERSION);
 		return 2;
 	}
-	if (switchroot_needed(argc, argv)) {
+	/* i2kit.root=...: find the root on a disk and exec its /init (stage1.h) */
+	if (switchroot_needed(argc, argv) && stage1_run(argc, argv) == 0) {
 		mounts_console();
 		switchroot_run(argc, argv); /* returns only when it failed */
 	}

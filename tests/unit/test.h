@@ -10,6 +10,8 @@
 #ifndef I2K_TESTS_UNIT_TEST_H
 #define I2K_TESTS_UNIT_TEST_H
 
+#include "builder/base/error.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,34 @@ static const char *t_prog = "test";
 				__LINE__, _h ? _h : "(null)", _n);                                 \
 			t_failed_checks++;                                                         \
 		}                                                                                  \
+	} while (0)
+
+/* OK(f(..., &_e)): the call must succeed (its error is printed if not).
+ * FAILS(f(..., &_e), CODE, "message"): it must fail with that category and
+ * exactly that message. Inside the call, pass &_e as the error argument. */
+#define OK(call)                                                                                   \
+	do {                                                                                       \
+		struct i2k_error *_e = NULL;                                                       \
+		int _r = (call);                                                                   \
+		if (_r < 0) {                                                                      \
+			fprintf(stderr, "  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,     \
+				_e ? _e->msg : "?");                                               \
+			t_failed_checks++;                                                         \
+		}                                                                                  \
+		i2k_error_free(_e);                                                                \
+	} while (0)
+
+#define FAILS(call, code_, msg_)                                                                   \
+	do {                                                                                       \
+		struct i2k_error *_e = NULL;                                                       \
+		int _r = (call);                                                                   \
+		CHECK(_r < 0);                                                                     \
+		CHECK(_e != NULL);                                                                 \
+		if (_e) {                                                                          \
+			CHECK_INT(_e->code, code_);                                                \
+			CHECK_STR(_e->msg, msg_);                                                  \
+		}                                                                                  \
+		i2k_error_free(_e);                                                                \
 	} while (0)
 
 #define RUN(name)                                                                                  \

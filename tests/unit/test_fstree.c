@@ -27,33 +27,6 @@ static struct i2k_fattr A(uint32_t mode) {
 	return a;
 }
 
-#define OK(call)                                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		if (_r < 0) {                                                                      \
-			fprintf(stderr, "  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,     \
-				_e ? _e->msg : "?");                                               \
-			t_failed_checks++;                                                         \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-/* In OK(), the call must use &_e as its error argument. */
-
-#define FAILS(call, code_, msg_)                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		CHECK(_r < 0);                                                                     \
-		if (_r < 0 && _e) {                                                                \
-			CHECK_INT(_e->code, code_);                                                \
-			CHECK_STR(_e->msg, msg_);                                                  \
-		} else if (_r < 0) {                                                               \
-			CHECK(_e != NULL);                                                         \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-
 static uint64_t
 put(struct i2k_spool *s, const char *data, uint64_t *size)
 {

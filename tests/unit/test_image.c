@@ -25,31 +25,6 @@
 #define MT_GZ "application/vnd.oci.image.layer.v1.tar+gzip"
 #define MT_ZST "application/vnd.oci.image.layer.v1.tar+zstd"
 
-#define OK(call)                                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		if (_r < 0) {                                                                      \
-			fprintf(stderr, "  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,     \
-				_e ? _e->msg : "?");                                               \
-			t_failed_checks++;                                                         \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-
-#define FAILS(call, code_, msg_)                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		CHECK(_r < 0);                                                                     \
-		CHECK(_e != NULL);                                                                 \
-		if (_e) {                                                                          \
-			CHECK_INT(_e->code, code_);                                                \
-			CHECK_STR(_e->msg, msg_);                                                  \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-
 /* ---- tar builder ----------------------------------------------------------- */
 
 enum comp { C_NONE, C_GZIP, C_ZSTD };

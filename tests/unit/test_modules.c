@@ -17,31 +17,6 @@
 #define VER "1.0-test"
 #define MD "lib/modules/" VER
 
-#define OK(call)                                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		if (_r < 0) {                                                                      \
-			fprintf(stderr, "  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,     \
-				_e ? _e->msg : "?");                                               \
-			t_failed_checks++;                                                         \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-
-#define FAILS(call, code_, msg_)                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		CHECK(_r < 0);                                                                     \
-		CHECK(_e != NULL);                                                                 \
-		if (_e) {                                                                          \
-			CHECK_INT(_e->code, code_);                                                \
-			CHECK_STR(_e->msg, msg_);                                                  \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-
 static struct i2k_spool *spool;
 
 static void add_data(struct i2k_fstree *t, const char *path, const void *data, size_t len)

@@ -15,31 +15,6 @@
 #include "provision/qemu.h"
 #include "tests/unit/test.h"
 
-#define OK(call)                                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		if (_r < 0) {                                                                      \
-			fprintf(stderr, "  %s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,     \
-				_e ? _e->msg : "?");                                               \
-			t_failed_checks++;                                                         \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-
-#define FAILS(call, code_, msg_)                                                                   \
-	do {                                                                                       \
-		struct i2k_error *_e = NULL;                                                       \
-		int _r = (call);                                                                   \
-		CHECK(_r < 0);                                                                     \
-		CHECK(_e != NULL);                                                                 \
-		if (_e) {                                                                          \
-			CHECK_INT(_e->code, code_);                                                \
-			CHECK_STR(_e->msg, msg_);                                                  \
-		}                                                                                  \
-		i2k_error_free(_e);                                                                \
-	} while (0)
-
 static char tmp[256];
 
 static void write_file(const char *path, const char *s, mode_t mode)

@@ -1,0 +1,109 @@
+/* sqfs_comp.c — squashfs block compression (see sqfs_comp.h). */
+#include "formats/fs/sqfs_comp.h"
+
+#include <stdlib.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "builder/base/util.h"
+
+int i2k_sqfs_comp_check(enum i2k_compression kind, int level, int *level_out,
+			struct i2k_error **err)
+{
+	switch (kind) {
+	case I2K_COMPRESS_GZIP:
+		if (level == 0)
+			level = I2K_SQFS_GZIP_DEFAULT_LEVEL;
+		if (level < 1 || level > 9)
+			return i2k_error_set(err, I2K_ERR_USAGE, "gzip level %d out of range 1..9",
+					     level);
+		break;
+	case I2K_COMPRESS_ZSTD:
+		if (level == 0)
+			level = I2K_SQFS_ZSTD_DEFAULT_LEVEL;
+		if (level < 1 || level > ZSTD_maxCLevel())
+			return i2k_error_set(err, I2K_ERR_USAGE, "zstd level %d out of range 1..%d",
+					     level, ZSTD_maxCLevel());
+		break;
+	case I2K_COMPRESS_NONE:
+		level = 0;
+		break;
+	default:
+		return i2k_error_set(err, I2K_ERR_USAGE, "unknown compression %d", (int)kind);
+	}
+	if (level_out)
+		*level_out = level;
+	return 0;
+}
+
+int i2k_sqfs_comp_init(struct i2k_sqfs_comp *c, enum i2k_compression kind, int level,
+		       struct i2k_error **err)
+{
+	*c = (struct i2k_sqfs_comp){.kind = kind, .level = level};
+	if (kind == I2K_COMPRESS_GZIP) {
+		z_stream *z = i2k_xcalloc(1, sizeof(*z));
+		int r = deflateInit2(z, level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY);
+		if (r != Z_OK) {
+			free(z);
+			return i2k_error_set(err, I2K_ERR_INTERNAL, "deflateInit2: zlib error %d",
+					     r);
+		}
+		c->zs = z;
+	} else if (kind == I2K_COMPRESS_ZSTD) {
+		c->zc = ZSTD_createCCtx();
+		if (c->zc == NULL)
+			return i2k_error_set(err, I2K_ERR_INTERNAL, "ZSTD_createCCtx failed");
+	}
+	return 0;
+}
+
+void i2k_sqfs_comp_release(struct i2k_sqfs_comp *c)
+{
+	if (c->zs) {
+		deflateEnd(c->zs);
+		free(c->zs);
+		c->zs = NULL;
+	}
+	if (c->zc) {
+		ZSTD_freeCCtx(c->zc);
+		c->zc = NULL;
+	}
+}
+
+size_t i2k_sqfs_comp_bound(size_t len)
+{
+	size_t a = compressBound((uLong)len), b = ZSTD_compressBound(len);
+	return (a > b ? a : b) + 64;
+}
+
+int i2k_sqfs_comp_block(struct i2k_sqfs_comp *c, const void *src, size_t len, void *dst,
+			size_t dst_cap, size_t *out_len, struct i2k_error **err)
+{
+	size_t n = 0;
+	*out_len = 0;
+	if (c->kind == I2K_COMPRESS_GZIP) {
+		z_stream *z = c->zs;
+		int r = deflateReset(z);
+		if (r != Z_OK)
+			return i2k_error_set(err, I2K_ERR_INTERNAL, "deflateReset: zlib error %d",
+					     r);
+		z->next_in = (Bytef *)src;
+		z->avail_in = (uInt)len;
+		z->next_out = dst;
+		z->avail_out = (uInt)dst_cap;
+		r = deflate(z, Z_FINISH);
+		if (r != Z_STREAM_END)
+			return i2k_error_set(err, I2K_ERR_INTERNAL, "deflate: zlib error %d", r);
+		n = dst_cap - z->avail_out;
+	} else if (c->kind == I2K_COMPRESS_ZSTD) {
+		n = ZSTD_compressCCtx(c->zc, dst, dst_cap, src, len, c->level);
+		if (ZSTD_isError(n))
+			return i2k_error_set(err, I2K_ERR_INTERNAL, "zstd: %s",
+					     ZSTD_getErrorName(n));
+	} else {
+		return 0;
+	}
+	if (n < len)
+		*out_len = n;
+	return 0;
+}

@@ -1,0 +1,112 @@
+#!/bin/bash
+# 50-uefi-boot.sh — the UEFI path end to end, in-process: `i2kit build`
+# makes kernel+initrd; tests/tools/mkesp (linked with the library) wraps them
+# in a unified kernel image (kernel/uki), puts it at \EFI\BOOT\BOOTX64.EFI
+# on a FAT32 ESP (formats/fs/fat) inside a GPT disk (formats/disk/gpt);
+# sgdisk, fsck.fat, mtools and objdump check the pieces; the disk is
+# byte-identical across two runs; OVMF boots it under TCG to the init's
+# "boot finished" line with the onboot container's output on the console.
+set -euo pipefail
+. "$(dirname "$0")/lib/harness.sh"
+I2KIT=${I2KIT:-$REPO/i2kit}
+fixtures_ready
+fresh_cache
+W=$(t_tmpdir)
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+
+# ---- the driver program, against the ASan library ---------------------------
+PKGS="yaml-0.1 jansson libcurl libarchive zlib libzstd libcrypto ext2fs com_err"
+rc=0
+(cd "$REPO" && make -s build/libi2k-asan.a >&2 &&
+	cc -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -Wall -Wextra -Werror -O1 -g \
+		-fsanitize=address,undefined -fno-omit-frame-pointer -pthread \
+		-o "$W/mkesp" tests/tools/mkesp.c build/libi2k-asan.a \
+		$(pkg-config --libs $PKGS) -pthread) >"$W/cc.log" 2>&1 || rc=$?
+assert_eq mkesp-compiles 0 "$rc"
+[ "$rc" -eq 0 ] || { cat "$W/cc.log" >&2; t_done; exit 1; }
+
+# ---- kernel+initrd from a LinuxKit-style YAML -------------------------------
+"$I2KIT" cache import "$REPO/build/init/i2kit-init-$I2K_VERSION.tar" >/dev/null 2>&1
+cat >"$W/uefi.yml" <<YML
+kernel:
+  image: $REG_PLAIN/fixtures/kernel:6.1
+  cmdline: "console=ttyS0"
+init:
+  - i2kit/init:$I2K_VERSION
+onboot:
+  - name: marker
+    image: $REG_PLAIN/fixtures/busybox:latest
+    command: ["/bin/echo", "uefi onboot marker"]
+YML
+assert_exit build-kernel-initrd 0 "$I2KIT" build --dir "$W/out" --name uefi "$W/uefi.yml"
+K=$W/out/uefi-kernel
+I=$W/out/uefi-initrd.img
+CMDLINE=$(cat "$W/out/uefi-cmdline" 2>/dev/null || echo console=ttyS0)
+printf 'ID=i2kit\nNAME=i2kit\n' >"$W/os-release"
+
+# ---- the disk ---------------------------------------------------------------
+assert_exit mkesp-runs 0 env SOURCE_DATE_EPOCH=1700000000 "$W/mkesp" --osrel "$W/os-release" \
+	--label I2KIT-ESP "$K" "$I" "$CMDLINE" "$W/disk.img"
+assert_exit mkesp-again 0 env SOURCE_DATE_EPOCH=1700000000 "$W/mkesp" --osrel "$W/os-release" \
+	--label I2KIT-ESP "$K" "$I" "$CMDLINE" "$W/disk2.img"
+assert_exit disk-reproducible 0 cmp "$W/disk.img" "$W/disk2.img"
+assert_exit mkesp-usage 2 "$W/mkesp" "$K"
+assert_exit mkesp-missing-kernel 1 "$W/mkesp" "$W/nope" "$I" x "$W/nope.img"
+assert_contains mkesp-missing-kernel-msg "$T_OUT" "mkesp: error: $W/nope: No such file"
+assert_eq mkesp-no-partial-output "" "$(ls "$W"/nope.img 2>/dev/null || true)"
+
+assert_exit sgdisk-verify 0 sgdisk -v "$W/disk.img"
+assert_contains sgdisk-no-problems "$T_OUT" "No problems found"
+assert_exit sgdisk-print 0 sgdisk -p "$W/disk.img"
+assert_contains sgdisk-esp "$T_OUT" "EF00  EFI System Partition"
+assert_contains sgdisk-aligned "$T_OUT" "   1            2048 "
+
+start=$(sgdisk -i 1 "$W/disk.img" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
+last=$(sgdisk -i 1 "$W/disk.img" | sed -n 's/^Last sector: \([0-9]*\).*/\1/p')
+dd if="$W/disk.img" of="$W/esp.img" bs=512 skip="$start" count=$((last - start + 1)) status=none
+assert_exit fsck-fat-clean 0 fsck.fat -n "$W/esp.img"
+assert_exit mdir-efi-boot 0 mdir -i "$W/esp.img" ::/EFI/BOOT
+assert_contains mdir-bootx64 "$T_OUT" "BOOTX64  EFI"
+assert_contains mdir-label "$T_OUT" "Volume in drive : is I2KIT-ESP"
+assert_exit mcopy-uki 0 mcopy -n -i "$W/esp.img" ::/EFI/BOOT/BOOTX64.EFI "$W/uki.efi"
+
+hexsize() { printf '%08x' "$(stat -c %s "$1")"; }
+assert_exit objdump-uki 0 objdump -h "$W/uki.efi"
+sections=$T_OUT
+assert_contains uki-linux-size "$sections" ".linux        $(hexsize "$K")"
+assert_contains uki-initrd-size "$sections" ".initrd       $(hexsize "$I")"
+assert_contains uki-cmdline "$sections" ".cmdline      $(printf '%08x' ${#CMDLINE})"
+assert_contains uki-osrel "$sections" ".osrel        $(hexsize "$W/os-release")"
+objcopy -O binary --only-section=.linux "$W/uki.efi" "$W/linux.bin" 2>/dev/null || true
+assert_exit uki-linux-bytes 0 cmp -n "$(stat -c %s "$K")" "$K" "$W/linux.bin"
+
+# ---- boot under OVMF --------------------------------------------------------
+if [ ! -r "$OVMF_CODE" ] || [ ! -r "$OVMF_VARS" ] || ! command -v qemu-system-x86_64 >/dev/null; then
+	t_skip_is_fail uefi-boot "OVMF ($OVMF_CODE) or qemu-system-x86_64 missing"
+	t_done
+	exit 1
+fi
+cp "$OVMF_VARS" "$W/vars.fd"
+t0=$(date +%s%N)
+rc=0
+timeout 180 qemu-system-x86_64 -accel tcg -m 512 -nographic -no-reboot \
+	-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
+	-drive if=pflash,format=raw,file="$W/vars.fd" \
+	-drive file="$W/disk.img",format=raw,if=virtio \
+	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+	</dev/null >"$W/console.log" 2>&1 || rc=$?
+t1=$(date +%s%N)
+console=$(tr -d '\r' <"$W/console.log")
+assert_eq qemu-exits-by-itself 0 "$rc"
+assert_contains uefi-efi-stub "$console" "EFI stub: "
+assert_contains uefi-cmdline "$console" "Command line: console=ttyS0"
+assert_contains uefi-onboot-marker "$console" "uefi onboot marker"
+assert_contains uefi-boot-finished "$console" "i2kit-init: boot finished in"
+assert_contains uefi-powers-off "$console" "no services: powering off"
+if [ "$rc" -ne 0 ]; then tail -c 3000 "$W/console.log" >&2; fi
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+guest=$(sed -n 's/.*boot finished in \([0-9.]*\)s.*/\1/p' <<<"$console" | head -1)
+echo "# uefi boot: ${secs}s wall from QEMU start to power-off (guest: boot finished ${guest:-?}s after kernel start)" >&2
+echo "# uefi boot: ${secs}s wall, init boot finished at ${guest:-?}s"
+t_done
