@@ -8,7 +8,8 @@
 #   raw-efi --root ext4  i2kit  vs  objcopy UKI + mkfs.vfat/mcopy ESP +
 #                    mkfs.ext4 -d root + sgdisk + dd into the disk
 #   qcow2-efi --root ext4  the same + qemu-img convert -O qcow2
-#   iso-bios         i2kit  vs  xorriso -as mkisofs with isolinux + isohybrid MBR
+#   iso-bios         i2kit  vs  find|cpio|gzip of the root + xorriso -as mkisofs
+#                    with isolinux + isohybrid MBR
 set -euo pipefail
 F=$B/formats
 rm -rf "$F" && mkdir -p "$F"
@@ -54,7 +55,9 @@ std_qcow2_efi() { std_efi_disk && qemu-img convert -O qcow2 "$F/disk.img" "$F/di
 std_iso() {
 	rm -rf "$F/iso" "$F/x.iso" && mkdir -p "$F/iso/isolinux" "$F/iso/boot"
 	cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$F/iso/isolinux/"
-	cp "$KERNEL" "$F/iso/boot/kernel" && cp "$INITRD" "$F/iso/boot/initrd.img"
+	cp "$KERNEL" "$F/iso/boot/kernel"
+	# the initrd from the root, as i2kit builds it: cpio | gzip
+	(cd "$F/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6) >"$F/iso/boot/initrd.img"
 	printf 'DEFAULT linux\nLABEL linux\n  LINUX /boot/kernel\n  INITRD /boot/initrd.img\n  APPEND %s\n' "$CMDLINE" >"$F/iso/isolinux/isolinux.cfg"
 	xorriso -as mkisofs -quiet -o "$F/x.iso" -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
 		-b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 \
