@@ -1,5 +1,6 @@
 /* kernel.c — bzImage setup-header parsing (contract in kernel.h). */
 #include "kernel/kernel.h"
+#include "builder/base/bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -17,11 +18,6 @@
 #define MIN_LEN 0x250
 #define LOADED_HIGH 0x01
 
-static uint16_t le16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
 int i2k_kernel_info_buf(const void *buf, size_t len, struct i2k_kernel_info *info,
 			struct i2k_error **err)
 {
@@ -34,11 +30,11 @@ int i2k_kernel_info_buf(const void *buf, size_t len, struct i2k_kernel_info *inf
 	if (memcmp(p + OFF_HEADER, "HdrS", 4) != 0)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "not a bzImage: no \"HdrS\" magic at offset 0x202");
-	if (le16(p + OFF_BOOT_FLAG) != 0xAA55)
+	if (i2k_get_le16(p + OFF_BOOT_FLAG) != 0xAA55)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "not a bzImage: boot flag is 0x%04x, not 0xaa55",
-				     le16(p + OFF_BOOT_FLAG));
-	info->protocol = le16(p + OFF_VERSION);
+				     i2k_get_le16(p + OFF_BOOT_FLAG));
+	info->protocol = i2k_get_le16(p + OFF_VERSION);
 	if (info->protocol < 0x0200)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "not a bzImage: boot protocol %u.%02u is older than 2.00",
@@ -48,7 +44,7 @@ int i2k_kernel_info_buf(const void *buf, size_t len, struct i2k_kernel_info *inf
 				     "not a bzImage: a zImage (loaded low; LOADED_HIGH not set)");
 	info->setup_sects = p[OFF_SETUP_SECTS] ? p[OFF_SETUP_SECTS] : 4;
 	info->is_bzimage = true;
-	uint16_t kv = le16(p + OFF_KERNEL_VERSION);
+	uint16_t kv = i2k_get_le16(p + OFF_KERNEL_VERSION);
 	if (kv != 0 && (size_t)kv + 0x200 < len) {
 		size_t start = (size_t)kv + 0x200, n = 0;
 		while (start + n < len && p[start + n] != '\0' && n < I2K_KERNEL_VERSION_MAX - 1) {

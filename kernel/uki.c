@@ -1,5 +1,6 @@
 /* uki.c — see uki.h: systemd stub + sections → a unified kernel image. */
 #include "kernel/uki.h"
+#include "builder/base/bytes.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -24,24 +25,6 @@
 #define OPT_DATA_DIRS 112
 #define DIR_SECURITY 4
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
-}
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) / a * a;
@@ -76,26 +59,26 @@ static int parse_pe(const uint8_t *d, size_t len, const char *path, struct pe *p
 	memset(pe, 0, sizeof(*pe));
 	if (len < 0x40 || d[0] != 'M' || d[1] != 'Z')
 		return bad_pe(err, path, "no MZ header");
-	pe->pe_off = get32(d + 0x3c);
+	pe->pe_off = i2k_get_le32(d + 0x3c);
 	if (pe->pe_off < 0x40 || (uint64_t)pe->pe_off + 24 > len)
 		return bad_pe(err, path, "bad PE header offset");
 	if (memcmp(d + pe->pe_off, "PE\0\0", 4) != 0)
 		return bad_pe(err, path, "no PE signature");
 	const uint8_t *coff = d + pe->pe_off + 4;
-	pe->nsec = get16(coff + 2);
-	uint16_t opt_size = get16(coff + 16);
+	pe->nsec = i2k_get_le16(coff + 2);
+	uint16_t opt_size = i2k_get_le16(coff + 16);
 	pe->opt_off = pe->pe_off + 24;
 	if (opt_size < OPT_DATA_DIRS || (uint64_t)pe->opt_off + opt_size > len ||
-	    get16(d + pe->opt_off) != 0x20b)
+	    i2k_get_le16(d + pe->opt_off) != 0x20b)
 		return bad_pe(err, path, "not PE32+");
 	const uint8_t *opt = d + pe->opt_off;
 	pe->sect_off = pe->opt_off + opt_size;
 	if ((uint64_t)pe->sect_off + (uint64_t)SEC_HDR * pe->nsec > len ||
 	    pe->nsec > I2K_UKI_MAX_SECTIONS - 4)
 		return bad_pe(err, path, "section table out of bounds");
-	pe->sect_align = get32(opt + OPT_SECTION_ALIGN);
-	pe->file_align = get32(opt + OPT_FILE_ALIGN);
-	pe->size_of_headers = get32(opt + OPT_SIZE_OF_HEADERS);
+	pe->sect_align = i2k_get_le32(opt + OPT_SECTION_ALIGN);
+	pe->file_align = i2k_get_le32(opt + OPT_FILE_ALIGN);
+	pe->size_of_headers = i2k_get_le32(opt + OPT_SIZE_OF_HEADERS);
 	if (!pe->sect_align || !pe->file_align || (pe->sect_align & (pe->sect_align - 1)) ||
 	    (pe->file_align & (pe->file_align - 1)) || pe->file_align > 65536 ||
 	    pe->sect_align > (1u << 24))
@@ -104,8 +87,8 @@ static int parse_pe(const uint8_t *d, size_t len, const char *path, struct pe *p
 	pe->first_data = pe->size_of_headers;
 	for (uint16_t i = 0; i < pe->nsec; i++) {
 		const uint8_t *s = d + pe->sect_off + SEC_HDR * i;
-		uint32_t vsize = get32(s + 8), va = get32(s + 12), raw = get32(s + 16),
-			 ptr = get32(s + 20);
+		uint32_t vsize = i2k_get_le32(s + 8), va = i2k_get_le32(s + 12), raw = i2k_get_le32(s + 16),
+			 ptr = i2k_get_le32(s + 20);
 		if (raw && ((uint64_t)ptr + raw > len))
 			return bad_pe(err, path, "section data out of bounds");
 		if (raw && ptr + raw > pe->data_end)
@@ -216,11 +199,11 @@ int i2k_uki_build(const struct i2k_uki_opts *o, i2k_uki_write_fn write, void *ct
 		uint8_t *h = d + pe.sect_off + SEC_HDR * (pe.nsec + i);
 		memset(h, 0, SEC_HDR);
 		memcpy(h, parts[i].name, strlen(parts[i].name));
-		put32(h + 8, news[i].vsize);
-		put32(h + 12, news[i].rva);
-		put32(h + 16, news[i].raw_size);
-		put32(h + 20, news[i].file_off);
-		put32(h + 36, SCN_DATA_READ);
+		i2k_put_le32(h + 8, news[i].vsize);
+		i2k_put_le32(h + 12, news[i].rva);
+		i2k_put_le32(h + 16, news[i].raw_size);
+		i2k_put_le32(h + 20, news[i].file_off);
+		i2k_put_le32(h + 36, SCN_DATA_READ);
 		init_data += raw;
 		va = align_up(va + parts[i].size, va_align);
 		fo += raw;
@@ -228,14 +211,14 @@ int i2k_uki_build(const struct i2k_uki_opts *o, i2k_uki_write_fn write, void *ct
 	uint8_t *coff = d + pe.pe_off + 4, *opt = d + pe.opt_off;
 	uint64_t last_end = news[np - 1].rva + (uint64_t)news[np - 1].vsize;
 	uint32_t size_of_image = (uint32_t)align_up(last_end, pe.sect_align);
-	put16(coff + 2, (uint16_t)(pe.nsec + np));
-	put32(coff + 8, 0);  /* PointerToSymbolTable: the symbols are not copied */
-	put32(coff + 12, 0); /* NumberOfSymbols */
-	put32(opt + OPT_SIZE_OF_INIT_DATA,
-	      (uint32_t)(get32(opt + OPT_SIZE_OF_INIT_DATA) + init_data));
-	put32(opt + OPT_SIZE_OF_IMAGE, size_of_image);
-	put32(opt + OPT_CHECKSUM, 0);
-	uint32_t nrva = get32(opt + OPT_NUM_RVA);
+	i2k_put_le16(coff + 2, (uint16_t)(pe.nsec + np));
+	i2k_put_le32(coff + 8, 0);  /* PointerToSymbolTable: the symbols are not copied */
+	i2k_put_le32(coff + 12, 0); /* NumberOfSymbols */
+	i2k_put_le32(opt + OPT_SIZE_OF_INIT_DATA,
+	      (uint32_t)(i2k_get_le32(opt + OPT_SIZE_OF_INIT_DATA) + init_data));
+	i2k_put_le32(opt + OPT_SIZE_OF_IMAGE, size_of_image);
+	i2k_put_le32(opt + OPT_CHECKSUM, 0);
+	uint32_t nrva = i2k_get_le32(opt + OPT_NUM_RVA);
 	if (nrva > DIR_SECURITY &&
 	    pe.opt_off + OPT_DATA_DIRS + 8 * (DIR_SECURITY + 1) <= pe.sect_off)
 		memset(opt + OPT_DATA_DIRS + 8 * DIR_SECURITY, 0, 8);
@@ -246,10 +229,10 @@ int i2k_uki_build(const struct i2k_uki_opts *o, i2k_uki_write_fn write, void *ct
 			const uint8_t *s = d + pe.sect_off + SEC_HDR * i;
 			struct i2k_uki_section *ls = &layout->s[layout->n++];
 			memcpy(ls->name, s, 8);
-			ls->vsize = get32(s + 8);
-			ls->rva = get32(s + 12);
-			ls->raw_size = get32(s + 16);
-			ls->file_off = get32(s + 20);
+			ls->vsize = i2k_get_le32(s + 8);
+			ls->rva = i2k_get_le32(s + 12);
+			ls->raw_size = i2k_get_le32(s + 16);
+			ls->file_off = i2k_get_le32(s + 20);
 		}
 		layout->size = fo;
 		layout->size_of_image = size_of_image;

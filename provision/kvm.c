@@ -1,5 +1,6 @@
 /* kvm.c — KVM usability probe: run one `hlt` in a throw-away VM (kvm.h). */
 #include "provision/kvm.h"
+#include "builder/base/bytes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,16 +75,11 @@ static const uint8_t guest_code[] = {
     0xf4,			  /* hlt */
 };
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
 static void setup_memory(uint8_t *mem)
 {
-	put64(mem + 0x1000, 0x2000 | 3); /* PML4[0] → PDPT, present + rw */
-	put64(mem + 0x2000, 0x3000 | 3); /* PDPT[0] → PD */
-	put64(mem + 0x3000, 0x0 | 0x83); /* PD[0]: 2 MiB page at 0, present + rw + PS */
+	i2k_put_le64(mem + 0x1000, 0x2000 | 3); /* PML4[0] → PDPT, present + rw */
+	i2k_put_le64(mem + 0x2000, 0x3000 | 3); /* PDPT[0] → PD */
+	i2k_put_le64(mem + 0x3000, 0x0 | 0x83); /* PD[0]: 2 MiB page at 0, present + rw + PS */
 	memcpy(mem + CODE_ADDR, guest_code, sizeof(guest_code));
 }
 

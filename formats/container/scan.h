@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "builder/base/bytes.h"
 #include "builder/base/error.h"
 
 #define I2K_SCAN_UNIT (64u * 1024u)
@@ -48,20 +49,5 @@ void i2k_scan_release(struct i2k_scan *s);
 bool i2k_scan_is_zero(const uint8_t *p, size_t len);
 
 /* Big-endian stores shared by the qcow2 and VHD writers. */
-static inline void i2k_put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline void i2k_put_be32(uint8_t *p, uint32_t v)
-{
-	i2k_put_be16(p, (uint16_t)(v >> 16));
-	i2k_put_be16(p + 2, (uint16_t)v);
-}
-static inline void i2k_put_be64(uint8_t *p, uint64_t v)
-{
-	i2k_put_be32(p, (uint32_t)(v >> 32));
-	i2k_put_be32(p + 4, (uint32_t)v);
-}
 
 #endif

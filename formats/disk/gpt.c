@@ -1,5 +1,6 @@
 /* gpt.c — see gpt.h. */
 #include "formats/disk/gpt.h"
+#include "builder/base/bytes.h"
 
 #include <string.h>
 #include <zlib.h>
@@ -12,22 +13,6 @@
 #define ENTRIES_BYTES (I2K_GPT_ENTRIES * ENTRY_SIZE) /* 16 KiB = 32 sectors */
 #define ENTRIES_SECTORS (ENTRIES_BYTES / I2K_SECTOR)
 #define HEADER_SIZE 92
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (v >> (8 * i)) & 0xff;
-}
 
 /* UTF-8 → UTF-16LE into out (max units); -1 invalid, -2 too long. */
 static int utf16le(const char *s, uint8_t *out, size_t max)
@@ -65,12 +50,12 @@ static int utf16le(const char *s, uint8_t *out, size_t max)
 			if (n + 2 > max)
 				return -2;
 			c -= 0x10000;
-			put16(out + 2 * n++, (uint16_t)(0xd800 | (c >> 10)));
-			put16(out + 2 * n++, (uint16_t)(0xdc00 | (c & 0x3ff)));
+			i2k_put_le16(out + 2 * n++, (uint16_t)(0xd800 | (c >> 10)));
+			i2k_put_le16(out + 2 * n++, (uint16_t)(0xdc00 | (c & 0x3ff)));
 		} else {
 			if (n + 1 > max)
 				return -2;
-			put16(out + 2 * n++, (uint16_t)c);
+			i2k_put_le16(out + 2 * n++, (uint16_t)c);
 		}
 	}
 	return 0;
@@ -106,18 +91,18 @@ static void header(uint8_t h[512], uint64_t my_lba, uint64_t alt_lba, uint64_t f
 {
 	memset(h, 0, 512);
 	memcpy(h, "EFI PART", 8);
-	put32(h + 8, 0x00010000);
-	put32(h + 12, HEADER_SIZE);
-	put64(h + 24, my_lba);
-	put64(h + 32, alt_lba);
-	put64(h + 40, first);
-	put64(h + 48, last);
+	i2k_put_le32(h + 8, 0x00010000);
+	i2k_put_le32(h + 12, HEADER_SIZE);
+	i2k_put_le64(h + 24, my_lba);
+	i2k_put_le64(h + 32, alt_lba);
+	i2k_put_le64(h + 40, first);
+	i2k_put_le64(h + 48, last);
 	memcpy(h + 56, disk_guid, 16);
-	put64(h + 72, entries_lba);
-	put32(h + 80, I2K_GPT_ENTRIES);
-	put32(h + 84, ENTRY_SIZE);
-	put32(h + 88, entries_crc);
-	put32(h + 16, (uint32_t)crc32(0, h, HEADER_SIZE));
+	i2k_put_le64(h + 72, entries_lba);
+	i2k_put_le32(h + 80, I2K_GPT_ENTRIES);
+	i2k_put_le32(h + 84, ENTRY_SIZE);
+	i2k_put_le32(h + 88, entries_crc);
+	i2k_put_le32(h + 16, (uint32_t)crc32(0, h, HEADER_SIZE));
 }
 
 int i2k_gpt_write(struct i2k_sink *disk, const struct i2k_part *parts, size_t n,
@@ -146,9 +131,9 @@ int i2k_gpt_write(struct i2k_sink *disk, const struct i2k_part *parts, size_t n,
 		uint8_t *e = ent + i * ENTRY_SIZE;
 		memcpy(e, p->type_guid, 16);
 		i2k_guid_derive(seed, "partition", (uint32_t)i, e + 16);
-		put64(e + 32, p->start / I2K_SECTOR);
-		put64(e + 40, (p->start + p->size) / I2K_SECTOR - 1);
-		put64(e + 48, p->attrs | (p->bootable ? I2K_GPT_ATTR_LEGACY_BOOT : 0));
+		i2k_put_le64(e + 32, p->start / I2K_SECTOR);
+		i2k_put_le64(e + 40, (p->start + p->size) / I2K_SECTOR - 1);
+		i2k_put_le64(e + 48, p->attrs | (p->bootable ? I2K_GPT_ATTR_LEGACY_BOOT : 0));
 		int r = utf16le(p->name ? p->name : "", e + 56, I2K_GPT_NAME_MAX);
 		if (r == -1)
 			return i2k_error_set(err, I2K_ERR_CONFIG,

@@ -1,5 +1,6 @@
 /* isohybrid.c — hybrid MBR for El Torito ISO images (see isohybrid.h). */
 #include "formats/disk/isohybrid.h"
+#include "builder/base/bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -24,20 +25,6 @@ const char *i2k_ldlinux_c32_path(void)
 {
 	const char *p = getenv("I2K_LDLINUX_C32");
 	return p && *p ? p : I2K_LDLINUX_C32_DEFAULT;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-static void wr32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static const char *sname(const struct i2k_sink *s)
@@ -82,7 +69,7 @@ static int read_catalog(struct i2k_sink *iso, struct catalog_info *ci, struct i2
 	    memcmp(b + 7, "EL TORITO SPECIFICATION", 23) != 0)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "%s: no El Torito boot record at block 17", sname(iso));
-	uint64_t cat = rd32(b + 71);
+	uint64_t cat = i2k_get_le32(b + 71);
 	if ((cat + 1) * BLK > iso->size)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "%s: invalid El Torito boot catalog (block %llu is outside "
@@ -92,7 +79,7 @@ static int read_catalog(struct i2k_sink *iso, struct catalog_info *ci, struct i2
 		return -1;
 	uint16_t sum = 0;
 	for (int i = 0; i < 32; i += 2)
-		sum = (uint16_t)(sum + rd16(b + i));
+		sum = (uint16_t)(sum + i2k_get_le16(b + i));
 	if (b[0] != 1 || b[30] != 0x55 || b[31] != 0xaa || sum != 0)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "%s: invalid El Torito boot catalog (bad validation entry)",
@@ -100,19 +87,19 @@ static int read_catalog(struct i2k_sink *iso, struct catalog_info *ci, struct i2
 	memset(ci, 0, sizeof(*ci));
 	/* default entry, then sections */
 	if (b[1] == 0x00 && b[32] == 0x88 && b[33] == 0)
-		ci->bios_lba = rd32(b + 40);
+		ci->bios_lba = i2k_get_le32(b + 40);
 	else if (b[1] == 0xef && b[32] == 0x88) {
 		ci->has_efi = true;
-		ci->efi_lba = rd32(b + 40);
+		ci->efi_lba = i2k_get_le32(b + 40);
 	}
 	for (size_t off = 64; off + 64 <= BLK && !ci->has_efi;) {
 		uint8_t hdr = b[off];
 		if (hdr != 0x90 && hdr != 0x91)
 			break;
-		uint16_t n = rd16(b + off + 2);
+		uint16_t n = i2k_get_le16(b + off + 2);
 		if (b[off + 1] == 0xef && n > 0 && b[off + 32] == 0x88) {
 			ci->has_efi = true;
-			ci->efi_lba = rd32(b + off + 32 + 8);
+			ci->efi_lba = i2k_get_le32(b + off + 32 + 8);
 		}
 		off += 32 + 32 * (size_t)n;
 		if (hdr == 0x91)
@@ -140,7 +127,7 @@ static int derive_id(struct i2k_sink *iso, uint32_t *id, struct i2k_error **err)
 	uint8_t b[BLK];
 	if (i2k_sink_read_at(iso, 17ull * BLK, b, BLK, err) < 0)
 		return -1;
-	uint64_t last = rd32(b + 71);
+	uint64_t last = i2k_get_le32(b + 71);
 	if (last < 17 || (last + 1) * BLK > iso->size)
 		last = 17;
 	_cleanup_(i2k_sha256_freep) struct i2k_sha256 *h = i2k_sha256_new();
@@ -151,7 +138,7 @@ static int derive_id(struct i2k_sink *iso, uint32_t *id, struct i2k_error **err)
 	}
 	uint8_t d[32];
 	i2k_sha256_final_raw(h, d);
-	*id = rd32(d);
+	*id = i2k_get_le32(d);
 	if (*id == 0)
 		*id = 1;
 	return 0;
@@ -167,10 +154,10 @@ static int fat_sectors(struct i2k_sink *iso, uint64_t off, uint64_t *sectors,
 				     sname(iso));
 	if (i2k_sink_read_at(iso, off, bs, sizeof(bs), err) < 0)
 		return -1;
-	uint16_t bps = rd16(bs + 11);
-	uint64_t total = rd16(bs + 19);
+	uint16_t bps = i2k_get_le16(bs + 11);
+	uint64_t total = i2k_get_le16(bs + 19);
 	if (total == 0)
-		total = rd32(bs + 32);
+		total = i2k_get_le32(bs + 32);
 	if (bs[510] != 0x55 || bs[511] != 0xaa ||
 	    (bps != 512 && bps != 1024 && bps != 2048 && bps != 4096) || total == 0)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
@@ -225,12 +212,12 @@ int i2k_isohybrid_bios(struct i2k_sink *iso, const struct i2k_isohybrid_opts *o,
 		path = def = i2k_xasprintf("%s/isohdpfx.bin", i2k_isolinux_dir());
 	if (read_template(path, mbr, err) < 0)
 		return -1;
-	wr32(mbr + 432, ci.bios_lba * 4);
-	wr32(mbr + 436, 0);
+	i2k_put_le32(mbr + 432, ci.bios_lba * 4);
+	i2k_put_le32(mbr + 436, 0);
 	uint32_t id = o->disk_id;
 	if (!id && derive_id(iso, &id, err) < 0)
 		return -1;
-	wr32(mbr + 440, id);
+	i2k_put_le32(mbr + 440, id);
 
 	uint64_t sectors = iso->size / 512;
 	uint64_t cyls = (sectors + HEADS * SECTORS - 1) / (HEADS * SECTORS);
@@ -244,16 +231,16 @@ int i2k_isohybrid_bios(struct i2k_sink *iso, const struct i2k_isohybrid_opts *o,
 	p[5] = HEADS - 1;
 	p[6] = (uint8_t)(SECTORS + (((cc - 1) & 0x300) >> 2));
 	p[7] = (uint8_t)((cc - 1) & 0xff);
-	wr32(p + 8, 0);
-	wr32(p + 12, sectors > UINT32_MAX ? UINT32_MAX : (uint32_t)sectors);
+	i2k_put_le32(p + 8, 0);
+	i2k_put_le32(p + 12, sectors > UINT32_MAX ? UINT32_MAX : (uint32_t)sectors);
 	if (o->efi_partition) {
 		p += 16;
 		p[0] = 0;
 		chs(p + 1, efi_start);
 		p[4] = 0xef;
 		chs(p + 5, efi_start + efi_len - 1);
-		wr32(p + 8, (uint32_t)efi_start);
-		wr32(p + 12, (uint32_t)efi_len);
+		i2k_put_le32(p + 8, (uint32_t)efi_start);
+		i2k_put_le32(p + 12, (uint32_t)efi_len);
 	}
 	mbr[510] = 0x55;
 	mbr[511] = 0xaa;

@@ -1,15 +1,8 @@
 /* mbr.c — see mbr.h. */
 #include "formats/disk/mbr.h"
+#include "builder/base/bytes.h"
 
 #include <string.h>
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
-}
 
 /* CHS address of an LBA in the 255/63 geometry; FE FF FF past cylinder 1023. */
 static void chs(uint8_t out[3], uint32_t lba)
@@ -33,8 +26,8 @@ void i2k_mbr_entry(uint8_t e[16], bool bootable, uint8_t type, uint32_t lba, uin
 	chs(e + 1, lba);
 	e[4] = type;
 	chs(e + 5, count ? lba + count - 1 : lba);
-	put32(e + 8, lba);
-	put32(e + 12, count);
+	i2k_put_le32(e + 8, lba);
+	i2k_put_le32(e + 12, count);
 }
 
 int i2k_mbr_build(uint8_t out[512], const struct i2k_part *parts, size_t n, const uint8_t *bootcode,
@@ -47,7 +40,7 @@ int i2k_mbr_build(uint8_t out[512], const struct i2k_part *parts, size_t n, cons
 	memset(out, 0, 512);
 	if (bootcode && bootcode_len)
 		memcpy(out, bootcode, bootcode_len);
-	put32(out + 440, disk_sig);
+	i2k_put_le32(out + 440, disk_sig);
 	size_t slot = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct i2k_part *p = &parts[i];

@@ -1,5 +1,6 @@
 /* fat.c — see fat.h: FAT32 from an fstree. */
 #include "formats/fs/fat.h"
+#include "builder/base/bytes.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -59,17 +60,6 @@ static void plan_free(struct plan *p)
 	free(p->stack);
 	i2k_error_free(p->err);
 	memset(p, 0, sizeof(*p));
-}
-
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = v & 0xff;
-	b[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *b, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b[i] = (v >> (8 * i)) & 0xff;
 }
 
 /* ---- names ----------------------------------------------------------- */
@@ -543,14 +533,14 @@ static void short_entry(uint8_t *e, const uint8_t name[11], uint8_t attr, uint32
 	memset(e, 0, 32);
 	memcpy(e, name, 11);
 	e[11] = attr;
-	put16(e + 14, t);
-	put16(e + 16, d);
-	put16(e + 18, d);
-	put16(e + 20, (uint16_t)(cluster >> 16));
-	put16(e + 22, t);
-	put16(e + 24, d);
-	put16(e + 26, (uint16_t)(cluster & 0xffff));
-	put32(e + 28, size);
+	i2k_put_le16(e + 14, t);
+	i2k_put_le16(e + 16, d);
+	i2k_put_le16(e + 18, d);
+	i2k_put_le16(e + 20, (uint16_t)(cluster >> 16));
+	i2k_put_le16(e + 22, t);
+	i2k_put_le16(e + 24, d);
+	i2k_put_le16(e + 26, (uint16_t)(cluster & 0xffff));
+	i2k_put_le32(e + 28, size);
 }
 
 static uint8_t sname_sum(const uint8_t s[11])
@@ -577,7 +567,7 @@ static size_t child_entries(uint8_t *e, const struct node *n)
 		for (int j = 0; j < 13; j++) {
 			size_t ci = (k - 1) * 13 + (size_t)j;
 			uint16_t ch = ci < n->lfn_len ? n->lfn[ci] : ci == n->lfn_len ? 0 : 0xffff;
-			put16(l + pos[j], ch);
+			i2k_put_le16(l + pos[j], ch);
 		}
 		off += 32;
 	}
@@ -659,12 +649,12 @@ static int write_fats(struct writer *w, struct plan *p, struct i2k_error **err)
 	uint64_t entries = (uint64_t)w->g.used + ROOT_CLUSTER;
 	size_t bytes = (size_t)(div_up(entries * 4, SECTOR)) * SECTOR;
 	_cleanup_free_ uint8_t *fat = i2k_xcalloc(1, bytes);
-	put32(fat, 0x0FFFFF00u | 0xF8);
-	put32(fat + 4, FAT_EOC);
+	i2k_put_le32(fat, 0x0FFFFF00u | 0xF8);
+	i2k_put_le32(fat + 4, FAT_EOC);
 	for (size_t i = 0; i < p->n; i++) {
 		const struct node *n = &p->nodes[i];
 		for (uint32_t k = 0; k < n->nclusters; k++)
-			put32(fat + 4 * ((size_t)n->first + k),
+			i2k_put_le32(fat + 4 * ((size_t)n->first + k),
 			      k + 1 == n->nclusters ? FAT_EOC : n->first + k + 1);
 	}
 	uint64_t fatlen = (uint64_t)w->g.fatsz * SECTOR;
@@ -687,22 +677,22 @@ static int write_boot(struct writer *w, const struct i2k_fat_opts *o, uint32_t v
 	bs[2] = 0x90;
 	memset(bs + 3, ' ', 8);
 	memcpy(bs + 3, oem, strnlen(oem, 8));
-	put16(bs + 11, SECTOR);
+	i2k_put_le16(bs + 11, SECTOR);
 	bs[13] = (uint8_t)w->g.spc;
-	put16(bs + 14, (uint16_t)w->g.reserved);
+	i2k_put_le16(bs + 14, (uint16_t)w->g.reserved);
 	bs[16] = NFATS;
 	bs[21] = 0xF8;
-	put16(bs + 24, 63);
-	put16(bs + 26, 255);
-	put32(bs + 28, o ? o->hidden_sectors : 0);
-	put32(bs + 32, w->g.total);
-	put32(bs + 36, w->g.fatsz);
-	put32(bs + 44, ROOT_CLUSTER);
-	put16(bs + 48, 1); /* FSInfo */
-	put16(bs + 50, 6); /* backup boot sector */
+	i2k_put_le16(bs + 24, 63);
+	i2k_put_le16(bs + 26, 255);
+	i2k_put_le32(bs + 28, o ? o->hidden_sectors : 0);
+	i2k_put_le32(bs + 32, w->g.total);
+	i2k_put_le32(bs + 36, w->g.fatsz);
+	i2k_put_le32(bs + 44, ROOT_CLUSTER);
+	i2k_put_le16(bs + 48, 1); /* FSInfo */
+	i2k_put_le16(bs + 50, 6); /* backup boot sector */
 	bs[64] = 0x80;
 	bs[66] = 0x29;
-	put32(bs + 67, volid);
+	i2k_put_le32(bs + 67, volid);
 	memcpy(bs + 71, w->has_label ? w->label : (const uint8_t *)"NO NAME    ", 11);
 	memcpy(bs + 82, "FAT32   ", 8);
 	static const uint8_t halt[] = {0xFA, 0xF4, 0xEB, 0xFD}; /* cli; hlt; jmp $-1 */
@@ -710,11 +700,11 @@ static int write_boot(struct writer *w, const struct i2k_fat_opts *o, uint32_t v
 	bs[510] = 0x55;
 	bs[511] = 0xAA;
 
-	put32(fsi, 0x41615252);
-	put32(fsi + 484, 0x61417272);
-	put32(fsi + 488, w->g.clusters - w->g.used);
-	put32(fsi + 492, w->g.used < w->g.clusters ? ROOT_CLUSTER + w->g.used : 0xFFFFFFFFu);
-	put32(fsi + 508, 0xAA550000);
+	i2k_put_le32(fsi, 0x41615252);
+	i2k_put_le32(fsi + 484, 0x61417272);
+	i2k_put_le32(fsi + 488, w->g.clusters - w->g.used);
+	i2k_put_le32(fsi + 492, w->g.used < w->g.clusters ? ROOT_CLUSTER + w->g.used : 0xFFFFFFFFu);
+	i2k_put_le32(fsi + 508, 0xAA550000);
 
 	if (i2k_sink_zero(w->out, 0, (uint64_t)w->g.reserved * SECTOR, err) < 0 ||
 	    i2k_sink_write_at(w->out, 0, bs, SECTOR, err) < 0 ||
@@ -772,9 +762,9 @@ int i2k_fat_write(struct i2k_fstree *tree, const struct i2k_fat_opts *o, struct 
 	w.data_off = (uint64_t)(w.g.reserved + NFATS * w.g.fatsz) * SECTOR;
 	w.h = i2k_sha256_new();
 	uint8_t geo[16];
-	put32(geo, w.g.total);
-	put32(geo + 4, w.g.spc);
-	put32(geo + 8, w.g.used);
+	i2k_put_le32(geo, w.g.total);
+	i2k_put_le32(geo + 4, w.g.spc);
+	i2k_put_le32(geo + 8, w.g.used);
 	memcpy(geo + 12, "FAT ", 4);
 	i2k_sha256_update(w.h, geo, sizeof(geo));
 	const size_t bufsz = 1 << 20;

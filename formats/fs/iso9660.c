@@ -11,6 +11,7 @@
  *      area, boot catalog, file data.
  */
 #include "formats/fs/iso9660.h"
+#include "builder/base/bytes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -90,35 +91,15 @@ struct isow {
 };
 
 /* ---- byte helpers ------------------------------------------------------- */
-static void le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-static void be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static void be32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * (3 - i)));
-}
 static void both16(uint8_t *p, uint16_t v)
 {
-	le16(p, v);
-	be16(p + 2, v);
+	i2k_put_le16(p, v);
+	i2k_put_be16(p + 2, v);
 }
 static void both32(uint8_t *p, uint32_t v)
 {
-	le32(p, v);
-	be32(p + 4, v);
+	i2k_put_le32(p, v);
+	i2k_put_be32(p + 4, v);
 }
 static void padstr(uint8_t *p, size_t n, const char *s, char pad)
 {
@@ -974,10 +955,10 @@ static int write_path_tables(struct isow *w, struct i2k_sink *out, struct i2k_er
 		size_t len = i == 0 ? 1 : d->iso_len;
 		uint16_t parent = (uint16_t)(d->parent ? d->parent->dir_num : 1);
 		l[off] = m[off] = (uint8_t)len;
-		le32(l + off + 2, d->dir_lba);
-		be32(m + off + 2, d->dir_lba);
-		le16(l + off + 6, parent);
-		be16(m + off + 6, parent);
+		i2k_put_le32(l + off + 2, d->dir_lba);
+		i2k_put_be32(m + off + 2, d->dir_lba);
+		i2k_put_le16(l + off + 6, parent);
+		i2k_put_be16(m + off + 6, parent);
 		if (i > 0) {
 			memcpy(l + off + 8, d->iso, len);
 			memcpy(m + off + 8, d->iso, len);
@@ -1004,8 +985,8 @@ static int write_descriptors(struct isow *w, struct i2k_sink *out, struct i2k_er
 	both16(v + 124, 1);
 	both16(v + 128, SECTOR);
 	both32(v + 132, w->pt_size);
-	le32(v + 140, w->lba_pt_l);
-	be32(v + 148, w->lba_pt_m);
+	i2k_put_le32(v + 140, w->lba_pt_l);
+	i2k_put_be32(v + 148, w->lba_pt_m);
 	struct rec root = {.len = 34};
 	uint8_t zero = 0;
 	put_record(w, v + 156, &root, &zero, 1, w->root);
@@ -1028,7 +1009,7 @@ static int write_descriptors(struct isow *w, struct i2k_sink *out, struct i2k_er
 		memcpy(v + 1, "CD001", 5);
 		v[6] = 1;
 		memcpy(v + 7, "EL TORITO SPECIFICATION", 23);
-		le32(v + 71, w->lba_catalog);
+		i2k_put_le32(v + 71, w->lba_catalog);
 		if (i2k_sink_write_at(out, (uint64_t)w->lba_brvd * SECTOR, v, SECTOR, err) < 0)
 			return -1;
 	}
@@ -1043,10 +1024,10 @@ static void catalog_entry(const struct isow *w, uint8_t *e, const struct node *n
 {
 	e[0] = 0x88; /* bootable */
 	e[1] = 0;    /* no emulation */
-	le16(e + 2, 0);
+	i2k_put_le16(e + 2, 0);
 	e[4] = 0;
-	le16(e + 6, count);
-	le32(e + 8, w->ino_lba[n->inode->ino]);
+	i2k_put_le16(e + 6, count);
+	i2k_put_le32(e + 8, w->ino_lba[n->inode->ino]);
 }
 
 static int write_catalog(struct isow *w, struct i2k_sink *out, struct i2k_error **err)
@@ -1063,7 +1044,7 @@ static int write_catalog(struct isow *w, struct i2k_sink *out, struct i2k_error 
 	uint16_t sum = 0;
 	for (int i = 0; i < 32; i += 2)
 		sum = (uint16_t)(sum + (c[i] | c[i + 1] << 8));
-	le16(c + 28, (uint16_t)(0x10000 - sum));
+	i2k_put_le16(c + 28, (uint16_t)(0x10000 - sum));
 	uint64_t efi_sectors = w->efi ? (w->efi->inode->size + 511) / 512 : 0;
 	uint16_t efi_count = efi_sectors > 0xffff ? 0 : (uint16_t)efi_sectors;
 	if (w->bios) {
@@ -1072,7 +1053,7 @@ static int write_catalog(struct isow *w, struct i2k_sink *out, struct i2k_error 
 		if (w->efi) {
 			c[64] = 0x91; /* final section header */
 			c[65] = 0xef;
-			le16(c + 66, 1);
+			i2k_put_le16(c + 66, 1);
 			catalog_entry(w, c + 96, w->efi, efi_count);
 		}
 	} else {
@@ -1141,10 +1122,10 @@ static int write_boot_info_file(struct isow *w, struct i2k_sink *out, const stru
 		sum += (uint32_t)buf[i] | (uint32_t)buf[i + 1] << 8 | (uint32_t)buf[i + 2] << 16 |
 		       (uint32_t)buf[i + 3] << 24;
 	memset(buf + 8, 0, 56);
-	le32(buf + 8, 16);
-	le32(buf + 12, w->ino_lba[n->inode->ino]);
-	le32(buf + 16, (uint32_t)size);
-	le32(buf + 20, sum);
+	i2k_put_le32(buf + 8, 16);
+	i2k_put_le32(buf + 12, w->ino_lba[n->inode->ino]);
+	i2k_put_le32(buf + 16, (uint32_t)size);
+	i2k_put_le32(buf + 20, sum);
 	return i2k_sink_write_at(out, (uint64_t)w->ino_lba[n->inode->ino] * SECTOR, buf, size, err);
 }
 

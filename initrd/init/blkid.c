@@ -1,5 +1,6 @@
 /* blkid.c — GPT and superblock probing for the guest init (see blkid.h). */
 #include "blkid.h"
+#include "builder/base/bytes.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,21 +20,6 @@ uint32_t blkid_crc32(uint32_t crc, const void *buf, size_t len)
 			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
 	}
 	return ~crc;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
 /* Reads exactly len bytes at off; 0, or -1 (errno; EIO for a short read). */
@@ -79,11 +65,11 @@ static void utf16_to_utf8(const uint8_t *in, size_t n, char *out, size_t outlen)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint32_t c = le16(in + 2 * i);
+		uint32_t c = i2k_get_le16(in + 2 * i);
 		if (c == 0)
 			break;
 		if (c >= 0xD800 && c < 0xDC00 && i + 1 < n) {
-			uint32_t lo = le16(in + 2 * (i + 1));
+			uint32_t lo = i2k_get_le16(in + 2 * (i + 1));
 			if (lo >= 0xDC00 && lo < 0xE000) {
 				c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
 				i++;
@@ -143,10 +129,10 @@ static int has_protective_mbr(const uint8_t *mbr)
 /* Checks the header in hdr (one sector of size ss, read from LBA 1). */
 static enum blkid_gpt_result check_header(uint8_t *hdr, unsigned ss, char *why, size_t whylen)
 {
-	uint32_t hsize = le32(hdr + 12);
+	uint32_t hsize = i2k_get_le32(hdr + 12);
 	if (hsize < 92 || hsize > ss)
 		return fail(BLKID_GPT_BAD, why, whylen, "bad header size");
-	uint32_t want = le32(hdr + 16);
+	uint32_t want = i2k_get_le32(hdr + 16);
 	uint8_t saved[4];
 	memcpy(saved, hdr + 16, 4);
 	memset(hdr + 16, 0, 4);
@@ -154,16 +140,16 @@ static enum blkid_gpt_result check_header(uint8_t *hdr, unsigned ss, char *why, 
 	memcpy(hdr + 16, saved, 4);
 	if (got != want)
 		return fail(BLKID_GPT_BAD, why, whylen, "header CRC mismatch");
-	if (le64(hdr + 24) != 1)
+	if (i2k_get_le64(hdr + 24) != 1)
 		return fail(BLKID_GPT_BAD, why, whylen, "header is not at LBA 1");
-	if (le64(hdr + 40) > le64(hdr + 48))
+	if (i2k_get_le64(hdr + 40) > i2k_get_le64(hdr + 48))
 		return fail(BLKID_GPT_BAD, why, whylen, "bad usable LBA range");
-	uint32_t n = le32(hdr + 80), esz = le32(hdr + 84);
+	uint32_t n = i2k_get_le32(hdr + 80), esz = i2k_get_le32(hdr + 84);
 	if (esz < 128 || esz > 4096 || esz % 8)
 		return fail(BLKID_GPT_BAD, why, whylen, "bad partition entry size");
 	if (n > BLKID_GPT_MAX_ENTRIES || (uint64_t)n * esz > BLKID_GPT_MAX_ARRAY)
 		return fail(BLKID_GPT_BAD, why, whylen, "too many partition entries");
-	if (le64(hdr + 72) < 2)
+	if (i2k_get_le64(hdr + 72) < 2)
 		return fail(BLKID_GPT_BAD, why, whylen, "bad partition entry LBA");
 	return BLKID_GPT_OK;
 }
@@ -199,20 +185,20 @@ enum blkid_gpt_result blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *
 	if (r != BLKID_GPT_OK)
 		return r;
 
-	uint32_t n = le32(hdr + 80), esz = le32(hdr + 84);
+	uint32_t n = i2k_get_le32(hdr + 80), esz = i2k_get_le32(hdr + 84);
 	size_t total = (size_t)n * esz;
 	uint8_t *arr = malloc(total ? total : 1);
 	if (!arr) {
 		errno = ENOMEM;
 		return fail(BLKID_GPT_IO, why, whylen, "out of memory");
 	}
-	if (total && read_at(fd, arr, total, le64(hdr + 72) * ss) < 0) {
+	if (total && read_at(fd, arr, total, i2k_get_le64(hdr + 72) * ss) < 0) {
 		int e = errno;
 		free(arr);
 		errno = e;
 		return fail(BLKID_GPT_IO, why, whylen, "cannot read the partition entries");
 	}
-	if (blkid_crc32(0, arr, total) != le32(hdr + 88)) {
+	if (blkid_crc32(0, arr, total) != i2k_get_le32(hdr + 88)) {
 		free(arr);
 		return fail(BLKID_GPT_BAD, why, whylen, "partition entry CRC mismatch");
 	}
@@ -232,8 +218,8 @@ enum blkid_gpt_result blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *
 		p->num = i + 1;
 		blkid_guid_format(e, p->type);
 		blkid_guid_format(e + 16, p->uuid);
-		p->first_lba = le64(e + 32);
-		p->last_lba = le64(e + 40);
+		p->first_lba = i2k_get_le64(e + 32);
+		p->last_lba = i2k_get_le64(e + 40);
 		utf16_to_utf8(e + 56, 36, p->label, sizeof(p->label));
 	}
 	free(arr);
@@ -259,11 +245,11 @@ const struct blkid_part *blkid_gpt_find_label(const struct blkid_gpt *g, const c
 const char *blkid_fstype(int fd)
 {
 	uint8_t b[32];
-	if (read_at(fd, b, 32, 0) == 0 && memcmp(b, "hsqs", 4) == 0 && le16(b + 28) == 4)
+	if (read_at(fd, b, 32, 0) == 0 && memcmp(b, "hsqs", 4) == 0 && i2k_get_le16(b + 28) == 4)
 		return "squashfs";
 	if (read_at(fd, b, 5, 32769) == 0 && memcmp(b, "CD001", 5) == 0)
 		return "iso9660";
-	if (read_at(fd, b, 2, 1080) == 0 && le16(b) == 0xEF53)
+	if (read_at(fd, b, 2, 1080) == 0 && i2k_get_le16(b) == 0xEF53)
 		return "ext4";
 	return NULL;
 }

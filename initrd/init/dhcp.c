@@ -1,5 +1,6 @@
 /* dhcp.c — DHCPv4 message building and parsing (see dhcp.h). */
 #include "dhcp.h"
+#include "builder/base/bytes.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -7,19 +8,6 @@
 
 #define BOOTP_FIXED 236
 #define MAGIC 0x63825363u
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 size_t dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const uint8_t mac[6],
 		  uint32_t req_addr, uint32_t server_id)
@@ -30,10 +18,10 @@ size_t dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const uint8_
 	buf[0] = 1; /* BOOTREQUEST */
 	buf[1] = 1; /* Ethernet */
 	buf[2] = 6;
-	put32(buf + 4, xid);
+	i2k_put_be32(buf + 4, xid);
 	buf[10] = 0x80; /* broadcast flag: we cannot receive unicast yet */
 	memcpy(buf + 28, mac, 6);
-	put32(buf + BOOTP_FIXED, MAGIC);
+	i2k_put_be32(buf + BOOTP_FIXED, MAGIC);
 	uint8_t *o = buf + BOOTP_FIXED + 4;
 	*o++ = 53;
 	*o++ = 1;
@@ -85,7 +73,7 @@ int dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6
 		*why = "not a reply";
 		return -1;
 	}
-	if (get32(msg + 4) != xid) {
+	if (i2k_get_be32(msg + 4) != xid) {
 		*why = "other transaction";
 		return -1;
 	}
@@ -93,7 +81,7 @@ int dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6
 		*why = "other client";
 		return -1;
 	}
-	if (get32(msg + BOOTP_FIXED) != MAGIC) {
+	if (i2k_get_be32(msg + BOOTP_FIXED) != MAGIC) {
 		*why = "no magic cookie";
 		return -1;
 	}
@@ -147,7 +135,7 @@ int dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6
 			break;
 		case 51:
 			if (olen == 4)
-				l->lease_secs = get32(v);
+				l->lease_secs = i2k_get_be32(v);
 			break;
 		case 54:
 			if (olen == 4)

@@ -29,11 +29,11 @@ static size_t reply(uint8_t *m, int type, uint32_t xid, const uint8_t *extra, si
 	m[0] = 2;
 	m[1] = 1;
 	m[2] = 6;
-	put32(m + 4, xid);
+	i2k_put_be32(m + 4, xid);
 	uint32_t yi = ip4(10, 0, 2, 15);
 	memcpy(m + 16, &yi, 4);
 	memcpy(m + 28, MAC, 6);
-	put32(m + 236, 0x63825363u);
+	i2k_put_be32(m + 236, 0x63825363u);
 	uint8_t *o = m + 240;
 	const uint8_t opts[] = {
 	    53,	 1,   (uint8_t)type, 54, 4, 10, 0,  2, 2, 51, 4, 0, 1,	0x51, 0x80, 1, 4,
@@ -67,10 +67,10 @@ TEST(build_discover_and_request)
 	size_t n = dhcp_build(m, sizeof(m), DHCP_DISCOVER, 0x11223344, MAC, 0, 0);
 	CHECK_INT(n, 300);
 	CHECK_INT(m[0], 1);
-	CHECK_INT(get32(m + 4), 0x11223344);
+	CHECK_INT(i2k_get_be32(m + 4), 0x11223344);
 	CHECK_INT(m[10], 0x80); /* broadcast flag */
 	CHECK(memcmp(m + 28, MAC, 6) == 0);
-	CHECK_INT(get32(m + 236), 0x63825363u);
+	CHECK_INT(i2k_get_be32(m + 236), 0x63825363u);
 	const uint8_t disc = DHCP_DISCOVER;
 	CHECK(has_option(m, n, 53, &disc, 1));
 	uint32_t a = ip4(10, 0, 2, 15), s = ip4(10, 0, 2, 2);
@@ -152,9 +152,9 @@ TEST(parse_rejects)
 	m[0] = 2;
 	m[1] = 1;
 	m[2] = 6;
-	put32(m + 4, 9);
+	i2k_put_be32(m + 4, 9);
 	memcpy(m + 28, MAC, 6);
-	put32(m + 236, 0x63825363u);
+	i2k_put_be32(m + 236, 0x63825363u);
 	memcpy(m + 240, nak, sizeof(nak));
 	struct dhcp_lease l;
 	int type;
