@@ -21,6 +21,7 @@ REPO=$PWD
 RUNS=${BENCH_RUNS:-3}
 . tests/integration/lib/harness.sh >/dev/null
 fixtures_ready >/dev/null 2>&1
+on_exit "bash '$REPO/fixtures/registry.sh' stop '$I2K_REG_STATE'" # leave nothing running
 B=$REPO/build/bench
 rm -rf "$B" && mkdir -p "$B"
 export SOURCE_DATE_EPOCH=1700000000
