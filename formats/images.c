@@ -125,19 +125,14 @@ static int make_seed(struct job *j, struct i2k_error **err)
 static int make_initrd(struct job *j, struct i2k_fstree *tree, int *fd, uint64_t *size,
 		       struct i2k_error **err)
 {
-	_cleanup_(i2k_sink_freep) struct i2k_sink *tmp = NULL;
-	int tfd;
-	if (i2k_sink_tmpfile_new(0, "initrd", &tmp, &tfd, err) < 0)
+	_cleanup_close_ int tfd = i2k_tmpfile(NULL, "initrd", err);
+	if (tfd < 0)
 		return -1;
-	int dup_fd = fcntl(tfd, F_DUPFD_CLOEXEC, 0);
-	if (dup_fd < 0)
+	if (i2k_output_initrd_fd(tree, j->o, tfd, size, err) < 0)
+		return -1;
+	if (lseek(tfd, 0, SEEK_SET) < 0)
 		return i2k_error_errno(err, errno, I2K_ERR_IO, "initrd");
-	if (i2k_output_initrd_fd(tree, j->o, dup_fd, size, err) < 0 ||
-	    lseek(dup_fd, 0, SEEK_SET) < 0) {
-		close(dup_fd);
-		return -1;
-	}
-	*fd = dup_fd;
+	*fd = I2K_TAKE_FD(tfd);
 	return 0;
 }
 

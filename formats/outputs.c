@@ -285,21 +285,6 @@ static int write_kernel_initrd(struct i2k_fstree *t, const struct i2k_output_opt
 	return r;
 }
 
-/* An unlinked scratch file in dir. */
-static int scratch_fd(const char *dir, struct i2k_error **err)
-{
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	_cleanup_free_ char *tmpl = i2k_xasprintf("%s/.i2kit-scratch-XXXXXX", dir);
-	fd = mkostemp(tmpl, O_CLOEXEC);
-	if (fd < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "creating a scratch file in %s",
-				       dir);
-	unlink(tmpl);
-	return fd;
-}
-
 static int tar_add_file(struct i2k_tar_writer *w, const char *name, uint64_t size, int fd,
 			uint64_t off, struct i2k_error **err)
 {
@@ -322,7 +307,7 @@ static int write_tar_kernel_initrd(struct i2k_fstree *t, const struct i2k_output
 		return -1;
 	/* The initrd's size must be known before its tar header: build it in
 	 * a scratch file next to the output first. */
-	_cleanup_close_ int scratch = scratch_fd(o->dir ? o->dir : ".", err);
+	_cleanup_close_ int scratch = i2k_tmpfile(o->dir ? o->dir : ".", "scratch file", err);
 	if (scratch < 0)
 		return -1;
 	struct i2k_fd_writer sw;

@@ -168,13 +168,9 @@ int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name,
 int i2k_sink_tmpfile_new(uint64_t size, const char *name, struct i2k_sink **out, int *fd_out,
 			 struct i2k_error **err)
 {
-	const char *dir = getenv("TMPDIR");
-	if (dir == NULL || *dir == '\0')
-		dir = "/var/tmp";
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = i2k_tmpfile(NULL, name ? name : "temporary file", err);
 	if (fd < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "creating a temporary file in %s",
-				       dir);
+		return -1;
 	if (file_sink_new(fd, true, 0, size, name, out, err) < 0) {
 		close(fd);
 		return -1;

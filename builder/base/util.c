@@ -344,6 +344,26 @@ int i2k_write_file_atomic(const char *path, const void *data, size_t len, mode_t
 	return i2k_atomic_commit(&af, err);
 }
 
+int i2k_tmpfile(const char *dir, const char *what, struct i2k_error **err)
+{
+	if (dir == NULL || dir[0] == '\0') {
+		dir = getenv("TMPDIR");
+		if (dir == NULL || dir[0] == '\0')
+			dir = "/var/tmp";
+	}
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s in %s", what, dir);
+	_cleanup_free_ char *tmpl = i2k_xasprintf("%s/.i2kit-tmp.XXXXXX", dir);
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s in %s", what, dir);
+	unlink(tmpl);
+	return fd;
+}
+
 int64_t i2k_source_date_epoch(void)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");

@@ -73,6 +73,12 @@ void i2k_atomic_abort(struct i2k_atomic_file *af);
 int i2k_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			  struct i2k_error **err);
 
+/* A new anonymous temporary file for reading and writing, already unlinked
+ * (O_TMPFILE; where the file system lacks it, mkostemp + unlink), in dir or,
+ * for NULL/"", in $TMPDIR or /var/tmp. Returns the descriptor (the
+ * caller's) or -1 with I2K_ERR_IO "WHAT in DIR: WHY" (what: e.g. "spool"). */
+int i2k_tmpfile(const char *dir, const char *what, struct i2k_error **err);
+
 /* Timestamp used for every generated entry in outputs: $SOURCE_DATE_EPOCH if
  * set and valid, else 0 (1970-01-01) — never the wall clock. */
 int64_t i2k_source_date_epoch(void);

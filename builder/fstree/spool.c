@@ -25,29 +25,9 @@ struct i2k_spool {
 	uint64_t stream_len; /* its length so far */
 };
 
-static int open_tmp(const char *dir, struct i2k_error **err)
-{
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "spool in %s", dir);
-	_cleanup_free_ char *tmpl = i2k_xasprintf("%s/i2kit-spool.XXXXXX", dir);
-	fd = mkostemp(tmpl, O_CLOEXEC);
-	if (fd < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "spool in %s", dir);
-	unlink(tmpl);
-	return fd;
-}
-
 int i2k_spool_new(const char *dir, struct i2k_spool **out, struct i2k_error **err)
 {
-	if (dir == NULL || dir[0] == '\0') {
-		dir = getenv("TMPDIR");
-		if (dir == NULL || dir[0] == '\0')
-			dir = "/var/tmp";
-	}
-	int fd = open_tmp(dir, err);
+	int fd = i2k_tmpfile(dir, "spool", err);
 	if (fd < 0)
 		return -1;
 	struct i2k_spool *s = i2k_xcalloc(1, sizeof(*s));
@@ -251,10 +231,9 @@ int i2k_spool_read(struct i2k_spool *s, uint64_t off, void *buf, size_t len, str
 int i2k_spool_extent_fd(struct i2k_spool *s, uint64_t off, uint64_t size, int *out,
 			struct i2k_error **err)
 {
-	const char *tmp = getenv("TMPDIR");
-	int fd = open(tmp && *tmp ? tmp : "/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = i2k_tmpfile(NULL, "temporary file", err);
 	if (fd < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "creating a temporary file");
+		return -1;
 	int src = i2k_spool_fd(s);
 	loff_t in = (loff_t)off;
 	uint64_t left = size;
