@@ -141,24 +141,17 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
-		const char *names[] = {"--format", "--dir", "--name", "--size", "--compress", "--root"};
+		static const char *const names[] = {"--format",	  "--dir",  "--name",
+						    "--size", "--compress", "--root"};
 		const char *val = NULL;
-		size_t which = 0;
-		for (; which < I2K_ARRAY_SIZE(names); which++) {
-			size_t n = strlen(names[which]);
-			if (strncmp(arg, names[which], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
-				if (arg[n] == '=') {
-					val = arg + n + 1;
-				} else if (i + 1 < argc) {
-					val = argv[++i];
-				} else {
-					i2k_cli_usage("build", "%s needs a value", names[which]);
-					return -1;
-				}
-				break;
-			}
+		struct i2k_error *merr = NULL;
+		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, &merr);
+		if (which == -2) {
+			i2k_cli_usage("build", "%s", merr->msg);
+			i2k_error_free(merr);
+			return -1;
 		}
-		if (which == I2K_ARRAY_SIZE(names)) {
+		if (which == -1) {
 			if (arg[0] == '-' && arg[1] != '\0') {
 				i2k_cli_usage("build", "unknown option %s", arg);
 				return -1;

@@ -105,23 +105,11 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 			o->image = arg;
 			continue;
 		}
-		size_t which = 0;
 		const char *val = NULL;
-		for (; which < I2K_ARRAY_SIZE(names); which++) {
-			size_t n = strlen(names[which]);
-			if (strncmp(arg, names[which], n) == 0 &&
-			    (arg[n] == '\0' || arg[n] == '=')) {
-				if (arg[n] == '=')
-					val = arg + n + 1;
-				else if (i + 1 < argc)
-					val = argv[++i];
-				else
-					return i2k_error_set(err, I2K_ERR_USAGE, "%s needs a value",
-							     names[which]);
-				break;
-			}
-		}
-		if (which == I2K_ARRAY_SIZE(names))
+		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, err);
+		if (which == -2)
+			return -1;
+		if (which == -1)
 			return i2k_error_set(err, I2K_ERR_USAGE, "unknown option %s", arg);
 		switch (which) {
 		case 0:

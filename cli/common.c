@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 
 int i2k_cli_fail(struct i2k_error *err)
@@ -57,61 +58,75 @@ void i2k_cli_fetch_init(struct i2k_cli_fetch *c)
 	c->fetch.registry.progress = i2k_cli_progress;
 }
 
-static const char *opt_value(const char *cmd, int argc, char **argv, int *i, const char *name)
+int i2k_cli_match_opt(const char *const *names, size_t n, int argc, char **argv, int *i,
+		      const char **val, struct i2k_error **err)
 {
-	size_t n = strlen(name);
 	const char *a = argv[*i];
-	if (a[n] == '=')
-		return a + n + 1;
-	if (*i + 1 >= argc) {
-		i2k_cli_usage(cmd, "%s needs a value", name);
-		return NULL;
+	for (size_t k = 0; k < n; k++) {
+		size_t len = strlen(names[k]);
+		if (strncmp(a, names[k], len) != 0 || (a[len] != '\0' && a[len] != '='))
+			continue;
+		if (a[len] == '=') {
+			*val = a + len + 1;
+		} else if (*i + 1 < argc) {
+			*val = argv[++*i];
+		} else {
+			i2k_error_set(err, I2K_ERR_USAGE, "%s needs a value", names[k]);
+			return -2;
+		}
+		return (int)k;
 	}
-	return argv[++*i];
-}
-
-static bool opt_is(const char *a, const char *name)
-{
-	size_t n = strlen(name);
-	return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+	return -1;
 }
 
 int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char **argv, int *i)
 {
-	const char *a = argv[*i], *v;
+	const char *a = argv[*i], *v = NULL;
 	if (strcmp(a, "--offline") == 0) {
 		c->fetch.offline = true;
-	} else if (strcmp(a, "--pull") == 0) {
+		return 1;
+	}
+	if (strcmp(a, "--pull") == 0) {
 		c->fetch.pull_always = true;
-	} else if (strcmp(a, "--json") == 0) {
+		return 1;
+	}
+	if (strcmp(a, "--json") == 0) {
 		c->json = true;
-	} else if (opt_is(a, "--cache")) {
-		if ((v = opt_value(cmd, argc, argv, i, "--cache")) == NULL)
-			return -1;
+		return 1;
+	}
+	static const char *const names[] = {"--cache", "--insecure-registry", "--ca-file", "--arch",
+					    "--platform"};
+	struct i2k_error *e = NULL;
+	int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, i, &v, &e);
+	if (which == -1)
+		return 0;
+	if (which == -2) {
+		i2k_cli_usage(cmd, "%s", e->msg);
+		i2k_error_free(e);
+		return -1;
+	}
+	switch (which) {
+	case 0:
 		free(c->cache_dir);
 		c->cache_dir = i2k_xstrdup(v);
-	} else if (opt_is(a, "--insecure-registry")) {
-		if ((v = opt_value(cmd, argc, argv, i, "--insecure-registry")) == NULL)
-			return -1;
+		break;
+	case 1:
 		c->insecure = i2k_xrealloc(c->insecure, (c->n_insecure + 1) * sizeof(*c->insecure));
 		c->insecure[c->n_insecure++] = v;
 		c->fetch.registry.insecure_hosts = c->insecure;
 		c->fetch.registry.n_insecure_hosts = c->n_insecure;
-	} else if (opt_is(a, "--ca-file")) {
-		if ((v = opt_value(cmd, argc, argv, i, "--ca-file")) == NULL)
-			return -1;
+		break;
+	case 2:
 		c->fetch.registry.ca_file = v;
-	} else if (opt_is(a, "--arch")) {
-		if ((v = opt_value(cmd, argc, argv, i, "--arch")) == NULL)
-			return -1;
+		break;
+	case 3:
 		if (strcmp(v, "amd64") != 0 && strcmp(v, "arm64") != 0) {
 			i2k_cli_usage(cmd, "--arch must be amd64 or arm64, not \"%s\"", v);
 			return -1;
 		}
 		c->fetch.platform.arch = v;
-	} else if (opt_is(a, "--platform")) {
-		if ((v = opt_value(cmd, argc, argv, i, "--platform")) == NULL)
-			return -1;
+		break;
+	default: {
 		free(c->platform_buf);
 		c->platform_buf = i2k_xstrdup(v);
 		char *arch = strchr(c->platform_buf, '/');
@@ -126,8 +141,8 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 		c->fetch.platform.os = c->platform_buf;
 		c->fetch.platform.arch = arch;
 		c->fetch.platform.variant = variant;
-	} else {
-		return 0;
+		break;
+	}
 	}
 	return 1;
 }

@@ -19,6 +19,13 @@ int i2k_cli_fail(struct i2k_error *err);
  * returns 2. */
 int i2k_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Matches argv[*i] against names[0..n) given as "--opt VALUE" or
+ * "--opt=VALUE". Returns the index of the matching name with *val set
+ * (*i moves past a separate value), -1 when no name matches, -2 with
+ * I2K_ERR_USAGE "NAME needs a value" when the value is missing. */
+int i2k_cli_match_opt(const char *const *names, size_t n, int argc, char **argv, int *i,
+		      const char **val, struct i2k_error **err);
+
 /* Installs SIGINT/SIGTERM handlers that set i2k_interrupted (a second
  * signal exits immediately with status 130). */
 void i2k_cli_signals(void);
