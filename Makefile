@@ -56,7 +56,7 @@ build/init/init: $(INIT_SRCS) $(wildcard initrd/init/*.h)
 	if [ $$size -gt 307200 ]; then echo "init is over the 300 KB budget"; exit 1; fi
 
 # The init as the OCI image i2kit/init:VERSION (an OCI archive), imported into
-# the local image cache ($$I2K_CACHE or ~/.cache/i2kit) so that configs can say
+# the local image cache ($$I2KIT_CACHE or ~/.cache/i2kit) so that configs can say
 # `init: [i2kit/init:VERSION]`. The test harness also pushes it to the fixture
 # registries.
 INIT_IMAGE := build/init/i2kit-init-$(VERSION).tar

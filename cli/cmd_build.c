@@ -12,7 +12,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
-#include "builder/build/build.h"
+#include "builder/assemble/assemble.h"
 #include "builder/config/config.h"
 #include "builder/fstree/fstree.h"
 #include "builder/registry/fetch.h"
@@ -41,7 +41,7 @@ static void help(void)
 	       "                          read-only squashfs or a writable ext4 partition\n"
 	       "  --offline               never use the network; fail if an image is not cached\n"
 	       "  --pull                  re-resolve tags even when cached\n"
-	       "  --cache DIR             image cache (default $I2K_CACHE or ~/.cache/i2kit)\n"
+	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
 	       "  --json                  print the files written as JSON on stdout\n\n"
@@ -280,8 +280,8 @@ int i2k_cmd_build(int argc, char **argv)
 	    i2k_fetcher_new(store, &a.fetch.fetch, &fetcher, &err) < 0 ||
 	    i2k_spool_new(NULL, &spool, &err) < 0)
 		goto fail;
-	struct i2k_build_opts bo = {.store = store, .fetcher = fetcher, .spool = spool};
-	if (i2k_build_root(cfg, &bo, &root, &err) < 0)
+	struct i2k_assemble_opts bo = {.store = store, .fetcher = fetcher, .spool = spool};
+	if (i2k_assemble_root(cfg, &bo, &root, &err) < 0)
 		goto fail;
 	struct i2k_modules_report mrep;
 	if (i2k_modules_prune(root, &cfg->kernel, &mrep, &err) < 0)

@@ -26,7 +26,7 @@ static void help(void)
 	       "  export FILE REF...      write the images as an OCI archive (tar)\n"
 	       "  import FILE             add the images of an OCI archive\n\n"
 	       "Options:\n"
-	       "  --cache DIR             image cache (default $I2K_CACHE or ~/.cache/i2kit)\n"
+	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --arch amd64|arm64      platform to pull (default amd64)\n"
 	       "  --platform OS/ARCH[/V]  full platform to pull\n"
 	       "  --offline               never use the network\n"

@@ -38,7 +38,7 @@ static void help(void)
 	       "  --uefi                  boot with OVMF (automatic for -efi images and .raw)\n"
 	       "  --disk FILE             attach one more virtio disk\n\n"
 	       "Ctrl-C asks the guest to power off (ACPI) and waits up to %u s\n"
-	       "($I2K_RUN_GRACE) before killing it. $I2K_QEMU names the QEMU binary.\n"
+	       "($I2KIT_RUN_GRACE) before killing it. $I2KIT_QEMU names the QEMU binary.\n"
 	       "Exit status: the guest's (0 = every onboot container succeeded), 124 on\n"
 	       "timeout, 130 when killed after Ctrl-C, 1 when QEMU could not run.\n",
 	       I2K_QEMU_DEFAULT_MEM, I2K_QEMU_DEFAULT_GRACE);

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-build/example}
 FIX=${I2K_FIXTURES:-build/fixtures}
 VERSION=$(cat VERSION)
-export I2K_CACHE=${I2K_CACHE:-$PWD/build/example-cache}
+export I2KIT_CACHE=${I2KIT_CACHE:-$PWD/build/example-cache}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 
 [ -x ./i2kit ] && [ -f "build/init/i2kit-init-$VERSION.tar" ] || make -s

@@ -34,7 +34,7 @@ const char *i2k_uki_stub_path(const char *stub_path)
 {
 	if (stub_path && *stub_path)
 		return stub_path;
-	const char *env = getenv("I2K_EFI_STUB");
+	const char *env = getenv("I2KIT_EFI_STUB");
 	return env && *env ? env : I2K_UKI_DEFAULT_STUB;
 }
 

@@ -154,13 +154,13 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 
 const char *i2k_qemu_ovmf_code(void)
 {
-	const char *p = getenv("I2K_OVMF_CODE");
+	const char *p = getenv("I2KIT_OVMF_CODE");
 	return p && *p ? p : "/usr/share/OVMF/OVMF_CODE_4M.fd";
 }
 
 const char *i2k_qemu_ovmf_vars(void)
 {
-	const char *p = getenv("I2K_OVMF_VARS");
+	const char *p = getenv("I2KIT_OVMF_VARS");
 	return p && *p ? p : "/usr/share/OVMF/OVMF_VARS_4M.fd";
 }
 
@@ -577,7 +577,7 @@ exec_child(const char *exe, char **argv, int out_w, int err_w, pid_t parent)
 
 static unsigned env_grace(void)
 {
-	const char *s = getenv("I2K_RUN_GRACE");
+	const char *s = getenv("I2KIT_RUN_GRACE");
 	if (s && *s) {
 		char *end;
 		unsigned long v = strtoul(s, &end, 10);
@@ -603,14 +603,14 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 	pid_t pid = -1;
 	bool owns_state = false; /* pid file and socket are ours to remove */
 
-	const char *qname = o->qemu ? o->qemu : getenv("I2K_QEMU");
+	const char *qname = o->qemu ? o->qemu : getenv("I2KIT_QEMU");
 	if (qname == NULL || *qname == '\0')
 		qname = I2K_QEMU_DEFAULT_BINARY;
 	exe = find_exe(qname);
 	if (exe == NULL) {
 		i2k_error_set(err, I2K_ERR_NOTFOUND,
 			      "%s: not found (install the qemu-system-x86 package, or set "
-			      "$I2K_QEMU to a QEMU binary)",
+			      "$I2KIT_QEMU to a QEMU binary)",
 			      qname);
 		goto out;
 	}
@@ -655,7 +655,7 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 		if (!is_file(code)) {
 			i2k_error_set(err, I2K_ERR_NOTFOUND,
 				      "UEFI firmware %s not found (install ovmf or set "
-				      "$I2K_OVMF_CODE)",
+				      "$I2KIT_OVMF_CODE)",
 				      code);
 			goto out;
 		}

@@ -57,8 +57,8 @@ struct i2k_qemu_opts {
 	const char *data;	    /* NULL → no fw_cfg data */
 	const char *state_dir;	    /* NULL → i2k_qemu_default_state_dir(name) */
 	const char *cmdline_append; /* NULL → nothing */
-	const char *qemu;	    /* NULL → $I2K_QEMU, else I2K_QEMU_DEFAULT_BINARY */
-	unsigned grace_s;	    /* 0 → $I2K_RUN_GRACE, else I2K_QEMU_DEFAULT_GRACE */
+	const char *qemu;	    /* NULL → $I2KIT_QEMU, else I2K_QEMU_DEFAULT_BINARY */
+	unsigned grace_s;	    /* 0 → $I2KIT_RUN_GRACE, else I2K_QEMU_DEFAULT_GRACE */
 	bool quiet;		    /* do not copy the console to stdout */
 	bool uefi;		    /* boot with OVMF even if the image name does not say -efi */
 	const char *extra_disk;	    /* --disk FILE: one more virtio disk (raw, or by extension) */
@@ -99,7 +99,7 @@ struct i2k_qemu_image {
  * "IMAGE: no initrd (PREFIX-initrd.img does not exist)"; PREFIX-cmdline
  * over 64 KiB → I2K_ERR_INTEGRITY. */
 int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct i2k_error **err);
-/* OVMF firmware: $I2K_OVMF_CODE / $I2K_OVMF_VARS, else Debian's ovmf
+/* OVMF firmware: $I2KIT_OVMF_CODE / $I2KIT_OVMF_VARS, else Debian's ovmf
  * package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd). */
 const char *i2k_qemu_ovmf_code(void);
 const char *i2k_qemu_ovmf_vars(void);

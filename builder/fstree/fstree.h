@@ -1,7 +1,7 @@
 /* fstree.h — the in-memory tree of a root file system.
  *
  * Every stage between "layers" and "output writer" talks through this:
- * builder/image applies layers into a tree, builder/build assembles the final
+ * builder/image applies layers into a tree, builder/assemble assembles the final
  * root from several trees, and the writers (tar, cpio, squashfs, ext4, ISO)
  * walk it in sorted order, which makes every output deterministic.
  *

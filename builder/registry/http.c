@@ -124,7 +124,7 @@ int i2k_http_new(const struct i2k_http_policy *p, struct i2k_http **out, struct 
 	}
 	const char *ca = p->ca_file;
 	if (ca == NULL || *ca == '\0')
-		ca = getenv("I2K_CA_FILE");
+		ca = getenv("I2KIT_CA_FILE");
 	if (ca && *ca) {
 		struct i2k_buf b = {.max = CA_BUNDLE_MAX};
 		char *sys = NULL;

@@ -7,7 +7,7 @@
  * the insecure list ("host" matches any port, "host:port" that port), both
  * for the first URL and for redirect targets. (registry.c tries https first
  * on those hosts and uses http only when the server does not speak TLS.) The extra CA bundle
- * (policy.ca_file, else $I2K_CA_FILE) is added to the system bundle.
+ * (policy.ca_file, else $I2KIT_CA_FILE) is added to the system bundle.
  * Redirects (301/302/303/307/308, at most 10) are followed by this file;
  * the Authorization header is only sent to the host:port of the original
  * URL, never to a redirect target elsewhere.
@@ -27,7 +27,7 @@
 struct i2k_http_policy {
 	const char *const *insecure_hosts;
 	size_t n_insecure_hosts;
-	const char *ca_file;	/* NULL → $I2K_CA_FILE → none */
+	const char *ca_file;	/* NULL → $I2KIT_CA_FILE → none */
 	long low_speed_time_s;	/* < 1 B/s for this long aborts; 0 → 30 */
 	long connect_timeout_s; /* 0 → 30 */
 };

@@ -3,7 +3,7 @@
  * retries with backoff, and parallel, resumable blob downloads into the
  * store. HTTP mechanics live in http.c, parsing in manifest.c and auth.c.
  *
- * Test knob: $I2K_LOW_SPEED_TIMEOUT (seconds) overrides the default stall
+ * Test knob: $I2KIT_LOW_SPEED_TIMEOUT (seconds) overrides the default stall
  * timeout when opts->low_speed_timeout_s is 0.
  */
 #include "builder/registry/registry.h"
@@ -84,7 +84,7 @@ int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **ou
 	if (r->o.max_retries <= 0)
 		r->o.max_retries = 5;
 	if (r->o.low_speed_timeout_s <= 0) {
-		const char *e = getenv("I2K_LOW_SPEED_TIMEOUT");
+		const char *e = getenv("I2KIT_LOW_SPEED_TIMEOUT");
 		long v = 0;
 		for (; e && *e >= '0' && *e <= '9' && v < 100000; e++)
 			v = v * 10 + (*e - '0');

@@ -39,7 +39,7 @@ typedef void (*i2k_progress_fn)(const struct i2k_progress *p, void *ctx);
 struct i2k_registry_opts {
 	const char *const *insecure_hosts; /* "host[:port]" allowed over plain HTTP */
 	size_t n_insecure_hosts;
-	const char *ca_file;           /* extra CA bundle (PEM); NULL → $I2K_CA_FILE or system */
+	const char *ca_file;           /* extra CA bundle (PEM); NULL → $I2KIT_CA_FILE or system */
 	const char *docker_config_dir; /* NULL → $DOCKER_CONFIG or ~/.docker */
 	int parallel;                  /* concurrent blob downloads, 0 → 4 */
 	int max_retries;               /* 0 → 5 */

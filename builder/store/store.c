@@ -20,7 +20,7 @@
 
 char *i2k_store_default_dir(void)
 {
-	const char *v = getenv("I2K_CACHE");
+	const char *v = getenv("I2KIT_CACHE");
 	if (v && *v)
 		return i2k_xstrdup(v);
 	v = getenv("XDG_CACHE_HOME");

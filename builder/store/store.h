@@ -41,7 +41,7 @@
 
 struct i2k_store;
 
-/* The default cache directory: $I2K_CACHE, else $XDG_CACHE_HOME/i2kit, else
+/* The default cache directory: $I2KIT_CACHE, else $XDG_CACHE_HOME/i2kit, else
  * ~/.cache/i2kit. Caller frees. */
 char *i2k_store_default_dir(void);
 

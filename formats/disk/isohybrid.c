@@ -17,13 +17,13 @@
 
 const char *i2k_isolinux_dir(void)
 {
-	const char *d = getenv("I2K_ISOLINUX_DIR");
+	const char *d = getenv("I2KIT_ISOLINUX_DIR");
 	return d && *d ? d : I2K_ISOLINUX_DIR_DEFAULT;
 }
 
 const char *i2k_ldlinux_c32_path(void)
 {
-	const char *p = getenv("I2K_LDLINUX_C32");
+	const char *p = getenv("I2KIT_LDLINUX_C32");
 	return p && *p ? p : I2K_LDLINUX_C32_DEFAULT;
 }
 

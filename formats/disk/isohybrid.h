@@ -18,8 +18,8 @@
  * that reads MBR partitions finds the ESP on the disk.
  *
  * Data paths (read, never executed):
- *   $I2K_ISOLINUX_DIR (default /usr/lib/ISOLINUX): isolinux.bin, isohdpfx.bin
- *   $I2K_LDLINUX_C32  (default /usr/lib/syslinux/modules/bios/ldlinux.c32)
+ *   $I2KIT_ISOLINUX_DIR (default /usr/lib/ISOLINUX): isolinux.bin, isohdpfx.bin
+ *   $I2KIT_LDLINUX_C32  (default /usr/lib/syslinux/modules/bios/ldlinux.c32)
  * Image size: the image should be a multiple of 1 MiB (one 64×32 cylinder;
  * i2k_iso_opts.align = I2K_ISOHYBRID_ALIGN) so that the CHS end is exact;
  * other multiples of 2048 work with a rounded-up CHS end.
@@ -37,10 +37,10 @@
 #define I2K_ISOLINUX_DIR_DEFAULT "/usr/lib/ISOLINUX"
 #define I2K_LDLINUX_C32_DEFAULT "/usr/lib/syslinux/modules/bios/ldlinux.c32"
 
-/* $I2K_ISOLINUX_DIR if set and non-empty, else the default. Static storage
+/* $I2KIT_ISOLINUX_DIR if set and non-empty, else the default. Static storage
  * (the environment's string). */
 const char *i2k_isolinux_dir(void);
-/* $I2K_LDLINUX_C32 if set and non-empty, else the default. */
+/* $I2KIT_LDLINUX_C32 if set and non-empty, else the default. */
 const char *i2k_ldlinux_c32_path(void);
 
 struct i2k_isohybrid_opts {

@@ -7,7 +7,7 @@ set -euo pipefail
 I2KIT=${I2KIT:-$REPO/i2kit}
 fixtures_ready
 fresh_cache
-unset I2K_CA_FILE
+unset I2KIT_CA_FILE
 T=$REG_TLS/fixtures
 K=$REG_TOKEN/fixtures
 DC=$(t_tmpdir)
@@ -28,7 +28,7 @@ assert_contains tls-untrusted-names-host "$T_OUT" "$REG_TLS"
 assert_exit tls-ca-file 0 "$I2KIT" cache pull --ca-file "$REG_CA" "$T/busybox:latest"
 assert_exit tls-skopeo-inspect 0 skopeo inspect "oci:$I2KIT_CACHE:$T/busybox:latest"
 fresh_cache
-assert_exit tls-ca-env 0 env I2K_CA_FILE="$REG_CA" "$I2KIT" cache pull "$T/web:latest"
+assert_exit tls-ca-env 0 env I2KIT_CA_FILE="$REG_CA" "$I2KIT" cache pull "$T/web:latest"
 assert_exit tls-ca-missing-file 1 "$I2KIT" cache pull --ca-file /nonexistent/ca.pem "$T/layers:latest"
 assert_contains tls-ca-missing-file-msg "$T_OUT" "/nonexistent/ca.pem"
 

@@ -91,7 +91,7 @@ fresh_cache
 faultproxy_start "http://$REG_PLAIN" --stall 30 --stall-after 2097152 --times 2
 P=$FP_ADDR/fixtures
 start=$SECONDS
-assert_exit stall-resume 0 env I2K_LOW_SPEED_TIMEOUT=2 "$I2KIT" cache pull "$P/big:latest"
+assert_exit stall-resume 0 env I2KIT_LOW_SPEED_TIMEOUT=2 "$I2KIT" cache pull "$P/big:latest"
 assert_contains stall-resumed-with-range "$(grep "$big_layer" "$FP_LOG" | sed -n 2p)" "Range: bytes=2097152-"
 if [ $((SECONDS - start)) -lt 25 ]; then t_pass stall-did-not-wait-for-stall; else
 	t_fail stall-did-not-wait-for-stall "took $((SECONDS - start)) s"; fi

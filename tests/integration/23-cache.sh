@@ -80,7 +80,7 @@ assert_contains import-garbage-msg "$T_OUT" "i2kit: error: "
 
 # ---- rm + gc, clean ----------------------------------------------------------------------
 I2KIT_CACHE=$OLD
-I2K_CACHE=$OLD
+I2KIT_CACHE=$OLD
 kernel_layers=$(skopeo inspect --raw "oci:$OLD:$B/kernel:6.1" | /usr/bin/python3 -c '
 import json, sys; print(" ".join(l["digest"].split(":")[1] for l in json.load(sys.stdin)["layers"]))')
 assert_exit rm 0 "$I2KIT" cache rm "$B/kernel:6.1"
@@ -99,7 +99,7 @@ assert_eq clean-empty "[]" "$(printf '%s' "$T_OUT" | tr -d ' \n')"
 assert_eq clean-no-blobs 0 "$(find "$OLD/blobs" -type f | wc -l)"
 assert_exit clean-offline-miss 1 "$I2KIT" cache pull --offline "$B/web:latest"
 
-# ---- --cache DIR and $I2K_CACHE -----------------------------------------------------------
+# ---- --cache DIR and $I2KIT_CACHE -----------------------------------------------------------
 D=$W/explicit
 assert_exit cache-option 0 "$I2KIT" cache --cache "$D" pull "$B/busybox:latest"
 assert_eq cache-option-used 1 "$(ref_count "$D" "$B/busybox:latest")"

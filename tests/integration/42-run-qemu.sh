@@ -165,7 +165,7 @@ if [ "$took" -ge 5 ] && [ "$took" -le 15 ]; then t_pass timeout-duration; else t
 assert_eq timeout-no-qemu-left "" "$(qemu_left "$W/s3")"
 
 # ---- SIGINT: powerdown, then kill after the grace period ----------------------------
-I2K_RUN_GRACE=3 "$I2KIT" run qemu --accel tcg --timeout 120 --state "$W/s4" --console-file "$W/c4.txt" \
+I2KIT_RUN_GRACE=3 "$I2KIT" run qemu --accel tcg --timeout 120 --state "$W/s4" --console-file "$W/c4.txt" \
 	--cmdline-append test.mode=sleep "$W/vm" >"$W/o4" 2>"$W/e4" &
 ipid=$!
 on_exit "kill -KILL $ipid 2>/dev/null"
@@ -218,7 +218,7 @@ assert_eq web-no-qemu-left "" "$(qemu_left "$W/s5")"
 # ---- errors ---------------------------------------------------------------------------
 assert_exit missing-kernel 1 "$I2KIT" run qemu --state "$W/s6" "$W/nothing"
 assert_contains missing-kernel-message "$T_OUT" "i2kit: error: $W/nothing: no kernel ($W/nothing-kernel does not exist)"
-assert_exit missing-qemu 1 env I2K_QEMU=/nonexistent/qemu "$I2KIT" run qemu --accel tcg --state "$W/s6" "$W/vm"
+assert_exit missing-qemu 1 env I2KIT_QEMU=/nonexistent/qemu "$I2KIT" run qemu --accel tcg --state "$W/s6" "$W/vm"
 assert_contains missing-qemu-message "$T_OUT" "/nonexistent/qemu: not found"
 assert_exit missing-data 1 "$I2KIT" run qemu --accel tcg --state "$W/s6" --data "$W/nodata" "$W/vm"
 assert_contains missing-data-message "$T_OUT" "--data $W/nodata: no such file"
@@ -227,7 +227,7 @@ assert_contains accel-kvm-message "$T_OUT" "--accel kvm: kvm unusable: "
 assert_exit usage-no-image 2 "$I2KIT" run qemu
 assert_contains usage-message "$T_OUT" "no IMAGE given"
 assert_exit usage-bad-publish 2 "$I2KIT" run qemu --publish 80 "$W/vm"
-assert_exit qemu-fails-early 1 env I2K_QEMU=/bin/false "$I2KIT" run qemu --accel tcg --state "$W/s6" "$W/vm"
+assert_exit qemu-fails-early 1 env I2KIT_QEMU=/bin/false "$I2KIT" run qemu --accel tcg --state "$W/s6" "$W/vm"
 assert_contains qemu-fails-message "$T_OUT" "QEMU exited with status 1 before the guest started"
 assert_eq no-qemu-left-at-all "" "$(qemu_left "$W")"
 

@@ -11,11 +11,11 @@ set -euo pipefail
 I2KIT=${I2KIT:-$REPO/i2kit}
 fixtures_ready
 W=$(t_tmpdir)
-export I2K_CACHE=$W/cache I2KIT_CACHE=$W/cache
+export I2KIT_CACHE=$W/cache
 
 # ---- examples/run.sh: the README's main job ---------------------------------
 rc=0
-(cd "$REPO" && I2K_CACHE=$W/example-cache examples/run.sh "$W/example") >"$W/run.log" 2>&1 || rc=$?
+(cd "$REPO" && I2KIT_CACHE=$W/example-cache examples/run.sh "$W/example") >"$W/run.log" 2>&1 || rc=$?
 assert_eq example-run-exit 0 "$rc"
 assert_contains example-page "$(cat "$W/run.log")" "→ i2kit fixture web page"
 assert_contains example-onboot "$(cat "$W/run.log")" "hello from onboot"

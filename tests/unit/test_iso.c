@@ -917,24 +917,24 @@ TEST(isoboot_errors)
 	o = (struct i2k_isoboot_opts){.bios = true, .isolinux_bin = "/nonexistent/isolinux.bin"};
 	isoboot_err(&o, I2K_ERR_NOTFOUND, "reading isolinux.bin /nonexistent/isolinux.bin");
 	o = (struct i2k_isoboot_opts){.bios = true};
-	setenv("I2K_ISOLINUX_DIR", "/nonexistent-isolinux", 1);
+	setenv("I2KIT_ISOLINUX_DIR", "/nonexistent-isolinux", 1);
 	isoboot_err(&o, I2K_ERR_NOTFOUND,
 		    "reading isolinux.bin /nonexistent-isolinux/isolinux.bin");
-	unsetenv("I2K_ISOLINUX_DIR");
-	setenv("I2K_LDLINUX_C32", "/nonexistent/ldlinux.c32", 1);
+	unsetenv("I2KIT_ISOLINUX_DIR");
+	setenv("I2KIT_LDLINUX_C32", "/nonexistent/ldlinux.c32", 1);
 	isoboot_err(&o, I2K_ERR_NOTFOUND, "reading ldlinux.c32 /nonexistent/ldlinux.c32");
-	unsetenv("I2K_LDLINUX_C32");
+	unsetenv("I2KIT_LDLINUX_C32");
 	o = (struct i2k_isoboot_opts){.bios = true, .hybrid = true, .mbr_path = "/nonexistent/mbr"};
 	isoboot_err(&o, I2K_ERR_NOTFOUND, "reading MBR code /nonexistent/mbr");
 	CHECK_STR(i2k_isolinux_dir(), I2K_ISOLINUX_DIR_DEFAULT);
-	setenv("I2K_ISOLINUX_DIR", "/x", 1);
+	setenv("I2KIT_ISOLINUX_DIR", "/x", 1);
 	CHECK_STR(i2k_isolinux_dir(), "/x");
-	setenv("I2K_ISOLINUX_DIR", "", 1);
+	setenv("I2KIT_ISOLINUX_DIR", "", 1);
 	CHECK_STR(i2k_isolinux_dir(), I2K_ISOLINUX_DIR_DEFAULT);
-	unsetenv("I2K_ISOLINUX_DIR");
-	setenv("I2K_LDLINUX_C32", "/y", 1);
+	unsetenv("I2KIT_ISOLINUX_DIR");
+	setenv("I2KIT_LDLINUX_C32", "/y", 1);
 	CHECK_STR(i2k_ldlinux_c32_path(), "/y");
-	unsetenv("I2K_LDLINUX_C32");
+	unsetenv("I2KIT_LDLINUX_C32");
 	CHECK_STR(i2k_ldlinux_c32_path(), I2K_LDLINUX_C32_DEFAULT);
 }
 

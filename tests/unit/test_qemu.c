@@ -413,14 +413,14 @@ TEST(run_qemu_failures)
 	o = run_opts("/nonexistent/qemu-system-x86_64", state);
 	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_NOTFOUND,
 	      "/nonexistent/qemu-system-x86_64: not found (install the qemu-system-x86 "
-	      "package, or set $I2K_QEMU to a QEMU binary)");
-	/* $I2K_QEMU is the fallback */
-	setenv("I2K_QEMU", "no-such-qemu-binary", 1);
+	      "package, or set $I2KIT_QEMU to a QEMU binary)");
+	/* $I2KIT_QEMU is the fallback */
+	setenv("I2KIT_QEMU", "no-such-qemu-binary", 1);
 	o = run_opts(NULL, state);
 	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_NOTFOUND,
 	      "no-such-qemu-binary: not found (install the qemu-system-x86 package, or set "
-	      "$I2K_QEMU to a QEMU binary)");
-	unsetenv("I2K_QEMU");
+	      "$I2KIT_QEMU to a QEMU binary)");
+	unsetenv("I2KIT_QEMU");
 
 	o = run_opts(q, state);
 	o.data = "/nonexistent/data.json";

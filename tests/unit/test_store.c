@@ -250,16 +250,16 @@ static void fill(char *buf, size_t n, unsigned seed)
 
 TEST(default_dir)
 {
-	char *old_c = i2k_xstrdup(getenv("I2K_CACHE"));
+	char *old_c = i2k_xstrdup(getenv("I2KIT_CACHE"));
 	char *old_x = i2k_xstrdup(getenv("XDG_CACHE_HOME"));
 	char *old_h = i2k_xstrdup(getenv("HOME"));
-	setenv("I2K_CACHE", "/c/x", 1);
+	setenv("I2KIT_CACHE", "/c/x", 1);
 	setenv("XDG_CACHE_HOME", "/xdg", 1);
 	setenv("HOME", "/home/u", 1);
 	char *d = i2k_store_default_dir();
 	CHECK_STR(d, "/c/x");
 	free(d);
-	unsetenv("I2K_CACHE");
+	unsetenv("I2KIT_CACHE");
 	d = i2k_store_default_dir();
 	CHECK_STR(d, "/xdg/i2kit");
 	free(d);
@@ -267,7 +267,7 @@ TEST(default_dir)
 	d = i2k_store_default_dir();
 	CHECK_STR(d, "/home/u/.cache/i2kit");
 	free(d);
-	old_c ? setenv("I2K_CACHE", old_c, 1) : unsetenv("I2K_CACHE");
+	old_c ? setenv("I2KIT_CACHE", old_c, 1) : unsetenv("I2KIT_CACHE");
 	old_x ? setenv("XDG_CACHE_HOME", old_x, 1) : unsetenv("XDG_CACHE_HOME");
 	old_h ? setenv("HOME", old_h, 1) : unsetenv("HOME");
 	free(old_c);

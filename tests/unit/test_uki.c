@@ -166,17 +166,17 @@ TEST(builds_like_objcopy)
 	snprintf(cmd, sizeof(cmd), "cmp -s -i 1024:1024 -n 69632 %s %s", uki, I2K_UKI_DEFAULT_STUB);
 	CHECK_INT(run(cmd), 0);
 
-	/* deterministic, and $I2K_EFI_STUB is honoured */
+	/* deterministic, and $I2KIT_EFI_STUB is honoured */
 	char again[512], stubcopy[512];
 	_cleanup_free_ char *stub = NULL;
 	size_t slen = 0;
 	CHECK_INT(i2k_read_file(I2K_UKI_DEFAULT_STUB, 1 << 24, &stub, &slen, &e), 0);
 	save_bytes("stub-copy.efi", stub, slen, stubcopy, sizeof(stubcopy));
-	setenv("I2K_EFI_STUB", stubcopy, 1);
+	setenv("I2KIT_EFI_STUB", stubcopy, 1);
 	CHECK_STR(i2k_uki_stub_path(NULL), stubcopy);
 	CHECK_STR(i2k_uki_stub_path("/x"), "/x");
 	CHECK_INT(build("b.efi", NULL, NULL, again, sizeof(again), &e), 0);
-	unsetenv("I2K_EFI_STUB");
+	unsetenv("I2KIT_EFI_STUB");
 	CHECK_STR(i2k_uki_stub_path(NULL), I2K_UKI_DEFAULT_STUB);
 	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", uki, again);
 	CHECK_INT(run(cmd), 0);

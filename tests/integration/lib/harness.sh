@@ -34,7 +34,7 @@
 #   after reg_env:  REG_PLAIN REG_TLS REG_CA REG_CERT_DIR REG_USER REG_PASS REG_TOKEN
 #                   TOKEN_URL TOKEN_USER TOKEN_PASS TOKEN_SERVICE REG_STATE and
 #                   REG_PLAIN_PIDFILE REG_TLS_PIDFILE REG_TOKEN_PIDFILE TOKEN_PIDFILE
-#   after fresh_cache: I2KIT_CACHE (and I2K_CACHE, the same dir)
+#   after fresh_cache: I2KIT_CACHE
 #   after fixtures_ready: I2K_VERSION; the plain registry also holds
 #                   i2kit/init:$I2K_VERSION (from build/init/, built by make)
 #
@@ -49,7 +49,7 @@
 #   assert_contains NAME HAYSTACK NEEDLE | assert_not_contains NAME HAYSTACK NEEDLE
 #   assert_file NAME PATH     (exists, regular, non-empty)
 #   assert_exit NAME CODE CMD...   (runs CMD, checks its exit status; output in $T_OUT)
-#   fresh_cache               new empty dir as $I2KIT_CACHE (= $I2K_CACHE), removed on EXIT
+#   fresh_cache               new empty dir as $I2KIT_CACHE, removed on EXIT
 #   t_tmpdir                  prints a new temp dir (all removed on EXIT)
 #   faultproxy_start UPSTREAM_URL ARGS...   sets FP_PORT FP_ADDR FP_LOG FP_PID; killed on EXIT
 #   faultproxy_stop
@@ -143,8 +143,7 @@ t_tmpdir() { mktemp -d "$_T_ROOT/tmp.XXXXXX"; }
 
 fresh_cache() {
     I2KIT_CACHE=$(mktemp -d "$_T_ROOT/cache.XXXXXX")
-    I2K_CACHE=$I2KIT_CACHE
-    export I2KIT_CACHE I2K_CACHE
+    export I2KIT_CACHE
 }
 
 reg_env() {

@@ -4,8 +4,8 @@
  * added; exactly one of directory / symlink / contents / source / metadata;
  * source "~/..." is under the home directory; optional sources that cannot
  * be read are skipped; metadata: yaml|json writes the whole configuration. */
-#ifndef I2K_BUILDER_BUILD_FILES_H
-#define I2K_BUILDER_BUILD_FILES_H
+#ifndef I2K_BUILDER_ASSEMBLE_FILES_H
+#define I2K_BUILDER_ASSEMBLE_FILES_H
 
 #include "builder/base/error.h"
 #include "builder/bundle/bundle.h"

@@ -1,6 +1,6 @@
-/* build.h — the pipeline driver: a typed config in, the final root tree out.
+/* assemble.h — root assembly: a typed config in, the final root tree out.
  *
- * i2k_build_root fetches every image the config names (through the
+ * i2k_assemble_root fetches every image the config names (through the
  * fetcher: cache first, registry on a miss, never the network when offline),
  * then assembles the root exactly as `linuxkit build` lays it out:
  *   boot/kernel, boot/cmdline, boot/ucode.cpio   from the kernel image
@@ -14,8 +14,8 @@
  * mount it from the first one's location (as LinuxKit's dupMap does).
  * Output writers (formats/) take the tree from here.
  */
-#ifndef I2K_BUILDER_BUILD_BUILD_H
-#define I2K_BUILDER_BUILD_BUILD_H
+#ifndef I2K_BUILDER_ASSEMBLE_ASSEMBLE_H
+#define I2K_BUILDER_ASSEMBLE_ASSEMBLE_H
 
 #include "builder/base/error.h"
 #include "builder/config/config.h"
@@ -23,7 +23,7 @@
 #include "builder/registry/fetch.h"
 #include "builder/store/store.h"
 
-struct i2k_build_opts {
+struct i2k_assemble_opts {
 	struct i2k_store *store;     /* borrowed */
 	struct i2k_fetcher *fetcher; /* borrowed */
 	struct i2k_spool *spool;     /* borrowed; must outlive the returned tree */
@@ -33,7 +33,7 @@ struct i2k_build_opts {
 /* Builds the root. On success *out is a new tree (caller frees; it
  * references opts->spool). Errors name the config position of the entry
  * that failed ("FILE:LINE:COL: services[web]: ..."). */
-int i2k_build_root(const struct i2k_config *cfg, const struct i2k_build_opts *opts,
+int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
 		   struct i2k_fstree **out, struct i2k_error **err);
 
 #endif

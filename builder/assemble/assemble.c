@@ -1,6 +1,6 @@
-/* assemble.c — i2k_build_root: fetch every image, then lay out the root as
- * `linuxkit build` does (see build.h for the layout). */
-#include "builder/build/build.h"
+/* assemble.c — i2k_assemble_root: fetch every image, then lay out the root as
+ * `linuxkit build` does (see assemble.h for the layout). */
+#include "builder/assemble/assemble.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
-#include "builder/build/files.h"
+#include "builder/assemble/files.h"
 #include "builder/bundle/bundle.h"
 #include "builder/image/image.h"
 #include "builder/registry/ref.h"
@@ -34,7 +34,7 @@ struct image_slot {
 
 struct assembly {
 	const struct i2k_config *cfg;
-	const struct i2k_build_opts *opts;
+	const struct i2k_assemble_opts *opts;
 	struct i2k_fstree *root;
 	struct image_slot *slots;
 	size_t n_slots;
@@ -377,7 +377,7 @@ static void assembly_clear(struct assembly *a)
 	i2k_idmap_free(a->ids);
 }
 
-int i2k_build_root(const struct i2k_config *cfg, const struct i2k_build_opts *opts,
+int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
 		   struct i2k_fstree **out, struct i2k_error **err)
 {
 	struct assembly a = {.cfg = cfg, .opts = opts, .epoch = i2k_source_date_epoch()};

@@ -1,6 +1,6 @@
 /* files.c — see files.h. The rules follow LinuxKit's filesystem() in
  * moby/build/build.go. */
-#include "builder/build/files.h"
+#include "builder/assemble/files.h"
 
 #include <errno.h>
 #include <fcntl.h>
