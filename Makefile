@@ -24,7 +24,7 @@ LDLIBS := $(PKG_LIBS) -pthread
 
 # Every stage folder contributes library sources; the guest init is built
 # separately (static musl) and never linked here.
-LIB_DIRS := builder kernel initrd formats provision
+LIB_DIRS := builder kernel initrd formats pipeline provision
 LIB_SRCS := $(shell find $(LIB_DIRS) -name '*.c' -not -path 'initrd/init/*' | sort)
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

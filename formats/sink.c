@@ -57,6 +57,8 @@ int i2k_sink_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_err
 {
 	if (check_range(s, off, len, "zero", err) < 0)
 		return -1;
+	if (s->ops->zero)
+		return len ? s->ops->zero(s, off, len, err) : 0;
 	uint64_t base;
 	int fd = i2k_sink_fd(s, &base);
 	if (fd >= 0) {
@@ -202,8 +204,17 @@ static void win_destroy(struct i2k_sink *s)
 	free(s);
 }
 
-static const struct i2k_sink_ops window_ops = {
-	.write_at = win_write, .read_at = win_read, .finish = NULL, .destroy = win_destroy};
+static int win_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **err)
+{
+	struct window_sink *w = (struct window_sink *)s;
+	return i2k_sink_zero(w->parent, w->off + off, len, err);
+}
+
+static const struct i2k_sink_ops window_ops = {.write_at = win_write,
+					       .read_at = win_read,
+					       .zero = win_zero,
+					       .finish = NULL,
+					       .destroy = win_destroy};
 
 int i2k_sink_window_new(struct i2k_sink *parent, uint64_t off, uint64_t size, const char *name,
 			struct i2k_sink **out, struct i2k_error **err)

@@ -31,6 +31,9 @@ struct i2k_sink_ops {
 			struct i2k_error **err);
 	int (*read_at)(struct i2k_sink *s, uint64_t off, void *buf, size_t len,
 		       struct i2k_error **err);
+	/* Optional: [off, off+len) is zeros (a hole). Without it
+	 * i2k_sink_zero punches a hole in a file sink or writes zeros. */
+	int (*zero)(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **err);
 	/* Flushes; after finish no more writes are accepted. */
 	int (*finish)(struct i2k_sink *s, struct i2k_error **err);
 	void (*destroy)(struct i2k_sink *s);
@@ -48,7 +51,10 @@ int i2k_sink_write_at(struct i2k_sink *s, uint64_t off, const void *buf, size_t 
 		      struct i2k_error **err);
 int i2k_sink_read_at(struct i2k_sink *s, uint64_t off, void *buf, size_t len,
 		     struct i2k_error **err);
-/* Writes len zero bytes (file sinks punch/skip instead of writing). */
+/* Makes [off, off+len) read as zeros: the sink's zero op when it has one
+ * (a hole for output and upload sinks), else a punched hole in a file
+ * sink, else written zeros. Container writers call it for every run of
+ * zero blocks they skip, so a sink sees the whole disk. */
 int i2k_sink_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **err);
 int i2k_sink_finish(struct i2k_sink *s, struct i2k_error **err);
 void i2k_sink_free(struct i2k_sink *s); /* NULL-safe; does not finish */

@@ -32,10 +32,7 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 
 const char *i2k_uki_stub_path(const char *stub_path)
 {
-	if (stub_path && *stub_path)
-		return stub_path;
-	const char *env = getenv("I2KIT_EFI_STUB");
-	return env && *env ? env : I2K_UKI_DEFAULT_STUB;
+	return stub_path && *stub_path ? stub_path : I2K_UKI_DEFAULT_STUB;
 }
 
 /* What the stub's headers say. */

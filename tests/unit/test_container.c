@@ -114,7 +114,7 @@ static int write_ok(enum i2k_container_kind k, int fd, uint64_t size, const char
 		    const struct i2k_container_opts *o)
 {
 	struct i2k_error *e = NULL;
-	int r = i2k_container_write(k, fd, size, out, o, &e);
+	int r = i2k_container_write_file(k, fd, 0, size, out, o, &e);
 	if (r < 0)
 		fprintf(stderr, "  %s: %s\n", i2k_container_kind_name(k), e ? e->msg : "?");
 	i2k_error_free(e);
@@ -493,15 +493,20 @@ TEST(from_sinks)
 	pattern(b, sizeof(b), 5);
 	CHECK_INT(i2k_sink_write_at(part, 70000, b, sizeof(b), &e), 0);
 	_cleanup_free_ char *out = path_in("p.qcow2"), *ref = path_in("p.raw");
-	CHECK_INT(i2k_container_write_sink(I2K_CONTAINER_QCOW2, part, out, NULL, &e), 0);
-	CHECK_INT(i2k_container_write_sink(I2K_CONTAINER_RAW, part, ref, NULL, &e), 0);
+	uint64_t base = 0;
+	int pfd = i2k_sink_fd(part, &base);
+	CHECK_INT(base, MIB);
+	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_QCOW2, pfd, base, part->size, out, NULL, &e),
+		  0);
+	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_RAW, pfd, base, part->size, ref, NULL, &e),
+		  0);
 	CHECK_INT(file_size(ref), 2 * MIB);
 	uint8_t got[1000];
 	read_at(ref, 70000, got, sizeof(got));
 	CHECK(memcmp(got, b, sizeof(b)) == 0);
 	oracle(I2K_CONTAINER_QCOW2, ref, out, 2 * MIB);
 	struct i2k_sink nf = {.ops = &nofile_ops, .size = MIB, .name = "memory disk"};
-	CHECK_INT(i2k_container_write_sink(I2K_CONTAINER_RAW, &nf, out, NULL, &e), -1);
+	CHECK_INT(i2k_container_write(I2K_CONTAINER_RAW, &nf, part, NULL, &e), -1);
 	CHECK(e && e->code == I2K_ERR_INTERNAL);
 	CHECK_STR(e ? e->msg : NULL, "memory disk is not a file sink");
 	i2k_error_freep(&e);
@@ -511,13 +516,94 @@ TEST(from_sinks)
 	unlink(ref);
 }
 
+/* ---- the sink seam: a recording sink sees the disk as a stream ------------ */
+
+/* Records every call: what an upload sink (EBS) would receive. */
+struct rec_call {
+	bool zero;
+	uint64_t off, len;
+	bool all_zero_data; /* a write whose bytes are all zero */
+};
+struct rec_sink {
+	struct i2k_sink base;
+	struct rec_call calls[256];
+	size_t n;
+	uint8_t *image; /* what the sink's target holds */
+};
+static int rec_write(struct i2k_sink *s, uint64_t off, const void *buf, size_t len,
+		     struct i2k_error **e)
+{
+	struct rec_sink *r = (struct rec_sink *)s;
+	CHECK(r->n < I2K_ARRAY_SIZE(r->calls));
+	if (r->n < I2K_ARRAY_SIZE(r->calls))
+		r->calls[r->n++] = (struct rec_call){
+		    .off = off, .len = len, .all_zero_data = i2k_scan_is_zero(buf, len)};
+	memcpy(r->image + off, buf, len);
+	return 0;
+}
+static int rec_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **e)
+{
+	struct rec_sink *r = (struct rec_sink *)s;
+	if (r->n < I2K_ARRAY_SIZE(r->calls))
+		r->calls[r->n++] = (struct rec_call){.zero = true, .off = off, .len = len};
+	memset(r->image + off, 0, len);
+	return 0;
+}
+static int rec_read(struct i2k_sink *s, uint64_t off, void *buf, size_t len, struct i2k_error **e)
+{
+	memcpy(buf, ((struct rec_sink *)s)->image + off, len);
+	return 0;
+}
+static void rec_destroy(struct i2k_sink *s)
+{
+}
+static const struct i2k_sink_ops rec_ops = {.write_at = rec_write,
+					    .read_at = rec_read,
+					    .zero = rec_zero,
+					    .destroy = rec_destroy};
+
+TEST(raw_into_recording_sink)
+{
+	_cleanup_free_ char *raw = NULL;
+	uint64_t size = 16 * MIB;
+	int fd = make_disk("rec.raw", size, &raw);
+	struct rec_sink r = {.base = {.ops = &rec_ops, .size = size, .name = "recorder"}};
+	r.image = i2k_xmalloc(size);
+	memset(r.image, 0xAA, size); /* every byte must be covered by a call */
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_container_write_fd(I2K_CONTAINER_RAW, fd, 0, size, &r.base, NULL, &e), 0);
+	i2k_error_free(e);
+	/* calls are in increasing order, contiguous, and cover the whole disk */
+	uint64_t at = 0, written = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		CHECK_INT(r.calls[i].off, at);
+		at = r.calls[i].off + r.calls[i].len;
+		if (!r.calls[i].zero) {
+			CHECK(!r.calls[i].all_zero_data); /* zero blocks are never sent */
+			written += r.calls[i].len;
+		}
+	}
+	CHECK_INT(at, size);
+	/* data units: at 0, at 3 MiB, 6016..6336 KiB (5 units: the run
+	 * crosses unit boundaries), the last; the written zero MiB at 10 MiB
+	 * is not sent */
+	CHECK_INT(written, 8 * I2K_SCAN_UNIT);
+	uint8_t *want = i2k_xmalloc(size);
+	CHECK(pread(fd, want, size, 0) == (ssize_t)size);
+	CHECK(memcmp(want, r.image, size) == 0);
+	free(want);
+	free(r.image);
+	close(fd);
+	unlink(raw);
+}
+
 /* ---- errors: nothing under the final name ------------------------------------------- */
 
 static void expect_fail(enum i2k_container_kind k, int fd, uint64_t size, const char *out,
 			enum i2k_errc code, const char *msg)
 {
 	struct i2k_error *e = NULL;
-	CHECK_INT(i2k_container_write(k, fd, size, out, NULL, &e), -1);
+	CHECK_INT(i2k_container_write_file(k, fd, 0, size, out, NULL, &e), -1);
 	CHECK(e && e->code == code);
 	_cleanup_free_ char *want = i2k_xasprintf("writing %s: %s", out, msg);
 	CHECK_STR(e ? e->msg : NULL, want);
@@ -555,7 +641,7 @@ TEST(bad_sizes)
 	/* an output directory that does not exist */
 	struct i2k_error *e = NULL;
 	_cleanup_free_ char *nodir = path_in("missing/x.qcow2");
-	CHECK_INT(i2k_container_write(I2K_CONTAINER_QCOW2, fd, MIB, nodir, NULL, &e), -1);
+	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_QCOW2, fd, 0, MIB, nodir, NULL, &e), -1);
 	CHECK(e && e->code == I2K_ERR_IO);
 	CHECK_CONTAINS(e ? e->msg : NULL, "No such file or directory");
 	i2k_error_free(e);
@@ -580,7 +666,7 @@ TEST(interrupt_leaves_nothing)
 	CHECK_INT(i2k_write_file_atomic(out, "old", 3, 0644, NULL), 0);
 	i2k_interrupted = 1;
 	struct i2k_error *e = NULL;
-	CHECK_INT(i2k_container_write(I2K_CONTAINER_QCOW2, fd, size, out, NULL, &e), -1);
+	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_QCOW2, fd, 0, size, out, NULL, &e), -1);
 	i2k_interrupted = 0;
 	i2k_error_free(e);
 	_cleanup_free_ char *old = read_text(out);
@@ -600,7 +686,7 @@ static void full_in(const char *dir, const char *raw, int fd, uint64_t size, con
 	for (size_t i = 0; i < 4; i++) {
 		_cleanup_free_ char *out = i2k_xasprintf("%s/full.img", dir);
 		struct i2k_error *e = NULL;
-		CHECK_INT(i2k_container_write(kinds[i], fd, size, out, NULL, &e), -1);
+		CHECK_INT(i2k_container_write_file(kinds[i], fd, 0, size, out, NULL, &e), -1);
 		CHECK(e && e->code == I2K_ERR_IO);
 		CHECK_CONTAINS(e ? e->msg : NULL, why);
 		CHECK_CONTAINS(e ? e->msg : NULL, out);
@@ -661,6 +747,7 @@ int main(void)
 	RUN(vhd_dynamic_oracle_and_layout);
 	RUN(vhd_unique_ids);
 	RUN(from_sinks);
+	RUN(raw_into_recording_sink);
 	RUN(bad_sizes);
 	RUN(interrupt_leaves_nothing);
 	RUN(disk_full_leaves_nothing);
