@@ -11,7 +11,8 @@
  *                      isofs, overlay, loop) plus their dependencies
  *
  * The kernel command line for a disk root is the config's cmdline plus
- * i2k_roots_cmdline_root(): "i2kit.root=SPEC i2kit.rootfstype=TYPE", which
+ * "i2kit.root=SPEC i2kit.rootfstype=TYPE" (made by formats/artifacts.c for
+ * the disk formats and formats/write_files.c for kernel+squashfs), which
  * the init's first stage reads (initrd/init/stage1.c).
  */
 #ifndef I2K_FORMATS_ROOTS_H
