@@ -20,7 +20,7 @@
 #include "initrd/cpio.h"
 #include "kernel/uki.h"
 
-#define NMODES 3
+#define NMODES I2K_ROOT_MODES
 #define MAX_DISKS 8
 
 struct disk {
@@ -49,8 +49,8 @@ struct i2k_artifacts {
 
 	bool have_seed[NMODES];
 	uint8_t seed[NMODES][32];
-	int initrd_fd[NMODES]; /* initramfs: whole root; others: first stage (same file) */
-	uint64_t initrd_size[NMODES];
+	int initrd_fd[2]; /* [0] initramfs: the whole root; [1] disk roots: the first stage */
+	uint64_t initrd_size[2];
 	struct i2k_fstree *rootfs;
 	struct i2k_sink *sqfs;
 	uint64_t sqfs_bytes;
@@ -73,8 +73,7 @@ int i2k_artifacts_new(struct i2k_fstree *root, const struct i2k_format_opts *o,
 	a->root = root;
 	a->spool = i2k_fstree_spool(root);
 	a->o = o;
-	for (int m = 0; m < NMODES; m++)
-		a->initrd_fd[m] = -1;
+	a->initrd_fd[0] = a->initrd_fd[1] = -1;
 	i2k_fstree_finalize(root);
 	*out = a;
 	return 0;
@@ -85,11 +84,11 @@ void i2k_artifacts_free(struct i2k_artifacts *a)
 	if (a == NULL)
 		return;
 	free(a->boot.cmdline);
-	for (int m = 0; m < NMODES; m++) {
-		if (a->initrd_fd[m] >= 0 && (m == 0 || a->initrd_fd[m] != a->initrd_fd[m - 1]))
-			close(a->initrd_fd[m]);
+	for (int i = 0; i < 2; i++)
+		if (a->initrd_fd[i] >= 0)
+			close(a->initrd_fd[i]);
+	for (int m = 0; m < NMODES; m++)
 		i2k_fstree_free(a->esp[m]);
-	}
 	for (size_t b = 0; b < 5; b++)
 		for (int m = 0; m < NMODES; m++) {
 			i2k_isoboot_free(a->plans[b][m].iso);
@@ -241,38 +240,30 @@ static int write_initrd(struct i2k_fstree *t, const struct i2k_format_opts *o,
 int i2k_artifacts_initrd(struct i2k_artifacts *a, enum i2k_root_mode mode, int *fd,
 			 uint64_t *size, struct i2k_error **err)
 {
-	if (a->initrd_fd[mode] < 0) {
-		/* squashfs and ext4 boot the same first stage. */
-		enum i2k_root_mode other = mode == I2K_ROOT_SQUASHFS ? I2K_ROOT_EXT4
-				       : mode == I2K_ROOT_EXT4	     ? I2K_ROOT_SQUASHFS
-								     : mode;
-		if (other != mode && a->initrd_fd[other] >= 0) {
-			a->initrd_fd[mode] = a->initrd_fd[other];
-			a->initrd_size[mode] = a->initrd_size[other];
-		} else {
-			_cleanup_(i2k_fstree_freep) struct i2k_fstree *s1 = NULL;
-			if (mode != I2K_ROOT_INITRAMFS && i2k_roots_stage1(a->root, &s1, err) < 0)
-				return -1;
-			struct i2k_fstree *t = s1 ? s1 : a->root;
-			i2k_fstree_finalize(t);
-			_cleanup_close_ int tfd = i2k_tmpfile(NULL, "initrd", err);
-			if (tfd < 0)
-				return -1;
-			struct i2k_fd_writer w;
-			i2k_fd_writer_init(&w, tfd, NULL);
-			int r = write_initrd(t, a->o, i2k_fd_writer_stream(&w), err);
-			if (r == 0)
-				r = i2k_fd_writer_flush(&w, err);
-			a->initrd_size[mode] = w.bytes;
-			i2k_fd_writer_release(&w);
-			if (r < 0)
-				return -1;
-			a->initrd_fd[mode] = I2K_TAKE_FD(tfd);
-			a->stats.initrds++;
-		}
+	int slot = mode == I2K_ROOT_INITRAMFS ? 0 : 1; /* every disk root boots one first stage */
+	if (a->initrd_fd[slot] < 0) {
+		_cleanup_(i2k_fstree_freep) struct i2k_fstree *s1 = NULL;
+		if (slot == 1 && i2k_roots_stage1(a->root, &s1, err) < 0)
+			return -1;
+		struct i2k_fstree *t = s1 ? s1 : a->root;
+		i2k_fstree_finalize(t);
+		_cleanup_close_ int tfd = i2k_tmpfile(NULL, "initrd", err);
+		if (tfd < 0)
+			return -1;
+		struct i2k_fd_writer w;
+		i2k_fd_writer_init(&w, tfd, NULL);
+		int r = write_initrd(t, a->o, i2k_fd_writer_stream(&w), err);
+		if (r == 0)
+			r = i2k_fd_writer_flush(&w, err);
+		a->initrd_size[slot] = w.bytes;
+		i2k_fd_writer_release(&w);
+		if (r < 0)
+			return -1;
+		a->initrd_fd[slot] = I2K_TAKE_FD(tfd);
+		a->stats.initrds++;
 	}
-	*fd = a->initrd_fd[mode];
-	*size = a->initrd_size[mode];
+	*fd = a->initrd_fd[slot];
+	*size = a->initrd_size[slot];
 	return 0;
 }
 
@@ -282,6 +273,14 @@ static int rootfs(struct i2k_artifacts *a, struct i2k_error **err)
 {
 	if (a->rootfs == NULL && i2k_roots_rootfs(a->root, &a->rootfs, err) < 0)
 		return -1;
+	return 0;
+}
+
+int i2k_artifacts_rootfs(struct i2k_artifacts *a, struct i2k_fstree **out, struct i2k_error **err)
+{
+	if (rootfs(a, err) < 0)
+		return -1;
+	*out = a->rootfs;
 	return 0;
 }
 
@@ -309,11 +308,6 @@ int i2k_artifacts_squashfs(struct i2k_artifacts *a, struct i2k_sink **sqfs, uint
 
 /* ---- the ESP: a UKI of kernel + initrd + command line ----------------------------- */
 
-static const char *fs_type(enum i2k_root_mode m)
-{
-	return m == I2K_ROOT_EXT4 ? "ext4" : "squashfs";
-}
-
 /* The command line a root mode boots with: the config's, plus for disk
  * roots "i2kit.root=PARTUUID=... i2kit.rootfstype=TYPE" (the root
  * partition's GUID is derived from the seed, as i2k_gpt_write derives it). */
@@ -334,7 +328,7 @@ static int mode_cmdline(struct i2k_artifacts *a, enum i2k_root_mode mode, char *
 	i2k_guid_derive(seed, "partition", 1, guid);
 	i2k_guid_format(guid, gs);
 	*out = i2k_xasprintf("%s%si2kit.root=PARTUUID=%s i2kit.rootfstype=%s", b->cmdline,
-			     b->cmdline[0] ? " " : "", gs, fs_type(mode));
+			     b->cmdline[0] ? " " : "", gs, i2k_root_mode_name(mode));
 	return 0;
 }
 

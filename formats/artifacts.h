@@ -89,6 +89,8 @@ int i2k_artifacts_boot(struct i2k_artifacts *a, const char *format,
  * pread; its offset is not meaningful). */
 int i2k_artifacts_initrd(struct i2k_artifacts *a, enum i2k_root_mode mode, int *fd,
 			 uint64_t *size, struct i2k_error **err);
+/* The root without boot/ (borrowed; what a disk root holds). */
+int i2k_artifacts_rootfs(struct i2k_artifacts *a, struct i2k_fstree **out, struct i2k_error **err);
 /* The root without boot/ in a squashfs (borrowed file sink), *bytes used. */
 int i2k_artifacts_squashfs(struct i2k_artifacts *a, struct i2k_sink **sqfs, uint64_t *bytes,
 			   struct i2k_error **err);

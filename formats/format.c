@@ -42,6 +42,14 @@ static const struct i2k_format table[] = {
      .root = I2K_ROOT_SQUASHFS,
      .firmware = I2K_FIRMWARE_KERNEL,
      .write = i2k_write_kernel_squashfs},
+    {.name = "kernel+iso",
+     .help = "NAME-kernel, NAME-initrd.img, NAME.iso (the root), NAME-cmdline",
+     .files = {"-kernel", "-initrd.img", ".iso", "-cmdline"},
+     .boot = I2K_BOOT_KERNEL,
+     .roots = I2K_ROOT_BIT(I2K_ROOT_ISO9660),
+     .root = I2K_ROOT_ISO9660,
+     .firmware = I2K_FIRMWARE_KERNEL,
+     .write = i2k_write_kernel_iso},
     {.name = "raw-bios",
      .help = "NAME-bios.img: BIOS-bootable raw disk",
      .files = {"-bios.img"},
@@ -90,6 +98,21 @@ static const struct i2k_format table[] = {
      .container = I2K_CONTAINER_VHD_DYNAMIC,
      .firmware = I2K_FIRMWARE_BIOS,
      .write = i2k_write_disk},
+    {.name = "vmdk",
+     .help = "NAME.vmdk: streamOptimized VMDK disk (BIOS; VMware, OVA)",
+     .files = {".vmdk"},
+     .boot = I2K_BOOT_BIOS_HYBRID,
+     .roots = ROOT_INITRAMFS,
+     .container = I2K_CONTAINER_VMDK,
+     .firmware = I2K_FIRMWARE_BIOS,
+     .write = i2k_write_disk},
+    {.name = "gcp",
+     .help = "NAME.img.tar.gz: disk.raw for a Google Compute Engine image (BIOS)",
+     .files = {".img.tar.gz"},
+     .boot = I2K_BOOT_BIOS_HYBRID,
+     .roots = ROOT_INITRAMFS,
+     .container = I2K_CONTAINER_GCP,
+     .write = i2k_write_disk},
     {.name = "aws",
      .help = "NAME.raw: UEFI raw disk for an AWS AMI (NVMe root, ENA kept)",
      .files = {".raw"},
@@ -110,6 +133,15 @@ static const struct i2k_format table[] = {
     {.name = "iso-efi",
      .help = "NAME-efi.iso: UEFI-bootable ISO",
      .files = {"-efi.iso"},
+     .boot = I2K_BOOT_EFI_ISO,
+     .roots = ROOT_INITRAMFS,
+     .container = I2K_CONTAINER_RAW,
+     .firmware = I2K_FIRMWARE_UEFI,
+     .cdrom = true,
+     .write = i2k_write_disk},
+    {.name = "iso-efi-initrd",
+     .help = "NAME-efi-initrd.iso: UEFI-bootable ISO, kernel + initrd in a UKI",
+     .files = {"-efi-initrd.iso"},
      .boot = I2K_BOOT_EFI_ISO,
      .roots = ROOT_INITRAMFS,
      .container = I2K_CONTAINER_RAW,
@@ -224,11 +256,27 @@ static bool file_exists(const char *prefix, const char *suffix)
 	return access(p, F_OK) == 0;
 }
 
-/* kernel+initrd, or kernel+squashfs when PREFIX-squashfs.img exists. */
+/* True when PREFIX-cmdline says the root is a TYPE image. */
+static bool cmdline_root(const char *prefix, const char *type)
+{
+	_cleanup_free_ char *path = i2k_xasprintf("%s-cmdline", prefix);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (i2k_read_file(path, 65536, &text, &len, NULL) < 0)
+		return false;
+	_cleanup_free_ char *want = i2k_xasprintf("i2kit.rootfstype=%s", type);
+	return strstr(text, want) != NULL;
+}
+
+/* kernel+squashfs or kernel+iso when the root image exists and the command
+ * line boots from it, else kernel+initrd. */
 static const struct i2k_format *kernel_format(const char *prefix)
 {
-	return i2k_format_find(file_exists(prefix, "-squashfs.img") ? "kernel+squashfs"
-								    : "kernel+initrd");
+	if (file_exists(prefix, "-squashfs.img") && cmdline_root(prefix, "squashfs"))
+		return i2k_format_find("kernel+squashfs");
+	if (file_exists(prefix, ".iso") && cmdline_root(prefix, "iso9660"))
+		return i2k_format_find("kernel+iso");
+	return i2k_format_find("kernel+initrd");
 }
 
 const struct i2k_format *i2k_format_from_path(const char *path, char **prefix)
@@ -239,7 +287,7 @@ const struct i2k_format *i2k_format_from_path(const char *path, char **prefix)
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(table); i++) {
 		const struct i2k_format *f = &table[i];
 		size_t st;
-		if (f->firmware == I2K_FIRMWARE_NONE || f->boot == I2K_BOOT_KERNEL)
+		if (f->boot == I2K_BOOT_KERNEL)
 			continue;
 		if (ends_with(path, f->files[0], &st) && strlen(f->files[0]) > best_len) {
 			best = f;

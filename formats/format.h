@@ -86,11 +86,13 @@ enum i2k_root_mode i2k_format_root(const struct i2k_format *f, bool root_given,
 				   enum i2k_root_mode root);
 
 /* Which format wrote `path`, from the table's file suffixes (the longest
- * matching suffix wins; only a row's first file is matched, plus "-kernel"
+ * matching suffix wins; only a row's first file is matched — rows that
+ * cannot boot (firmware NONE: tar, gcp) too, so callers can say so —, plus "-kernel"
  * and a bare PREFIX of the kernel formats when PREFIX-kernel exists).
  * *prefix (caller frees) is the path without the suffix. Returns NULL when
- * no row matches. kernel+squashfs is told from kernel+initrd by its
- * PREFIX-squashfs.img. */
+ * no row matches. kernel+squashfs and kernel+iso are told from
+ * kernel+initrd by their root image (PREFIX-squashfs.img, PREFIX.iso) and a
+ * PREFIX-cmdline that boots from it. */
 const struct i2k_format *i2k_format_from_path(const char *path, char **prefix);
 
 const char *i2k_boot_method_name(enum i2k_boot_method b);

@@ -1,10 +1,11 @@
 /* write_files.c — the formats made of plain files: tar, kernel+initrd,
- * tar-kernel-initrd, kernel+squashfs (contents in writers.h). */
+ * tar-kernel-initrd, kernel+squashfs, kernel+iso (contents in writers.h). */
 #include <string.h>
 #include <sys/stat.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "formats/fs/iso9660.h"
 #include "formats/tar.h"
 #include "formats/writers.h"
 
@@ -111,29 +112,53 @@ int i2k_write_tar_kernel_initrd(const struct i2k_format *f, struct i2k_artifacts
 	return 0;
 }
 
-int i2k_write_kernel_squashfs(const struct i2k_format *f, struct i2k_artifacts *a,
-			      struct i2k_output_result *res, struct i2k_error **err)
+/* kernel+squashfs and kernel+iso: kernel, first-stage initrd, the root as
+ * an image (booted as the first virtio disk), command line. */
+static int write_kernel_root(const struct i2k_format *f, struct i2k_artifacts *a,
+			     struct i2k_sink *img, uint64_t img_bytes, enum i2k_root_mode mode,
+			     struct i2k_output_result *res, struct i2k_error **err)
 {
 	const struct i2k_boot_files *b;
 	int ifd;
-	uint64_t isize, sqbytes, sqbase = 0;
-	struct i2k_sink *sq;
+	uint64_t isize, base = 0;
 	_cleanup_(i2k_output_group_freep) struct i2k_output_group *g = NULL;
 	if (i2k_artifacts_boot(a, f->name, &b, err) < 0 ||
-	    i2k_artifacts_squashfs(a, &sq, &sqbytes, err) < 0 ||
-	    i2k_artifacts_initrd(a, I2K_ROOT_SQUASHFS, &ifd, &isize, err) < 0 ||
-	    open_files(f, a, &g, err) < 0)
+	    i2k_artifacts_initrd(a, mode, &ifd, &isize, err) < 0 || open_files(f, a, &g, err) < 0)
 		return -1;
-	int sqfd = i2k_sink_fd(sq, &sqbase);
+	int img_fd = i2k_sink_fd(img, &base);
 	_cleanup_free_ char *cmdline =
-	    i2k_xasprintf("%s%si2kit.root=/dev/vda i2kit.rootfstype=squashfs", b->cmdline,
-			  b->cmdline[0] ? " " : "");
+	    i2k_xasprintf("%s%si2kit.root=/dev/vda i2kit.rootfstype=%s", b->cmdline,
+			  b->cmdline[0] ? " " : "", i2k_root_mode_name(mode));
 	if (copy_inode(a, b->kernel, i2k_output_stream(g, 0), err) < 0 ||
 	    i2k_ostream_copy_fd(i2k_output_stream(g, 1), ifd, 0, isize, err) < 0 ||
-	    i2k_ostream_copy_fd(i2k_output_stream(g, 2), sqfd, sqbase, sqbytes, err) < 0 ||
+	    i2k_ostream_copy_fd(i2k_output_stream(g, 2), img_fd, base, img_bytes, err) < 0 ||
 	    i2k_ostream_write(i2k_output_stream(g, 3), cmdline, strlen(cmdline), err) < 0 ||
 	    i2k_output_group_commit(g, f->name, res, err) < 0)
 		return -1;
 	set_release(res, b);
 	return 0;
+}
+
+int i2k_write_kernel_squashfs(const struct i2k_format *f, struct i2k_artifacts *a,
+			      struct i2k_output_result *res, struct i2k_error **err)
+{
+	struct i2k_sink *sq;
+	uint64_t bytes;
+	if (i2k_artifacts_squashfs(a, &sq, &bytes, err) < 0)
+		return -1;
+	return write_kernel_root(f, a, sq, bytes, I2K_ROOT_SQUASHFS, res, err);
+}
+
+int i2k_write_kernel_iso(const struct i2k_format *f, struct i2k_artifacts *a,
+			 struct i2k_output_result *res, struct i2k_error **err)
+{
+	struct i2k_fstree *rootfs;
+	struct i2k_iso_opts io = {.volume_id = "I2KIT_ROOT"};
+	uint64_t size, bytes;
+	_cleanup_(i2k_sink_freep) struct i2k_sink *iso = NULL;
+	if (i2k_artifacts_rootfs(a, &rootfs, err) < 0 || i2k_iso_size_for(rootfs, &io, &size, err) < 0 ||
+	    i2k_sink_tmpfile_new(size, "root ISO", &iso, NULL, err) < 0 ||
+	    i2k_iso_write(rootfs, &io, iso, &bytes, err) < 0 || i2k_sink_finish(iso, err) < 0)
+		return -1;
+	return write_kernel_root(f, a, iso, bytes, I2K_ROOT_ISO9660, res, err);
 }

@@ -3,10 +3,11 @@
  * temp names, hashed while written, committed together) and appends them to
  * res; on failure nothing is appended and no file of the format is left.
  *
- *   write_files.c  tar, kernel+initrd, tar-kernel-initrd, kernel+squashfs
+ *   write_files.c  tar, kernel+initrd, tar-kernel-initrd, kernel+squashfs,
+ *                  kernel+iso
  *   write_disk.c   every disk format: the artifacts' raw disk in the row's
- *                  container (raw, qcow2, VHD), into a file or the build's
- *                  disk destination (an upload)
+ *                  container (raw, qcow2, VHD, VMDK, GCP tar.gz), into a file
+ *                  or the build's disk destination (an upload)
  *
  * File contents, as LinuxKit's src/cmd/linuxkit/moby/build/output.go:
  *   tar               NAME.tar: the whole root, boot/ included (formats/tar.h)
@@ -21,6 +22,8 @@
  *   kernel+squashfs   NAME-kernel, NAME-initrd.img (the first stage),
  *                     NAME-squashfs.img (the root without boot/), NAME-cmdline
  *                     (the config's + "i2kit.root=/dev/vda i2kit.rootfstype=squashfs")
+ *   kernel+iso        the same with NAME.iso, the root without boot/ as ISO 9660
+ *                     with Rock Ridge (LinuxKit's kernel+iso), rootfstype=iso9660
  * The kernel formats need boot/kernel: I2K_ERR_CONFIG "FORMAT output needs a
  * kernel: section".
  */
@@ -38,6 +41,8 @@ int i2k_write_tar_kernel_initrd(const struct i2k_format *f, struct i2k_artifacts
 				struct i2k_output_result *res, struct i2k_error **err);
 int i2k_write_kernel_squashfs(const struct i2k_format *f, struct i2k_artifacts *a,
 			      struct i2k_output_result *res, struct i2k_error **err);
+int i2k_write_kernel_iso(const struct i2k_format *f, struct i2k_artifacts *a,
+			 struct i2k_output_result *res, struct i2k_error **err);
 int i2k_write_disk(const struct i2k_format *f, struct i2k_artifacts *a,
 		   struct i2k_output_result *res, struct i2k_error **err);
 

@@ -173,11 +173,20 @@ static void resolve_disk(const char *image, const struct i2k_format *f, const ch
 			 struct i2k_qemu_image *out)
 {
 	out->disk = i2k_xstrdup(image);
-	out->disk_fmt = f->container == I2K_CONTAINER_QCOW2	   ? "qcow2"
-			: f->container == I2K_CONTAINER_VHD_FIXED ||
-				  f->container == I2K_CONTAINER_VHD_DYNAMIC
-			    ? "vpc"
-			    : "raw";
+	switch (f->container) {
+	case I2K_CONTAINER_QCOW2:
+		out->disk_fmt = "qcow2";
+		break;
+	case I2K_CONTAINER_VHD_FIXED:
+	case I2K_CONTAINER_VHD_DYNAMIC:
+		out->disk_fmt = "vpc";
+		break;
+	case I2K_CONTAINER_VMDK:
+		out->disk_fmt = "vmdk";
+		break;
+	default:
+		out->disk_fmt = "raw";
+	}
 	out->cdrom = f->cdrom;
 	out->efi = f->firmware == I2K_FIRMWARE_UEFI;
 	const char *slash = strrchr(prefix, '/');
@@ -190,6 +199,11 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 	memset(out, 0, sizeof(*out));
 	_cleanup_free_ char *prefix = NULL;
 	const struct i2k_format *f = i2k_format_from_path(image, &prefix);
+	if (f && f->firmware == I2K_FIRMWARE_NONE && is_file(image))
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "%s was written as %s, which QEMU cannot boot (build a disk "
+				     "format or kernel+initrd)",
+				     image, f->name);
 	if (f && f->firmware != I2K_FIRMWARE_KERNEL && is_file(image)) {
 		resolve_disk(image, f, prefix, out);
 	} else if (f == NULL && is_file(image) && !i2k_str_has_suffix(image, "-initrd.img") &&
@@ -206,6 +220,11 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 	} else {
 		if (i2k_qemu_kernel_resolve(image, prefix ? prefix : image, out, err) < 0)
 			return -1;
+		/* kernel+squashfs / kernel+iso: the root image is the first disk */
+		if (f && strcmp(f->name, "kernel+iso") == 0) {
+			free(out->root_disk);
+			out->root_disk = i2k_xasprintf("%s.iso", prefix);
+		}
 	}
 	if (out->name[0] == '\0') {
 		free(out->name);
@@ -243,7 +262,7 @@ int i2k_qemu_kernel_resolve(const char *image, const char *prefix, struct i2k_qe
 		out->cmdline = i2k_xstrdup("");
 	}
 	sq = i2k_xasprintf("%s-squashfs.img", prefix);
-	if (is_file(sq))
+	if (is_file(sq) && strstr(out->cmdline, "i2kit.rootfstype=squashfs"))
 		out->root_disk = I2K_STEAL(sq);
 	const char *slash = strrchr(prefix, '/');
 	out->name = i2k_xstrdup(slash ? slash + 1 : prefix);

@@ -9,13 +9,17 @@
 #include "formats/output.h"
 #include "formats/container/qcow2.h"
 #include "formats/container/raw.h"
+#include "formats/container/gcp.h"
 #include "formats/container/vhd.h"
+#include "formats/container/vmdk.h"
 
 static const char *const names[] = {
     [I2K_CONTAINER_RAW] = "raw",
     [I2K_CONTAINER_QCOW2] = "qcow2",
     [I2K_CONTAINER_VHD_FIXED] = "vhd",
     [I2K_CONTAINER_VHD_DYNAMIC] = "dynamic-vhd",
+    [I2K_CONTAINER_VMDK] = "vmdk",
+    [I2K_CONTAINER_GCP] = "gcp",
 };
 
 int i2k_container_kind_from_name(const char *name, enum i2k_container_kind *out,
@@ -29,7 +33,7 @@ int i2k_container_kind_from_name(const char *name, enum i2k_container_kind *out,
 	}
 	return i2k_error_set(
 	    err, I2K_ERR_USAGE,
-	    "unknown disk container \"%s\" (expected raw, qcow2, vhd or dynamic-vhd)",
+	    "unknown disk container \"%s\" (expected raw, qcow2, vhd, dynamic-vhd, vmdk or gcp)",
 	    name ? name : "(null)");
 }
 
@@ -44,6 +48,8 @@ uint64_t i2k_container_round_size(enum i2k_container_kind kind, uint64_t size)
 {
 	if (kind == I2K_CONTAINER_VHD_FIXED || kind == I2K_CONTAINER_VHD_DYNAMIC)
 		return i2k_vhd_round_size(size);
+	if (kind == I2K_CONTAINER_GCP)
+		return i2k_gcp_round_size(size);
 	return (size + 511) / 512 * 512;
 }
 
@@ -78,6 +84,10 @@ int i2k_container_write_fd(enum i2k_container_kind kind, int raw_fd, uint64_t ba
 					     (unsigned long long)size);
 		return i2k_vhd_write(raw_fd, base, size, kind == I2K_CONTAINER_VHD_DYNAMIC, seed,
 				     out, err);
+	case I2K_CONTAINER_VMDK:
+		return i2k_vmdk_write(raw_fd, base, size, seed, out, err);
+	case I2K_CONTAINER_GCP:
+		return i2k_gcp_write(raw_fd, base, size, out, err);
 	}
 	return i2k_error_set(err, I2K_ERR_USAGE, "unknown disk container kind %d", (int)kind);
 }

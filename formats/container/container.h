@@ -31,6 +31,8 @@ enum i2k_container_kind {
 	I2K_CONTAINER_QCOW2,
 	I2K_CONTAINER_VHD_FIXED,
 	I2K_CONTAINER_VHD_DYNAMIC,
+	I2K_CONTAINER_VMDK, /* streamOptimized (vmdk.h) */
+	I2K_CONTAINER_GCP,  /* disk.raw in a tar.gz (gcp.h) */
 };
 
 struct i2k_container_opts {
@@ -41,16 +43,17 @@ struct i2k_container_opts {
 	uint8_t uuid_seed[32];
 };
 
-/* "raw", "qcow2", "vhd" (fixed) and "dynamic-vhd" → *out. Anything else
- * (or NULL): I2K_ERR_USAGE "unknown disk container "X" (expected raw, qcow2,
- * vhd or dynamic-vhd)". */
+/* "raw", "qcow2", "vhd" (fixed), "dynamic-vhd", "vmdk" and "gcp" → *out.
+ * Anything else (or NULL): I2K_ERR_USAGE "unknown disk container "X"
+ * (expected raw, qcow2, vhd, dynamic-vhd, vmdk or gcp)". */
 int i2k_container_kind_from_name(const char *name, enum i2k_container_kind *out,
 				 struct i2k_error **err);
 /* The name above for a kind ("?" for an invalid value). Static string. */
 const char *i2k_container_kind_name(enum i2k_container_kind kind);
 /* The size the raw disk must have for this container when the layout wants
  * at least `size` bytes: VHD kinds → i2k_vhd_round_size (whole MiB with an
- * exact CHS geometry); raw and qcow2 → rounded up to 512 bytes. */
+ * exact CHS geometry); gcp → whole GiB; raw, qcow2 and vmdk → rounded up
+ * to 512 bytes. */
 uint64_t i2k_container_round_size(enum i2k_container_kind kind, uint64_t size);
 
 /* Writes the disk in raw (a file or tmpfile sink, i2k_sink_fd; its base

@@ -27,7 +27,10 @@
 
 static const char *fmt_of(enum i2k_container_kind k)
 {
-	return k == I2K_CONTAINER_RAW ? "raw" : k == I2K_CONTAINER_QCOW2 ? "qcow2" : "vpc";
+	return k == I2K_CONTAINER_RAW	   ? "raw"
+	       : k == I2K_CONTAINER_QCOW2 ? "qcow2"
+	       : k == I2K_CONTAINER_VMDK  ? "vmdk"
+					  : "vpc";
 }
 
 static char *path_in(const char *name)
@@ -125,8 +128,8 @@ static int write_ok(enum i2k_container_kind k, int fd, uint64_t size, const char
 static void oracle(enum i2k_container_kind k, const char *raw, const char *out, uint64_t size)
 {
 	char cmd[2048];
-	if (k == I2K_CONTAINER_QCOW2) {
-		snprintf(cmd, sizeof(cmd), "qemu-img check -f qcow2 '%s' >&2", out);
+	if (k == I2K_CONTAINER_QCOW2 || k == I2K_CONTAINER_VMDK) {
+		snprintf(cmd, sizeof(cmd), "qemu-img check -f %s '%s' >&2", fmt_of(k), out);
 		CHECK_INT(run(cmd), 0);
 	}
 	snprintf(cmd, sizeof(cmd), "qemu-img compare -f raw -F %s '%s' '%s' >&2", fmt_of(k), raw,
@@ -182,21 +185,22 @@ static void read_at(const char *path, uint64_t off, void *buf, size_t n)
 
 TEST(kind_names)
 {
-	const char *n[] = {"raw", "qcow2", "vhd", "dynamic-vhd"};
-	enum i2k_container_kind want[] = {I2K_CONTAINER_RAW, I2K_CONTAINER_QCOW2,
-					  I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC};
+	const char *n[] = {"raw", "qcow2", "vhd", "dynamic-vhd", "vmdk", "gcp"};
+	enum i2k_container_kind want[] = {I2K_CONTAINER_RAW,	     I2K_CONTAINER_QCOW2,
+					  I2K_CONTAINER_VHD_FIXED,   I2K_CONTAINER_VHD_DYNAMIC,
+					  I2K_CONTAINER_VMDK,	     I2K_CONTAINER_GCP};
 	struct i2k_error *e = NULL;
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 6; i++) {
 		enum i2k_container_kind k = I2K_CONTAINER_RAW;
 		CHECK_INT(i2k_container_kind_from_name(n[i], &k, &e), 0);
 		CHECK_INT(k, want[i]);
 		CHECK_STR(i2k_container_kind_name(k), n[i]);
 	}
 	enum i2k_container_kind k;
-	CHECK_INT(i2k_container_kind_from_name("vmdk", &k, &e), -1);
+	CHECK_INT(i2k_container_kind_from_name("vdi", &k, &e), -1);
 	CHECK(e && e->code == I2K_ERR_USAGE);
-	CHECK_STR(e ? e->msg : NULL,
-		  "unknown disk container \"vmdk\" (expected raw, qcow2, vhd or dynamic-vhd)");
+	CHECK_STR(e ? e->msg : NULL, "unknown disk container \"vdi\" (expected raw, qcow2, vhd, "
+				     "dynamic-vhd, vmdk or gcp)");
 	i2k_error_freep(&e);
 	CHECK_INT(i2k_container_kind_from_name(NULL, &k, &e), -1);
 	i2k_error_freep(&e);
@@ -438,6 +442,57 @@ TEST(vhd_dynamic_oracle_and_layout)
 	unlink(out);
 }
 
+TEST(vmdk_stream_optimized_oracle)
+{
+	_cleanup_free_ char *raw = NULL;
+	uint64_t size = 40 * MIB; /* two grain tables: 32 MiB each */
+	int fd = make_disk("v.raw", size, &raw);
+	put(fd, 35 * MIB, 3000, 6); /* a grain in the second table */
+	_cleanup_free_ char *out = roundtrip(I2K_CONTAINER_VMDK, raw, fd, size, "v.vmdk");
+	uint8_t h[512];
+	read_at(out, 0, h, sizeof(h));
+	CHECK(memcmp(h, "KDMV", 4) == 0);
+	CHECK_INT(i2k_get_le32(h + 4), 3);		  /* version 3 */
+	CHECK_INT(i2k_get_le64(h + 56), UINT64_MAX);	  /* GD at end */
+	CHECK_INT(i2k_get_le64(h + 12), size / 512);	  /* capacity */
+	_cleanup_free_ char *cmd = i2k_xasprintf("qemu-img info -f vmdk '%s'", out);
+	_cleanup_free_ char *info = capture(cmd);
+	CHECK_CONTAINS(info, "create type: streamOptimized");
+	CHECK_CONTAINS(info, "compressed: true");
+	/* the footer holds the real directory offset; the stream ends with EOS */
+	uint64_t end = file_size(out);
+	uint8_t tail[1024];
+	read_at(out, end - 1024, tail, sizeof(tail));
+	CHECK(i2k_get_le64(tail + 56) != UINT64_MAX && i2k_get_le64(tail + 56) < end / 512);
+	read_at(out, end - 512, tail, 512);
+	CHECK(i2k_scan_is_zero(tail, 512));
+	close(fd);
+	unlink(raw);
+	unlink(out);
+}
+
+TEST(gcp_tar_gz)
+{
+	_cleanup_free_ char *raw = NULL;
+	uint64_t size = 8 * MIB;
+	int fd = make_disk("g.raw", size, &raw);
+	_cleanup_free_ char *out = path_in("g.img.tar.gz");
+	CHECK_INT(write_ok(I2K_CONTAINER_GCP, fd, size, out, NULL), 0);
+	CHECK_INT(i2k_container_round_size(I2K_CONTAINER_GCP, 1), 1ull << 30);
+	CHECK_INT(i2k_container_round_size(I2K_CONTAINER_GCP, 1ull << 30), 1ull << 30);
+	_cleanup_free_ char *cmd = i2k_xasprintf("tar -tvzf '%s'", out);
+	_cleanup_free_ char *list = capture(cmd);
+	CHECK_CONTAINS(list, " 8388608 ");
+	CHECK_CONTAINS(list, "disk.raw");
+	free(cmd);
+	cmd = i2k_xasprintf("tar -xzOf '%s' disk.raw | cmp -n %llu - '%s'", out,
+			    (unsigned long long)size, raw);
+	CHECK_INT(run(cmd), 0);
+	close(fd);
+	unlink(raw);
+	unlink(out);
+}
+
 TEST(vhd_unique_ids)
 {
 	_cleanup_free_ char *raw = NULL;
@@ -655,9 +710,10 @@ TEST(interrupt_leaves_nothing)
 	uint64_t size = i2k_vhd_round_size(64 * MIB);
 	int fd = make_disk("i.raw", size, &raw);
 	_cleanup_free_ char *out = path_in("i.out");
-	enum i2k_container_kind kinds[] = {I2K_CONTAINER_RAW, I2K_CONTAINER_QCOW2,
-					   I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC};
-	for (size_t i = 0; i < 4; i++) {
+	enum i2k_container_kind kinds[] = {I2K_CONTAINER_RAW,	      I2K_CONTAINER_QCOW2,
+					   I2K_CONTAINER_VHD_FIXED,   I2K_CONTAINER_VHD_DYNAMIC,
+					   I2K_CONTAINER_VMDK,	      I2K_CONTAINER_GCP};
+	for (size_t i = 0; i < 6; i++) {
 		i2k_interrupted = 1;
 		expect_fail(kinds[i], fd, size, out, I2K_ERR_INTERRUPTED, "interrupted");
 		i2k_interrupted = 0;
@@ -746,6 +802,8 @@ int main(void)
 	RUN(vhd_fixed_oracle_and_footer);
 	RUN(vhd_dynamic_oracle_and_layout);
 	RUN(vhd_unique_ids);
+	RUN(vmdk_stream_optimized_oracle);
+	RUN(gcp_tar_gz);
 	RUN(from_sinks);
 	RUN(raw_into_recording_sink);
 	RUN(bad_sizes);

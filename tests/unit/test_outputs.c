@@ -147,7 +147,7 @@ TEST(format_table)
 	CHECK(!i2k_format_find("nonsense"));
 	size_t n = 0;
 	const struct i2k_format *f = i2k_formats(&n);
-	CHECK_INT(n, 13); /* every format of DESIGN.md */
+	CHECK_INT(n, 17); /* every format of DESIGN.md + vmdk, gcp, kernel+iso, iso-efi-initrd */
 	CHECK_STR(f[0].name, "kernel+initrd");
 	for (size_t i = 0; i < n; i++) {
 		/* every row has a writer, help text, files and a valid boot mode */
@@ -156,8 +156,10 @@ TEST(format_table)
 		CHECK(f[i].files[0] && f[i].files[0][0]);
 		CHECK(strcmp(i2k_boot_method_name(f[i].boot), "?") != 0);
 		CHECK(f[i].roots & I2K_ROOT_BIT(f[i].root)); /* the default is accepted */
+		/* a disk boots with firmware, unless it only travels (gcp) */
 		CHECK(f[i].boot == I2K_BOOT_KERNEL || f[i].boot == I2K_BOOT_NONE ||
-		      f[i].firmware == I2K_FIRMWARE_BIOS || f[i].firmware == I2K_FIRMWARE_UEFI);
+		      f[i].firmware == I2K_FIRMWARE_BIOS || f[i].firmware == I2K_FIRMWARE_UEFI ||
+		      f[i].container == I2K_CONTAINER_GCP);
 		for (size_t j = 0; j < i; j++)
 			CHECK(strcmp(f[i].name, f[j].name) != 0);
 	}
