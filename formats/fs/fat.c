@@ -655,7 +655,7 @@ static int write_fats(struct writer *w, struct plan *p, struct i2k_error **err)
 		const struct node *n = &p->nodes[i];
 		for (uint32_t k = 0; k < n->nclusters; k++)
 			i2k_put_le32(fat + 4 * ((size_t)n->first + k),
-			      k + 1 == n->nclusters ? FAT_EOC : n->first + k + 1);
+				     k + 1 == n->nclusters ? FAT_EOC : n->first + k + 1);
 	}
 	uint64_t fatlen = (uint64_t)w->g.fatsz * SECTOR;
 	for (uint32_t f = 0; f < NFATS; f++) {

@@ -74,8 +74,8 @@ TEST(numbers)
 TEST(huge_integers_saturate)
 {
 	char eb[128];
-	struct jnode *r = json_parse("[18446744073709551615, -99999999999999999999]", 45, eb,
-				     sizeof(eb));
+	struct jnode *r =
+	    json_parse("[18446744073709551615, -99999999999999999999]", 45, eb, sizeof(eb));
 	CHECK(r != NULL);
 	if (r) {
 		CHECK(r->kids->num == LLONG_MAX);

@@ -16,7 +16,6 @@
 #include "test.h"
 #include "testutil.h"
 
-
 static char *read_all(const char *path, size_t *len)
 {
 	char *s = NULL;
