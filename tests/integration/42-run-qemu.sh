@@ -3,7 +3,7 @@
 # hand-made initrd: busybox-static as /bin/busybox, an /init shell script
 # whose behaviour is chosen on the kernel command line (test.mode=...,
 # passed with --cmdline-append), /bin/exitcode (writes a byte to the
-# isa-debug-exit port), /bin/metafetch (the guest init's metadata_fetch()
+# isa-debug-exit port), /bin/metafetch (the guest init's i2ki_metadata_fetch()
 # from initrd/init/metadata.c) and the virtio-net + fw_cfg modules of the
 # fixture kernel. Checks: console on stdout, in --console-file and in
 # STATE/console.log; exit status 0 on poweroff and V from isa-debug-exit;
@@ -60,7 +60,7 @@ cat >"$W/metafetch.c" <<'C'
 #include "metadata.h"
 int main(void)
 {
-	metadata_fetch();
+	i2ki_metadata_fetch();
 	return 0;
 }
 C
