@@ -11,6 +11,7 @@
 #include "builder/base/capnames.h"
 #include "ctmounts.h"
 #include "json.h"
+#include "util.h"
 
 /* <linux/capability.h> is not part of musl's headers. */
 #define CAPS_VERSION_3 0x20080522
@@ -74,12 +75,12 @@ static int parse_set(const struct jnode *caps, const char *key, int last, uint64
 	if (!a)
 		return 0;
 	if (a->type != J_ARR)
-		return i2ki_ctm_fail(errbuf, errlen, "capabilities.%s is not an array", key);
+		return i2ki_fail(errbuf, errlen, "capabilities.%s is not an array", key);
 	for (const struct jnode *n = a->kids; n; n = n->next) {
 		int c = n->type == J_STR ? i2ki_caps_from_name(n->str) : -1;
 		if (c < 0)
-			return i2ki_ctm_fail(errbuf, errlen, "unknown capability %s in %s",
-					     n->type == J_STR ? n->str : "(not a string)", key);
+			return i2ki_fail(errbuf, errlen, "unknown capability %s in %s",
+					 n->type == J_STR ? n->str : "(not a string)", key);
 		if (c <= last)
 			*out |= 1ULL << c;
 	}
@@ -91,7 +92,7 @@ int i2ki_caps_parse(const struct jnode *caps, struct caps_sets *out, char *errbu
 	int last = i2ki_caps_last();
 	memset(out, 0, sizeof(*out));
 	if (caps && caps->type != J_OBJ)
-		return i2ki_ctm_fail(errbuf, errlen, "process.capabilities is not an object");
+		return i2ki_fail(errbuf, errlen, "process.capabilities is not an object");
 	if (parse_set(caps, "bounding", last, &out->bounding, errbuf, errlen) < 0 ||
 	    parse_set(caps, "effective", last, &out->effective, errbuf, errlen) < 0 ||
 	    parse_set(caps, "permitted", last, &out->permitted, errbuf, errlen) < 0 ||
@@ -108,9 +109,9 @@ int i2ki_caps_drop_bounding(uint64_t keep, char *errbuf, size_t errlen)
 		if (keep & (1ULL << c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return i2ki_ctm_fail(errbuf, errlen, "drop %s from the bounding set: %s",
-					     i2ki_caps_name(c) ? i2ki_caps_name(c) : "capability",
-					     strerror(errno));
+			return i2ki_fail(errbuf, errlen, "drop %s from the bounding set: %s",
+					 i2ki_caps_name(c) ? i2ki_caps_name(c) : "capability",
+					 strerror(errno));
 	}
 	return 0;
 }
@@ -124,17 +125,16 @@ int i2ki_caps_apply(const struct caps_sets *s, char *errbuf, size_t errlen)
 	     (uint32_t)(s->inheritable >> 32)},
 	};
 	if (syscall(SYS_capset, &h, d) < 0)
-		return i2ki_ctm_fail(errbuf, errlen, "capset: %s", strerror(errno));
+		return i2ki_fail(errbuf, errlen, "capset: %s", strerror(errno));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return i2ki_ctm_fail(errbuf, errlen, "clear ambient capabilities: %s",
-				     strerror(errno));
+		return i2ki_fail(errbuf, errlen, "clear ambient capabilities: %s", strerror(errno));
 	for (int c = 0; c < 64; c++) {
 		if (!(s->ambient & (1ULL << c)))
 			continue;
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-			return i2ki_ctm_fail(errbuf, errlen, "raise ambient %s: %s",
-					     i2ki_caps_name(c) ? i2ki_caps_name(c) : "capability",
-					     strerror(errno));
+			return i2ki_fail(errbuf, errlen, "raise ambient %s: %s",
+					 i2ki_caps_name(c) ? i2ki_caps_name(c) : "capability",
+					 strerror(errno));
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "ctmounts.h"
 #include "json.h"
+#include "util.h"
 
 #define CG_PATH_MAX 256
 
@@ -22,14 +23,13 @@ int i2ki_cgroup_check_path(const char *path, char *errbuf, size_t errlen)
 {
 	size_t l = path ? strlen(path) : 0;
 	if (l < 2 || path[0] != '/' || l > CG_PATH_MAX)
-		return i2ki_ctm_fail(errbuf, errlen, "bad cgroup path %.64s",
-				     path ? path : "(null)");
+		return i2ki_fail(errbuf, errlen, "bad cgroup path %.64s", path ? path : "(null)");
 	for (const char *p = path; *p;) {
 		while (*p == '/')
 			p++;
 		const char *e = strchrnul(p, '/');
 		if ((e - p == 1 && p[0] == '.') || (e - p == 2 && p[0] == '.' && p[1] == '.'))
-			return i2ki_ctm_fail(errbuf, errlen, "bad cgroup path %.64s", path);
+			return i2ki_fail(errbuf, errlen, "bad cgroup path %.64s", path);
 		p = e;
 	}
 	return 0;
@@ -40,21 +40,20 @@ int i2ki_cgroup_write(const char *path, const char *file, const char *value, cha
 {
 	char f[CG_PATH_MAX + 128];
 	if (strchr(file, '/') || strcmp(file, "..") == 0)
-		return i2ki_ctm_fail(errbuf, errlen, "bad cgroup file name %.64s", file);
+		return i2ki_fail(errbuf, errlen, "bad cgroup file name %.64s", file);
 	if (snprintf(f, sizeof(f), CGROUP_ROOT "%s/%s", strcmp(path, "/") ? path : "", file) >=
 	    (int)sizeof(f))
-		return i2ki_ctm_fail(errbuf, errlen, "cgroup file path too long");
+		return i2ki_fail(errbuf, errlen, "cgroup file path too long");
 	int fd = open(f, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return i2ki_ctm_fail(errbuf, errlen, "cgroup %s: %s: %s", path, file,
-				     strerror(errno));
+		return i2ki_fail(errbuf, errlen, "cgroup %s: %s: %s", path, file, strerror(errno));
 	size_t l = strlen(value);
 	ssize_t n = write(fd, value, l);
 	int e = errno;
 	close(fd);
 	if (n != (ssize_t)l)
-		return i2ki_ctm_fail(errbuf, errlen, "cgroup %s: %s = %s: %s", path, file, value,
-				     n < 0 ? strerror(e) : "short write");
+		return i2ki_fail(errbuf, errlen, "cgroup %s: %s = %s: %s", path, file, value,
+				 n < 0 ? strerror(e) : "short write");
 	return 0;
 }
 
@@ -101,11 +100,11 @@ static int write_memory(const char *path, const struct jnode *m, char *errbuf, s
 		if (swap->num < 0 || swap->dbl >= 9.2e18)
 			snprintf(sw, sizeof(sw), "max");
 		else if (!has_lim || lim->num < 0 || lim->dbl >= 9.2e18)
-			return i2ki_ctm_fail(errbuf, errlen, "memory.swap needs a memory.limit");
+			return i2ki_fail(errbuf, errlen, "memory.swap needs a memory.limit");
 		else if (swap->num < lim->num)
-			return i2ki_ctm_fail(errbuf, errlen,
-					     "memory.swap %lld is below memory.limit %lld",
-					     swap->num, lim->num);
+			return i2ki_fail(errbuf, errlen,
+					 "memory.swap %lld is below memory.limit %lld", swap->num,
+					 lim->num);
 		else
 			snprintf(sw, sizeof(sw), "%lld", swap->num - lim->num);
 	}
@@ -137,15 +136,15 @@ static int write_cpu(const char *path, const struct jnode *c, char *errbuf, size
 {
 	char v[64];
 	long long shares, quota, period = 100000;
-	if (i2ki_ctm_jint(c, "shares", &shares) == 0 && shares > 0) {
+	if (i2ki_json_int(c, "shares", &shares) == 0 && shares > 0) {
 		snprintf(v, sizeof(v), "%llu", i2ki_cgroup_cpu_weight((unsigned long long)shares));
 		if (i2ki_cgroup_write(path, "cpu.weight", v, errbuf, errlen) < 0)
 			return -1;
 	}
-	bool has_period = i2ki_ctm_jint(c, "period", &period) == 0 && period > 0;
+	bool has_period = i2ki_json_int(c, "period", &period) == 0 && period > 0;
 	if (!has_period)
 		period = 100000;
-	if (i2ki_ctm_jint(c, "quota", &quota) == 0) {
+	if (i2ki_json_int(c, "quota", &quota) == 0) {
 		if (quota > 0)
 			snprintf(v, sizeof(v), "%lld %lld", quota, period);
 		else
@@ -182,7 +181,7 @@ int i2ki_cgroup_create(const char *path, const struct jnode *res, char *errbuf, 
 		char c = dir[i];
 		dir[i] = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return i2ki_ctm_fail(errbuf, errlen, "mkdir %s: %s", dir, strerror(errno));
+			return i2ki_fail(errbuf, errlen, "mkdir %s: %s", dir, strerror(errno));
 		snprintf(parent, sizeof(parent), "%s", dir + rl);
 		dir[i] = c;
 	}
@@ -205,8 +204,8 @@ int i2ki_cgroup_create(const char *path, const struct jnode *res, char *errbuf, 
 	const struct jnode *u = i2ki_json_get(res, "unified");
 	for (const struct jnode *k = u && u->type == J_OBJ ? u->kids : NULL; k; k = k->next) {
 		if (k->type != J_STR)
-			return i2ki_ctm_fail(errbuf, errlen, "resources.unified.%s is not a string",
-					     k->key);
+			return i2ki_fail(errbuf, errlen, "resources.unified.%s is not a string",
+					 k->key);
 		if (i2ki_cgroup_write(path, k->key, k->str, errbuf, errlen) < 0)
 			return -1;
 	}

@@ -27,22 +27,6 @@ struct ctm_opts {
 	char data[CTM_DATA_MAX];
 };
 
-/* Small readers over json.h's tree, shared by the runner's files. */
-/* First element of the array member key of obj, NULL if absent/empty/not an array. */
-const struct jnode *i2ki_ctm_jfirst(const struct jnode *obj, const char *key);
-/* Boolean member (dflt when absent or not a boolean). */
-bool i2ki_ctm_jbool(const struct jnode *obj, const char *key, bool dflt);
-/* Integer member: 0 and *v set when present and a number, -1 otherwise. */
-int i2ki_ctm_jint(const struct jnode *obj, const char *key, long long *v);
-/* Unsigned 64-bit value of a number node (values ≥ 2^63 come from the
- * double, so 18446744073709551615 reads as UINT64_MAX). */
-unsigned long long i2ki_ctm_ju64(const struct jnode *n);
-
-/* Formats "fmt..." into errbuf and returns -1, errno unchanged (shared by
- * the runner's files). */
-int i2ki_ctm_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Parses an OCI "options" array (NULL = none) for a mount of type (may be
  * NULL). Unknown words become filesystem data. */
 int i2ki_ctm_parse_options(const struct jnode *options, const char *type, struct ctm_opts *o,
@@ -53,9 +37,6 @@ int i2ki_ctm_parse_options(const struct jnode *options, const char *type, struct
  * separately; a bare "remount,private" only changes propagation. */
 int i2ki_ctm_mount(const char *src, const char *dst, const char *type, const struct ctm_opts *o,
 		   char *errbuf, size_t errlen);
-
-/* mkdir -p (existing directories are fine). */
-int i2ki_ctm_mkdir_p(const char *path, mode_t mode, char *errbuf, size_t errlen);
 
 /* Resolves path (absolute, inside the container) under root, following
  * symlinks as if root were "/" (absolute targets restart at root, ".."

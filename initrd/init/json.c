@@ -526,3 +526,36 @@ const char *i2ki_json_str(const struct jnode *obj, const char *key, const char *
 	const struct jnode *v = i2ki_json_get(obj, key);
 	return v && v->type == J_STR ? v->str : dflt;
 }
+
+const struct jnode *i2ki_json_first(const struct jnode *obj, const char *key)
+{
+	const struct jnode *a = i2ki_json_get(obj, key);
+	return a && a->type == J_ARR ? a->kids : NULL;
+}
+
+bool i2ki_json_bool(const struct jnode *obj, const char *key, bool dflt)
+{
+	const struct jnode *b = i2ki_json_get(obj, key);
+	return b && b->type == J_BOOL ? b->b : dflt;
+}
+
+int i2ki_json_int(const struct jnode *obj, const char *key, long long *v)
+{
+	const struct jnode *n = i2ki_json_get(obj, key);
+	if (!n || n->type != J_NUM)
+		return -1;
+	*v = n->num;
+	return 0;
+}
+
+unsigned long long i2ki_json_u64(const struct jnode *n)
+{
+	if (!n || n->type != J_NUM)
+		return 0;
+	if (n->dbl >= 9.2e18) {
+		if (n->dbl >= 18446744073709549568.0)
+			return UINT64_MAX;
+		return (unsigned long long)n->dbl;
+	}
+	return n->num < 0 ? 0 : (unsigned long long)n->num;
+}

@@ -1,5 +1,6 @@
 /* log.c — console logging for the guest init (see log.h). */
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,21 +14,6 @@ int i2ki_log_fd = 2;
 #define MAX_CONSOLES 4
 static int consoles[MAX_CONSOLES];
 static int nconsoles;
-
-int i2ki_write_all(int fd, const void *buf, unsigned long len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (unsigned long)n;
-	}
-	return 0;
-}
 
 void i2ki_log_open_consoles(void)
 {

@@ -25,8 +25,4 @@ void i2ki_log_open_consoles(void);
 /* Writes buf to every console (or i2ki_log_fd). */
 void i2ki_console_write(const void *buf, unsigned long len);
 
-/* Writes all of buf to fd, retrying on EINTR/short writes; gives up on any
- * other error (returns -1). Shared helper for the init. */
-int i2ki_write_all(int fd, const void *buf, unsigned long len);
-
 #endif

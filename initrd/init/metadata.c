@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 int i2ki_metadata_copy(const char *src, const char *dir, const char *dst)
 {

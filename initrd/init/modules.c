@@ -3,6 +3,7 @@
 
 #include "cmdline.h"
 #include "log.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -348,20 +349,6 @@ int i2ki_kmods_load_modalias(struct kmods *km, const char *modalias)
 	return km->loaded - before;
 }
 
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 /* Loads the matches of every DIR/{*}/modalias (DIR/{*} may be symlinks). */
 static int scan_dir(struct kmods *km, const char *dir)
 {
@@ -376,7 +363,7 @@ static int scan_dir(struct kmods *km, const char *dir)
 		char p[512], alias[1024];
 		if ((size_t)snprintf(p, sizeof(p), "%s/%s/modalias", dir, e->d_name) >= sizeof(p))
 			continue;
-		if (read_small(p, alias, sizeof(alias)) == 0 && alias[0])
+		if (i2ki_read_line(p, alias, sizeof(alias)) == 0 && alias[0])
 			n += i2ki_kmods_load_modalias(km, alias);
 	}
 	closedir(d);

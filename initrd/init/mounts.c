@@ -2,6 +2,7 @@
 #include "mounts.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,41 +12,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-int i2ki_mkdir_p(const char *path, unsigned mode)
-{
-	char p[512];
-	size_t n = strlen(path);
-	if (n >= sizeof(p)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(p, path, n + 1);
-	for (char *s = p + 1;; s++) {
-		if (*s != '/' && *s != 0)
-			continue;
-		char c = *s;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = c;
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
-int i2ki_write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = i2ki_write_all(fd, text, strlen(text));
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
 
 static int is_mounted(const char *path)
 {
@@ -62,7 +28,7 @@ static int is_mounted(const char *path)
 static void mnt(const char *src, const char *dst, const char *type, unsigned long flags,
 		const char *data, int optional)
 {
-	if (i2ki_mkdir_p(dst, 0755) < 0) {
+	if (i2ki_mkdir_p(dst, 0755, NULL, 0) < 0) {
 		if (!optional)
 			i2ki_log_errno("mount: mkdir %s", dst);
 		return;
@@ -130,8 +96,8 @@ void i2ki_mounts_early(void)
 			i2ki_log_errno("mkdir %s", vardirs[i]);
 	(void)chmod("/var/tmp", 01777);
 	link_if_missing("/run", "/var/run");
-	(void)i2ki_mkdir_p("/run/resolvconf", 0755);
-	(void)i2ki_mkdir_p("/run/i2kit", 0755);
+	(void)i2ki_mkdir_p("/run/resolvconf", 0755, NULL, 0);
+	(void)i2ki_mkdir_p("/run/i2kit", 0755, NULL, 0);
 
 	mnt("securityfs", "/sys/kernel/security", "securityfs", nse, NULL, 1);
 	mnt("debugfs", "/sys/kernel/debug", "debugfs", nse, NULL, 1);

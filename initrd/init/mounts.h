@@ -16,10 +16,4 @@ void i2ki_mounts_console(void);
 /* Everything else above. */
 void i2ki_mounts_early(void);
 
-/* mkdir -p with MODE for each missing component; 0 or -1 (errno). */
-int i2ki_mkdir_p(const char *path, unsigned mode);
-
-/* Writes TEXT to an existing file (sysfs/procfs knobs); 0 or -1. */
-int i2ki_write_file(const char *path, const char *text);
-
 #endif

@@ -5,6 +5,7 @@
 #include "dhcp.h"
 #include "log.h"
 #include "mounts.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -180,7 +181,7 @@ static void configure(const char *ifname, const struct dhcp_lease *l)
 	if (n == 0)
 		return;
 	static const char *const paths[] = {"/run/resolvconf/resolv.conf", "/etc/resolv.conf"};
-	(void)i2ki_mkdir_p("/run/resolvconf", 0755);
+	(void)i2ki_mkdir_p("/run/resolvconf", 0755, NULL, 0);
 	for (size_t i = 0; i < 2; i++) {
 		struct stat st;
 		/* /etc/resolv.conf only when it is a regular file (or absent):

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "modules.h"
 #include "mounts.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -186,23 +187,6 @@ int i2ki_stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
 
 /* ---- finding the device ------------------------------------------------- */
 
-static int sysfs_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, len - 1);
-	int e = errno;
-	close(fd);
-	if (n < 0) {
-		errno = e;
-		return -1;
-	}
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 /* devdir/NAME, made from sysfs/class/block/NAME/dev when missing; 0 or -1. */
 static int ensure_node(const char *sysfs, const char *name, const char *devdir, char *out,
 		       size_t outlen)
@@ -217,7 +201,7 @@ static int ensure_node(const char *sysfs, const char *name, const char *devdir, 
 		return S_ISBLK(st.st_mode) || S_ISREG(st.st_mode) ? 0 : (errno = ENOTBLK, -1);
 	snprintf(p, sizeof(p), "%s/class/block/%s/dev", sysfs, name);
 	unsigned maj, min;
-	if (sysfs_read(p, dev, sizeof(dev)) < 0)
+	if (i2ki_read_line(p, dev, sizeof(dev)) < 0)
 		return -1;
 	if (sscanf(dev, "%u:%u", &maj, &min) != 2) {
 		errno = EINVAL;
@@ -247,7 +231,7 @@ static int partition_name(const char *sysfs, const char *disk, unsigned num, cha
 			continue;
 		if ((size_t)snprintf(pp, sizeof(pp), "%s/%s/partition", p, e->d_name) >= sizeof(pp))
 			continue;
-		if (sysfs_read(pp, v, sizeof(v)) == 0 && strtoul(v, NULL, 10) == num &&
+		if (i2ki_read_line(pp, v, sizeof(v)) == 0 && strtoul(v, NULL, 10) == num &&
 		    strlen(e->d_name) < namelen) {
 			memcpy(name, e->d_name, strlen(e->d_name) + 1);
 			r = 0;
@@ -331,7 +315,7 @@ int i2ki_stage1_find(const struct stage1_opts *o, const char *sysfs, const char 
 		const char *disk = disks[i];
 		char p[512], size[32], node[512], why[64] = "";
 		snprintf(p, sizeof(p), "%s/class/block/%s/size", sysfs, disk);
-		int empty = sysfs_read(p, size, sizeof(size)) == 0 && strcmp(size, "0") == 0;
+		int empty = i2ki_read_line(p, size, sizeof(size)) == 0 && strcmp(size, "0") == 0;
 		if (empty && (strncmp(disk, "loop", 4) == 0 || strncmp(disk, "ram", 3) == 0 ||
 			      strncmp(disk, "nbd", 3) == 0))
 			continue; /* unused loop/ram/nbd devices: not worth listing */
@@ -617,7 +601,7 @@ static int mount_root(const struct stage1_opts *o, const char *dev, char *type, 
 		flags |= MS_RDONLY;
 	}
 	*ro = (flags & MS_RDONLY) != 0;
-	if (i2ki_mkdir_p(STAGE1_NEWROOT, 0755) < 0) {
+	if (i2ki_mkdir_p(STAGE1_NEWROOT, 0755, NULL, 0) < 0) {
 		i2ki_log_errno("stage 1: mkdir %s", STAGE1_NEWROOT);
 		return -1;
 	}
@@ -642,7 +626,7 @@ int i2ki_stage1_run(int argc, char **argv)
 	struct stage1_opts o;
 	char why[300];
 	int proc_mounted =
-	    i2ki_mkdir_p("/proc", 0555) == 0 &&
+	    i2ki_mkdir_p("/proc", 0555, NULL, 0) == 0 &&
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0;
 	i2ki_cmdline_load();
 	int r = i2ki_stage1_parse(&o, why, sizeof(why));
@@ -657,7 +641,7 @@ int i2ki_stage1_run(int argc, char **argv)
 	}
 	i2ki_log_verbose = i2ki_cmdline_flag("i2kit.debug", 0);
 	int sys_mounted =
-	    i2ki_mkdir_p("/sys", 0555) == 0 &&
+	    i2ki_mkdir_p("/sys", 0555, NULL, 0) == 0 &&
 	    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0;
 	i2ki_mounts_console();
 	if (!sys_mounted)

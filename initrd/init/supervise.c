@@ -5,6 +5,7 @@
 #include "json.h"
 #include "log.h"
 #include "runner.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>

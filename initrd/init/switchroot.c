@@ -2,6 +2,7 @@
 #include "switchroot.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>

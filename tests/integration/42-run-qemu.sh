@@ -66,7 +66,8 @@ int main(void)
 C
 musl-gcc -static -Os -o "$R/bin/exitcode" "$W/exitcode.c"
 musl-gcc -static -Os -std=gnu11 -D_GNU_SOURCE -I"$REPO/initrd/init" -o "$R/bin/metafetch" \
-	"$W/metafetch.c" "$REPO/initrd/init/metadata.c" "$REPO/initrd/init/log.c"
+	"$W/metafetch.c" "$REPO/initrd/init/metadata.c" "$REPO/initrd/init/log.c" \
+	"$REPO/initrd/init/util.c"
 
 cat >"$R/init" <<'SH'
 #!/bin/busybox sh

@@ -3,6 +3,7 @@
  * (switchroot.c), compiled in directly. The DHCP replies are built here
  * the way QEMU's user-mode (slirp) server answers: 10.0.2.15/24, router
  * 10.0.2.2, DNS 10.0.2.3. */
+#include "initrd/init/util.c"
 #include "initrd/init/acpi.c"
 #include "initrd/init/dhcp.c"
 #include "initrd/init/log.c"

@@ -2,6 +2,7 @@
  * parsing, dependency order and modalias coldplug of the guest init
  * (initrd/init/modules.c, compiled in directly). The texts are excerpts of
  * the fixture kernel's (linux-image-cloud-amd64 6.1) files, shortened. */
+#include "initrd/init/util.c"
 #include "initrd/init/cmdline.c"
 #include "initrd/init/log.c"
 #include "initrd/init/modules.c"

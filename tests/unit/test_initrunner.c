@@ -7,6 +7,7 @@
  * mount, cgroup or interface is touched. The privileged paths (clone,
  * mounts, pivot_root, capset, cgroups, rtnetlink) are covered by
  * tests/integration/41-boot-runner.sh under QEMU. */
+#include "initrd/init/util.c"
 #include "initrd/init/json.c"
 #include "initrd/init/ctmounts.c"
 #include "initrd/init/caps.c"
@@ -177,7 +178,7 @@ TEST(resolve_in_root)
 		return;
 	char p[600], out[CTM_PATH_MAX], want[600];
 	snprintf(p, sizeof(p), "%s/a/b", root);
-	CHECK_INT(i2ki_ctm_mkdir_p(p, 0755, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_mkdir_p(p, 0755, err, sizeof(err)), 0);
 	snprintf(p, sizeof(p), "%s/abs", root);
 	CHECK_INT(symlink("/a", p), 0);
 	snprintf(p, sizeof(p), "%s/rel", root);
@@ -219,9 +220,9 @@ TEST(resolve_in_root)
 	snprintf(p, sizeof(p), "%s/a/file", root);
 	put(p, "x");
 	snprintf(p, sizeof(p), "%s/a/file/sub", root);
-	CHECK_INT(i2ki_ctm_mkdir_p(p, 0755, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_mkdir_p(p, 0755, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "/a/file/sub: Not a directory");
-	CHECK_INT(i2ki_ctm_mkdir_p("", 0755, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_mkdir_p("", 0755, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad path length for ");
 	/* a file mount point is created with its directories */
 	snprintf(p, sizeof(p), "%s/etc/resolv.conf", root);
@@ -348,11 +349,11 @@ TEST(cgroups)
 	CHECK_STR(v, "max");
 	fmt_limit(&small, v, sizeof(v));
 	CHECK_STR(v, "4096");
-	CHECK(i2ki_ctm_ju64(&huge) == UINT64_MAX);
-	CHECK(i2ki_ctm_ju64(&small) == 4096);
-	CHECK(i2ki_ctm_ju64(&neg) == 0);
-	CHECK(i2ki_ctm_ju64(&str) == 0);
-	CHECK(i2ki_ctm_ju64(NULL) == 0);
+	CHECK(i2ki_json_u64(&huge) == UINT64_MAX);
+	CHECK(i2ki_json_u64(&small) == 4096);
+	CHECK(i2ki_json_u64(&neg) == 0);
+	CHECK(i2ki_json_u64(&str) == 0);
+	CHECK(i2ki_json_u64(NULL) == 0);
 
 	CHECK_INT(i2ki_cgroup_write("/x", "../escape", "1", err, sizeof(err)), -1);
 	CHECK_STR(err, "bad cgroup file name ../escape");

@@ -5,6 +5,7 @@
  * partition lookup through a fake /sys/class/block and /dev, superblock
  * detection and freeing a tree without crossing file systems. i2ki_stage1_run
  * itself needs a VM: tests/integration/52-disk-root.sh boots it. */
+#include "initrd/init/util.c"
 #include "initrd/init/blkid.c"
 #include "initrd/init/cmdline.c"
 #include "initrd/init/log.c"
@@ -51,7 +52,7 @@ static void put_file(const char *rel, const char *text)
 	snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
 	char *slash = strrchr(p, '/');
 	*slash = 0;
-	i2ki_mkdir_p(p, 0755);
+	i2ki_mkdir_p(p, 0755, NULL, 0);
 	*slash = '/';
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0) {
