@@ -123,7 +123,7 @@ install: all
 
 # The same file set tests/lint.sh checks with clang-format --dry-run -Werror.
 format:
-	clang-format -i $(shell find builder kernel initrd formats provision cli tests bench fixtures examples -name '*.[ch]')
+	clang-format -i $(shell find builder kernel initrd formats pipeline provision cli tests bench fixtures examples -name '*.[ch]')
 
 lint:
 	@tests/lint.sh

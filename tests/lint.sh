@@ -9,7 +9,7 @@ fail() {
 	echo "FAIL: $*"
 	status=1
 }
-srcs=$(find builder kernel initrd formats provision cli -name '*.[ch]' | sort)
+srcs=$(find builder kernel initrd formats pipeline provision cli -name '*.[ch]' | sort)
 bad=$(grep -nE '\b(sprintf|strcpy|strcat|atoi|gets)\s*\(' $srcs | grep -vE '(snprintf|vsnprintf|asprintf|vasprintf)\s*\(' || true)
 if [ -n "$bad" ]; then
 	echo "$bad"
@@ -18,7 +18,7 @@ else
 	echo "PASS: lint/banned-functions"
 fi
 missing=
-for h in $(find builder kernel initrd formats provision cli -name '*.h' | sort); do
+for h in $(find builder kernel initrd formats pipeline provision cli -name '*.h' | sort); do
 	guard="I2K_$(echo "${h%.h}" | tr '/a-z.-' '_A-Z__')_H"
 	grep -q "#ifndef $guard" "$h" || missing="$missing $h(want $guard)"
 done
@@ -28,8 +28,8 @@ else
 	echo "PASS: lint/header-guards"
 fi
 
-# Include direction (DESIGN.md): cli → provision → formats → initrd/kernel →
-# builder. A file may include headers of its own stage or a lower one, never a
+# Include direction (README, DESIGN.md): cli → provision → pipeline → formats →
+# initrd/kernel → builder. A file may include headers of its own stage or a lower one, never a
 # higher one. The guest init (initrd/init/) is its own program: it includes
 # only its own headers, plus the few libc-only, header-only helpers listed in
 # INIT_SHARED; no library file includes an init header. tests/ may include
@@ -41,8 +41,9 @@ bad_inc=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' $srcs |
 		if (p ~ /^builder\//) return 0
 		if (p ~ /^(kernel|initrd)\//) return 1
 		if (p ~ /^formats\//) return 2
-		if (p ~ /^provision\//) return 3
-		if (p ~ /^cli\//) return 4
+		if (p ~ /^pipeline\//) return 3
+		if (p ~ /^provision\//) return 4
+		if (p ~ /^cli\//) return 5
 		return -1
 	}
 	function norm(p,   n, a, out, i, k) { # drop "." and resolve ".."
@@ -90,14 +91,14 @@ done
 if [ -n "$bad_inc" ]; then
 	echo "include direction violations:"
 	echo "$bad_inc" | sed '/^$/d'
-	fail "lint/include-direction: cli > provision > formats > initrd,kernel > builder; a lower stage never includes a higher one (see above)"
+	fail "lint/include-direction: cli > provision > pipeline > formats > initrd,kernel > builder; a lower stage never includes a higher one (see above)"
 else
 	echo "PASS: lint/include-direction"
 fi
 
 # Formatting: every .c/.h as the checked-in .clang-format says ('make format'
 # applies it).
-all_c=$(find builder kernel initrd formats provision cli tests bench fixtures examples \
+all_c=$(find builder kernel initrd formats pipeline provision cli tests bench fixtures examples \
 	-name '*.[ch]' -not -path '*/build/*' 2>/dev/null | sort)
 if ! command -v clang-format >/dev/null; then
 	fail "lint/clang-format: clang-format is not installed (packages.txt)"
