@@ -13,7 +13,6 @@
 #include "cli/common.h"
 #include "provision/provider.h"
 
-
 static void help(void)
 {
 	printf("Usage: i2kit run qemu [OPTIONS] IMAGE\n\n"

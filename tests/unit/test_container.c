@@ -496,8 +496,8 @@ TEST(from_sinks)
 	uint64_t base = 0;
 	int pfd = i2k_sink_fd(part, &base);
 	CHECK_INT(base, MIB);
-	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_QCOW2, pfd, base, part->size, out, NULL, &e),
-		  0);
+	CHECK_INT(
+	    i2k_container_write_file(I2K_CONTAINER_QCOW2, pfd, base, part->size, out, NULL, &e), 0);
 	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_RAW, pfd, base, part->size, ref, NULL, &e),
 		  0);
 	CHECK_INT(file_size(ref), 2 * MIB);
@@ -557,10 +557,8 @@ static int rec_read(struct i2k_sink *s, uint64_t off, void *buf, size_t len, str
 static void rec_destroy(struct i2k_sink *s)
 {
 }
-static const struct i2k_sink_ops rec_ops = {.write_at = rec_write,
-					    .read_at = rec_read,
-					    .zero = rec_zero,
-					    .destroy = rec_destroy};
+static const struct i2k_sink_ops rec_ops = {
+    .write_at = rec_write, .read_at = rec_read, .zero = rec_zero, .destroy = rec_destroy};
 
 TEST(raw_into_recording_sink)
 {
