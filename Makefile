@@ -121,8 +121,9 @@ install: all
 	install -m 0755 i2kit $(DESTDIR)$(PREFIX)/bin/i2kit
 	ln -sf i2kit $(DESTDIR)$(PREFIX)/bin/i2kit-build
 
+# The same file set tests/lint.sh checks with clang-format --dry-run -Werror.
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(shell find builder kernel initrd formats provision cli tests -name '*.h')
+	clang-format -i $(shell find builder kernel initrd formats pipeline provision cli tests bench fixtures examples -name '*.[ch]')
 
 lint:
 	@tests/lint.sh

@@ -13,7 +13,6 @@
 #include "cli/common.h"
 #include "provision/provider.h"
 
-
 static void help(void)
 {
 	printf("Usage: i2kit run qemu [OPTIONS] IMAGE\n\n"
@@ -79,10 +78,9 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 	if (i2k_provider_get(argv[1], I2K_PROVIDER_RUN, &provider, &a->run, err) < 0)
 		return -1;
 	struct i2k_qemu_opts *o = &a->qemu;
-	static const char *const names[] = {"--mem",   "--cpus",	 "--publish",
-					    "--accel", "--console-file", "--timeout",
-					    "--data",  "--state",	 "--cmdline-append",
-					    "--disk"};
+	static const char *const names[] = {
+	    "--mem",	 "--cpus", "--publish", "--accel",	    "--console-file",
+	    "--timeout", "--data", "--state",	"--cmdline-append", "--disk"};
 	bool opts_done = false;
 	for (int i = 2; i < argc; i++) {
 		const char *arg = argv[i];
@@ -107,7 +105,8 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 			continue;
 		}
 		const char *val = NULL;
-		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, err);
+		int which =
+		    i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, err);
 		if (which == -2)
 			return -1;
 		if (which == -1)

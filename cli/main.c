@@ -19,11 +19,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"build", i2k_cmd_build, "build images from LinuxKit-style YAML"},
-	{"validate", i2k_cmd_validate, "check YAML files without building"},
-	{"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
-	{"run", i2k_cmd_run, "boot an image locally (qemu)"},
-	{"version", i2k_cmd_version, "print the version"},
+    {"build", i2k_cmd_build, "build images from LinuxKit-style YAML"},
+    {"validate", i2k_cmd_validate, "check YAML files without building"},
+    {"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
+    {"run", i2k_cmd_run, "boot an image locally (qemu)"},
+    {"version", i2k_cmd_version, "print the version"},
 };
 
 static void usage(FILE *f)

@@ -33,9 +33,9 @@ struct disk {
 /* What a disk of one (boot, mode) is made of, before its size is known. */
 struct plan {
 	bool ready;
-	uint64_t need; /* smallest disk */
-	struct i2k_isoboot *iso; /* BIOS hybrid, EFI ISO */
-	struct i2k_sink *fat;	 /* EFI ISO: the El Torito FAT image */
+	uint64_t need;		  /* smallest disk */
+	struct i2k_isoboot *iso;  /* BIOS hybrid, EFI ISO */
+	struct i2k_sink *fat;	  /* EFI ISO: the El Torito FAT image */
 	struct i2k_part parts[2]; /* EFI GPT */
 	size_t nparts;
 };
@@ -219,8 +219,8 @@ int i2k_artifacts_seed(struct i2k_artifacts *a, enum i2k_root_mode mode, uint8_t
 /* Compressed cpio of t without boot/...; gzip output is zero-padded to 4
  * bytes like LinuxKit's (pad4.Writer). zstd output is not padded: `zstd -t`
  * rejects trailing zeros; the cpio inside is a multiple of 4. */
-static int write_initrd(struct i2k_fstree *t, const struct i2k_format_opts *o,
-			struct i2k_ostream s, struct i2k_error **err)
+static int write_initrd(struct i2k_fstree *t, const struct i2k_format_opts *o, struct i2k_ostream s,
+			struct i2k_error **err)
 {
 	struct i2k_compressor_opts co = {
 	    .kind = o->compression, .level = o->level, .threads = o->threads};
@@ -237,8 +237,8 @@ static int write_initrd(struct i2k_fstree *t, const struct i2k_format_opts *o,
 	return i2k_ostream_zeros(s, (size_t)((4 - (out & 3)) & 3), err);
 }
 
-int i2k_artifacts_initrd(struct i2k_artifacts *a, enum i2k_root_mode mode, int *fd,
-			 uint64_t *size, struct i2k_error **err)
+int i2k_artifacts_initrd(struct i2k_artifacts *a, enum i2k_root_mode mode, int *fd, uint64_t *size,
+			 struct i2k_error **err)
 {
 	int slot = mode == I2K_ROOT_INITRAMFS ? 0 : 1; /* every disk root boots one first stage */
 	if (a->initrd_fd[slot] < 0) {
@@ -344,12 +344,14 @@ static int esp_tree(struct i2k_artifacts *a, enum i2k_root_mode mode, struct i2k
 	_cleanup_free_ char *cmdline = NULL;
 	int ifd;
 	uint64_t isize;
-	if (i2k_artifacts_boot(a, "disk", &b, err) < 0 || mode_cmdline(a, mode, &cmdline, err) < 0 ||
+	if (i2k_artifacts_boot(a, "disk", &b, err) < 0 ||
+	    mode_cmdline(a, mode, &cmdline, err) < 0 ||
 	    i2k_artifacts_initrd(a, mode, &ifd, &isize, err) < 0)
 		return -1;
 	struct i2k_uki_opts uo = {
 	    .stub_path = a->o->boot.efi_stub,
-	    .kernel = {.fd = i2k_spool_fd(a->spool), .off = b->kernel->data_off,
+	    .kernel = {.fd = i2k_spool_fd(a->spool),
+		       .off = b->kernel->data_off,
 		       .size = b->kernel->size},
 	    .initrd = {.fd = ifd, .off = 0, .size = isize},
 	    .cmdline = cmdline,
@@ -457,7 +459,8 @@ static int plan_efi_gpt(struct i2k_artifacts *a, enum i2k_root_mode mode, struct
 			return -1;
 	} else if (mode == I2K_ROOT_EXT4) {
 		struct i2k_ext4_opts eo = {.epoch = i2k_source_date_epoch()};
-		if (rootfs(a, err) < 0 || i2k_ext4_size_for(a->rootfs, &eo, &p->parts[1].size, err) < 0)
+		if (rootfs(a, err) < 0 ||
+		    i2k_ext4_size_for(a->rootfs, &eo, &p->parts[1].size, err) < 0)
 			return -1;
 	}
 	struct i2k_fstree *esp;
@@ -510,7 +513,8 @@ static int fill_efi_gpt(struct i2k_artifacts *a, enum i2k_root_mode mode, struct
 	if (i2k_artifacts_seed(a, mode, seed, err) < 0 || esp_tree(a, mode, &esp, err) < 0)
 		return -1;
 	_cleanup_(i2k_sink_freep) struct i2k_sink *w0 = NULL, *w1 = NULL;
-	struct i2k_fat_opts fo = {.label = "EFI", .hidden_sectors = (uint32_t)(parts[0].start / 512)};
+	struct i2k_fat_opts fo = {.label = "EFI",
+				  .hidden_sectors = (uint32_t)(parts[0].start / 512)};
 	if (i2k_sink_window_new(disk, parts[0].start, parts[0].size, "ESP", &w0, err) < 0 ||
 	    i2k_fat_write(esp, &fo, w0, err) < 0)
 		return -1;

@@ -40,21 +40,21 @@ struct i2k_boot_data {
  * close is called after the container was written into it (ok) or after a
  * failure (!ok; it must then drop what it started) and may append to res. */
 struct i2k_disk_dest {
-	int (*open)(void *ctx, const struct i2k_format *f, uint64_t disk_size, struct i2k_sink **out,
-		    struct i2k_error **err);
+	int (*open)(void *ctx, const struct i2k_format *f, uint64_t disk_size,
+		    struct i2k_sink **out, struct i2k_error **err);
 	int (*close)(void *ctx, const struct i2k_format *f, struct i2k_sink *out, bool ok,
 		     struct i2k_output_result *res, struct i2k_error **err);
 	void *ctx;
 };
 
 struct i2k_format_opts {
-	const char *dir;  /* output directory (must exist); NULL = "." */
-	const char *name; /* base name of the files (no '/'); required */
+	const char *dir;		  /* output directory (must exist); NULL = "." */
+	const char *name;		  /* base name of the files (no '/'); required */
 	enum i2k_compression compression; /* initrd compression; 0 = gzip */
 	int level;			  /* 0 = the compressor's default */
-	int threads; /* compressor threads, 0 = all CPUs (output does not depend on it) */
-	uint64_t size;		 /* disk formats: --size in bytes (0 = as small as fits) */
-	bool root_given;	 /* --root was given: */
+	int threads;	 /* compressor threads, 0 = all CPUs (output does not depend on it) */
+	uint64_t size;	 /* disk formats: --size in bytes (0 = as small as fits) */
+	bool root_given; /* --root was given: */
 	enum i2k_root_mode root; /* ... this mode; else each format's default */
 	struct i2k_boot_data boot;
 	const struct i2k_disk_dest *disk_dest; /* NULL → files */
@@ -64,10 +64,10 @@ struct i2k_artifacts;
 
 /* Kernel, command line and microcode of the root (boot/...). */
 struct i2k_boot_files {
-	struct i2k_inode *kernel; /* boot/kernel, non-empty */
+	struct i2k_inode *kernel;		 /* boot/kernel, non-empty */
 	struct i2k_inode *cmdline_inode, *ucode; /* NULL when absent */
-	char *cmdline;		  /* contents of boot/cmdline ("" when absent) */
-	char release[I2K_KERNEL_VERSION_MAX]; /* "" unless a bzImage with a version */
+	char *cmdline;				 /* contents of boot/cmdline ("" when absent) */
+	char release[I2K_KERNEL_VERSION_MAX];	 /* "" unless a bzImage with a version */
 };
 
 /* New artifacts for root (finalized here); *out is the caller's. */
@@ -87,8 +87,8 @@ int i2k_artifacts_boot(struct i2k_artifacts *a, const char *format,
  * boot/ (initramfs) or the first stage (squashfs, ext4); gzip output is
  * zero-padded to 4 bytes like LinuxKit's. *fd is borrowed (read it with
  * pread; its offset is not meaningful). */
-int i2k_artifacts_initrd(struct i2k_artifacts *a, enum i2k_root_mode mode, int *fd,
-			 uint64_t *size, struct i2k_error **err);
+int i2k_artifacts_initrd(struct i2k_artifacts *a, enum i2k_root_mode mode, int *fd, uint64_t *size,
+			 struct i2k_error **err);
 /* The root without boot/ (borrowed; what a disk root holds). */
 int i2k_artifacts_rootfs(struct i2k_artifacts *a, struct i2k_fstree **out, struct i2k_error **err);
 /* The root without boot/ in a squashfs (borrowed file sink), *bytes used. */

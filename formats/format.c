@@ -211,18 +211,20 @@ int i2k_format_check(const char *const *names, size_t n, bool root_given, enum i
 	for (size_t i = 0; i < n; i++) {
 		const struct i2k_format *f = i2k_format_find(names[i]);
 		if (f == NULL)
-			return i2k_error_set(err, I2K_ERR_USAGE,
-					     "unknown output format \"%s\" (see i2kit build --help)",
-					     names[i]);
+			return i2k_error_set(
+			    err, I2K_ERR_USAGE,
+			    "unknown output format \"%s\" (see i2kit build --help)", names[i]);
 		if (root_given && !(f->roots & I2K_ROOT_BIT(root))) {
 			_cleanup_free_ char *others = formats_taking(root);
 			if (f->roots == ROOT_INITRAMFS)
-				return i2k_error_set(err, I2K_ERR_USAGE,
-						     "%s boots with the root in the initramfs only; "
-						     "--root %s needs %s",
-						     f->name, i2k_root_mode_name(root), others);
-			return i2k_error_set(err, I2K_ERR_USAGE, "%s cannot take --root %s (%s can)",
-					     f->name, i2k_root_mode_name(root), others);
+				return i2k_error_set(
+				    err, I2K_ERR_USAGE,
+				    "%s boots with the root in the initramfs only; "
+				    "--root %s needs %s",
+				    f->name, i2k_root_mode_name(root), others);
+			return i2k_error_set(err, I2K_ERR_USAGE,
+					     "%s cannot take --root %s (%s can)", f->name,
+					     i2k_root_mode_name(root), others);
 		}
 		for (size_t j = 0; j < i; j++) {
 			const struct i2k_format *g = i2k_format_find(names[j]);

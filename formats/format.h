@@ -29,11 +29,11 @@
 #define I2K_FORMAT_MAX_FILES I2K_OUTPUT_MAX_FILES
 
 enum i2k_boot_method {
-	I2K_BOOT_NONE,	       /* no boot files (tar) */
-	I2K_BOOT_KERNEL,       /* kernel + initrd files for a boot loader or -kernel */
-	I2K_BOOT_BIOS_HYBRID,  /* isohybrid ISO9660 + isolinux: a BIOS disk or CD */
-	I2K_BOOT_EFI_GPT,      /* GPT disk, FAT32 ESP with a UKI */
-	I2K_BOOT_EFI_ISO,      /* ISO9660 with an El Torito EFI image */
+	I2K_BOOT_NONE,	      /* no boot files (tar) */
+	I2K_BOOT_KERNEL,      /* kernel + initrd files for a boot loader or -kernel */
+	I2K_BOOT_BIOS_HYBRID, /* isohybrid ISO9660 + isolinux: a BIOS disk or CD */
+	I2K_BOOT_EFI_GPT,     /* GPT disk, FAT32 ESP with a UKI */
+	I2K_BOOT_EFI_ISO,     /* ISO9660 with an El Torito EFI image */
 };
 
 /* How `run qemu` boots a file written as the format. */
@@ -56,11 +56,11 @@ typedef int (*i2k_format_write_fn)(const struct i2k_format *f, struct i2k_artifa
 
 struct i2k_format {
 	const char *name;
-	const char *help; /* one line for --help */
+	const char *help;			     /* one line for --help */
 	const char *files[I2K_FORMAT_MAX_FILES + 1]; /* suffixes after NAME, NULL-terminated */
 	enum i2k_boot_method boot;
-	unsigned roots;		   /* accepted --root modes: I2K_ROOT_BIT(...) | ... */
-	enum i2k_root_mode root;   /* the root mode used when --root is not given */
+	unsigned roots;			   /* accepted --root modes: I2K_ROOT_BIT(...) | ... */
+	enum i2k_root_mode root;	   /* the root mode used when --root is not given */
 	enum i2k_container_kind container; /* disk formats */
 	enum i2k_firmware firmware;
 	bool cdrom; /* run qemu: attach as a CD-ROM */

@@ -45,11 +45,11 @@ char *i2k_output_path(const char *dir, const char *name, const char *suffix)
 
 struct out_sink {
 	struct i2k_sink base;
-	int fd;		 /* borrowed from the atomic file */
+	int fd;			/* borrowed from the atomic file */
 	struct i2k_sha256 *sha; /* borrowed */
-	uint64_t hashed; /* bytes [0, hashed) are in sha */
-	uint64_t length; /* end of the last byte written or zeroed */
-	bool backwards;	 /* a write went before `hashed`: rehash at commit */
+	uint64_t hashed;	/* bytes [0, hashed) are in sha */
+	uint64_t length;	/* end of the last byte written or zeroed */
+	bool backwards;		/* a write went before `hashed`: rehash at commit */
 };
 
 static void hash_zeros(struct i2k_sha256 *sha, uint64_t n)

@@ -63,7 +63,7 @@ int i2k_roots_rootfs(struct i2k_fstree *root, struct i2k_fstree **out, struct i2
 
 /* Top-level entries the first stage keeps (mount points and the init). */
 static const char *const stage1_keep[] = {"init", "dev", "proc", "sys", "run",
-					  "tmp",  "var", "etc",  "root"};
+					  "tmp",  "var", "etc",	 "root"};
 
 static bool stage1_wanted(const char *p)
 {

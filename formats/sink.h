@@ -41,7 +41,7 @@ struct i2k_sink_ops {
 
 struct i2k_sink {
 	const struct i2k_sink_ops *ops;
-	uint64_t size;    /* fixed capacity in bytes */
+	uint64_t size;	  /* fixed capacity in bytes */
 	const char *name; /* for messages ("ESP", "root partition", ...) */
 	bool finished;
 };
@@ -63,8 +63,8 @@ void i2k_sink_freep(struct i2k_sink **s);
 /* A sink over an open file: bytes [base, base+size) of fd. The fd is
  * borrowed (must outlive the sink). The file is extended to base+size with
  * ftruncate (sparse) by i2k_sink_file_new. */
-int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name,
-		      struct i2k_sink **out, struct i2k_error **err);
+int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name, struct i2k_sink **out,
+		      struct i2k_error **err);
 /* A new anonymous sparse temporary file of `size` bytes (O_TMPFILE in
  * $TMPDIR or /var/tmp); *fd_out (optional) borrows its descriptor, owned by
  * the sink. */

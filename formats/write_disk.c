@@ -14,7 +14,8 @@ static int container_opts(struct i2k_artifacts *a, const struct i2k_format *f,
 	memset(co, 0, sizeof(*co));
 	co->has_uuid_seed = true;
 	const struct i2k_format_opts *o = i2k_artifacts_opts(a);
-	return i2k_artifacts_seed(a, i2k_format_root(f, o->root_given, o->root), co->uuid_seed, err);
+	return i2k_artifacts_seed(a, i2k_format_root(f, o->root_given, o->root), co->uuid_seed,
+				  err);
 }
 
 /* Into the destination's sink, when it takes this format. 1 = done, 0 = not
@@ -65,7 +66,8 @@ int i2k_format_write(const char *format, struct i2k_artifacts *a, struct i2k_out
 	const struct i2k_format *f = i2k_format_find(format);
 	if (f == NULL)
 		return i2k_error_set(err, I2K_ERR_USAGE,
-				     "unknown output format \"%s\" (see i2kit build --help)", format);
+				     "unknown output format \"%s\" (see i2kit build --help)",
+				     format);
 	const struct i2k_format_opts *o = i2k_artifacts_opts(a);
 	if (o->root_given && !(f->roots & I2K_ROOT_BIT(o->root)))
 		return i2k_format_check(&format, 1, o->root_given, o->root, err);

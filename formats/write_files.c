@@ -94,7 +94,8 @@ int i2k_write_tar_kernel_initrd(const struct i2k_format *f, struct i2k_artifacts
 	_cleanup_(i2k_tar_writer_freep) struct i2k_tar_writer *w = NULL;
 	if (i2k_artifacts_boot(a, f->name, &b, err) < 0 ||
 	    i2k_artifacts_initrd(a, I2K_ROOT_INITRAMFS, &ifd, &isize, err) < 0 ||
-	    open_files(f, a, &g, err) < 0 || i2k_tar_writer_new(i2k_output_stream(g, 0), &w, err) < 0)
+	    open_files(f, a, &g, err) < 0 ||
+	    i2k_tar_writer_new(i2k_output_stream(g, 0), &w, err) < 0)
 		return -1;
 	int sfd = i2k_spool_fd(i2k_fstree_spool(i2k_artifacts_root(a)));
 	if (tar_add_file(w, "kernel", b->kernel->size, sfd, b->kernel->data_off, err) < 0 ||
@@ -104,7 +105,8 @@ int i2k_write_tar_kernel_initrd(const struct i2k_format *f, struct i2k_artifacts
 	    tar_add_file(w, "cmdline", b->cmdline_inode->size, sfd, b->cmdline_inode->data_off,
 			 err) < 0)
 		return -1;
-	if (b->ucode && tar_add_file(w, "ucode.cpio", b->ucode->size, sfd, b->ucode->data_off, err) < 0)
+	if (b->ucode &&
+	    tar_add_file(w, "ucode.cpio", b->ucode->size, sfd, b->ucode->data_off, err) < 0)
 		return -1;
 	if (i2k_tar_writer_finish(w, err) < 0 || i2k_output_group_commit(g, f->name, res, err) < 0)
 		return -1;
@@ -156,7 +158,8 @@ int i2k_write_kernel_iso(const struct i2k_format *f, struct i2k_artifacts *a,
 	struct i2k_iso_opts io = {.volume_id = "I2KIT_ROOT"};
 	uint64_t size, bytes;
 	_cleanup_(i2k_sink_freep) struct i2k_sink *iso = NULL;
-	if (i2k_artifacts_rootfs(a, &rootfs, err) < 0 || i2k_iso_size_for(rootfs, &io, &size, err) < 0 ||
+	if (i2k_artifacts_rootfs(a, &rootfs, err) < 0 ||
+	    i2k_iso_size_for(rootfs, &io, &size, err) < 0 ||
 	    i2k_sink_tmpfile_new(size, "root ISO", &iso, NULL, err) < 0 ||
 	    i2k_iso_write(rootfs, &io, iso, &bytes, err) < 0 || i2k_sink_finish(iso, err) < 0)
 		return -1;

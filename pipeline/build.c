@@ -37,7 +37,7 @@ char *i2k_build_default_name(const char *path)
 }
 
 static void note(const struct i2k_build_request *rq, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void note(const struct i2k_build_request *rq, const char *fmt, ...)
 {
 	if (rq->note == NULL)

@@ -14,7 +14,10 @@
 struct i2k_child {
 	pid_t pid; /* > 0 while the child is ours to reap */
 };
-#define I2K_CHILD_NONE {.pid = -1}
+#define I2K_CHILD_NONE                                                                             \
+	{                                                                                          \
+		.pid = -1                                                                          \
+	}
 
 /* SIGKILLs and reaps c->pid when it is > 0 (EINTR-safe), then sets it to -1. */
 void i2k_child_kill_reap(struct i2k_child *c);

@@ -66,14 +66,15 @@ int i2k_provider_get(const char *name, enum i2k_provider_verb verb, const struct
 			for (int v = I2K_PROVIDER_RUN; v <= I2K_PROVIDER_PS; v++) {
 				if (op_of(p, (enum i2k_provider_verb)v) == NULL)
 					continue;
-				char *t = i2k_xasprintf("%s%s%s", can, can[0] ? ", " : "",
-							i2k_provider_verb_name((enum i2k_provider_verb)v));
+				char *t = i2k_xasprintf(
+				    "%s%s%s", can, can[0] ? ", " : "",
+				    i2k_provider_verb_name((enum i2k_provider_verb)v));
 				free(can);
 				can = t;
 			}
-			return i2k_error_set(err, I2K_ERR_USAGE,
-					     "the %s provider cannot %s (it can: %s)", p->name,
-					     i2k_provider_verb_name(verb), can[0] ? can : "nothing yet");
+			return i2k_error_set(
+			    err, I2K_ERR_USAGE, "the %s provider cannot %s (it can: %s)", p->name,
+			    i2k_provider_verb_name(verb), can[0] ? can : "nothing yet");
 		}
 		*out = p;
 		return 0;

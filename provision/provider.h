@@ -24,9 +24,9 @@ typedef int (*i2k_provider_op)(const void *request, void *result, struct i2k_err
 
 struct i2k_provider {
 	const char *name;
-	const char *help;	    /* one line */
-	const char *image_format;   /* the format its images are built as (NULL: any) */
-	i2k_provider_op run;	    /* qemu: struct i2k_qemu_opts → struct i2k_qemu_result */
+	const char *help;	  /* one line */
+	const char *image_format; /* the format its images are built as (NULL: any) */
+	i2k_provider_op run;	  /* qemu: struct i2k_qemu_opts → struct i2k_qemu_result */
 	i2k_provider_op push;
 	i2k_provider_op deploy;
 	i2k_provider_op destroy;

@@ -213,9 +213,9 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 						      .firmware = I2K_FIRMWARE_BIOS};
 		const char *dot = strrchr(image, '.');
 		const char *slash = strrchr(image, '/');
-		_cleanup_free_ char *stem =
-		    dot && (!slash || dot > slash) ? i2k_xstrndup(image, (size_t)(dot - image))
-						   : i2k_xstrdup(image);
+		_cleanup_free_ char *stem = dot && (!slash || dot > slash)
+						? i2k_xstrndup(image, (size_t)(dot - image))
+						: i2k_xstrdup(image);
 		resolve_disk(image, &any, stem, out);
 	} else {
 		if (i2k_qemu_kernel_resolve(image, prefix ? prefix : image, out, err) < 0)
@@ -331,9 +331,10 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 {
 	*out = NULL;
 	if (img->disk && o->cmdline_append)
-		return i2k_error_set(err, I2K_ERR_USAGE,
-				     "--cmdline-append works with kernel+initrd builds only: a disk "
-				     "image carries its own command line");
+		return i2k_error_set(
+		    err, I2K_ERR_USAGE,
+		    "--cmdline-append works with kernel+initrd builds only: a disk "
+		    "image carries its own command line");
 	/* -kernel/-initrd take a plain file name but QEMU splits -initrd at ','
 	 * (several initrds) in recent versions: refuse rather than guess. */
 	if (img->initrd && strchr(img->initrd, ','))
@@ -359,8 +360,8 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_add(&a, i2k_xasprintf("%u", o->cpus ? o->cpus : 1));
 	if (img->efi || o->uefi) {
 		_cleanup_free_ char *code = opt_escape(i2k_qemu_ovmf_code());
-		_cleanup_free_ char *vars = opt_escape(o->ovmf_vars_copy ? o->ovmf_vars_copy
-									 : i2k_qemu_ovmf_vars());
+		_cleanup_free_ char *vars =
+		    opt_escape(o->ovmf_vars_copy ? o->ovmf_vars_copy : i2k_qemu_ovmf_vars());
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", code));
 		argv_addf(&a, "-drive");
@@ -370,9 +371,11 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		_cleanup_free_ char *d = opt_escape(img->disk);
 		argv_addf(&a, "-drive");
 		if (img->cdrom)
-			argv_add(&a, i2k_xasprintf("file=%s,format=raw,media=cdrom,readonly=on", d));
+			argv_add(&a,
+				 i2k_xasprintf("file=%s,format=raw,media=cdrom,readonly=on", d));
 		else
-			argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=virtio", d, img->disk_fmt));
+			argv_add(&a,
+				 i2k_xasprintf("file=%s,format=%s,if=virtio", d, img->disk_fmt));
 	} else {
 		argv_addf(&a, "-kernel");
 		argv_addf(&a, img->kernel);
@@ -389,8 +392,8 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	if (o->extra_disk) {
 		_cleanup_free_ char *d = opt_escape(o->extra_disk);
 		const char *fmt = i2k_str_has_suffix(o->extra_disk, ".qcow2") ? "qcow2"
-				  : i2k_str_has_suffix(o->extra_disk, ".vhd")   ? "vpc"
-										 : "raw";
+				  : i2k_str_has_suffix(o->extra_disk, ".vhd") ? "vpc"
+									      : "raw";
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=virtio", d, fmt));
 	}
@@ -628,7 +631,8 @@ int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, ch
 	}
 	bool kvm = i2k_kvm_usable(NULL, I2K_QEMU_KVM_PROBE_MS, why, whylen);
 	if (want == I2K_QEMU_ACCEL_KVM && !kvm)
-		return i2k_error_set(err, I2K_ERR_UNSUPPORTED, "--accel kvm: kvm unusable: %s", why);
+		return i2k_error_set(err, I2K_ERR_UNSUPPORTED, "--accel kvm: kvm unusable: %s",
+				     why);
 	*out = kvm ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
 	return 0;
 }
@@ -707,9 +711,9 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 		return -1;
 	vm->qmp = i2k_xasprintf("%s/qmp.sock", vm->state);
 	if (strlen(vm->qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return i2k_error_set(err, I2K_ERR_CONFIG,
-				     "%s: too long for a unix socket path (use a shorter --state DIR)",
-				     vm->qmp);
+		return i2k_error_set(
+		    err, I2K_ERR_CONFIG,
+		    "%s: too long for a unix socket path (use a shorter --state DIR)", vm->qmp);
 	vm->pidfile = i2k_xasprintf("%s/pid", vm->state);
 	pid_t other = running_pid(vm->pidfile, vm->qmp);
 	if (other > 0)
@@ -775,8 +779,7 @@ static int vm_spawn(struct vm *vm, struct i2k_error **err)
 /* Copies the console until QEMU has ended and its pipe is drained; kills
  * QEMU on --timeout and on a kernel panic, powers the guest off over QMP
  * on i2k_interrupted (SIGKILL after the grace period). Reaps the child. */
-static void vm_supervise(struct vm *vm, const struct i2k_qemu_opts *o,
-			 struct i2k_qemu_result *res)
+static void vm_supervise(struct vm *vm, const struct i2k_qemu_opts *o, struct i2k_qemu_result *res)
 {
 	pid_t pid = vm->child.pid;
 	int sinks[3] = {o->quiet ? -1 : STDOUT_FILENO, vm->log_fd, vm->con_fd};
@@ -853,12 +856,14 @@ static int vm_verdict(const struct i2k_qemu_result *res, struct i2k_error **err)
 {
 	int wst = res->wstatus;
 	if (res->panicked)
-		return i2k_error_set(err, I2K_ERR_IO, "the guest kernel panicked (see the console)");
+		return i2k_error_set(err, I2K_ERR_IO,
+				     "the guest kernel panicked (see the console)");
 	if (res->timed_out || res->killed || res->guest_status >= 0)
 		return 0;
 	if (WIFEXITED(wst))
 		return i2k_error_set(err, I2K_ERR_IO, "QEMU exited with status %d%s",
-				     WEXITSTATUS(wst), res->booted ? "" : " before the guest started");
+				     WEXITSTATUS(wst),
+				     res->booted ? "" : " before the guest started");
 	return i2k_error_set(err, I2K_ERR_IO, "QEMU was killed by signal %d", WTERMSIG(wst));
 }
 

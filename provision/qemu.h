@@ -84,13 +84,13 @@ char *i2k_qemu_kernel_cmdline(const char *base, const char *append);
  * root_disk = PREFIX-squashfs.img attached as the first virtio disk. */
 struct i2k_qemu_image {
 	char *kernel, *initrd;
-	char *cmdline;	       /* contents of PREFIX-cmdline ("" when the file is absent) */
-	char *name;	       /* base name of the prefix ("web") */
-	char *root_disk;       /* kernel+squashfs: PREFIX-squashfs.img, else NULL */
-	char *disk;	       /* a disk image file, else NULL */
-	const char *disk_fmt;  /* "raw", "qcow2" or "vpc" */
-	bool cdrom;	       /* .iso: attached as a CD-ROM */
-	bool efi;	       /* boot with OVMF (-efi in the name, .raw, or --uefi) */
+	char *cmdline;	      /* contents of PREFIX-cmdline ("" when the file is absent) */
+	char *name;	      /* base name of the prefix ("web") */
+	char *root_disk;      /* kernel+squashfs: PREFIX-squashfs.img, else NULL */
+	char *disk;	      /* a disk image file, else NULL */
+	const char *disk_fmt; /* "raw", "qcow2" or "vpc" */
+	bool cdrom;	      /* .iso: attached as a CD-ROM */
+	bool efi;	      /* boot with OVMF (-efi in the name, .raw, or --uefi) */
 };
 /* IMAGE is a file written by a disk format — which one, and so the
  * firmware (OVMF for the UEFI formats), the QEMU block format and CD-ROM,

@@ -14,12 +14,9 @@
 #include "formats/container/vmdk.h"
 
 static const char *const names[] = {
-    [I2K_CONTAINER_RAW] = "raw",
-    [I2K_CONTAINER_QCOW2] = "qcow2",
-    [I2K_CONTAINER_VHD_FIXED] = "vhd",
-    [I2K_CONTAINER_VHD_DYNAMIC] = "dynamic-vhd",
-    [I2K_CONTAINER_VMDK] = "vmdk",
-    [I2K_CONTAINER_GCP] = "gcp",
+    [I2K_CONTAINER_RAW] = "raw",       [I2K_CONTAINER_QCOW2] = "qcow2",
+    [I2K_CONTAINER_VHD_FIXED] = "vhd", [I2K_CONTAINER_VHD_DYNAMIC] = "dynamic-vhd",
+    [I2K_CONTAINER_VMDK] = "vmdk",     [I2K_CONTAINER_GCP] = "gcp",
 };
 
 int i2k_container_kind_from_name(const char *name, enum i2k_container_kind *out,
@@ -92,8 +89,8 @@ int i2k_container_write_fd(enum i2k_container_kind kind, int raw_fd, uint64_t ba
 	return i2k_error_set(err, I2K_ERR_USAGE, "unknown disk container kind %d", (int)kind);
 }
 
-int i2k_container_write_file(enum i2k_container_kind kind, int raw_fd, uint64_t base,
-			     uint64_t size, const char *out_path, const struct i2k_container_opts *o,
+int i2k_container_write_file(enum i2k_container_kind kind, int raw_fd, uint64_t base, uint64_t size,
+			     const char *out_path, const struct i2k_container_opts *o,
 			     struct i2k_error **err)
 {
 	_cleanup_free_ char *copy = i2k_xstrdup(out_path);

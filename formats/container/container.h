@@ -79,8 +79,8 @@ int i2k_container_write_fd(enum i2k_container_kind kind, int raw_fd, uint64_t ba
 /* The same into the file out_path, atomically (formats/output.h: nothing
  * under out_path until complete; an existing file survives a failure),
  * errors prefixed with "writing OUT_PATH: ". */
-int i2k_container_write_file(enum i2k_container_kind kind, int raw_fd, uint64_t base,
-			     uint64_t size, const char *out_path, const struct i2k_container_opts *o,
+int i2k_container_write_file(enum i2k_container_kind kind, int raw_fd, uint64_t base, uint64_t size,
+			     const char *out_path, const struct i2k_container_opts *o,
 			     struct i2k_error **err);
 
 #endif

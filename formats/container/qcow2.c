@@ -89,8 +89,8 @@ static int put_cluster(struct i2k_sink *out, const uint8_t *buf, uint64_t index,
 	return i2k_sink_write_at(out, index * CLUSTER, buf, CLUSTER, err);
 }
 
-static int write_l2_tables(struct i2k_sink *fd, const struct layout *l, const uint64_t *bm, uint8_t *buf,
-			   struct i2k_error **err)
+static int write_l2_tables(struct i2k_sink *fd, const struct layout *l, const uint64_t *bm,
+			   uint8_t *buf, struct i2k_error **err)
 {
 	uint64_t rank = 0, table = 0;
 	for (uint64_t i = 0; i < l->l1_size; i++) {
@@ -114,8 +114,8 @@ static int write_l2_tables(struct i2k_sink *fd, const struct layout *l, const ui
 	return 0;
 }
 
-static int write_l1_table(struct i2k_sink *fd, const struct layout *l, const uint64_t *bm, uint8_t *buf,
-			  struct i2k_error **err)
+static int write_l1_table(struct i2k_sink *fd, const struct layout *l, const uint64_t *bm,
+			  uint8_t *buf, struct i2k_error **err)
 {
 	uint64_t table = 0, n = div_up(l->l1_size * 8, CLUSTER);
 	for (uint64_t c = 0; c < n; c++) {
@@ -136,7 +136,8 @@ static int write_l1_table(struct i2k_sink *fd, const struct layout *l, const uin
 	return 0;
 }
 
-static int write_refcounts(struct i2k_sink *fd, const struct layout *l, uint8_t *buf, struct i2k_error **err)
+static int write_refcounts(struct i2k_sink *fd, const struct layout *l, uint8_t *buf,
+			   struct i2k_error **err)
 {
 	for (uint64_t c = 0; c < l->rt_clusters; c++) {
 		memset(buf, 0, CLUSTER);
@@ -162,7 +163,8 @@ static int write_refcounts(struct i2k_sink *fd, const struct layout *l, uint8_t 
 	return 0;
 }
 
-static int write_header(struct i2k_sink *fd, uint64_t size, const struct layout *l, struct i2k_error **err)
+static int write_header(struct i2k_sink *fd, uint64_t size, const struct layout *l,
+			struct i2k_error **err)
 {
 	uint8_t h[HEADER_LEN + 8] = {0}; /* + end-of-extensions marker (type 0, length 0) */
 	memcpy(h, "QFI\xfb", 4);

@@ -159,7 +159,8 @@ struct dyn {
 	uint64_t block_at;
 };
 
-static int dyn_put(struct i2k_sink *fd, struct dyn *d, uint64_t off, const uint8_t *data, struct i2k_error **err)
+static int dyn_put(struct i2k_sink *fd, struct dyn *d, uint64_t off, const uint8_t *data,
+		   struct i2k_error **err)
 {
 	uint64_t b = off / I2K_VHD_BLOCK_SIZE;
 	if (b != d->block) {

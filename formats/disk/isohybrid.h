@@ -37,7 +37,6 @@
 #define I2K_ISOLINUX_DIR_DEFAULT "/usr/lib/ISOLINUX"
 #define I2K_LDLINUX_C32_DEFAULT "/usr/lib/syslinux/modules/bios/ldlinux.c32"
 
-
 struct i2k_isohybrid_opts {
 	/* The 432-byte MBR code; NULL → I2K_ISOLINUX_DIR_DEFAULT/isohdpfx.bin. */
 	const char *mbr_path;

@@ -27,7 +27,7 @@
 
 static const char *fmt_of(enum i2k_container_kind k)
 {
-	return k == I2K_CONTAINER_RAW	   ? "raw"
+	return k == I2K_CONTAINER_RAW	  ? "raw"
 	       : k == I2K_CONTAINER_QCOW2 ? "qcow2"
 	       : k == I2K_CONTAINER_VMDK  ? "vmdk"
 					  : "vpc";
@@ -186,9 +186,9 @@ static void read_at(const char *path, uint64_t off, void *buf, size_t n)
 TEST(kind_names)
 {
 	const char *n[] = {"raw", "qcow2", "vhd", "dynamic-vhd", "vmdk", "gcp"};
-	enum i2k_container_kind want[] = {I2K_CONTAINER_RAW,	     I2K_CONTAINER_QCOW2,
-					  I2K_CONTAINER_VHD_FIXED,   I2K_CONTAINER_VHD_DYNAMIC,
-					  I2K_CONTAINER_VMDK,	     I2K_CONTAINER_GCP};
+	enum i2k_container_kind want[] = {I2K_CONTAINER_RAW,	   I2K_CONTAINER_QCOW2,
+					  I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC,
+					  I2K_CONTAINER_VMDK,	   I2K_CONTAINER_GCP};
 	struct i2k_error *e = NULL;
 	for (size_t i = 0; i < 6; i++) {
 		enum i2k_container_kind k = I2K_CONTAINER_RAW;
@@ -452,9 +452,9 @@ TEST(vmdk_stream_optimized_oracle)
 	uint8_t h[512];
 	read_at(out, 0, h, sizeof(h));
 	CHECK(memcmp(h, "KDMV", 4) == 0);
-	CHECK_INT(i2k_get_le32(h + 4), 3);		  /* version 3 */
-	CHECK_INT(i2k_get_le64(h + 56), UINT64_MAX);	  /* GD at end */
-	CHECK_INT(i2k_get_le64(h + 12), size / 512);	  /* capacity */
+	CHECK_INT(i2k_get_le32(h + 4), 3);	     /* version 3 */
+	CHECK_INT(i2k_get_le64(h + 56), UINT64_MAX); /* GD at end */
+	CHECK_INT(i2k_get_le64(h + 12), size / 512); /* capacity */
 	_cleanup_free_ char *cmd = i2k_xasprintf("qemu-img info -f vmdk '%s'", out);
 	_cleanup_free_ char *info = capture(cmd);
 	CHECK_CONTAINS(info, "create type: streamOptimized");
@@ -551,8 +551,8 @@ TEST(from_sinks)
 	uint64_t base = 0;
 	int pfd = i2k_sink_fd(part, &base);
 	CHECK_INT(base, MIB);
-	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_QCOW2, pfd, base, part->size, out, NULL, &e),
-		  0);
+	CHECK_INT(
+	    i2k_container_write_file(I2K_CONTAINER_QCOW2, pfd, base, part->size, out, NULL, &e), 0);
 	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_RAW, pfd, base, part->size, ref, NULL, &e),
 		  0);
 	CHECK_INT(file_size(ref), 2 * MIB);
@@ -612,10 +612,8 @@ static int rec_read(struct i2k_sink *s, uint64_t off, void *buf, size_t len, str
 static void rec_destroy(struct i2k_sink *s)
 {
 }
-static const struct i2k_sink_ops rec_ops = {.write_at = rec_write,
-					    .read_at = rec_read,
-					    .zero = rec_zero,
-					    .destroy = rec_destroy};
+static const struct i2k_sink_ops rec_ops = {
+    .write_at = rec_write, .read_at = rec_read, .zero = rec_zero, .destroy = rec_destroy};
 
 TEST(raw_into_recording_sink)
 {
@@ -710,9 +708,9 @@ TEST(interrupt_leaves_nothing)
 	uint64_t size = i2k_vhd_round_size(64 * MIB);
 	int fd = make_disk("i.raw", size, &raw);
 	_cleanup_free_ char *out = path_in("i.out");
-	enum i2k_container_kind kinds[] = {I2K_CONTAINER_RAW,	      I2K_CONTAINER_QCOW2,
-					   I2K_CONTAINER_VHD_FIXED,   I2K_CONTAINER_VHD_DYNAMIC,
-					   I2K_CONTAINER_VMDK,	      I2K_CONTAINER_GCP};
+	enum i2k_container_kind kinds[] = {I2K_CONTAINER_RAW,	    I2K_CONTAINER_QCOW2,
+					   I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC,
+					   I2K_CONTAINER_VMDK,	    I2K_CONTAINER_GCP};
 	for (size_t i = 0; i < 6; i++) {
 		i2k_interrupted = 1;
 		expect_fail(kinds[i], fd, size, out, I2K_ERR_INTERRUPTED, "interrupted");

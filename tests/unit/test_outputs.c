@@ -16,7 +16,6 @@
 #include "test.h"
 #include "testutil.h"
 
-
 static char *read_all(const char *path, size_t *len)
 {
 	char *s = NULL;
@@ -185,7 +184,8 @@ TEST(unknown_and_refused)
 	err = NULL;
 	CHECK(write_fmt("floppy", t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
 	CHECK(err && err->code == I2K_ERR_USAGE);
-	CHECK_STR(err ? err->msg : NULL, "unknown output format \"floppy\" (see i2kit build --help)");
+	CHECK_STR(err ? err->msg : NULL,
+		  "unknown output format \"floppy\" (see i2kit build --help)");
 	i2k_error_free(err);
 	err = NULL;
 	struct i2k_format_opts o = {.dir = dir, .name = "a/b"};
