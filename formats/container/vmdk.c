@@ -38,7 +38,7 @@ static void make_header(uint8_t h[SECTOR], uint64_t capacity, uint64_t desc_sect
 {
 	memset(h, 0, SECTOR);
 	memcpy(h, "KDMV", 4);
-	i2k_put_le32(h + 4, 3);				  /* version: streamOptimized */
+	i2k_put_le32(h + 4, 3);				   /* version: streamOptimized */
 	i2k_put_le32(h + 8, 1u | (1u << 16) | (1u << 17)); /* newline test, compressed, markers */
 	i2k_put_le64(h + 12, capacity);
 	i2k_put_le64(h + 20, GRAIN_SECTORS);
@@ -176,7 +176,8 @@ int i2k_vmdk_write(int raw_fd, uint64_t base, uint64_t size, const uint8_t *seed
 		   struct i2k_sink *out, struct i2k_error **err)
 {
 	if (size == 0 || size % SECTOR)
-		return i2k_error_set(err, I2K_ERR_USAGE, "disk size %llu is not a multiple of 512 bytes",
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "disk size %llu is not a multiple of 512 bytes",
 				     (unsigned long long)size);
 	if (size > I2K_VMDK_MAX_SIZE)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
