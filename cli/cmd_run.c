@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "cli/common.h"
 #include "provision/provider.h"
+#include "provision/qemu_disk.h"
 
 static void help(void)
 {
@@ -29,18 +32,40 @@ static void help(void)
 	       "                          properly on /dev/kvm, else tcg)\n"
 	       "  --console-file F        also write the console to F\n"
 	       "  --timeout S             kill the VM after S seconds (exit status 124)\n"
-	       "  --data FILE             metadata for the guest (fw_cfg opt/i2kit/data; the\n"
-	       "                          guest sees it as /run/config/data)\n"
+	       "  --data STRING           metadata for the guest (fw_cfg opt/i2kit/data); the\n"
+	       "                          guest sees it as /run/config/data and, when it is a\n"
+	       "                          JSON object, one file per key under /run/config\n"
+	       "                          (nested objects are directories), as LinuxKit's\n"
+	       "                          metadata package. An existing file name is still\n"
+	       "                          read as a file (with a warning: use --data-file)\n"
+	       "  --data-file FILE        the same, from a file\n"
 	       "  --state DIR             state directory: pid, console.log, qmp.sock\n"
 	       "                          (default ~/.local/state/i2kit/run/NAME)\n"
 	       "  --cmdline-append STR    append to the kernel command line (kernel+initrd)\n"
-	       "  --uefi                  boot with OVMF (automatic for the UEFI formats)\n"
-	       "  --disk FILE             attach one more virtio disk\n\n"
-	       "Ctrl-C asks the guest to power off (ACPI) and waits up to %u s\n"
-	       "($I2KIT_RUN_GRACE) before killing it. $I2KIT_QEMU names the QEMU binary,\n"
+	       "  --uefi                  boot with OVMF (automatic for the UEFI formats and\n"
+	       "                          for a GPT disk with an EFI system partition and no\n"
+	       "                          BIOS boot code)\n"
+	       "  --disk [file=F,]size=S[,format=qcow2|raw]\n"
+	       "                          attach one more virtio disk, created (sparse) when F\n"
+	       "                          does not exist; without file=, STATE/disk0.FORMAT;\n"
+	       "                          --disk F attaches an existing file as it is\n"
+	       "  --networking user|none|tap:IF|bridge:BR\n"
+	       "                          the guest's network (default user: QEMU's NAT)\n"
+	       "  --detached              start the VM in the background and return: prints\n"
+	       "                          the pid and the state dir (console in\n"
+	       "                          STATE/console.log, QMP at STATE/qmp.sock)\n\n"
+	       "Console: on a terminal the guest's serial console is interactive (keys go to\n"
+	       "the guest, Ctrl-C included). Ctrl-A x stops the VM, Ctrl-A p asks the guest\n"
+	       "to power off (ACPI), Ctrl-A h lists these keys, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	       "The terminal is restored when the VM ends, whatever the reason.\n"
+	       "Not on a terminal, the guest gets no input.\n\n"
+	       "Ctrl-C (not on a terminal console), SIGTERM or Ctrl-A p ask the guest to\n"
+	       "power off (ACPI) and wait up to %u s ($I2KIT_RUN_GRACE) before killing it.\n"
+	       "$I2KIT_QEMU names the QEMU binary,\n"
 	       "$I2KIT_OVMF_CODE and $I2KIT_OVMF_VARS the UEFI firmware.\n"
 	       "Exit status: the guest's (0 = every onboot container succeeded), 124 on\n"
-	       "timeout, 130 when killed after Ctrl-C, 1 when QEMU could not run.\n",
+	       "timeout, 130 when killed after Ctrl-C, 1 when QEMU could not run or the\n"
+	       "guest reset before its kernel started (e.g. too little memory).\n",
 	       I2K_QEMU_DEFAULT_MEM, I2K_QEMU_DEFAULT_GRACE);
 }
 
@@ -56,6 +81,12 @@ static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, 
 				     opt, s, lo, hi);
 	*out = (unsigned)v;
 	return 0;
+}
+
+static bool is_regular(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void i2k_run_args_clear(struct i2k_run_args *a)
@@ -79,8 +110,8 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 		return -1;
 	struct i2k_qemu_opts *o = &a->qemu;
 	static const char *const names[] = {
-	    "--mem",	 "--cpus", "--publish", "--accel",	    "--console-file",
-	    "--timeout", "--data", "--state",	"--cmdline-append", "--disk"};
+	    "--mem",  "--cpus",	 "--publish",	     "--accel", "--console-file", "--timeout",
+	    "--data", "--state", "--cmdline-append", "--disk",	"--data-file",	  "--networking"};
 	bool opts_done = false;
 	for (int i = 2; i < argc; i++) {
 		const char *arg = argv[i];
@@ -90,6 +121,10 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 		}
 		if (!opts_done && strcmp(arg, "--uefi") == 0) {
 			o->uefi = true;
+			continue;
+		}
+		if (!opts_done && strcmp(arg, "--detached") == 0) {
+			o->detached = true;
 			continue;
 		}
 		if (!opts_done && strcmp(arg, "--") == 0) {
@@ -149,7 +184,20 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 				return -1;
 			break;
 		case 6:
-			o->data = val;
+			/* --data used to take a file: an existing file is
+			 * still read, with a warning */
+			if (val[0] != '{' && val[0] != '[' && is_regular(val)) {
+				fprintf(
+				    stderr,
+				    "i2kit: warning: --data %s: reading the file (--data takes a "
+				    "string; use --data-file FILE)\n",
+				    val);
+				o->data = val;
+				o->data_string = NULL;
+			} else {
+				o->data_string = val;
+				o->data = NULL;
+			}
 			break;
 		case 7:
 			if (*val == '\0')
@@ -160,13 +208,33 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 		case 8:
 			o->cmdline_append = val;
 			break;
-		case 9:
+		case 9: {
+			struct i2k_qemu_disk d;
+			if (i2k_qemu_disk_parse(val, &d, err) < 0)
+				return -1;
+			i2k_qemu_disk_clear(&d);
 			o->extra_disk = val;
+			break;
+		}
+		case 10:
+			o->data = val;
+			o->data_string = NULL;
+			break;
+		case 11:
+			o->networking = val;
 			break;
 		}
 	}
 	if (o->image == NULL)
 		return i2k_error_set(err, I2K_ERR_USAGE, "no IMAGE given");
+	if (i2k_qemu_check_networking(o->networking, o->npublish, err) < 0)
+		return -1;
+	if (o->detached && o->console_file)
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "--detached writes the console to STATE/console.log only "
+				     "(no --console-file)");
+	if (o->detached && o->timeout_s)
+		return i2k_error_set(err, I2K_ERR_USAGE, "--detached cannot take --timeout");
 	return 0;
 }
 
@@ -197,10 +265,25 @@ int i2k_cmd_run(int argc, char **argv)
 		fprintf(stderr, "i2kit: qemu: using tcg (--accel tcg)\n");
 	else
 		fprintf(stderr, "i2kit: qemu: using tcg (kvm unusable: %s)\n", why);
+	a.qemu.interactive =
+	    !a.qemu.detached && !a.qemu.quiet && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	struct i2k_qemu_result res;
 	int rc;
-	if (a.run(&a.qemu, &res, &err) < 0) {
+	int r = a.run(&a.qemu, &res, &err);
+	if (r == 0 && res.disk_created[0])
+		fprintf(stderr, "i2kit: qemu: created %s\n", res.disk_created);
+	if (r < 0) {
 		rc = i2k_cli_fail(err);
+	} else if (a.qemu.detached) {
+		printf("%d %s\n", res.detached_pid, res.state_dir);
+		fprintf(stderr,
+			"i2kit: qemu: running in the background (pid %d); console: "
+			"%s/console.log, QMP: %s/qmp.sock\n",
+			res.detached_pid, res.state_dir, res.state_dir);
+		rc = 0;
+	} else if (res.quit_by_key) {
+		fprintf(stderr, "i2kit: qemu: stopped (Ctrl-A x)\n");
+		rc = 0;
 	} else if (res.timed_out) {
 		fprintf(stderr, "i2kit: error: qemu: timed out after %u s; the VM was killed\n",
 			a.qemu.timeout_s);

@@ -21,7 +21,9 @@
 #include "builder/base/util.h"
 #include "formats/format.h"
 #include "provision/child.h"
+#include "provision/console.h"
 #include "provision/kvm.h"
+#include "provision/qemu_disk.h"
 
 #define CMDLINE_MAX (64u << 10)
 #define QMP_LINE_MAX (64u << 10)
@@ -77,6 +79,24 @@ char *i2k_qemu_netdev_arg(const struct i2k_qemu_publish *p, size_t n)
 		i2k_buf_append(&b, one, (size_t)len, NULL);
 	}
 	return b.data;
+}
+
+int i2k_qemu_check_networking(const char *net, size_t npublish, struct i2k_error **err)
+{
+	if (net == NULL || strcmp(net, "user") == 0)
+		return 0;
+	bool ok = strcmp(net, "none") == 0 ||
+		  (i2k_str_has_prefix(net, "tap:") && net[4] && !strpbrk(net + 4, ",=")) ||
+		  (i2k_str_has_prefix(net, "bridge:") && net[7] && !strpbrk(net + 7, ",="));
+	if (!ok)
+		return i2k_error_set(
+		    err, I2K_ERR_USAGE,
+		    "--networking \"%s\": expected user, none, tap:IF or bridge:BR", net);
+	if (npublish)
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "--publish needs --networking user (QEMU forwards ports only "
+				     "for user networking)");
+	return 0;
 }
 
 /* The value of the last "console=" word of s (NULL if none), as a new
@@ -226,6 +246,11 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 			out->root_disk = i2k_xasprintf("%s.iso", prefix);
 		}
 	}
+	/* A GPT disk with an ESP and no BIOS boot code boots only with UEFI,
+	 * whatever its name says. */
+	if (out->disk && !out->efi && !out->cdrom && strcmp(out->disk_fmt, "raw") == 0 &&
+	    i2k_qemu_disk_uefi_only(out->disk))
+		out->efi = true;
 	if (out->name[0] == '\0') {
 		free(out->name);
 		out->name = i2k_xstrdup("vm");
@@ -391,9 +416,10 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	}
 	if (o->extra_disk) {
 		_cleanup_free_ char *d = opt_escape(o->extra_disk);
-		const char *fmt = i2k_str_has_suffix(o->extra_disk, ".qcow2") ? "qcow2"
-				  : i2k_str_has_suffix(o->extra_disk, ".vhd") ? "vpc"
-									      : "raw";
+		const char *fmt = o->extra_disk_fmt				? o->extra_disk_fmt
+				  : i2k_str_has_suffix(o->extra_disk, ".qcow2") ? "qcow2"
+				  : i2k_str_has_suffix(o->extra_disk, ".vhd")	? "vpc"
+										: "raw";
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=virtio", d, fmt));
 	}
@@ -408,12 +434,24 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_addf(&a, "chardev=qmp0,mode=control");
 	argv_addf(&a, "-device");
 	argv_addf(&a, "isa-debug-exit,iobase=0xf4,iosize=0x04");
-	argv_addf(&a, "-netdev");
-	argv_add(&a, i2k_qemu_netdev_arg(o->publish, o->npublish));
-	/* romfile= : no iPXE option ROM (its banner and delay are of no use
-	 * with -kernel). */
-	argv_addf(&a, "-device");
-	argv_addf(&a, "virtio-net-pci,netdev=net0,romfile=");
+	const char *net = o->networking ? o->networking : "user";
+	if (strcmp(net, "none") == 0) {
+		argv_addf(&a, "-nic");
+		argv_addf(&a, "none");
+	} else {
+		argv_addf(&a, "-netdev");
+		if (i2k_str_has_prefix(net, "tap:"))
+			argv_add(&a, i2k_xasprintf("tap,id=net0,ifname=%s,script=no,downscript=no",
+						   net + 4));
+		else if (i2k_str_has_prefix(net, "bridge:"))
+			argv_add(&a, i2k_xasprintf("bridge,id=net0,br=%s", net + 7));
+		else
+			argv_add(&a, i2k_qemu_netdev_arg(o->publish, o->npublish));
+		/* romfile= : no iPXE option ROM (its banner and delay are of no
+		 * use with -kernel). */
+		argv_addf(&a, "-device");
+		argv_addf(&a, "virtio-net-pci,netdev=net0,romfile=");
+	}
 	argv_addf(&a, "-device");
 	argv_addf(&a, "virtio-rng-pci");
 	if (o->data) {
@@ -578,26 +616,80 @@ static bool panic_seen(char *tail, size_t *tail_len, const char *buf, size_t len
 	return false;
 }
 
-/* The child: its own process group, dies with i2kit, console on stdout. */
-static void __attribute__((noreturn))
-exec_child(const char *exe, char **argv, int out_w, int err_w, pid_t parent)
+/* Firmware (SeaBIOS, OVMF with -nographic) writes terminal control
+ * sequences and banners; a guest kernel or init writes text lines. A line
+ * with 4 or more printable characters that is not a firmware banner counts
+ * as the guest. Lines are gathered across reads in line (at most
+ * sizeof(line->buf) bytes of each are looked at). */
+struct con_line {
+	char buf[160];
+	size_t len;
+};
+
+static bool line_is_guest(const struct con_line *l)
 {
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	int null = open("/dev/null", O_RDONLY);
-	if (null >= 0 && null != STDIN_FILENO) {
-		dup2(null, STDIN_FILENO);
-		close(null);
+	static const char *const firmware[] = {"SeaBIOS", "iPXE",      "Booting from",
+					       "BdsDxe",  "Press ESC", "Machine UUID"};
+	size_t printable = 0;
+	bool esc = false;
+	for (size_t j = 0; j < l->len; j++) {
+		unsigned char c = (unsigned char)l->buf[j];
+		if (c == 0x1b)
+			esc = true;
+		else if (esc && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			esc = false;
+		else if (!esc && c > ' ' && c < 0x7f)
+			printable++;
 	}
-	if (out_w != STDOUT_FILENO) {
+	for (size_t f = 0; f < I2K_ARRAY_SIZE(firmware); f++)
+		if (memmem(l->buf, l->len, firmware[f], strlen(firmware[f])))
+			return false;
+	return printable >= 4;
+}
+
+static bool kernel_output(struct con_line *l, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r') {
+			if (line_is_guest(l))
+				return true;
+			l->len = 0;
+		} else if (l->len < sizeof(l->buf)) {
+			l->buf[l->len++] = buf[i];
+		}
+	}
+	return false;
+}
+
+/* The child: its own process group, dies with i2kit, console on stdout
+ * (out_w), stdin from in_r (-1: /dev/null). Detached: its own session,
+ * outlives i2kit, stdout and stderr on out_w (the console log). */
+static void __attribute__((noreturn)) exec_child(const char *exe, char **argv, int in_r, int out_w,
+						 int err_w, pid_t parent, bool detached)
+{
+	if (detached) {
+		setsid();
+	} else {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+	}
+	int in = in_r >= 0 ? in_r : open("/dev/null", O_RDONLY);
+	if (in >= 0 && in != STDIN_FILENO) {
+		dup2(in, STDIN_FILENO);
+		close(in);
+	}
+	if (out_w != STDOUT_FILENO)
 		dup2(out_w, STDOUT_FILENO);
+	if (detached)
+		dup2(out_w, STDERR_FILENO);
+	if (out_w != STDOUT_FILENO && out_w != STDERR_FILENO)
 		close(out_w);
-	}
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGHUP, detached ? SIG_IGN : SIG_DFL);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -640,8 +732,10 @@ int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, ch
 /* A VM between prepare and the end of supervise. */
 struct vm {
 	struct i2k_qemu_image img;
-	char *exe, *state, *qmp, *pidfile, *vars;
-	int log_fd, con_fd, out_r;
+	char *exe, *state, *qmp, *pidfile, *vars, *datafile;
+	int log_fd, con_fd, out_r, in_w;
+	struct i2k_qemu_disk disk;
+	bool disk_created;
 	char **argv;
 	bool owns_state; /* pid file and socket are ours to remove */
 	struct i2k_child child;
@@ -660,6 +754,10 @@ static void vm_clear(struct vm *vm)
 		close(vm->con_fd);
 	if (vm->out_r >= 0)
 		close(vm->out_r);
+	if (vm->in_w >= 0)
+		close(vm->in_w);
+	i2k_qemu_disk_clear(&vm->disk);
+	free(vm->datafile);
 	i2k_qemu_argv_free(vm->argv);
 	i2k_qemu_image_clear(&vm->img);
 	free(vm->exe);
@@ -702,7 +800,12 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 				     "$I2KIT_QEMU to a QEMU binary)",
 				     qname);
 	if (o->data && !is_file(o->data))
-		return i2k_error_set(err, I2K_ERR_NOTFOUND, "--data %s: no such file", o->data);
+		return i2k_error_set(err, I2K_ERR_NOTFOUND, "--data-file %s: no such file",
+				     o->data);
+	if (i2k_qemu_check_networking(o->networking, o->npublish, err) < 0)
+		return -1;
+	if (o->extra_disk && i2k_qemu_disk_parse(o->extra_disk, &vm->disk, err) < 0)
+		return -1;
 	if (o->state_dir)
 		vm->state = i2k_xstrdup(o->state_dir);
 	else if (i2k_qemu_default_state_dir(vm->img.name, &vm->state, err) < 0)
@@ -727,6 +830,19 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 	if (o->console_file && (vm->con_fd = open_out(o->console_file, err)) < 0)
 		return -1;
 	struct i2k_qemu_opts eff = *o;
+	if (o->data_string) {
+		vm->datafile = i2k_xasprintf("%s/data", vm->state);
+		if (i2k_write_file_atomic(vm->datafile, o->data_string, strlen(o->data_string),
+					  0600, err) < 0)
+			return -1;
+		eff.data = vm->datafile;
+	}
+	if (o->extra_disk) {
+		if (i2k_qemu_disk_ensure(&vm->disk, vm->state, &vm->disk_created, err) < 0)
+			return -1;
+		eff.extra_disk = vm->disk.file;
+		eff.extra_disk_fmt = vm->disk.format;
+	}
 	eff.accel = o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
 	if (vm->img.efi || o->uefi) {
 		/* OVMF writes its variables: each VM gets its own copy. */
@@ -739,9 +855,17 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 
 /* Forks and execs QEMU (its console on a pipe, vm->out_r) and writes the
  * pid file. An exec failure is reported through a second pipe. */
-static int vm_spawn(struct vm *vm, struct i2k_error **err)
+static int vm_spawn(struct vm *vm, const struct i2k_qemu_opts *o, struct i2k_error **err)
 {
 	int p[2], e[2];
+	_cleanup_close_ int in_r = -1;
+	if (o->interactive && !o->detached) {
+		int q[2];
+		if (pipe2(q, O_CLOEXEC) < 0)
+			return i2k_error_errno(err, errno, I2K_ERR_IO, "pipe");
+		in_r = q[0];
+		vm->in_w = q[1];
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return i2k_error_errno(err, errno, I2K_ERR_IO, "pipe");
 	if (pipe2(e, O_CLOEXEC) < 0) {
@@ -757,7 +881,8 @@ static int vm_spawn(struct vm *vm, struct i2k_error **err)
 	if (vm->child.pid < 0)
 		return i2k_error_errno(err, errno, I2K_ERR_IO, "fork");
 	if (vm->child.pid == 0)
-		exec_child(vm->exe, vm->argv, out_w, err_w, self);
+		exec_child(vm->exe, vm->argv, in_r, o->detached ? vm->log_fd : out_w, err_w, self,
+			   o->detached);
 	close(I2K_TAKE_FD(out_w));
 	close(I2K_TAKE_FD(err_w));
 	int child_errno = 0;
@@ -791,14 +916,44 @@ static void vm_supervise(struct vm *vm, const struct i2k_qemu_opts *o, struct i2
 	char buf[65536];
 	char tail[2 * sizeof(PANIC_END)];
 	size_t tail_len = 0;
+	bool keys_open = vm->in_w >= 0;
+	struct con_line line = {.len = 0};
+	struct i2k_console_keys keys = {0};
 	while (!exited || pipe_open) {
+		if (keys_open && !exited) {
+			struct pollfd kfd = {.fd = STDIN_FILENO, .events = POLLIN};
+			if (poll(&kfd, 1, 0) > 0) {
+				char in[4096], fwd[4096];
+				ssize_t r = read(STDIN_FILENO, in, sizeof(in));
+				size_t nf = 0;
+				enum i2k_console_action act = I2K_CONSOLE_NONE;
+				if (r > 0)
+					act = i2k_console_filter(&keys, in, (size_t)r, fwd, &nf);
+				else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+					keys_open = false;
+				if (nf && i2k_write_all(vm->in_w, fwd, nf, NULL) < 0)
+					keys_open = false;
+				if (act == I2K_CONSOLE_QUIT) {
+					res->quit_by_key = true;
+					kill(pid, SIGKILL);
+				} else if (act == I2K_CONSOLE_POWERDOWN) {
+					i2k_interrupted = 1;
+				} else if (act == I2K_CONSOLE_SHOW_HELP) {
+					i2k_write_all(STDOUT_FILENO, I2K_CONSOLE_HELP,
+						      sizeof(I2K_CONSOLE_HELP) - 1, NULL);
+				}
+			}
+		}
 		if (pipe_open) {
 			struct pollfd pfd = {.fd = vm->out_r, .events = POLLIN};
-			int n = poll(&pfd, 1, exited ? 0 : 100);
+			int n = poll(&pfd, 1, exited ? 0 : keys_open ? 20 : 100);
 			if (n > 0) {
 				ssize_t r = read(vm->out_r, buf, sizeof(buf));
 				if (r > 0) {
 					res->booted = true;
+					if (!res->kernel_seen)
+						res->kernel_seen =
+						    kernel_output(&line, buf, (size_t)r);
 					console_tee(sinks, 3, buf, (size_t)r);
 					if (!res->panicked &&
 					    panic_seen(tail, &tail_len, buf, (size_t)r)) {
@@ -847,18 +1002,32 @@ static void vm_supervise(struct vm *vm, const struct i2k_qemu_opts *o, struct i2
 			grace_deadline = 0;
 		}
 	}
+	if (!res->kernel_seen)
+		res->kernel_seen = line_is_guest(&line);
 	res->wstatus = wst;
 	res->guest_status = i2k_qemu_guest_status(wst, res->booted);
 }
 
 /* How QEMU's end reads as an error, if it is one. */
-static int vm_verdict(const struct i2k_qemu_result *res, struct i2k_error **err)
+static int vm_verdict(const struct i2k_qemu_result *res, const struct i2k_qemu_opts *o,
+		      struct i2k_error **err)
 {
 	int wst = res->wstatus;
 	if (res->panicked)
 		return i2k_error_set(err, I2K_ERR_IO,
 				     "the guest kernel panicked (see the console)");
-	if (res->timed_out || res->killed || res->guest_status >= 0)
+	if (res->timed_out || res->killed || res->quit_by_key || res->interrupted)
+		return 0;
+	if (res->guest_status == 0 && !res->kernel_seen) {
+		unsigned mem = o->mem_mb ? o->mem_mb : I2K_QEMU_DEFAULT_MEM;
+		return i2k_error_set(
+		    err, I2K_ERR_IO,
+		    "the guest reset before its kernel printed anything (with %u MB of memory%s)",
+		    mem,
+		    mem < 256 ? ": too little memory? try --mem 256 or more"
+			      : "; a disk that needs UEFI? try --uefi");
+	}
+	if (res->guest_status >= 0)
 		return 0;
 	if (WIFEXITED(wst))
 		return i2k_error_set(err, I2K_ERR_IO, "QEMU exited with status %d%s",
@@ -867,15 +1036,54 @@ static int vm_verdict(const struct i2k_qemu_result *res, struct i2k_error **err)
 	return i2k_error_set(err, I2K_ERR_IO, "QEMU was killed by signal %d", WTERMSIG(wst));
 }
 
+/* --detached: QEMU has started when it is still there a moment later;
+ * the pid file and QMP socket stay for `kill`/QMP clients. */
+static int vm_detach(struct vm *vm, struct i2k_qemu_result *res, struct i2k_error **err)
+{
+	pid_t pid = vm->child.pid;
+	int wst = 0;
+	for (int i = 0; i < 10; i++) {
+		poll(NULL, 0, 50);
+		if (waitpid(pid, &wst, WNOHANG) == pid) {
+			i2k_child_forget(&vm->child);
+			return i2k_error_set(
+			    err, I2K_ERR_IO, "QEMU exited at once (status %d); see %s/console.log",
+			    WIFEXITED(wst) ? WEXITSTATUS(wst) : 128 + WTERMSIG(wst), vm->state);
+		}
+	}
+	i2k_child_forget(&vm->child);
+	vm->owns_state = false;
+	res->detached_pid = (int)pid;
+	return 0;
+}
+
 int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, struct i2k_error **err)
 {
 	memset(res, 0, sizeof(*res));
 	res->guest_status = -1;
-	struct vm vm = {.log_fd = -1, .con_fd = -1, .out_r = -1, .child = I2K_CHILD_NONE};
+	struct vm vm = {
+	    .log_fd = -1, .con_fd = -1, .out_r = -1, .in_w = -1, .child = I2K_CHILD_NONE};
 	int rc = -1;
-	if (vm_prepare(o, &vm, err) == 0 && vm_spawn(&vm, err) == 0) {
-		vm_supervise(&vm, o, res);
-		rc = vm_verdict(res, err) < 0 ? -1 : 0;
+	if (vm_prepare(o, &vm, err) == 0) {
+		snprintf(res->state_dir, sizeof(res->state_dir), "%s", vm.state);
+		if (vm.disk_created)
+			snprintf(res->disk_created, sizeof(res->disk_created), "%s", vm.disk.file);
+		if (o->detached) {
+			if (vm_spawn(&vm, o, err) == 0)
+				rc = vm_detach(&vm, res, err);
+		} else {
+			bool raw = o->interactive && i2k_console_begin(STDIN_FILENO) == 0;
+			struct i2k_qemu_opts eff = *o;
+			eff.interactive = raw;
+			if (vm_spawn(&vm, &eff, err) == 0) {
+				vm_supervise(&vm, o, res);
+				rc = vm_verdict(res, o, err) < 0 ? -1 : 0;
+			}
+			if (raw)
+				i2k_console_end();
+			else if (!o->quiet && isatty(STDOUT_FILENO))
+				i2k_write_all(STDOUT_FILENO, "\033[?7h", 5, NULL);
+		}
 	}
 	vm_clear(&vm);
 	return rc;

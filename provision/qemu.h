@@ -14,8 +14,18 @@
  *   -device isa-debug-exit,iobase=0xf4,iosize=0x04
  *   -netdev user,id=net0[,hostfwd=tcp:127.0.0.1:HOST-:GUEST]... +
  *       -device virtio-net-pci,netdev=net0;  -device virtio-rng-pci
- *   -fw_cfg name=opt/i2kit/data,file=F with --data F (the guest init copies
- *       it to /run/config/data, see initrd/init/metadata.h)
+ *   -fw_cfg name=opt/i2kit/data,file=F with --data-file F, or STATE/data
+ *       holding --data STRING (the guest init copies it to /run/config/data
+ *       and expands a JSON object there, see initrd/init/metadata.h)
+ *   --networking none: -nic none; tap:IF / bridge:BR: -netdev tap|bridge
+ *   --disk SPEC: one more virtio disk, created first if asked
+ *       (provision/qemu_disk.h)
+ * Interactive (o->interactive, a terminal on stdin): QEMU's stdin is a pipe
+ * fed with the keys typed, the terminal in raw mode (provision/console.h)
+ * until QEMU has ended. Otherwise QEMU's stdin is /dev/null. After a run
+ * whose console reached a terminal, ESC[?7h turns line wrapping back on.
+ * --detached: QEMU in its own session, stdout and stderr on
+ * STATE/console.log, left running (pid file and QMP socket stay).
  * QEMU runs in its own process group (a terminal's Ctrl-C reaches i2kit
  * only) and dies with i2kit (PR_SET_PDEATHSIG): no QEMU is left behind.
  *
@@ -61,8 +71,14 @@ struct i2k_qemu_opts {
 	unsigned grace_s;	    /* 0 → $I2KIT_RUN_GRACE, else I2K_QEMU_DEFAULT_GRACE */
 	bool quiet;		    /* do not copy the console to stdout */
 	bool uefi;		    /* boot with OVMF even if the image name does not say -efi */
-	const char *extra_disk;	    /* --disk FILE: one more virtio disk (raw, or by extension) */
+	const char *extra_disk;	    /* --disk SPEC: one more virtio disk (provision/qemu_disk.h) */
+	const char *data_string; /* --data STRING: written to STATE/data, passed as --data-file */
+	const char *networking;	 /* NULL/"user", "none", "tap:IF", "bridge:BR" */
+	bool detached;		 /* start QEMU in the background and return (no console) */
+	bool interactive;	 /* on a terminal: stdin goes to the guest's console (raw mode;
+				    Ctrl-A escapes, provision/console.h) */
 	const char *ovmf_vars_copy; /* set by i2k_qemu_run: the state dir's writable OVMF_VARS */
+	const char *extra_disk_fmt; /* set by i2k_qemu_run: extra_disk is then a file name */
 };
 
 /* Parses "HOST:GUEST[/tcp|udp]" (ports 1..65535). I2K_ERR_USAGE
@@ -72,6 +88,9 @@ int i2k_qemu_parse_publish(const char *spec, struct i2k_qemu_publish *out, struc
 
 /* "user,id=net0[,hostfwd=tcp:127.0.0.1:8080-:80]..." (caller frees). */
 char *i2k_qemu_netdev_arg(const struct i2k_qemu_publish *p, size_t n);
+/* Checks --networking: NULL, "user", "none", "tap:IF", "bridge:BR"
+ * (I2K_ERR_USAGE otherwise; --publish needs user networking). */
+int i2k_qemu_check_networking(const char *net, size_t npublish, struct i2k_error **err);
 
 /* The kernel command line passed to QEMU (caller frees): base (trailing
  * whitespace dropped), then append, then "console=ttyS0" unless the last
@@ -136,6 +155,11 @@ struct i2k_qemu_result {
 	bool killed;	       /* QEMU did not exit within the grace period: SIGKILL */
 	bool powerdown_failed; /* QMP could not deliver system_powerdown (QEMU got SIGTERM) */
 	bool panicked;	       /* the console showed a kernel panic: QEMU was killed */
+	bool quit_by_key;      /* Ctrl-A x on the interactive console: QEMU was killed */
+	bool kernel_seen;      /* the console showed more than firmware output */
+	int detached_pid;      /* --detached: QEMU's pid (it keeps running) */
+	char state_dir[4096];  /* the state dir used ("" if none) */
+	char disk_created[4096]; /* --disk size=: the file created by this run, else "" */
 };
 
 #define I2K_QEMU_KVM_PROBE_MS 5000
@@ -155,6 +179,12 @@ int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, ch
  * its own (I2K_ERR_NOTFOUND for a missing qemu binary, kernel, initrd or
  * --data file; I2K_ERR_CONFIG "STATE: already running (pid N)";
  * I2K_ERR_IO "QEMU exited with status N before the guest started";
+ * I2K_ERR_IO "the guest reset before its kernel printed anything (with M MB
+ * of memory: too little memory? try --mem 256 or more)" (or "; a disk that
+ * needs UEFI? try --uefi" from 256 MB) — QEMU ended cleanly but the console
+ * showed nothing but firmware output (-no-reboot turns a reset into an
+ * exit); --detached: I2K_ERR_IO "QEMU exited at once (status N); see
+ * STATE/console.log";
  * I2K_ERR_IO "the guest kernel panicked (see the console)" — the console
  * is watched for the kernel's "---[ end Kernel panic" line, since a
  * panicked guest would otherwise hang until --timeout). */

@@ -8,6 +8,10 @@
  * /run/config. At most 16 MiB are copied; the file appears whole or not at
  * all (written to a temporary name, then renamed).
  *
+ * When the data is a JSON object it is then expanded into /run/config as
+ * LinuxKit's metadata package does (i2ki_metadata_expand): one file per
+ * key, nested objects as directories.
+ *
  * Call after /sys and /run are mounted and modules are loaded. Never fails
  * hard: no fw_cfg item is normal (one debug line), other problems are
  * logged as "i2kit-init: metadata: ..." and the boot goes on.
@@ -26,5 +30,19 @@ void i2ki_metadata_fetch(void);
  * tests. Returns 0 when copied, 1 when src does not exist, -1 on error
  * (logged). */
 int i2ki_metadata_copy(const char *src, const char *dir, const char *dst);
+
+/* Expands the JSON object in file into dir: for each member KEY (a file
+ * name: no '/', not "." or ".."; others are skipped with a warning),
+ *   "KEY": "text"                         → dir/KEY containing text (0644)
+ *   "KEY": {"content": "text", "perm": "0640"} → dir/KEY (mode perm, default
+ *                                           0600: LinuxKit's file entry)
+ *   "KEY": {"entries": {...}}             → directory dir/KEY (LinuxKit's)
+ *   "KEY": {...} (other objects)          → directory dir/KEY, recursively
+ *   "KEY": 12 / true                      → dir/KEY with the JSON text
+ *   null and arrays                       → nothing
+ * at most 16 levels deep. Returns 0 when expanded, 1 when the file is not
+ * a JSON object (left as it is), -1 when an entry could not be written
+ * (logged; the others are still written). */
+int i2ki_metadata_expand(const char *file, const char *dir);
 
 #endif

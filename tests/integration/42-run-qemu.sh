@@ -66,7 +66,7 @@ int main(void)
 C
 musl-gcc -static -Os -o "$R/bin/exitcode" "$W/exitcode.c"
 musl-gcc -static -Os -std=gnu11 -D_GNU_SOURCE -I"$REPO/initrd/init" -o "$R/bin/metafetch" \
-	"$W/metafetch.c" "$REPO/initrd/init/metadata.c" "$REPO/initrd/init/log.c" \
+	"$W/metafetch.c" "$REPO/initrd/init/metadata.c" "$REPO/initrd/init/json.c" "$REPO/initrd/init/log.c" \
 	"$REPO/initrd/init/util.c"
 
 cat >"$R/init" <<'SH'
@@ -215,8 +215,8 @@ assert_exit missing-kernel 1 "$I2KIT" run qemu --state "$W/s6" "$W/nothing"
 assert_contains missing-kernel-message "$T_OUT" "i2kit: error: $W/nothing: no kernel ($W/nothing-kernel does not exist)"
 assert_exit missing-qemu 1 env I2KIT_QEMU=/nonexistent/qemu "$I2KIT" run qemu --accel tcg --state "$W/s6" "$W/vm"
 assert_contains missing-qemu-message "$T_OUT" "/nonexistent/qemu: not found"
-assert_exit missing-data 1 "$I2KIT" run qemu --accel tcg --state "$W/s6" --data "$W/nodata" "$W/vm"
-assert_contains missing-data-message "$T_OUT" "--data $W/nodata: no such file"
+assert_exit missing-data 1 "$I2KIT" run qemu --accel tcg --state "$W/s6" --data-file "$W/nodata" "$W/vm"
+assert_contains missing-data-message "$T_OUT" "--data-file $W/nodata: no such file"
 assert_exit accel-kvm-unusable 1 "$I2KIT" run qemu --accel kvm --state "$W/s6" "$W/vm"
 assert_contains accel-kvm-message "$T_OUT" "--accel kvm: kvm unusable: "
 assert_exit usage-no-image 2 "$I2KIT" run qemu

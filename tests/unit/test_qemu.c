@@ -11,7 +11,9 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "cli/cmd_run.h"
+#include "provision/console.h"
 #include "provision/kvm.h"
+#include "provision/qemu_disk.h"
 #include "provision/qemu.h"
 #include "tests/unit/test.h"
 
@@ -270,7 +272,8 @@ TEST(run_options)
 	CHECK_INT(a.qemu.accel, I2K_QEMU_ACCEL_TCG);
 	CHECK_STR(a.qemu.console_file, "c.log");
 	CHECK_INT(a.qemu.timeout_s, 30);
-	CHECK_STR(a.qemu.data, "d.json");
+	CHECK(a.qemu.data == NULL);
+	CHECK_STR(a.qemu.data_string, "d.json"); /* no such file: a string */
 	CHECK_STR(a.qemu.state_dir, "/s");
 	CHECK_STR(a.qemu.cmdline_append, "quiet");
 	CHECK(!a.help);
@@ -388,12 +391,24 @@ TEST(run_guest_status_and_console)
 	o = run_opts(q1, state);
 	OK(i2k_qemu_run(&o, &res, &_e));
 	CHECK_INT(res.guest_status, 0);
-	/* plain exit 0 */
-	_cleanup_free_ char *q0 = fake_qemu("q-zero", "exit 0");
+	/* plain exit 0 with nothing but firmware on the console: the guest
+	 * reset before its kernel started (too little memory) */
+	_cleanup_free_ char *q0 =
+	    fake_qemu("q-zero", "printf '\\033c\\033[?7lSeaBIOS (version 1.16)\\r\\nBooting from "
+				"ROM...\\r\\n'\nexit 0");
 	o = run_opts(q0, state);
-	OK(i2k_qemu_run(&o, &res, &_e));
+	o.mem_mb = 64;
+	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_IO,
+	      "the guest reset before its kernel printed anything (with 64 MB of memory: too "
+	      "little memory? try --mem 256 or more)");
 	CHECK_INT(res.guest_status, 0);
-	CHECK(!res.booted);
+	CHECK(res.booted && !res.kernel_seen);
+	/* a guest line split across reads still counts as the guest */
+	_cleanup_free_ char *q0b =
+	    fake_qemu("q-zero-b", "printf 'SeaBIOS\\r\\nhel'\nsleep 0.3\nprintf 'lo\\n'\nexit 0");
+	o = run_opts(q0b, state);
+	OK(i2k_qemu_run(&o, &res, &_e));
+	CHECK(res.kernel_seen);
 }
 
 TEST(run_qemu_failures)
@@ -426,7 +441,7 @@ TEST(run_qemu_failures)
 	o = run_opts(q, state);
 	o.data = "/nonexistent/data.json";
 	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_NOTFOUND,
-	      "--data /nonexistent/data.json: no such file");
+	      "--data-file /nonexistent/data.json: no such file");
 	o = run_opts(q, state);
 	_cleanup_free_ char *noimg = tpath("nothing");
 	o.image = noimg;
@@ -514,7 +529,7 @@ TEST(run_refuses_second_instance)
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d\n", (int)pid);
 	write_file(pidp, buf, 0644);
-	_cleanup_free_ char *q = fake_qemu("q-second", "exit 0");
+	_cleanup_free_ char *q = fake_qemu("q-second", "echo guest-line\nexit 0");
 	struct i2k_qemu_opts o = run_opts(q, state);
 	struct i2k_qemu_result res;
 	char want[512];
@@ -525,6 +540,246 @@ TEST(run_refuses_second_instance)
 	waitpid(pid, NULL, 0);
 	/* a stale pid file (process gone) does not block */
 	OK(i2k_qemu_run(&o, &res, &_e));
+}
+
+/* ---- ux: --disk, --networking, --data, console keys, detached, UEFI sniffing */
+
+TEST(disk_specs)
+{
+	struct i2k_qemu_disk d;
+	OK(i2k_qemu_disk_parse("data.qcow2", &d, &_e));
+	CHECK_STR(d.file, "data.qcow2");
+	CHECK_STR(d.format, "qcow2");
+	CHECK(d.size == 0);
+	i2k_qemu_disk_clear(&d);
+	OK(i2k_qemu_disk_parse("size=1G", &d, &_e));
+	CHECK(d.file == NULL && d.size == (1ull << 30));
+	CHECK_STR(d.format, "qcow2");
+	i2k_qemu_disk_clear(&d);
+	OK(i2k_qemu_disk_parse("file=/x/d.img,size=512M,format=raw", &d, &_e));
+	CHECK_STR(d.file, "/x/d.img");
+	CHECK(d.size == (512ull << 20));
+	CHECK_STR(d.format, "raw");
+	i2k_qemu_disk_clear(&d);
+	FAILS(i2k_qemu_disk_parse("size=1Q", &d, &_e), I2K_ERR_USAGE,
+	      "--disk \"size=1Q\": size \"1Q\" is not a size (e.g. 4G, 512M; a multiple of 512 "
+	      "bytes)");
+	FAILS(i2k_qemu_disk_parse("size=1G,format=vdi", &d, &_e), I2K_ERR_USAGE,
+	      "--disk \"size=1G,format=vdi\": format \"vdi\" is not qcow2 or raw");
+	FAILS(i2k_qemu_disk_parse("bus=ide", &d, &_e), I2K_ERR_USAGE,
+	      "--disk \"bus=ide\": expected FILE or [file=F,]size=S[,format=qcow2|raw]");
+	uint64_t v = 0;
+	CHECK(i2k_qemu_parse_size("4096", &v) == 0 && v == 4096);
+	CHECK(i2k_qemu_parse_size("2GiB", &v) == 0 && v == (2ull << 30));
+	CHECK(i2k_qemu_parse_size("0", &v) < 0);
+	CHECK(i2k_qemu_parse_size("99999999999T", &v) < 0);
+}
+
+TEST(disk_creation)
+{
+	_cleanup_free_ char *dir = tpath("disks");
+	OK(i2k_mkdir_p(dir, 0755, &_e));
+	struct i2k_qemu_disk d;
+	bool created = false;
+	/* qcow2 without file=: STATE/disk0.qcow2, written by our own writer */
+	OK(i2k_qemu_disk_parse("size=1G", &d, &_e));
+	OK(i2k_qemu_disk_ensure(&d, dir, &created, &_e));
+	CHECK(created);
+	_cleanup_free_ char *want = i2k_xasprintf("%s/disk0.qcow2", dir);
+	CHECK_STR(d.file, want);
+	_cleanup_free_ char *cmd =
+	    i2k_xasprintf("qemu-img info --output=json '%s' > '%s/info.json' 2>&1", d.file, dir);
+	CHECK_INT(system(cmd), 0);
+	_cleanup_free_ char *infop = i2k_xasprintf("%s/info.json", dir);
+	_cleanup_free_ char *info = read_all(infop);
+	CHECK_CONTAINS(info, "\"virtual-size\": 1073741824");
+	CHECK_CONTAINS(info, "\"format\": \"qcow2\"");
+	_cleanup_free_ char *chk = i2k_xasprintf("qemu-img check -q '%s'", d.file);
+	CHECK_INT(system(chk), 0);
+	struct stat st;
+	CHECK(stat(d.file, &st) == 0 && st.st_size < (1 << 20)); /* metadata only */
+	/* an existing file is kept as it is */
+	OK(i2k_qemu_disk_ensure(&d, dir, &created, &_e));
+	CHECK(!created);
+	i2k_qemu_disk_clear(&d);
+	/* raw: a sparse file of the size */
+	_cleanup_free_ char *spec = i2k_xasprintf("file=%s/r.img,size=64M,format=raw", dir);
+	OK(i2k_qemu_disk_parse(spec, &d, &_e));
+	OK(i2k_qemu_disk_ensure(&d, dir, &created, &_e));
+	CHECK(created && stat(d.file, &st) == 0 && st.st_size == (64 << 20) && st.st_blocks == 0);
+	i2k_qemu_disk_clear(&d);
+	/* a missing file without size= */
+	_cleanup_free_ char *missing = i2k_xasprintf("%s/none.img", dir);
+	OK(i2k_qemu_disk_parse(missing, &d, &_e));
+	_cleanup_free_ char *msg =
+	    i2k_xasprintf("--disk %s: no such file (give size= to create it)", missing);
+	FAILS(i2k_qemu_disk_ensure(&d, dir, &created, &_e), I2K_ERR_NOTFOUND, msg);
+	i2k_qemu_disk_clear(&d);
+}
+
+/* A disk image: protective MBR (boot code zero or not), a GPT whose one
+ * entry has type ESP or another type. */
+static void make_gpt(const char *path, bool boot_code, bool esp)
+{
+	uint8_t img[64 * 512];
+	memset(img, 0, sizeof(img));
+	if (boot_code)
+		img[0] = 0xeb;
+	img[510] = 0x55;
+	img[511] = 0xaa;
+	memcpy(img + 512, "EFI PART", 8);
+	img[512 + 72] = 2;   /* entries at LBA 2 */
+	img[512 + 80] = 128; /* 128 entries */
+	img[512 + 84] = 128; /* of 128 bytes */
+	static const uint8_t esp_guid[16] = {0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
+					     0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b};
+	memcpy(img + 1024 + 128, esp_guid, 16); /* the second entry */
+	if (!esp)
+		img[1024 + 128] ^= 1;
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && write(fd, img, sizeof(img)) == (ssize_t)sizeof(img));
+}
+
+TEST(uefi_only_disks)
+{
+	_cleanup_free_ char *a = tpath("efi-renamed.img"), *b = tpath("hybrid.img"),
+			    *c = tpath("gpt-noesp.img");
+	make_gpt(a, false, true);
+	make_gpt(b, true, true);
+	make_gpt(c, false, false);
+	CHECK(i2k_qemu_disk_uefi_only(a));
+	CHECK(!i2k_qemu_disk_uefi_only(b));
+	CHECK(!i2k_qemu_disk_uefi_only(c));
+	struct i2k_qemu_image img;
+	OK(i2k_qemu_image_resolve(a, &img, &_e));
+	CHECK(img.disk && img.efi);
+	i2k_qemu_image_clear(&img);
+	OK(i2k_qemu_image_resolve(b, &img, &_e));
+	CHECK(img.disk && !img.efi);
+	i2k_qemu_image_clear(&img);
+}
+
+TEST(networking_modes)
+{
+	struct i2k_qemu_image img = {
+	    .kernel = "/b/k", .initrd = "/b/i", .cmdline = "", .name = "n"};
+	struct i2k_qemu_opts o = {.accel = I2K_QEMU_ACCEL_TCG, .networking = "none"};
+	char **argv = NULL;
+	OK(i2k_qemu_argv(&o, &img, "/q", "/s/qmp", &argv, &_e));
+	CHECK(argv_has(argv, "-nic", "none"));
+	CHECK(!argv_has(argv, "-device", "virtio-net-pci,netdev=net0,romfile="));
+	i2k_qemu_argv_free(argv);
+	o.networking = "tap:tap7";
+	OK(i2k_qemu_argv(&o, &img, "/q", "/s/qmp", &argv, &_e));
+	CHECK(argv_has(argv, "-netdev", "tap,id=net0,ifname=tap7,script=no,downscript=no"));
+	CHECK(argv_has(argv, "-device", "virtio-net-pci,netdev=net0,romfile="));
+	i2k_qemu_argv_free(argv);
+	o.networking = "bridge:br0";
+	OK(i2k_qemu_argv(&o, &img, "/q", "/s/qmp", &argv, &_e));
+	CHECK(argv_has(argv, "-netdev", "bridge,id=net0,br=br0"));
+	i2k_qemu_argv_free(argv);
+	OK(i2k_qemu_check_networking("user", 1, &_e));
+	FAILS(i2k_qemu_check_networking("vde", 0, &_e), I2K_ERR_USAGE,
+	      "--networking \"vde\": expected user, none, tap:IF or bridge:BR");
+	FAILS(i2k_qemu_check_networking("tap:", 0, &_e), I2K_ERR_USAGE,
+	      "--networking \"tap:\": expected user, none, tap:IF or bridge:BR");
+	FAILS(i2k_qemu_check_networking("none", 1, &_e), I2K_ERR_USAGE,
+	      "--publish needs --networking user (QEMU forwards ports only for user networking)");
+}
+
+TEST(ux_run_options)
+{
+	struct i2k_run_args a;
+	_cleanup_free_ char *f = tpath("meta.json");
+	write_file(f, "{}", 0644);
+	OK(parse(&a, &_e, "run", "qemu", "--data", "{\"a\":1}", "--networking", "none", "--disk",
+		 "size=2G", "--detached", "img", NULL));
+	CHECK_STR(a.qemu.data_string, "{\"a\":1}");
+	CHECK(a.qemu.data == NULL);
+	CHECK_STR(a.qemu.networking, "none");
+	CHECK_STR(a.qemu.extra_disk, "size=2G");
+	CHECK(a.qemu.detached);
+	i2k_run_args_clear(&a);
+	/* --data FILE still reads the file (old meaning); --data-file says so */
+	OK(parse(&a, &_e, "run", "qemu", "--data", f, "img", NULL));
+	CHECK_STR(a.qemu.data, f);
+	CHECK(a.qemu.data_string == NULL);
+	i2k_run_args_clear(&a);
+	OK(parse(&a, &_e, "run", "qemu", "--data-file", f, "img", NULL));
+	CHECK_STR(a.qemu.data, f);
+	i2k_run_args_clear(&a);
+	FAILS(parse(&a, &_e, "run", "qemu", "--disk", "size=x", "img", NULL), I2K_ERR_USAGE,
+	      "--disk \"size=x\": size \"x\" is not a size (e.g. 4G, 512M; a multiple of 512 "
+	      "bytes)");
+	i2k_run_args_clear(&a);
+	FAILS(parse(&a, &_e, "run", "qemu", "--networking", "none", "--publish", "80:80", "img",
+		    NULL),
+	      I2K_ERR_USAGE,
+	      "--publish needs --networking user (QEMU forwards ports only for user networking)");
+	i2k_run_args_clear(&a);
+	FAILS(parse(&a, &_e, "run", "qemu", "--detached", "--timeout", "5", "img", NULL),
+	      I2K_ERR_USAGE, "--detached cannot take --timeout");
+	i2k_run_args_clear(&a);
+}
+
+TEST(console_keys)
+{
+	struct i2k_console_keys k = {0};
+	char out[64];
+	size_t n = 0;
+	CHECK_INT(i2k_console_filter(&k, "ls\r", 3, out, &n), I2K_CONSOLE_NONE);
+	CHECK(n == 3 && memcmp(out, "ls\r", 3) == 0);
+	/* Ctrl-C goes to the guest */
+	CHECK_INT(i2k_console_filter(&k, "\003", 1, out, &n), I2K_CONSOLE_NONE);
+	CHECK(n == 1 && out[0] == 3);
+	/* Ctrl-A x, also split across reads */
+	CHECK_INT(i2k_console_filter(&k, "ab\001", 3, out, &n), I2K_CONSOLE_NONE);
+	CHECK(n == 2 && k.escape);
+	CHECK_INT(i2k_console_filter(&k, "xyz", 3, out, &n), I2K_CONSOLE_QUIT);
+	CHECK(n == 0);
+	CHECK_INT(i2k_console_filter(&k, "\001p", 2, out, &n), I2K_CONSOLE_POWERDOWN);
+	CHECK_INT(i2k_console_filter(&k, "\001h", 2, out, &n), I2K_CONSOLE_SHOW_HELP);
+	/* Ctrl-A Ctrl-A sends one Ctrl-A */
+	CHECK_INT(i2k_console_filter(&k, "\001\001z", 3, out, &n), I2K_CONSOLE_NONE);
+	CHECK(n == 2 && out[0] == 1 && out[1] == 'z');
+	/* not a terminal: no raw mode */
+	CHECK(i2k_console_begin(-1) < 0 && !i2k_console_active());
+}
+
+TEST(run_detached)
+{
+	_cleanup_free_ char *q = fake_qemu("q-bg", "echo bg-console\nsleep 30");
+	_cleanup_free_ char *state = tpath("state-bg");
+	struct i2k_qemu_opts o = run_opts(q, state);
+	o.quiet = false;
+	o.detached = true;
+	o.data_string = "{\"k\":\"v\"}";
+	struct i2k_qemu_result res;
+	OK(i2k_qemu_run(&o, &res, &_e));
+	CHECK(res.detached_pid > 1 && kill(res.detached_pid, 0) == 0);
+	CHECK_STR(res.state_dir, state);
+	_cleanup_free_ char *pidp = i2k_xasprintf("%s/pid", state);
+	_cleanup_free_ char *pid = read_all(pidp);
+	CHECK_INT(strtol(pid, NULL, 10), res.detached_pid);
+	_cleanup_free_ char *datap = i2k_xasprintf("%s/data", state);
+	_cleanup_free_ char *data = read_all(datap);
+	CHECK_STR(data, "{\"k\":\"v\"}");
+	_cleanup_free_ char *logp = i2k_xasprintf("%s/console.log", state);
+	_cleanup_free_ char *log = read_all(logp);
+	CHECK_STR(log, "bg-console\n");
+	/* a second run on the same state is refused while it runs */
+	_cleanup_free_ char *msg =
+	    i2k_xasprintf("%s: already running (pid %d)", state, res.detached_pid);
+	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_CONFIG, msg);
+	kill(-(pid_t)strtol(pid, NULL, 10), SIGKILL); /* its own session and group */
+	/* a QEMU that exits at once is an error */
+	_cleanup_free_ char *q2 = fake_qemu("q-bg-fail", "exit 1");
+	_cleanup_free_ char *state2 = tpath("state-bg2");
+	o = run_opts(q2, state2);
+	o.detached = true;
+	_cleanup_free_ char *msg2 =
+	    i2k_xasprintf("QEMU exited at once (status 1); see %s/console.log", state2);
+	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_IO, msg2);
 }
 
 int main(void)
@@ -550,6 +805,13 @@ int main(void)
 	RUN(run_interrupt_without_qmp);
 	RUN(run_kernel_panic);
 	RUN(run_refuses_second_instance);
+	RUN(disk_specs);
+	RUN(disk_creation);
+	RUN(uefi_only_disks);
+	RUN(networking_modes);
+	RUN(ux_run_options);
+	RUN(console_keys);
+	RUN(run_detached);
 	i2k_rm_rf(tmp, NULL);
 	return TEST_DONE();
 }
