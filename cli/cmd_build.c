@@ -12,6 +12,8 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "builder/config/config.h"
+#include "builder/config/emit.h"
 #include "cli/common.h"
 #include "formats/disk/isohybrid.h"
 #include "formats/format.h"
@@ -25,7 +27,7 @@ static void help(void)
 	printf("Usage: i2kit build [OPTIONS] FILE.yml...\n\n"
 	       "Builds LinuxKit-style YAML files (merged in order) into images.\n\n"
 	       "Options:\n"
-	       "  --format F              output format (repeatable; default kernel+initrd)\n"
+	       "  -f, --format F[,F...]   output formats (repeatable; default kernel+initrd)\n"
 	       "  --dir DIR               output directory (default .)\n"
 	       "  --name N                base name of the outputs (default: first file's name)\n"
 	       "  --compress gzip|zstd|none   initrd compression (default gzip)\n"
@@ -41,7 +43,9 @@ static void help(void)
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
-	       "  --json                  print the files written as JSON on stdout\n\n"
+	       "  --json                  print the files written as JSON on stdout\n"
+	       "  --dry-run               print the merged YAML and stop (nothing is fetched\n"
+	       "                          or written)\n\n"
 	       "Formats:\n");
 	for (size_t i = 0; i < n; i++)
 		printf("  %-18s %s\n", f[i].name, f[i].help);
@@ -85,6 +89,7 @@ struct build_args {
 	bool root_given;
 	enum i2k_root_mode root;
 	enum i2k_compression compression;
+	bool dry_run;
 };
 
 static void args_clear(struct build_args *a)
@@ -120,6 +125,35 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* --format F[,F...]: each name checked against the format table; the
+ * names point into val (argv), split in place. */
+static int add_formats(struct build_args *a, const char *val)
+{
+	char *v = (char *)val;
+	for (char *save = NULL, *f = strtok_r(v, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		if (i2k_format_find(f) == NULL) {
+			i2k_cli_usage("build", "unknown output format \"%s\"", f);
+			return -1;
+		}
+		a->formats = i2k_xrealloc(a->formats, (a->n_formats + 1) * sizeof(*a->formats));
+		a->formats[a->n_formats++] = f;
+	}
+	return 0;
+}
+
+/* --dry-run: the merged configuration as YAML on stdout. */
+static int dry_run(const struct build_args *a)
+{
+	struct i2k_error *err = NULL;
+	_cleanup_(i2k_config_freep) struct i2k_config *c = NULL;
+	_cleanup_free_ char *yaml = NULL;
+	if (i2k_config_load(a->files, a->n_files, &c, &err) < 0 ||
+	    i2k_config_emit(c, &yaml, NULL, &err) < 0)
+		return i2k_cli_fail(err);
+	fputs(yaml, stdout);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static int parse_args(struct build_args *a, int argc, char **argv, bool *help_only)
 {
 	*help_only = false;
@@ -134,8 +168,12 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
-		static const char *const names[] = {"--format", "--dir",      "--name",
-						    "--size",	"--compress", "--root"};
+		if (strcmp(arg, "--dry-run") == 0) {
+			a->dry_run = true;
+			continue;
+		}
+		static const char *const names[] = {"--format",	  "--dir",  "--name", "--size",
+						    "--compress", "--root", "-f"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which =
@@ -155,16 +193,11 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			continue;
 		}
 		switch (which) {
-		case 0: {
-			if (i2k_format_find(val) == NULL) {
-				i2k_cli_usage("build", "unknown output format \"%s\"", val);
+		case 0:
+		case 6:
+			if (add_formats(a, val) < 0)
 				return -1;
-			}
-			a->formats =
-			    i2k_xrealloc(a->formats, (a->n_formats + 1) * sizeof(*a->formats));
-			a->formats[a->n_formats++] = val;
 			break;
-		}
 		case 1:
 			a->dir = val;
 			break;
@@ -241,6 +274,11 @@ int i2k_cmd_build(int argc, char **argv)
 		help();
 		args_clear(&a);
 		return 0;
+	}
+	if (a.dry_run) {
+		int drc = dry_run(&a);
+		args_clear(&a);
+		return drc;
 	}
 	if (a.fetch.json)
 		a.fetch.fetch.registry.progress = NULL;

@@ -2,10 +2,13 @@
  * cached images. Options may appear before or after the verb. */
 #include "cli/cmd_cache.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
@@ -23,8 +26,9 @@ static void help(void)
 	       "  pull REF...             fetch images into the cache\n"
 	       "  rm REF...               forget images, then delete unreferenced blobs\n"
 	       "  clean                   remove every image and blob\n"
-	       "  export FILE REF...      write the images as an OCI archive (tar)\n"
-	       "  import FILE             add the images of an OCI archive\n\n"
+	       "  export FILE REF...      write the images as an OCI archive (tar; FILE - is\n"
+	       "                          stdout)\n"
+	       "  import FILE             add the images of an OCI archive (FILE - is stdin)\n\n"
 	       "Options:\n"
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --arch amd64|arm64      platform to pull (default amd64)\n"
@@ -33,7 +37,86 @@ static void help(void)
 	       "  --pull                  re-resolve tags even when cached\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
-	       "  --json                  machine-readable output on stdout (ls, pull)\n");
+	       "  --json                  machine-readable output on stdout (ls, pull)\n\n"
+	       "'i2kit cache VERB --help' describes one verb.\n");
+}
+
+struct verb_help {
+	const char *verb, *usage, *text;
+};
+static const struct verb_help verb_helps[] = {
+    {"ls", "ls [--json]",
+     "Lists the cached images: ref, manifest digest and size (--json: an array of\n"
+     "objects).\n"},
+    {"pull", "pull [--arch A | --platform P] [--pull] [--json] REF...",
+     "Fetches images into the cache (a tag already cached is not re-resolved\n"
+     "unless --pull).\n"},
+    {"rm", "rm REF...", "Forgets images, then deletes the blobs nothing references.\n"},
+    {"clean", "clean", "Removes every image and blob from the cache.\n"},
+    {"export", "export FILE|- REF...",
+     "Writes the images as one OCI archive (tar) to FILE, or to stdout with -\n"
+     "(refused when stdout is a terminal).\n"},
+    {"import", "import FILE|-",
+     "Adds the images of an OCI archive (written by export, or by skopeo's\n"
+     "oci-archive:) read from FILE, or from stdin with -. Every blob is verified\n"
+     "first; prints the refs imported.\n"},
+};
+
+/* Help for one verb; false when the verb is unknown. */
+static bool verb_help(const char *verb)
+{
+	for (size_t i = 0; i < I2K_ARRAY_SIZE(verb_helps); i++) {
+		if (strcmp(verb, verb_helps[i].verb) != 0)
+			continue;
+		printf(
+		    "Usage: i2kit cache [OPTIONS] %s\n\n%s\nOptions: see 'i2kit cache --help'.\n",
+		    verb_helps[i].usage, verb_helps[i].text);
+		return true;
+	}
+	return false;
+}
+
+/* A private temporary directory for an archive on stdin/stdout (caller
+ * removes it and the file in it). */
+static char *tmp_archive(struct i2k_error **err)
+{
+	const char *t = getenv("TMPDIR");
+	char *dir = i2k_xasprintf("%s/i2kit-archive-XXXXXX", t && *t ? t : "/var/tmp");
+	if (mkdtemp(dir) == NULL) {
+		i2k_error_errno(err, errno, I2K_ERR_IO, "%s", dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void tmp_archive_remove(char *dir)
+{
+	if (dir == NULL)
+		return;
+	_cleanup_free_ char *f = i2k_xasprintf("%s/archive.tar", dir);
+	unlink(f);
+	rmdir(dir);
+	free(dir);
+}
+
+/* Copies from fd in to fd out until EOF. */
+static int copy_fd(int in, int out, const char *what, struct i2k_error **err)
+{
+	char buf[65536];
+	for (;;) {
+		if (i2k_check_interrupt(err) < 0)
+			return -1;
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return i2k_error_errno(err, errno, I2K_ERR_IO, "reading %s", what);
+		if (n == 0)
+			return 0;
+		if (i2k_write_all(out, buf, (size_t)n, err) < 0)
+			return i2k_error_wrap(err, "writing %s", what);
+	}
 }
 
 /* The index.json name for what the user typed: the name itself when it is
@@ -191,6 +274,11 @@ static int cmd_rm(struct i2k_store *s, char **refs, int n, struct i2k_error **er
 static int cmd_export(struct i2k_store *s, const char *file, char **refs, int n,
 		      struct i2k_error **err)
 {
+	bool to_stdout = strcmp(file, "-") == 0;
+	if (to_stdout && isatty(STDOUT_FILENO))
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "export -: refusing to write an archive to a terminal "
+				     "(redirect stdout)");
 	char **names = i2k_xcalloc((size_t)n, sizeof(char *));
 	int rc = 0;
 	for (int i = 0; i < n && rc == 0; i++) {
@@ -207,13 +295,33 @@ static int cmd_export(struct i2k_store *s, const char *file, char **refs, int n,
 		else if (found == 0)
 			rc = i2k_error_set(err, I2K_ERR_NOTFOUND, "%s: not in the cache", refs[i]);
 	}
+	char *tmpdir = NULL;
+	_cleanup_free_ char *tmpfile = NULL;
+	if (rc == 0 && to_stdout) {
+		if ((tmpdir = tmp_archive(err)) == NULL)
+			rc = -1;
+		else
+			tmpfile = i2k_xasprintf("%s/archive.tar", tmpdir);
+	}
 	if (rc == 0)
-		rc = i2k_store_export(s, file, (const char *const *)names, (size_t)n, err);
+		rc = i2k_store_export(s, to_stdout ? tmpfile : file, (const char *const *)names,
+				      (size_t)n, err);
+	if (rc == 0 && to_stdout) {
+		int fd = open(tmpfile, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			rc = i2k_error_errno(err, errno, I2K_ERR_IO, "%s", tmpfile);
+		else {
+			rc = copy_fd(fd, STDOUT_FILENO, "stdout", err);
+			close(fd);
+		}
+	}
+	tmp_archive_remove(tmpdir);
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
 	if (rc == 0)
-		fprintf(stderr, "exported %d image%s to %s\n", n, n == 1 ? "" : "s", file);
+		fprintf(stderr, "exported %d image%s to %s\n", n, n == 1 ? "" : "s",
+			to_stdout ? "stdout" : file);
 	return rc;
 }
 
@@ -221,14 +329,37 @@ static int cmd_import(struct i2k_store *s, const char *file, struct i2k_error **
 {
 	char **names = NULL;
 	size_t n = 0;
-	if (i2k_store_import(s, file, &names, &n, err) < 0)
+	bool from_stdin = strcmp(file, "-") == 0;
+	char *tmpdir = NULL;
+	_cleanup_free_ char *tmpfile = NULL;
+	if (from_stdin) {
+		if (isatty(STDIN_FILENO))
+			return i2k_error_set(err, I2K_ERR_USAGE,
+					     "import -: stdin is a terminal (pipe an archive in)");
+		if ((tmpdir = tmp_archive(err)) == NULL)
+			return -1;
+		tmpfile = i2k_xasprintf("%s/archive.tar", tmpdir);
+		int fd = open(tmpfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		int r = fd < 0 ? i2k_error_errno(err, errno, I2K_ERR_IO, "%s", tmpfile)
+			       : copy_fd(STDIN_FILENO, fd, tmpfile, err);
+		if (fd >= 0)
+			close(fd);
+		if (r < 0) {
+			tmp_archive_remove(tmpdir);
+			return -1;
+		}
+	}
+	int r = i2k_store_import(s, from_stdin ? tmpfile : file, &names, &n, err);
+	tmp_archive_remove(tmpdir);
+	if (r < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		printf("%s\n", names[i]);
 		free(names[i]);
 	}
 	free(names);
-	fprintf(stderr, "imported %zu image%s from %s\n", n, n == 1 ? "" : "s", file);
+	fprintf(stderr, "imported %zu image%s from %s\n", n, n == 1 ? "" : "s",
+		from_stdin ? "stdin" : file);
 	return 0;
 }
 
@@ -267,7 +398,9 @@ int i2k_cmd_cache(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
-			help();
+			/* after a verb: that verb's help */
+			if (nargs == 0 || !verb_help(args[0]))
+				help();
 			goto out;
 		}
 		if (!dashdash && strcmp(a, "--") == 0) {

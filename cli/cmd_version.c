@@ -1,4 +1,4 @@
-/* cmd_version.c — `i2kit version [--json]`. */
+/* cmd_version.c — `i2kit version [--json|--help]`. */
 #include "cli/cmd_version.h"
 
 #include <stdio.h>
@@ -10,6 +10,11 @@
 
 int i2k_cmd_version(int argc, char **argv)
 {
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("Usage: i2kit version [--json]\n\n"
+		       "Prints the version (--json: {\"version\": \"X.Y.Z\"}).\n");
+		return 0;
+	}
 	if (argc > 1 && strcmp(argv[1], "--json") == 0) {
 		printf("{\"version\":\"%s\"}\n", I2K_VERSION);
 		return 0;

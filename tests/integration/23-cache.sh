@@ -78,6 +78,20 @@ printf 'not a tar' >"$W/garbage.tar"
 assert_exit import-garbage 1 "$I2KIT" cache import "$W/garbage.tar"
 assert_contains import-garbage-msg "$T_OUT" "i2kit: error: "
 
+# ---- "-" is stdout for export and stdin for import ------------------------------------
+SRC=$I2KIT_CACHE
+fresh_cache
+rc=0
+I2KIT_CACHE=$SRC "$I2KIT" cache export - "$B/web:latest" 2>"$W/pipe-exp.err" |
+	"$I2KIT" cache import - >"$W/pipe-imp.out" 2>"$W/pipe-imp.err" || rc=$?
+assert_eq export-import-pipe 0 "$rc"
+assert_contains export-to-stdout-msg "$(cat "$W/pipe-exp.err")" "exported 1 image to stdout"
+assert_contains import-from-stdin-msg "$(cat "$W/pipe-imp.err")" "imported 1 image from stdin"
+assert_contains import-from-stdin-refs "$(cat "$W/pipe-imp.out")" "$B/web:latest"
+assert_eq import-from-stdin-verified 0 "$(verify_cache "$I2KIT_CACHE")"
+assert_exit verb-help 0 "$I2KIT" cache export --help
+assert_contains verb-help-text "$T_OUT" "Usage: i2kit cache [OPTIONS] export FILE|- REF..."
+
 # ---- rm + gc, clean ----------------------------------------------------------------------
 I2KIT_CACHE=$OLD
 I2KIT_CACHE=$OLD
