@@ -1,6 +1,7 @@
 /* common.c — see common.h. */
 #include "cli/common.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,10 +12,47 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 
+bool i2k_cli_json_errors;
+
+const char *i2k_cli_errc_name(int code)
+{
+	static const char *const names[] = {[I2K_ERR_USAGE] = "usage",
+					    [I2K_ERR_CONFIG] = "config",
+					    [I2K_ERR_NOTFOUND] = "notfound",
+					    [I2K_ERR_NETWORK] = "network",
+					    [I2K_ERR_REGISTRY] = "registry",
+					    [I2K_ERR_AUTH] = "auth",
+					    [I2K_ERR_INTEGRITY] = "integrity",
+					    [I2K_ERR_HOSTILE] = "hostile",
+					    [I2K_ERR_OFFLINE] = "offline",
+					    [I2K_ERR_IO] = "io",
+					    [I2K_ERR_INTERRUPTED] = "interrupted",
+					    [I2K_ERR_UNSUPPORTED] = "unsupported",
+					    [I2K_ERR_INTERNAL] = "internal"};
+	if (code > 0 && (size_t)code < I2K_ARRAY_SIZE(names) && names[code])
+		return names[code];
+	return "internal";
+}
+
+/* {"error": {"category": C, "message": M, "exit_code": N}} on stderr. */
+static void json_error(int category, const char *msg, int exit_code)
+{
+	json_t *o = json_pack("{s:{s:s, s:s, s:i}}", "error", "category",
+			      i2k_cli_errc_name(category), "message", msg, "exit_code", exit_code);
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	fprintf(stderr, "%s\n", s ? s : "{\"error\":{\"category\":\"internal\"}}");
+	free(s);
+	json_decref(o);
+}
+
 int i2k_cli_fail(struct i2k_error *err)
 {
 	int code = err ? i2k_error_exit_code(err) : 4;
-	fprintf(stderr, "i2kit: error: %s\n", err && err->msg ? err->msg : "unknown error");
+	const char *msg = err && err->msg ? err->msg : "unknown error";
+	if (i2k_cli_json_errors)
+		json_error(err ? (int)err->code : I2K_ERR_INTERNAL, msg, code);
+	else
+		fprintf(stderr, "i2kit: error: %s\n", msg);
 	i2k_error_free(err);
 	return code;
 }
@@ -23,6 +61,14 @@ int i2k_cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	if (i2k_cli_json_errors) {
+		_cleanup_free_ char *msg = NULL;
+		if (vasprintf(&msg, fmt, ap) < 0)
+			msg = NULL;
+		va_end(ap);
+		json_error(I2K_ERR_USAGE, msg ? msg : "usage error", 2);
+		return 2;
+	}
 	fputs("i2kit: error: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

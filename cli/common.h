@@ -13,8 +13,14 @@
 #include "builder/registry/fetch.h"
 
 /* Prints "i2kit: error: MSG" once to stderr, frees err, returns the exit
- * status for its category. */
+ * status for its category. With i2k_cli_json_errors (set by main for a
+ * command line with --json) the error is one line of JSON instead:
+ * {"error":{"category":"notfound","message":"MSG","exit_code":1}}
+ * (i2k_cli_usage likewise, category "usage", exit code 2). */
 int i2k_cli_fail(struct i2k_error *err);
+extern bool i2k_cli_json_errors;
+/* "usage", "config", "notfound", ... for an enum i2k_errc value. */
+const char *i2k_cli_errc_name(int code);
 /* Usage error: prints "i2kit: error: MSG" and "Try 'i2kit CMD --help'.",
  * returns 2. */
 int i2k_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

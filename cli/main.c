@@ -39,6 +39,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	i2k_cli_signals();
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			i2k_cli_json_errors = true; /* errors as JSON on stderr */
 	char *self = basename(argv[0]);
 	if (strcmp(self, "i2kit-build") == 0) {
 		argv[0] = "build";

@@ -55,4 +55,14 @@ script -q -e -c "'$I2KIT' cache --cache '$W/cache' export - example.test/x:1" "$
 assert_ne export-dash-tty-fails 0 "$rc"
 assert_contains export-dash-tty-msg "$(cat "$W/ts")" "export -: refusing to write an archive to a terminal"
 
+# ---- --json: an error is one JSON object on stderr ------------------------------------
+rc=0
+"$I2KIT" build --json --offline --cache "$W/cache" "$W/a.yml" >"$W/j.out" 2>"$W/j.err" || rc=$?
+assert_eq json-error-exit 1 "$rc"
+assert_eq json-error-object 'offline 1 True' "$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; print(e["category"], e["exit_code"], "not in the cache" in e["message"])' "$W/j.err" 2>&1)"
+assert_eq json-error-stdout-empty "" "$(cat "$W/j.out")"
+rc=0
+"$I2KIT" build --json -f nosuch "$W/a.yml" 2>"$W/j2.err" || rc=$?
+assert_eq json-usage-exit 2 "$rc"
+assert_eq json-usage-object 'usage 2' "$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; print(e["category"], e["exit_code"])' "$W/j2.err" 2>&1)"
 t_done
