@@ -121,6 +121,31 @@ install: all
 	install -m 0755 i2kit $(DESTDIR)$(PREFIX)/bin/i2kit
 	ln -sf i2kit $(DESTDIR)$(PREFIX)/bin/i2kit-build
 
+# Man pages (one per command) generated from the --help texts, and shell
+# completions; installed by `make install`, removed by `make uninstall`.
+MANDIR ?= $(PREFIX)/share/man/man1
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+.PHONY: man install-docs uninstall
+man: build/man/.stamp
+build/man/.stamp: i2kit man/gen-man.sh
+	rm -rf build/man
+	man/gen-man.sh ./i2kit build/man
+	touch $@
+install: install-docs
+install-docs: man
+	install -d $(DESTDIR)$(MANDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0644 build/man/*.1 $(DESTDIR)$(MANDIR)/
+	install -m 0644 completions/i2kit.bash $(DESTDIR)$(BASHCOMPDIR)/i2kit
+	ln -sf i2kit $(DESTDIR)$(BASHCOMPDIR)/i2kit-build
+	install -m 0644 completions/_i2kit $(DESTDIR)$(ZSHCOMPDIR)/_i2kit
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/i2kit $(DESTDIR)$(PREFIX)/bin/i2kit-build
+	rm -f $(DESTDIR)$(MANDIR)/i2kit.1 $(DESTDIR)$(MANDIR)/i2kit-*.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/i2kit $(DESTDIR)$(BASHCOMPDIR)/i2kit-build
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_i2kit
+	rm -rf $(DESTDIR)$(PREFIX)/share/i2kit
+
 # The same file set tests/lint.sh checks with clang-format --dry-run -Werror.
 format:
 	clang-format -i $(shell find builder kernel initrd formats pipeline provision cli tests bench fixtures examples -name '*.[ch]')
