@@ -2,9 +2,11 @@
  * (contract in build.h). */
 #include "pipeline/build.h"
 
+#include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "builder/assemble/assemble.h"
 #include "builder/base/cleanup.h"
@@ -12,8 +14,10 @@
 #include "builder/config/config.h"
 #include "builder/fstree/spool.h"
 #include "builder/store/store.h"
+#include "formats/disk/isohybrid.h"
 #include "formats/format.h"
 #include "formats/writers.h"
+#include "kernel/uki.h"
 
 void i2k_build_result_free(struct i2k_build_result *r)
 {
@@ -57,6 +61,43 @@ static int wrap_format(struct i2k_error **err, const char *format)
 	return -1;
 }
 
+/* The boot loader files the formats will read (EFI stub; isolinux.bin,
+ * isohdpfx.bin, ldlinux.c32), checked before anything is fetched: a
+ * missing one is reported once, with its path and the variable that
+ * names it. */
+static int check_boot_files(const char *const *formats, size_t n, const struct i2k_boot_data *b,
+			    struct i2k_error **err)
+{
+	bool efi = false, bios = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct i2k_format *f = i2k_format_find(formats[i]);
+		efi |= f && (f->boot == I2K_BOOT_EFI_GPT || f->boot == I2K_BOOT_EFI_ISO);
+		bios |= f && f->boot == I2K_BOOT_BIOS_HYBRID;
+	}
+	if (efi && access(i2k_uki_stub_path(b->efi_stub), R_OK) != 0)
+		return i2k_error_errno(err, errno, I2K_ERR_NOTFOUND,
+				       "EFI stub %s (install systemd-boot-efi or set "
+				       "$I2KIT_EFI_STUB)",
+				       i2k_uki_stub_path(b->efi_stub));
+	if (!bios)
+		return 0;
+	const char *dir = b->isolinux_dir ? b->isolinux_dir : I2K_ISOLINUX_DIR_DEFAULT;
+	static const char *const names[] = {"isolinux.bin", "isohdpfx.bin"};
+	for (size_t i = 0; i < I2K_ARRAY_SIZE(names); i++) {
+		_cleanup_free_ char *path = i2k_xasprintf("%s/%s", dir, names[i]);
+		if (access(path, R_OK) != 0)
+			return i2k_error_errno(err, errno, I2K_ERR_NOTFOUND,
+					       "%s (install isolinux or set $I2KIT_ISOLINUX_DIR)",
+					       path);
+	}
+	const char *ld = b->ldlinux_c32 ? b->ldlinux_c32 : I2K_LDLINUX_C32_DEFAULT;
+	if (access(ld, R_OK) != 0)
+		return i2k_error_errno(err, errno, I2K_ERR_NOTFOUND,
+				       "%s (install syslinux-common or set $I2KIT_LDLINUX_C32)",
+				       ld);
+	return 0;
+}
+
 int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *res,
 		  struct i2k_error **err)
 {
@@ -65,7 +106,8 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	size_t nformats = rq->nformats ? rq->nformats : 1;
 	if (rq->nfiles == 0)
 		return i2k_error_set(err, I2K_ERR_USAGE, "no configuration file given");
-	if (i2k_format_check(formats, nformats, rq->out.root_given, rq->out.root, err) < 0)
+	if (i2k_format_check(formats, nformats, rq->out.root_given, rq->out.root, err) < 0 ||
+	    check_boot_files(formats, nformats, &rq->out.boot, err) < 0)
 		return -1;
 
 	struct i2k_format_opts o = rq->out;

@@ -55,6 +55,18 @@ script -q -e -c "'$I2KIT' cache --cache '$W/cache' export - example.test/x:1" "$
 assert_ne export-dash-tty-fails 0 "$rc"
 assert_contains export-dash-tty-msg "$(cat "$W/ts")" "export -: refusing to write an archive to a terminal"
 
+# ---- missing boot loader files are reported before anything is fetched -----------------
+# (the images live at a closed port: fetching first would be a network error)
+sed 's#example.test/#127.0.0.1:9/#' "$W/a.yml" >"$W/net.yml"
+assert_exit missing-stub-first 1 env I2KIT_EFI_STUB="$W/no/stub.efi" "$I2KIT" build \
+	--cache "$W/cache" --dir "$W/out" -f raw-efi "$W/net.yml"
+assert_contains missing-stub-msg "$T_OUT" "EFI stub $W/no/stub.efi (install systemd-boot-efi or set \$I2KIT_EFI_STUB)"
+assert_eq missing-stub-path-once 1 "$(printf '%s' "$T_OUT" | grep -o "$W/no/stub.efi" | wc -l)"
+assert_exit missing-isolinux-first 1 env I2KIT_ISOLINUX_DIR="$W/no" "$I2KIT" build \
+	--cache "$W/cache" --dir "$W/out" -f raw-bios "$W/net.yml"
+assert_contains missing-isolinux-msg "$T_OUT" "$W/no/isolinux.bin (install isolinux or set \$I2KIT_ISOLINUX_DIR)"
+assert_eq nothing-written "no" "$([ -e "$W/out" ] && echo yes || echo no)"
+
 # ---- --json: an error is one JSON object on stderr ------------------------------------
 rc=0
 "$I2KIT" build --json --offline --cache "$W/cache" "$W/a.yml" >"$W/j.out" 2>"$W/j.err" || rc=$?
