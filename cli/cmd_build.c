@@ -43,7 +43,11 @@ static void help(void)
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
-	       "  --json                  print the files written as JSON on stdout\n"
+	       "  --json                  print the files written and the images used (with\n"
+	       "                          their digests) as JSON on stdout; errors as JSON\n"
+	       "                          on stderr\n"
+	       "  -q, --quiet             no progress or summary (errors only)\n"
+	       "  -v, --verbose           a line per blob pulled\n"
 	       "  --dry-run               print the merged YAML and stop (nothing is fetched\n"
 	       "                          or written)\n\n"
 	       "Formats:\n");
@@ -60,7 +64,7 @@ static void help(void)
 	       I2K_UKI_DEFAULT_STUB, I2K_ISOLINUX_DIR_DEFAULT, I2K_LDLINUX_C32_DEFAULT);
 }
 
-static void print_json(const struct i2k_output_result *res)
+static void print_json(const struct i2k_output_result *res, const struct i2k_build_result *br)
 {
 	json_t *files = json_array();
 	for (size_t i = 0; i < res->nfiles; i++)
@@ -68,7 +72,11 @@ static void print_json(const struct i2k_output_result *res)
 		    files, json_pack("{s:s, s:s, s:I, s:s}", "path", res->files[i].path, "format",
 				     res->files[i].format, "size", (json_int_t)res->files[i].size,
 				     "sha256", res->files[i].sha256));
-	json_t *o = json_pack("{s:o}", "files", files);
+	json_t *images = json_array();
+	for (size_t i = 0; i < br->nimages; i++)
+		json_array_append_new(images, json_pack("{s:s, s:s}", "ref", br->images[i].ref,
+							"digest", br->images[i].digest));
+	json_t *o = json_pack("{s:o, s:o}", "files", files, "images", images);
 	if (res->kernel_release)
 		json_object_set_new(o, "kernel_release", json_string(res->kernel_release));
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -306,10 +314,11 @@ int i2k_cmd_build(int argc, char **argv)
 	if (i2k_build_run(&rq, &res, &err) < 0) {
 		rc = i2k_cli_fail(err);
 	} else if (a.fetch.json) {
-		print_json(&res.out);
-	} else {
+		print_json(&res.out, &res);
+	} else if (i2k_cli_verbosity >= 0) {
 		for (size_t i = 0; i < res.out.nfiles; i++)
-			fprintf(stderr, "wrote %s\n", res.out.files[i].path);
+			fprintf(stderr, "wrote %s (%s, %.1f MiB)\n", res.out.files[i].path,
+				res.out.files[i].format, (double)res.out.files[i].size / 1048576.0);
 	}
 	i2k_build_result_free(&res);
 	args_clear(&a);

@@ -24,6 +24,9 @@ void i2k_build_result_free(struct i2k_build_result *r)
 	if (r == NULL)
 		return;
 	i2k_output_result_free(&r->out);
+	for (size_t i = 0; i < r->nimages; i++)
+		free(r->images[i].ref);
+	free(r->images);
 	free(r->name);
 	memset(r, 0, sizeof(*r));
 }
@@ -59,6 +62,53 @@ static int wrap_format(struct i2k_error **err, const char *format)
 	    (*err)->code != I2K_ERR_INTERRUPTED)
 		return i2k_error_wrap(err, "%s output", format);
 	return -1;
+}
+
+static void add_image(struct i2k_build_result *res, const char *ref)
+{
+	if (ref == NULL || *ref == '\0')
+		return;
+	for (size_t i = 0; i < res->nimages; i++)
+		if (strcmp(res->images[i].ref, ref) == 0)
+			return;
+	res->images = i2k_xrealloc(res->images, (res->nimages + 1) * sizeof(*res->images));
+	res->images[res->nimages++] = (struct i2k_build_image){.ref = i2k_xstrdup(ref)};
+}
+
+/* The digest each image of the config resolved to: asked again from the
+ * cache only (offline, no re-resolving), where assembly has just put them. */
+static int resolve_images(const struct i2k_config *c, struct i2k_store *store,
+			  const struct i2k_fetch_opts *fo, struct i2k_build_result *res,
+			  struct i2k_error **err)
+{
+	add_image(res, c->kernel.image);
+	for (size_t i = 0; i < c->n_init; i++)
+		add_image(res, c->init[i].image);
+	for (size_t i = 0; i < c->n_onboot; i++)
+		add_image(res, c->onboot[i].image);
+	for (size_t i = 0; i < c->n_onshutdown; i++)
+		add_image(res, c->onshutdown[i].image);
+	for (size_t i = 0; i < c->n_services; i++)
+		add_image(res, c->services[i].image);
+	if (res->nimages == 0)
+		return 0;
+	struct i2k_fetch_opts cache_only = *fo;
+	cache_only.offline = true;
+	cache_only.pull_always = false;
+	cache_only.registry.progress = NULL;
+	_cleanup_(i2k_fetcher_freep) struct i2k_fetcher *f = NULL;
+	const char **refs = i2k_xcalloc(res->nimages, sizeof(*refs));
+	char(*digests)[I2K_DIGEST_LEN + 1] = i2k_xcalloc(res->nimages, sizeof(*digests));
+	for (size_t i = 0; i < res->nimages; i++)
+		refs[i] = res->images[i].ref;
+	int r = i2k_fetcher_new(store, &cache_only, &f, err);
+	if (r == 0)
+		r = i2k_fetch_images(f, refs, res->nimages, digests, err);
+	for (size_t i = 0; r == 0 && i < res->nimages; i++)
+		memcpy(res->images[i].digest, digests[i], sizeof(digests[i]));
+	free(refs);
+	free(digests);
+	return r;
 }
 
 /* The boot loader files the formats will read (EFI stub; isolinux.bin,
@@ -130,7 +180,8 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	    i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
 	struct i2k_assemble_opts ao = {.store = store, .fetcher = fetcher, .spool = spool};
-	if (i2k_assemble_root(cfg, &ao, &root, err) < 0)
+	if (i2k_assemble_root(cfg, &ao, &root, err) < 0 ||
+	    resolve_images(cfg, store, rq->fetch, res, err) < 0)
 		return -1;
 	if (i2k_modules_prune(root, &cfg->kernel, &res->modules, err) < 0)
 		return -1;

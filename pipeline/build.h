@@ -46,9 +46,18 @@ struct i2k_build_request {
 	void *note_ctx;
 };
 
+/* An image the config names, as written, and the platform manifest digest
+ * it was built from (provenance). */
+struct i2k_build_image {
+	char *ref;
+	char digest[I2K_DIGEST_LEN + 1];
+};
+
 struct i2k_build_result {
-	struct i2k_output_result out; /* the files written, in format order */
-	char *name;		      /* the output base name used; owned */
+	struct i2k_output_result out;	/* the files written, in format order */
+	struct i2k_build_image *images; /* every distinct image, in config order; owned */
+	size_t nimages;
+	char *name; /* the output base name used; owned */
 	struct i2k_modules_report modules;
 	struct i2k_artifacts_stats artifacts;
 };

@@ -49,6 +49,25 @@ YML
 # ---- tar output ---------------------------------------------------------
 assert_exit build-tar 0 "$I2KIT" build --format tar --dir "$W/out1" --name root "$W/root.yml"
 assert_file tar-written "$W/out1/root.tar"
+
+# ---- --json: each file with its format, every image with its digest (provenance) ----
+rc=0
+"$I2KIT" build --json --format tar --dir "$W/outj" --name root "$W/root.yml" >"$W/j.json" 2>"$W/j.err" || rc=$?
+assert_eq build-json-exit 0 "$rc"
+assert_eq build-json-provenance "ok" "$(python3 - "$W/j.json" "$I2KIT_CACHE" "$REG_PLAIN" <<'PY' 2>&1
+import json, os, re, sys
+d = json.load(open(sys.argv[1]))
+reg = sys.argv[3]
+want = [reg + "/fixtures/" + n for n in ("kernel:6.1", "busybox:latest", "web:latest", "layers:latest")]
+refs = [i["ref"] for i in d["images"]]
+assert refs == want, refs
+for i in d["images"]:
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", i["digest"]), i
+    assert os.path.exists(sys.argv[2] + "/blobs/sha256/" + i["digest"][7:]), i
+assert [f["format"] for f in d["files"]] == ["tar"], d["files"]
+print("ok")
+PY
+)"
 python3 "$TARLIST" "$W/out1/root.tar" >"$W/all.list" || t_fail tarlist "could not list the tar"
 
 # the layers fixture, flattened, is the (writable, so overlay) service's lower dir
