@@ -2,11 +2,13 @@
 #include "cli/common.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder/base/cleanup.h"
@@ -49,6 +51,7 @@ int i2k_cli_fail(struct i2k_error *err)
 {
 	int code = err ? i2k_error_exit_code(err) : 4;
 	const char *msg = err && err->msg ? err->msg : "unknown error";
+	i2k_cli_progress_clear();
 	if (i2k_cli_json_errors)
 		json_error(err ? (int)err->code : I2K_ERR_INTERNAL, msg, code);
 	else
@@ -60,6 +63,7 @@ int i2k_cli_fail(struct i2k_error *err)
 int i2k_cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	i2k_cli_progress_clear();
 	va_start(ap, fmt);
 	if (i2k_cli_json_errors) {
 		_cleanup_free_ char *msg = NULL;
@@ -140,6 +144,14 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 		c->json = true;
 		return 1;
 	}
+	if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+		i2k_cli_verbosity = -1;
+		return 1;
+	}
+	if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+		i2k_cli_verbosity = 1;
+		return 1;
+	}
 	static const char *const names[] = {"--cache", "--insecure-registry", "--ca-file", "--arch",
 					    "--platform"};
 	struct i2k_error *e = NULL;
@@ -201,34 +213,202 @@ void i2k_cli_fetch_clear(struct i2k_cli_fetch *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* ---- progress ------------------------------------------------------------------
+ * One record per image (ref) and per blob; called from the fetcher's worker
+ * threads, hence the mutex. On a TTY the images being pulled form a live
+ * area at the bottom of stderr (one line each: bytes/total, speed, ETA),
+ * redrawn at most every 100 ms; lines for finished steps are printed above
+ * it. Not on a TTY: a line per finished step, and at most one line per 5 s
+ * per image during long transfers. */
+
+int i2k_cli_verbosity;
+
+#define PROG_REFS 128
+#define PROG_BLOBS 1024
+
+struct prog_ref {
+	char *ref;
+	uint64_t done, total;
+	int64_t start_ms, last_ms;
+	bool finished;
+};
+struct prog_blob {
+	char digest[80];
+	size_t ref;
+	uint64_t done, total;
+};
+static struct {
+	pthread_mutex_t mu;
+	int tty;
+	struct prog_ref refs[PROG_REFS];
+	size_t nrefs;
+	struct prog_blob blobs[PROG_BLOBS];
+	size_t nblobs;
+	size_t area; /* lines of the live area now on screen */
+	int64_t drawn_ms;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .tty = -1};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void area_erase(void)
+{
+	if (P.area) {
+		fprintf(stderr, "\x1b[%zuA\r\x1b[J", P.area);
+		P.area = 0;
+	}
+}
+
+static void area_draw(int64_t now)
+{
+	for (size_t i = 0; i < P.nrefs; i++) {
+		struct prog_ref *r = &P.refs[i];
+		if (r->finished)
+			continue;
+		double secs = (double)(now - r->start_ms) / 1000.0;
+		double speed = secs > 0.2 ? (double)r->done / secs : 0;
+		char eta[32] = "";
+		if (speed > 0 && r->total > r->done)
+			snprintf(eta, sizeof(eta), " ETA %.0fs",
+				 (double)(r->total - r->done) / speed);
+		fprintf(stderr, "%-40.40s %8.1f/%.1f MiB %7.1f MiB/s%s\x1b[K\n", r->ref,
+			(double)r->done / 1048576.0, (double)r->total / 1048576.0,
+			speed / 1048576.0, eta);
+		P.area++;
+	}
+	P.drawn_ms = now;
+}
+
+/* A permanent line: above the live area on a TTY. */
+static void prog_line(int64_t now, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void prog_line(int64_t now, const char *fmt, ...)
+{
+	if (P.tty)
+		area_erase();
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (P.tty)
+		area_draw(now);
+}
+
+static struct prog_ref *ref_of(const char *ref, int64_t now)
+{
+	for (size_t i = 0; i < P.nrefs; i++)
+		if (strcmp(P.refs[i].ref, ref) == 0)
+			return &P.refs[i];
+	if (P.nrefs == PROG_REFS)
+		return NULL;
+	struct prog_ref *r = &P.refs[P.nrefs++];
+	*r = (struct prog_ref){.ref = i2k_xstrdup(ref), .start_ms = now, .last_ms = now};
+	return r;
+}
+
+static struct prog_blob *blob_of(const char *digest, size_t ref)
+{
+	for (size_t i = 0; i < P.nblobs; i++)
+		if (P.blobs[i].ref == ref && strcmp(P.blobs[i].digest, digest) == 0)
+			return &P.blobs[i];
+	if (P.nblobs == PROG_BLOBS)
+		return NULL;
+	struct prog_blob *b = &P.blobs[P.nblobs++];
+	memset(b, 0, sizeof(*b));
+	snprintf(b->digest, sizeof(b->digest), "%s", digest);
+	b->ref = ref;
+	return b;
+}
+
+void i2k_cli_progress_clear(void)
+{
+	pthread_mutex_lock(&P.mu);
+	if (P.tty > 0)
+		area_erase();
+	fflush(stderr);
+	pthread_mutex_unlock(&P.mu);
+}
+
 void i2k_cli_progress(const struct i2k_progress *p, void *ctx)
 {
 	(void)ctx;
-	static int tty = -1;
-	if (tty < 0)
-		tty = isatty(STDERR_FILENO);
+	if (i2k_cli_verbosity < 0)
+		return;
+	pthread_mutex_lock(&P.mu);
+	if (P.tty < 0)
+		P.tty = isatty(STDERR_FILENO) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	int64_t now = mono_ms();
+	struct prog_ref *r = ref_of(p->ref ? p->ref : "?", now);
+	if (r == NULL)
+		goto out;
+	size_t ri = (size_t)(r - P.refs);
+	double mib;
 	switch (p->kind) {
 	case I2K_PROGRESS_START:
-		if (p->digest == NULL)
-			fprintf(stderr, "pulling %s\n", p->ref);
+		if (p->digest == NULL) {
+			r->start_ms = r->last_ms = now;
+			r->finished = false;
+			if (!P.tty)
+				prog_line(now, "pulling %s", r->ref);
+		} else {
+			struct prog_blob *b = blob_of(p->digest, ri);
+			if (b && b->total == 0) {
+				b->total = p->total;
+				b->done = p->done;
+				r->total += p->total;
+				r->done += p->done;
+			}
+		}
 		break;
 	case I2K_PROGRESS_CACHED:
-		if (p->digest == NULL)
-			fprintf(stderr, "cached  %s\n", p->ref);
+		if (p->digest == NULL) {
+			r->finished = true;
+			prog_line(now, "cached  %s", r->ref);
+		} else if (i2k_cli_verbosity > 0) {
+			prog_line(now, "  %.19s cached (%llu KiB)", p->digest,
+				  (unsigned long long)(p->total / 1024));
+		}
 		break;
 	case I2K_PROGRESS_DATA:
-		if (tty && p->digest && p->total)
-			fprintf(stderr, "\r  %.19s %3d%% of %llu KiB\x1b[K", p->digest,
-				(int)(p->done * 100 / p->total),
-				(unsigned long long)(p->total / 1024));
+		if (p->digest) {
+			struct prog_blob *b = blob_of(p->digest, ri);
+			if (b && p->done >= b->done) {
+				r->done += p->done - b->done;
+				b->done = p->done;
+			}
+		}
+		if (P.tty && now - P.drawn_ms >= 100) {
+			area_erase();
+			area_draw(now);
+		} else if (!P.tty && now - r->last_ms >= 5000) {
+			r->last_ms = now;
+			prog_line(now, "pulling %s: %.1f of %.1f MiB", r->ref,
+				  (double)r->done / 1048576.0, (double)r->total / 1048576.0);
+		}
 		break;
 	case I2K_PROGRESS_DONE:
 		if (p->digest) {
-			if (tty)
-				fprintf(stderr, "\r\x1b[K");
-			fprintf(stderr, "  %.19s done (%llu KiB)\n", p->digest,
-				(unsigned long long)(p->done / 1024));
+			struct prog_blob *b = blob_of(p->digest, ri);
+			if (b && b->total > b->done) {
+				r->done += b->total - b->done;
+				b->done = b->total;
+			}
+			if (i2k_cli_verbosity > 0)
+				prog_line(now, "  %.19s done (%llu KiB)", p->digest,
+					  (unsigned long long)(p->done / 1024));
+		} else {
+			r->finished = true;
+			mib = (double)r->done / 1048576.0;
+			prog_line(now, "pulled  %s (%.1f MiB in %.1f s)", r->ref, mib,
+				  (double)(now - r->start_ms) / 1000.0);
 		}
 		break;
 	}
+out:
+	fflush(stderr);
+	pthread_mutex_unlock(&P.mu);
 }

@@ -52,8 +52,17 @@ struct i2k_cli_fetch {
 void i2k_cli_fetch_init(struct i2k_cli_fetch *c);
 int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char **argv, int *i);
 void i2k_cli_fetch_clear(struct i2k_cli_fetch *c);
-/* The progress callback for pulls: a bar on a TTY, plain lines otherwise,
- * nothing with --json... (plain lines go to stderr). */
+/* The progress callback for pulls (thread-safe; stderr): on a TTY a live
+ * area with one line per image being pulled (MiB done/total, speed, ETA),
+ * finished steps as lines above it ("pulled  REF (N MiB in S s)", "cached
+ * REF"); not on a TTY (or TERM=dumb) "pulling REF", the finished steps, and
+ * at most one "pulling REF: N of M MiB" line per 5 s per image. -v adds a
+ * line per blob; -q (i2k_cli_verbosity < 0) prints nothing. Nothing with
+ * --json (the caller passes no callback). */
 void i2k_cli_progress(const struct i2k_progress *p, void *ctx);
+/* Erases the live area (before an error message or on Ctrl-C). */
+void i2k_cli_progress_clear(void);
+/* -q: -1, default 0, -v: 1 (set by i2k_cli_fetch_opt). */
+extern int i2k_cli_verbosity;
 
 #endif

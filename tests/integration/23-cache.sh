@@ -52,6 +52,28 @@ assert_exit registry-down-miss 3 "$I2KIT" cache pull "$B/layers:latest"
 assert_contains registry-down-miss-msg "$T_OUT" "cannot connect to $REG_PLAIN"
 bash "$REPO/fixtures/registry.sh" start-one "$I2K_REG_STATE" plain >&2
 
+# ---- progress: a line per finished step off a TTY; -q silent; -v per blob; a TTY ------
+SAVED=$I2KIT_CACHE
+fresh_cache
+assert_exit progress-plain 0 "$I2KIT" cache pull "$B/web:latest"
+assert_contains progress-plain-pulling "$T_OUT" "pulling $B/web:latest"
+assert_contains progress-plain-pulled "$T_OUT" "pulled  $B/web:latest ("
+assert_not_contains progress-plain-no-cr "$T_OUT" $'\r'
+assert_exit progress-verbose 0 "$I2KIT" cache pull -v --pull "$B/web:latest"
+assert_contains progress-verbose-blob "$T_OUT" "  sha256:"
+fresh_cache
+rc=0
+"$I2KIT" cache pull -q "$B/web:latest" >/dev/null 2>"$W/q.err" || rc=$?
+assert_eq progress-quiet-exit 0 "$rc"
+assert_eq progress-quiet-silent "" "$(cat "$W/q.err")"
+fresh_cache
+rc=0
+TERM=xterm script -q -e -c "'$I2KIT' cache pull '$B/busybox:latest' '$B/web:latest'" "$W/tty.log" >/dev/null || rc=$?
+assert_eq progress-tty-exit 0 "$rc"
+assert_contains progress-tty-web "$(cat "$W/tty.log")" "pulled  $B/web:latest ("
+assert_contains progress-tty-busybox "$(cat "$W/tty.log")" "pulled  $B/busybox:latest ("
+I2KIT_CACHE=$SAVED
+
 # ---- ls ------------------------------------------------------------------------------
 assert_exit ls 0 "$I2KIT" cache ls
 assert_contains ls-kernel "$T_OUT" "$B/kernel:6.1"
