@@ -4,11 +4,13 @@
 #include "cli/cmd_build.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
@@ -29,6 +31,8 @@ static void help(void)
 	       "Options:\n"
 	       "  -f, --format F[,F...]   output formats (repeatable; default kernel+initrd)\n"
 	       "  --dir DIR               output directory (default .)\n"
+	       "  -o, --output FILE|-     the one file of a one-file format (e.g. -f tar) to\n"
+	       "                          FILE, or to stdout with -\n"
 	       "  --name N                base name of the outputs (default: first file's name)\n"
 	       "  --compress gzip|zstd|none   initrd compression (default gzip)\n"
 	       "  --arch amd64|arm64      image architecture (default amd64)\n"
@@ -98,6 +102,7 @@ struct build_args {
 	enum i2k_root_mode root;
 	enum i2k_compression compression;
 	bool dry_run;
+	const char *output; /* -o FILE|-: the one file of a one-file format */
 };
 
 static void args_clear(struct build_args *a)
@@ -149,6 +154,37 @@ static int add_formats(struct build_args *a, const char *val)
 	return 0;
 }
 
+/* -o FILE|-: the one file built in tmpdir goes to FILE (renamed, or
+ * copied across file systems) or to stdout. */
+static int deliver_output(const char *built, const char *to, struct i2k_error **err)
+{
+	if (strcmp(to, "-") != 0 && rename(built, to) == 0)
+		return 0;
+	if (strcmp(to, "-") != 0 && errno != EXDEV)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", to);
+	_cleanup_close_ int in = open(built, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", built);
+	_cleanup_close_ int out = strcmp(to, "-") == 0
+				      ? dup(STDOUT_FILENO)
+				      : open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", to);
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", built);
+		if (n == 0)
+			break;
+		if (i2k_write_all(out, buf, (size_t)n, err) < 0)
+			return i2k_error_wrap(err, "%s", strcmp(to, "-") == 0 ? "stdout" : to);
+	}
+	return 0;
+}
+
 /* --dry-run: the merged configuration as YAML on stdout. */
 static int dry_run(const struct build_args *a)
 {
@@ -180,8 +216,9 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			a->dry_run = true;
 			continue;
 		}
-		static const char *const names[] = {"--format",	  "--dir",  "--name", "--size",
-						    "--compress", "--root", "-f"};
+		static const char *const names[] = {"--format", "--dir",      "--name",
+						    "--size",	"--compress", "--root",
+						    "-f",	"-o",	      "--output"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which =
@@ -205,6 +242,10 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		case 6:
 			if (add_formats(a, val) < 0)
 				return -1;
+			break;
+		case 7:
+		case 8:
+			a->output = val;
 			break;
 		case 1:
 			a->dir = val;
@@ -252,6 +293,23 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		i2k_cli_usage("build", "no configuration file given");
 		return -1;
 	}
+	if (a->output) {
+		const struct i2k_format *f =
+		    i2k_format_find(a->n_formats ? a->formats[0] : "kernel+initrd");
+		if (a->n_formats != 1 || f == NULL || f->files[0] == NULL || f->files[1] != NULL) {
+			i2k_cli_usage("build", "-o needs exactly one --format that writes one file "
+					       "(e.g. -f tar -o -)");
+			return -1;
+		}
+		if (a->dir) {
+			i2k_cli_usage("build", "-o and --dir exclude each other");
+			return -1;
+		}
+		if (strcmp(a->output, "-") == 0 && a->fetch.json) {
+			i2k_cli_usage("build", "-o - writes the image to stdout: no --json");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -290,6 +348,24 @@ int i2k_cmd_build(int argc, char **argv)
 	}
 	if (a.fetch.json)
 		a.fetch.fetch.registry.progress = NULL;
+	_cleanup_free_ char *tmpdir = NULL;
+	if (a.output) {
+		if (strcmp(a.output, "-") == 0 && isatty(STDOUT_FILENO)) {
+			int urc = i2k_cli_usage("build", "-o -: refusing to write an image to a "
+							 "terminal (redirect stdout)");
+			args_clear(&a);
+			return urc;
+		}
+		const char *t = getenv("TMPDIR");
+		tmpdir = i2k_xasprintf("%s/i2kit-out-XXXXXX", t && *t ? t : "/var/tmp");
+		if (mkdtemp(tmpdir) == NULL) {
+			struct i2k_error *terr = NULL;
+			i2k_error_errno(&terr, errno, I2K_ERR_IO, "%s", tmpdir);
+			args_clear(&a);
+			return i2k_cli_fail(terr);
+		}
+		a.dir = tmpdir;
+	}
 	struct i2k_build_request rq = {
 	    .files = a.files,
 	    .nfiles = a.n_files,
@@ -311,14 +387,25 @@ int i2k_cmd_build(int argc, char **argv)
 	struct i2k_build_result res = {0};
 	struct i2k_error *err = NULL;
 	int rc = 0;
-	if (i2k_build_run(&rq, &res, &err) < 0) {
+	if (i2k_build_run(&rq, &res, &err) < 0 ||
+	    (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
 		rc = i2k_cli_fail(err);
+	} else if (a.output) {
+		if (i2k_cli_verbosity >= 0)
+			fprintf(stderr, "wrote %s (%s, %.1f MiB)\n",
+				strcmp(a.output, "-") == 0 ? "stdout" : a.output,
+				res.out.files[0].format, (double)res.out.files[0].size / 1048576.0);
 	} else if (a.fetch.json) {
 		print_json(&res.out, &res);
 	} else if (i2k_cli_verbosity >= 0) {
 		for (size_t i = 0; i < res.out.nfiles; i++)
 			fprintf(stderr, "wrote %s (%s, %.1f MiB)\n", res.out.files[i].path,
 				res.out.files[i].format, (double)res.out.files[i].size / 1048576.0);
+	}
+	if (tmpdir) {
+		for (size_t i = 0; i < res.out.nfiles; i++)
+			unlink(res.out.files[i].path);
+		rmdir(tmpdir);
 	}
 	i2k_build_result_free(&res);
 	args_clear(&a);

@@ -2,6 +2,7 @@
  * `i2kit-build ARGS` is `i2kit build ARGS`. All work happens in the
  * libraries; each subcommand lives in cli/cmd_NAME.c. */
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,22 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
+	}
+	/* Options before the subcommand (`i2kit --cache D -q build F.yml`) are
+	 * moved after it, as if given there. */
+	if (argv[1][0] == '-' && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0 &&
+	    strcmp(argv[1], "--version") != 0) {
+		for (int c = 2; c < argc; c++) {
+			bool is_cmd = false;
+			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+				is_cmd |= strcmp(argv[c], commands[i].name) == 0;
+			if (!is_cmd)
+				continue;
+			char *cmd = argv[c];
+			memmove(argv + 2, argv + 1, (size_t)(c - 1) * sizeof(*argv));
+			argv[1] = cmd;
+			break;
+		}
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {

@@ -50,6 +50,18 @@ YML
 assert_exit build-tar 0 "$I2KIT" build --format tar --dir "$W/out1" --name root "$W/root.yml"
 assert_file tar-written "$W/out1/root.tar"
 
+# ---- -o - : the tar on stdout, byte-identical to the file; -o FILE ----------------------
+mkdir -p "$W/otmp"
+rc=0
+TMPDIR=$W/otmp "$I2KIT" build -f tar -o - "$W/root.yml" >"$W/stdout.tar" 2>"$W/o.err" || rc=$?
+assert_eq build-o-dash-exit 0 "$rc"
+assert_eq build-o-dash-same-bytes "$(sha256sum <"$W/out1/root.tar")" "$(sha256sum <"$W/stdout.tar")"
+assert_contains build-o-dash-msg "$(cat "$W/o.err")" "wrote stdout (tar, "
+assert_exit build-o-file 0 env TMPDIR="$W/otmp" "$I2KIT" build -f tar -o "$W/named.tar" "$W/root.yml"
+assert_eq build-o-file-same-bytes "$(sha256sum <"$W/out1/root.tar")" "$(sha256sum <"$W/named.tar")"
+assert_eq build-o-no-temp-left "" "$(ls -A "$W/otmp")"
+assert_exit build-o-needs-one-file-format 2 "$I2KIT" build -f kernel+initrd -o - "$W/root.yml"
+
 # ---- --json: each file with its format, every image with its digest (provenance) ----
 rc=0
 "$I2KIT" build --json --format tar --dir "$W/outj" --name root "$W/root.yml" >"$W/j.json" 2>"$W/j.err" || rc=$?

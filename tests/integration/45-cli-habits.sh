@@ -46,8 +46,12 @@ assert_exit dry-run-output-validates 0 "$I2KIT" validate "$W/merged.yml"
 assert_exit format-list-ok 0 "$I2KIT" build --dry-run -f tar,kernel+initrd --format=raw-bios "$W/a.yml"
 assert_exit format-list-bad 2 "$I2KIT" build -f tar,nosuch "$W/a.yml"
 assert_contains format-list-bad-msg "$T_OUT" 'unknown output format "nosuch"'
-# options after the files too
+# options after the files too, and before the subcommand
 assert_exit options-after-files 0 "$I2KIT" build "$W/a.yml" --dry-run -f tar
+assert_exit options-before-subcommand 0 "$I2KIT" --offline -f tar build --dry-run "$W/a.yml"
+assert_contains options-before-subcommand-output "$T_OUT" "image: example.test/busybox:1"
+assert_exit options-before-cache-verb 0 "$I2KIT" --cache "$W/c2" cache ls
+assert_exit unknown-leading-option 2 "$I2KIT" --bogus
 
 # export - onto a terminal is refused (script(1) gives it one)
 rc=0
