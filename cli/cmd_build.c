@@ -316,6 +316,8 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 static void print_note(void *ctx, const char *fmt, va_list ap)
 {
 	(void)ctx;
+	if (i2k_cli_verbosity < 0)
+		return;
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

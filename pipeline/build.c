@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder/assemble/assemble.h"
@@ -180,17 +181,29 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	    i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
 	struct i2k_assemble_opts ao = {.store = store, .fetcher = fetcher, .spool = spool};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (i2k_assemble_root(cfg, &ao, &root, err) < 0 ||
 	    resolve_images(cfg, store, rq->fetch, res, err) < 0)
 		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	note(rq, "root assembled from %zu image%s in %.1f s", res->nimages,
+	     res->nimages == 1 ? "" : "s",
+	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (i2k_modules_prune(root, &cfg->kernel, &res->modules, err) < 0)
 		return -1;
 	if (res->modules.pruned > 0)
 		note(rq, "kernel modules: kept %zu of %zu (%.1f of %.1f MB)", res->modules.kept,
 		     res->modules.total, res->modules.kept_bytes / 1e6,
 		     res->modules.total_bytes / 1e6);
-	return i2k_build_write_formats(root, &o, formats, nformats, &res->out, &res->artifacts,
-				       err);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (i2k_build_write_formats(root, &o, formats, nformats, &res->out, &res->artifacts, err) <
+	    0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	note(rq, "%zu file%s written in %.1f s", res->out.nfiles, res->out.nfiles == 1 ? "" : "s",
+	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return 0;
 }
 
 int i2k_build_write_formats(struct i2k_fstree *root, const struct i2k_format_opts *o,

@@ -48,6 +48,9 @@ YML
 
 # ---- tar output ---------------------------------------------------------
 assert_exit build-tar 0 "$I2KIT" build --format tar --dir "$W/out1" --name root "$W/root.yml"
+assert_contains build-stage-assembled "$T_OUT" "root assembled from 4 images in "
+assert_contains build-stage-written "$T_OUT" "1 file written in "
+assert_contains build-wrote-size "$T_OUT" "wrote $W/out1/root.tar (tar, "
 assert_file tar-written "$W/out1/root.tar"
 
 # ---- -o - : the tar on stdout, byte-identical to the file; -o FILE ----------------------
