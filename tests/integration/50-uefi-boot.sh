@@ -104,6 +104,12 @@ assert_contains uefi-onboot-marker "$console" "uefi onboot marker"
 assert_contains uefi-boot-finished "$console" "i2kit-init: boot finished in"
 assert_contains uefi-powers-off "$console" "no services: powering off"
 if [ "$rc" -ne 0 ]; then tail -c 3000 "$W/console.log" >&2; fi
+# the same disk under a name no format writes: `run qemu` sees the GPT with an
+# ESP and no BIOS boot code and boots it with OVMF by itself
+cp "$W/disk.img" "$W/renamed.img"
+assert_exit run-qemu-gpt-esp-uefi 0 "$I2KIT" run qemu --accel tcg --timeout 180 \
+	--state "$W/s-renamed" "$W/renamed.img"
+assert_contains run-qemu-gpt-esp-efi-stub "$T_OUT" "EFI stub: "
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 guest=$(sed -n 's/.*boot finished in \([0-9.]*\)s.*/\1/p' <<<"$console" | head -1)
 echo "# uefi boot: ${secs}s wall from QEMU start to power-off (guest: boot finished ${guest:-?}s after kernel start)" >&2
