@@ -8,6 +8,7 @@
 #include "cli/cmd_build.h"
 #include "cli/cmd_cache.h"
 #include "cli/cmd_run.h"
+#include "cli/cmd_template.h"
 #include "cli/cmd_validate.h"
 #include "cli/cmd_version.h"
 #include "cli/common.h"
@@ -19,11 +20,12 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"build", i2k_cmd_build, "build images from LinuxKit-style YAML"},
-	{"validate", i2k_cmd_validate, "check YAML files without building"},
-	{"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
-	{"run", i2k_cmd_run, "boot an image locally (qemu)"},
-	{"version", i2k_cmd_version, "print the version"},
+    {"build", i2k_cmd_build, "build images from LinuxKit-style YAML"},
+    {"validate", i2k_cmd_validate, "check YAML files without building"},
+    {"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
+    {"run", i2k_cmd_run, "boot an image locally (qemu)"},
+    {"template", i2k_cmd_template, "print the LinuxKit YAML of a service manifest"},
+    {"version", i2k_cmd_version, "print the version"},
 };
 
 static void usage(FILE *f)
