@@ -2,8 +2,7 @@
  * replicas, from each service's status.json (provision/local/state.h) and
  * whether its supervisor is alive.
  *
- *   SERVICE  PORTS               SUPERVISOR
- *   web      80→127.0.0.1:8080   running (pid 123)
+ *   web      running  127.0.0.1:8080→80  supervisor pid 123
  *     REPLICA  ID  STATE     HEALTH     UPTIME  RESTARTS  VM PID
  *     1        3   up        healthy    1m04s   0         456
  */
