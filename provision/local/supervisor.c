@@ -32,6 +32,8 @@ volatile sig_atomic_t i2k_local_reload;
 #define DEFAULT_BOOT_GRACE_S 300
 #define DEFAULT_RUN_GRACE_S 10
 #define MAX_SLOTS 64
+#define BOOT_LINE "i2kit-init: boot finished"
+#define TCP_GATE_MS 30000
 
 /* ---- spec <-> JSON ---------------------------------------------------------------- */
 
@@ -169,7 +171,7 @@ struct replica {
 	uint16_t *host; /* host port per spec.ports[i] */
 	struct check *checks;
 	size_t nchecks;
-	bool healthy, ever_healthy;
+	bool healthy, ever_healthy, booted;
 	long long started_ms, healthy_since_ms, unhealthy_since_ms, deadline_ms;
 	time_t started_wall;
 	unsigned restarts;
@@ -454,15 +456,33 @@ static void on_check(void *ctx, bool ok, const char *why)
 		set_healthy(r, all);
 }
 
+/* i2kit's init printed that the boot is done (read once it has). */
+static bool booted(struct replica *r)
+{
+	if (r->booted)
+		return true;
+	_cleanup_free_ char *path = i2k_xasprintf("%s/console.log", r->dir);
+	_cleanup_free_ char *text = NULL;
+	if (i2k_read_file(path, 16u << 20, &text, NULL, NULL) < 0)
+		return false;
+	r->booted = strstr(text, BOOT_LINE) != NULL;
+	return r->booted;
+}
+
 static void run_checks(struct sup *s, long long now)
 {
 	for (struct replica *r = s->reps; r; r = r->next) {
 		if (r->state != R_STARTING && r->state != R_UP)
 			continue;
+		/* QEMU accepts forwarded connections before the guest runs: a
+		 * TCP check means something only once the guest has booted
+		 * (i2kit's init says so on the console; other inits: after
+		 * TCP_GATE_MS). HTTP checks need an answer and are not gated. */
+		bool tcp_ok = r->state == R_UP || now - r->started_ms > TCP_GATE_MS || booted(r);
 		for (size_t i = 0; i < r->nchecks; i++) {
 			struct check *c = &r->checks[i];
 			const struct i2k_local_check *sc = &s->spec.checks[c->idx];
-			if (c->hc || now < c->next_ms)
+			if (c->hc || now < c->next_ms || (!sc->path && !tcp_ok))
 				continue;
 			c->next_ms = now + sc->interval_ms;
 			uint16_t hp = host_port(r, sc->guest);

@@ -10,7 +10,10 @@
  *
  * The loop (every 200 ms and on every socket event):
  *   - health checks per replica every interval (health.h); a replica takes
- *     new connections once healthy;
+ *     new connections once healthy. TCP checks of a booting replica wait
+ *     for i2kit's init to print "i2kit-init: boot finished" on the console
+ *     (at most 30 s), since QEMU accepts forwarded connections before the
+ *     guest can;
  *   - a replica whose process exits is replaced after a backoff (1 s,
  *     doubling up to 30 s; reset after 60 s healthy); one that stays
  *     unhealthy (3 intervals and at least 10 s after having been healthy,
