@@ -39,7 +39,8 @@ int i2k_cli_print_status(FILE *f, const json_t *st, bool live)
 	json_array_foreach(json_object_get(st, "ports"), i, p)
 	{
 		int n = snprintf(ports + used, sizeof(ports) - used, "%s127.0.0.1:%lld→%lld",
-				 i ? " " : "", (long long)json_integer_value(json_object_get(p, "port")),
+				 i ? " " : "",
+				 (long long)json_integer_value(json_object_get(p, "port")),
 				 (long long)json_integer_value(json_object_get(p, "guest")));
 		if (n < 0 || (size_t)n >= sizeof(ports) - used)
 			break;

@@ -15,6 +15,7 @@
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
 #include "builder/config/config.h"
+#include "builder/registry/ref.h"
 #include "builder/store/store.h"
 #include "provision/local/datadisk.h"
 #include "provision/local/state.h"
@@ -91,8 +92,38 @@ int i2k_local_spec_ports(const struct i2k_service *m, const struct i2k_local_pub
 	return 0;
 }
 
-/* SHA-256 over the YAML and "IMAGE DIGEST\n" for each image it names. */
-static int content_hash(const char *yaml, const struct i2k_local_deploy_opts *o, char out[17],
+/* DOCKER_DIR/config.json with the environment's docker credentials for
+ * every registry named in imgs (read by builder/registry like Docker's). */
+static int write_docker_config(const char *docker_dir, const struct i2k_environment *env,
+			       const char *const *imgs, size_t n, struct i2k_error **err)
+{
+	json_t *auths = json_object();
+	for (size_t i = 0; i < n; i++) {
+		struct i2k_ref r;
+		if (i2k_ref_parse(imgs[i], &r, NULL) < 0)
+			continue;
+		json_object_set_new(auths, r.registry,
+				    json_pack("{s:s,s:s}", "username", env->docker_username,
+					      "password",
+					      env->docker_password ? env->docker_password : ""));
+		i2k_ref_clear(&r);
+	}
+	json_t *root = json_pack("{s:o}", "auths", auths);
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	_cleanup_free_ char *path = i2k_xasprintf("%s/config.json", docker_dir);
+	int rc = -1;
+	if (text && i2k_mkdir_p(docker_dir, 0700, err) == 0 &&
+	    i2k_write_file_atomic(path, text, strlen(text), 0600, err) == 0)
+		rc = 0;
+	free(text);
+	return rc;
+}
+
+/* SHA-256 over the YAML and "IMAGE DIGEST\n" for each image it names.
+ * With docker_dir, the credentials are written there first and used. */
+static int content_hash(const char *yaml, const struct i2k_local_deploy_opts *o,
+			const struct i2k_environment *env, const char *docker_dir, char out[17],
 			struct i2k_error **err)
 {
 	struct i2k_config *cfg = NULL;
@@ -111,9 +142,14 @@ static int content_hash(const char *yaml, const struct i2k_local_deploy_opts *o,
 	    o->cache_dir ? i2k_xstrdup(o->cache_dir) : i2k_store_default_dir();
 	struct i2k_store *store = NULL;
 	struct i2k_fetcher *f = NULL;
+	struct i2k_fetch_opts fo = *o->fetch;
 	int rc = -1;
-	if (i2k_store_open(cache, &store, err) < 0 ||
-	    i2k_fetcher_new(store, o->fetch, &f, err) < 0 ||
+	if (docker_dir) {
+		if (write_docker_config(docker_dir, env, imgs, n, err) < 0)
+			goto out;
+		fo.registry.docker_config_dir = docker_dir;
+	}
+	if (i2k_store_open(cache, &store, err) < 0 || i2k_fetcher_new(store, &fo, &f, err) < 0 ||
 	    i2k_fetch_images(f, imgs, n, digests, err) < 0)
 		goto out;
 	struct i2k_sha256 *h = i2k_sha256_new();
@@ -146,7 +182,7 @@ static bool exists(const char *path)
 }
 
 static int run_build(const struct i2k_local_deploy_opts *o, const char *outdir, const char *name,
-		     const char *yml, struct i2k_error **err)
+		     const char *yml, const char *docker_dir, struct i2k_error **err)
 {
 	size_t n = 0;
 	const char **argv = i2k_xcalloc(12 + o->nbuild_args, sizeof(char *));
@@ -164,6 +200,8 @@ static int run_build(const struct i2k_local_deploy_opts *o, const char *outdir, 
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(2, 1); /* build's results are progress here */
+		if (docker_dir)
+			setenv("DOCKER_CONFIG", docker_dir, 1);
 		execv(o->exe, (char *const *)argv);
 		_exit(127);
 	}
@@ -214,7 +252,9 @@ static int prepare(const struct i2k_service *m, const struct i2k_environment *en
 	if (i2k_template_linuxkit_yaml(m, env, &yaml, err) < 0)
 		return -1;
 	char hash[17];
-	if (content_hash(yaml, o, hash, err) < 0)
+	_cleanup_free_ char *docker_dir =
+	    env && env->docker_username ? i2k_xasprintf("%s/docker", dir) : NULL;
+	if (content_hash(yaml, o, env, docker_dir, hash, err) < 0)
 		return -1;
 	_cleanup_free_ char *imgdir = i2k_xasprintf("%s/images/%s", dir, hash);
 	_cleanup_free_ char *prefix = i2k_xasprintf("%s/%s", imgdir, m->name);
@@ -231,7 +271,7 @@ static int prepare(const struct i2k_service *m, const struct i2k_environment *en
 		    i2k_write_file_atomic(yml, yaml, strlen(yaml), 0644, err) < 0)
 			return -1;
 		note(o, "building image %s", hash);
-		if (run_build(o, tmp, m->name, yml, err) < 0) {
+		if (run_build(o, tmp, m->name, yml, docker_dir, err) < 0) {
 			i2k_rm_rf(tmp, NULL);
 			return -1;
 		}

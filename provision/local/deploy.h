@@ -21,6 +21,9 @@
  * ssl→ssl, http and tcp are forwarded as TCP.
  * Health checks: a container with healthcheck.path gets an HTTP check on
  * its first port; otherwise each of its ports gets a TCP check.
+ * Private registries: with docker.username/password in the environment,
+ * ROOT/SERVICE/docker/config.json (0600) holds them for every registry the
+ * images name; the digest resolution and the build use it (DOCKER_CONFIG).
  * Stateful services get ROOT/SERVICE/data.img (an empty ext4 file system of
  * I2K_LOCAL_DATA_DISK_MB MiB, written in-process) on their first deploy,
  * attached to the replica as its second disk.

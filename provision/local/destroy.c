@@ -75,7 +75,7 @@ int i2k_local_destroy(const char *dir, bool volumes, bool *stopped, struct i2k_e
 	*stopped = false;
 	struct stat sb;
 	if (stat(dir, &sb) < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_NOTFOUND, "%s", dir);
+		return i2k_error_set(err, I2K_ERR_NOTFOUND, "not deployed (no %s)", dir);
 	pid_t sup = i2k_local_supervisor_pid(dir);
 	if (sup > 0) {
 		*stopped = true;

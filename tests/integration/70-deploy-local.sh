@@ -14,7 +14,9 @@
 #     failed requests, then only the new page;
 #   * destroy leaves no process, no listening port and no state directory;
 #   * stateful: one replica with an ext4 data disk (e2fsck-clean), kept by
-#     destroy, removed by destroy --volumes.
+#     destroy, removed by destroy --volumes; its images come from the TLS +
+#     htpasswd registry with environment.yml's docker credentials (and fail
+#     with "authentication required" without them).
 # Prints "# number: ..." lines for the closing note (deploy time, replacement
 # time, rolling-update time).
 set -euo pipefail
@@ -200,19 +202,31 @@ assert_eq destroy-no-state no "$([ -e "$STATE/web" ] && echo yes || echo no)"
 assert_exit ps-after-destroy 0 "$I2KIT" ps
 assert_contains ps-empty "$T_OUT" "no services deployed"
 
-# ---- stateful: a data disk kept across deploys, removed by --volumes --------------------------
+# ---- stateful: a data disk kept across deploys, removed by --volumes; --------------------------
+# ---- its image comes from the TLS + htpasswd registry with environment.yml's docker credentials
+cat >"$W/env-priv.yml" <<YML
+name: priv
+kernel: {image: "$REG_TLS/fixtures/kernel:6.1"}
+init: ["$REG_PLAIN/i2kit/init:$I2K_VERSION"]
+docker: {username: "$REG_USER", password: "$REG_PASS"}
+YML
+grep -v '^docker:' "$W/env-priv.yml" >"$W/env-nocreds.yml"
 cat >"$W/db.yml" <<YML
 name: db
 stateful: true
 instance_type: t3.nano
 containers:
   db:
-    image: $REG_PLAIN/fixtures/busybox:latest
+    image: $REG_TLS/fixtures/busybox:latest
     command: ["/bin/httpd", "-f", "-p", "5432", "-h", "/etc"]
     ports: ["5432"]
 YML
-assert_exit db-deploy 0 "$I2KIT" deploy -s "$W/db.yml" -e "$W/env.yml" "${FETCH[@]}" \
-	--publish 0:5432 --mem "$MEM" --accel tcg --detach --wait 400
+assert_exit db-no-creds 3 "$I2KIT" deploy -s "$W/db.yml" -e "$W/env-nocreds.yml" "${FETCH[@]}" \
+	--ca-file "$REG_CA" --publish 0:5432 --mem "$MEM" --accel tcg --detach --wait 400
+assert_contains db-no-creds-says "$T_OUT" "authentication required"
+assert_exit db-deploy 0 "$I2KIT" deploy -s "$W/db.yml" -e "$W/env-priv.yml" "${FETCH[@]}" \
+	--ca-file "$REG_CA" --publish 0:5432 --mem "$MEM" --accel tcg --detach --wait 400
+assert_eq db-creds-private "600" "$(stat -c %a "$STATE/db/docker/config.json" 2>/dev/null)"
 assert_file db-data-disk "$STATE/db/data.img"
 assert_exit db-data-fsck 0 e2fsck -fn "$STATE/db/data.img"
 assert_eq db-one-replica 1 "$(jq '.replicas | length' "$STATE/db/status.json")"
@@ -222,4 +236,6 @@ assert_file db-disk-kept "$STATE/db/data.img"
 assert_eq db-only-disk-left "data.img" "$(ls "$STATE/db")"
 assert_exit db-destroy-volumes 0 "$I2KIT" destroy db --volumes
 assert_eq db-gone no "$([ -e "$STATE/db" ] && echo yes || echo no)"
+assert_exit destroy-unknown 1 "$I2KIT" destroy db
+assert_contains destroy-unknown-says "$T_OUT" "not deployed"
 t_done
