@@ -132,8 +132,8 @@ static bool settled(const json_t *st, const char *hash, pid_t sup)
 }
 
 /* Waits until the supervisor has settled on hash; prints the status. */
-static int wait_settled(const char *dir, const char *hash, pid_t sup, unsigned wait_s,
-			const char *log)
+static int wait_settled(const char *dir, const char *hash, pid_t sup, bool own_child,
+			unsigned wait_s, const char *log)
 {
 	long long end = (long long)time(NULL) + wait_s;
 	while (!i2k_interrupted) {
@@ -145,9 +145,21 @@ static int wait_settled(const char *dir, const char *hash, pid_t sup, unsigned w
 			return 0;
 		}
 		json_decref(st);
-		if (kill(sup, 0) < 0) {
-			fprintf(stderr, "i2kit: error: the supervisor ended%s%s\n",
-				log ? "; see " : "", log ? log : "");
+		int wst;
+		if (own_child ? waitpid(sup, &wst, WNOHANG) != 0 : kill(sup, 0) < 0) {
+			_cleanup_free_ char *text = NULL;
+			const char *why = "";
+			if (log && i2k_read_file(log, 1u << 20, &text, NULL, NULL) == 0) {
+				char *e = text + strlen(text);
+				while (e > text && e[-1] == '\n')
+					*--e = '\0';
+				char *nl = strrchr(text, '\n');
+				why = nl ? nl + 1 : text;
+				if (strncmp(why, "i2kit: error: ", 14) == 0)
+					why += 14;
+			}
+			fprintf(stderr, "i2kit: error: the supervisor ended%s%s (log: %s)\n",
+				*why ? ": " : "", why, log ? log : "none");
 			return 1;
 		}
 		if ((long long)time(NULL) > end) {
@@ -337,7 +349,7 @@ static int deploy(struct dargs *d)
 			i2k_error_errno(&err, errno, I2K_ERR_IO, "signalling pid %d", (int)sup);
 			return fail(err);
 		}
-		int rc = wait_settled(dir, hash, sup, d->wait_s, NULL);
+		int rc = wait_settled(dir, hash, sup, false, d->wait_s, NULL);
 		if (rc == 0)
 			fprintf(stderr, "i2kit: deploy: %s updated in %lld s\n", m->name,
 				(long long)time(NULL) - t0);
@@ -377,7 +389,7 @@ static int deploy(struct dargs *d)
 		fflush(NULL);
 		_exit(r);
 	}
-	int rc = wait_settled(dir, hash, pid, d->wait_s, log);
+	int rc = wait_settled(dir, hash, pid, true, d->wait_s, log);
 	if (rc == 0)
 		fprintf(stderr, "i2kit: deploy: %s ready in %lld s (supervisor pid %d, log %s)\n",
 			m->name, (long long)time(NULL) - t0, (int)pid, log);

@@ -802,7 +802,7 @@ int i2k_local_supervise(const struct i2k_local_sup_opts *o, struct i2k_error **e
 	for (size_t i = 0; i < s->spec.nports; i++) {
 		const struct i2k_local_port *p = &s->spec.ports[i];
 		if (i2k_lb_open(&s->ev, p->listen, !p->listen_forced, &s->lbs[s->nlbs], err) < 0) {
-			i2k_error_wrap(err, "balancer for port %u", p->guest);
+			i2k_error_wrap(err, "balancer for guest port %u", p->guest);
 			goto out_lbs;
 		}
 		s->lb_guest[s->nlbs++] = p->guest;
