@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +20,7 @@
 #include "provision/local/state.h"
 #include "provision/template.h"
 
-static void note(const struct i2k_local_deploy_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void note(const struct i2k_local_deploy_opts *o, const char *fmt, ...)
-{
-	if (!o->on_event)
-		return;
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	if (msg)
-		o->on_event(o->ctx, msg);
-}
+#define note(o, ...) i2k_local_emit((o)->on_event, (o)->ctx, __VA_ARGS__)
 
 int i2k_local_spec_ports(const struct i2k_service *m, const struct i2k_local_publish *publish,
 			 size_t npublish, struct i2k_local_spec *spec, struct i2k_error **err)

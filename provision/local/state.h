@@ -40,6 +40,11 @@ pid_t i2k_local_supervisor_pid(const char *dir);
 /* Reads DIR/status.json (NULL when absent or unreadable). */
 json_t *i2k_local_status_load(const char *dir);
 
+/* Formats a message and hands it to fn(ctx, msg) — how the local
+ * provider reports progress without printing. fn NULL: nothing. */
+void i2k_local_emit(void (*fn)(void *ctx, const char *msg), void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A free TCP port on 127.0.0.1 (0 on failure). */
 uint16_t i2k_local_free_port(void);
 

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,20 +198,7 @@ struct sup {
 	unsigned grace_s, boot_grace_s;
 };
 
-static void event(struct sup *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void event(struct sup *s, const char *fmt, ...)
-{
-	if (!s->o->on_event)
-		return;
-	_cleanup_free_ char *msg = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	if (msg)
-		s->o->on_event(s->o->ctx, msg);
-}
+#define event(s, ...) i2k_local_emit((s)->o->on_event, (s)->o->ctx, __VA_ARGS__)
 
 static unsigned env_uint(const char *name, unsigned def)
 {
