@@ -225,6 +225,23 @@ static void pick_size(const struct i2k_service *m, const struct i2k_environment 
 		*cpus = o->cpus;
 }
 
+/* The running deployment (desired.json) has the same ports and checks. */
+static bool same_ports(const char *desired, const struct i2k_local_spec *spec)
+{
+	struct i2k_local_spec old;
+	if (i2k_local_spec_load(desired, &old, NULL) < 0)
+		return true; /* nothing to compare with: the supervisor says */
+	bool same = old.nports == spec->nports && old.nchecks == spec->nchecks;
+	for (size_t i = 0; same && i < old.nports; i++)
+		same = old.ports[i].guest == spec->ports[i].guest &&
+		       old.ports[i].listen == spec->ports[i].listen;
+	for (size_t i = 0; same && i < old.nchecks; i++)
+		same = old.checks[i].guest == spec->checks[i].guest &&
+		       !old.checks[i].path == !spec->checks[i].path;
+	i2k_local_spec_clear(&old);
+	return same;
+}
+
 static int prepare(const struct i2k_service *m, const struct i2k_environment *env,
 		   const struct i2k_local_deploy_opts *o, char **dir_out,
 		   struct i2k_local_spec *spec, struct i2k_error **err)
@@ -277,6 +294,11 @@ static int prepare(const struct i2k_service *m, const struct i2k_environment *en
 	}
 	_cleanup_free_ char *text = i2k_local_spec_dump(spec);
 	_cleanup_free_ char *desired = i2k_xasprintf("%s/desired.json", dir);
+	if (i2k_local_supervisor_pid(dir) > 0 && !same_ports(desired, spec))
+		return i2k_error_set(err, I2K_ERR_CONFIG,
+				     "%s is running with other ports or health checks: a rolling "
+				     "update cannot change them (i2kit destroy %s, then deploy)",
+				     m->name, m->name);
 	if (i2k_write_file_atomic(desired, text, strlen(text), 0644, err) < 0)
 		return -1;
 	*dir_out = I2K_STEAL(dir);

@@ -62,7 +62,9 @@ struct i2k_local_deploy_opts {
 	void *ctx;
 };
 
-/* Builds if needed and writes desired.json. *dir (ROOT/SERVICE) is the
+/* Builds if needed and writes desired.json. While the service's supervisor
+ * runs, its ports and health checks cannot change (I2K_ERR_CONFIG "NAME is
+ * running with other ports or health checks: ...").  *dir (ROOT/SERVICE) is the
  * caller's; *spec is filled (i2k_local_spec_clear). */
 int i2k_local_prepare(const struct i2k_service *m, const struct i2k_environment *env,
 		      const struct i2k_local_deploy_opts *o, char **dir,

@@ -13,7 +13,9 @@
 #   * a rolling update that changes the page during a request loop: zero
 #     failed requests, then only the new page;
 #   * destroy leaves no process, no listening port and no state directory;
-#   * stateful: one replica with an ext4 data disk (e2fsck-clean), kept by
+#   * stateful, in the foreground: one replica with an ext4 data disk
+#     (e2fsck-clean), sized by instance_type, a port change refused while it
+#     runs, Ctrl-C powering it off and closing its port; the disk kept by
 #     destroy, removed by destroy --volumes; its images come from the TLS +
 #     htpasswd registry with environment.yml's docker credentials (and fail
 #     with "authentication required" without them).
@@ -110,6 +112,8 @@ assert_contains logs-sidecar "$T_OUT" "sidecar up"
 assert_exit logs-all 0 "$I2KIT" logs web
 assert_contains logs-all-prefixed "$T_OUT" "[1] "
 assert_exit logs-unknown 1 "$I2KIT" logs nosuch
+assert_exit logs-follow 124 timeout 3 "$I2KIT" logs web --replica 1 -f
+assert_contains logs-follow-shows "$T_OUT" "i2kit.replica=1"
 
 # request loop: N requests, prints "ok=N fail=M" and keeps the bodies
 request_loop() { # FILE STOPFILE
@@ -224,13 +228,39 @@ YML
 assert_exit db-no-creds 3 "$I2KIT" deploy -s "$W/db.yml" -e "$W/env-nocreds.yml" "${FETCH[@]}" \
 	--ca-file "$REG_CA" --publish 0:5432 --mem "$MEM" --accel tcg --detach --wait 400
 assert_contains db-no-creds-says "$T_OUT" "authentication required"
-assert_exit db-deploy 0 "$I2KIT" deploy -s "$W/db.yml" -e "$W/env-priv.yml" "${FETCH[@]}" \
-	--ca-file "$REG_CA" --publish 0:5432 --mem "$MEM" --accel tcg --detach --wait 400
+# the foreground way: the status table and events on stderr, Ctrl-C stops it all
+"$I2KIT" deploy -s "$W/db.yml" -e "$W/env-priv.yml" "${FETCH[@]}" --ca-file "$REG_CA" \
+	--publish 0:5432 --mem "$MEM" --accel tcg >"$W/db.out" 2>"$W/db.err" &
+fg=$!
+up=""
+for _ in $(seq 1 400); do
+	up=$(jq -r '.replicas[] | select(.healthy and .state == "up") | .pid' "$STATE/db/status.json" 2>/dev/null || true)
+	[ -n "$up" ] && break
+	kill -0 "$fg" 2>/dev/null || break
+	sleep 0.5
+done
+assert_ne db-foreground-up "" "$up"
 assert_eq db-creds-private "600" "$(stat -c %a "$STATE/db/docker/config.json" 2>/dev/null)"
 assert_file db-data-disk "$STATE/db/data.img"
 assert_exit db-data-fsck 0 e2fsck -fn "$STATE/db/data.img"
 assert_eq db-one-replica 1 "$(jq '.replicas | length' "$STATE/db/status.json")"
 assert_contains db-disk-attached "$(cat "$STATE/db/desired.json")" "data.img"
+assert_contains db-size-from-instance-type "$(ps -o args= -p "$up")" "--cpus=2"
+dbport=$(jq -r '.ports[0].port' "$STATE/db/status.json")
+# a redeploy may not change the ports of a running service
+sed 's/ports: \["5432"\]/ports: ["5433"]/' "$W/db.yml" >"$W/db-port.yml"
+assert_exit db-port-change-refused 1 "$I2KIT" deploy -s "$W/db-port.yml" -e "$W/env-priv.yml" \
+	"${FETCH[@]}" --ca-file "$REG_CA" --accel tcg
+assert_contains db-port-change-says "$T_OUT" "db is running with other ports"
+kill -INT "$fg"
+rc=0
+wait "$fg" || rc=$?
+assert_eq db-ctrl-c-exit 0 "$rc"
+assert_contains db-ctrl-c-powered-off "$(cat "$W/db.err")" "powered off"
+s=$(ps -o stat= -p "$up" 2>/dev/null || true)
+case "$s" in "" | Z*) t_pass db-ctrl-c-no-replica ;; *) t_fail db-ctrl-c-no-replica "pid $up: $s" ;; esac
+assert_eq db-ctrl-c-no-port 0 "$(ss -ltnH "sport = :$dbport" | wc -l)"
+assert_eq db-ctrl-c-no-replicas-dir no "$([ -e "$STATE/db/replicas" ] && echo yes || echo no)"
 assert_exit db-destroy 0 "$I2KIT" destroy db
 assert_file db-disk-kept "$STATE/db/data.img"
 assert_eq db-only-disk-left "data.img" "$(ls "$STATE/db")"
