@@ -68,10 +68,10 @@ static void print_json(const struct i2k_output_result *res)
 {
 	json_t *files = json_array();
 	for (size_t i = 0; i < res->nfiles; i++)
-		json_array_append_new(files,
-				      json_pack("{s:s, s:I, s:s}", "path", res->files[i].path,
-						"size", (json_int_t)res->files[i].size, "sha256",
-						res->files[i].sha256));
+		json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "path",
+						       res->files[i].path, "size",
+						       (json_int_t)res->files[i].size, "sha256",
+						       res->files[i].sha256));
 	json_t *o = json_pack("{s:o}", "files", files);
 	if (res->kernel_release)
 		json_object_set_new(o, "kernel_release", json_string(res->kernel_release));
@@ -113,8 +113,8 @@ static int parse_size(const char *s, uint64_t *out)
 	if (*end) {
 		const char *units = "KMGT";
 		const char *u = strchr(units, *end == 'k' ? 'K' : *end);
-		if (u == NULL || *u == '\0' ||
-		    (end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0))
+		if (u == NULL || *u == '\0' || (end[1] != '\0' && strcmp(end + 1, "iB") != 0 &&
+						  strcmp(end + 1, "B") != 0))
 			return -1;
 		shift = 10u * (unsigned)(u - units + 1);
 	}
@@ -141,12 +141,11 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
-		static const char *const names[] = {"--format", "--dir",      "--name",
-						    "--size",	"--compress", "--root"};
+		static const char *const names[] = {"--format",	  "--dir",  "--name",
+						    "--size", "--compress", "--root"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
-		int which =
-		    i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, &merr);
+		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, &merr);
 		if (which == -2) {
 			i2k_cli_usage("build", "%s", merr->msg);
 			i2k_error_free(merr);
@@ -172,8 +171,7 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 				i2k_cli_usage("build", "unknown output format \"%s\"", val);
 				return -1;
 			}
-			a->formats =
-			    i2k_xrealloc(a->formats, (a->n_formats + 1) * sizeof(*a->formats));
+			a->formats = i2k_xrealloc(a->formats, (a->n_formats + 1) * sizeof(*a->formats));
 			a->formats[a->n_formats++] = val;
 			break;
 		}
@@ -182,19 +180,17 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			break;
 		case 2:
 			if (*val == '\0' || strchr(val, '/')) {
-				i2k_cli_usage("build",
-					      "--name must be a plain file name, not \"%s\"", val);
+				i2k_cli_usage("build", "--name must be a plain file name, not \"%s\"", val);
 				return -1;
 			}
 			a->name = val;
 			break;
 		case 3:
 			if (parse_size(val, &a->size) < 0) {
-				i2k_cli_usage(
-				    "build",
-				    "--size must be a number of bytes with an optional K, "
-				    "M, G or T suffix (a multiple of 512), not \"%s\"",
-				    val);
+				i2k_cli_usage("build",
+					      "--size must be a number of bytes with an optional K, "
+					      "M, G or T suffix (a multiple of 512), not \"%s\"",
+					      val);
 				return -1;
 			}
 			break;

@@ -78,9 +78,10 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 		return i2k_error_set(err, I2K_ERR_USAGE, "unknown provider \"%s\" (only qemu)",
 				     argv[1]);
 	struct i2k_qemu_opts *o = &a->qemu;
-	static const char *const names[] = {
-	    "--mem",	 "--cpus", "--publish", "--accel",	    "--console-file",
-	    "--timeout", "--data", "--state",	"--cmdline-append", "--disk"};
+	static const char *const names[] = {"--mem",   "--cpus",	 "--publish",
+					    "--accel", "--console-file", "--timeout",
+					    "--data",  "--state",	 "--cmdline-append",
+					    "--disk"};
 	bool opts_done = false;
 	for (int i = 2; i < argc; i++) {
 		const char *arg = argv[i];
@@ -105,8 +106,7 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 			continue;
 		}
 		const char *val = NULL;
-		int which =
-		    i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, err);
+		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, err);
 		if (which == -2)
 			return -1;
 		if (which == -1)
