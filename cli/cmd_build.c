@@ -9,22 +9,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "cli/cmd_template.h"
 #include "cli/common.h"
 #include "formats/disk/isohybrid.h"
 #include "formats/format.h"
 #include "kernel/uki.h"
 #include "pipeline/build.h"
+#include "provision/provider.h"
+#include "provision/template.h"
 
 static void help(void)
 {
 	size_t n;
 	const struct i2k_format *f = i2k_formats(&n);
-	printf("Usage: i2kit build [OPTIONS] FILE.yml...\n\n"
-	       "Builds LinuxKit-style YAML files (merged in order) into images.\n\n"
+	printf("Usage: i2kit build [OPTIONS] FILE.yml...\n"
+	       "       i2kit build [OPTIONS] -s SERVICE.yml [-e ENVIRONMENT.yml]\n\n"
+	       "Builds LinuxKit-style YAML files (merged in order) into images, or the\n"
+	       "image of an i2kit service manifest (the YAML `i2kit template` prints; by\n"
+	       "default in the format its provider boots, named after the service).\n\n"
 	       "Options:\n"
+	       "  -s, --service FILE      build an i2kit service manifest\n"
+	       "  -e, --environment FILE  its environment (provider, kernel/init defaults)\n"
 	       "  --format F              output format (repeatable; default kernel+initrd)\n"
 	       "  --dir DIR               output directory (default .)\n"
 	       "  --name N                base name of the outputs (default: first file's name)\n"
@@ -81,6 +90,7 @@ struct build_args {
 	const char **files;
 	size_t n_files;
 	const char *dir, *name;
+	const char *service, *environment; /* -s / -e */
 	uint64_t size;
 	bool root_given;
 	enum i2k_root_mode root;
@@ -134,8 +144,9 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
-		static const char *const names[] = {"--format", "--dir",      "--name",
-						    "--size",	"--compress", "--root"};
+		static const char *const names[] = {
+		    "--format", "--dir", "--name",    "--size", "--compress",
+		    "--root",	"-s",	 "--service", "-e",	"--environment"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which =
@@ -196,6 +207,14 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			a->root_given = true;
 			break;
 		}
+		case 6:
+		case 7:
+			a->service = val;
+			break;
+		case 8:
+		case 9:
+			a->environment = val;
+			break;
 		case 4: {
 			struct i2k_error *e = NULL;
 			if (i2k_compression_parse(val, &a->compression, &e) < 0) {
@@ -207,7 +226,15 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		}
 		}
 	}
-	if (a->n_files == 0) {
+	if (a->service && a->n_files) {
+		i2k_cli_usage("build", "give either -s SERVICE.yml or YAML files, not both");
+		return -1;
+	}
+	if (a->environment && !a->service) {
+		i2k_cli_usage("build", "-e ENVIRONMENT.yml goes with -s SERVICE.yml");
+		return -1;
+	}
+	if (a->n_files == 0 && !a->service) {
 		i2k_cli_usage("build", "no configuration file given");
 		return -1;
 	}
@@ -228,6 +255,43 @@ static const char *env_path(const char *name)
 	return v && *v ? v : NULL;
 }
 
+/* -s SERVICE.yml: the manifest's LinuxKit YAML in a temporary file (the
+ * config the pipeline reads), the provider's image format and the service's
+ * name as defaults. */
+struct service_build {
+	char path[64];
+	char *name;
+	const char *format;
+};
+
+static int service_prepare(struct build_args *a, struct service_build *sb, struct i2k_error **err)
+{
+	_cleanup_(i2k_service_freep) struct i2k_service *m = NULL;
+	_cleanup_(i2k_environment_freep) struct i2k_environment *env = NULL;
+	_cleanup_free_ char *yaml = NULL;
+	if (i2k_cli_load_service(a->service, a->environment, &m, &env, err) < 0 ||
+	    i2k_template_linuxkit_yaml(m, env, &yaml, err) < 0)
+		return -1;
+	const char *type = env && env->provider.type ? env->provider.type : "local";
+	size_t n;
+	const struct i2k_provider *p = i2k_providers(&n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(p[i].name, type) == 0)
+			sb->format = p[i].image_format;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(sb->path, sizeof(sb->path), "%s/i2kit-service-XXXXXX",
+		 tmp && *tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+	_cleanup_close_ int fd = mkstemp(sb->path);
+	if (fd < 0) {
+		sb->path[0] = '\0';
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "temporary file for %s", a->service);
+	}
+	if (i2k_write_all(fd, yaml, strlen(yaml), err) < 0)
+		return -1;
+	sb->name = i2k_xstrdup(m->name);
+	return 0;
+}
+
 int i2k_cmd_build(int argc, char **argv)
 {
 	struct build_args a = {0};
@@ -244,6 +308,29 @@ int i2k_cmd_build(int argc, char **argv)
 	}
 	if (a.fetch.json)
 		a.fetch.fetch.registry.progress = NULL;
+	struct i2k_error *err = NULL;
+	struct service_build sb = {0};
+	const char *service_files[1], *service_formats[1];
+	if (a.service) {
+		if (service_prepare(&a, &sb, &err) < 0) {
+			if (sb.path[0])
+				unlink(sb.path);
+			args_clear(&a);
+			return i2k_cli_fail(err);
+		}
+		service_files[0] = sb.path;
+		a.files = i2k_xrealloc(a.files, sizeof(*a.files));
+		a.files[0] = service_files[0];
+		a.n_files = 1;
+		if (a.n_formats == 0 && sb.format) {
+			service_formats[0] = sb.format;
+			a.formats = i2k_xrealloc(a.formats, sizeof(*a.formats));
+			a.formats[0] = service_formats[0];
+			a.n_formats = 1;
+		}
+		if (a.name == NULL)
+			a.name = sb.name;
+	}
 	struct i2k_build_request rq = {
 	    .files = a.files,
 	    .nfiles = a.n_files,
@@ -263,7 +350,6 @@ int i2k_cmd_build(int argc, char **argv)
 	    .note = a.fetch.json ? NULL : print_note,
 	};
 	struct i2k_build_result res = {0};
-	struct i2k_error *err = NULL;
 	int rc = 0;
 	if (i2k_build_run(&rq, &res, &err) < 0) {
 		rc = i2k_cli_fail(err);
@@ -274,6 +360,9 @@ int i2k_cmd_build(int argc, char **argv)
 			fprintf(stderr, "wrote %s\n", res.out.files[i].path);
 	}
 	i2k_build_result_free(&res);
+	if (sb.path[0])
+		unlink(sb.path);
+	free(sb.name);
 	args_clear(&a);
 	return rc;
 }

@@ -16,12 +16,12 @@
 #include "cli/cmd_ps.h"
 #include "cli/cmd_template.h"
 #include "cli/common.h"
-#include "provision/kvm.h"
+#include "provision/provider.h"
+#include "provision/qemu.h"
 #include "provision/local/deploy.h"
 #include "provision/local/state.h"
 #include "provision/local/supervisor.h"
 
-#define KVM_PROBE_MS 5000
 #define DEFAULT_WAIT_S 600
 
 static void help(void)
@@ -303,16 +303,18 @@ static int deploy(struct dargs *d)
 	if (i2k_cli_load_service(d->svc, d->envf, &m, &env, &err) < 0)
 		return fail(err);
 	const char *provider = d->provider ? d->provider : env ? env->provider.type : "local";
-	if (strcmp(provider, "local") != 0) {
-		i2k_error_set(&err, I2K_ERR_UNSUPPORTED,
-			      "provider \"%s\": only the local provider is available", provider);
+	const struct i2k_provider *prov;
+	i2k_provider_op deploy_op;
+	if (i2k_provider_get(provider, I2K_PROVIDER_DEPLOY, &prov, &deploy_op, &err) < 0)
 		return fail(err);
-	}
 	const char *accel = d->accel;
 	if (strcmp(accel, "auto") == 0) {
 		char why[256] = "";
-		accel = i2k_kvm_usable(NULL, KVM_PROBE_MS, why, sizeof(why)) ? "kvm" : "tcg";
-		if (strcmp(accel, "tcg") == 0)
+		enum i2k_qemu_accel chosen;
+		if (i2k_qemu_choose_accel(I2K_QEMU_ACCEL_AUTO, &chosen, why, sizeof(why), &err) < 0)
+			return fail(err);
+		accel = chosen == I2K_QEMU_ACCEL_KVM ? "kvm" : "tcg";
+		if (chosen != I2K_QEMU_ACCEL_KVM)
 			fprintf(stderr, "i2kit: deploy: using tcg (kvm unusable: %s)\n", why);
 	}
 	_cleanup_free_ char *exe = self_exe();
@@ -361,7 +363,7 @@ static int deploy(struct dargs *d)
 	struct i2k_local_sup_opts so = {
 	    .dir = dir, .exe = exe, .on_event = print_event, .on_status = print_status, .ctx = &o};
 	if (!d->detach) {
-		int rc = i2k_local_supervise(&so, &err) < 0 ? fail(err) : 0;
+		int rc = deploy_op(&so, NULL, &err) < 0 ? fail(err) : 0;
 		json_decref(o.last);
 		return rc;
 	}
@@ -384,7 +386,7 @@ static int deploy(struct dargs *d)
 		}
 		struct out lo = {.f = stdout, .tty = false};
 		so.ctx = &lo;
-		int r = i2k_local_supervise(&so, &err) < 0 ? fail(err) : 0;
+		int r = deploy_op(&so, NULL, &err) < 0 ? fail(err) : 0;
 		json_decref(lo.last);
 		fflush(NULL);
 		_exit(r);

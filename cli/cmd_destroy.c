@@ -12,14 +12,20 @@
 #include "cli/common.h"
 #include "provision/local/destroy.h"
 #include "provision/local/state.h"
+#include "provision/provider.h"
 
 static int destroy_one(const char *name, bool volumes)
 {
 	struct i2k_error *err = NULL;
 	_cleanup_free_ char *dir = NULL;
 	bool stopped = false;
-	if (i2k_local_service_dir(name, &dir, &err) < 0 ||
-	    i2k_local_destroy(dir, volumes, &stopped, &err) < 0)
+	const struct i2k_provider *p;
+	i2k_provider_op destroy;
+	if (i2k_provider_get("local", I2K_PROVIDER_DESTROY, &p, &destroy, &err) < 0 ||
+	    i2k_local_service_dir(name, &dir, &err) < 0)
+		return i2k_cli_fail(err);
+	struct i2k_local_destroy_rq rq = {.dir = dir, .volumes = volumes};
+	if (destroy(&rq, &stopped, &err) < 0)
 		return i2k_cli_fail(err);
 	printf("%s: %s\n", name, stopped ? "stopped and removed" : "removed (was not running)");
 	return 0;

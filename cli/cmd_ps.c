@@ -10,6 +10,7 @@
 #include "builder/base/util.h"
 #include "cli/common.h"
 #include "provision/local/state.h"
+#include "provision/provider.h"
 
 static void uptime(char *buf, size_t n, json_int_t started)
 {
@@ -87,7 +88,10 @@ int i2k_cmd_ps(int argc, char **argv)
 	}
 	struct i2k_error *err = NULL;
 	_cleanup_free_ char *root = NULL;
-	if (i2k_local_root(&root, &err) < 0)
+	const struct i2k_provider *p;
+	i2k_provider_op ps;
+	if (i2k_provider_get("local", I2K_PROVIDER_PS, &p, &ps, &err) < 0 ||
+	    i2k_local_root(&root, &err) < 0)
 		return i2k_cli_fail(err);
 	json_t *all = json_array();
 	DIR *d = opendir(root);
@@ -103,8 +107,9 @@ int i2k_cmd_ps(int argc, char **argv)
 			continue;
 		}
 		_cleanup_free_ char *dir = i2k_xasprintf("%s/%s", root, name);
-		pid_t sup = i2k_local_supervisor_pid(dir);
-		json_t *st = sup ? i2k_local_status_load(dir) : NULL;
+		json_t *st = NULL;
+		ps(dir, &st, &err);
+		bool sup = st != NULL;
 		if (!st)
 			st = json_pack("{s:s,s:s,s:[],s:[]}", "service", name, "state", "stopped",
 				       "ports", "replicas");

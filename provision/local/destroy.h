@@ -21,4 +21,10 @@
  * exist. */
 int i2k_local_destroy(const char *dir, bool volumes, bool *stopped, struct i2k_error **err);
 
+/* The request of the local provider's destroy op (provision/provider.h). */
+struct i2k_local_destroy_rq {
+	const char *dir;
+	bool volumes;
+};
+
 #endif

@@ -82,6 +82,11 @@ assert_not_contains template-no-all-caps "$T_OUT" '"all"'
 assert_contains template-restart "$T_OUT" 'org.i2kit.restart: "always"'
 assert_exit template-builds 0 "$I2KIT" build "${FETCH[@]}" --dir "$W/tb" --name tb "$W/web-template.yml"
 assert_file template-kernel "$W/tb/tb-kernel"
+# i2kit build -s: the same image, named after the service, in the provider's format
+assert_exit build-s-exit 0 "$I2KIT" build "${FETCH[@]}" -s "$W/web.yml" -e "$W/env.yml" --dir "$W/bs"
+assert_file build-s-named-after-service "$W/bs/web-initrd.img"
+assert_exit build-s-same-initrd 0 cmp "$W/tb/tb-initrd.img" "$W/bs/web-initrd.img"
+assert_exit build-s-with-files-usage 2 "$I2KIT" build -s "$W/web.yml" "$W/web-template.yml"
 
 # ---- deploy 2 replicas, detached -------------------------------------------------------
 t0=$(date +%s.%N)
