@@ -146,10 +146,13 @@ static size_t make_tar(char *buf, size_t cap, const char *fname, const char *con
 {
 	struct archive *a = archive_write_new();
 	archive_write_set_format_ustar(a);
-	if (gz)
+	if (gz) {
 		archive_write_add_filter_gzip(a);
-	else
+		/* no clock time in the gzip header: the same input, the same blob */
+		archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
+	} else {
 		archive_write_add_filter_none(a);
+	}
 	archive_write_set_bytes_per_block(a, 0);
 	size_t used = 0;
 	if (archive_write_open_memory(a, buf, cap, &used) != ARCHIVE_OK)
