@@ -18,24 +18,64 @@
 
 #define MAX_METADATA (16u << 20)
 
-/* The set of paths this section has written (LinuxKit's addedFiles). */
+/* The set of paths this section has written (LinuxKit's addedFiles): an
+ * open-addressing hash set, so n entries cost O(n) set operations whatever
+ * their shape (as a list searched per parent, 60,000 entries in distinct
+ * directories took 18 s). */
 struct added {
-	char **v;
-	size_t n;
+	char **slots;  /* NULL = empty */
+	size_t n, cap; /* cap: 0 or a power of two */
 };
+
+static uint64_t path_hash(const char *p)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* The slot holding p, or the empty slot where it would go. */
+static char **added_slot(const struct added *s, const char *p)
+{
+	size_t mask = s->cap - 1;
+	for (size_t i = (size_t)path_hash(p) & mask;; i = (i + 1) & mask)
+		if (s->slots[i] == NULL || strcmp(s->slots[i], p) == 0)
+			return &s->slots[i];
+}
 
 static bool added_has(const struct added *s, const char *p)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], p) == 0)
-			return true;
-	return false;
+	return s->cap && *added_slot(s, p) != NULL;
 }
 
 static void added_put(struct added *s, const char *p)
 {
-	s->v = i2k_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->v[s->n++] = i2k_xstrdup(p);
+	if ((s->n + 1) * 2 > s->cap) {
+		struct added g = {.cap = s->cap ? s->cap * 2 : 64};
+		g.slots = i2k_xcalloc(g.cap, sizeof(*g.slots));
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slots[i])
+				*added_slot(&g, s->slots[i]) = s->slots[i];
+		g.n = s->n;
+		free(s->slots);
+		*s = g;
+	}
+	char **slot = added_slot(s, p);
+	if (*slot == NULL) {
+		*slot = i2k_xstrdup(p);
+		s->n++;
+	}
+}
+
+static void added_clear(struct added *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slots[i]);
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
 }
 
 static uint32_t dir_mode_for(uint32_t mode)
@@ -81,9 +121,9 @@ static int file_data(const struct i2k_config *cfg, const struct i2k_file_entry *
 	*off = *size = 0;
 	if (f->contents) {
 		*size = f->contents_len;
-		return f->contents_len ? i2k_spool_append(spool, f->contents, f->contents_len, off,
-							  err)
-				       : 0;
+		return f->contents_len
+			   ? i2k_spool_append(spool, f->contents, f->contents_len, off, err)
+			   : 0;
 	}
 	if (f->source) {
 		_cleanup_free_ char *src = NULL;
@@ -99,8 +139,8 @@ static int file_data(const struct i2k_config *cfg, const struct i2k_file_entry *
 				*skip = true;
 				return 0;
 			}
-			return i2k_error_errno(err, errno, errno == ENOENT ? I2K_ERR_NOTFOUND
-									  : I2K_ERR_IO,
+			return i2k_error_errno(err, errno,
+					       errno == ENOENT ? I2K_ERR_NOTFOUND : I2K_ERR_IO,
 					       "%s: source %s", where, src);
 		}
 		struct stat st;
@@ -140,7 +180,8 @@ static int add_one(const struct i2k_config *cfg, size_t idx, struct i2k_fstree *
 		snprintf(where, sizeof(where), "files[%zu] %s", idx, f->path ? f->path : "");
 
 	if (f->path == NULL || f->path[0] == '\0')
-		return i2k_error_set(err, I2K_ERR_CONFIG, "%s: did not specify path for file", where);
+		return i2k_error_set(err, I2K_ERR_CONFIG, "%s: did not specify path for file",
+				     where);
 	const char *path = f->path[0] == '/' ? f->path + 1 : f->path;
 	uint32_t mode = f->directory ? 0700 : 0600;
 	if (f->mode_set)
@@ -154,8 +195,8 @@ static int add_one(const struct i2k_config *cfg, size_t idx, struct i2k_fstree *
 	bool is_data = !f->directory && f->symlink == NULL;
 	if (is_data && f->contents == NULL) {
 		if (f->source == NULL && f->metadata == NULL)
-			return i2k_error_set(err, I2K_ERR_CONFIG, "%s: contents of file not specified",
-					     where);
+			return i2k_error_set(err, I2K_ERR_CONFIG,
+					     "%s: contents of file not specified", where);
 		if (f->source && f->metadata)
 			return i2k_error_set(err, I2K_ERR_CONFIG,
 					     "%s: specified source and metadata", where);
@@ -215,18 +256,15 @@ static int add_one(const struct i2k_config *cfg, size_t idx, struct i2k_fstree *
 	return 0;
 }
 
-int i2k_build_files(const struct i2k_config *cfg, struct i2k_fstree *root,
-		    struct i2k_spool *spool, struct i2k_idmap *ids, const char *home,
-		    struct i2k_error **err)
+int i2k_build_files(const struct i2k_config *cfg, struct i2k_fstree *root, struct i2k_spool *spool,
+		    struct i2k_idmap *ids, const char *home, struct i2k_error **err)
 {
 	struct added added = {0};
 	int64_t epoch = i2k_source_date_epoch();
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < cfg->n_files; i++)
 		r = add_one(cfg, i, root, spool, ids, home, &added, epoch, err);
-	for (size_t i = 0; i < added.n; i++)
-		free(added.v[i]);
-	free(added.v);
+	added_clear(&added);
 	return r;
 }
 
@@ -262,8 +300,8 @@ static json_t *node_json(yaml_document_t *d, yaml_node_t *n, int depth)
 		json_t *a = json_array();
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++)
-			json_array_append_new(a, node_json(d, yaml_document_get_node(d, *it),
-							   depth + 1));
+			json_array_append_new(
+			    a, node_json(d, yaml_document_get_node(d, *it), depth + 1));
 		return a;
 	}
 	case YAML_MAPPING_NODE: {
@@ -273,9 +311,9 @@ static json_t *node_json(yaml_document_t *d, yaml_node_t *n, int depth)
 			yaml_node_t *k = yaml_document_get_node(d, p->key);
 			if (k == NULL || k->type != YAML_SCALAR_NODE)
 				continue;
-			json_object_set_new(o, (const char *)k->data.scalar.value,
-					    node_json(d, yaml_document_get_node(d, p->value),
-						      depth + 1));
+			json_object_set_new(
+			    o, (const char *)k->data.scalar.value,
+			    node_json(d, yaml_document_get_node(d, p->value), depth + 1));
 		}
 		return o;
 	}
