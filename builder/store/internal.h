@@ -3,6 +3,7 @@
  *   store.c    open/free, paths, the DIR/.lock, blobs and the blob writer
  *   index.c    index.json: load/validate/write, refs, ref name grammar
  *   gc.c       reachability (refs → manifests/indexes → config, layers), gc, clean
+ *   verify.c   cache verify [--repair]
  *   archive.c  OCI archive export (own ustar writer) and import (libarchive)
  *
  * A struct i2k_store is immutable after i2k_store_open, so one store may be

@@ -148,6 +148,27 @@ int i2k_store_gc(struct i2k_store *s, uint64_t *freed, struct i2k_error **err);
 /* Removes every ref and blob (an empty layout remains). */
 int i2k_store_clean(struct i2k_store *s, struct i2k_error **err);
 
+/* Checks the whole cache: every blob's sha256 against its name, every
+ * ref's closure (manifest → config, layers; index → manifests) present with
+ * the sizes its descriptors give, no partial file that no pull is using, no
+ * index temp file. Each problem is one line in r->problems ("blob sha256:…:
+ * content has digest …", "ref NAME: blob … is not in the cache", ...).
+ * repair=true deletes the broken blobs, stray partials and temp files and
+ * drops the refs whose closure is broken (a later pull fetches them
+ * again); fixed problems end with " (removed)" and count in r->repaired.
+ * Holds the store lock throughout. Returns 0 when the check ran (whatever
+ * it found), -1 when it could not (I/O, unreadable index.json). */
+struct i2k_store_verify_report {
+	size_t blobs, refs; /* checked */
+	uint64_t bytes;	    /* in the blobs checked */
+	char **problems;
+	size_t n_problems;
+	size_t repaired;
+};
+int i2k_store_verify(struct i2k_store *s, bool repair, struct i2k_store_verify_report *r,
+		     struct i2k_error **err);
+void i2k_store_verify_report_clear(struct i2k_store_verify_report *r);
+
 /* ---- air-gapped transfer -------------------------------------------------- */
 /* Writes an OCI archive (a tar of an OCI image layout: oci-layout,
  * index.json with the given refs, and the blobs they reach) to path,
