@@ -249,6 +249,9 @@ static int cmd_verify(struct i2k_store *s, bool repair, struct i2k_error **err)
 		r.n_problems == 1 ? "" : "s");
 	if (repair)
 		fprintf(stderr, ", %zu repaired", r.repaired);
+	if (r.partials)
+		fprintf(stderr, "; %zu resumable partial download%s kept", r.partials,
+			r.partials == 1 ? "" : "s");
 	fputc('\n', stderr);
 	size_t left = r.n_problems - r.repaired;
 	i2k_store_verify_report_clear(&r);

@@ -150,8 +150,10 @@ int i2k_store_clean(struct i2k_store *s, struct i2k_error **err);
 
 /* Checks the whole cache: every blob's sha256 against its name, every
  * ref's closure (manifest → config, layers; index → manifests) present with
- * the sizes its descriptors give, no partial file that no pull is using, no
- * index temp file. Each problem is one line in r->problems ("blob sha256:…:
+ * the sizes its descriptors give, no stray partial file (not a regular
+ * file, or of a blob already committed), no index temp file. Other partial
+ * files no pull is using are resumable downloads: counted in r->partials,
+ * kept (a resumed blob that fails its digest is fetched again from 0). Each problem is one line in r->problems ("blob sha256:…:
  * content has digest …", "ref NAME: blob … is not in the cache", ...).
  * repair=true deletes the broken blobs, stray partials and temp files and
  * drops the refs whose closure is broken (a later pull fetches them
@@ -160,6 +162,7 @@ int i2k_store_clean(struct i2k_store *s, struct i2k_error **err);
  * it found), -1 when it could not (I/O, unreadable index.json). */
 struct i2k_store_verify_report {
 	size_t blobs, refs; /* checked */
+	size_t partials;    /* resumable partial downloads kept */
 	uint64_t bytes;	    /* in the blobs checked */
 	char **problems;
 	size_t n_problems;

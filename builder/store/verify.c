@@ -89,18 +89,34 @@ static int hash_file(const char *path, char got[I2K_DIGEST_LEN + 1], uint64_t *s
 	return 0;
 }
 
-/* A partial file no writer holds (its flock can be taken at once). With
- * repair it is removed while the lock is held. */
-static bool stray_partial(const char *path, bool repair)
+/* A partial file is a problem only when it cannot serve a resume: not a
+ * regular file, or its blob is committed already. Other partials that no
+ * pull holds are kept and counted: the next pull of that blob resumes from
+ * them, and if their bytes were bad it downloads the blob once more from
+ * byte 0 (registry.c), so they cannot make a pull fail. */
+static void check_partial(const char *path, const char *hex, struct i2k_store *s, bool repair,
+			  struct i2k_store_verify_report *r)
 {
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return;
+	if (!S_ISREG(st.st_mode)) {
+		if (repair)
+			unlink(path);
+		problem(r, repair, "%s: not a regular file", path);
+		return;
+	}
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-		return false; /* a pull is writing it */
-	if (repair)
-		unlink(path);
-	return true;
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return; /* a pull is writing it */
+	_cleanup_free_ char *dg = i2k_xasprintf("sha256:%s", hex);
+	if (hex64(hex) && i2k_store_has_blob(s, dg)) {
+		if (repair)
+			unlink(path);
+		problem(r, repair, "%s: partial download of a blob already in the cache", path);
+		return;
+	}
+	r->partials++;
 }
 
 static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify_report *r,
@@ -128,8 +144,7 @@ static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify
 		if (rc < 0)
 			break;
 		if (i2k_str_has_prefix(names[i], ".partial-")) {
-			if (stray_partial(p, repair))
-				problem(r, repair, "%s: interrupted download no pull is using", p);
+			check_partial(p, names[i] + 9, s, repair, r);
 			continue;
 		}
 		if (!hex64(names[i]))

@@ -3,7 +3,12 @@
 # rejected and nothing is committed; 503 and 429 are retried; a connection
 # cut mid-blob and a stalled transfer resume with an HTTP Range request;
 # the registry killed in the middle of a pull: the next pull resumes the
-# partial blob. The plain registry is restarted before the script ends.
+# partial blob; a body dripping at 2 B/s and a transfer past its deadline
+# are cut off with a clear error; a garbage partial file never fails the
+# next pull (restart from byte 0 once); blobs over a size limit (descriptor,
+# Content-Length) are refused before they are committed. `i2kit cache
+# verify` runs after every case. The plain registry is restarted before the
+# script ends.
 set -euo pipefail
 . "$(dirname "$0")/lib/harness.sh"
 I2KIT=${I2KIT:-$REPO/i2kit}
@@ -18,6 +23,15 @@ verify_cache() {
 		[ "$(sha256sum <"$f" | cut -c1-64)" = "$(basename "$f")" ] || bad=$((bad + 1))
 	done
 	echo "$bad"
+}
+cache_verify() { # NAME → `i2kit cache verify` must find nothing wrong
+	assert_exit "$1-cache-verify" 0 "$I2KIT" cache verify
+}
+blob_sizes() { # REF → config and layer sizes of the registry's manifest
+	skopeo inspect --tls-verify=false --raw "docker://$1" | /usr/bin/python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+print(" ".join(str(d["size"]) for d in [m["config"]] + m["layers"]))'
 }
 blob_digests() { # REF → config and layer digests (hex) of the registry's manifest
 	skopeo inspect --tls-verify=false --raw "docker://$1" | /usr/bin/python3 -c '
@@ -45,6 +59,7 @@ assert_eq corrupt-nothing-committed "" "$left"
 assert_eq corrupt-no-ref "" "$(grep -o "$P/busybox:latest" "$I2KIT_CACHE/index.json" || true)"
 assert_exit corrupt-cache-still-readable 0 skopeo inspect "oci:$I2KIT_CACHE:$B/web:latest"
 assert_eq corrupt-cache-verified 0 "$(verify_cache)"
+cache_verify corrupt
 faultproxy_stop
 
 # ---- 503 twice, then success ----------------------------------------------------------
@@ -54,6 +69,7 @@ P=$FP_ADDR/fixtures
 assert_exit retry-503 0 "$I2KIT" cache pull "$P/busybox:latest"
 assert_eq retry-503-count 2 "$(grep -c 'status=503' "$FP_LOG" || true)"
 assert_contains retry-503-then-200 "$(grep '/blobs/' "$FP_LOG" | sed -n 3p)" "status=200"
+cache_verify retry-503
 faultproxy_stop
 
 # ---- 429 with Retry-After -----------------------------------------------------------
@@ -63,6 +79,7 @@ P=$FP_ADDR/fixtures
 assert_exit retry-429 0 "$I2KIT" cache pull "$P/busybox:latest"
 assert_eq retry-429-count 3 "$(grep -c 'status=429' "$FP_LOG" || true)"
 assert_eq retry-429-verified 0 "$(verify_cache)"
+cache_verify retry-429
 faultproxy_stop
 # more failures than retries: a clear registry error, exit 3
 fresh_cache
@@ -71,6 +88,7 @@ P=$FP_ADDR/fixtures
 assert_exit retry-exhausted 3 "$I2KIT" cache pull "$P/busybox:latest"
 assert_contains retry-exhausted-msg "$T_OUT" "$P/busybox:latest: blob sha256:"
 assert_eq retry-exhausted-attempts 6 "$(grep -c 'status=503' "$FP_LOG" || true)"
+cache_verify retry-exhausted
 faultproxy_stop
 
 # ---- connection cut mid-blob → resumed with Range ---------------------------------------
@@ -84,6 +102,7 @@ assert_contains cut-resumed-with-range "$(grep "$big_layer" "$FP_LOG" | sed -n 2
 assert_eq cut-two-requests 2 "$(grep -c "$big_layer" "$FP_LOG" || true)"
 assert_eq cut-verified 0 "$(verify_cache)"
 assert_exit cut-skopeo-inspect 0 skopeo inspect "oci:$I2KIT_CACHE:$P/big:latest"
+cache_verify cut
 faultproxy_stop
 
 # ---- a stalled transfer times out (low-speed limit) and resumes --------------------------
@@ -96,6 +115,119 @@ assert_contains stall-resumed-with-range "$(grep "$big_layer" "$FP_LOG" | sed -n
 if [ $((SECONDS - start)) -lt 25 ]; then t_pass stall-did-not-wait-for-stall; else
 	t_fail stall-did-not-wait-for-stall "took $((SECONDS - start)) s"; fi
 assert_eq stall-verified 0 "$(verify_cache)"
+cache_verify stall
+faultproxy_stop
+
+# ---- a body dripping at 2 B/s: cut off after one throughput window ----------------------
+fresh_cache
+faultproxy_start "http://$REG_PLAIN" --drip 2
+P=$FP_ADDR/fixtures
+start=$SECONDS
+assert_exit drip-fails 3 env I2KIT_LOW_SPEED_TIMEOUT=2 "$I2KIT" cache pull "$P/busybox:latest"
+assert_contains drip-msg "$T_OUT" "i2kit: error: $P/busybox:latest: blob sha256:"
+assert_contains drip-msg-why "$T_OUT" "$FP_ADDR: transfer too slow:"
+assert_contains drip-msg-knob "$T_OUT" "I2KIT_LOW_SPEED_LIMIT"
+assert_eq drip-retried 6 "$(grep -c 'fault=drip' "$FP_LOG" || true)"
+if [ $((SECONDS - start)) -lt 60 ]; then t_pass drip-bounded; else
+	t_fail drip-bounded "took $((SECONDS - start)) s"; fi
+assert_eq drip-no-ref "" "$(grep -o "$P/busybox:latest" "$I2KIT_CACHE/index.json" || true)"
+cache_verify drip
+faultproxy_stop
+
+# ---- fast enough for the window, but past the overall deadline ----------------------------
+fresh_cache
+faultproxy_start "http://$REG_PLAIN" --drip 20000
+P=$FP_ADDR/fixtures
+start=$SECONDS
+assert_exit deadline-fails 3 env I2KIT_LOW_SPEED_TIMEOUT=1 I2KIT_TRANSFER_TIMEOUT=2 \
+	I2KIT_TRANSFER_RATE=1000000000 "$I2KIT" cache pull "$P/big:latest"
+assert_contains deadline-msg "$T_OUT" "i2kit: error: $P/big:latest: blob sha256:$big_layer: $FP_ADDR: transfer did not finish within its deadline of"
+assert_contains deadline-msg-knob "$T_OUT" "I2KIT_TRANSFER_TIMEOUT"
+# every retry resumed where the last one stopped
+assert_contains deadline-resumed "$(grep "$big_layer" "$FP_LOG" | sed -n 2p)" "Range: bytes="
+if [ $((SECONDS - start)) -lt 60 ]; then t_pass deadline-bounded; else
+	t_fail deadline-bounded "took $((SECONDS - start)) s"; fi
+cache_verify deadline
+faultproxy_stop
+
+# ---- garbage partial files: the next pull restarts the blob from byte 0, once -------------
+read -r _ bb_layer <<<"$(blob_digests "$B/busybox:latest")"
+read -r _ bb_size <<<"$(blob_sizes "$B/busybox:latest")"
+fresh_cache
+mkdir -p "$I2KIT_CACHE/blobs/sha256"
+head -c $((bb_size / 2)) /dev/urandom >"$I2KIT_CACHE/blobs/sha256/.partial-$bb_layer"
+faultproxy_start "http://$REG_PLAIN" --times 0
+P=$FP_ADDR/fixtures
+assert_exit partial-garbage-short 0 "$I2KIT" cache pull "$P/busybox:latest"
+assert_contains partial-garbage-short-range "$(grep "$bb_layer" "$FP_LOG" | sed -n 1p)" "Range: bytes=$((bb_size / 2))- | status=206"
+assert_contains partial-garbage-short-restart "$(grep "$bb_layer" "$FP_LOG" | sed -n 2p)" "Range: - | status=200"
+assert_eq partial-garbage-short-requests 2 "$(grep -c "$bb_layer" "$FP_LOG" || true)"
+assert_eq partial-garbage-short-verified 0 "$(verify_cache)"
+cache_verify partial-garbage-short
+faultproxy_stop
+fresh_cache
+mkdir -p "$I2KIT_CACHE/blobs/sha256"
+head -c "$bb_size" /dev/urandom >"$I2KIT_CACHE/blobs/sha256/.partial-$bb_layer"
+faultproxy_start "http://$REG_PLAIN" --times 0
+P=$FP_ADDR/fixtures
+assert_exit partial-garbage-full 0 "$I2KIT" cache pull "$P/busybox:latest"
+assert_eq partial-garbage-full-requests 1 "$(grep -c "$bb_layer" "$FP_LOG" || true)"
+assert_contains partial-garbage-full-from-0 "$(grep "$bb_layer" "$FP_LOG")" "Range: - | status=200"
+cache_verify partial-garbage-full
+faultproxy_stop
+
+# ---- size limits: checked before and while streaming, nothing over a limit committed -----
+fresh_cache
+faultproxy_start "http://$REG_PLAIN" --times 0
+P=$FP_ADDR/fixtures
+assert_exit limit-layer 1 env I2KIT_MAX_LAYER_SIZE=1000 "$I2KIT" cache pull "$P/busybox:latest"
+assert_contains limit-layer-msg "$T_OUT" "$P/busybox:latest: layer sha256:$bb_layer: $bb_size bytes exceeds the limit of 1000 bytes"
+assert_eq limit-layer-not-requested 0 "$(grep -c "$bb_layer" "$FP_LOG" || true)"
+assert_eq limit-layer-not-committed "" "$(ls -A "$I2KIT_CACHE/blobs/sha256/" | grep "$bb_layer" || true)"
+cache_verify limit-layer
+faultproxy_stop
+fresh_cache
+faultproxy_start "http://$REG_PLAIN" --pad 4096
+P=$FP_ADDR/fixtures
+assert_exit limit-content-length 1 "$I2KIT" cache pull "$P/busybox:latest"
+assert_contains limit-content-length-msg "$T_OUT" "$P/busybox:latest: blob sha256:"
+assert_contains limit-content-length-why "$T_OUT" "bytes, the manifest says"
+assert_eq limit-content-length-nothing "" "$(ls -A "$I2KIT_CACHE/blobs/sha256/" 2>/dev/null || true)"
+cache_verify limit-content-length
+faultproxy_stop
+# a config blob of 17 MiB (the limit is 16 MiB): refused before a byte is fetched
+# (pushed with the distribution API directly: skopeo itself refuses configs > 4 MiB)
+/usr/bin/python3 - "$REG_PLAIN" <<'EOF_PY'
+import hashlib, json, sys, urllib.request
+reg = "http://" + sys.argv[1] + "/v2/faults/bigconfig"
+def push_blob(data):
+    dg = "sha256:" + hashlib.sha256(data).hexdigest()
+    r = urllib.request.urlopen(urllib.request.Request(reg + "/blobs/uploads/", method="POST"))
+    loc = r.headers["Location"]
+    loc = (loc if loc.startswith("http") else "http://" + sys.argv[1] + loc)
+    loc += ("&" if "?" in loc else "?") + "digest=" + dg
+    urllib.request.urlopen(urllib.request.Request(loc, data=data, method="PUT",
+        headers={"Content-Type": "application/octet-stream"}))
+    return {"digest": dg, "size": len(data)}
+layer = push_blob(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"pad": "x" * (17 << 20)}},
+                  "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+c = push_blob(cfg)
+m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+     "config": dict(mediaType="application/vnd.oci.image.config.v1+json", **c),
+     "layers": [dict(mediaType="application/vnd.oci.image.layer.v1.tar+gzip", **layer)]}
+urllib.request.urlopen(urllib.request.Request(reg + "/manifests/latest", data=json.dumps(m).encode(),
+    method="PUT", headers={"Content-Type": m["mediaType"]}))
+EOF_PY
+fresh_cache
+faultproxy_start "http://$REG_PLAIN" --times 0
+P=$FP_ADDR/faults
+assert_exit limit-config 1 "$I2KIT" cache pull "$P/bigconfig:latest"
+assert_contains limit-config-msg "$T_OUT" "$P/bigconfig:latest: config sha256:"
+assert_contains limit-config-why "$T_OUT" "exceeds the limit of 16777216 bytes"
+assert_eq limit-config-not-requested 0 "$(grep -c '/blobs/' "$FP_LOG" || true)"
+assert_eq limit-config-nothing "" "$(ls -A "$I2KIT_CACHE/blobs/sha256/" 2>/dev/null || true)"
+cache_verify limit-config
 faultproxy_stop
 
 # ---- registry killed mid-pull, restarted, pull again → resumes the partial --------------
@@ -125,5 +257,6 @@ if [ -n "$rng" ] && [ "$rng" -ge 8388608 ]; then t_pass killed-resume-range; els
 assert_contains killed-resume-206 "$(grep "$big_layer" "$FP_LOG" | head -1)" "status=206"
 assert_eq killed-verified 0 "$(verify_cache)"
 assert_eq killed-no-partial-left 0 "$(ls -a "$I2KIT_CACHE/blobs/sha256/" | grep -c '^\.partial-' || true)"
+cache_verify killed
 faultproxy_stop
 t_done
