@@ -39,6 +39,7 @@ static void help(void)
 	       "  --root initramfs|squashfs|ext4\n"
 	       "                          disk formats: root in the initrd (default), on a\n"
 	       "                          read-only squashfs or a writable ext4 partition\n"
+	       "  --max-root-size SIZE    refuse images that unpack to more (default 4G)\n"
 	       "  --offline               never use the network; fail if an image is not cached\n"
 	       "  --pull                  re-resolve tags even when cached\n"
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
@@ -89,7 +90,7 @@ struct build_args {
 	const char **files;
 	size_t n_files;
 	const char *dir, *name;
-	uint64_t size;
+	uint64_t size, max_root;
 	enum i2k_root_mode root;
 	enum i2k_compression compression;
 };
@@ -142,7 +143,7 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			return 0;
 		}
 		static const char *const names[] = {"--format",	  "--dir",  "--name",
-						    "--size", "--compress", "--root"};
+						    "--size", "--compress", "--root", "--max-root-size"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, &merr);
@@ -191,6 +192,12 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 					      "--size must be a number of bytes with an optional K, "
 					      "M, G or T suffix (a multiple of 512), not \"%s\"",
 					      val);
+				return -1;
+			}
+			break;
+		case 6: /* --max-root-size */
+			if (parse_size(val, &a->max_root) < 0) {
+				i2k_cli_usage("build", "--max-root-size must be a size like 4G, not \"%s\"", val);
 				return -1;
 			}
 			break;
@@ -280,7 +287,8 @@ int i2k_cmd_build(int argc, char **argv)
 	    i2k_fetcher_new(store, &a.fetch.fetch, &fetcher, &err) < 0 ||
 	    i2k_spool_new(NULL, &spool, &err) < 0)
 		goto fail;
-	struct i2k_assemble_opts bo = {.store = store, .fetcher = fetcher, .spool = spool};
+	struct i2k_assemble_opts bo = {.store = store, .fetcher = fetcher, .spool = spool,
+				       .max_root_size = a.max_root};
 	if (i2k_assemble_root(cfg, &bo, &root, &err) < 0)
 		goto fail;
 	struct i2k_modules_report mrep;

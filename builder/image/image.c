@@ -294,6 +294,14 @@ int i2k_image_load(struct i2k_store *s, const char *manifest_digest, struct i2k_
 int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fstree *tree,
 		      const struct i2k_flatten_opts *opts, struct i2k_error **err)
 {
+	/* the expansion limit spans every layer of the image */
+	uint64_t used = 0;
+	struct i2k_flatten_opts o = {0};
+	if (opts)
+		o = *opts;
+	if (o.used == NULL)
+		o.used = &used;
+	opts = &o;
 	for (size_t i = 0; i < img->n_layers; i++) {
 		const struct i2k_layer *l = &img->layers[i];
 		if (!i2k_digest_valid(l->digest))
