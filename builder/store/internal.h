@@ -31,8 +31,9 @@
 #define I2K_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 
 struct i2k_store {
-	char *dir;   /* as given */
-	char *blobs; /* DIR/blobs/sha256 */
+	char *dir;    /* as given */
+	char *blobs;  /* DIR/blobs/sha256 */
+	int users_fd; /* DIR/.users, flock(LOCK_SH) while the handle is open */
 };
 
 /* DIR/blobs/sha256/HEX for a digest that passed i2k_digest_valid. Caller frees. */
@@ -43,6 +44,12 @@ char *i2k_store_path(const struct i2k_store *s, const char *name);
 /* Takes the exclusive flock on DIR/.lock (blocking). Returns the fd (>= 0;
  * closing it releases the lock) or -1 with *err set. */
 int i2k_store_lock(struct i2k_store *s, struct i2k_error **err);
+
+/* Turns the handle's shared DIR/.users lock into an exclusive one
+ * (exclusive=true: waits until no other store handle, i.e. no build or
+ * pull in another process, has the cache open) or back to shared. gc and
+ * clean hold it exclusively while they delete blobs. */
+int i2k_store_users_lock(struct i2k_store *s, bool exclusive, struct i2k_error **err);
 
 /* Writes the empty layout files (oci-layout, index.json, blobs/sha256/) that
  * are missing; with reset=true index.json is rewritten empty. Caller holds
