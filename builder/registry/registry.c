@@ -590,9 +590,12 @@ static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_cha
 	struct i2k_http_req req = {
 	    .url = url, .max_body = I2K_AUTH_TOKEN_MAX, .authorization = basic};
 	struct i2k_http_resp resp = {0};
-	int rc = do_request(pl, h, &req, false, NULL, &resp, err);
+	struct attempt_ops ops = {.what = "fetching a token"};
+	int rc = do_request(pl, h, &req, false, &ops, &resp, err);
 	if (rc < 0) {
 		i2k_http_resp_clear(&resp);
+		if ((*err)->code == I2K_ERR_NETWORK)
+			return -1; /* do_request named the image and the step */
 		return i2k_error_wrap(err, "%s: fetching a token", pl->name);
 	}
 	if (resp.status == 401 || resp.status == 403) {
@@ -1062,10 +1065,8 @@ static int pull_image(struct pull *pl, struct i2k_http *h, const struct i2k_plat
 	struct i2k_descriptor desc = {.media_type = (char *)mf->media_type,
 				      .size = (int64_t)mf->len};
 	memcpy(desc.digest, mf->digest, sizeof(desc.digest));
-	if (i2k_store_ref_set(pl->s, pl->name, &desc, err) < 0) {
-		i2k_error_wrap(err, "%s", pl->name);
-		goto out;
-	}
+	if (i2k_store_ref_set(pl->s, pl->name, &desc, err) < 0)
+		goto out; /* "ref NAME: ..." names the image already */
 	if (out) {
 		*out = desc;
 		out->media_type = i2k_xstrdup(mf->media_type);

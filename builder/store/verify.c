@@ -120,7 +120,7 @@ static void check_partial(const char *path, const char *hex, struct i2k_store *s
 }
 
 static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify_report *r,
-		       struct i2k_error **err)
+		       struct i2k_digest_set *bad, struct i2k_error **err)
 {
 	DIR *d = opendir(s->blobs);
 	if (d == NULL)
@@ -152,7 +152,9 @@ static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify
 		char got[I2K_DIGEST_LEN + 1];
 		uint64_t size = 0;
 		r->blobs++;
+		_cleanup_free_ char *dg = i2k_xasprintf("sha256:%s", names[i]);
 		if (hash_file(p, got, &size) < 0) {
+			i2k_digest_set_add(bad, dg);
 			if (repair)
 				unlink(p);
 			problem(r, repair, "blob sha256:%s: unreadable or not a regular file",
@@ -161,6 +163,7 @@ static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify
 		}
 		r->bytes += size;
 		if (strcmp(got + 7, names[i]) != 0) {
+			i2k_digest_set_add(bad, dg);
 			if (repair)
 				unlink(p);
 			problem(r, repair, "blob sha256:%s: content has digest %s (%llu bytes)",
@@ -173,8 +176,27 @@ static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify
 	return rc;
 }
 
+/* The first corrupt blob d reaches, or NULL. */
+static const char *reaches_bad(struct i2k_store *s, const char *digest,
+			       const struct i2k_digest_set *bad)
+{
+	if (bad->n == 0)
+		return NULL;
+	struct i2k_digest_set set = {0};
+	struct i2k_error *e = NULL;
+	const char *hit = NULL;
+	if (i2k_store_reach(s, digest, false, &set, &e) == 0)
+		for (size_t i = 0; i < set.n && !hit; i++)
+			for (size_t j = 0; j < bad->n && !hit; j++)
+				if (strcmp(set.v[i], bad->v[j]) == 0)
+					hit = bad->v[j];
+	i2k_error_free(e);
+	i2k_digest_set_free(&set);
+	return hit;
+}
+
 static int check_refs(struct i2k_store *s, bool repair, struct i2k_store_verify_report *r,
-		      struct i2k_error **err)
+		      const struct i2k_digest_set *bad, struct i2k_error **err)
 {
 	json_t *ms = NULL;
 	if (i2k_index_load(s, &ms, err) < 0)
@@ -187,7 +209,13 @@ static int check_refs(struct i2k_store *s, bool repair, struct i2k_store_verify_
 		i2k_index_entry_desc(e, &d);
 		struct i2k_error *e2 = NULL;
 		r->refs++;
-		if (i2k_store_check_desc(s, name ? name : d.digest, &d, &e2) < 0) {
+		const char *corrupt = reaches_bad(s, d.digest, bad);
+		if (corrupt) {
+			problem(r, repair, "ref %s: blob %s is corrupt", name ? name : d.digest,
+				corrupt);
+			if (!repair)
+				json_array_append(keep, e);
+		} else if (i2k_store_check_desc(s, name ? name : d.digest, &d, &e2) < 0) {
 			problem(r, repair, "%s", e2->msg); /* names the ref */
 			i2k_error_free(e2);
 			if (!repair)
@@ -212,7 +240,12 @@ int i2k_store_verify(struct i2k_store *s, bool repair, struct i2k_store_verify_r
 	_cleanup_close_ int lock = i2k_store_lock(s, err);
 	if (lock < 0)
 		return -1;
-	if (check_blobs(s, repair, r, err) < 0 || check_refs(s, repair, r, err) < 0)
+	struct i2k_digest_set bad = {0};
+	int rc = check_blobs(s, repair, r, &bad, err);
+	if (rc == 0)
+		rc = check_refs(s, repair, r, &bad, err);
+	i2k_digest_set_free(&bad);
+	if (rc < 0)
 		return i2k_error_wrap(err, "verifying cache %s", s->dir);
 	/* temp files of a crashed index writer */
 	DIR *d = opendir(s->dir);

@@ -197,28 +197,7 @@ cache_verify limit-content-length
 faultproxy_stop
 # a config blob of 17 MiB (the limit is 16 MiB): refused before a byte is fetched
 # (pushed with the distribution API directly: skopeo itself refuses configs > 4 MiB)
-/usr/bin/python3 - "$REG_PLAIN" <<'EOF_PY'
-import hashlib, json, sys, urllib.request
-reg = "http://" + sys.argv[1] + "/v2/faults/bigconfig"
-def push_blob(data):
-    dg = "sha256:" + hashlib.sha256(data).hexdigest()
-    r = urllib.request.urlopen(urllib.request.Request(reg + "/blobs/uploads/", method="POST"))
-    loc = r.headers["Location"]
-    loc = (loc if loc.startswith("http") else "http://" + sys.argv[1] + loc)
-    loc += ("&" if "?" in loc else "?") + "digest=" + dg
-    urllib.request.urlopen(urllib.request.Request(loc, data=data, method="PUT",
-        headers={"Content-Type": "application/octet-stream"}))
-    return {"digest": dg, "size": len(data)}
-layer = push_blob(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00")
-cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"pad": "x" * (17 << 20)}},
-                  "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-c = push_blob(cfg)
-m = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-     "config": dict(mediaType="application/vnd.oci.image.config.v1+json", **c),
-     "layers": [dict(mediaType="application/vnd.oci.image.layer.v1.tar+gzip", **layer)]}
-urllib.request.urlopen(urllib.request.Request(reg + "/manifests/latest", data=json.dumps(m).encode(),
-    method="PUT", headers={"Content-Type": m["mediaType"]}))
-EOF_PY
+assert_exit bigconfig-push 0 "$T_PY" "$REPO/fixtures/pushimage.py" "$REG_PLAIN" faults/bigconfig:latest bigconfig 17
 fresh_cache
 faultproxy_start "http://$REG_PLAIN" --times 0
 P=$FP_ADDR/faults
@@ -229,6 +208,59 @@ assert_eq limit-config-not-requested 0 "$(grep -c '/blobs/' "$FP_LOG" || true)"
 assert_eq limit-config-nothing "" "$(ls -A "$I2KIT_CACHE/blobs/sha256/" 2>/dev/null || true)"
 cache_verify limit-config
 faultproxy_stop
+
+# ---- a PAX GNU sparse 1.0 bomb (5 GiB, 512 bytes of data): refused by the root size
+# limit; allowed by --max-root-size, the tar output keeps the hole ---------------------------
+assert_exit sparsebomb-push 0 "$T_PY" "$REPO/fixtures/pushimage.py" "$REG_PLAIN" faults/sparsebomb:latest sparsebomb 5
+fresh_cache
+W=$(t_tmpdir)
+printf 'init:\n  - %s\n' "$REG_PLAIN/faults/sparsebomb:latest" >"$W/bomb.yml"
+assert_exit sparsebomb-refused 1 "$I2KIT" build --format tar --dir "$W/out1" "$W/bomb.yml"
+assert_contains sparsebomb-refused-msg "$T_OUT" 'entry "bomb.img": 5368709120 bytes would expand the root past its size limit of 4294967296 bytes'
+assert_contains sparsebomb-refused-image "$T_OUT" "$REG_PLAIN/faults/sparsebomb:latest"
+assert_eq sparsebomb-refused-no-output "" "$(ls -A "$W/out1" 2>/dev/null || true)"
+assert_exit sparsebomb-allowed 0 "$I2KIT" build --format tar --max-root-size 8G --dir "$W/out2" "$W/bomb.yml"
+bytes=$(stat -c %s "$W/out2/bomb.tar" 2>/dev/null || echo 0)
+if [ "$bytes" -gt 0 ] && [ "$bytes" -lt 1048576 ]; then t_pass sparsebomb-tar-small; else
+	t_fail sparsebomb-tar-small "bomb.tar is $bytes bytes"; fi
+assert_contains sparsebomb-tar-lists "$(tar -tvf "$W/out2/bomb.tar" 2>&1)" "5368709120"
+assert_eq sparsebomb-tar-sparse True "$("$T_PY" -c 'import sys, tarfile
+print(tarfile.open(sys.argv[1]).getmember("bomb.img").issparse())' "$W/out2/bomb.tar" 2>&1)"
+cache_verify sparsebomb
+
+# ---- an empty YAML is an error, not an empty tar ---------------------------------------------
+: >"$W/empty.yml"
+assert_exit empty-yaml 1 "$I2KIT" build --format tar --dir "$W/out3" "$W/empty.yml"
+assert_contains empty-yaml-msg "$T_OUT" "i2kit: error: $W/empty.yml: nothing to build"
+assert_eq empty-yaml-no-output "" "$(ls -A "$W/out3" 2>/dev/null || true)"
+
+# ---- kill -9 of builds at 10 points: never a temp file left in the output directory ---------
+cat >"$W/kill.yml" <<YML
+kernel:
+  image: $B/kernel:6.1
+init:
+  - $B/busybox:latest
+services:
+  - name: big
+    image: $B/big:latest
+YML
+assert_exit kill-warm 0 "$I2KIT" cache pull "$B/kernel:6.1" "$B/busybox:latest" "$B/big:latest"
+left=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	"$I2KIT" build --format tar --format kernel+initrd --dir "$W/kill" --name k "$W/kill.yml" \
+		>/dev/null 2>&1 &
+	kpid=$!
+	sleep "$(awk -v i="$i" 'BEGIN { print 0.3 * i }')"
+	kill -9 "$kpid" 2>/dev/null || true
+	wait "$kpid" 2>/dev/null || true
+	stray=$(ls -A "$W/kill" 2>/dev/null | grep -v '^k\.tar$\|^k-kernel$\|^k-initrd\.img$\|^k-cmdline$' || true)
+	[ -z "$stray" ] || left="$left [$i: $stray]"
+done
+assert_eq kill9-nothing-left "" "$left"
+# a complete build afterwards: only the outputs, nothing else
+assert_exit kill9-then-build 0 "$I2KIT" build --format tar --dir "$W/kill" --name k "$W/kill.yml"
+assert_eq kill9-then-only-outputs "" "$(ls -A "$W/kill" | grep -v '^k\.tar$\|^k-kernel$\|^k-initrd\.img$\|^k-cmdline$' || true)"
+cache_verify kill9
 
 # ---- registry killed mid-pull, restarted, pull again → resumes the partial --------------
 fresh_cache
