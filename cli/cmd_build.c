@@ -142,8 +142,9 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
-		static const char *const names[] = {"--format",	  "--dir",  "--name",
-						    "--size", "--compress", "--root", "--max-root-size"};
+		static const char *const names[] = {"--format",	      "--dir",	    "--name",
+						    "--size",	      "--compress", "--root",
+						    "--max-root-size"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, &merr);
@@ -197,7 +198,9 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			break;
 		case 6: /* --max-root-size */
 			if (parse_size(val, &a->max_root) < 0) {
-				i2k_cli_usage("build", "--max-root-size must be a size like 4G, not \"%s\"", val);
+				i2k_cli_usage("build",
+					      "--max-root-size must be a size like 4G, not \"%s\"",
+					      val);
 				return -1;
 			}
 			break;
@@ -287,8 +290,8 @@ int i2k_cmd_build(int argc, char **argv)
 	    i2k_fetcher_new(store, &a.fetch.fetch, &fetcher, &err) < 0 ||
 	    i2k_spool_new(NULL, &spool, &err) < 0)
 		goto fail;
-	struct i2k_assemble_opts bo = {.store = store, .fetcher = fetcher, .spool = spool,
-				       .max_root_size = a.max_root};
+	struct i2k_assemble_opts bo = {
+	    .store = store, .fetcher = fetcher, .spool = spool, .max_root_size = a.max_root};
 	if (i2k_assemble_root(cfg, &bo, &root, &err) < 0)
 		goto fail;
 	struct i2k_modules_report mrep;

@@ -39,9 +39,10 @@ struct i2k_assemble_opts {
 
 /* Builds the root. A config with nothing in it (no kernel, init, onboot,
  * onshutdown, services or files, e.g. an empty YAML) is I2K_ERR_CONFIG
- * "FILE: nothing to build: ...", never an empty root. On success *out is a new tree (caller frees; it
- * references opts->spool). Errors name the config position of the entry
- * that failed ("FILE:LINE:COL: services[web]: ..."). */
+ * "FILE: nothing to build: ...", never an empty root. On success *out is a
+ * new tree (caller frees; it references opts->spool). Errors name the
+ * config position of the entry that failed ("FILE:LINE:COL: services[web]:
+ * ..."). */
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
 		   struct i2k_fstree **out, struct i2k_error **err);
 

@@ -335,19 +335,19 @@ static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_
 					? (uint64_t)archive_entry_size(e)
 					: 0;
 		if (over_limit(c, declared))
-			return entry_error(
-			    c, I2K_ERR_HOSTILE, err,
-			    "%llu bytes would expand the root past its size limit "
-			    "of %llu bytes",
-			    (unsigned long long)declared, (unsigned long long)c->opts->max_size);
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "%llu bytes would expand the root past its size limit "
+					   "of %llu bytes",
+					   (unsigned long long)declared,
+					   (unsigned long long)c->opts->max_size);
 		if (copy_data(a, c, e, &off, &size, err) < 0)
 			return -1;
 		if (over_limit(c, size))
-			return entry_error(
-			    c, I2K_ERR_HOSTILE, err,
-			    "%llu bytes would expand the root past its size limit "
-			    "of %llu bytes",
-			    (unsigned long long)size, (unsigned long long)c->opts->max_size);
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "%llu bytes would expand the root past its size limit "
+					   "of %llu bytes",
+					   (unsigned long long)size,
+					   (unsigned long long)c->opts->max_size);
 		*c->used += size;
 		break;
 	}
