@@ -69,7 +69,7 @@ struct i2k_flatten_opts {
 	 * counts again) may not exceed max_size bytes. Checked against each
 	 * entry's declared size before its data is read, so a sparse or gzip
 	 * bomb fails at once with I2K_ERR_HOSTILE `entry "NAME": N bytes would
-	 * expand the root past its size limit of M bytes`. used (may be NULL:
+	 * expand the root past its size limit of M bytes (--max-root-size)`. used (may be NULL:
 	 * per call) accumulates across calls, e.g. every image of one root. */
 	uint64_t max_size;
 	uint64_t *used;

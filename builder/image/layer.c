@@ -337,7 +337,7 @@ static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_
 		if (over_limit(c, declared))
 			return entry_error(c, I2K_ERR_HOSTILE, err,
 					   "%llu bytes would expand the root past its size limit "
-					   "of %llu bytes",
+					   "of %llu bytes (--max-root-size)",
 					   (unsigned long long)declared,
 					   (unsigned long long)c->opts->max_size);
 		if (copy_data(a, c, e, &off, &size, err) < 0)
@@ -345,7 +345,7 @@ static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_
 		if (over_limit(c, size))
 			return entry_error(c, I2K_ERR_HOSTILE, err,
 					   "%llu bytes would expand the root past its size limit "
-					   "of %llu bytes",
+					   "of %llu bytes (--max-root-size)",
 					   (unsigned long long)size,
 					   (unsigned long long)c->opts->max_size);
 		*c->used += size;

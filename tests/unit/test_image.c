@@ -774,7 +774,7 @@ TEST(expansion_limit)
 		if (pass == 0) {
 			FAILS(i2k_layer_apply(fd, "", tree, &o, &_e), I2K_ERR_HOSTILE,
 			      "entry \"bomb.img\": 5368709120 bytes would expand the root past its "
-			      "size limit of 4294967296 bytes");
+			      "size limit of 4294967296 bytes (--max-root-size)");
 			CHECK(i2k_fstree_lookup(tree, "bomb.img") == NULL);
 			CHECK_INT(used, 0);
 		} else {
@@ -806,7 +806,7 @@ TEST(expansion_limit)
 		else
 			FAILS(i2k_layer_apply(fd, "", tree, &o, &_e), I2K_ERR_HOSTILE,
 			      "entry \"two\": 3145728 bytes would expand the root past its size "
-			      "limit of 5242880 bytes");
+			      "limit of 5242880 bytes (--max-root-size)");
 		close(fd);
 	}
 	CHECK_INT(used, 3 << 20);
