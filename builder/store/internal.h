@@ -24,6 +24,7 @@
 #define I2K_STORE_INDEX_MAX (16u << 20)	  /* index.json */
 #define I2K_STORE_MANIFEST_MAX (4u << 20) /* a manifest or index blob */
 #define I2K_STORE_LAYOUT_MAX 4096u	  /* oci-layout */
+#define I2K_STORE_CONFIG_MAX (16u << 20)  /* an image config (as the registry's I2K_CONFIG_MAX) */
 #define I2K_STORE_REF_MAX 1024u		  /* a ref name */
 #define I2K_STORE_WALK_DEPTH 4		  /* nested indexes followed */
 
