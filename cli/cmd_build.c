@@ -42,6 +42,7 @@ static void help(void)
 	       "  --platform OS/ARCH[/V]  full platform\n"
 	       "  --size SIZE             disk size for disk formats (bytes, or with K, M, G;\n"
 	       "                          default: as small as fits)\n"
+	       "  --max-root-size SIZE    refuse images that unpack to more (default 4G)\n"
 	       "  --root initramfs|squashfs|ext4\n"
 	       "                          disk formats: root in the initrd (default), on a\n"
 	       "                          read-only squashfs or a writable ext4 partition\n"
@@ -91,7 +92,7 @@ struct build_args {
 	size_t n_files;
 	const char *dir, *name;
 	const char *service, *environment; /* -s / -e */
-	uint64_t size;
+	uint64_t size, max_root;
 	bool root_given;
 	enum i2k_root_mode root;
 	enum i2k_compression compression;
@@ -145,8 +146,8 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			return 0;
 		}
 		static const char *const names[] = {
-		    "--format", "--dir", "--name",    "--size", "--compress",
-		    "--root",	"-s",	 "--service", "-e",	"--environment"};
+		    "--format", "--dir",     "--name", "--size",	"--compress",	  "--root",
+		    "-s",	"--service", "-e",     "--environment", "--max-root-size"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which =
@@ -214,6 +215,14 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		case 8:
 		case 9:
 			a->environment = val;
+			break;
+		case 10:
+			if (parse_size(val, &a->max_root) < 0) {
+				i2k_cli_usage("build",
+					      "--max-root-size must be a size like 4G, not \"%s\"",
+					      val);
+				return -1;
+			}
 			break;
 		case 4: {
 			struct i2k_error *e = NULL;
@@ -347,6 +356,7 @@ int i2k_cmd_build(int argc, char **argv)
 			     .ldlinux_c32 = env_path("I2KIT_LDLINUX_C32")}},
 	    .cache_dir = a.fetch.cache_dir,
 	    .fetch = &a.fetch.fetch,
+	    .max_root_size = a.max_root,
 	    .note = a.fetch.json ? NULL : print_note,
 	};
 	struct i2k_build_result res = {0};
