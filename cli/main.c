@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_aws.h"
 #include "cli/cmd_build.h"
 #include "cli/cmd_cache.h"
+#include "cli/cmd_push.h"
 #include "cli/cmd_run.h"
 #include "cli/cmd_validate.h"
 #include "cli/cmd_version.h"
@@ -19,11 +21,13 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"build", i2k_cmd_build, "build images from LinuxKit-style YAML"},
-	{"validate", i2k_cmd_validate, "check YAML files without building"},
-	{"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
-	{"run", i2k_cmd_run, "boot an image locally (qemu)"},
-	{"version", i2k_cmd_version, "print the version"},
+    {"build", i2k_cmd_build, "build images from LinuxKit-style YAML"},
+    {"validate", i2k_cmd_validate, "check YAML files without building"},
+    {"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
+    {"run", i2k_cmd_run, "boot an image locally (qemu)"},
+    {"push", i2k_cmd_push, "upload a disk image as an AMI (push aws)"},
+    {"aws", i2k_cmd_aws, "list or remove the AMIs i2kit registered"},
+    {"version", i2k_cmd_version, "print the version"},
 };
 
 static void usage(FILE *f)

@@ -397,8 +397,13 @@ static int attempt(const struct i2k_aws *a, CURL *h, const struct i2k_aws_req *r
 {
 	char date[17];
 	i2k_aws_amz_date(i2k_aws_now(a), date);
-	size_t n = r->n_headers + 4;
+	size_t n = r->n_headers + 5;
 	_cleanup_free_ struct i2k_sigv4_header *hs = i2k_xcalloc(n, sizeof(*hs));
+	char body_hash[65];
+	if (r->payload_hash)
+		snprintf(body_hash, sizeof(body_hash), "%s", r->payload_hash);
+	else
+		i2k_aws_sha256_hex(r->body ? r->body : "", r->body_len, body_hash);
 	size_t k = 0;
 	hs[k++] = (struct i2k_sigv4_header){"Host", host};
 	hs[k++] = (struct i2k_sigv4_header){"X-Amz-Date", date};
@@ -408,11 +413,9 @@ static int attempt(const struct i2k_aws *a, CURL *h, const struct i2k_aws_req *r
 		hs[k++] = (struct i2k_sigv4_header){"X-Amz-Security-Token", a->creds.session_token};
 	for (size_t i = 0; i < r->n_headers; i++)
 		hs[k++] = r->headers[i];
-	char body_hash[65];
-	if (r->payload_hash)
-		snprintf(body_hash, sizeof(body_hash), "%s", r->payload_hash);
-	else
-		i2k_aws_sha256_hex(r->body ? r->body : "", r->body_len, body_hash);
+	/* signed, so that a verifier that only sees signed headers (moto) hashes
+	 * the same payload value */
+	hs[k++] = (struct i2k_sigv4_header){"X-Amz-Content-Sha256", body_hash};
 	struct i2k_sigv4_req sr = {
 	    .method = r->method,
 	    .path = path,
@@ -436,8 +439,6 @@ static int attempt(const struct i2k_aws *a, CURL *h, const struct i2k_aws_req *r
 	i2k_sigv4_out_clear(&so);
 	sl = curl_slist_append(sl, auth);
 	explicit_bzero(auth, strlen(auth));
-	_cleanup_free_ char *sha = i2k_xasprintf("X-Amz-Content-Sha256: %s", body_hash);
-	sl = curl_slist_append(sl, sha);
 	sl = curl_slist_append(sl, "Expect:");
 	if (!r->content_type)
 		sl = curl_slist_append(sl, "Content-Type:");
