@@ -109,13 +109,21 @@ static int rmi(struct i2k_aws *a, char **ids, size_t n_ids, struct i2k_error **e
 					   a->region);
 			break;
 		}
-		if (i2k_ec2_deregister_image(a, NULL, m->id, err) < 0 ||
-		    (m->snapshot_id && i2k_ec2_delete_snapshot(a, NULL, m->snapshot_id, err) < 0)) {
+		char **snaps = NULL;
+		size_t ns = 0;
+		if (i2k_ec2_image_snapshots(a, NULL, m->id, m->snapshot_id, &snaps, &ns, err) < 0 ||
+		    i2k_ec2_deregister_image(a, NULL, m->id, err) < 0)
 			rc = -1;
-			break;
+		if (rc == 0)
+			printf("deregistered %s\n", m->id);
+		for (size_t s = 0; s < ns; s++) {
+			if (rc == 0 && i2k_ec2_delete_snapshot(a, NULL, snaps[s], err) < 0)
+				rc = -1;
+			else if (rc == 0)
+				printf("deleted %s\n", snaps[s]);
+			free(snaps[s]);
 		}
-		printf("deleted %s%s%s\n", m->id, m->snapshot_id ? " and " : "",
-		       m->snapshot_id ? m->snapshot_id : "");
+		free(snaps);
 	}
 	i2k_ec2_images_free(im, n);
 	return rc;

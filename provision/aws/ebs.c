@@ -517,14 +517,34 @@ static int register_image(struct ebs_sink *s, const char *digest, struct i2k_err
 		i2k_ec2_images_free(old, n_old);
 		return -1;
 	}
+	const char *snap_only[] = {s->snap};
+	struct i2k_ec2_tag ami_tag = {I2K_EC2_TAG_AMI, s->ami};
+	if (i2k_ec2_create_tags(a, s->conn, snap_only, 1, &ami_tag, 1, err) < 0) {
+		i2k_ec2_images_free(old, n_old);
+		return -1;
+	}
 	for (size_t i = 0; i < n_old; i++) {
-		if (old[i].snapshot_id == NULL)
-			continue;
+		char **snaps = NULL;
+		size_t ns = 0;
 		struct i2k_error *e = NULL;
-		if (i2k_ec2_delete_snapshot(a, s->conn, old[i].snapshot_id, &e) < 0)
-			i2k_warn("--replace: could not delete snapshot %s of %s: %s",
-				 old[i].snapshot_id, old[i].id, e->msg);
-		i2k_error_free(e);
+		if (i2k_ec2_image_snapshots(a, s->conn, old[i].id, old[i].snapshot_id, &snaps, &ns,
+					    &e) < 0) {
+			i2k_warn("--replace: could not find the snapshots of %s: %s", old[i].id,
+				 e->msg);
+			i2k_error_free(e);
+			continue;
+		}
+		for (size_t k = 0; k < ns; k++) {
+			if (strcmp(snaps[k], s->snap) != 0 &&
+			    i2k_ec2_delete_snapshot(a, s->conn, snaps[k], &e) < 0) {
+				i2k_warn("--replace: could not delete snapshot %s of %s: %s",
+					 snaps[k], old[i].id, e->msg);
+				i2k_error_free(e);
+				e = NULL;
+			}
+			free(snaps[k]);
+		}
+		free(snaps);
 	}
 	s->res.replaced = n_old;
 	i2k_ec2_images_free(old, n_old);

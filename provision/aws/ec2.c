@@ -288,3 +288,36 @@ int i2k_ec2_wait_image(const struct i2k_aws *a, struct i2k_aws_conn *c, const ch
 		delay = delay * 2 > 15000 ? 15000 : delay * 2;
 	}
 }
+
+int i2k_ec2_image_snapshots(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *ami,
+			    const char *fallback, char ***out, size_t *n, struct i2k_error **err)
+{
+	*out = NULL;
+	*n = 0;
+	struct i2k_aws_params p = {0};
+	i2k_aws_params_add(&p, "Owner.1", "self");
+	i2k_aws_params_add(&p, "Filter.1.Name", "tag:" I2K_EC2_TAG_AMI);
+	i2k_aws_params_add(&p, "Filter.1.Value.1", ami);
+	xmlDoc *doc = NULL;
+	int rc = i2k_aws_query(a, c, I2K_AWS_EC2, "DescribeSnapshots", &p, &doc, NULL, err);
+	i2k_aws_params_clear(&p);
+	if (rc < 0)
+		return -1;
+	size_t cap = 0;
+	xmlNode *set = i2k_xml_child(xmlDocGetRootElement(doc), "snapshotSet");
+	for (xmlNode *it = i2k_xml_child(set, "item"); it; it = i2k_xml_next(it)) {
+		char *id = i2k_xml_text(it, "snapshotId");
+		if (id == NULL || *id == '\0') {
+			free(id);
+			continue;
+		}
+		i2k_xgrow((void **)out, &cap, *n + 1, sizeof(char *));
+		(*out)[(*n)++] = id;
+	}
+	xmlFreeDoc(doc);
+	if (*n == 0 && fallback) {
+		*out = i2k_xcalloc(1, sizeof(char *));
+		(*out)[(*n)++] = i2k_xstrdup(fallback);
+	}
+	return 0;
+}

@@ -15,6 +15,7 @@
 
 #define I2K_EC2_TAG_NAME "i2kit:name"
 #define I2K_EC2_TAG_DIGEST "i2kit:digest"
+#define I2K_EC2_TAG_AMI "i2kit:ami" /* on a snapshot: the AMI registered from it */
 
 struct i2k_ec2_tag {
 	const char *key, *value;
@@ -62,6 +63,12 @@ int i2k_ec2_delete_snapshot(const struct i2k_aws *a, struct i2k_aws_conn *c, con
 int i2k_ec2_create_tags(const struct i2k_aws *a, struct i2k_aws_conn *c,
 			const char *const *resources, size_t n_res, const struct i2k_ec2_tag *tags,
 			size_t n_tags, struct i2k_error **err);
+/* The snapshots to delete with image ami: those tagged i2kit:ami=AMI
+ * (DescribeSnapshots, Owner self), or when there are none, fallback (the
+ * image's root snapshot; may be NULL). *out: caller frees each and the
+ * array. */
+int i2k_ec2_image_snapshots(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *ami,
+			    const char *fallback, char ***out, size_t *n, struct i2k_error **err);
 /* DescribeSnapshots status ("pending", "completed", "error"); caller frees. */
 int i2k_ec2_snapshot_state(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *snap,
 			   char **state, struct i2k_error **err);
