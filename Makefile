@@ -115,6 +115,8 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		$$(grep -hv '^#' packages.txt $$(ls fixtures/PACKAGES 2>/dev/null))
+	@# the AWS tests' emulator (Debian has no python3-moto)
+	python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install 'moto[server]' boto3
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
