@@ -123,6 +123,13 @@ void i2k_aws_resp_clear(struct i2k_aws_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static __thread bool uninterruptible;
+
+void i2k_aws_set_uninterruptible(bool on)
+{
+	uninterruptible = on;
+}
+
 int64_t i2k_aws_now(const struct i2k_aws *a)
 {
 	return a && a->fixed_time ? a->fixed_time : (int64_t)time(NULL);
@@ -134,9 +141,9 @@ int i2k_aws_sleep_ms(unsigned ms, struct i2k_error **err)
 		unsigned step = ms > 100 ? 100 : ms;
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			if (i2k_interrupted)
+			if (i2k_interrupted && !uninterruptible)
 				break;
-		if (i2k_check_interrupt(err) < 0)
+		if (!uninterruptible && i2k_check_interrupt(err) < 0)
 			return -1;
 		ms -= step;
 	}
@@ -215,7 +222,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
 
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-	return i2k_interrupted ? 1 : 0;
+	return i2k_interrupted && !uninterruptible ? 1 : 0;
 }
 
 /* "scheme://host[:port]" + optional base path → host header value (default
@@ -478,7 +485,7 @@ static int attempt(const struct i2k_aws *a, CURL *h, const struct i2k_aws_req *r
 	curl_slist_free_all(sl);
 	*error_type = x.error_type;
 	if (rc != CURLE_OK) {
-		if (rc == CURLE_ABORTED_BY_CALLBACK && i2k_interrupted)
+		if (rc == CURLE_ABORTED_BY_CALLBACK && i2k_interrupted && !uninterruptible)
 			return i2k_error_set(err, I2K_ERR_INTERRUPTED, "interrupted");
 		if (rc == CURLE_WRITE_ERROR && x.overflow)
 			return i2k_error_set(err, I2K_ERR_INTEGRITY, "answer exceeds %zu bytes",

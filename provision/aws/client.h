@@ -137,6 +137,10 @@ char *i2k_xml_text(xmlNode *n, const char *path);
 /* Next element sibling with the same local name as n, or NULL. */
 xmlNode *i2k_xml_next(xmlNode *n);
 
+/* While on (per thread), SIGINT does not abort requests or retry waits:
+ * for the clean-up calls after a failure or Ctrl-C (deleting the snapshot). */
+void i2k_aws_set_uninterruptible(bool on);
+
 /* Wall clock (or a->fixed_time) in seconds. */
 int64_t i2k_aws_now(const struct i2k_aws *a);
 /* Sleeps ms milliseconds, waking early on SIGINT (then I2K_ERR_INTERRUPTED). */

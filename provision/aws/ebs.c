@@ -456,6 +456,7 @@ static void stop_workers(struct ebs_sink *s)
 static void cleanup_remote(struct ebs_sink *s)
 {
 	struct i2k_error *e = NULL;
+	i2k_aws_set_uninterruptible(true);
 	if (s->ami) {
 		if (i2k_ec2_deregister_image(s->a, s->conn, s->ami, &e) < 0)
 			i2k_warn("could not deregister %s: %s", s->ami, e->msg);
@@ -472,6 +473,7 @@ static void cleanup_remote(struct ebs_sink *s)
 		free(s->snap);
 		s->snap = NULL;
 	}
+	i2k_aws_set_uninterruptible(false);
 }
 
 static int register_image(struct ebs_sink *s, const char *digest, struct i2k_error **err)

@@ -170,6 +170,22 @@ assert_eq block-fails-no-snapshot-left "$n0" "$(nsnap)"
 assert_eq block-fails-no-image "0" "$(nimg fails)"
 assert_eq block-fails-deleted "1" "$(grep -c '"DeleteSnapshot"' "$W/fail.log" || true)"
 
+# Ctrl-C (SIGINT) in the middle of the upload: exit 130, the snapshot deleted
+n0=$(nsnap)
+proxy_start "$W/int.log" --fault slow --fault-every 1 --slow 1
+env AWS_ACCESS_KEY_ID="$MOTO_KEY_ID" AWS_SECRET_ACCESS_KEY="$MOTO_SECRET" \
+	"$I2KIT" push aws --endpoint-url "$PX_URL" --name interrupted --jobs 2 "$W/bios.raw" \
+	>"$W/int.out" 2>&1 &
+pid=$!
+for i in $(seq 1 100); do grep -q PutSnapshotBlock "$W/int.log" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+proxy_stop
+assert_eq interrupt-exit-130 130 "$rc"
+assert_eq interrupt-no-snapshot-left "$n0" "$(nsnap)"
+assert_eq interrupt-no-image 0 "$(nimg interrupted)"
+
 # --- a wrong secret ------------------------------------------------------------
 n0=$(nsnap)
 assert_exit wrong-secret-exit-3 3 env AWS_ACCESS_KEY_ID="$MOTO_KEY_ID" AWS_SECRET_ACCESS_KEY=not-the-secret-xyz \
