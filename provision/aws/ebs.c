@@ -38,14 +38,14 @@ int i2k_ebs_parse_start(const char *json, char **snap, uint32_t *block_size, str
 	return 0;
 }
 
-int i2k_ebs_start_snapshot(const struct i2k_aws *a, struct i2k_aws_conn *c,
-			   const struct i2k_ebs_start *s, char **snap, uint32_t *block_size,
-			   struct i2k_error **err)
+static int start_once(const struct i2k_aws *a, struct i2k_aws_conn *c,
+		      const struct i2k_ebs_start *s, const char *token, char **snap,
+		      uint32_t *block_size, char **status, struct i2k_error **err)
 {
 	json_t *j = json_object();
 	json_object_set_new(j, "VolumeSize", json_integer((json_int_t)s->volume_gib));
-	if (s->client_token)
-		json_object_set_new(j, "ClientToken", json_string(s->client_token));
+	if (token)
+		json_object_set_new(j, "ClientToken", json_string(token));
 	if (s->description)
 		json_object_set_new(j, "Description", json_string(s->description));
 	json_object_set_new(j, "Timeout", json_integer(s->timeout_min ? s->timeout_min : 60));
@@ -74,8 +74,58 @@ int i2k_ebs_start_snapshot(const struct i2k_aws *a, struct i2k_aws_conn *c,
 		return -1;
 	}
 	int rc = i2k_ebs_parse_start(resp.body.data, snap, block_size, err);
+	json_error_t je;
+	json_t *ans = json_loads(resp.body.data ? resp.body.data : "", 0, &je);
+	const char *st = json_string_value(json_object_get(ans, "Status"));
+	*status = i2k_xstrdup(st ? st : "pending");
+	json_decref(ans);
 	i2k_aws_resp_clear(&resp);
 	return rc;
+}
+
+int i2k_ebs_start_snapshot(const struct i2k_aws *a, struct i2k_aws_conn *c,
+			   const struct i2k_ebs_start *s, char **snap, uint32_t *block_size,
+			   struct i2k_error **err)
+{
+	*snap = NULL;
+	char token[65] = "";
+	if (s->client_token)
+		snprintf(token, sizeof(token), "%s", s->client_token);
+	for (int n = 0;; n++) {
+		char *status = NULL;
+		if (start_once(a, c, s, s->client_token ? token : NULL, snap, block_size, &status,
+			       err) < 0) {
+			free(status);
+			return -1;
+		}
+		bool stale = strcmp(status, "pending") != 0;
+		if (!stale || s->client_token == NULL || n == 3) {
+			if (stale)
+				i2k_error_set(err, I2K_ERR_REGISTRY,
+					      "StartSnapshot: snapshot %s is %s, not pending",
+					      *snap, status);
+			free(status);
+			if (stale) {
+				free(*snap);
+				*snap = NULL;
+				return -1;
+			}
+			return 0;
+		}
+		/* The token named an earlier push's snapshot that has since
+		 * completed or failed (and was deleted): derive the next token
+		 * from it, deterministically. */
+		i2k_aws_debugf(a,
+			       "aws: ClientToken answered with %s snapshot %s; deriving a new one",
+			       status, *snap);
+		_cleanup_free_ char *seed = i2k_xasprintf("%s:%s", token, *snap);
+		uint8_t d[32];
+		SHA256((const uint8_t *)seed, strlen(seed), d);
+		i2k_aws_hex32(d, token);
+		free(status);
+		free(*snap);
+		*snap = NULL;
+	}
 }
 
 int i2k_ebs_put_block(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *snap,

@@ -72,7 +72,11 @@ struct i2k_ebs_start {
 	size_t n_tags;
 	unsigned timeout_min; /* 0 → 60 */
 };
-/* *snap is the caller's; *block_size is what AWS answered (informational). */
+/* *snap is the caller's; *block_size is what AWS answered (informational).
+ * An answer whose Status is not "pending" means the ClientToken named an
+ * earlier push's snapshot (completed, or failed and deleted): the call is
+ * repeated with a token derived from that one and the snapshot id (at most
+ * 3 times), so re-running a failed push still works and stays deterministic. */
 int i2k_ebs_start_snapshot(const struct i2k_aws *a, struct i2k_aws_conn *c,
 			   const struct i2k_ebs_start *s, char **snap, uint32_t *block_size,
 			   struct i2k_error **err);

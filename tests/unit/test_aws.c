@@ -701,6 +701,7 @@ struct fake_aws {
 	char *register_body;
 	bool deleted, completed;
 	int describe_images;
+	int starts;
 };
 
 static bool hdr(const struct req *q, const char *name, char *out, size_t n)
@@ -726,8 +727,12 @@ static void aws_handler(const struct req *q, struct resp *r, void *ctx)
 	if (act)
 		snprintf(action, sizeof(action), "%s", act);
 	if (strcmp(q->method, "POST") == 0 && strcmp(q->path, "/snapshots") == 0) {
-		body_set(r,
-			 "{\"SnapshotId\":\"snap-42\",\"BlockSize\":512,\"Status\":\"pending\"}");
+		f->starts++;
+		if (strstr(q->body, "\"ClientToken\":\"stale\""))
+			body_set(r, "{\"SnapshotId\":\"snap-old\",\"Status\":\"completed\"}");
+		else
+			body_set(r, "{\"SnapshotId\":\"snap-42\",\"BlockSize\":512,"
+				    "\"Status\":\"pending\"}");
 	} else if (sscanf(q->path, "/snapshots/snap-42/blocks/%lu", &idx) == 1) {
 		f->puts++;
 		char sum[64] = "", len[32] = "";
@@ -908,6 +913,24 @@ TEST(ebs_sink_failure_deletes_snapshot)
 	free(f.disk);
 }
 
+TEST(ebs_start_stale_client_token)
+{
+	struct fake_aws f = {.fail_index = -1};
+	struct server s;
+	server_start(&s, aws_handler, &f);
+	struct i2k_aws a;
+	test_aws_env(&a, s.port);
+	struct i2k_ebs_start st = {.volume_gib = 1, .client_token = "stale"};
+	char *snap = NULL;
+	uint32_t bs = 0;
+	OK(i2k_ebs_start_snapshot(&a, NULL, &st, &snap, &bs, &_e));
+	CHECK_STR(snap, "snap-42"); /* the completed snapshot of an earlier push is not reused */
+	CHECK_INT(f.starts, 2);
+	free(snap);
+	i2k_aws_clear(&a);
+	server_stop(&s);
+}
+
 /* --- disk image reader ----------------------------------------------------------- */
 
 static void reader_roundtrip(enum i2k_container_kind kind, uint64_t size)
@@ -1022,6 +1045,7 @@ int main(void)
 	RUN(errors_and_retries);
 	RUN(ebs_sink_uploads_nonzero_blocks);
 	RUN(ebs_sink_failure_deletes_snapshot);
+	RUN(ebs_start_stale_client_token);
 	RUN(reader_containers);
 	RUN(reader_rejects_corrupt_headers);
 	struct i2k_error *e = NULL;
