@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <libxml/parser.h>
 
 #include "builder/base/cleanup.h"
@@ -87,6 +88,7 @@ static void curl_init_once(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	xmlInitParser();
+	json_object_seed(0); /* before upload threads use jansson */
 }
 
 struct i2k_aws_conn *i2k_aws_conn_new(void)
