@@ -24,7 +24,7 @@ LDLIBS := $(PKG_LIBS) -pthread
 
 # Every stage folder contributes library sources; the guest init is built
 # separately (static musl) and never linked here.
-LIB_DIRS := builder kernel initrd formats provision
+LIB_DIRS := builder kernel initrd formats pipeline provision
 LIB_SRCS := $(shell find $(LIB_DIRS) -name '*.c' -not -path 'initrd/init/*' | sort)
 CLI_SRCS := $(sort $(wildcard cli/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -123,8 +123,9 @@ install: all
 	install -m 0755 i2kit $(DESTDIR)$(PREFIX)/bin/i2kit
 	ln -sf i2kit $(DESTDIR)$(PREFIX)/bin/i2kit-build
 
+# The same file set tests/lint.sh checks with clang-format --dry-run -Werror.
 format:
-	clang-format -i $(LIB_SRCS) $(CLI_SRCS) $(UNIT_SRCS) $(shell find builder kernel initrd formats provision cli tests -name '*.h')
+	clang-format -i $(shell find builder kernel initrd formats pipeline provision cli tests bench fixtures examples -name '*.[ch]')
 
 lint:
 	@tests/lint.sh

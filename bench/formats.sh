@@ -10,6 +10,9 @@
 #   qcow2-efi --root ext4  the same + qemu-img convert -O qcow2
 #   iso-bios         i2kit  vs  find|cpio|gzip of the root + xorriso -as mkisofs
 #                    with isolinux + isohybrid MBR
+#   raw-efi + qcow2-efi in one build  vs  raw-efi alone (modules: all): the
+#                    second format reuses the initrd, UKI, ESP and disk, so
+#                    the ratio is what one more container costs (target ≤ 1.15)
 set -euo pipefail
 F=$B/formats
 rm -rf "$F" && mkdir -p "$F"
@@ -67,6 +70,8 @@ i_squashfs() { I2K --format kernel+squashfs --dir "$F/o1"; }
 i_efi() { I2K --format raw-efi --root ext4 --dir "$F/o2"; }
 i_qcow2() { I2K --format qcow2-efi --root ext4 --dir "$F/o3"; }
 i_iso() { I2K --format iso-bios --dir "$F/o4"; }
+i_raw_efi() { I2K --format raw-efi --dir "$F/o5"; }
+i_two_efi() { I2K --format raw-efi --format qcow2-efi --dir "$F/o6"; }
 
 for pair in "kernel+squashfs:i_squashfs:std_squashfs" "raw-efi (ext4 root):i_efi:std_efi_disk" \
 	"qcow2-efi (ext4 root):i_qcow2:std_qcow2_efi" "iso-bios:i_iso:std_iso"; do
@@ -75,3 +80,7 @@ for pair in "kernel+squashfs:i_squashfs:std_squashfs" "raw-efi (ext4 root):i_efi
 	ts=$(timeit "$sfn")
 	printf '%-44s %8s   (i2kit %.2fs, standard tools %.2fs)\n' "format $label: i2kit / tools" "$(ratio "$ti" "$ts")" "$ti" "$ts"
 done
+t_one=$(timeit i_raw_efi)
+t_two=$(timeit i_two_efi)
+printf '%-44s %8s   (raw-efi %.2fs, raw-efi + qcow2-efi %.2fs; target <= 1.15)\n' \
+	"formats: raw-efi+qcow2-efi / raw-efi alone" "$(ratio "$t_two" "$t_one")" "$t_one" "$t_two"

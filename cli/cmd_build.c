@@ -1,30 +1,27 @@
-/* cmd_build.c — `i2kit build` / `i2kit-build`: YAML files in, output files
- * out. Parses options, then runs the pipeline: config → fetch → root tree →
- * every requested format. All outputs share one fetch and one tree. */
+/* cmd_build.c — `i2kit build` / `i2kit-build`: parses the options, reads
+ * the boot loader paths from the environment once, runs the library
+ * pipeline (pipeline/build.h) and prints what it wrote. */
 #include "cli/cmd_build.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
-#include "builder/assemble/assemble.h"
-#include "builder/config/config.h"
-#include "builder/fstree/fstree.h"
-#include "builder/registry/fetch.h"
-#include "builder/store/store.h"
 #include "cli/common.h"
-#include "formats/outputs.h"
-#include "kernel/modules.h"
+#include "formats/disk/isohybrid.h"
+#include "formats/format.h"
+#include "kernel/uki.h"
+#include "pipeline/build.h"
 
 static void help(void)
 {
 	size_t n;
-	const struct i2k_output_format *f = i2k_output_formats(&n);
+	const struct i2k_format *f = i2k_formats(&n);
 	printf("Usage: i2kit build [OPTIONS] FILE.yml...\n\n"
 	       "Builds LinuxKit-style YAML files (merged in order) into images.\n\n"
 	       "Options:\n"
@@ -47,31 +44,26 @@ static void help(void)
 	       "  --json                  print the files written as JSON on stdout\n\n"
 	       "Formats:\n");
 	for (size_t i = 0; i < n; i++)
-		printf("  %-18s %s%s\n", f[i].name, f[i].description,
-		       f[i].implemented ? "" : " (not implemented yet)");
-}
-
-/* Default output name: the first file's base name without .yml/.yaml. */
-static char *default_name(const char *path)
-{
-	if (strcmp(path, "-") == 0)
-		return i2k_xstrdup("moby");
-	_cleanup_free_ char *copy = i2k_xstrdup(path);
-	char *base = i2k_xstrdup(basename(copy));
-	char *dot = strrchr(base, '.');
-	if (dot && (strcmp(dot, ".yml") == 0 || strcmp(dot, ".yaml") == 0))
-		*dot = '\0';
-	return base;
+		printf("  %-18s %s\n", f[i].name, f[i].help);
+	printf("\nEnvironment:\n"
+	       "  I2KIT_CACHE             image cache directory\n"
+	       "  I2KIT_EFI_STUB          systemd EFI stub for UEFI formats (default %s)\n"
+	       "  I2KIT_ISOLINUX_DIR      isolinux.bin and isohdpfx.bin for BIOS formats\n"
+	       "                          (default %s)\n"
+	       "  I2KIT_LDLINUX_C32       syslinux's ldlinux.c32 (default %s)\n"
+	       "  I2KIT_CA_FILE           extra CA certificates for registries\n"
+	       "  SOURCE_DATE_EPOCH       timestamps in the outputs\n",
+	       I2K_UKI_DEFAULT_STUB, I2K_ISOLINUX_DIR_DEFAULT, I2K_LDLINUX_C32_DEFAULT);
 }
 
 static void print_json(const struct i2k_output_result *res)
 {
 	json_t *files = json_array();
 	for (size_t i = 0; i < res->nfiles; i++)
-		json_array_append_new(files, json_pack("{s:s, s:I, s:s}", "path",
-						       res->files[i].path, "size",
-						       (json_int_t)res->files[i].size, "sha256",
-						       res->files[i].sha256));
+		json_array_append_new(
+		    files, json_pack("{s:s, s:s, s:I, s:s}", "path", res->files[i].path, "format",
+				     res->files[i].format, "size", (json_int_t)res->files[i].size,
+				     "sha256", res->files[i].sha256));
 	json_t *o = json_pack("{s:o}", "files", files);
 	if (res->kernel_release)
 		json_object_set_new(o, "kernel_release", json_string(res->kernel_release));
@@ -90,6 +82,7 @@ struct build_args {
 	size_t n_files;
 	const char *dir, *name;
 	uint64_t size;
+	bool root_given;
 	enum i2k_root_mode root;
 	enum i2k_compression compression;
 };
@@ -113,8 +106,8 @@ static int parse_size(const char *s, uint64_t *out)
 	if (*end) {
 		const char *units = "KMGT";
 		const char *u = strchr(units, *end == 'k' ? 'K' : *end);
-		if (u == NULL || *u == '\0' || (end[1] != '\0' && strcmp(end + 1, "iB") != 0 &&
-						  strcmp(end + 1, "B") != 0))
+		if (u == NULL || *u == '\0' ||
+		    (end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0))
 			return -1;
 		shift = 10u * (unsigned)(u - units + 1);
 	}
@@ -141,11 +134,12 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
-		static const char *const names[] = {"--format",	  "--dir",  "--name",
-						    "--size", "--compress", "--root"};
+		static const char *const names[] = {"--format", "--dir",      "--name",
+						    "--size",	"--compress", "--root"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
-		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, &merr);
+		int which =
+		    i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, &merr);
 		if (which == -2) {
 			i2k_cli_usage("build", "%s", merr->msg);
 			i2k_error_free(merr);
@@ -162,16 +156,12 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		}
 		switch (which) {
 		case 0: {
-			size_t n;
-			const struct i2k_output_format *f = i2k_output_formats(&n);
-			bool listed = false;
-			for (size_t k = 0; k < n; k++)
-				listed |= strcmp(f[k].name, val) == 0;
-			if (!listed) {
+			if (i2k_format_find(val) == NULL) {
 				i2k_cli_usage("build", "unknown output format \"%s\"", val);
 				return -1;
 			}
-			a->formats = i2k_xrealloc(a->formats, (a->n_formats + 1) * sizeof(*a->formats));
+			a->formats =
+			    i2k_xrealloc(a->formats, (a->n_formats + 1) * sizeof(*a->formats));
 			a->formats[a->n_formats++] = val;
 			break;
 		}
@@ -180,17 +170,19 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			break;
 		case 2:
 			if (*val == '\0' || strchr(val, '/')) {
-				i2k_cli_usage("build", "--name must be a plain file name, not \"%s\"", val);
+				i2k_cli_usage("build",
+					      "--name must be a plain file name, not \"%s\"", val);
 				return -1;
 			}
 			a->name = val;
 			break;
 		case 3:
 			if (parse_size(val, &a->size) < 0) {
-				i2k_cli_usage("build",
-					      "--size must be a number of bytes with an optional K, "
-					      "M, G or T suffix (a multiple of 512), not \"%s\"",
-					      val);
+				i2k_cli_usage(
+				    "build",
+				    "--size must be a number of bytes with an optional K, "
+				    "M, G or T suffix (a multiple of 512), not \"%s\"",
+				    val);
 				return -1;
 			}
 			break;
@@ -201,6 +193,7 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 				i2k_error_free(e);
 				return -1;
 			}
+			a->root_given = true;
 			break;
 		}
 		case 4: {
@@ -221,6 +214,20 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 	return 0;
 }
 
+static void print_note(void *ctx, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* An environment variable's value, NULL when unset or empty. */
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
 int i2k_cmd_build(int argc, char **argv)
 {
 	struct build_args a = {0};
@@ -235,83 +242,38 @@ int i2k_cmd_build(int argc, char **argv)
 		args_clear(&a);
 		return 0;
 	}
-	if (a.n_formats == 0) {
-		static const char *def = "kernel+initrd";
-		a.formats = i2k_xrealloc(a.formats, sizeof(*a.formats));
-		a.formats[a.n_formats++] = def;
-	}
-
-	struct i2k_error *err = NULL;
-	_cleanup_(i2k_config_freep) struct i2k_config *cfg = NULL;
-	_cleanup_(i2k_store_freep) struct i2k_store *store = NULL;
-	_cleanup_(i2k_fetcher_freep) struct i2k_fetcher *fetcher = NULL;
-	_cleanup_(i2k_spool_freep) struct i2k_spool *spool = NULL;
-	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = NULL;
-	_cleanup_free_ char *cache_dir = NULL;
-	_cleanup_free_ char *name = a.name ? i2k_xstrdup(a.name) : default_name(a.files[0]);
-	struct i2k_output_result res = {0};
-	int rc = 0;
-
-	/* vhd and dynamic-vhd both write NAME.vhd (as in LinuxKit). */
-	bool vhd = false, dvhd = false;
-	for (size_t i = 0; i < a.n_formats; i++) {
-		vhd |= strcmp(a.formats[i], "vhd") == 0;
-		dvhd |= strcmp(a.formats[i], "dynamic-vhd") == 0;
-	}
-	if (vhd && dvhd) {
-		rc = i2k_cli_usage("build", "vhd and dynamic-vhd both write NAME.vhd: build them "
-					    "with different --name");
-		goto done;
-	}
-	/* Check every format before doing any work. */
-	for (size_t i = 0; i < a.n_formats; i++) {
-		if (!i2k_output_known(a.formats[i])) {
-			i2k_error_set(&err, I2K_ERR_UNSUPPORTED, "format %s is not implemented yet",
-				      a.formats[i]);
-			goto fail;
-		}
-	}
 	if (a.fetch.json)
 		a.fetch.fetch.registry.progress = NULL;
-	if (i2k_config_load(a.files, a.n_files, &cfg, &err) < 0)
-		goto fail;
-	cache_dir = a.fetch.cache_dir ? i2k_xstrdup(a.fetch.cache_dir) : i2k_store_default_dir();
-	if (i2k_store_open(cache_dir, &store, &err) < 0 ||
-	    i2k_fetcher_new(store, &a.fetch.fetch, &fetcher, &err) < 0 ||
-	    i2k_spool_new(NULL, &spool, &err) < 0)
-		goto fail;
-	struct i2k_assemble_opts bo = {.store = store, .fetcher = fetcher, .spool = spool};
-	if (i2k_assemble_root(cfg, &bo, &root, &err) < 0)
-		goto fail;
-	struct i2k_modules_report mrep;
-	if (i2k_modules_prune(root, &cfg->kernel, &mrep, &err) < 0)
-		goto fail;
-	if (mrep.pruned > 0 && !a.fetch.json)
-		fprintf(stderr, "kernel modules: kept %zu of %zu (%.1f of %.1f MB)\n", mrep.kept,
-			mrep.total, mrep.kept_bytes / 1e6, mrep.total_bytes / 1e6);
-	struct i2k_output_opts oo = {.dir = a.dir ? a.dir : ".",
-				     .name = name,
-				     .compression = a.compression,
-				     .size = a.size,
-				     .root = a.root};
-	for (size_t i = 0; i < a.n_formats; i++) {
-		if (i2k_output_write(a.formats[i], root, &oo, &res, &err) < 0) {
-			/* Earlier formats of this run stay: each is complete on its own. */
-			i2k_error_wrap(&err, "%s output", a.formats[i]);
-			goto fail;
-		}
-	}
-	if (a.fetch.json) {
-		print_json(&res);
+	struct i2k_build_request rq = {
+	    .files = a.files,
+	    .nfiles = a.n_files,
+	    .formats = a.formats,
+	    .nformats = a.n_formats,
+	    .out = {.dir = a.dir,
+		    .name = a.name,
+		    .compression = a.compression,
+		    .size = a.size,
+		    .root_given = a.root_given,
+		    .root = a.root,
+		    .boot = {.efi_stub = env_path("I2KIT_EFI_STUB"),
+			     .isolinux_dir = env_path("I2KIT_ISOLINUX_DIR"),
+			     .ldlinux_c32 = env_path("I2KIT_LDLINUX_C32")}},
+	    .cache_dir = a.fetch.cache_dir,
+	    .fetch = &a.fetch.fetch,
+	    .note = a.fetch.json ? NULL : print_note,
+	};
+	struct i2k_build_result res = {0};
+	struct i2k_error *err = NULL;
+	int rc = 0;
+	if (i2k_build_run(&rq, &res, &err) < 0) {
+		rc = i2k_cli_fail(err);
+	} else if (a.fetch.json) {
+		print_json(&res.out);
 	} else {
-		for (size_t i = 0; i < res.nfiles; i++)
-			fprintf(stderr, "wrote %s\n", res.files[i].path);
+		for (size_t i = 0; i < res.out.nfiles; i++)
+			fprintf(stderr, "wrote %s\n", res.out.files[i].path);
 	}
-	goto done;
-fail:
-	rc = i2k_cli_fail(err);
-done:
-	i2k_output_result_free(&res);
+	i2k_build_result_free(&res);
 	args_clear(&a);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* cmd_run.c — `i2kit run qemu`: options in, the guest's exit status out.
- * The work is provision/qemu.c's; this file parses, picks the accelerator
- * (provision/kvm.c's probe for --accel auto) and prints. */
+ * The provider comes from the provider table (provision/provider.h); the
+ * accelerator choice and the work are provision/qemu.c's; this file parses
+ * and prints. */
 #include "cli/cmd_run.h"
 
 #include <stdio.h>
@@ -10,9 +11,7 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "cli/common.h"
-#include "provision/kvm.h"
-
-#define KVM_PROBE_MS 5000
+#include "provision/provider.h"
 
 static void help(void)
 {
@@ -35,10 +34,11 @@ static void help(void)
 	       "  --state DIR             state directory: pid, console.log, qmp.sock\n"
 	       "                          (default ~/.local/state/i2kit/run/NAME)\n"
 	       "  --cmdline-append STR    append to the kernel command line (kernel+initrd)\n"
-	       "  --uefi                  boot with OVMF (automatic for -efi images and .raw)\n"
+	       "  --uefi                  boot with OVMF (automatic for the UEFI formats)\n"
 	       "  --disk FILE             attach one more virtio disk\n\n"
 	       "Ctrl-C asks the guest to power off (ACPI) and waits up to %u s\n"
-	       "($I2KIT_RUN_GRACE) before killing it. $I2KIT_QEMU names the QEMU binary.\n"
+	       "($I2KIT_RUN_GRACE) before killing it. $I2KIT_QEMU names the QEMU binary,\n"
+	       "$I2KIT_OVMF_CODE and $I2KIT_OVMF_VARS the UEFI firmware.\n"
 	       "Exit status: the guest's (0 = every onboot container succeeded), 124 on\n"
 	       "timeout, 130 when killed after Ctrl-C, 1 when QEMU could not run.\n",
 	       I2K_QEMU_DEFAULT_MEM, I2K_QEMU_DEFAULT_GRACE);
@@ -74,14 +74,13 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 	if (argc < 2)
 		return i2k_error_set(err, I2K_ERR_USAGE,
 				     "no provider given (i2kit run qemu IMAGE)");
-	if (strcmp(argv[1], "qemu") != 0)
-		return i2k_error_set(err, I2K_ERR_USAGE, "unknown provider \"%s\" (only qemu)",
-				     argv[1]);
+	const struct i2k_provider *provider;
+	if (i2k_provider_get(argv[1], I2K_PROVIDER_RUN, &provider, &a->run, err) < 0)
+		return -1;
 	struct i2k_qemu_opts *o = &a->qemu;
-	static const char *const names[] = {"--mem",   "--cpus",	 "--publish",
-					    "--accel", "--console-file", "--timeout",
-					    "--data",  "--state",	 "--cmdline-append",
-					    "--disk"};
+	static const char *const names[] = {
+	    "--mem",	 "--cpus", "--publish", "--accel",	    "--console-file",
+	    "--timeout", "--data", "--state",	"--cmdline-append", "--disk"};
 	bool opts_done = false;
 	for (int i = 2; i < argc; i++) {
 		const char *arg = argv[i];
@@ -106,7 +105,8 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 			continue;
 		}
 		const char *val = NULL;
-		int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, err);
+		int which =
+		    i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, &i, &val, err);
 		if (which == -2)
 			return -1;
 		if (which == -1)
@@ -186,25 +186,20 @@ int i2k_cmd_run(int argc, char **argv)
 		return 0;
 	}
 	char why[256] = "";
-	if (a.qemu.accel != I2K_QEMU_ACCEL_TCG) {
-		bool kvm = i2k_kvm_usable(NULL, KVM_PROBE_MS, why, sizeof(why));
-		if (a.qemu.accel == I2K_QEMU_ACCEL_KVM && !kvm) {
-			i2k_error_set(&err, I2K_ERR_UNSUPPORTED, "--accel kvm: kvm unusable: %s",
-				      why);
-			i2k_run_args_clear(&a);
-			return i2k_cli_fail(err);
-		}
-		a.qemu.accel = kvm ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
-		if (kvm)
-			fprintf(stderr, "i2kit: qemu: using kvm\n");
-		else
-			fprintf(stderr, "i2kit: qemu: using tcg (kvm unusable: %s)\n", why);
-	} else {
-		fprintf(stderr, "i2kit: qemu: using tcg (--accel tcg)\n");
+	enum i2k_qemu_accel want = a.qemu.accel;
+	if (i2k_qemu_choose_accel(want, &a.qemu.accel, why, sizeof(why), &err) < 0) {
+		i2k_run_args_clear(&a);
+		return i2k_cli_fail(err);
 	}
+	if (a.qemu.accel == I2K_QEMU_ACCEL_KVM)
+		fprintf(stderr, "i2kit: qemu: using kvm\n");
+	else if (want == I2K_QEMU_ACCEL_TCG)
+		fprintf(stderr, "i2kit: qemu: using tcg (--accel tcg)\n");
+	else
+		fprintf(stderr, "i2kit: qemu: using tcg (kvm unusable: %s)\n", why);
 	struct i2k_qemu_result res;
 	int rc;
-	if (i2k_qemu_run(&a.qemu, &res, &err) < 0) {
+	if (a.run(&a.qemu, &res, &err) < 0) {
 		rc = i2k_cli_fail(err);
 	} else if (res.timed_out) {
 		fprintf(stderr, "i2kit: error: qemu: timed out after %u s; the VM was killed\n",

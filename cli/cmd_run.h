@@ -12,11 +12,13 @@
 #include <stdbool.h>
 
 #include "builder/base/error.h"
+#include "provision/provider.h"
 #include "provision/qemu.h"
 
 struct i2k_run_args {
 	struct i2k_qemu_opts qemu;	  /* publish points into publish below */
 	struct i2k_qemu_publish *publish; /* owned */
+	i2k_provider_op run;		  /* the provider's run op (provision/provider.h) */
 	bool help;
 };
 

@@ -11,7 +11,7 @@
 
 int i2k_root_mode_parse(const char *s, enum i2k_root_mode *out, struct i2k_error **err)
 {
-	static const char *const names[] = {"initramfs", "squashfs", "ext4"};
+	static const char *const names[] = {"initramfs", "squashfs", "ext4", "iso9660"};
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(names); i++) {
 		if (strcmp(s, names[i]) == 0) {
 			*out = (enum i2k_root_mode)i;
@@ -19,12 +19,21 @@ int i2k_root_mode_parse(const char *s, enum i2k_root_mode *out, struct i2k_error
 		}
 	}
 	return i2k_error_set(err, I2K_ERR_USAGE,
-			     "--root must be initramfs, squashfs or ext4, not \"%s\"", s);
+			     "--root must be initramfs, squashfs, ext4 or iso9660, not \"%s\"", s);
 }
 
 const char *i2k_root_mode_name(enum i2k_root_mode m)
 {
-	return m == I2K_ROOT_SQUASHFS ? "squashfs" : m == I2K_ROOT_EXT4 ? "ext4" : "initramfs";
+	switch (m) {
+	case I2K_ROOT_SQUASHFS:
+		return "squashfs";
+	case I2K_ROOT_EXT4:
+		return "ext4";
+	case I2K_ROOT_ISO9660:
+		return "iso9660";
+	default:
+		return "initramfs";
+	}
 }
 
 /* A copy of root's entries (inodes shared). */
@@ -54,7 +63,7 @@ int i2k_roots_rootfs(struct i2k_fstree *root, struct i2k_fstree **out, struct i2
 
 /* Top-level entries the first stage keeps (mount points and the init). */
 static const char *const stage1_keep[] = {"init", "dev", "proc", "sys", "run",
-					  "tmp",  "var", "etc",  "root"};
+					  "tmp",  "var", "etc",	 "root"};
 
 static bool stage1_wanted(const char *p)
 {

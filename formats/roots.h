@@ -11,7 +11,8 @@
  *                      isofs, overlay, loop) plus their dependencies
  *
  * The kernel command line for a disk root is the config's cmdline plus
- * i2k_roots_cmdline_root(): "i2kit.root=SPEC i2kit.rootfstype=TYPE", which
+ * "i2kit.root=SPEC i2kit.rootfstype=TYPE" (made by formats/artifacts.c for
+ * the disk formats and formats/write_files.c for kernel+squashfs), which
  * the init's first stage reads (initrd/init/stage1.c).
  */
 #ifndef I2K_FORMATS_ROOTS_H
@@ -20,9 +21,15 @@
 #include "builder/base/error.h"
 #include "builder/fstree/fstree.h"
 
-enum i2k_root_mode { I2K_ROOT_INITRAMFS, I2K_ROOT_SQUASHFS, I2K_ROOT_EXT4 };
+enum i2k_root_mode {
+	I2K_ROOT_INITRAMFS,
+	I2K_ROOT_SQUASHFS,
+	I2K_ROOT_EXT4,
+	I2K_ROOT_ISO9660, /* kernel+iso: the root on an ISO 9660 image */
+};
+#define I2K_ROOT_MODES 4
 
-/* "initramfs" | "squashfs" | "ext4" → mode; else I2K_ERR_USAGE. */
+/* "initramfs" | "squashfs" | "ext4" | "iso9660" → mode; else I2K_ERR_USAGE. */
 int i2k_root_mode_parse(const char *s, enum i2k_root_mode *out, struct i2k_error **err);
 const char *i2k_root_mode_name(enum i2k_root_mode m);
 

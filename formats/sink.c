@@ -57,6 +57,8 @@ int i2k_sink_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_err
 {
 	if (check_range(s, off, len, "zero", err) < 0)
 		return -1;
+	if (s->ops->zero)
+		return len ? s->ops->zero(s, off, len, err) : 0;
 	uint64_t base;
 	int fd = i2k_sink_fd(s, &base);
 	if (fd >= 0) {
@@ -136,8 +138,7 @@ static void file_destroy(struct i2k_sink *s)
 }
 
 static const struct i2k_sink_ops file_ops = {
-	.write_at = file_write, .read_at = file_read, .finish = file_finish,
-	.destroy = file_destroy};
+    .write_at = file_write, .read_at = file_read, .finish = file_finish, .destroy = file_destroy};
 
 static int file_sink_new(int fd, bool own, uint64_t base, uint64_t size, const char *name,
 			 struct i2k_sink **out, struct i2k_error **err)
@@ -159,8 +160,8 @@ static int file_sink_new(int fd, bool own, uint64_t base, uint64_t size, const c
 	return 0;
 }
 
-int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name,
-		      struct i2k_sink **out, struct i2k_error **err)
+int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name, struct i2k_sink **out,
+		      struct i2k_error **err)
 {
 	return file_sink_new(fd, false, base, size, name, out, err);
 }
@@ -189,8 +190,7 @@ static int win_write(struct i2k_sink *s, uint64_t off, const void *buf, size_t l
 	return i2k_sink_write_at(w->parent, w->off + off, buf, len, err);
 }
 
-static int win_read(struct i2k_sink *s, uint64_t off, void *buf, size_t len,
-		    struct i2k_error **err)
+static int win_read(struct i2k_sink *s, uint64_t off, void *buf, size_t len, struct i2k_error **err)
 {
 	struct window_sink *w = (struct window_sink *)s;
 	return i2k_sink_read_at(w->parent, w->off + off, buf, len, err);
@@ -202,8 +202,17 @@ static void win_destroy(struct i2k_sink *s)
 	free(s);
 }
 
-static const struct i2k_sink_ops window_ops = {
-	.write_at = win_write, .read_at = win_read, .finish = NULL, .destroy = win_destroy};
+static int win_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **err)
+{
+	struct window_sink *w = (struct window_sink *)s;
+	return i2k_sink_zero(w->parent, w->off + off, len, err);
+}
+
+static const struct i2k_sink_ops window_ops = {.write_at = win_write,
+					       .read_at = win_read,
+					       .zero = win_zero,
+					       .finish = NULL,
+					       .destroy = win_destroy};
 
 int i2k_sink_window_new(struct i2k_sink *parent, uint64_t off, uint64_t size, const char *name,
 			struct i2k_sink **out, struct i2k_error **err)

@@ -31,6 +31,9 @@ struct i2k_sink_ops {
 			struct i2k_error **err);
 	int (*read_at)(struct i2k_sink *s, uint64_t off, void *buf, size_t len,
 		       struct i2k_error **err);
+	/* Optional: [off, off+len) is zeros (a hole). Without it
+	 * i2k_sink_zero punches a hole in a file sink or writes zeros. */
+	int (*zero)(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **err);
 	/* Flushes; after finish no more writes are accepted. */
 	int (*finish)(struct i2k_sink *s, struct i2k_error **err);
 	void (*destroy)(struct i2k_sink *s);
@@ -38,7 +41,7 @@ struct i2k_sink_ops {
 
 struct i2k_sink {
 	const struct i2k_sink_ops *ops;
-	uint64_t size;    /* fixed capacity in bytes */
+	uint64_t size;	  /* fixed capacity in bytes */
 	const char *name; /* for messages ("ESP", "root partition", ...) */
 	bool finished;
 };
@@ -48,7 +51,10 @@ int i2k_sink_write_at(struct i2k_sink *s, uint64_t off, const void *buf, size_t 
 		      struct i2k_error **err);
 int i2k_sink_read_at(struct i2k_sink *s, uint64_t off, void *buf, size_t len,
 		     struct i2k_error **err);
-/* Writes len zero bytes (file sinks punch/skip instead of writing). */
+/* Makes [off, off+len) read as zeros: the sink's zero op when it has one
+ * (a hole for output and upload sinks), else a punched hole in a file
+ * sink, else written zeros. Container writers call it for every run of
+ * zero blocks they skip, so a sink sees the whole disk. */
 int i2k_sink_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **err);
 int i2k_sink_finish(struct i2k_sink *s, struct i2k_error **err);
 void i2k_sink_free(struct i2k_sink *s); /* NULL-safe; does not finish */
@@ -57,8 +63,8 @@ void i2k_sink_freep(struct i2k_sink **s);
 /* A sink over an open file: bytes [base, base+size) of fd. The fd is
  * borrowed (must outlive the sink). The file is extended to base+size with
  * ftruncate (sparse) by i2k_sink_file_new. */
-int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name,
-		      struct i2k_sink **out, struct i2k_error **err);
+int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name, struct i2k_sink **out,
+		      struct i2k_error **err);
 /* A new anonymous sparse temporary file of `size` bytes (O_TMPFILE in
  * $TMPDIR or /var/tmp); *fd_out (optional) borrows its descriptor, owned by
  * the sink. */

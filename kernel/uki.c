@@ -32,10 +32,7 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 
 const char *i2k_uki_stub_path(const char *stub_path)
 {
-	if (stub_path && *stub_path)
-		return stub_path;
-	const char *env = getenv("I2KIT_EFI_STUB");
-	return env && *env ? env : I2K_UKI_DEFAULT_STUB;
+	return stub_path && *stub_path ? stub_path : I2K_UKI_DEFAULT_STUB;
 }
 
 /* What the stub's headers say. */
@@ -87,8 +84,8 @@ static int parse_pe(const uint8_t *d, size_t len, const char *path, struct pe *p
 	pe->first_data = pe->size_of_headers;
 	for (uint16_t i = 0; i < pe->nsec; i++) {
 		const uint8_t *s = d + pe->sect_off + SEC_HDR * i;
-		uint32_t vsize = i2k_get_le32(s + 8), va = i2k_get_le32(s + 12), raw = i2k_get_le32(s + 16),
-			 ptr = i2k_get_le32(s + 20);
+		uint32_t vsize = i2k_get_le32(s + 8), va = i2k_get_le32(s + 12),
+			 raw = i2k_get_le32(s + 16), ptr = i2k_get_le32(s + 20);
 		if (raw && ((uint64_t)ptr + raw > len))
 			return bad_pe(err, path, "section data out of bounds");
 		if (raw && ptr + raw > pe->data_end)
@@ -215,7 +212,7 @@ int i2k_uki_build(const struct i2k_uki_opts *o, i2k_uki_write_fn write, void *ct
 	i2k_put_le32(coff + 8, 0);  /* PointerToSymbolTable: the symbols are not copied */
 	i2k_put_le32(coff + 12, 0); /* NumberOfSymbols */
 	i2k_put_le32(opt + OPT_SIZE_OF_INIT_DATA,
-	      (uint32_t)(i2k_get_le32(opt + OPT_SIZE_OF_INIT_DATA) + init_data));
+		     (uint32_t)(i2k_get_le32(opt + OPT_SIZE_OF_INIT_DATA) + init_data));
 	i2k_put_le32(opt + OPT_SIZE_OF_IMAGE, size_of_image);
 	i2k_put_le32(opt + OPT_CHECKSUM, 0);
 	uint32_t nrva = i2k_get_le32(opt + OPT_NUM_RVA);

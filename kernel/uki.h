@@ -50,7 +50,7 @@ struct i2k_uki_input {
 };
 
 struct i2k_uki_opts {
-	/* NULL → $I2KIT_EFI_STUB if set, else I2K_UKI_DEFAULT_STUB. */
+	/* NULL or "" → I2K_UKI_DEFAULT_STUB (the CLI reads $I2KIT_EFI_STUB). */
 	const char *stub_path;
 	struct i2k_uki_input kernel; /* bzImage, required (size > 0) */
 	struct i2k_uki_input initrd; /* size 0 → no .initrd section */

@@ -19,6 +19,9 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "formats/format.h"
+#include "provision/child.h"
+#include "provision/kvm.h"
 
 #define CMDLINE_MAX (64u << 10)
 #define QMP_LINE_MAX (64u << 10)
@@ -164,47 +167,78 @@ const char *i2k_qemu_ovmf_vars(void)
 	return p && *p ? p : "/usr/share/OVMF/OVMF_VARS_4M.fd";
 }
 
-/* A disk image by its extension (the names i2kit build writes). */
-static bool resolve_disk(const char *image, struct i2k_qemu_image *out)
+/* A disk image written as format f (firmware, container and CD-ROM from
+ * the format table). */
+static void resolve_disk(const char *image, const struct i2k_format *f, const char *prefix,
+			 struct i2k_qemu_image *out)
 {
-	static const struct {
-		const char *ext, *fmt;
-		bool cdrom;
-	} exts[] = {{".img", "raw", false},   {".raw", "raw", false}, {".qcow2", "qcow2", false},
-		    {".vhd", "vpc", false},    {".iso", "raw", true}};
-	for (size_t i = 0; i < I2K_ARRAY_SIZE(exts); i++) {
-		if (!i2k_str_has_suffix(image, exts[i].ext) || !is_file(image))
-			continue;
-		if (i2k_str_has_suffix(image, "-initrd.img") || i2k_str_has_suffix(image, "-squashfs.img"))
-			return false;
-		out->disk = i2k_xstrdup(image);
-		out->disk_fmt = exts[i].fmt;
-		out->cdrom = exts[i].cdrom;
-		const char *slash = strrchr(image, '/');
-		const char *base = slash ? slash + 1 : image;
-		size_t n = strlen(base) - strlen(exts[i].ext);
-		out->name = i2k_xstrndup(base, n);
-		out->efi = strcmp(exts[i].ext, ".raw") == 0 || i2k_str_has_suffix(out->name, "-efi");
-		if (out->name[0] == '\0') {
-			free(out->name);
-			out->name = i2k_xstrdup("vm");
-		}
-		out->cmdline = i2k_xstrdup("");
-		return true;
+	out->disk = i2k_xstrdup(image);
+	switch (f->container) {
+	case I2K_CONTAINER_QCOW2:
+		out->disk_fmt = "qcow2";
+		break;
+	case I2K_CONTAINER_VHD_FIXED:
+	case I2K_CONTAINER_VHD_DYNAMIC:
+		out->disk_fmt = "vpc";
+		break;
+	case I2K_CONTAINER_VMDK:
+		out->disk_fmt = "vmdk";
+		break;
+	default:
+		out->disk_fmt = "raw";
 	}
-	return false;
+	out->cdrom = f->cdrom;
+	out->efi = f->firmware == I2K_FIRMWARE_UEFI;
+	const char *slash = strrchr(prefix, '/');
+	out->name = i2k_xstrdup(slash ? slash + 1 : prefix);
+	out->cmdline = i2k_xstrdup("");
 }
 
 int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct i2k_error **err)
 {
 	memset(out, 0, sizeof(*out));
-	if (resolve_disk(image, out))
-		return 0;
+	_cleanup_free_ char *prefix = NULL;
+	const struct i2k_format *f = i2k_format_from_path(image, &prefix);
+	if (f && f->firmware == I2K_FIRMWARE_NONE && is_file(image))
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "%s was written as %s, which QEMU cannot boot (build a disk "
+				     "format or kernel+initrd)",
+				     image, f->name);
+	if (f && f->firmware != I2K_FIRMWARE_KERNEL && is_file(image)) {
+		resolve_disk(image, f, prefix, out);
+	} else if (f == NULL && is_file(image) && !i2k_str_has_suffix(image, "-initrd.img") &&
+		   !i2k_str_has_suffix(image, "-squashfs.img")) {
+		/* A disk under a name no format writes: a raw BIOS disk. */
+		static const struct i2k_format any = {.container = I2K_CONTAINER_RAW,
+						      .firmware = I2K_FIRMWARE_BIOS};
+		const char *dot = strrchr(image, '.');
+		const char *slash = strrchr(image, '/');
+		_cleanup_free_ char *stem = dot && (!slash || dot > slash)
+						? i2k_xstrndup(image, (size_t)(dot - image))
+						: i2k_xstrdup(image);
+		resolve_disk(image, &any, stem, out);
+	} else {
+		if (i2k_qemu_kernel_resolve(image, prefix ? prefix : image, out, err) < 0)
+			return -1;
+		/* kernel+squashfs / kernel+iso: the root image is the first disk */
+		if (f && strcmp(f->name, "kernel+iso") == 0) {
+			free(out->root_disk);
+			out->root_disk = i2k_xasprintf("%s.iso", prefix);
+		}
+	}
+	if (out->name[0] == '\0') {
+		free(out->name);
+		out->name = i2k_xstrdup("vm");
+	}
+	return 0;
+}
+
+/* A kernel+initrd (or kernel+squashfs) build under prefix. */
+int i2k_qemu_kernel_resolve(const char *image, const char *prefix, struct i2k_qemu_image *out,
+			    struct i2k_error **err)
+{
 	_cleanup_free_ char *sq = NULL;
-	_cleanup_free_ char *prefix = i2k_xstrdup(image);
 	_cleanup_free_ char *cpath = NULL;
-	if (i2k_str_has_suffix(prefix, "-kernel") && is_file(prefix))
-		prefix[strlen(prefix) - strlen("-kernel")] = '\0';
 	out->kernel = i2k_xasprintf("%s-kernel", prefix);
 	if (!is_file(out->kernel)) {
 		i2k_error_set(err, I2K_ERR_NOTFOUND, "%s: no kernel (%s does not exist)", image,
@@ -228,14 +262,10 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 		out->cmdline = i2k_xstrdup("");
 	}
 	sq = i2k_xasprintf("%s-squashfs.img", prefix);
-	if (is_file(sq))
+	if (is_file(sq) && strstr(out->cmdline, "i2kit.rootfstype=squashfs"))
 		out->root_disk = I2K_STEAL(sq);
 	const char *slash = strrchr(prefix, '/');
 	out->name = i2k_xstrdup(slash ? slash + 1 : prefix);
-	if (out->name[0] == '\0') {
-		free(out->name);
-		out->name = i2k_xstrdup("vm");
-	}
 	return 0;
 fail:
 	i2k_qemu_image_clear(out);
@@ -301,9 +331,10 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 {
 	*out = NULL;
 	if (img->disk && o->cmdline_append)
-		return i2k_error_set(err, I2K_ERR_USAGE,
-				     "--cmdline-append works with kernel+initrd builds only: a disk "
-				     "image carries its own command line");
+		return i2k_error_set(
+		    err, I2K_ERR_USAGE,
+		    "--cmdline-append works with kernel+initrd builds only: a disk "
+		    "image carries its own command line");
 	/* -kernel/-initrd take a plain file name but QEMU splits -initrd at ','
 	 * (several initrds) in recent versions: refuse rather than guess. */
 	if (img->initrd && strchr(img->initrd, ','))
@@ -329,8 +360,8 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_add(&a, i2k_xasprintf("%u", o->cpus ? o->cpus : 1));
 	if (img->efi || o->uefi) {
 		_cleanup_free_ char *code = opt_escape(i2k_qemu_ovmf_code());
-		_cleanup_free_ char *vars = opt_escape(o->ovmf_vars_copy ? o->ovmf_vars_copy
-									 : i2k_qemu_ovmf_vars());
+		_cleanup_free_ char *vars =
+		    opt_escape(o->ovmf_vars_copy ? o->ovmf_vars_copy : i2k_qemu_ovmf_vars());
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", code));
 		argv_addf(&a, "-drive");
@@ -340,9 +371,11 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		_cleanup_free_ char *d = opt_escape(img->disk);
 		argv_addf(&a, "-drive");
 		if (img->cdrom)
-			argv_add(&a, i2k_xasprintf("file=%s,format=raw,media=cdrom,readonly=on", d));
+			argv_add(&a,
+				 i2k_xasprintf("file=%s,format=raw,media=cdrom,readonly=on", d));
 		else
-			argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=virtio", d, img->disk_fmt));
+			argv_add(&a,
+				 i2k_xasprintf("file=%s,format=%s,if=virtio", d, img->disk_fmt));
 	} else {
 		argv_addf(&a, "-kernel");
 		argv_addf(&a, img->kernel);
@@ -359,8 +392,8 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	if (o->extra_disk) {
 		_cleanup_free_ char *d = opt_escape(o->extra_disk);
 		const char *fmt = i2k_str_has_suffix(o->extra_disk, ".qcow2") ? "qcow2"
-				  : i2k_str_has_suffix(o->extra_disk, ".vhd")   ? "vpc"
-										 : "raw";
+				  : i2k_str_has_suffix(o->extra_disk, ".vhd") ? "vpc"
+									      : "raw";
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=virtio", d, fmt));
 	}
@@ -587,107 +620,144 @@ static unsigned env_grace(void)
 	return I2K_QEMU_DEFAULT_GRACE;
 }
 
-int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, struct i2k_error **err)
+int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, char *why,
+			  size_t whylen, struct i2k_error **err)
 {
-	memset(res, 0, sizeof(*res));
-	res->guest_status = -1;
-	struct i2k_qemu_image img;
-	if (i2k_qemu_image_resolve(o->image, &img, err) < 0)
-		return -1;
-	int rc = -1;
-	char **argv = NULL;
-	_cleanup_free_ char *exe = NULL, *state = NULL, *qmp = NULL, *pidfile = NULL,
-			    *logpath = NULL, *vars = NULL;
-	_cleanup_close_ int log_fd = -1, con_fd = -1, out_r = -1, out_w = -1, err_r = -1,
-			    err_w = -1;
-	pid_t pid = -1;
-	bool owns_state = false; /* pid file and socket are ours to remove */
+	if (whylen)
+		why[0] = '\0';
+	if (want == I2K_QEMU_ACCEL_TCG) {
+		*out = I2K_QEMU_ACCEL_TCG;
+		return 0;
+	}
+	bool kvm = i2k_kvm_usable(NULL, I2K_QEMU_KVM_PROBE_MS, why, whylen);
+	if (want == I2K_QEMU_ACCEL_KVM && !kvm)
+		return i2k_error_set(err, I2K_ERR_UNSUPPORTED, "--accel kvm: kvm unusable: %s",
+				     why);
+	*out = kvm ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
+	return 0;
+}
 
+/* A VM between prepare and the end of supervise. */
+struct vm {
+	struct i2k_qemu_image img;
+	char *exe, *state, *qmp, *pidfile, *vars;
+	int log_fd, con_fd, out_r;
+	char **argv;
+	bool owns_state; /* pid file and socket are ours to remove */
+	struct i2k_child child;
+};
+
+static void vm_clear(struct vm *vm)
+{
+	i2k_child_kill_reap(&vm->child); /* only on a failure before supervise reaped it */
+	if (vm->owns_state) {
+		unlink(vm->pidfile);
+		unlink(vm->qmp);
+	}
+	if (vm->log_fd >= 0)
+		close(vm->log_fd);
+	if (vm->con_fd >= 0)
+		close(vm->con_fd);
+	if (vm->out_r >= 0)
+		close(vm->out_r);
+	i2k_qemu_argv_free(vm->argv);
+	i2k_qemu_image_clear(&vm->img);
+	free(vm->exe);
+	free(vm->state);
+	free(vm->qmp);
+	free(vm->pidfile);
+	free(vm->vars);
+}
+
+/* The state dir's private copy of OVMF's variable store. */
+static int ovmf_vars_copy(struct vm *vm, struct i2k_error **err)
+{
+	const char *code = i2k_qemu_ovmf_code();
+	if (!is_file(code))
+		return i2k_error_set(err, I2K_ERR_NOTFOUND,
+				     "UEFI firmware %s not found (install ovmf or set "
+				     "$I2KIT_OVMF_CODE)",
+				     code);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	vm->vars = i2k_xasprintf("%s/OVMF_VARS.fd", vm->state);
+	if (i2k_read_file(i2k_qemu_ovmf_vars(), 64u << 20, &data, &len, err) < 0)
+		return -1;
+	return i2k_write_file_atomic(vm->vars, data, len, 0600, err);
+}
+
+/* Everything before the fork: image, QEMU binary, state dir (not already in
+ * use), console logs, firmware, argument vector. */
+static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_error **err)
+{
+	if (i2k_qemu_image_resolve(o->image, &vm->img, err) < 0)
+		return -1;
 	const char *qname = o->qemu ? o->qemu : getenv("I2KIT_QEMU");
 	if (qname == NULL || *qname == '\0')
 		qname = I2K_QEMU_DEFAULT_BINARY;
-	exe = find_exe(qname);
-	if (exe == NULL) {
-		i2k_error_set(err, I2K_ERR_NOTFOUND,
-			      "%s: not found (install the qemu-system-x86 package, or set "
-			      "$I2KIT_QEMU to a QEMU binary)",
-			      qname);
-		goto out;
-	}
-	if (o->data && !is_file(o->data)) {
-		i2k_error_set(err, I2K_ERR_NOTFOUND, "--data %s: no such file", o->data);
-		goto out;
-	}
+	vm->exe = find_exe(qname);
+	if (vm->exe == NULL)
+		return i2k_error_set(err, I2K_ERR_NOTFOUND,
+				     "%s: not found (install the qemu-system-x86 package, or set "
+				     "$I2KIT_QEMU to a QEMU binary)",
+				     qname);
+	if (o->data && !is_file(o->data))
+		return i2k_error_set(err, I2K_ERR_NOTFOUND, "--data %s: no such file", o->data);
 	if (o->state_dir)
-		state = i2k_xstrdup(o->state_dir);
-	else if (i2k_qemu_default_state_dir(img.name, &state, err) < 0)
-		goto out;
-	if (i2k_mkdir_p(state, 0700, err) < 0)
-		goto out;
-	qmp = i2k_xasprintf("%s/qmp.sock", state);
-	if (strlen(qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		i2k_error_set(err, I2K_ERR_CONFIG,
-			      "%s: too long for a unix socket path (use a shorter --state DIR)",
-			      qmp);
-		goto out;
-	}
-	pidfile = i2k_xasprintf("%s/pid", state);
-	pid_t other = running_pid(pidfile, qmp);
-	if (other > 0) {
-		i2k_error_set(err, I2K_ERR_CONFIG, "%s: already running (pid %d)", state,
-			      (int)other);
-		goto out;
-	}
-	owns_state = true;
-	unlink(qmp);
-	logpath = i2k_xasprintf("%s/console.log", state);
-	if ((log_fd = open_out(logpath, err)) < 0)
-		goto out;
-	if (o->console_file && (con_fd = open_out(o->console_file, err)) < 0)
-		goto out;
-	enum i2k_qemu_accel accel =
-	    o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
+		vm->state = i2k_xstrdup(o->state_dir);
+	else if (i2k_qemu_default_state_dir(vm->img.name, &vm->state, err) < 0)
+		return -1;
+	if (i2k_mkdir_p(vm->state, 0700, err) < 0)
+		return -1;
+	vm->qmp = i2k_xasprintf("%s/qmp.sock", vm->state);
+	if (strlen(vm->qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return i2k_error_set(
+		    err, I2K_ERR_CONFIG,
+		    "%s: too long for a unix socket path (use a shorter --state DIR)", vm->qmp);
+	vm->pidfile = i2k_xasprintf("%s/pid", vm->state);
+	pid_t other = running_pid(vm->pidfile, vm->qmp);
+	if (other > 0)
+		return i2k_error_set(err, I2K_ERR_CONFIG, "%s: already running (pid %d)", vm->state,
+				     (int)other);
+	vm->owns_state = true;
+	unlink(vm->qmp);
+	_cleanup_free_ char *logpath = i2k_xasprintf("%s/console.log", vm->state);
+	if ((vm->log_fd = open_out(logpath, err)) < 0)
+		return -1;
+	if (o->console_file && (vm->con_fd = open_out(o->console_file, err)) < 0)
+		return -1;
 	struct i2k_qemu_opts eff = *o;
-	eff.accel = accel;
-	if (img.efi || o->uefi) {
+	eff.accel = o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
+	if (vm->img.efi || o->uefi) {
 		/* OVMF writes its variables: each VM gets its own copy. */
-		const char *code = i2k_qemu_ovmf_code();
-		if (!is_file(code)) {
-			i2k_error_set(err, I2K_ERR_NOTFOUND,
-				      "UEFI firmware %s not found (install ovmf or set "
-				      "$I2KIT_OVMF_CODE)",
-				      code);
-			goto out;
-		}
-		char *data = NULL;
-		size_t len = 0;
-		vars = i2k_xasprintf("%s/OVMF_VARS.fd", state);
-		if (i2k_read_file(i2k_qemu_ovmf_vars(), 64u << 20, &data, &len, err) < 0)
-			goto out;
-		int wr = i2k_write_file_atomic(vars, data, len, 0600, err);
-		free(data);
-		if (wr < 0)
-			goto out;
-		eff.ovmf_vars_copy = vars;
+		if (ovmf_vars_copy(vm, err) < 0)
+			return -1;
+		eff.ovmf_vars_copy = vm->vars;
 	}
-	if (i2k_qemu_argv(&eff, &img, exe, qmp, &argv, err) < 0)
-		goto out;
+	return i2k_qemu_argv(&eff, &vm->img, vm->exe, vm->qmp, &vm->argv, err);
+}
 
+/* Forks and execs QEMU (its console on a pipe, vm->out_r) and writes the
+ * pid file. An exec failure is reported through a second pipe. */
+static int vm_spawn(struct vm *vm, struct i2k_error **err)
+{
 	int p[2], e[2];
-	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
-		i2k_error_errno(err, errno, I2K_ERR_IO, "pipe");
-		goto out;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "pipe");
+	if (pipe2(e, O_CLOEXEC) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "pipe");
 	}
-	out_r = p[0], out_w = p[1], err_r = e[0], err_w = e[1];
+	vm->out_r = p[0];
+	_cleanup_close_ int out_w = p[1], err_r = e[0], err_w = e[1];
 	pid_t self = getpid();
 	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		i2k_error_errno(err, errno, I2K_ERR_IO, "fork");
-		goto out;
-	}
-	if (pid == 0)
-		exec_child(exe, argv, out_w, err_w, self);
+	vm->child.pid = fork();
+	if (vm->child.pid < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "fork");
+	if (vm->child.pid == 0)
+		exec_child(vm->exe, vm->argv, out_w, err_w, self);
 	close(I2K_TAKE_FD(out_w));
 	close(I2K_TAKE_FD(err_w));
 	int child_errno = 0;
@@ -696,35 +766,37 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 		got = read(err_r, &child_errno, sizeof(child_errno));
 	while (got < 0 && errno == EINTR);
 	if (got == (ssize_t)sizeof(child_errno)) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		pid = -1;
-		i2k_error_errno(err, child_errno, I2K_ERR_IO, "exec %s", exe);
-		goto out;
+		i2k_child_kill_reap(&vm->child);
+		return i2k_error_errno(err, child_errno, I2K_ERR_IO, "exec %s", vm->exe);
 	}
-	{
-		char pidbuf[32];
-		int n = snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)pid);
-		if (i2k_write_file_atomic(pidfile, pidbuf, (size_t)n, 0644, NULL) < 0)
-			i2k_warn("%s: cannot write the pid file", pidfile);
-	}
+	char pidbuf[32];
+	int n = snprintf(pidbuf, sizeof(pidbuf), "%d\n", (int)vm->child.pid);
+	if (i2k_write_file_atomic(vm->pidfile, pidbuf, (size_t)n, 0644, NULL) < 0)
+		i2k_warn("%s: cannot write the pid file", vm->pidfile);
+	return 0;
+}
 
-	int sinks[3] = {o->quiet ? -1 : STDOUT_FILENO, log_fd, con_fd};
+/* Copies the console until QEMU has ended and its pipe is drained; kills
+ * QEMU on --timeout and on a kernel panic, powers the guest off over QMP
+ * on i2k_interrupted (SIGKILL after the grace period). Reaps the child. */
+static void vm_supervise(struct vm *vm, const struct i2k_qemu_opts *o, struct i2k_qemu_result *res)
+{
+	pid_t pid = vm->child.pid;
+	int sinks[3] = {o->quiet ? -1 : STDOUT_FILENO, vm->log_fd, vm->con_fd};
 	unsigned grace = o->grace_s ? o->grace_s : env_grace();
 	int64_t deadline = o->timeout_s ? now_ms() + (int64_t)o->timeout_s * 1000 : 0;
-	int64_t grace_deadline = 0;
+	int64_t grace_deadline = 0, panic_kill = 0;
 	bool exited = false, pipe_open = true;
 	int wst = 0;
 	char buf[65536];
 	char tail[2 * sizeof(PANIC_END)];
 	size_t tail_len = 0;
-	int64_t panic_kill = 0;
 	while (!exited || pipe_open) {
 		if (pipe_open) {
-			struct pollfd pfd = {.fd = out_r, .events = POLLIN};
+			struct pollfd pfd = {.fd = vm->out_r, .events = POLLIN};
 			int n = poll(&pfd, 1, exited ? 0 : 100);
 			if (n > 0) {
-				ssize_t r = read(out_r, buf, sizeof(buf));
+				ssize_t r = read(vm->out_r, buf, sizeof(buf));
 				if (r > 0) {
 					res->booted = true;
 					console_tee(sinks, 3, buf, (size_t)r);
@@ -744,66 +816,67 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 		} else {
 			poll(NULL, 0, 100);
 		}
-		if (!exited) {
-			pid_t w = waitpid(pid, &wst, WNOHANG);
-			if (w == pid) {
-				exited = true;
-				continue;
-			}
-			int64_t now = now_ms();
-			if (panic_kill && now >= panic_kill) {
-				kill(pid, SIGKILL);
-				panic_kill = 0;
-			}
-			if (deadline && now >= deadline && !res->timed_out) {
-				kill(pid, SIGKILL);
-				res->timed_out = true;
-			}
-			if (i2k_interrupted && !res->interrupted) {
-				res->interrupted = true;
-				grace_deadline = now + (int64_t)grace * 1000;
-				if (qmp_powerdown(qmp) < 0) {
-					res->powerdown_failed = true;
-					res->killed = true;
-					kill(pid, SIGTERM);
-				}
-			}
-			if (grace_deadline && now >= grace_deadline) {
-				kill(pid, SIGKILL);
+		if (exited)
+			continue;
+		if (waitpid(pid, &wst, WNOHANG) == pid) {
+			exited = true;
+			i2k_child_forget(&vm->child);
+			continue;
+		}
+		int64_t now = now_ms();
+		if (panic_kill && now >= panic_kill) {
+			kill(pid, SIGKILL);
+			panic_kill = 0;
+		}
+		if (deadline && now >= deadline && !res->timed_out) {
+			kill(pid, SIGKILL);
+			res->timed_out = true;
+		}
+		if (i2k_interrupted && !res->interrupted) {
+			res->interrupted = true;
+			grace_deadline = now + (int64_t)grace * 1000;
+			if (qmp_powerdown(vm->qmp) < 0) {
+				res->powerdown_failed = true;
 				res->killed = true;
-				grace_deadline = 0;
+				kill(pid, SIGTERM);
 			}
 		}
+		if (grace_deadline && now >= grace_deadline) {
+			kill(pid, SIGKILL);
+			res->killed = true;
+			grace_deadline = 0;
+		}
 	}
-	pid = -1;
 	res->wstatus = wst;
 	res->guest_status = i2k_qemu_guest_status(wst, res->booted);
-	if (res->panicked) {
-		i2k_error_set(err, I2K_ERR_IO, "the guest kernel panicked (see the console)");
-		goto out;
+}
+
+/* How QEMU's end reads as an error, if it is one. */
+static int vm_verdict(const struct i2k_qemu_result *res, struct i2k_error **err)
+{
+	int wst = res->wstatus;
+	if (res->panicked)
+		return i2k_error_set(err, I2K_ERR_IO,
+				     "the guest kernel panicked (see the console)");
+	if (res->timed_out || res->killed || res->guest_status >= 0)
+		return 0;
+	if (WIFEXITED(wst))
+		return i2k_error_set(err, I2K_ERR_IO, "QEMU exited with status %d%s",
+				     WEXITSTATUS(wst),
+				     res->booted ? "" : " before the guest started");
+	return i2k_error_set(err, I2K_ERR_IO, "QEMU was killed by signal %d", WTERMSIG(wst));
+}
+
+int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, struct i2k_error **err)
+{
+	memset(res, 0, sizeof(*res));
+	res->guest_status = -1;
+	struct vm vm = {.log_fd = -1, .con_fd = -1, .out_r = -1, .child = I2K_CHILD_NONE};
+	int rc = -1;
+	if (vm_prepare(o, &vm, err) == 0 && vm_spawn(&vm, err) == 0) {
+		vm_supervise(&vm, o, res);
+		rc = vm_verdict(res, err) < 0 ? -1 : 0;
 	}
-	if (!res->timed_out && !res->killed && res->guest_status < 0) {
-		if (WIFEXITED(wst))
-			i2k_error_set(err, I2K_ERR_IO, "QEMU exited with status %d%s",
-				      WEXITSTATUS(wst),
-				      res->booted ? "" : " before the guest started");
-		else
-			i2k_error_set(err, I2K_ERR_IO, "QEMU was killed by signal %d",
-				      WTERMSIG(wst));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (pid > 0) { /* only on a failure between fork and the loop */
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	if (owns_state) {
-		unlink(pidfile);
-		unlink(qmp);
-	}
-	i2k_qemu_argv_free(argv);
-	i2k_qemu_image_clear(&img);
+	vm_clear(&vm);
 	return rc;
 }

@@ -84,17 +84,19 @@ char *i2k_qemu_kernel_cmdline(const char *base, const char *append);
  * root_disk = PREFIX-squashfs.img attached as the first virtio disk. */
 struct i2k_qemu_image {
 	char *kernel, *initrd;
-	char *cmdline;	       /* contents of PREFIX-cmdline ("" when the file is absent) */
-	char *name;	       /* base name of the prefix ("web") */
-	char *root_disk;       /* kernel+squashfs: PREFIX-squashfs.img, else NULL */
-	char *disk;	       /* a disk image file, else NULL */
-	const char *disk_fmt;  /* "raw", "qcow2" or "vpc" */
-	bool cdrom;	       /* .iso: attached as a CD-ROM */
-	bool efi;	       /* boot with OVMF (-efi in the name, .raw, or --uefi) */
+	char *cmdline;	      /* contents of PREFIX-cmdline ("" when the file is absent) */
+	char *name;	      /* base name of the prefix ("web") */
+	char *root_disk;      /* kernel+squashfs: PREFIX-squashfs.img, else NULL */
+	char *disk;	      /* a disk image file, else NULL */
+	const char *disk_fmt; /* "raw", "qcow2" or "vpc" */
+	bool cdrom;	      /* .iso: attached as a CD-ROM */
+	bool efi;	      /* boot with OVMF (-efi in the name, .raw, or --uefi) */
 };
-/* IMAGE is a disk file (.img .raw .qcow2 .vhd .iso: raw-bios, raw-efi,
- * qcow2-*, vhd, aws, iso-*; names with "-efi" and .raw (aws) boot with
- * OVMF), or a kernel+initrd build's PREFIX (or PREFIX-kernel). For a build:
+/* IMAGE is a file written by a disk format — which one, and so the
+ * firmware (OVMF for the UEFI formats), the QEMU block format and CD-ROM,
+ * comes from the format table (formats/format.h: i2k_format_from_path); a
+ * disk file under another name boots as a raw BIOS disk — or a
+ * kernel+initrd build's PREFIX (or PREFIX-kernel). For a build:
  * I2K_ERR_NOTFOUND "IMAGE: no kernel (PREFIX-kernel does not exist)" /
  * "IMAGE: no initrd (PREFIX-initrd.img does not exist)"; PREFIX-cmdline
  * over 64 KiB → I2K_ERR_INTEGRITY. */
@@ -102,6 +104,10 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 /* OVMF firmware: $I2KIT_OVMF_CODE / $I2KIT_OVMF_VARS, else Debian's ovmf
  * package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd). */
 const char *i2k_qemu_ovmf_code(void);
+/* The kernel+initrd part of i2k_qemu_image_resolve: PREFIX-kernel,
+ * PREFIX-initrd.img, PREFIX-cmdline, PREFIX-squashfs.img. */
+int i2k_qemu_kernel_resolve(const char *image, const char *prefix, struct i2k_qemu_image *out,
+			    struct i2k_error **err);
 const char *i2k_qemu_ovmf_vars(void);
 void i2k_qemu_image_clear(struct i2k_qemu_image *img);
 
@@ -131,6 +137,15 @@ struct i2k_qemu_result {
 	bool powerdown_failed; /* QMP could not deliver system_powerdown (QEMU got SIGTERM) */
 	bool panicked;	       /* the console showed a kernel panic: QEMU was killed */
 };
+
+#define I2K_QEMU_KVM_PROBE_MS 5000
+
+/* The accelerator to use: TCG for TCG; for KVM and AUTO, KVM when a test
+ * guest really runs on /dev/kvm (provision/kvm.h), else TCG with the reason
+ * in why — or, for KVM, I2K_ERR_UNSUPPORTED "--accel kvm: kvm unusable:
+ * WHY". */
+int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, char *why,
+			  size_t whylen, struct i2k_error **err);
 
 /* Boots the image and waits for QEMU to end, copying the console. Honours
  * i2k_interrupted (set by the CLI's signal handler): sends system_powerdown

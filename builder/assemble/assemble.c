@@ -281,11 +281,10 @@ static int runtime_with_rootfs(const char *runtime_json, const char *prefix, con
 		_cleanup_free_ char *upper = i2k_xasprintf("upperdir=/%s/tmp/upper", prefix);
 		_cleanup_free_ char *work = i2k_xasprintf("workdir=/%s/tmp/work", prefix);
 		json_array_append_new(mounts, mount_json(tmp, "tmpfs", "tmpfs", NULL));
-		json_array_append_new(mounts, mount_json(tmp, NULL, NULL,
-							 json_pack("[ss]", "remount", "private")));
-		json_array_append_new(mounts,
-				      mount_json(rootfs, "overlay", "overlay",
-						 json_pack("[sss]", lower, upper, work)));
+		json_array_append_new(
+		    mounts, mount_json(tmp, NULL, NULL, json_pack("[ss]", "remount", "private")));
+		json_array_append_new(mounts, mount_json(rootfs, "overlay", "overlay",
+							 json_pack("[sss]", lower, upper, work)));
 	}
 	json_t *user = json_object_get(rt, "mounts");
 	if (json_is_array(user))
@@ -308,7 +307,7 @@ static int place_bundle(struct assembly *a, enum i2k_bundle_kind kind, const cha
 	if (slot_tree(a, s, &t, err) < 0)
 		return -1;
 	struct i2k_bundle_input in = {
-		.kind = kind, .entry = e, .image_cfg = &s->img->config, .rootfs = t, .ids = a->ids};
+	    .kind = kind, .entry = e, .image_cfg = &s->img->config, .rootfs = t, .ids = a->ids};
 	struct i2k_bundle b = {0};
 	if (i2k_bundle_make(&in, &b, err) < 0)
 		return -1;
@@ -351,9 +350,9 @@ static int add_bundle(struct assembly *a, enum i2k_bundle_kind kind, size_t idx,
 	const char *section = section_names[kind];
 	char pb[512];
 	_cleanup_free_ char *prefix =
-		kind == I2K_BUNDLE_SERVICE
-			? i2k_xasprintf("containers/%s/%s", section, e->name)
-			: i2k_xasprintf("containers/%s/%03zu-%s", section, idx, e->name);
+	    kind == I2K_BUNDLE_SERVICE
+		? i2k_xasprintf("containers/%s/%s", section, e->name)
+		: i2k_xasprintf("containers/%s/%03zu-%s", section, idx, e->name);
 	if (place_bundle(a, kind, prefix, e, err) == 0)
 		return 0;
 	/* Messages that already start with this entry's position get only the
@@ -378,7 +377,7 @@ static void assembly_clear(struct assembly *a)
 }
 
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
-		   struct i2k_fstree **out, struct i2k_error **err)
+		      struct i2k_fstree **out, struct i2k_error **err)
 {
 	struct assembly a = {.cfg = cfg, .opts = opts, .epoch = i2k_source_date_epoch()};
 	a.ids = i2k_idmap_new();

@@ -6,10 +6,12 @@
  *   boot/kernel, boot/cmdline, boot/ucode.cpio   from the kernel image
  *   kernel.tar unpacked at /                      (lib/modules/...)
  *   init images flattened at /                    (etc/resolv.conf → /run/resolvconf/resolv.conf)
- *   containers/onboot/NNN-NAME/                   config.json, runtime.json, rootfs/ or lower/+tmp/+rootfs/
+ *   containers/onboot/NNN-NAME/                   config.json, runtime.json,
+ *                                                 rootfs/ or lower/+tmp/+rootfs/
  *   containers/onshutdown/NNN-NAME/
  *   containers/services/NAME/
- *   files:                                        with LinuxKit's defaults (0600 files, 0700 dirs)
+ *   files:                                        LinuxKit's defaults (0600 files,
+ *                                                 0700 dirs)
  * An image used by several containers is stored once; the later bundles
  * mount it from the first one's location (as LinuxKit's dupMap does).
  * Output writers (formats/) take the tree from here.
@@ -27,13 +29,13 @@ struct i2k_assemble_opts {
 	struct i2k_store *store;     /* borrowed */
 	struct i2k_fetcher *fetcher; /* borrowed */
 	struct i2k_spool *spool;     /* borrowed; must outlive the returned tree */
-	const char *home;            /* for files: source "~/..." (NULL → $HOME) */
+	const char *home;	     /* for files: source "~/..." (NULL → $HOME) */
 };
 
 /* Builds the root. On success *out is a new tree (caller frees; it
  * references opts->spool). Errors name the config position of the entry
  * that failed ("FILE:LINE:COL: services[web]: ..."). */
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
-		   struct i2k_fstree **out, struct i2k_error **err);
+		      struct i2k_fstree **out, struct i2k_error **err);
 
 #endif

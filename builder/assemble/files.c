@@ -81,9 +81,9 @@ static int file_data(const struct i2k_config *cfg, const struct i2k_file_entry *
 	*off = *size = 0;
 	if (f->contents) {
 		*size = f->contents_len;
-		return f->contents_len ? i2k_spool_append(spool, f->contents, f->contents_len, off,
-							  err)
-				       : 0;
+		return f->contents_len
+			   ? i2k_spool_append(spool, f->contents, f->contents_len, off, err)
+			   : 0;
 	}
 	if (f->source) {
 		_cleanup_free_ char *src = NULL;
@@ -99,8 +99,8 @@ static int file_data(const struct i2k_config *cfg, const struct i2k_file_entry *
 				*skip = true;
 				return 0;
 			}
-			return i2k_error_errno(err, errno, errno == ENOENT ? I2K_ERR_NOTFOUND
-									  : I2K_ERR_IO,
+			return i2k_error_errno(err, errno,
+					       errno == ENOENT ? I2K_ERR_NOTFOUND : I2K_ERR_IO,
 					       "%s: source %s", where, src);
 		}
 		struct stat st;
@@ -140,7 +140,8 @@ static int add_one(const struct i2k_config *cfg, size_t idx, struct i2k_fstree *
 		snprintf(where, sizeof(where), "files[%zu] %s", idx, f->path ? f->path : "");
 
 	if (f->path == NULL || f->path[0] == '\0')
-		return i2k_error_set(err, I2K_ERR_CONFIG, "%s: did not specify path for file", where);
+		return i2k_error_set(err, I2K_ERR_CONFIG, "%s: did not specify path for file",
+				     where);
 	const char *path = f->path[0] == '/' ? f->path + 1 : f->path;
 	uint32_t mode = f->directory ? 0700 : 0600;
 	if (f->mode_set)
@@ -154,8 +155,8 @@ static int add_one(const struct i2k_config *cfg, size_t idx, struct i2k_fstree *
 	bool is_data = !f->directory && f->symlink == NULL;
 	if (is_data && f->contents == NULL) {
 		if (f->source == NULL && f->metadata == NULL)
-			return i2k_error_set(err, I2K_ERR_CONFIG, "%s: contents of file not specified",
-					     where);
+			return i2k_error_set(err, I2K_ERR_CONFIG,
+					     "%s: contents of file not specified", where);
 		if (f->source && f->metadata)
 			return i2k_error_set(err, I2K_ERR_CONFIG,
 					     "%s: specified source and metadata", where);
@@ -215,9 +216,8 @@ static int add_one(const struct i2k_config *cfg, size_t idx, struct i2k_fstree *
 	return 0;
 }
 
-int i2k_build_files(const struct i2k_config *cfg, struct i2k_fstree *root,
-		    struct i2k_spool *spool, struct i2k_idmap *ids, const char *home,
-		    struct i2k_error **err)
+int i2k_build_files(const struct i2k_config *cfg, struct i2k_fstree *root, struct i2k_spool *spool,
+		    struct i2k_idmap *ids, const char *home, struct i2k_error **err)
 {
 	struct added added = {0};
 	int64_t epoch = i2k_source_date_epoch();
@@ -262,8 +262,8 @@ static json_t *node_json(yaml_document_t *d, yaml_node_t *n, int depth)
 		json_t *a = json_array();
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++)
-			json_array_append_new(a, node_json(d, yaml_document_get_node(d, *it),
-							   depth + 1));
+			json_array_append_new(
+			    a, node_json(d, yaml_document_get_node(d, *it), depth + 1));
 		return a;
 	}
 	case YAML_MAPPING_NODE: {
@@ -273,9 +273,9 @@ static json_t *node_json(yaml_document_t *d, yaml_node_t *n, int depth)
 			yaml_node_t *k = yaml_document_get_node(d, p->key);
 			if (k == NULL || k->type != YAML_SCALAR_NODE)
 				continue;
-			json_object_set_new(o, (const char *)k->data.scalar.value,
-					    node_json(d, yaml_document_get_node(d, p->value),
-						      depth + 1));
+			json_object_set_new(
+			    o, (const char *)k->data.scalar.value,
+			    node_json(d, yaml_document_get_node(d, p->value), depth + 1));
 		}
 		return o;
 	}

@@ -14,9 +14,8 @@
 
 /* Adds every files: entry of cfg to root. ids maps container names to
  * uid/gid (i2k_idmap_add_config). home NULL → $HOME. */
-int i2k_build_files(const struct i2k_config *cfg, struct i2k_fstree *root,
-		    struct i2k_spool *spool, struct i2k_idmap *ids, const char *home,
-		    struct i2k_error **err);
+int i2k_build_files(const struct i2k_config *cfg, struct i2k_fstree *root, struct i2k_spool *spool,
+		    struct i2k_idmap *ids, const char *home, struct i2k_error **err);
 
 /* Converts a YAML document to indented JSON (plain scalars true/false →
  * booleans, integers → numbers, null/~ → null, everything else strings).

@@ -118,13 +118,19 @@ int i2k_error_exit_code(const struct i2k_error *e)
 const char *i2k_errc_name(enum i2k_errc code)
 {
 	static const char *const names[] = {
-		[I2K_ERR_USAGE] = "usage",         [I2K_ERR_CONFIG] = "config",
-		[I2K_ERR_NOTFOUND] = "notfound",   [I2K_ERR_NETWORK] = "network",
-		[I2K_ERR_REGISTRY] = "registry",   [I2K_ERR_AUTH] = "auth",
-		[I2K_ERR_INTEGRITY] = "integrity", [I2K_ERR_HOSTILE] = "hostile",
-		[I2K_ERR_OFFLINE] = "offline",     [I2K_ERR_IO] = "io",
-		[I2K_ERR_INTERRUPTED] = "interrupted", [I2K_ERR_UNSUPPORTED] = "unsupported",
-		[I2K_ERR_INTERNAL] = "internal",
+	    [I2K_ERR_USAGE] = "usage",
+	    [I2K_ERR_CONFIG] = "config",
+	    [I2K_ERR_NOTFOUND] = "notfound",
+	    [I2K_ERR_NETWORK] = "network",
+	    [I2K_ERR_REGISTRY] = "registry",
+	    [I2K_ERR_AUTH] = "auth",
+	    [I2K_ERR_INTEGRITY] = "integrity",
+	    [I2K_ERR_HOSTILE] = "hostile",
+	    [I2K_ERR_OFFLINE] = "offline",
+	    [I2K_ERR_IO] = "io",
+	    [I2K_ERR_INTERRUPTED] = "interrupted",
+	    [I2K_ERR_UNSUPPORTED] = "unsupported",
+	    [I2K_ERR_INTERNAL] = "internal",
 	};
 	if ((unsigned)code < sizeof(names) / sizeof(names[0]) && names[code])
 		return names[code];

@@ -271,8 +271,8 @@ int i2k_atomic_open(struct i2k_atomic_file *af, const char *final_path, mode_t m
 	const char *slash = strrchr(final_path, '/');
 	size_t dirlen = slash ? (size_t)(slash - final_path) + 1 : 0;
 	af->final_path = i2k_xstrdup(final_path);
-	af->tmp_path = i2k_xasprintf("%.*s.%s.tmp-XXXXXX", (int)dirlen, final_path,
-				     final_path + dirlen);
+	af->tmp_path =
+	    i2k_xasprintf("%.*s.%s.tmp-XXXXXX", (int)dirlen, final_path, final_path + dirlen);
 	af->fd = mkostemp(af->tmp_path, O_CLOEXEC);
 	if (af->fd < 0) {
 		int e = errno;

@@ -20,7 +20,7 @@ void *i2k_xrealloc(void *p, size_t n);
 /* Grows *arr (element size elsz) so that it holds at least need elements;
  * *cap is updated. */
 void i2k_xgrow(void **arr, size_t *cap, size_t need, size_t elsz);
-char *i2k_xstrdup(const char *s);   /* NULL → NULL */
+char *i2k_xstrdup(const char *s); /* NULL → NULL */
 char *i2k_xstrndup(const char *s, size_t n);
 char *i2k_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

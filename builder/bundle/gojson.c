@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "builder/base/cleanup.h"
+#include "builder/base/utf.h"
 #include "builder/base/util.h"
 
 void i2k_gj_init(struct i2k_gj *w)
@@ -120,38 +121,6 @@ void i2k_gj_arr_end(struct i2k_gj *w)
 	close_(w, "]");
 }
 
-/* Length of a valid UTF-8 sequence at s (n bytes available), 0 if invalid.
- * Rules of Go's utf8.DecodeRune: no overlongs, no surrogates, ≤ U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t v, min;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		len = 2, v = c & 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3, v = c & 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4, v = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return len;
-}
-
 static void put_string(struct i2k_gj *w, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -205,7 +174,7 @@ static void put_string(struct i2k_gj *w, const char *str, size_t n)
 			}
 		} else {
 			uint32_t cp = 0;
-			size_t l = utf8_len(s + i, n - i, &cp);
+			size_t l = i2k_utf8_decode(s + i, n - i, &cp);
 			if (l == 0) {
 				esc = "\\ufffd";
 			} else if (cp == 0x2028) {

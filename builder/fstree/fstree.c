@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "builder/base/cleanup.h"
+#include "builder/base/path.h"
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
 
@@ -328,35 +329,24 @@ static int path_parse(const char *path, struct path *p, struct i2k_error **err)
 	memset(p, 0, sizeof(*p));
 	if (path == NULL)
 		path = "";
-	size_t plen = strlen(path);
-	p->norm = i2k_xmalloc(plen + 1);
-	size_t cap = 0, o = 0;
-	const char *s = path;
-	while (*s) {
-		while (*s == '/')
-			s++;
-		if (!*s)
-			break;
-		const char *e = strchr(s, '/');
-		size_t len = e ? (size_t)(e - s) : strlen(s);
-		if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
-			int r = i2k_error_set(err, I2K_ERR_HOSTILE,
-					      "%s: invalid component \"%.*s\"", path, (int)len, s);
-			path_clear(p);
-			memset(p, 0, sizeof(*p));
-			return r;
-		}
-		if (o)
-			p->norm[o++] = '/';
-		memcpy(p->norm + o, s, len);
-		i2k_xgrow((void **)&p->c, &cap, p->n + 1, sizeof(*p->c));
+	p->norm = i2k_xmalloc(strlen(path) + 1);
+	struct i2k_path_info pi;
+	i2k_path_normalise(path, p->norm, &pi);
+	if (pi.bad) {
+		int r = i2k_error_set(err, I2K_ERR_HOSTILE, "%s: invalid component \"%.*s\"", path,
+				      (int)pi.badlen, pi.bad);
+		path_clear(p);
+		memset(p, 0, sizeof(*p));
+		return r;
+	}
+	p->c = pi.ncomp ? i2k_xmalloc(pi.ncomp * sizeof(*p->c)) : NULL;
+	for (size_t o = 0; p->n < pi.ncomp; p->n++) {
+		const char *e = strchr(p->norm + o, '/');
+		size_t len = e ? (size_t)(e - (p->norm + o)) : strlen(p->norm + o);
 		p->c[p->n].off = o;
 		p->c[p->n].len = len;
-		p->n++;
-		o += len;
-		s += len;
+		o += len + 1;
 	}
-	p->norm[o] = '\0';
 	return 0;
 }
 

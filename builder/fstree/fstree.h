@@ -40,20 +40,20 @@ struct i2k_xattr {
 };
 
 struct i2k_inode {
-	uint32_t mode; /* S_IFREG/S_IFDIR/S_IFLNK/S_IFCHR/S_IFBLK/S_IFIFO/S_IFSOCK | perms (incl. suid/sgid/sticky) */
+	uint32_t mode; /* S_IF* type | permissions (incl. suid/sgid/sticky) */
 	uint32_t uid, gid;
-	int64_t mtime;     /* seconds since epoch */
-	uint32_t mtime_ns; /* nanoseconds (usually 0) */
+	int64_t mtime;			 /* seconds since epoch */
+	uint32_t mtime_ns;		 /* nanoseconds (usually 0) */
 	uint32_t rdev_major, rdev_minor; /* char/block devices */
-	char *target;      /* symlink target (owned), NULL otherwise */
-	uint64_t size;     /* regular file size */
-	uint64_t data_off; /* spool offset of the data (regular files) */
-	struct i2k_xattr *xattrs; /* sorted by name, owned */
+	char *target;			 /* symlink target (owned), NULL otherwise */
+	uint64_t size;			 /* regular file size */
+	uint64_t data_off;		 /* spool offset of the data (regular files) */
+	struct i2k_xattr *xattrs;	 /* sorted by name, owned */
 	size_t nxattrs;
 	/* Set by i2k_fstree_finalize() for the tree being written; shared
 	 * inodes carry the values of the last finalized tree. */
-	uint64_t ino;    /* 1-based, in walk order of first appearance */
-	uint32_t nlink;  /* entries in the finalized tree pointing here (dirs: 2 + subdirs) */
+	uint64_t ino;	 /* 1-based, in walk order of first appearance */
+	uint32_t nlink;	 /* entries in the finalized tree pointing here (dirs: 2 + subdirs) */
 	uint32_t refcnt; /* internal */
 };
 
@@ -153,12 +153,12 @@ void i2k_fstree_finalize(struct i2k_fstree *t);
  * where it was first seen — see i2k_fstree_walk's link_path argument).
  * A non-zero return from cb stops the walk and is returned. */
 struct i2k_walk_entry {
-	const char *path;      /* relative path, valid only during the callback */
-	const char *name;      /* last component ("" for root) */
+	const char *path; /* relative path, valid only during the callback */
+	const char *name; /* last component ("" for root) */
 	struct i2k_inode *inode;
-	bool first;            /* first visit of this inode in this walk */
+	bool first;	       /* first visit of this inode in this walk */
 	const char *link_path; /* when !first: path of the first visit */
-	unsigned depth;        /* 0 for root */
+	unsigned depth;	       /* 0 for root */
 };
 /* The callback must not modify the tree. */
 typedef int (*i2k_walk_fn)(const struct i2k_walk_entry *e, void *ctx);

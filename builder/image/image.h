@@ -25,12 +25,17 @@
 
 /* The parts of the OCI image config ("config" object) that matter to us. */
 struct i2k_image_config {
-	char **env;        size_t n_env;
-	char **entrypoint; size_t n_entrypoint; bool entrypoint_set;
-	char **cmd;        size_t n_cmd;        bool cmd_set;
-	char *working_dir; /* NULL if unset */
-	char *user;        /* NULL if unset ("uid[:gid]" or names) */
-	json_t *labels;    /* object or NULL; owned */
+	char **env;
+	size_t n_env;
+	char **entrypoint;
+	size_t n_entrypoint;
+	bool entrypoint_set;
+	char **cmd;
+	size_t n_cmd;
+	bool cmd_set;
+	char *working_dir;		   /* NULL if unset */
+	char *user;			   /* NULL if unset ("uid[:gid]" or names) */
+	json_t *labels;			   /* object or NULL; owned */
 	char *os, *architecture, *variant; /* from the top level */
 };
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "builder/base/cleanup.h"
+#include "builder/base/path.h"
 #include "builder/base/util.h"
 #include "builder/image/image.h"
 
@@ -129,49 +130,16 @@ static int normalise(const struct entry_ctx *c, const char *name, const char *wh
 		return entry_error(c, I2K_ERR_HOSTILE, err, "%s longer than %d bytes", what,
 				   I2K_LAYER_MAX_NAME);
 	/* ".." anywhere is refused; the message says whether it climbs above
-	 * the root (lexically) or stays inside. */
-	long depth = 0;
-	bool dotdot = false, escapes = false;
-	for (const char *s = name; *s;) {
-		while (*s == '/')
-			s++;
-		const char *e = strchr(s, '/');
-		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if (n == 2 && s[0] == '.' && s[1] == '.') {
-			dotdot = true;
-			if (--depth < 0)
-				escapes = true;
-		} else if (n > 0 && !(n == 1 && s[0] == '.')) {
-			depth++;
-		}
-		s += n;
-	}
-	if (escapes)
+	 * the root (lexically) or stays inside. "." components are dropped. */
+	_cleanup_free_ char *o = i2k_xmalloc(len + 1);
+	struct i2k_path_info pi;
+	i2k_path_normalise(name, o, &pi);
+	if (pi.escapes)
 		return entry_error(c, I2K_ERR_HOSTILE, err, "%s escapes the root", what);
-	if (dotdot)
+	if (pi.dotdot)
 		return entry_error(c, I2K_ERR_HOSTILE, err, "%s has a \"..\" component", what);
-	char *o = i2k_xmalloc(len + 1);
-	size_t ol = 0;
-	const char *s = name;
-	while (*s) {
-		while (*s == '/')
-			s++;
-		if (!*s)
-			break;
-		const char *e = strchr(s, '/');
-		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if (n == 1 && s[0] == '.') {
-			s += n;
-			continue;
-		}
-		if (ol)
-			o[ol++] = '/';
-		memcpy(o + ol, s, n);
-		ol += n;
-		s += n;
-	}
-	o[ol] = '\0';
 	*out = o;
+	o = NULL;
 	return 0;
 }
 

@@ -14,10 +14,10 @@
 #include "builder/base/error.h"
 
 struct i2k_ref {
-	char *registry;   /* "docker.io", "127.0.0.1:5000", "localhost:5000" */
+	char *registry;	  /* "docker.io", "127.0.0.1:5000", "localhost:5000" */
 	char *repository; /* "library/alpine", "fixtures/web" */
-	char *tag;        /* NULL when only a digest was given */
-	char *digest;     /* NULL when not pinned */
+	char *tag;	  /* NULL when only a digest was given */
+	char *digest;	  /* NULL when not pinned */
 };
 
 /* Parses and normalises s. Errors: I2K_ERR_CONFIG "invalid image reference

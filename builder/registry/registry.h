@@ -22,7 +22,7 @@
 #include "builder/store/store.h"
 
 struct i2k_platform {
-	const char *os;      /* "linux" */
+	const char *os;	     /* "linux" */
 	const char *arch;    /* "amd64", "arm64" */
 	const char *variant; /* NULL = any (for arm64 prefer "v8" or none) */
 };
@@ -39,11 +39,11 @@ typedef void (*i2k_progress_fn)(const struct i2k_progress *p, void *ctx);
 struct i2k_registry_opts {
 	const char *const *insecure_hosts; /* "host[:port]" allowed over plain HTTP */
 	size_t n_insecure_hosts;
-	const char *ca_file;           /* extra CA bundle (PEM); NULL → $I2KIT_CA_FILE or system */
+	const char *ca_file; /* extra CA bundle (PEM); NULL → $I2KIT_CA_FILE or system */
 	const char *docker_config_dir; /* NULL → $DOCKER_CONFIG or ~/.docker */
-	int parallel;                  /* concurrent blob downloads, 0 → 4 */
-	int max_retries;               /* 0 → 5 */
-	long low_speed_timeout_s;      /* abort a transfer slower than 1 B/s for this long, 0 → 30 */
+	int parallel;		       /* concurrent blob downloads, 0 → 4 */
+	int max_retries;	       /* 0 → 5 */
+	long low_speed_timeout_s; /* abort a transfer slower than 1 B/s for this long, 0 → 30 */
 	i2k_progress_fn progress;
 	void *progress_ctx;
 };

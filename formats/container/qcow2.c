@@ -83,13 +83,14 @@ static void plan(struct layout *l, const uint64_t *bm)
 	l->rb_start = l->rt_start + l->rt_clusters;
 }
 
-static int put_cluster(int fd, const uint8_t *buf, uint64_t index, struct i2k_error **err)
+static int put_cluster(struct i2k_sink *out, const uint8_t *buf, uint64_t index,
+		       struct i2k_error **err)
 {
-	return i2k_pwrite_all(fd, buf, CLUSTER, (off_t)(index * CLUSTER), err);
+	return i2k_sink_write_at(out, index * CLUSTER, buf, CLUSTER, err);
 }
 
-static int write_l2_tables(int fd, const struct layout *l, const uint64_t *bm, uint8_t *buf,
-			   struct i2k_error **err)
+static int write_l2_tables(struct i2k_sink *fd, const struct layout *l, const uint64_t *bm,
+			   uint8_t *buf, struct i2k_error **err)
 {
 	uint64_t rank = 0, table = 0;
 	for (uint64_t i = 0; i < l->l1_size; i++) {
@@ -113,8 +114,8 @@ static int write_l2_tables(int fd, const struct layout *l, const uint64_t *bm, u
 	return 0;
 }
 
-static int write_l1_table(int fd, const struct layout *l, const uint64_t *bm, uint8_t *buf,
-			  struct i2k_error **err)
+static int write_l1_table(struct i2k_sink *fd, const struct layout *l, const uint64_t *bm,
+			  uint8_t *buf, struct i2k_error **err)
 {
 	uint64_t table = 0, n = div_up(l->l1_size * 8, CLUSTER);
 	for (uint64_t c = 0; c < n; c++) {
@@ -135,7 +136,8 @@ static int write_l1_table(int fd, const struct layout *l, const uint64_t *bm, ui
 	return 0;
 }
 
-static int write_refcounts(int fd, const struct layout *l, uint8_t *buf, struct i2k_error **err)
+static int write_refcounts(struct i2k_sink *fd, const struct layout *l, uint8_t *buf,
+			   struct i2k_error **err)
 {
 	for (uint64_t c = 0; c < l->rt_clusters; c++) {
 		memset(buf, 0, CLUSTER);
@@ -161,7 +163,8 @@ static int write_refcounts(int fd, const struct layout *l, uint8_t *buf, struct 
 	return 0;
 }
 
-static int write_header(int fd, uint64_t size, const struct layout *l, struct i2k_error **err)
+static int write_header(struct i2k_sink *fd, uint64_t size, const struct layout *l,
+			struct i2k_error **err)
 {
 	uint8_t h[HEADER_LEN + 8] = {0}; /* + end-of-extensions marker (type 0, length 0) */
 	memcpy(h, "QFI\xfb", 4);
@@ -176,10 +179,11 @@ static int write_header(int fd, uint64_t size, const struct layout *l, struct i2
 	/* 60..71: no snapshots; 72..95: no feature bits */
 	i2k_put_be32(h + 96, 4); /* refcount_order: 16-bit refcounts */
 	i2k_put_be32(h + 100, HEADER_LEN);
-	return i2k_pwrite_all(fd, h, sizeof(h), 0, err);
+	return i2k_sink_write_at(fd, 0, h, sizeof(h), err);
 }
 
-int i2k_qcow2_write(int raw_fd, uint64_t base, uint64_t size, int out_fd, struct i2k_error **err)
+int i2k_qcow2_write(int raw_fd, uint64_t base, uint64_t size, struct i2k_sink *out_fd,
+		    struct i2k_error **err)
 {
 	if (size == 0 || size % 512)
 		return i2k_error_set(err, I2K_ERR_USAGE,

@@ -25,16 +25,19 @@
 #include <stdint.h>
 
 #include "builder/base/error.h"
+#include "formats/sink.h"
 
 #define I2K_QCOW2_CLUSTER_BITS 16
 #define I2K_QCOW2_MAX_SIZE (64ull << 40) /* 64 TiB: a 128 MiB bitmap */
 
-/* Writes bytes [base, base+size) of raw_fd as a qcow2 image to out_fd (an
- * empty, writable, seekable file; both borrowed). size must be a non-zero
+/* Writes bytes [base, base+size) of raw_fd as a qcow2 image into out (an
+ * empty block sink; both borrowed): data clusters in order, then the
+ * tables, the header (at offset 0) last. size must be a non-zero
  * multiple of 512 (I2K_ERR_USAGE "disk size N is not a multiple of 512
  * bytes") and at most I2K_QCOW2_MAX_SIZE (I2K_ERR_UNSUPPORTED "disk size N
  * exceeds the qcow2 writer's limit of 64 TiB"). Other errors: read/write
  * errno errors, I2K_ERR_INTERRUPTED. */
-int i2k_qcow2_write(int raw_fd, uint64_t base, uint64_t size, int out_fd, struct i2k_error **err);
+int i2k_qcow2_write(int raw_fd, uint64_t base, uint64_t size, struct i2k_sink *out,
+		    struct i2k_error **err);
 
 #endif

@@ -159,7 +159,8 @@ struct dyn {
 	uint64_t block_at;
 };
 
-static int dyn_put(int fd, struct dyn *d, uint64_t off, const uint8_t *data, struct i2k_error **err)
+static int dyn_put(struct i2k_sink *fd, struct dyn *d, uint64_t off, const uint8_t *data,
+		   struct i2k_error **err)
 {
 	uint64_t b = off / I2K_VHD_BLOCK_SIZE;
 	if (b != d->block) {
@@ -167,18 +168,18 @@ static int dyn_put(int fd, struct dyn *d, uint64_t off, const uint8_t *data, str
 		memset(bitmap, 0xff, sizeof(bitmap)); /* every sector present */
 		uint32_t sector = (uint32_t)(d->next / SECTOR);
 		i2k_put_be32((uint8_t *)&d->bat[b], sector);
-		if (i2k_pwrite_all(fd, bitmap, sizeof(bitmap), (off_t)d->next, err) < 0)
+		if (i2k_sink_write_at(fd, d->next, bitmap, sizeof(bitmap), err) < 0)
 			return -1;
 		d->block = b;
 		d->block_at = d->next + SECTOR;
 		d->next += SECTOR + I2K_VHD_BLOCK_SIZE;
 	}
 	uint64_t at = d->block_at + off % I2K_VHD_BLOCK_SIZE;
-	return i2k_pwrite_all(fd, data, I2K_SCAN_UNIT, (off_t)at, err);
+	return i2k_sink_write_at(fd, at, data, I2K_SCAN_UNIT, err);
 }
 
 int i2k_vhd_write(int raw_fd, uint64_t base, uint64_t size, bool dynamic, const uint8_t *uuid_seed,
-		  int out_fd, struct i2k_error **err)
+		  struct i2k_sink *out_fd, struct i2k_error **err)
 {
 	if (size > I2K_VHD_MAX_SIZE)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
@@ -205,8 +206,6 @@ int i2k_vhd_write(int raw_fd, uint64_t base, uint64_t size, bool dynamic, const 
 		bat = d.bat = i2k_xmalloc(d.bat_bytes);
 		memset(bat, 0xff, d.bat_bytes);
 		d.next = BAT_OFFSET + d.bat_bytes;
-	} else if (ftruncate(out_fd, (off_t)(size + SECTOR)) < 0) {
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "resize");
 	}
 	struct i2k_scan s;
 	if (i2k_scan_init(&s, raw_fd, base, size, err) < 0)
@@ -214,30 +213,38 @@ int i2k_vhd_write(int raw_fd, uint64_t base, uint64_t size, bool dynamic, const 
 	int r;
 	uint64_t off;
 	const uint8_t *data;
+	uint64_t at = 0; /* fixed: everything before is written or zeroed */
 	while ((r = i2k_scan_next(&s, &off, &data, err)) > 0) {
 		if (!uuid_seed)
 			hash_unit(h, off, data);
-		if (dynamic)
+		if (dynamic) {
 			r = dyn_put(out_fd, &d, off, data, err);
-		else
-			r = i2k_pwrite_all(out_fd, data, I2K_SCAN_UNIT, (off_t)off, err);
+		} else {
+			if (off > at)
+				r = i2k_sink_zero(out_fd, at, off - at, err);
+			if (r >= 0)
+				r = i2k_sink_write_at(out_fd, off, data, I2K_SCAN_UNIT, err);
+			at = off + I2K_SCAN_UNIT;
+		}
 		if (r < 0)
 			break;
 	}
 	i2k_scan_release(&s);
 	if (r < 0)
 		return -1;
+	if (!dynamic && size > at && i2k_sink_zero(out_fd, at, size - at, err) < 0)
+		return -1;
 	uint8_t uuid[16], footer[SECTOR];
 	hash_uuid(h, uuid);
 	make_footer(footer, size, dynamic, uuid);
 	if (!dynamic)
-		return i2k_pwrite_all(out_fd, footer, SECTOR, (off_t)size, err);
+		return i2k_sink_write_at(out_fd, size, footer, SECTOR, err);
 	uint8_t dh[DYN_HEADER_LEN];
 	make_dyn_header(dh, d.entries);
-	if (i2k_pwrite_all(out_fd, footer, SECTOR, (off_t)d.next, err) < 0 ||
-	    i2k_pwrite_all(out_fd, bat, d.bat_bytes, BAT_OFFSET, err) < 0 ||
-	    i2k_pwrite_all(out_fd, dh, sizeof(dh), SECTOR, err) < 0 ||
-	    i2k_pwrite_all(out_fd, footer, SECTOR, 0, err) < 0)
+	if (i2k_sink_write_at(out_fd, d.next, footer, SECTOR, err) < 0 ||
+	    i2k_sink_write_at(out_fd, BAT_OFFSET, bat, d.bat_bytes, err) < 0 ||
+	    i2k_sink_write_at(out_fd, SECTOR, dh, sizeof(dh), err) < 0 ||
+	    i2k_sink_write_at(out_fd, 0, footer, SECTOR, err) < 0)
 		return -1;
 	return 0;
 }

@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "builder/base/error.h"
+#include "formats/sink.h"
 
 #define I2K_VHD_MAX_SIZE (2040ull << 30) /* the format's limit (BAT of 32-bit sectors) */
 #define I2K_VHD_BLOCK_SIZE (2u << 20)
@@ -61,13 +62,15 @@ void i2k_vhd_geometry(uint64_t size, uint16_t *cylinders, uint8_t *heads,
 		      uint8_t *sectors_per_track);
 
 /* Writes bytes [base, base+size) of raw_fd as a fixed (dynamic = false) or
- * dynamic VHD to out_fd (an empty, writable, seekable file; both borrowed).
+ * dynamic VHD into out (an empty block sink; both borrowed). Fixed: data in
+ * increasing order, zero runs through i2k_sink_zero, then the footer;
+ * dynamic: blocks in order, then the footer, BAT and headers at the front.
  * uuid_seed: 32 bytes or NULL (see above). Errors: I2K_ERR_USAGE "VHD disk
  * size N is not a valid VHD size (use i2k_vhd_round_size: M)" when
  * size != i2k_vhd_round_size(size); I2K_ERR_UNSUPPORTED "VHD disk size N
  * exceeds the format's limit of 2040 GiB"; read/write errno errors;
  * I2K_ERR_INTERRUPTED. */
 int i2k_vhd_write(int raw_fd, uint64_t base, uint64_t size, bool dynamic, const uint8_t *uuid_seed,
-		  int out_fd, struct i2k_error **err);
+		  struct i2k_sink *out, struct i2k_error **err);
 
 #endif

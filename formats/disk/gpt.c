@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "builder/base/cleanup.h"
+#include "builder/base/utf.h"
 #include "builder/base/util.h"
 #include "formats/disk/mbr.h"
 
@@ -17,48 +18,12 @@
 /* UTF-8 → UTF-16LE into out (max units); -1 invalid, -2 too long. */
 static int utf16le(const char *s, uint8_t *out, size_t max)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	uint16_t u[I2K_GPT_NAME_MAX];
 	size_t n = 0;
-	while (*p) {
-		uint32_t c;
-		int more;
-		if (*p < 0x80) {
-			c = *p;
-			more = 0;
-		} else if ((*p & 0xe0) == 0xc0) {
-			c = *p & 0x1f;
-			more = 1;
-		} else if ((*p & 0xf0) == 0xe0) {
-			c = *p & 0x0f;
-			more = 2;
-		} else if ((*p & 0xf8) == 0xf0) {
-			c = *p & 0x07;
-			more = 3;
-		} else {
-			return -1;
-		}
-		p++;
-		for (int i = 0; i < more; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return -1;
-			c = c << 6 | (*p & 0x3f);
-		}
-		static const uint32_t minv[4] = {0, 0x80, 0x800, 0x10000};
-		if (c < minv[more] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return -1;
-		if (c >= 0x10000) {
-			if (n + 2 > max)
-				return -2;
-			c -= 0x10000;
-			i2k_put_le16(out + 2 * n++, (uint16_t)(0xd800 | (c >> 10)));
-			i2k_put_le16(out + 2 * n++, (uint16_t)(0xdc00 | (c & 0x3ff)));
-		} else {
-			if (n + 1 > max)
-				return -2;
-			i2k_put_le16(out + 2 * n++, (uint16_t)c);
-		}
-	}
-	return 0;
+	int r = i2k_utf16_encode(s, u, max < I2K_GPT_NAME_MAX ? max : I2K_GPT_NAME_MAX, &n);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		i2k_put_le16(out + 2 * i, u[i]);
+	return r;
 }
 
 static int check_parts(const struct i2k_part *parts, size_t n, uint64_t first, uint64_t last,

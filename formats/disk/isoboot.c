@@ -113,8 +113,8 @@ int i2k_isoboot_new(int kernel_fd, int initrd_fd, const struct i2k_isoboot_opts 
 		_cleanup_free_ char *bin = NULL;
 		const char *isolinux = o->isolinux_bin;
 		if (!isolinux)
-			isolinux = bin = i2k_xasprintf("%s/isolinux.bin", i2k_isolinux_dir());
-		const char *ldlinux = o->ldlinux_c32 ? o->ldlinux_c32 : i2k_ldlinux_c32_path();
+			isolinux = bin = i2k_xasprintf("%s/isolinux.bin", I2K_ISOLINUX_DIR_DEFAULT);
+		const char *ldlinux = o->ldlinux_c32 ? o->ldlinux_c32 : I2K_LDLINUX_C32_DEFAULT;
 		_cleanup_free_ char *cfg = i2k_xasprintf("SERIAL 0 115200\n"
 							 "DEFAULT linux\n"
 							 "PROMPT 0\n"
@@ -151,7 +151,7 @@ int i2k_isoboot_new(int kernel_fd, int initrd_fd, const struct i2k_isoboot_opts 
 		_cleanup_free_ char *def = NULL;
 		const char *mbr = b->mbr_path;
 		if (!mbr)
-			mbr = def = i2k_xasprintf("%s/isohdpfx.bin", i2k_isolinux_dir());
+			mbr = def = i2k_xasprintf("%s/isohdpfx.bin", I2K_ISOLINUX_DIR_DEFAULT);
 		if (access(mbr, R_OK) != 0)
 			return i2k_error_errno(err, errno,
 					       errno == ENOENT ? I2K_ERR_NOTFOUND : I2K_ERR_IO,

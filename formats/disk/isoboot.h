@@ -23,8 +23,9 @@
  *     INITRD /boot/initrd.img
  *     APPEND <cmdline>
  *
- * isolinux.bin comes from i2k_isolinux_dir() and ldlinux.c32 from
- * i2k_ldlinux_c32_path() unless the options name them. All entries are
+ * isolinux.bin comes from I2K_ISOLINUX_DIR_DEFAULT and ldlinux.c32 from
+ * I2K_LDLINUX_C32_DEFAULT (formats/disk/isohybrid.h) unless the options
+ * name them. All entries are
  * root:root, files 0644 (0444 for the boot files), directories 0755, mtime
  * i2k_source_date_epoch(); the image is a multiple of 1 MiB; same inputs →
  * same bytes.
@@ -55,9 +56,9 @@ struct i2k_isoboot_opts {
 	int efi_fd;		  /* with efi: FAT image, read from its current offset */
 	bool efi_partition;	  /* with hybrid and efi: MBR entry 2 (0xEF) over the FAT image */
 	uint64_t min_size;	  /* image at least this big (e.g. --size); 0 = as needed */
-	const char *isolinux_bin; /* NULL → i2k_isolinux_dir()/isolinux.bin */
-	const char *ldlinux_c32;  /* NULL → i2k_ldlinux_c32_path() */
-	const char *mbr_path;	  /* NULL → i2k_isolinux_dir()/isohdpfx.bin */
+	const char *isolinux_bin; /* NULL → I2K_ISOLINUX_DIR_DEFAULT/isolinux.bin */
+	const char *ldlinux_c32;  /* NULL → I2K_LDLINUX_C32_DEFAULT */
+	const char *mbr_path;	  /* NULL → I2K_ISOLINUX_DIR_DEFAULT/isohdpfx.bin */
 };
 
 struct i2k_isoboot;

@@ -15,18 +15,6 @@
 #define HEADS 64u
 #define SECTORS 32u
 
-const char *i2k_isolinux_dir(void)
-{
-	const char *d = getenv("I2KIT_ISOLINUX_DIR");
-	return d && *d ? d : I2K_ISOLINUX_DIR_DEFAULT;
-}
-
-const char *i2k_ldlinux_c32_path(void)
-{
-	const char *p = getenv("I2KIT_LDLINUX_C32");
-	return p && *p ? p : I2K_LDLINUX_C32_DEFAULT;
-}
-
 static const char *sname(const struct i2k_sink *s)
 {
 	return s->name ? s->name : "image";
@@ -209,7 +197,7 @@ int i2k_isohybrid_bios(struct i2k_sink *iso, const struct i2k_isohybrid_opts *o,
 	_cleanup_free_ char *def = NULL;
 	const char *path = o->mbr_path;
 	if (!path)
-		path = def = i2k_xasprintf("%s/isohdpfx.bin", i2k_isolinux_dir());
+		path = def = i2k_xasprintf("%s/isohdpfx.bin", I2K_ISOLINUX_DIR_DEFAULT);
 	if (read_template(path, mbr, err) < 0)
 		return -1;
 	i2k_put_le32(mbr + 432, ci.bios_lba * 4);

@@ -17,9 +17,9 @@
  * and entry 1 gets type 0x00 (as isohybrid --uefi does), so UEFI firmware
  * that reads MBR partitions finds the ESP on the disk.
  *
- * Data paths (read, never executed):
- *   $I2KIT_ISOLINUX_DIR (default /usr/lib/ISOLINUX): isolinux.bin, isohdpfx.bin
- *   $I2KIT_LDLINUX_C32  (default /usr/lib/syslinux/modules/bios/ldlinux.c32)
+ * Data paths (read, never executed) come in the options; the defaults are
+ * Debian's: I2K_ISOLINUX_DIR_DEFAULT (isolinux.bin, isohdpfx.bin) and
+ * I2K_LDLINUX_C32_DEFAULT. The library reads no environment variable.
  * Image size: the image should be a multiple of 1 MiB (one 64×32 cylinder;
  * i2k_iso_opts.align = I2K_ISOHYBRID_ALIGN) so that the CHS end is exact;
  * other multiples of 2048 work with a rounded-up CHS end.
@@ -37,14 +37,8 @@
 #define I2K_ISOLINUX_DIR_DEFAULT "/usr/lib/ISOLINUX"
 #define I2K_LDLINUX_C32_DEFAULT "/usr/lib/syslinux/modules/bios/ldlinux.c32"
 
-/* $I2KIT_ISOLINUX_DIR if set and non-empty, else the default. Static storage
- * (the environment's string). */
-const char *i2k_isolinux_dir(void);
-/* $I2KIT_LDLINUX_C32 if set and non-empty, else the default. */
-const char *i2k_ldlinux_c32_path(void);
-
 struct i2k_isohybrid_opts {
-	/* The 432-byte MBR code; NULL → i2k_isolinux_dir()/isohdpfx.bin. */
+	/* The 432-byte MBR code; NULL → I2K_ISOLINUX_DIR_DEFAULT/isohdpfx.bin. */
 	const char *mbr_path;
 	/* Disk id (MBR bytes 440-443); 0 → derived: the first 4 bytes of the
 	 * SHA-256 of the image's blocks 16 up to and including the boot

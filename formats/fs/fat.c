@@ -8,6 +8,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/hash.h"
+#include "builder/base/utf.h"
 #include "builder/base/util.h"
 
 #define SECTOR 512u
@@ -63,44 +64,6 @@ static void plan_free(struct plan *p)
 }
 
 /* ---- names ----------------------------------------------------------- */
-
-/* Decodes the UTF-8 name into n->lfn. -1 invalid, -2 too long. */
-static int to_utf16(const char *s, uint16_t *out, size_t *len)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0;
-	while (*p) {
-		uint32_t c;
-		int more = *p < 0x80		 ? 0
-			   : (*p & 0xe0) == 0xc0 ? 1
-			   : (*p & 0xf0) == 0xe0 ? 2
-			   : (*p & 0xf8) == 0xf0 ? 3
-						 : -1;
-		if (more < 0)
-			return -1;
-		c = more == 0 ? *p : *p & (0x3f >> more);
-		p++;
-		for (int i = 0; i < more; i++, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return -1;
-			c = c << 6 | (*p & 0x3f);
-		}
-		static const uint32_t minv[4] = {0, 0x80, 0x800, 0x10000};
-		if (c < minv[more] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return -1;
-		if (n + (c >= 0x10000 ? 2 : 1) > LFN_MAX)
-			return -2;
-		if (c >= 0x10000) {
-			c -= 0x10000;
-			out[n++] = (uint16_t)(0xd800 | (c >> 10));
-			out[n++] = (uint16_t)(0xdc00 | (c & 0x3ff));
-		} else {
-			out[n++] = (uint16_t)c;
-		}
-	}
-	*len = n;
-	return 0;
-}
 
 static bool short_char_ok(unsigned char c)
 {
@@ -329,10 +292,10 @@ static int check_name(const char *path, const char *name, struct node *n, struct
 	if (len && (name[len - 1] == '.' || name[len - 1] == ' '))
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
 				     "%s: FAT names cannot end with '.' or ' '", path);
-	int r = to_utf16(name, n->lfn, &n->lfn_len);
-	if (r == -1)
+	int r = i2k_utf16_encode(name, n->lfn, LFN_MAX, &n->lfn_len);
+	if (r == I2K_UTF16_INVALID)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED, "%s: name is not valid UTF-8", path);
-	if (r == -2)
+	if (r == I2K_UTF16_TOO_LONG)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
 				     "%s: name is longer than %u UTF-16 units", path, LFN_MAX);
 	return 0;
@@ -655,7 +618,7 @@ static int write_fats(struct writer *w, struct plan *p, struct i2k_error **err)
 		const struct node *n = &p->nodes[i];
 		for (uint32_t k = 0; k < n->nclusters; k++)
 			i2k_put_le32(fat + 4 * ((size_t)n->first + k),
-			      k + 1 == n->nclusters ? FAT_EOC : n->first + k + 1);
+				     k + 1 == n->nclusters ? FAT_EOC : n->first + k + 1);
 	}
 	uint64_t fatlen = (uint64_t)w->g.fatsz * SECTOR;
 	for (uint32_t f = 0; f < NFATS; f++) {

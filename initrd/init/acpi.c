@@ -103,11 +103,11 @@ static int mcast_group(const struct nl_attr *groups)
 	return -1;
 }
 
-int acpi_open(void)
+int i2ki_acpi_open(void)
 {
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC_PROTO);
 	if (fd < 0) {
-		log_debug("acpi: netlink: %s", strerror(errno));
+		i2ki_log_debug("acpi: netlink: %s", strerror(errno));
 		return -1;
 	}
 	struct sockaddr_netlink sa = {.family = AF_NETLINK};
@@ -141,7 +141,7 @@ int acpi_open(void)
 		goto fail;
 	const struct nl_hdr *nh = (const struct nl_hdr *)buf;
 	if (nh->type == NLMSG_ERROR_V || nh->len > (size_t)n) {
-		log_debug("acpi: no acpi_event netlink family");
+		i2ki_log_debug("acpi: no acpi_event netlink family");
 		goto out;
 	}
 	const unsigned char *attrs = buf + sizeof(*nh) + sizeof(struct genl_hdr);
@@ -162,13 +162,13 @@ int acpi_open(void)
 		goto fail;
 	return fd;
 fail:
-	log_debug("acpi: cannot subscribe to ACPI events: %s", strerror(errno));
+	i2ki_log_debug("acpi: cannot subscribe to ACPI events: %s", strerror(errno));
 out:
 	close(fd);
 	return -1;
 }
 
-int acpi_parse_event(const unsigned char *buf, size_t len, unsigned fam)
+int i2ki_acpi_parse_event(const unsigned char *buf, size_t len, unsigned fam)
 {
 	int power = 0;
 	while (len >= sizeof(struct nl_hdr)) {
@@ -184,8 +184,8 @@ int acpi_parse_event(const unsigned char *buf, size_t len, unsigned fam)
 				struct acpi_genl_ev ev;
 				memcpy(&ev, a + 1, sizeof(ev));
 				ev.device_class[sizeof(ev.device_class) - 1] = 0;
-				log_debug("acpi: event %s %.15s %u %u", ev.device_class, ev.bus_id,
-					  ev.type, ev.data);
+				i2ki_log_debug("acpi: event %s %.15s %u %u", ev.device_class,
+					       ev.bus_id, ev.type, ev.data);
 				if (strncmp(ev.device_class, "button/power", 12) == 0)
 					power = 1;
 			}
@@ -199,7 +199,7 @@ int acpi_parse_event(const unsigned char *buf, size_t len, unsigned fam)
 	return power;
 }
 
-int acpi_read(int fd)
+int i2ki_acpi_read(int fd)
 {
 	unsigned char buf[4096] __attribute__((aligned(4)));
 	int power = 0;
@@ -207,7 +207,7 @@ int acpi_read(int fd)
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		if (n <= 0)
 			break;
-		power |= acpi_parse_event(buf, (size_t)n, family_id);
+		power |= i2ki_acpi_parse_event(buf, (size_t)n, family_id);
 	}
 	return power;
 }

@@ -10,14 +10,14 @@
 
 /* Opens the netlink socket subscribed to ACPI events; -1 (logged at debug
  * level) when the kernel has no such family. Non-blocking, close-on-exec. */
-int acpi_open(void);
+int i2ki_acpi_open(void);
 
 /* Reads what is pending on fd; returns 1 when it held a power button
  * press ("button/power"), else 0. */
-int acpi_read(int fd);
+int i2ki_acpi_read(int fd);
 
 /* Parses one received buffer; exposed for tests. Returns 1 for a power
  * button event of family id fam. */
-int acpi_parse_event(const unsigned char *buf, size_t len, unsigned fam);
+int i2ki_acpi_parse_event(const unsigned char *buf, size_t len, unsigned fam);
 
 #endif

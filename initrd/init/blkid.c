@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-uint32_t blkid_crc32(uint32_t crc, const void *buf, size_t len)
+uint32_t i2ki_blkid_crc32(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	crc = ~crc;
@@ -43,14 +43,14 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-void blkid_guid_format(const uint8_t r[16], char out[37])
+void i2ki_blkid_guid_format(const uint8_t r[16], char out[37])
 {
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 r[3], r[2], r[1], r[0], r[5], r[4], r[7], r[6], r[8], r[9], r[10], r[11], r[12],
 		 r[13], r[14], r[15]);
 }
 
-int blkid_guid_valid(const char *s)
+int i2ki_blkid_guid_valid(const char *s)
 {
 	for (int i = 0; i < 36; i++) {
 		int dash = i == 8 || i == 13 || i == 18 || i == 23;
@@ -136,7 +136,7 @@ static enum blkid_gpt_result check_header(uint8_t *hdr, unsigned ss, char *why, 
 	uint8_t saved[4];
 	memcpy(saved, hdr + 16, 4);
 	memset(hdr + 16, 0, 4);
-	uint32_t got = blkid_crc32(0, hdr, hsize);
+	uint32_t got = i2ki_blkid_crc32(0, hdr, hsize);
 	memcpy(hdr + 16, saved, 4);
 	if (got != want)
 		return fail(BLKID_GPT_BAD, why, whylen, "header CRC mismatch");
@@ -154,8 +154,8 @@ static enum blkid_gpt_result check_header(uint8_t *hdr, unsigned ss, char *why, 
 	return BLKID_GPT_OK;
 }
 
-enum blkid_gpt_result blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *g, char *why,
-				     size_t whylen)
+enum blkid_gpt_result i2ki_blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *g, char *why,
+					  size_t whylen)
 {
 	uint8_t mbr[512], hdr[4096];
 	unsigned sizes[2] = {sector, 0};
@@ -198,14 +198,14 @@ enum blkid_gpt_result blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *
 		errno = e;
 		return fail(BLKID_GPT_IO, why, whylen, "cannot read the partition entries");
 	}
-	if (blkid_crc32(0, arr, total) != i2k_get_le32(hdr + 88)) {
+	if (i2ki_blkid_crc32(0, arr, total) != i2k_get_le32(hdr + 88)) {
 		free(arr);
 		return fail(BLKID_GPT_BAD, why, whylen, "partition entry CRC mismatch");
 	}
 	static const uint8_t zero[16];
 	g->sector = ss;
 	g->nentries = n;
-	blkid_guid_format(hdr + 56, g->disk_uuid);
+	i2ki_blkid_guid_format(hdr + 56, g->disk_uuid);
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = arr + (size_t)i * esz;
 		if (memcmp(e, zero, 16) == 0)
@@ -216,8 +216,8 @@ enum blkid_gpt_result blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *
 		}
 		struct blkid_part *p = &g->parts[g->nparts++];
 		p->num = i + 1;
-		blkid_guid_format(e, p->type);
-		blkid_guid_format(e + 16, p->uuid);
+		i2ki_blkid_guid_format(e, p->type);
+		i2ki_blkid_guid_format(e + 16, p->uuid);
 		p->first_lba = i2k_get_le64(e + 32);
 		p->last_lba = i2k_get_le64(e + 40);
 		utf16_to_utf8(e + 56, 36, p->label, sizeof(p->label));
@@ -226,7 +226,7 @@ enum blkid_gpt_result blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *
 	return BLKID_GPT_OK;
 }
 
-const struct blkid_part *blkid_gpt_find_uuid(const struct blkid_gpt *g, const char *uuid)
+const struct blkid_part *i2ki_blkid_gpt_find_uuid(const struct blkid_gpt *g, const char *uuid)
 {
 	for (size_t i = 0; i < g->nparts; i++)
 		if (strcasecmp(g->parts[i].uuid, uuid) == 0)
@@ -234,7 +234,7 @@ const struct blkid_part *blkid_gpt_find_uuid(const struct blkid_gpt *g, const ch
 	return NULL;
 }
 
-const struct blkid_part *blkid_gpt_find_label(const struct blkid_gpt *g, const char *label)
+const struct blkid_part *i2ki_blkid_gpt_find_label(const struct blkid_gpt *g, const char *label)
 {
 	for (size_t i = 0; i < g->nparts; i++)
 		if (strcmp(g->parts[i].label, label) == 0)
@@ -242,7 +242,7 @@ const struct blkid_part *blkid_gpt_find_label(const struct blkid_gpt *g, const c
 	return NULL;
 }
 
-const char *blkid_fstype(int fd)
+const char *i2ki_blkid_fstype(int fd)
 {
 	uint8_t b[32];
 	if (read_at(fd, b, 32, 0) == 0 && memcmp(b, "hsqs", 4) == 0 && i2k_get_le16(b + 28) == 4)

@@ -55,24 +55,24 @@ enum blkid_gpt_result {
  * into *g. sector: the logical sector size (BLKSSZGET), or 0 to try 512
  * then 4096. On anything but BLKID_GPT_OK, why (when non-NULL) gets a short
  * reason ("header CRC mismatch", "no protective MBR", ...). */
-enum blkid_gpt_result blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *g, char *why,
-				     size_t whylen);
+enum blkid_gpt_result i2ki_blkid_gpt_read(int fd, unsigned sector, struct blkid_gpt *g, char *why,
+					  size_t whylen);
 
 /* The partition whose unique GUID is uuid (text, any case), or NULL. */
-const struct blkid_part *blkid_gpt_find_uuid(const struct blkid_gpt *g, const char *uuid);
+const struct blkid_part *i2ki_blkid_gpt_find_uuid(const struct blkid_gpt *g, const char *uuid);
 /* The first partition whose name is exactly label (UTF-8), or NULL. */
-const struct blkid_part *blkid_gpt_find_label(const struct blkid_gpt *g, const char *label);
+const struct blkid_part *i2ki_blkid_gpt_find_label(const struct blkid_gpt *g, const char *label);
 
 /* "squashfs", "ext4", "iso9660", or NULL when none of those superblocks is
  * there (or it cannot be read). */
-const char *blkid_fstype(int fd);
+const char *i2ki_blkid_fstype(int fd);
 
 /* GUID text of 16 on-disk bytes (first three fields little-endian, as in
  * GPT and EFI): "c12a7328-f81f-11d2-ba4b-00a0c93ec93b". */
-void blkid_guid_format(const uint8_t raw[16], char out[37]);
+void i2ki_blkid_guid_format(const uint8_t raw[16], char out[37]);
 /* 1 when s is 8-4-4-4-12 hex digits (any case), else 0. */
-int blkid_guid_valid(const char *s);
+int i2ki_blkid_guid_valid(const char *s);
 /* CRC-32 (IEEE 802.3, reflected, as GPT and zlib use): crc = 0 to start. */
-uint32_t blkid_crc32(uint32_t crc, const void *buf, size_t len);
+uint32_t i2ki_blkid_crc32(uint32_t crc, const void *buf, size_t len);
 
 #endif

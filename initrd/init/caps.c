@@ -11,6 +11,7 @@
 #include "builder/base/capnames.h"
 #include "ctmounts.h"
 #include "json.h"
+#include "util.h"
 
 /* <linux/capability.h> is not part of musl's headers. */
 #define CAPS_VERSION_3 0x20080522
@@ -36,7 +37,7 @@ struct caps_data {
 #define cap_names i2k_cap_names
 #define N_CAPS I2K_CAP_COUNT
 
-int caps_from_name(const char *name)
+int i2ki_caps_from_name(const char *name)
 {
 	for (int i = 0; name && i < N_CAPS; i++)
 		if (strcmp(cap_names[i], name) == 0)
@@ -44,12 +45,12 @@ int caps_from_name(const char *name)
 	return -1;
 }
 
-const char *caps_name(int cap)
+const char *i2ki_caps_name(int cap)
 {
 	return cap >= 0 && cap < N_CAPS ? cap_names[cap] : NULL;
 }
 
-int caps_last(void)
+int i2ki_caps_last(void)
 {
 	char buf[16];
 	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
@@ -70,28 +71,28 @@ static int parse_set(const struct jnode *caps, const char *key, int last, uint64
 		     char *errbuf, size_t errlen)
 {
 	*out = 0;
-	const struct jnode *a = json_get(caps, key);
+	const struct jnode *a = i2ki_json_get(caps, key);
 	if (!a)
 		return 0;
 	if (a->type != J_ARR)
-		return ctm_fail(errbuf, errlen, "capabilities.%s is not an array", key);
+		return i2ki_fail(errbuf, errlen, "capabilities.%s is not an array", key);
 	for (const struct jnode *n = a->kids; n; n = n->next) {
-		int c = n->type == J_STR ? caps_from_name(n->str) : -1;
+		int c = n->type == J_STR ? i2ki_caps_from_name(n->str) : -1;
 		if (c < 0)
-			return ctm_fail(errbuf, errlen, "unknown capability %s in %s",
-					n->type == J_STR ? n->str : "(not a string)", key);
+			return i2ki_fail(errbuf, errlen, "unknown capability %s in %s",
+					 n->type == J_STR ? n->str : "(not a string)", key);
 		if (c <= last)
 			*out |= 1ULL << c;
 	}
 	return 0;
 }
 
-int caps_parse(const struct jnode *caps, struct caps_sets *out, char *errbuf, size_t errlen)
+int i2ki_caps_parse(const struct jnode *caps, struct caps_sets *out, char *errbuf, size_t errlen)
 {
-	int last = caps_last();
+	int last = i2ki_caps_last();
 	memset(out, 0, sizeof(*out));
 	if (caps && caps->type != J_OBJ)
-		return ctm_fail(errbuf, errlen, "process.capabilities is not an object");
+		return i2ki_fail(errbuf, errlen, "process.capabilities is not an object");
 	if (parse_set(caps, "bounding", last, &out->bounding, errbuf, errlen) < 0 ||
 	    parse_set(caps, "effective", last, &out->effective, errbuf, errlen) < 0 ||
 	    parse_set(caps, "permitted", last, &out->permitted, errbuf, errlen) < 0 ||
@@ -101,21 +102,21 @@ int caps_parse(const struct jnode *caps, struct caps_sets *out, char *errbuf, si
 	return 0;
 }
 
-int caps_drop_bounding(uint64_t keep, char *errbuf, size_t errlen)
+int i2ki_caps_drop_bounding(uint64_t keep, char *errbuf, size_t errlen)
 {
-	int last = caps_last();
+	int last = i2ki_caps_last();
 	for (int c = 0; c <= last; c++) {
 		if (keep & (1ULL << c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return ctm_fail(errbuf, errlen, "drop %s from the bounding set: %s",
-					caps_name(c) ? caps_name(c) : "capability",
-					strerror(errno));
+			return i2ki_fail(errbuf, errlen, "drop %s from the bounding set: %s",
+					 i2ki_caps_name(c) ? i2ki_caps_name(c) : "capability",
+					 strerror(errno));
 	}
 	return 0;
 }
 
-int caps_apply(const struct caps_sets *s, char *errbuf, size_t errlen)
+int i2ki_caps_apply(const struct caps_sets *s, char *errbuf, size_t errlen)
 {
 	struct caps_header h = {.version = CAPS_VERSION_3, .pid = 0};
 	struct caps_data d[2] = {
@@ -124,16 +125,16 @@ int caps_apply(const struct caps_sets *s, char *errbuf, size_t errlen)
 	     (uint32_t)(s->inheritable >> 32)},
 	};
 	if (syscall(SYS_capset, &h, d) < 0)
-		return ctm_fail(errbuf, errlen, "capset: %s", strerror(errno));
+		return i2ki_fail(errbuf, errlen, "capset: %s", strerror(errno));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return ctm_fail(errbuf, errlen, "clear ambient capabilities: %s", strerror(errno));
+		return i2ki_fail(errbuf, errlen, "clear ambient capabilities: %s", strerror(errno));
 	for (int c = 0; c < 64; c++) {
 		if (!(s->ambient & (1ULL << c)))
 			continue;
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-			return ctm_fail(errbuf, errlen, "raise ambient %s: %s",
-					caps_name(c) ? caps_name(c) : "capability",
-					strerror(errno));
+			return i2ki_fail(errbuf, errlen, "raise ambient %s: %s",
+					 i2ki_caps_name(c) ? i2ki_caps_name(c) : "capability",
+					 strerror(errno));
 	}
 	return 0;
 }

@@ -19,24 +19,24 @@ struct caps_sets {
 
 /* Number of a capability name ("CAP_SYS_ADMIN", exact case; the "CAP_"
  * prefix is required), or -1 if unknown. */
-int caps_from_name(const char *name);
+int i2ki_caps_from_name(const char *name);
 /* Name of a capability number, NULL if unknown. */
-const char *caps_name(int cap);
+const char *i2ki_caps_name(int cap);
 
 /* Parses an OCI process.capabilities object (absent sets are empty).
  * Unknown names are an error; capabilities the running kernel does not
  * know (above /proc/sys/kernel/cap_last_cap) are silently left out. */
-int caps_parse(const struct jnode *caps, struct caps_sets *out, char *errbuf, size_t errlen);
+int i2ki_caps_parse(const struct jnode *caps, struct caps_sets *out, char *errbuf, size_t errlen);
 
 /* Drops every capability not in keep from the bounding set (needs
  * CAP_SETPCAP: call while still privileged). */
-int caps_drop_bounding(uint64_t keep, char *errbuf, size_t errlen);
+int i2ki_caps_drop_bounding(uint64_t keep, char *errbuf, size_t errlen);
 
 /* Sets effective/permitted/inheritable with capset(2), then the ambient
  * set (cleared, then each raised). Call after the uid switch. */
-int caps_apply(const struct caps_sets *s, char *errbuf, size_t errlen);
+int i2ki_caps_apply(const struct caps_sets *s, char *errbuf, size_t errlen);
 
 /* The highest capability the kernel knows (cap_last_cap, 40 if unreadable). */
-int caps_last(void);
+int i2ki_caps_last(void);
 
 #endif

@@ -25,31 +25,32 @@ struct jnode;
 #define CGROUP_ROOT "/sys/fs/cgroup"
 
 /* True when CGROUP_ROOT is a cgroup v2 hierarchy. */
-bool cgroup_v2(void);
+bool i2ki_cgroup_v2(void);
 
 /* True when resources (linux.resources, may be NULL) asks for any limit
  * this file would write. */
-bool cgroup_has_limits(const struct jnode *resources);
+bool i2ki_cgroup_has_limits(const struct jnode *resources);
 
 /* Checks a group path: absolute, no "." / ".." components, ≤ 256 bytes. */
-int cgroup_check_path(const char *path, char *errbuf, size_t errlen);
+int i2ki_cgroup_check_path(const char *path, char *errbuf, size_t errlen);
 
 /* Creates path (e.g. "/i2kit/web") and its parents, enables the
  * controllers (cpu, cpuset, io, memory, pids) in every ancestor's
  * cgroup.subtree_control, then writes the limits of resources. */
-int cgroup_create(const char *path, const struct jnode *resources, char *errbuf, size_t errlen);
+int i2ki_cgroup_create(const char *path, const struct jnode *resources, char *errbuf,
+		       size_t errlen);
 
 /* Moves pid into the group (cgroup.procs). */
-int cgroup_enter(const char *path, pid_t pid, char *errbuf, size_t errlen);
+int i2ki_cgroup_enter(const char *path, pid_t pid, char *errbuf, size_t errlen);
 
 /* Removes the (empty) leaf group; errors are ignored. */
-void cgroup_remove(const char *path);
+void i2ki_cgroup_remove(const char *path);
 
 /* cpu.shares (2..262144, clamped) → cpu.weight (1..10000), as runc. */
-unsigned long long cgroup_cpu_weight(unsigned long long shares);
+unsigned long long i2ki_cgroup_cpu_weight(unsigned long long shares);
 
 /* Writes value to CGROUP_ROOT + path + "/" + file. */
-int cgroup_write(const char *path, const char *file, const char *value, char *errbuf,
-		 size_t errlen);
+int i2ki_cgroup_write(const char *path, const char *file, const char *value, char *errbuf,
+		      size_t errlen);
 
 #endif

@@ -7,7 +7,7 @@
 
 static char cmdline_text[4096];
 
-void cmdline_set(const char *t)
+void i2ki_cmdline_set(const char *t)
 {
 	size_t n = strlen(t);
 	if (n >= sizeof(cmdline_text))
@@ -16,7 +16,7 @@ void cmdline_set(const char *t)
 	cmdline_text[n] = 0;
 }
 
-void cmdline_load(void)
+void i2ki_cmdline_load(void)
 {
 	char buf[sizeof(cmdline_text)];
 	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
@@ -27,10 +27,10 @@ void cmdline_load(void)
 	if (n < 0)
 		return;
 	buf[n] = 0;
-	cmdline_set(buf);
+	i2ki_cmdline_set(buf);
 }
 
-const char *cmdline_get(const char *key, char *out, size_t outlen)
+const char *i2ki_cmdline_get(const char *key, char *out, size_t outlen)
 {
 	const char *found = NULL;
 	size_t klen = strlen(key);
@@ -67,10 +67,10 @@ const char *cmdline_get(const char *key, char *out, size_t outlen)
 	return found;
 }
 
-int cmdline_flag(const char *key, int dflt)
+int i2ki_cmdline_flag(const char *key, int dflt)
 {
 	char v[16];
-	if (!cmdline_get(key, v, sizeof(v)))
+	if (!i2ki_cmdline_get(key, v, sizeof(v)))
 		return dflt;
 	if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off"))
 		return 0;

@@ -10,13 +10,13 @@
 #include <stddef.h>
 
 /* Reads /proc/cmdline (keeps the previous text on failure). */
-void cmdline_load(void);
+void i2ki_cmdline_load(void);
 /* Replaces the text (tests, or a cmdline that did not come from /proc). */
-void cmdline_set(const char *text);
+void i2ki_cmdline_set(const char *text);
 /* Copies the value of the LAST "key=value" into out (truncated to outlen-1)
  * and returns out; a bare "key" gives ""; NULL when absent. */
-const char *cmdline_get(const char *key, char *out, size_t outlen);
+const char *i2ki_cmdline_get(const char *key, char *out, size_t outlen);
 /* Boolean option: absent → dflt; "0", "no", "false", "off" → 0; else 1. */
-int cmdline_flag(const char *key, int dflt);
+int i2ki_cmdline_flag(const char *key, int dflt);
 
 #endif

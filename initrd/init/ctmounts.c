@@ -16,54 +16,7 @@
 #include <unistd.h>
 
 #include "json.h"
-
-/* ---- shared helpers ---------------------------------------------------- */
-
-int ctm_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	int saved = errno; /* callers may look at errno after a failure */
-	if (errbuf && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-	return -1;
-}
-
-const struct jnode *ctm_jfirst(const struct jnode *obj, const char *key)
-{
-	const struct jnode *a = json_get(obj, key);
-	return a && a->type == J_ARR ? a->kids : NULL;
-}
-
-bool ctm_jbool(const struct jnode *obj, const char *key, bool dflt)
-{
-	const struct jnode *b = json_get(obj, key);
-	return b && b->type == J_BOOL ? b->b : dflt;
-}
-
-int ctm_jint(const struct jnode *obj, const char *key, long long *v)
-{
-	const struct jnode *n = json_get(obj, key);
-	if (!n || n->type != J_NUM)
-		return -1;
-	*v = n->num;
-	return 0;
-}
-
-unsigned long long ctm_ju64(const struct jnode *n)
-{
-	if (!n || n->type != J_NUM)
-		return 0;
-	if (n->dbl >= 9.2e18) {
-		if (n->dbl >= 18446744073709549568.0)
-			return UINT64_MAX;
-		return (unsigned long long)n->dbl;
-	}
-	return n->num < 0 ? 0 : (unsigned long long)n->num;
-}
+#include "util.h"
 
 static const char *jstr_of(const struct jnode *n)
 {
@@ -118,19 +71,19 @@ static const struct opt_word opt_words[] = {
     {"unbindable", MS_UNBINDABLE, 2},
 };
 
-int ctm_parse_options(const struct jnode *options, const char *type, struct ctm_opts *o,
-		      char *errbuf, size_t errlen)
+int i2ki_ctm_parse_options(const struct jnode *options, const char *type, struct ctm_opts *o,
+			   char *errbuf, size_t errlen)
 {
 	memset(o, 0, sizeof(*o));
 	size_t dlen = 0;
 	if (type && strcmp(type, "bind") == 0)
 		o->bind = true;
 	if (options && options->type != J_ARR)
-		return ctm_fail(errbuf, errlen, "mount options are not an array");
+		return i2ki_fail(errbuf, errlen, "mount options are not an array");
 	for (const struct jnode *w = options ? options->kids : NULL; w; w = w->next) {
 		const char *s = jstr_of(w);
 		if (!s)
-			return ctm_fail(errbuf, errlen, "mount option is not a string");
+			return i2ki_fail(errbuf, errlen, "mount option is not a string");
 		const struct opt_word *hit = NULL;
 		for (size_t i = 0; i < sizeof(opt_words) / sizeof(opt_words[0]); i++)
 			if (strcmp(opt_words[i].name, s) == 0)
@@ -148,8 +101,8 @@ int ctm_parse_options(const struct jnode *options, const char *type, struct ctm_
 		}
 		size_t l = strlen(s);
 		if (dlen + l + 2 > sizeof(o->data))
-			return ctm_fail(errbuf, errlen, "mount options longer than %zu bytes",
-					sizeof(o->data) - 1);
+			return i2ki_fail(errbuf, errlen, "mount options longer than %zu bytes",
+					 sizeof(o->data) - 1);
 		if (dlen)
 			o->data[dlen++] = ',';
 		memcpy(o->data + dlen, s, l + 1);
@@ -158,15 +111,15 @@ int ctm_parse_options(const struct jnode *options, const char *type, struct ctm_
 	return 0;
 }
 
-int ctm_mount(const char *src, const char *dst, const char *type, const struct ctm_opts *o,
-	      char *errbuf, size_t errlen)
+int i2ki_ctm_mount(const char *src, const char *dst, const char *type, const struct ctm_opts *o,
+		   char *errbuf, size_t errlen)
 {
 	const char *data = o->data[0] ? o->data : NULL;
 	if (o->bind) {
 		unsigned long bf = MS_BIND | (o->flags & MS_REC);
 		if (mount(src, dst, NULL, bf, NULL) < 0)
-			return ctm_fail(errbuf, errlen, "bind %s on %s: %s", src ? src : "", dst,
-					strerror(errno));
+			return i2ki_fail(errbuf, errlen, "bind %s on %s: %s", src ? src : "", dst,
+					 strerror(errno));
 		unsigned long rest = o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
 		/* in a user namespace the source's nosuid/nodev/noexec are
 		 * locked: retry keeping them */
@@ -174,45 +127,23 @@ int ctm_mount(const char *src, const char *dst, const char *type, const struct c
 		    (errno != EPERM ||
 		     mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | rest | locked_flags(dst), NULL) <
 			 0))
-			return ctm_fail(errbuf, errlen, "remount bind %s: %s", dst,
-					strerror(errno));
+			return i2ki_fail(errbuf, errlen, "remount bind %s: %s", dst,
+					 strerror(errno));
 	} else if ((o->flags & ~MS_REMOUNT) || data || !(o->flags & MS_REMOUNT) ||
 		   !o->propagation) {
 		if (mount(src, dst, type, o->flags, data) < 0)
-			return ctm_fail(errbuf, errlen, "mount %s %s on %s: %s", type ? type : "-",
-					src ? src : "", dst, strerror(errno));
+			return i2ki_fail(errbuf, errlen, "mount %s %s on %s: %s", type ? type : "-",
+					 src ? src : "", dst, strerror(errno));
 	}
 	if (o->propagation && mount(NULL, dst, NULL, o->propagation, NULL) < 0)
-		return ctm_fail(errbuf, errlen, "set propagation of %s: %s", dst, strerror(errno));
-	return 0;
-}
-
-int ctm_mkdir_p(const char *path, mode_t mode, char *errbuf, size_t errlen)
-{
-	char p[CTM_PATH_MAX];
-	size_t l = strlen(path);
-	if (l == 0 || l >= sizeof(p))
-		return ctm_fail(errbuf, errlen, "bad path length for %.64s", path);
-	memcpy(p, path, l + 1);
-	for (size_t i = 1; i <= l; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		char c = p[i];
-		p[i] = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return ctm_fail(errbuf, errlen, "mkdir %s: %s", p, strerror(errno));
-		p[i] = c;
-	}
-	struct stat st;
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return ctm_fail(errbuf, errlen, "mkdir %s: not a directory", path);
+		return i2ki_fail(errbuf, errlen, "set propagation of %s: %s", dst, strerror(errno));
 	return 0;
 }
 
 /* ---- path resolution inside a root --------------------------------- */
 
-int ctm_resolve(const char *root, const char *path, char *out, size_t outlen, char *errbuf,
-		size_t errlen)
+int i2ki_ctm_resolve(const char *root, const char *path, char *out, size_t outlen, char *errbuf,
+		     size_t errlen)
 {
 	char cur[CTM_PATH_MAX] = ""; /* resolved part, "" or "/a/b" */
 	char rest[CTM_PATH_MAX];
@@ -222,7 +153,7 @@ int ctm_resolve(const char *root, const char *path, char *out, size_t outlen, ch
 	while (rootlen > 1 && root[rootlen - 1] == '/')
 		rootlen--;
 	if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
-		return ctm_fail(errbuf, errlen, "path too long: %.64s", path);
+		return i2ki_fail(errbuf, errlen, "path too long: %.64s", path);
 	int hops = 0;
 	size_t i = 0;
 	while (rest[i]) {
@@ -244,7 +175,7 @@ int ctm_resolve(const char *root, const char *path, char *out, size_t outlen, ch
 		}
 		size_t cl = strlen(cur);
 		if (cl + 1 + n >= sizeof(cur))
-			return ctm_fail(errbuf, errlen, "path too long: %.64s", path);
+			return i2ki_fail(errbuf, errlen, "path too long: %.64s", path);
 		cur[cl] = '/';
 		memcpy(cur + cl + 1, rest + s, n);
 		cur[cl + 1 + n] = '\0';
@@ -253,34 +184,34 @@ int ctm_resolve(const char *root, const char *path, char *out, size_t outlen, ch
 		if (lstat(full, &st) < 0 || !S_ISLNK(st.st_mode))
 			continue;
 		if (++hops > 40)
-			return ctm_fail(errbuf, errlen, "too many symlinks in %.64s", path);
+			return i2ki_fail(errbuf, errlen, "too many symlinks in %.64s", path);
 		ssize_t ll = readlink(full, link, sizeof(link) - 1);
 		if (ll < 0)
-			return ctm_fail(errbuf, errlen, "readlink %s: %s", full, strerror(errno));
+			return i2ki_fail(errbuf, errlen, "readlink %s: %s", full, strerror(errno));
 		link[ll] = '\0';
 		cur[cl] = '\0'; /* the link itself is replaced by its target */
 		if (link[0] == '/')
 			cur[0] = '\0';
 		char tmp[CTM_PATH_MAX];
 		if (snprintf(tmp, sizeof(tmp), "%s/%s", link, rest + i) >= (int)sizeof(tmp))
-			return ctm_fail(errbuf, errlen, "path too long: %.64s", path);
+			return i2ki_fail(errbuf, errlen, "path too long: %.64s", path);
 		memcpy(rest, tmp, strlen(tmp) + 1);
 		i = 0;
 	}
 	if (snprintf(out, outlen, "%.*s%s", (int)rootlen, root, cur[0] ? cur : "/") >= (int)outlen)
-		return ctm_fail(errbuf, errlen, "path too long: %.64s", path);
+		return i2ki_fail(errbuf, errlen, "path too long: %.64s", path);
 	return 0;
 }
 
 /* ---- config.json mounts --------------------------------------------- */
 
-/* A "ro" tmpfs on /dev: mounted rw, remounted ro by ctm_finish_rootfs. */
+/* A "ro" tmpfs on /dev: mounted rw, remounted ro by i2ki_ctm_finish_rootfs. */
 static bool dev_ro_tmpfs(const struct jnode *m)
 {
-	if (strcmp(json_str(m, "destination", ""), "/dev") != 0 ||
-	    strcmp(json_str(m, "type", ""), "tmpfs") != 0)
+	if (strcmp(i2ki_json_str(m, "destination", ""), "/dev") != 0 ||
+	    strcmp(i2ki_json_str(m, "type", ""), "tmpfs") != 0)
 		return false;
-	for (const struct jnode *w = ctm_jfirst(m, "options"); w; w = w->next)
+	for (const struct jnode *w = i2ki_json_first(m, "options"); w; w = w->next)
 		if (w->type == J_STR && strcmp(w->str, "ro") == 0)
 			return true;
 	return false;
@@ -294,18 +225,18 @@ static int make_mountpoint(const char *dst, bool file, char *errbuf, size_t errl
 	if (stat(dst, &st) == 0)
 		return 0;
 	if (!file)
-		return ctm_mkdir_p(dst, 0755, errbuf, errlen);
+		return i2ki_mkdir_p(dst, 0755, errbuf, errlen);
 	char dir[CTM_PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", dst);
 	char *sl = strrchr(dir, '/');
 	if (sl && sl != dir) {
 		*sl = '\0';
-		if (ctm_mkdir_p(dir, 0755, errbuf, errlen) < 0)
+		if (i2ki_mkdir_p(dir, 0755, errbuf, errlen) < 0)
 			return -1;
 	}
 	int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return ctm_fail(errbuf, errlen, "create mount point %s: %s", dst, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "create mount point %s: %s", dst, strerror(errno));
 	close(fd);
 	return 0;
 }
@@ -313,17 +244,17 @@ static int make_mountpoint(const char *dst, bool file, char *errbuf, size_t errl
 static int mount_entry(const struct jnode *m, const char *bundle, const char *rootfs, char *errbuf,
 		       size_t errlen)
 {
-	const char *dest = json_str(m, "destination", NULL);
-	const char *type = json_str(m, "type", NULL);
-	const char *src = json_str(m, "source", NULL);
+	const char *dest = i2ki_json_str(m, "destination", NULL);
+	const char *type = i2ki_json_str(m, "type", NULL);
+	const char *src = i2ki_json_str(m, "source", NULL);
 	if (!dest || dest[0] != '/')
-		return ctm_fail(errbuf, errlen, "mount destination %s is not absolute",
-				dest ? dest : "(missing)");
+		return i2ki_fail(errbuf, errlen, "mount destination %s is not absolute",
+				 dest ? dest : "(missing)");
 	struct ctm_opts o;
-	if (ctm_parse_options(json_get(m, "options"), type, &o, errbuf, errlen) < 0)
+	if (i2ki_ctm_parse_options(i2ki_json_get(m, "options"), type, &o, errbuf, errlen) < 0)
 		return -1;
 	char dst[CTM_PATH_MAX], srcbuf[CTM_PATH_MAX];
-	if (ctm_resolve(rootfs, dest, dst, sizeof(dst), errbuf, errlen) < 0)
+	if (i2ki_ctm_resolve(rootfs, dest, dst, sizeof(dst), errbuf, errlen) < 0)
 		return -1;
 	if (o.bind && src && src[0] != '/') {
 		snprintf(srcbuf, sizeof(srcbuf), "%s/%s", bundle, src);
@@ -333,9 +264,9 @@ static int mount_entry(const struct jnode *m, const char *bundle, const char *ro
 	if (o.bind) {
 		struct stat st;
 		if (!src || stat(src, &st) < 0)
-			return ctm_fail(errbuf, errlen, "bind source %s: %s",
-					src ? src : "(missing)",
-					src ? strerror(errno) : "no source");
+			return i2ki_fail(errbuf, errlen, "bind source %s: %s",
+					 src ? src : "(missing)",
+					 src ? strerror(errno) : "no source");
 		file = !S_ISDIR(st.st_mode);
 	}
 	if (make_mountpoint(dst, file, errbuf, errlen) < 0)
@@ -343,17 +274,17 @@ static int mount_entry(const struct jnode *m, const char *bundle, const char *ro
 	if (type && strcmp(type, "cgroup") == 0 && !o.bind) {
 		/* cgroup v2: one unified hierarchy whatever the config says;
 		 * bind the host's when the kernel refuses (user namespace). */
-		if (ctm_mount("cgroup2", dst, "cgroup2", &o, errbuf, errlen) == 0)
+		if (i2ki_ctm_mount("cgroup2", dst, "cgroup2", &o, errbuf, errlen) == 0)
 			return 0;
 		struct ctm_opts b = o;
 		b.bind = true;
 		b.flags |= MS_REC;
 		b.data[0] = '\0';
-		return ctm_mount("/sys/fs/cgroup", dst, NULL, &b, errbuf, errlen);
+		return i2ki_ctm_mount("/sys/fs/cgroup", dst, NULL, &b, errbuf, errlen);
 	}
 	if (dev_ro_tmpfs(m))
 		o.flags &= ~MS_RDONLY; /* devices go in first; ro at the end */
-	if (ctm_mount(src, dst, type, &o, errbuf, errlen) == 0)
+	if (i2ki_ctm_mount(src, dst, type, &o, errbuf, errlen) == 0)
 		return 0;
 	if (type && strcmp(type, "sysfs") == 0 && errno == EPERM) {
 		/* as runc: sysfs of a network namespace we do not own → rbind */
@@ -361,7 +292,7 @@ static int mount_entry(const struct jnode *m, const char *bundle, const char *ro
 		b.bind = true;
 		b.flags |= MS_REC;
 		b.data[0] = '\0';
-		return ctm_mount("/sys", dst, NULL, &b, errbuf, errlen);
+		return i2ki_ctm_mount("/sys", dst, NULL, &b, errbuf, errlen);
 	}
 	return -1;
 }
@@ -387,9 +318,9 @@ static int make_device(const char *rootfs, const struct dev_spec *d, char *errbu
 {
 	char dst[CTM_PATH_MAX];
 	if (!d->path || d->path[0] != '/')
-		return ctm_fail(errbuf, errlen, "device path %s is not absolute",
-				d->path ? d->path : "(missing)");
-	if (ctm_resolve(rootfs, d->path, dst, sizeof(dst), errbuf, errlen) < 0)
+		return i2ki_fail(errbuf, errlen, "device path %s is not absolute",
+				 d->path ? d->path : "(missing)");
+	if (i2ki_ctm_resolve(rootfs, d->path, dst, sizeof(dst), errbuf, errlen) < 0)
 		return -1;
 	mode_t fmt;
 	switch (d->type) {
@@ -404,31 +335,31 @@ static int make_device(const char *rootfs, const struct dev_spec *d, char *errbu
 		fmt = S_IFIFO;
 		break;
 	default:
-		return ctm_fail(errbuf, errlen, "device %s: unknown type '%c'", d->path, d->type);
+		return i2ki_fail(errbuf, errlen, "device %s: unknown type '%c'", d->path, d->type);
 	}
 	char dir[CTM_PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", dst);
 	char *sl = strrchr(dir, '/');
 	if (sl && sl != dir) {
 		*sl = '\0';
-		if (ctm_mkdir_p(dir, 0755, errbuf, errlen) < 0)
+		if (i2ki_mkdir_p(dir, 0755, errbuf, errlen) < 0)
 			return -1;
 	}
 	unlink(dst);
 	if (mknod(dst, fmt | (d->mode & 07777), makedev(d->major, d->minor)) == 0) {
 		if (chown(dst, d->uid, d->gid) < 0)
-			return ctm_fail(errbuf, errlen, "chown %s: %s", d->path, strerror(errno));
+			return i2ki_fail(errbuf, errlen, "chown %s: %s", d->path, strerror(errno));
 		if (chmod(dst, d->mode & 07777) < 0)
-			return ctm_fail(errbuf, errlen, "chmod %s: %s", d->path, strerror(errno));
+			return i2ki_fail(errbuf, errlen, "chmod %s: %s", d->path, strerror(errno));
 		return 0;
 	}
 	if (errno != EPERM)
-		return ctm_fail(errbuf, errlen, "mknod %s: %s", d->path, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "mknod %s: %s", d->path, strerror(errno));
 	/* in a user namespace: bind the host's node instead */
 	struct ctm_opts b = {.bind = true};
 	if (make_mountpoint(dst, true, errbuf, errlen) < 0)
 		return -1;
-	return ctm_mount(d->path, dst, NULL, &b, errbuf, errlen);
+	return i2ki_ctm_mount(d->path, dst, NULL, &b, errbuf, errlen);
 }
 
 static int make_symlink(const char *rootfs, const char *target, const char *path, char *errbuf,
@@ -436,9 +367,9 @@ static int make_symlink(const char *rootfs, const char *target, const char *path
 {
 	char dst[CTM_PATH_MAX];
 	if (snprintf(dst, sizeof(dst), "%s%s", rootfs, path) >= (int)sizeof(dst))
-		return ctm_fail(errbuf, errlen, "path too long: %s", path);
+		return i2ki_fail(errbuf, errlen, "path too long: %s", path);
 	if (symlink(target, dst) < 0 && errno != EEXIST)
-		return ctm_fail(errbuf, errlen, "symlink %s: %s", path, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "symlink %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -464,20 +395,21 @@ static int setup_devices(const struct jnode *cfg, const char *rootfs, bool dev_t
 				return -1;
 		}
 	}
-	const struct jnode *lin = json_get(cfg, "linux");
-	for (const struct jnode *d = ctm_jfirst(lin, "devices"); d; d = d->next) {
+	const struct jnode *lin = i2ki_json_get(cfg, "linux");
+	for (const struct jnode *d = i2ki_json_first(lin, "devices"); d; d = d->next) {
 		long long v;
-		const char *t = json_str(d, "type", "");
-		struct dev_spec s = {.path = json_str(d, "path", NULL), .type = t[0], .mode = 0666};
-		if (ctm_jint(d, "major", &v) == 0)
+		const char *t = i2ki_json_str(d, "type", "");
+		struct dev_spec s = {
+		    .path = i2ki_json_str(d, "path", NULL), .type = t[0], .mode = 0666};
+		if (i2ki_json_int(d, "major", &v) == 0)
 			s.major = (unsigned)v;
-		if (ctm_jint(d, "minor", &v) == 0)
+		if (i2ki_json_int(d, "minor", &v) == 0)
 			s.minor = (unsigned)v;
-		if (ctm_jint(d, "fileMode", &v) == 0)
+		if (i2ki_json_int(d, "fileMode", &v) == 0)
 			s.mode = (mode_t)v;
-		if (ctm_jint(d, "uid", &v) == 0)
+		if (i2ki_json_int(d, "uid", &v) == 0)
 			s.uid = (uid_t)v;
-		if (ctm_jint(d, "gid", &v) == 0)
+		if (i2ki_json_int(d, "gid", &v) == 0)
 			s.gid = (gid_t)v;
 		if (make_device(rootfs, &s, errbuf, errlen) < 0)
 			return -1;
@@ -491,40 +423,40 @@ static int do_pivot(const char *rootfs, char *errbuf, size_t errlen)
 {
 	int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (oldroot < 0)
-		return ctm_fail(errbuf, errlen, "open /: %s", strerror(errno));
+		return i2ki_fail(errbuf, errlen, "open /: %s", strerror(errno));
 	int newroot = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (newroot < 0) {
 		close(oldroot);
-		return ctm_fail(errbuf, errlen, "open %s: %s", rootfs, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "open %s: %s", rootfs, strerror(errno));
 	}
 	int r = -1;
 	if (fchdir(newroot) < 0) {
-		ctm_fail(errbuf, errlen, "chdir %s: %s", rootfs, strerror(errno));
+		i2ki_fail(errbuf, errlen, "chdir %s: %s", rootfs, strerror(errno));
 		goto out;
 	}
 	if (syscall(SYS_pivot_root, ".", ".") == 0) {
 		/* the old root is stacked under the new one: detach it */
 		if (fchdir(oldroot) < 0 || mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0 ||
 		    umount2(".", MNT_DETACH) < 0) {
-			ctm_fail(errbuf, errlen, "detach old root: %s", strerror(errno));
+			i2ki_fail(errbuf, errlen, "detach old root: %s", strerror(errno));
 			goto out;
 		}
 	} else if (errno == EINVAL) {
 		/* "/" is the initramfs (rootfs cannot be pivoted): move + chroot */
 		if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0) {
-			ctm_fail(errbuf, errlen, "move %s to /: %s", rootfs, strerror(errno));
+			i2ki_fail(errbuf, errlen, "move %s to /: %s", rootfs, strerror(errno));
 			goto out;
 		}
 		if (chroot(".") < 0) {
-			ctm_fail(errbuf, errlen, "chroot %s: %s", rootfs, strerror(errno));
+			i2ki_fail(errbuf, errlen, "chroot %s: %s", rootfs, strerror(errno));
 			goto out;
 		}
 	} else {
-		ctm_fail(errbuf, errlen, "pivot_root %s: %s", rootfs, strerror(errno));
+		i2ki_fail(errbuf, errlen, "pivot_root %s: %s", rootfs, strerror(errno));
 		goto out;
 	}
 	if (chdir("/") < 0) {
-		ctm_fail(errbuf, errlen, "chdir /: %s", strerror(errno));
+		i2ki_fail(errbuf, errlen, "chdir /: %s", strerror(errno));
 		goto out;
 	}
 	r = 0;
@@ -551,18 +483,18 @@ static unsigned long propagation_of(const char *s, bool *ok)
 	return 0;
 }
 
-int ctm_setup_rootfs(const struct jnode *cfg, const char *bundle, const char *rootfs, char *errbuf,
-		     size_t errlen)
+int i2ki_ctm_setup_rootfs(const struct jnode *cfg, const char *bundle, const char *rootfs,
+			  char *errbuf, size_t errlen)
 {
-	const struct jnode *lin = json_get(cfg, "linux");
-	const char *prop = json_str(lin, "rootfsPropagation", "");
+	const struct jnode *lin = i2ki_json_get(cfg, "linux");
+	const char *prop = i2ki_json_str(lin, "rootfsPropagation", "");
 	unsigned long pflags = MS_SLAVE | MS_REC;
 	bool shared_after = false;
 	if (prop[0]) {
 		bool ok;
 		pflags = propagation_of(prop, &ok);
 		if (!ok)
-			return ctm_fail(errbuf, errlen, "unknown rootfsPropagation %s", prop);
+			return i2ki_fail(errbuf, errlen, "unknown rootfsPropagation %s", prop);
 		if (pflags & MS_SHARED) {
 			/* pivot_root refuses shared parents: share after it */
 			shared_after = true;
@@ -570,14 +502,14 @@ int ctm_setup_rootfs(const struct jnode *cfg, const char *bundle, const char *ro
 		}
 	}
 	if (mount(NULL, "/", NULL, pflags, NULL) < 0)
-		return ctm_fail(errbuf, errlen, "set propagation of /: %s", strerror(errno));
+		return i2ki_fail(errbuf, errlen, "set propagation of /: %s", strerror(errno));
 	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return ctm_fail(errbuf, errlen, "bind %s on itself: %s", rootfs, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "bind %s on itself: %s", rootfs, strerror(errno));
 
 	bool dev_tmpfs = false, have_pts = false;
-	for (const struct jnode *m = ctm_jfirst(cfg, "mounts"); m; m = m->next) {
-		const char *dest = json_str(m, "destination", "");
-		const char *type = json_str(m, "type", "");
+	for (const struct jnode *m = i2ki_json_first(cfg, "mounts"); m; m = m->next) {
+		const char *dest = i2ki_json_str(m, "destination", "");
+		const char *type = i2ki_json_str(m, "type", "");
 		if (strcmp(dest, "/dev") == 0)
 			dev_tmpfs = strcmp(type, "tmpfs") == 0;
 		if (strcmp(dest, "/dev/pts") == 0)
@@ -590,7 +522,7 @@ int ctm_setup_rootfs(const struct jnode *cfg, const char *bundle, const char *ro
 	if (do_pivot(rootfs, errbuf, errlen) < 0)
 		return -1;
 	if (shared_after && mount(NULL, "/", NULL, MS_SHARED | MS_REC, NULL) < 0)
-		return ctm_fail(errbuf, errlen, "make / rshared: %s", strerror(errno));
+		return i2ki_fail(errbuf, errlen, "make / rshared: %s", strerror(errno));
 	return 0;
 }
 
@@ -621,17 +553,17 @@ static unsigned long locked_flags(const char *path)
 static int remount_ro(const char *path, bool bind_first, char *errbuf, size_t errlen)
 {
 	if (bind_first && mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return ctm_fail(errbuf, errlen, "bind %s: %s", path, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "bind %s: %s", path, strerror(errno));
 	unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(path);
 	if (mount(NULL, path, NULL, f, NULL) < 0)
-		return ctm_fail(errbuf, errlen, "remount %s read-only: %s", path, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "remount %s read-only: %s", path, strerror(errno));
 	return 0;
 }
 
-int ctm_finish_rootfs(const struct jnode *cfg, char *errbuf, size_t errlen)
+int i2ki_ctm_finish_rootfs(const struct jnode *cfg, char *errbuf, size_t errlen)
 {
-	const struct jnode *lin = json_get(cfg, "linux");
-	for (const struct jnode *p = ctm_jfirst(lin, "readonlyPaths"); p; p = p->next) {
+	const struct jnode *lin = i2ki_json_get(cfg, "linux");
+	for (const struct jnode *p = i2ki_json_first(lin, "readonlyPaths"); p; p = p->next) {
 		const char *s = jstr_of(p);
 		struct stat st;
 		if (!s || stat(s, &st) < 0)
@@ -639,7 +571,7 @@ int ctm_finish_rootfs(const struct jnode *cfg, char *errbuf, size_t errlen)
 		if (remount_ro(s, true, errbuf, errlen) < 0)
 			return -1;
 	}
-	for (const struct jnode *p = ctm_jfirst(lin, "maskedPaths"); p; p = p->next) {
+	for (const struct jnode *p = i2ki_json_first(lin, "maskedPaths"); p; p = p->next) {
 		const char *s = jstr_of(p);
 		struct stat st;
 		if (!s || stat(s, &st) < 0)
@@ -647,12 +579,12 @@ int ctm_finish_rootfs(const struct jnode *cfg, char *errbuf, size_t errlen)
 		int r = S_ISDIR(st.st_mode) ? mount("tmpfs", s, "tmpfs", MS_RDONLY, NULL)
 					    : mount("/dev/null", s, NULL, MS_BIND, NULL);
 		if (r < 0)
-			return ctm_fail(errbuf, errlen, "mask %s: %s", s, strerror(errno));
+			return i2ki_fail(errbuf, errlen, "mask %s: %s", s, strerror(errno));
 	}
-	for (const struct jnode *m = ctm_jfirst(cfg, "mounts"); m; m = m->next)
+	for (const struct jnode *m = i2ki_json_first(cfg, "mounts"); m; m = m->next)
 		if (dev_ro_tmpfs(m) && remount_ro("/dev", false, errbuf, errlen) < 0)
 			return -1;
-	if (ctm_jbool(json_get(cfg, "root"), "readonly", false) &&
+	if (i2ki_json_bool(i2ki_json_get(cfg, "root"), "readonly", false) &&
 	    remount_ro("/", false, errbuf, errlen) < 0)
 		return -1;
 	return 0;

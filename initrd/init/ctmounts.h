@@ -27,42 +27,23 @@ struct ctm_opts {
 	char data[CTM_DATA_MAX];
 };
 
-/* Small readers over json.h's tree, shared by the runner's files. */
-/* First element of the array member key of obj, NULL if absent/empty/not an array. */
-const struct jnode *ctm_jfirst(const struct jnode *obj, const char *key);
-/* Boolean member (dflt when absent or not a boolean). */
-bool ctm_jbool(const struct jnode *obj, const char *key, bool dflt);
-/* Integer member: 0 and *v set when present and a number, -1 otherwise. */
-int ctm_jint(const struct jnode *obj, const char *key, long long *v);
-/* Unsigned 64-bit value of a number node (values ≥ 2^63 come from the
- * double, so 18446744073709551615 reads as UINT64_MAX). */
-unsigned long long ctm_ju64(const struct jnode *n);
-
-/* Formats "fmt..." into errbuf and returns -1, errno unchanged (shared by
- * the runner's files). */
-int ctm_fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Parses an OCI "options" array (NULL = none) for a mount of type (may be
  * NULL). Unknown words become filesystem data. */
-int ctm_parse_options(const struct jnode *options, const char *type, struct ctm_opts *o,
-		      char *errbuf, size_t errlen);
+int i2ki_ctm_parse_options(const struct jnode *options, const char *type, struct ctm_opts *o,
+			   char *errbuf, size_t errlen);
 
 /* Mounts src on dst with the parsed options, the way runc does: a bind
  * first then a remount for its flags, then the propagation change
  * separately; a bare "remount,private" only changes propagation. */
-int ctm_mount(const char *src, const char *dst, const char *type, const struct ctm_opts *o,
-	      char *errbuf, size_t errlen);
-
-/* mkdir -p (existing directories are fine). */
-int ctm_mkdir_p(const char *path, mode_t mode, char *errbuf, size_t errlen);
+int i2ki_ctm_mount(const char *src, const char *dst, const char *type, const struct ctm_opts *o,
+		   char *errbuf, size_t errlen);
 
 /* Resolves path (absolute, inside the container) under root, following
  * symlinks as if root were "/" (absolute targets restart at root, ".."
  * never climbs above it; at most 40 links). Missing components are kept
  * as they are. Writes root + resolved path to out. */
-int ctm_resolve(const char *root, const char *path, char *out, size_t outlen, char *errbuf,
-		size_t errlen);
+int i2ki_ctm_resolve(const char *root, const char *path, char *out, size_t outlen, char *errbuf,
+		     size_t errlen);
 
 /* In the container's new mount namespace, before pivot: applies
  * linux.rootfsPropagation (default rslave) to "/", makes rootfs a mount
@@ -71,11 +52,11 @@ int ctm_resolve(const char *root, const char *path, char *out, size_t outlen, ch
  * linux.devices plus runc's default devices and /dev symlinks, then
  * pivot_root's into rootfs (falling back to MS_MOVE + chroot when "/" is
  * the initramfs, which pivot_root refuses). */
-int ctm_setup_rootfs(const struct jnode *cfg, const char *bundle, const char *rootfs, char *errbuf,
-		     size_t errlen);
+int i2ki_ctm_setup_rootfs(const struct jnode *cfg, const char *bundle, const char *rootfs,
+			  char *errbuf, size_t errlen);
 
 /* After pivot (and sysctl): readonlyPaths, maskedPaths, a /dev mounted
  * "ro" remounted read-only, root.readonly remounted read-only. */
-int ctm_finish_rootfs(const struct jnode *cfg, char *errbuf, size_t errlen);
+int i2ki_ctm_finish_rootfs(const struct jnode *cfg, char *errbuf, size_t errlen);
 
 #endif

@@ -9,8 +9,8 @@
 #define BOOTP_FIXED 236
 #define MAGIC 0x63825363u
 
-size_t dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const uint8_t mac[6],
-		  uint32_t req_addr, uint32_t server_id)
+size_t i2ki_dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const uint8_t mac[6],
+		       uint32_t req_addr, uint32_t server_id)
 {
 	if (cap < DHCP_MSG_MAX)
 		return 0;
@@ -57,8 +57,8 @@ size_t dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const uint8_
 	return len < 300 ? 300 : len; /* BOOTP minimum, zero padded */
 }
 
-int dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6], int *type,
-	       struct dhcp_lease *l, const char **why)
+int i2ki_dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6], int *type,
+		    struct dhcp_lease *l, const char **why)
 {
 	static const char *dummy;
 	if (!why)
@@ -172,7 +172,7 @@ static uint16_t csum(uint32_t sum, const uint8_t *p, size_t n)
 	return (uint16_t)~sum;
 }
 
-size_t dhcp_wrap(uint8_t *f, size_t cap, const uint8_t *payload, size_t len)
+size_t i2ki_dhcp_wrap(uint8_t *f, size_t cap, const uint8_t *payload, size_t len)
 {
 	size_t total = 20 + 8 + len;
 	if (cap < total || total > 0xffff)
@@ -203,7 +203,7 @@ size_t dhcp_wrap(uint8_t *f, size_t cap, const uint8_t *payload, size_t len)
 	return total;
 }
 
-const uint8_t *dhcp_unwrap(const uint8_t *f, size_t len, size_t *plen)
+const uint8_t *i2ki_dhcp_unwrap(const uint8_t *f, size_t len, size_t *plen)
 {
 	if (len < 28 || (f[0] >> 4) != 4)
 		return NULL;
@@ -225,7 +225,7 @@ const uint8_t *dhcp_unwrap(const uint8_t *f, size_t len, size_t *plen)
 	return u + 8;
 }
 
-size_t dhcp_resolv_conf(const struct dhcp_lease *l, char *out, size_t cap)
+size_t i2ki_dhcp_resolv_conf(const struct dhcp_lease *l, char *out, size_t cap)
 {
 	size_t n = 0;
 	if (cap == 0)

@@ -26,26 +26,26 @@ struct dhcp_lease {
 /* Builds a client message (DISCOVER, or REQUEST with requested address and
  * server id when non-zero) with the broadcast flag set. Returns its length
  * or 0 when cap is too small (< DHCP_MSG_MAX). */
-size_t dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const uint8_t mac[6],
-		  uint32_t req_addr, uint32_t server_id);
+size_t i2ki_dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const uint8_t mac[6],
+		       uint32_t req_addr, uint32_t server_id);
 
 /* Parses a server reply: checks op=2, xid, chaddr = mac and the magic
  * cookie; fills *type (option 53) and *l. Returns 0, or -1 with a short
  * reason in *why (static string). */
-int dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6], int *type,
-	       struct dhcp_lease *l, const char **why);
+int i2ki_dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6], int *type,
+		    struct dhcp_lease *l, const char **why);
 
 /* Wraps a payload in IPv4 + UDP, 0.0.0.0:68 → 255.255.255.255:67 (IP
  * header checksum set, UDP checksum computed). Returns the frame length or
  * 0 if cap is too small. */
-size_t dhcp_wrap(uint8_t *frame, size_t cap, const uint8_t *payload, size_t len);
+size_t i2ki_dhcp_wrap(uint8_t *frame, size_t cap, const uint8_t *payload, size_t len);
 
 /* Returns the UDP payload of an IPv4 frame addressed to port 68 (checks the
  * lengths and the header checksum), or NULL. */
-const uint8_t *dhcp_unwrap(const uint8_t *frame, size_t len, size_t *payload_len);
+const uint8_t *i2ki_dhcp_unwrap(const uint8_t *frame, size_t len, size_t *payload_len);
 
 /* Formats resolv.conf text for the lease ("nameserver A.B.C.D" lines and
  * "search DOMAIN"). Returns the length (0 when nothing to write). */
-size_t dhcp_resolv_conf(const struct dhcp_lease *l, char *out, size_t cap);
+size_t i2ki_dhcp_resolv_conf(const struct dhcp_lease *l, char *out, size_t cap);
 
 #endif

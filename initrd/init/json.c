@@ -1,9 +1,9 @@
 /* json.c — a small JSON reader for the guest init (see json.h).
  *
  * Nodes and decoded strings come from one arena (a chain of chunks) that
- * sits just before the root node, so json_free(root) releases everything.
+ * sits just before the root node, so i2ki_json_free(root) releases everything.
  * Every allocation failure is reported as a parse error, never an abort.
- * Duplicate object keys are kept; json_get returns the last one (as Go's
+ * Duplicate object keys are kept; i2ki_json_get returns the last one (as Go's
  * encoding/json, which wrote these files, would read them). */
 #include "json.h"
 
@@ -418,7 +418,7 @@ static void free_chunks(struct chunk *c)
 	}
 }
 
-struct jnode *json_parse(const char *text, size_t len, char *errbuf, size_t errlen)
+struct jnode *i2ki_json_parse(const char *text, size_t len, char *errbuf, size_t errlen)
 {
 	if (errbuf && errlen)
 		errbuf[0] = 0;
@@ -453,7 +453,7 @@ struct jnode *json_parse(const char *text, size_t len, char *errbuf, size_t errl
 	return &a->root;
 }
 
-struct jnode *json_load(const char *path, char *errbuf, size_t errlen)
+struct jnode *i2ki_json_load(const char *path, char *errbuf, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -494,14 +494,14 @@ struct jnode *json_load(const char *path, char *errbuf, size_t errlen)
 	}
 	close(fd);
 	char msg[256];
-	struct jnode *root = json_parse(buf, len, msg, sizeof(msg));
+	struct jnode *root = i2ki_json_parse(buf, len, msg, sizeof(msg));
 	if (!root && errbuf && errlen)
 		snprintf(errbuf, errlen, "%s: %s", path, msg);
 	free(buf);
 	return root;
 }
 
-void json_free(struct jnode *root)
+void i2ki_json_free(struct jnode *root)
 {
 	if (!root)
 		return;
@@ -510,7 +510,7 @@ void json_free(struct jnode *root)
 	free(a);
 }
 
-const struct jnode *json_get(const struct jnode *obj, const char *key)
+const struct jnode *i2ki_json_get(const struct jnode *obj, const char *key)
 {
 	const struct jnode *found = NULL;
 	if (!obj || obj->type != J_OBJ || !key)
@@ -521,8 +521,41 @@ const struct jnode *json_get(const struct jnode *obj, const char *key)
 	return found;
 }
 
-const char *json_str(const struct jnode *obj, const char *key, const char *dflt)
+const char *i2ki_json_str(const struct jnode *obj, const char *key, const char *dflt)
 {
-	const struct jnode *v = json_get(obj, key);
+	const struct jnode *v = i2ki_json_get(obj, key);
 	return v && v->type == J_STR ? v->str : dflt;
+}
+
+const struct jnode *i2ki_json_first(const struct jnode *obj, const char *key)
+{
+	const struct jnode *a = i2ki_json_get(obj, key);
+	return a && a->type == J_ARR ? a->kids : NULL;
+}
+
+bool i2ki_json_bool(const struct jnode *obj, const char *key, bool dflt)
+{
+	const struct jnode *b = i2ki_json_get(obj, key);
+	return b && b->type == J_BOOL ? b->b : dflt;
+}
+
+int i2ki_json_int(const struct jnode *obj, const char *key, long long *v)
+{
+	const struct jnode *n = i2ki_json_get(obj, key);
+	if (!n || n->type != J_NUM)
+		return -1;
+	*v = n->num;
+	return 0;
+}
+
+unsigned long long i2ki_json_u64(const struct jnode *n)
+{
+	if (!n || n->type != J_NUM)
+		return 0;
+	if (n->dbl >= 9.2e18) {
+		if (n->dbl >= 18446744073709549568.0)
+			return UINT64_MAX;
+		return (unsigned long long)n->dbl;
+	}
+	return n->num < 0 ? 0 : (unsigned long long)n->num;
 }

@@ -24,14 +24,24 @@ struct jnode {
 };
 
 /* Parses text; returns the root or NULL (errbuf says why). The tree lives
- * until json_free(root). */
-struct jnode *json_parse(const char *text, size_t len, char *errbuf, size_t errlen);
+ * until i2ki_json_free(root). */
+struct jnode *i2ki_json_parse(const char *text, size_t len, char *errbuf, size_t errlen);
 /* Reads and parses a file. */
-struct jnode *json_load(const char *path, char *errbuf, size_t errlen);
-void json_free(struct jnode *root);
+struct jnode *i2ki_json_load(const char *path, char *errbuf, size_t errlen);
+void i2ki_json_free(struct jnode *root);
 /* Member of an object, NULL if absent or not an object. */
-const struct jnode *json_get(const struct jnode *obj, const char *key);
+const struct jnode *i2ki_json_get(const struct jnode *obj, const char *key);
 /* String value of a member, or dflt. */
-const char *json_str(const struct jnode *obj, const char *key, const char *dflt);
+const char *i2ki_json_str(const struct jnode *obj, const char *key, const char *dflt);
+/* First element of the array member key, NULL if absent, empty or not an
+ * array. */
+const struct jnode *i2ki_json_first(const struct jnode *obj, const char *key);
+/* Boolean member (dflt when absent or not a boolean). */
+bool i2ki_json_bool(const struct jnode *obj, const char *key, bool dflt);
+/* Integer member: 0 and *v set when present and a number, -1 otherwise. */
+int i2ki_json_int(const struct jnode *obj, const char *key, long long *v);
+/* Unsigned 64-bit value of a number node (values >= 2^63 come from the
+ * double, so 18446744073709551615 reads as UINT64_MAX); 0 for others. */
+unsigned long long i2ki_json_u64(const struct jnode *n);
 
 #endif

@@ -1,5 +1,6 @@
 /* log.c — console logging for the guest init (see log.h). */
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,29 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-int log_verbose;
-int log_fd = 2;
+int i2ki_log_verbose;
+int i2ki_log_fd = 2;
 
 #define MAX_CONSOLES 4
 static int consoles[MAX_CONSOLES];
 static int nconsoles;
 
-int write_all(int fd, const void *buf, unsigned long len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (unsigned long)n;
-	}
-	return 0;
-}
-
-void log_open_consoles(void)
+void i2ki_log_open_consoles(void)
 {
 	char buf[1024];
 	int fd = open("/proc/consoles", O_RDONLY | O_CLOEXEC);
@@ -55,14 +41,14 @@ void log_open_consoles(void)
 	}
 }
 
-void console_write(const void *buf, unsigned long len)
+void i2ki_console_write(const void *buf, unsigned long len)
 {
 	if (nconsoles == 0) {
-		(void)write_all(log_fd, buf, len);
+		(void)i2ki_write_all(i2ki_log_fd, buf, len);
 		return;
 	}
 	for (int i = 0; i < nconsoles; i++)
-		(void)write_all(consoles[i], buf, len);
+		(void)i2ki_write_all(consoles[i], buf, len);
 }
 
 static void vlog(const char *level, int with_errno, const char *fmt, va_list ap)
@@ -84,11 +70,11 @@ static void vlog(const char *level, int with_errno, const char *fmt, va_list ap)
 	if (len >= sizeof(line) - 1)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
-	console_write(line, len);
+	i2ki_console_write(line, len);
 	errno = saved;
 }
 
-void log_info(const char *fmt, ...)
+void i2ki_log_info(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -96,7 +82,7 @@ void log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_warn(const char *fmt, ...)
+void i2ki_log_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -104,7 +90,7 @@ void log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_errno(const char *fmt, ...)
+void i2ki_log_errno(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -112,10 +98,10 @@ void log_errno(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_debug(const char *fmt, ...)
+void i2ki_log_debug(const char *fmt, ...)
 {
 	va_list ap;
-	if (!log_verbose)
+	if (!i2ki_log_verbose)
 		return;
 	va_start(ap, fmt);
 	vlog("debug: ", 0, fmt, ap);

@@ -7,26 +7,22 @@
 
 #include <stdarg.h>
 
-/* log_info/log_warn: one line; log_errno appends ": strerror(errno)".
- * log_debug prints only when log_verbose is set (cmdline i2kit.debug=1). */
-void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern int log_verbose;
+/* i2ki_log_info/i2ki_log_warn: one line; i2ki_log_errno appends ": strerror(errno)".
+ * i2ki_log_debug prints only when i2ki_log_verbose is set (cmdline i2kit.debug=1). */
+void i2ki_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void i2ki_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void i2ki_log_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void i2ki_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int i2ki_log_verbose;
 /* The fd log lines go to (default 2). */
-extern int log_fd;
+extern int i2ki_log_fd;
 
 /* Opens every console the kernel lists in /proc/consoles ("console=ttyS0
  * console=tty0" gives two), so the init's lines and container output reach
  * all of them like the kernel's own messages; /dev/console alone is only
- * the last one. Without any, output goes to log_fd. */
-void log_open_consoles(void);
-/* Writes buf to every console (or log_fd). */
-void console_write(const void *buf, unsigned long len);
-
-/* Writes all of buf to fd, retrying on EINTR/short writes; gives up on any
- * other error (returns -1). Shared helper for the init. */
-int write_all(int fd, const void *buf, unsigned long len);
+ * the last one. Without any, output goes to i2ki_log_fd. */
+void i2ki_log_open_consoles(void);
+/* Writes buf to every console (or i2ki_log_fd). */
+void i2ki_console_write(const void *buf, unsigned long len);
 
 #endif

@@ -49,41 +49,41 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* i2kit.root=...: find the root on a disk and exec its /init (stage1.h) */
-	if (switchroot_needed(argc, argv) && stage1_run(argc, argv) == 0) {
-		mounts_console();
-		switchroot_run(argc, argv); /* returns only when it failed */
+	if (i2ki_switchroot_needed(argc, argv) && i2ki_stage1_run(argc, argv) == 0) {
+		i2ki_mounts_console();
+		i2ki_switchroot_run(argc, argv); /* returns only when it failed */
 	}
-	mounts_early();
-	log_open_consoles();
-	cmdline_load();
-	log_verbose = cmdline_flag("i2kit.debug", 0);
-	log_info("i2kit-init %s starting (%.2fs since boot)", I2K_VERSION, uptime_s());
+	i2ki_mounts_early();
+	i2ki_log_open_consoles();
+	i2ki_cmdline_load();
+	i2ki_log_verbose = i2ki_cmdline_flag("i2kit.debug", 0);
+	i2ki_log_info("i2kit-init %s starting (%.2fs since boot)", I2K_VERSION, uptime_s());
 	/* ctrl-alt-del becomes SIGINT to us instead of an immediate reboot */
 	if (reboot(RB_DISABLE_CAD) < 0)
-		log_errno("reboot(RB_DISABLE_CAD)");
-	sup_init();
-	modules_boot();
-	sup_scan_input();
-	net_boot();
-	metadata_fetch();
+		i2ki_log_errno("reboot(RB_DISABLE_CAD)");
+	i2ki_sup_init();
+	i2ki_modules_boot();
+	i2ki_sup_scan_input();
+	i2ki_net_boot();
+	i2ki_metadata_fetch();
 
-	int failed = sup_run_onboot();
-	enum sup_action action = sup_pending();
+	int failed = i2ki_sup_run_onboot();
+	enum sup_action action = i2ki_sup_pending();
 	int services = 0;
 	if (action == SUP_NONE)
-		services = sup_start_services();
-	log_info("boot finished in %.2fs: %d onboot failure%s, %d service%s", uptime_s(), failed,
-		 failed == 1 ? "" : "s", services, services == 1 ? "" : "s");
-	action = sup_pending();
+		services = i2ki_sup_start_services();
+	i2ki_log_info("boot finished in %.2fs: %d onboot failure%s, %d service%s", uptime_s(),
+		      failed, failed == 1 ? "" : "s", services, services == 1 ? "" : "s");
+	action = i2ki_sup_pending();
 	if (action == SUP_NONE) {
-		if (services == 0 && !cmdline_flag("i2kit.idle", 0)) {
-			log_info("no services: powering off (i2kit.idle=1 keeps the VM up)");
+		if (services == 0 && !i2ki_cmdline_flag("i2kit.idle", 0)) {
+			i2ki_log_info("no services: powering off (i2kit.idle=1 keeps the VM up)");
 			action = SUP_POWEROFF;
 		} else {
-			action = sup_serve();
+			action = i2ki_sup_serve();
 		}
 	}
-	sup_run_onshutdown();
-	sup_stop_services(10000);
-	shutdown_system(action, failed ? 1 : 0);
+	i2ki_sup_run_onshutdown();
+	i2ki_sup_stop_services(10000);
+	i2ki_shutdown_system(action, failed ? 1 : 0);
 }

@@ -10,30 +10,31 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
-int metadata_copy(const char *src, const char *dir, const char *dst)
+int i2ki_metadata_copy(const char *src, const char *dir, const char *dst)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		if (errno == ENOENT)
 			return 1;
-		log_errno("metadata: %s", src);
+		i2ki_log_errno("metadata: %s", src);
 		return -1;
 	}
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		log_errno("metadata: mkdir %s", dir);
+		i2ki_log_errno("metadata: mkdir %s", dir);
 		close(in);
 		return -1;
 	}
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= sizeof(tmp)) {
-		log_warn("metadata: %s: path too long", dst);
+		i2ki_log_warn("metadata: %s: path too long", dst);
 		close(in);
 		return -1;
 	}
 	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
-		log_errno("metadata: %s", tmp);
+		i2ki_log_errno("metadata: %s", tmp);
 		close(in);
 		return -1;
 	}
@@ -45,7 +46,7 @@ int metadata_copy(const char *src, const char *dir, const char *dst)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			log_errno("metadata: reading %s", src);
+			i2ki_log_errno("metadata: reading %s", src);
 			rc = -1;
 			break;
 		}
@@ -53,36 +54,36 @@ int metadata_copy(const char *src, const char *dir, const char *dst)
 			break;
 		total += (unsigned long)n;
 		if (total > METADATA_MAX) {
-			log_warn("metadata: %s is larger than %u bytes; ignored", src,
-				 METADATA_MAX);
+			i2ki_log_warn("metadata: %s is larger than %u bytes; ignored", src,
+				      METADATA_MAX);
 			rc = -1;
 			break;
 		}
-		if (write_all(out, buf, (unsigned long)n) < 0) {
-			log_errno("metadata: writing %s", tmp);
+		if (i2ki_write_all(out, buf, (unsigned long)n) < 0) {
+			i2ki_log_errno("metadata: writing %s", tmp);
 			rc = -1;
 			break;
 		}
 	}
 	close(in);
 	if (close(out) < 0 && rc == 0) {
-		log_errno("metadata: writing %s", tmp);
+		i2ki_log_errno("metadata: writing %s", tmp);
 		rc = -1;
 	}
 	if (rc == 0 && rename(tmp, dst) < 0) {
-		log_errno("metadata: rename %s", dst);
+		i2ki_log_errno("metadata: rename %s", dst);
 		rc = -1;
 	}
 	if (rc < 0) {
 		unlink(tmp);
 		return -1;
 	}
-	log_info("metadata: %lu bytes in %s", total, dst);
+	i2ki_log_info("metadata: %lu bytes in %s", total, dst);
 	return 0;
 }
 
-void metadata_fetch(void)
+void i2ki_metadata_fetch(void)
 {
-	if (metadata_copy(METADATA_FW_CFG, METADATA_DIR, METADATA_FILE) == 1)
-		log_debug("metadata: no fw_cfg opt/i2kit/data");
+	if (i2ki_metadata_copy(METADATA_FW_CFG, METADATA_DIR, METADATA_FILE) == 1)
+		i2ki_log_debug("metadata: no fw_cfg opt/i2kit/data");
 }

@@ -3,6 +3,7 @@
 
 #include "cmdline.h"
 #include "log.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,7 +20,7 @@
 #define MODULES_MAX_FILE (16u << 20)
 #define MODULE_INIT_COMPRESSED_FILE_FLAG 4
 
-void kmods_normalise(const char *name, char *out, size_t outlen)
+void i2ki_kmods_normalise(const char *name, char *out, size_t outlen)
 {
 	const char *base = strrchr(name, '/');
 	base = base ? base + 1 : name;
@@ -68,7 +69,7 @@ static size_t count_lines(const char *t)
 	return n;
 }
 
-int kmods_parse(struct kmods *km, char *dep_text, char *alias_text, char *builtin_text)
+int i2ki_kmods_parse(struct kmods *km, char *dep_text, char *alias_text, char *builtin_text)
 {
 	km->dep_text = dep_text;
 	km->alias_text = alias_text;
@@ -92,7 +93,7 @@ int kmods_parse(struct kmods *km, char *dep_text, char *alias_text, char *builti
 			m->deps = colon + 1;
 			/* the name is written over nothing: normalise into a copy */
 			char name[128];
-			kmods_normalise(line, name, sizeof(name));
+			i2ki_kmods_normalise(line, name, sizeof(name));
 			m->name = strdup(name);
 			if (!m->name)
 				goto oom;
@@ -128,12 +129,12 @@ int kmods_parse(struct kmods *km, char *dep_text, char *alias_text, char *builti
 	}
 	return 0;
 oom:
-	log_warn("modules: out of memory reading the module tables");
-	kmods_free(km);
+	i2ki_log_warn("modules: out of memory reading the module tables");
+	i2ki_kmods_free(km);
 	return -1;
 }
 
-void kmods_free(struct kmods *km)
+void i2ki_kmods_free(struct kmods *km)
 {
 	for (size_t i = 0; km->mods && i < km->nmods; i++)
 		free(km->mods[i].name);
@@ -204,7 +205,7 @@ static int default_present(struct kmods *km, const char *name)
 	return access(p, F_OK) == 0;
 }
 
-int kmods_open(struct kmods *km, const char *dir)
+int i2ki_kmods_open(struct kmods *km, const char *dir)
 {
 	char p[512];
 	memset(km, 0, sizeof(*km));
@@ -219,23 +220,23 @@ int kmods_open(struct kmods *km, const char *dir)
 	char *alias = slurp(p);
 	snprintf(p, sizeof(p), "%s/modules.builtin", dir);
 	char *builtin = slurp(p);
-	return kmods_parse(km, dep, alias, builtin);
+	return i2ki_kmods_parse(km, dep, alias, builtin);
 }
 
-struct kmod *kmods_find(struct kmods *km, const char *name)
+struct kmod *i2ki_kmods_find(struct kmods *km, const char *name)
 {
 	char n[128];
-	kmods_normalise(name, n, sizeof(n));
+	i2ki_kmods_normalise(name, n, sizeof(n));
 	struct kmod key = {.name = n};
 	if (!km->mods)
 		return NULL;
 	return bsearch(&key, km->mods, km->nmods, sizeof(*km->mods), cmp_mod);
 }
 
-int kmods_builtin(const struct kmods *km, const char *name)
+int i2ki_kmods_builtin(const struct kmods *km, const char *name)
 {
 	char want[128], have[128];
-	kmods_normalise(name, want, sizeof(want));
+	i2ki_kmods_normalise(name, want, sizeof(want));
 	for (const char *p = km->builtin_text; p && *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -243,7 +244,7 @@ int kmods_builtin(const struct kmods *km, const char *name)
 		if (len < sizeof(line)) {
 			memcpy(line, p, len);
 			line[len] = 0;
-			kmods_normalise(line, have, sizeof(have));
+			i2ki_kmods_normalise(line, have, sizeof(have));
 			if (strcmp(have, want) == 0)
 				return 1;
 		}
@@ -276,12 +277,12 @@ static int load_mod(struct kmods *km, struct kmod *m, int quiet, int depth)
 		size_t tl = len < sizeof(tok) ? len : sizeof(tok) - 1;
 		memcpy(tok, p, tl);
 		tok[tl] = 0;
-		kmods_normalise(tok, dep, sizeof(dep));
-		struct kmod *d = kmods_find(km, dep);
+		i2ki_kmods_normalise(tok, dep, sizeof(dep));
+		struct kmod *d = i2ki_kmods_find(km, dep);
 		if (d && load_mod(km, d, quiet, depth + 1) < 0) {
 			m->state = KMOD_FAILED;
 			if (!quiet)
-				log_warn("modules: %s: dependency %s failed", m->name, dep);
+				i2ki_log_warn("modules: %s: dependency %s failed", m->name, dep);
 			return -EIO;
 		}
 		p += len;
@@ -291,33 +292,33 @@ static int load_mod(struct kmods *km, struct kmod *m, int quiet, int depth)
 		m->state = KMOD_LOADED;
 		if (r == 0) {
 			km->loaded++;
-			log_debug("modules: loaded %s", m->name);
+			i2ki_log_debug("modules: loaded %s", m->name);
 		}
 		return 0;
 	}
 	m->state = KMOD_FAILED;
 	if (quiet)
-		log_debug("modules: %s: %s", m->name, strerror(-r));
+		i2ki_log_debug("modules: %s: %s", m->name, strerror(-r));
 	else
-		log_warn("modules: %s: %s", m->name, strerror(-r));
+		i2ki_log_warn("modules: %s: %s", m->name, strerror(-r));
 	return r;
 }
 
-int kmods_load(struct kmods *km, const char *name, int quiet)
+int i2ki_kmods_load(struct kmods *km, const char *name, int quiet)
 {
-	struct kmod *m = kmods_find(km, name);
+	struct kmod *m = i2ki_kmods_find(km, name);
 	if (m)
 		return load_mod(km, m, quiet, 0);
 	char n[128];
-	kmods_normalise(name, n, sizeof(n));
-	if (kmods_builtin(km, n) || km->present(km, n))
+	i2ki_kmods_normalise(name, n, sizeof(n));
+	if (i2ki_kmods_builtin(km, n) || km->present(km, n))
 		return 0;
 	/* an alias name ("fs-overlay", "net-pf-10") */
 	int found = 0, r = -ENOENT;
 	for (size_t i = 0; i < km->naliases; i++) {
 		if (fnmatch(km->aliases[i].pattern, name, 0) != 0)
 			continue;
-		struct kmod *am = kmods_find(km, km->aliases[i].module);
+		struct kmod *am = i2ki_kmods_find(km, km->aliases[i].module);
 		if (!am)
 			continue;
 		found = 1;
@@ -326,11 +327,11 @@ int kmods_load(struct kmods *km, const char *name, int quiet)
 			break;
 	}
 	if (!found && !quiet)
-		log_warn("modules: %s: no such module", name);
+		i2ki_log_warn("modules: %s: no such module", name);
 	return found ? r : -ENOENT;
 }
 
-int kmods_load_modalias(struct kmods *km, const char *modalias)
+int i2ki_kmods_load_modalias(struct kmods *km, const char *modalias)
 {
 	int before = km->loaded;
 	for (size_t i = 0; i < km->naliases; i++) {
@@ -339,27 +340,13 @@ int kmods_load_modalias(struct kmods *km, const char *modalias)
 			continue;
 		if (fnmatch(a->pattern, modalias, 0) != 0)
 			continue;
-		struct kmod *m = kmods_find(km, a->module);
+		struct kmod *m = i2ki_kmods_find(km, a->module);
 		if (m && m->state == KMOD_NEW) {
-			log_debug("modules: %s matches %s", a->module, modalias);
+			i2ki_log_debug("modules: %s matches %s", a->module, modalias);
 			load_mod(km, m, 1, 0);
 		}
 	}
 	return km->loaded - before;
-}
-
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
 }
 
 /* Loads the matches of every DIR/{*}/modalias (DIR/{*} may be symlinks). */
@@ -376,14 +363,14 @@ static int scan_dir(struct kmods *km, const char *dir)
 		char p[512], alias[1024];
 		if ((size_t)snprintf(p, sizeof(p), "%s/%s/modalias", dir, e->d_name) >= sizeof(p))
 			continue;
-		if (read_small(p, alias, sizeof(alias)) == 0 && alias[0])
-			n += kmods_load_modalias(km, alias);
+		if (i2ki_read_line(p, alias, sizeof(alias)) == 0 && alias[0])
+			n += i2ki_kmods_load_modalias(km, alias);
 	}
 	closedir(d);
 	return n;
 }
 
-int kmods_coldplug(struct kmods *km, const char *sysfs)
+int i2ki_kmods_coldplug(struct kmods *km, const char *sysfs)
 {
 	int total = 0;
 	for (int pass = 0; pass < 8; pass++) {
@@ -425,7 +412,7 @@ static void load_list_file(struct kmods *km, const char *path)
 		line += strspn(line, " \t");
 		line[strcspn(line, " \t\r#;")] = 0;
 		if (*line)
-			kmods_load(km, line, 0);
+			i2ki_kmods_load(km, line, 0);
 	}
 	free(text);
 }
@@ -461,38 +448,38 @@ static void load_conf_dir(struct kmods *km, const char *dir)
 	}
 }
 
-void modules_boot(void)
+void i2ki_modules_boot(void)
 {
 	struct utsname u;
 	struct kmods km;
 	char dir[300];
 	if (uname(&u) < 0) {
-		log_errno("modules: uname");
+		i2ki_log_errno("modules: uname");
 		return;
 	}
 	snprintf(dir, sizeof(dir), "/lib/modules/%s", u.release);
-	if (kmods_open(&km, dir) < 0) {
+	if (i2ki_kmods_open(&km, dir) < 0) {
 		if (errno == ENOENT)
-			log_info("modules: no %s/modules.dep, nothing to load", dir);
+			i2ki_log_info("modules: no %s/modules.dep, nothing to load", dir);
 		else
-			log_errno("modules: %s/modules.dep", dir);
+			i2ki_log_errno("modules: %s/modules.dep", dir);
 		return;
 	}
 	/* always wanted when they are modules: overlay for writable containers,
 	 * button + evdev for the ACPI power button */
 	static const char *const always[] = {"overlay", "button", "evdev"};
 	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
-		kmods_load(&km, always[i], 1);
+		i2ki_kmods_load(&km, always[i], 1);
 	char list[1024];
-	if (cmdline_get("i2kit.modules", list, sizeof(list))) {
+	if (i2ki_cmdline_get("i2kit.modules", list, sizeof(list))) {
 		char *save = NULL;
 		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			if (*t)
-				kmods_load(&km, t, 0);
+				i2ki_kmods_load(&km, t, 0);
 	}
 	load_conf_dir(&km, "/etc/modules-load.d");
 	load_list_file(&km, "/etc/modules");
-	kmods_coldplug(&km, "/sys");
-	log_info("modules: %d loaded from %s", km.loaded, dir);
-	kmods_free(&km);
+	i2ki_kmods_coldplug(&km, "/sys");
+	i2ki_log_info("modules: %d loaded from %s", km.loaded, dir);
+	i2ki_kmods_free(&km);
 }

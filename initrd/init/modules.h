@@ -44,38 +44,38 @@ struct kmods {
 };
 
 /* Parses the three texts (each may be NULL); takes ownership of the buffers
- * (malloc'd, NUL-terminated; freed by kmods_free). Returns 0, or -1 when
+ * (malloc'd, NUL-terminated; freed by i2ki_kmods_free). Returns 0, or -1 when
  * out of memory (the tables are then empty). */
-int kmods_parse(struct kmods *km, char *dep_text, char *alias_text, char *builtin_text);
+int i2ki_kmods_parse(struct kmods *km, char *dep_text, char *alias_text, char *builtin_text);
 /* Reads DIR's files and parses them; -1 when modules.dep is unreadable. */
-int kmods_open(struct kmods *km, const char *dir);
-void kmods_free(struct kmods *km);
+int i2ki_kmods_open(struct kmods *km, const char *dir);
+void i2ki_kmods_free(struct kmods *km);
 
 /* Normalises a module name into out ("virtio-pci.ko.xz" → "virtio_pci"). */
-void kmods_normalise(const char *name, char *out, size_t outlen);
+void i2ki_kmods_normalise(const char *name, char *out, size_t outlen);
 /* Finds a module by (any spelling of) its name, NULL if not in modules.dep. */
-struct kmod *kmods_find(struct kmods *km, const char *name);
+struct kmod *i2ki_kmods_find(struct kmods *km, const char *name);
 /* Is NAME built into the kernel (modules.builtin)? */
-int kmods_builtin(const struct kmods *km, const char *name);
+int i2ki_kmods_builtin(const struct kmods *km, const char *name);
 
 /* Loads NAME (a module name or an alias pattern's target) and its
  * dependencies first. Returns 0 when loaded or already present or built
  * in; -ENOENT when unknown; else -errno of the failed load. quiet: log
  * failures only with i2kit.debug. */
-int kmods_load(struct kmods *km, const char *name, int quiet);
+int i2ki_kmods_load(struct kmods *km, const char *name, int quiet);
 /* Loads every module whose alias pattern matches MODALIAS; returns how many
  * were newly loaded. */
-int kmods_load_modalias(struct kmods *km, const char *modalias);
+int i2ki_kmods_load_modalias(struct kmods *km, const char *modalias);
 /* Coldplug: reads /sys/bus/{*}/devices/{*}/modalias and
  * /sys/class/input/{*}/modalias, loads matches, repeats while new modules
  * appeared (they create new devices: virtio_pci → virtio bus), at most 8
  * passes. Returns the number of modules loaded. */
-int kmods_coldplug(struct kmods *km, const char *sysfs);
+int i2ki_kmods_coldplug(struct kmods *km, const char *sysfs);
 
 /* The init's step: /lib/modules/$(uname -r); loads overlay, button, evdev
  * (when they are modules), the modules named by i2kit.modules=a,b,
  * /etc/modules-load.d/{*}.conf and /etc/modules, then coldplugs. Logs and
  * survives every failure. */
-void modules_boot(void);
+void i2ki_modules_boot(void);
 
 #endif

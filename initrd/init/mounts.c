@@ -2,6 +2,7 @@
 #include "mounts.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,41 +12,6 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-int mkdir_p(const char *path, unsigned mode)
-{
-	char p[512];
-	size_t n = strlen(path);
-	if (n >= sizeof(p)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(p, path, n + 1);
-	for (char *s = p + 1;; s++) {
-		if (*s != '/' && *s != 0)
-			continue;
-		char c = *s;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -1;
-		*s = c;
-		if (!c)
-			break;
-	}
-	return 0;
-}
-
-int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = write_all(fd, text, strlen(text));
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
 
 static int is_mounted(const char *path)
 {
@@ -62,18 +28,18 @@ static int is_mounted(const char *path)
 static void mnt(const char *src, const char *dst, const char *type, unsigned long flags,
 		const char *data, int optional)
 {
-	if (mkdir_p(dst, 0755) < 0) {
+	if (i2ki_mkdir_p(dst, 0755, NULL, 0) < 0) {
 		if (!optional)
-			log_errno("mount: mkdir %s", dst);
+			i2ki_log_errno("mount: mkdir %s", dst);
 		return;
 	}
 	if (is_mounted(dst))
 		return;
 	if (mount(src, dst, type, flags, data) < 0 && !optional)
-		log_errno("mount %s on %s", type, dst);
+		i2ki_log_errno("mount %s on %s", type, dst);
 }
 
-void mounts_console(void)
+void i2ki_mounts_console(void)
 {
 	mnt("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC | MS_RELATIME, "mode=0755", 0);
 	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -97,15 +63,15 @@ static void link_if_missing(const char *target, const char *path)
 	if (lstat(path, &st) == 0)
 		return;
 	if (symlink(target, path) < 0)
-		log_errno("symlink %s", path);
+		i2ki_log_errno("symlink %s", path);
 }
 
-void mounts_early(void)
+void i2ki_mounts_early(void)
 {
 	const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
 	mnt("proc", "/proc", "proc", nse, NULL, 0);
 	mnt("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, 0);
-	mounts_console();
+	i2ki_mounts_console();
 	mnt("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666",
 	    0);
 	link_if_missing("pts/ptmx", "/dev/ptmx");
@@ -127,11 +93,11 @@ void mounts_early(void)
 					      "/var/opt",   "/var/spool", "/var/tmp"};
 	for (size_t i = 0; i < sizeof(vardirs) / sizeof(vardirs[0]); i++)
 		if (mkdir(vardirs[i], 0755) < 0 && errno != EEXIST)
-			log_errno("mkdir %s", vardirs[i]);
+			i2ki_log_errno("mkdir %s", vardirs[i]);
 	(void)chmod("/var/tmp", 01777);
 	link_if_missing("/run", "/var/run");
-	(void)mkdir_p("/run/resolvconf", 0755);
-	(void)mkdir_p("/run/i2kit", 0755);
+	(void)i2ki_mkdir_p("/run/resolvconf", 0755, NULL, 0);
+	(void)i2ki_mkdir_p("/run/i2kit", 0755, NULL, 0);
 
 	mnt("securityfs", "/sys/kernel/security", "securityfs", nse, NULL, 1);
 	mnt("debugfs", "/sys/kernel/debug", "debugfs", nse, NULL, 1);
@@ -144,10 +110,10 @@ void mounts_early(void)
 	mnt("cgroup2", "/sys/fs/cgroup", "cgroup2", nse, "nsdelegate", 0);
 	static const char *const ctrls[] = {"+cpu", "+memory", "+pids", "+io"};
 	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++)
-		if (write_file("/sys/fs/cgroup/cgroup.subtree_control", ctrls[i]) < 0)
-			log_errno("cgroup: enable %s", ctrls[i] + 1);
+		if (i2ki_write_file("/sys/fs/cgroup/cgroup.subtree_control", ctrls[i]) < 0)
+			i2ki_log_errno("cgroup: enable %s", ctrls[i] + 1);
 
 	/* as LinuxKit: mounts made under / propagate to namespaces that ask */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0)
-		log_errno("mount --make-rshared /");
+		i2ki_log_errno("mount --make-rshared /");
 }

@@ -11,15 +11,9 @@
 
 /* Mounts devtmpfs on /dev if needed and makes /dev/console fds 0, 1, 2
  * (stdin read-write too). Safe to call twice. */
-void mounts_console(void);
+void i2ki_mounts_console(void);
 
 /* Everything else above. */
-void mounts_early(void);
-
-/* mkdir -p with MODE for each missing component; 0 or -1 (errno). */
-int mkdir_p(const char *path, unsigned mode);
-
-/* Writes TEXT to an existing file (sysfs/procfs knobs); 0 or -1. */
-int write_file(const char *path, const char *text);
+void i2ki_mounts_early(void);
 
 #endif

@@ -5,6 +5,7 @@
 #include "dhcp.h"
 #include "log.h"
 #include "mounts.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,10 +33,10 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void net_hostname(void)
+void i2ki_net_hostname(void)
 {
 	char name[65] = "";
-	if (!cmdline_get("i2kit.hostname", name, sizeof(name)) || !name[0]) {
+	if (!i2ki_cmdline_get("i2kit.hostname", name, sizeof(name)) || !name[0]) {
 		int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			ssize_t n = read(fd, name, sizeof(name) - 1);
@@ -47,7 +48,7 @@ void net_hostname(void)
 	if (!name[0])
 		memcpy(name, "i2kit", 6);
 	if (sethostname(name, strlen(name)) < 0)
-		log_errno("sethostname %s", name);
+		i2ki_log_errno("sethostname %s", name);
 }
 
 static void mix_file(int out, const char *path)
@@ -59,14 +60,14 @@ static void mix_file(int out, const char *path)
 	ssize_t n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n > 0)
-		(void)write_all(out, buf, (unsigned long)n);
+		(void)i2ki_write_all(out, buf, (unsigned long)n);
 }
 
-void net_seed_rng(void)
+void i2ki_net_seed_rng(void)
 {
 	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_errno("open /dev/urandom");
+		i2ki_log_errno("open /dev/urandom");
 		return;
 	}
 	struct timespec ts[4];
@@ -74,17 +75,17 @@ void net_seed_rng(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts[1]);
 	clock_gettime(CLOCK_BOOTTIME, &ts[2]);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts[3]);
-	(void)write_all(fd, ts, sizeof(ts));
+	(void)i2ki_write_all(fd, ts, sizeof(ts));
 	const void *at_random = (const void *)getauxval(AT_RANDOM);
 	if (at_random)
-		(void)write_all(fd, at_random, 16);
+		(void)i2ki_write_all(fd, at_random, 16);
 	mix_file(fd, "/proc/interrupts");
 	mix_file(fd, "/proc/stat");
 	mix_file(fd, "/proc/meminfo");
 	mix_file(fd, "/proc/self/stat");
 	mix_file(fd, "/sys/class/net/eth0/address");
 	clock_gettime(CLOCK_MONOTONIC, &ts[1]);
-	(void)write_all(fd, &ts[1], sizeof(ts[1]));
+	(void)i2ki_write_all(fd, &ts[1], sizeof(ts[1]));
 	close(fd);
 }
 
@@ -99,15 +100,15 @@ static int if_up(int s, const char *ifname)
 	return ioctl(s, SIOCSIFFLAGS, &ifr);
 }
 
-void net_loopback(void)
+void i2ki_net_loopback(void)
 {
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
-		log_errno("socket");
+		i2ki_log_errno("socket");
 		return;
 	}
 	if (if_up(s, "lo") < 0)
-		log_errno("bring up lo");
+		i2ki_log_errno("bring up lo");
 	close(s);
 }
 
@@ -143,7 +144,7 @@ static void configure(const char *ifname, const struct dhcp_lease *l)
 	char a[INET_ADDRSTRLEN], m[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
-		log_errno("dhcp: socket");
+		i2ki_log_errno("dhcp: socket");
 		return;
 	}
 	struct ifreq ifr;
@@ -151,36 +152,36 @@ static void configure(const char *ifname, const struct dhcp_lease *l)
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
 	set_in(&ifr.ifr_addr, l->addr);
 	if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
-		log_errno("dhcp: set address on %s", ifname);
+		i2ki_log_errno("dhcp: set address on %s", ifname);
 	set_in(&ifr.ifr_netmask, l->mask);
 	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
-		log_errno("dhcp: set netmask on %s", ifname);
+		i2ki_log_errno("dhcp: set netmask on %s", ifname);
 	set_in(&ifr.ifr_broadaddr, l->addr | ~l->mask);
 	if (ioctl(s, SIOCSIFBRDADDR, &ifr) < 0)
-		log_errno("dhcp: set broadcast on %s", ifname);
+		i2ki_log_errno("dhcp: set broadcast on %s", ifname);
 	if (l->mtu >= 576) {
 		ifr.ifr_mtu = l->mtu;
 		if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
-			log_errno("dhcp: set mtu %u on %s", l->mtu, ifname);
+			i2ki_log_errno("dhcp: set mtu %u on %s", l->mtu, ifname);
 	}
 	if (l->router) {
 		/* a router outside the subnet (/32 leases) needs a host route first */
 		if ((l->router & l->mask) != (l->addr & l->mask) &&
 		    add_route(s, ifname, l->router, 0xffffffffu, 0) < 0)
-			log_errno("dhcp: route to %s", ip(l->router, g));
+			i2ki_log_errno("dhcp: route to %s", ip(l->router, g));
 		if (add_route(s, ifname, 0, 0, l->router) < 0)
-			log_errno("dhcp: default route via %s", ip(l->router, g));
+			i2ki_log_errno("dhcp: default route via %s", ip(l->router, g));
 	}
 	close(s);
-	log_info("dhcp: %s %s/%s router %s lease %us", ifname, ip(l->addr, a), ip(l->mask, m),
-		 l->router ? ip(l->router, g) : "none", l->lease_secs);
+	i2ki_log_info("dhcp: %s %s/%s router %s lease %us", ifname, ip(l->addr, a), ip(l->mask, m),
+		      l->router ? ip(l->router, g) : "none", l->lease_secs);
 
 	char text[512];
-	size_t n = dhcp_resolv_conf(l, text, sizeof(text));
+	size_t n = i2ki_dhcp_resolv_conf(l, text, sizeof(text));
 	if (n == 0)
 		return;
 	static const char *const paths[] = {"/run/resolvconf/resolv.conf", "/etc/resolv.conf"};
-	(void)mkdir_p("/run/resolvconf", 0755);
+	(void)i2ki_mkdir_p("/run/resolvconf", 0755, NULL, 0);
 	for (size_t i = 0; i < 2; i++) {
 		struct stat st;
 		/* /etc/resolv.conf only when it is a regular file (or absent):
@@ -189,8 +190,8 @@ static void configure(const char *ifname, const struct dhcp_lease *l)
 			continue;
 		int fd =
 		    open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd < 0 || write_all(fd, text, n) < 0)
-			log_errno("dhcp: write %s", paths[i]);
+		if (fd < 0 || i2ki_write_all(fd, text, n) < 0)
+			i2ki_log_errno("dhcp: write %s", paths[i]);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -203,7 +204,7 @@ static int exchange(int ps, int ifindex, const uint8_t *msg, size_t len, uint32_
 		    struct dhcp_lease *l)
 {
 	uint8_t frame[1600];
-	size_t flen = dhcp_wrap(frame, sizeof(frame), msg, len);
+	size_t flen = i2ki_dhcp_wrap(frame, sizeof(frame), msg, len);
 	struct sockaddr_ll to;
 	memset(&to, 0, sizeof(to));
 	to.sll_family = AF_PACKET;
@@ -218,7 +219,7 @@ static int exchange(int ps, int ifindex, const uint8_t *msg, size_t len, uint32_
 			return 0;
 		if (now >= next_send) {
 			if (sendto(ps, frame, flen, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-				log_errno("dhcp: send");
+				i2ki_log_errno("dhcp: send");
 			next_send = now + 1000;
 		}
 		long long wait = (next_send < deadline ? next_send : deadline) - now;
@@ -231,28 +232,28 @@ static int exchange(int ps, int ifindex, const uint8_t *msg, size_t len, uint32_
 		if (n <= 0)
 			continue;
 		size_t plen;
-		const uint8_t *p = dhcp_unwrap(in, (size_t)n, &plen);
+		const uint8_t *p = i2ki_dhcp_unwrap(in, (size_t)n, &plen);
 		int type;
-		if (!p || dhcp_parse(p, plen, xid, mac, &type, l, NULL) < 0)
+		if (!p || i2ki_dhcp_parse(p, plen, xid, mac, &type, l, NULL) < 0)
 			continue;
 		if (type == want1 || type == want2)
 			return type;
 	}
 }
 
-int net_dhcp(const char *ifname, int timeout_ms)
+int i2ki_net_dhcp(const char *ifname, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
-		log_errno("dhcp: socket");
+		i2ki_log_errno("dhcp: socket");
 		return -1;
 	}
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
 	if (if_up(s, ifname) < 0 || ioctl(s, SIOCGIFHWADDR, &ifr) < 0) {
-		log_errno("dhcp: %s", ifname);
+		i2ki_log_errno("dhcp: %s", ifname);
 		close(s);
 		return -1;
 	}
@@ -262,7 +263,7 @@ int net_dhcp(const char *ifname, int timeout_ms)
 	int ifindex = (int)if_nametoindex(ifname);
 	int ps = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
 	if (ps < 0) {
-		log_errno("dhcp: packet socket");
+		i2ki_log_errno("dhcp: packet socket");
 		return -1;
 	}
 	struct sockaddr_ll me;
@@ -271,7 +272,7 @@ int net_dhcp(const char *ifname, int timeout_ms)
 	me.sll_protocol = htons(ETH_P_IP);
 	me.sll_ifindex = ifindex;
 	if (bind(ps, (struct sockaddr *)&me, sizeof(me)) < 0) {
-		log_errno("dhcp: bind %s", ifname);
+		i2ki_log_errno("dhcp: bind %s", ifname);
 		close(ps);
 		return -1;
 	}
@@ -284,12 +285,12 @@ int net_dhcp(const char *ifname, int timeout_ms)
 	struct dhcp_lease offer, ack;
 	int result = -1;
 	for (int attempt = 0; attempt < 3 && now_ms() < deadline; attempt++) {
-		size_t len = dhcp_build(msg, sizeof(msg), DHCP_DISCOVER, xid, mac, 0, 0);
+		size_t len = i2ki_dhcp_build(msg, sizeof(msg), DHCP_DISCOVER, xid, mac, 0, 0);
 		if (!exchange(ps, ifindex, msg, len, xid, mac, DHCP_OFFER, DHCP_OFFER, deadline,
 			      &offer))
 			break;
-		len =
-		    dhcp_build(msg, sizeof(msg), DHCP_REQUEST, xid, mac, offer.addr, offer.server);
+		len = i2ki_dhcp_build(msg, sizeof(msg), DHCP_REQUEST, xid, mac, offer.addr,
+				      offer.server);
 		int t =
 		    exchange(ps, ifindex, msg, len, xid, mac, DHCP_ACK, DHCP_NAK, deadline, &ack);
 		if (t == DHCP_ACK) {
@@ -301,35 +302,35 @@ int net_dhcp(const char *ifname, int timeout_ms)
 		}
 		if (t == 0)
 			break;
-		log_warn("dhcp: server declined the request, retrying");
+		i2ki_log_warn("dhcp: server declined the request, retrying");
 		xid++;
 	}
 	close(ps);
 	if (result < 0)
-		log_warn("dhcp: no lease on %s within %d ms", ifname, timeout_ms);
+		i2ki_log_warn("dhcp: no lease on %s within %d ms", ifname, timeout_ms);
 	return result;
 }
 
-void net_boot(void)
+void i2ki_net_boot(void)
 {
-	net_seed_rng();
-	net_loopback();
-	net_hostname();
-	if (!cmdline_flag("i2kit.dhcp", 1))
+	i2ki_net_seed_rng();
+	i2ki_net_loopback();
+	i2ki_net_hostname();
+	if (!i2ki_cmdline_flag("i2kit.dhcp", 1))
 		return;
 	/* eth0 appears when virtio_net (loaded by the modules step) binds */
 	for (int i = 0; i < 10 && access("/sys/class/net/eth0", F_OK) < 0; i++)
 		usleep(50 * 1000);
 	if (access("/sys/class/net/eth0", F_OK) < 0) {
-		log_info("dhcp: no eth0, skipped");
+		i2ki_log_info("dhcp: no eth0, skipped");
 		return;
 	}
 	char t[16];
 	int timeout = 5000;
-	if (cmdline_get("i2kit.dhcp_timeout", t, sizeof(t))) {
+	if (i2ki_cmdline_get("i2kit.dhcp_timeout", t, sizeof(t))) {
 		long v = strtol(t, NULL, 10);
 		if (v > 0 && v < 600)
 			timeout = (int)v * 1000;
 	}
-	(void)net_dhcp("eth0", timeout);
+	(void)i2ki_net_dhcp("eth0", timeout);
 }

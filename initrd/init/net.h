@@ -10,12 +10,12 @@
 #ifndef I2K_INITRD_INIT_NET_H
 #define I2K_INITRD_INIT_NET_H
 
-void net_hostname(void);
-void net_seed_rng(void);
-void net_loopback(void);
+void i2ki_net_hostname(void);
+void i2ki_net_seed_rng(void);
+void i2ki_net_loopback(void);
 /* Runs DHCP on IFNAME for at most timeout_ms; 0 when configured, else -1. */
-int net_dhcp(const char *ifname, int timeout_ms);
+int i2ki_net_dhcp(const char *ifname, int timeout_ms);
 /* All of the above, as configured on the kernel cmdline. */
-void net_boot(void);
+void i2ki_net_boot(void);
 
 #endif

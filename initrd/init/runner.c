@@ -32,6 +32,7 @@
 #include "ctmounts.h"
 #include "json.h"
 #include "runtime.h"
+#include "util.h"
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
@@ -73,20 +74,20 @@ struct run {
 
 static int parse_namespaces(struct run *r, char *e, size_t el)
 {
-	const struct jnode *lin = json_get(r->cfg, "linux");
-	const struct jnode *nss = json_get(lin, "namespaces");
+	const struct jnode *lin = i2ki_json_get(r->cfg, "linux");
+	const struct jnode *nss = i2ki_json_get(lin, "namespaces");
 	if (nss && nss->type != J_ARR)
-		return ctm_fail(e, el, "linux.namespaces is not an array");
+		return i2ki_fail(e, el, "linux.namespaces is not an array");
 	for (const struct jnode *n = nss ? nss->kids : NULL; n; n = n->next) {
-		const char *t = json_str(n, "type", "");
-		const char *p = json_str(n, "path", "");
+		const char *t = i2ki_json_str(n, "type", "");
+		const char *p = i2ki_json_str(n, "path", "");
 		size_t i = 0;
 		while (i < N_NS && strcmp(ns_types[i].type, t) != 0)
 			i++;
 		if (i == N_NS)
-			return ctm_fail(e, el, "unknown namespace type %.32s", t);
+			return i2ki_fail(e, el, "unknown namespace type %.32s", t);
 		if (r->has_ns[i])
-			return ctm_fail(e, el, "namespace %s listed twice", t);
+			return i2ki_fail(e, el, "namespace %s listed twice", t);
 		r->has_ns[i] = true;
 		if (p[0]) {
 			r->ns_path[i] = p;
@@ -97,14 +98,14 @@ static int parse_namespaces(struct run *r, char *e, size_t el)
 		}
 	}
 	if (!(r->new_flags & CLONE_NEWNS))
-		return ctm_fail(e, el, "config.json needs a new mount namespace");
-	const char *host = json_str(r->cfg, "hostname", "");
+		return i2ki_fail(e, el, "config.json needs a new mount namespace");
+	const char *host = i2ki_json_str(r->cfg, "hostname", "");
 	bool uts = false;
 	for (size_t i = 0; i < N_NS; i++)
 		if (ns_types[i].flag == CLONE_NEWUTS)
 			uts = r->has_ns[i];
 	if (host[0] && !uts)
-		return ctm_fail(e, el, "hostname %.64s needs a uts namespace", host);
+		return i2ki_fail(e, el, "hostname %.64s needs a uts namespace", host);
 	return 0;
 }
 
@@ -132,26 +133,27 @@ static int write_file(const char *path, const char *v, char *e, size_t el)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return ctm_fail(e, el, "open %s: %s", path, strerror(errno));
+		return i2ki_fail(e, el, "open %s: %s", path, strerror(errno));
 	size_t l = strlen(v);
 	ssize_t n = write(fd, v, l);
 	int err = errno;
 	close(fd);
 	if (n != (ssize_t)l)
-		return ctm_fail(e, el, "write %s: %s", path, n < 0 ? strerror(err) : "short write");
+		return i2ki_fail(e, el, "write %s: %s", path,
+				 n < 0 ? strerror(err) : "short write");
 	return 0;
 }
 
 static int set_sysctls(const struct jnode *cfg, char *e, size_t el)
 {
-	const struct jnode *s = json_get(json_get(cfg, "linux"), "sysctl");
+	const struct jnode *s = i2ki_json_get(i2ki_json_get(cfg, "linux"), "sysctl");
 	for (const struct jnode *k = s && s->type == J_OBJ ? s->kids : NULL; k; k = k->next) {
 		char p[256];
 		if (k->type != J_STR)
-			return ctm_fail(e, el, "sysctl %.64s: value is not a string", k->key);
+			return i2ki_fail(e, el, "sysctl %.64s: value is not a string", k->key);
 		if (strstr(k->key, "..") || k->key[0] == '.' || k->key[0] == '/' ||
 		    snprintf(p, sizeof(p), "/proc/sys/%s", k->key) >= (int)sizeof(p))
-			return ctm_fail(e, el, "bad sysctl name %.64s", k->key);
+			return i2ki_fail(e, el, "bad sysctl name %.64s", k->key);
 		for (char *c = p + 10; *c; c++)
 			if (*c == '.')
 				*c = '/';
@@ -177,18 +179,18 @@ static const struct {
 
 static int set_rlimits(const struct jnode *proc, char *e, size_t el)
 {
-	for (const struct jnode *l = ctm_jfirst(proc, "rlimits"); l; l = l->next) {
-		const char *t = json_str(l, "type", "");
+	for (const struct jnode *l = i2ki_json_first(proc, "rlimits"); l; l = l->next) {
+		const char *t = i2ki_json_str(l, "type", "");
 		size_t i = 0;
 		while (i < sizeof(rlimit_names) / sizeof(rlimit_names[0]) &&
 		       strcmp(rlimit_names[i].name, t) != 0)
 			i++;
 		if (i == sizeof(rlimit_names) / sizeof(rlimit_names[0]))
-			return ctm_fail(e, el, "unknown rlimit %.32s", t);
-		struct rlimit rl = {.rlim_cur = ctm_ju64(json_get(l, "soft")),
-				    .rlim_max = ctm_ju64(json_get(l, "hard"))};
+			return i2ki_fail(e, el, "unknown rlimit %.32s", t);
+		struct rlimit rl = {.rlim_cur = i2ki_json_u64(i2ki_json_get(l, "soft")),
+				    .rlim_max = i2ki_json_u64(i2ki_json_get(l, "hard"))};
 		if (setrlimit(rlimit_names[i].res, &rl) < 0)
-			return ctm_fail(e, el, "setrlimit %s: %s", t, strerror(errno));
+			return i2ki_fail(e, el, "setrlimit %s: %s", t, strerror(errno));
 	}
 	return 0;
 }
@@ -196,22 +198,22 @@ static int set_rlimits(const struct jnode *proc, char *e, size_t el)
 /* NULL-terminated copy of a string array member (may be empty). */
 static char **str_vec(const struct jnode *obj, const char *key, char *e, size_t el)
 {
-	const struct jnode *a = json_get(obj, key);
+	const struct jnode *a = i2ki_json_get(obj, key);
 	size_t n = a && a->type == J_ARR ? a->n : 0;
 	if (n > RUN_MAX_ARGS) {
-		ctm_fail(e, el, "process.%s has more than %d entries", key, RUN_MAX_ARGS);
+		i2ki_fail(e, el, "process.%s has more than %d entries", key, RUN_MAX_ARGS);
 		return NULL;
 	}
 	char **v = calloc(n + 1, sizeof(*v));
 	if (!v) {
-		ctm_fail(e, el, "out of memory");
+		i2ki_fail(e, el, "out of memory");
 		return NULL;
 	}
 	size_t i = 0;
 	for (const struct jnode *k = n ? a->kids : NULL; k && i < n; k = k->next) {
 		if (k->type != J_STR) {
 			free(v);
-			ctm_fail(e, el, "process.%s holds a non-string", key);
+			i2ki_fail(e, el, "process.%s holds a non-string", key);
 			return NULL;
 		}
 		v[i++] = (char *)k->str;
@@ -224,7 +226,7 @@ static int exec_search(char **argv, char **envp, char *e, size_t el)
 	const char *a0 = argv[0];
 	if (strchr(a0, '/')) {
 		execve(a0, argv, envp);
-		return ctm_fail(e, el, "exec %s: %s", a0, strerror(errno));
+		return i2ki_fail(e, el, "exec %s: %s", a0, strerror(errno));
 	}
 	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	for (char **v = envp; *v; v++)
@@ -241,93 +243,94 @@ static int exec_search(char **argv, char **envp, char *e, size_t el)
 			if (errno == EACCES)
 				seen = EACCES;
 			else if (errno != ENOENT && errno != ENOTDIR)
-				return ctm_fail(e, el, "exec %s: %s", f, strerror(errno));
+				return i2ki_fail(e, el, "exec %s: %s", f, strerror(errno));
 		}
 		if (!*end)
 			break;
 		p = end;
 	}
-	return ctm_fail(e, el, "exec %s: %s", a0,
-			seen == ENOENT ? "not found in PATH" : strerror(seen));
+	return i2ki_fail(e, el, "exec %s: %s", a0,
+			 seen == ENOENT ? "not found in PATH" : strerror(seen));
 }
 
 static int set_user(const struct jnode *user, char *e, size_t el)
 {
 	long long uid = 0, gid = 0;
-	(void)ctm_jint(user, "uid", &uid);
-	(void)ctm_jint(user, "gid", &gid);
+	(void)i2ki_json_int(user, "uid", &uid);
+	(void)i2ki_json_int(user, "gid", &gid);
 	gid_t groups[64];
 	size_t ng = 0;
-	for (const struct jnode *g = ctm_jfirst(user, "additionalGids"); g; g = g->next) {
+	for (const struct jnode *g = i2ki_json_first(user, "additionalGids"); g; g = g->next) {
 		if (ng == sizeof(groups) / sizeof(groups[0]))
-			return ctm_fail(e, el, "more than 64 additionalGids");
+			return i2ki_fail(e, el, "more than 64 additionalGids");
 		if (g->type != J_NUM)
-			return ctm_fail(e, el, "additionalGids holds a non-number");
+			return i2ki_fail(e, el, "additionalGids holds a non-number");
 		groups[ng++] = (gid_t)g->num;
 	}
 	if (uid < 0 || gid < 0 || uid > 0xfffffffeLL || gid > 0xfffffffeLL)
-		return ctm_fail(e, el, "bad uid/gid %lld:%lld", uid, gid);
+		return i2ki_fail(e, el, "bad uid/gid %lld:%lld", uid, gid);
 	if (setgroups(ng, groups) < 0 && !(ng == 0 && errno == EPERM))
-		return ctm_fail(e, el, "setgroups: %s", strerror(errno));
+		return i2ki_fail(e, el, "setgroups: %s", strerror(errno));
 	if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0)
-		return ctm_fail(e, el, "setgid %lld: %s", gid, strerror(errno));
+		return i2ki_fail(e, el, "setgid %lld: %s", gid, strerror(errno));
 	if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
-		return ctm_fail(e, el, "setuid %lld: %s", uid, strerror(errno));
+		return i2ki_fail(e, el, "setuid %lld: %s", uid, strerror(errno));
 	return 0;
 }
 
 /* Everything between the parent's "go" and execve. Returns only on error. */
 static int child_setup(struct run *r, char *e, size_t el)
 {
-	const struct jnode *proc = json_get(r->cfg, "process");
-	const struct jnode *user = json_get(proc, "user");
-	const struct jnode *capsj = json_get(proc, "capabilities");
+	const struct jnode *proc = i2ki_json_get(r->cfg, "process");
+	const struct jnode *user = i2ki_json_get(proc, "user");
+	const struct jnode *capsj = i2ki_json_get(proc, "capabilities");
 	struct caps_sets caps;
 	long long v;
 
 	if ((r->new_flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-		return ctm_fail(e, el, "become root in the user namespace: %s", strerror(errno));
+		return i2ki_fail(e, el, "become root in the user namespace: %s", strerror(errno));
 	if (r->new_cgroup && unshare(CLONE_NEWCGROUP) < 0)
-		return ctm_fail(e, el, "unshare cgroup namespace: %s", strerror(errno));
+		return i2ki_fail(e, el, "unshare cgroup namespace: %s", strerror(errno));
 	if (setsid() < 0)
-		return ctm_fail(e, el, "setsid: %s", strerror(errno));
-	if (ctm_setup_rootfs(r->cfg, r->o->bundle, r->rootfs, e, el) < 0)
+		return i2ki_fail(e, el, "setsid: %s", strerror(errno));
+	if (i2ki_ctm_setup_rootfs(r->cfg, r->o->bundle, r->rootfs, e, el) < 0)
 		return -1;
-	const char *host = json_str(r->cfg, "hostname", "");
+	const char *host = i2ki_json_str(r->cfg, "hostname", "");
 	if (host[0] && sethostname(host, strlen(host)) < 0)
-		return ctm_fail(e, el, "sethostname %.64s: %s", host, strerror(errno));
-	if (set_sysctls(r->cfg, e, el) < 0 || ctm_finish_rootfs(r->cfg, e, el) < 0 ||
+		return i2ki_fail(e, el, "sethostname %.64s: %s", host, strerror(errno));
+	if (set_sysctls(r->cfg, e, el) < 0 || i2ki_ctm_finish_rootfs(r->cfg, e, el) < 0 ||
 	    set_rlimits(proc, e, el) < 0)
 		return -1;
-	umask(ctm_jint(user, "umask", &v) == 0 ? (mode_t)v & 0777 : 022);
-	if (capsj && caps_parse(capsj, &caps, e, el) < 0)
+	umask(i2ki_json_int(user, "umask", &v) == 0 ? (mode_t)v & 0777 : 022);
+	if (capsj && i2ki_caps_parse(capsj, &caps, e, el) < 0)
 		return -1;
 
 	char **argv = str_vec(proc, "args", e, el);
 	if (!argv)
 		return -1;
 	if (!argv[0])
-		return ctm_fail(e, el, "process.args is empty");
+		return i2ki_fail(e, el, "process.args is empty");
 	char **envp = str_vec(proc, "env", e, el);
 	if (!envp)
 		return -1;
-	const char *cwd = json_str(proc, "cwd", "/");
+	const char *cwd = i2ki_json_str(proc, "cwd", "/");
 	bool cwd_done = chdir(cwd) == 0;
 
-	if (capsj && caps_drop_bounding(caps.bounding, e, el) < 0)
+	if (capsj && i2ki_caps_drop_bounding(caps.bounding, e, el) < 0)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		return ctm_fail(e, el, "keep capabilities: %s", strerror(errno));
+		return i2ki_fail(e, el, "keep capabilities: %s", strerror(errno));
 	if (set_user(user, e, el) < 0)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		return ctm_fail(e, el, "clear keep capabilities: %s", strerror(errno));
-	if (capsj && caps_apply(&caps, e, el) < 0)
+		return i2ki_fail(e, el, "clear keep capabilities: %s", strerror(errno));
+	if (capsj && i2ki_caps_apply(&caps, e, el) < 0)
 		return -1;
 	if (!cwd_done && chdir(cwd) < 0)
-		return ctm_fail(e, el, "chdir %.64s: %s", cwd, strerror(errno));
-	if (ctm_jbool(proc, "noNewPrivileges", false) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return ctm_fail(e, el, "no_new_privs: %s", strerror(errno));
+		return i2ki_fail(e, el, "chdir %.64s: %s", cwd, strerror(errno));
+	if (i2ki_json_bool(proc, "noNewPrivileges", false) &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return i2ki_fail(e, el, "no_new_privs: %s", strerror(errno));
 	return exec_search(argv, envp, e, el);
 }
 
@@ -355,7 +358,7 @@ static __attribute__((noreturn)) void child_main(struct run *r)
 	/* stdio, then every other inherited descriptor closes on exec */
 	if (dup2(r->o->stdin_fd, 0) < 0 || dup2(r->o->stdout_fd, 1) < 0 ||
 	    dup2(r->o->stdout_fd, 2) < 0) {
-		ctm_fail(e, sizeof(e), "stdio: %s", strerror(errno));
+		i2ki_fail(e, sizeof(e), "stdio: %s", strerror(errno));
 		child_fail(r, e);
 	}
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
@@ -378,12 +381,12 @@ static pid_t spawn_joined(struct run *r, char *e, size_t el)
 {
 	int pp[2];
 	if (pipe2(pp, O_CLOEXEC) < 0)
-		return ctm_fail(e, el, "pipe: %s", strerror(errno));
+		return i2ki_fail(e, el, "pipe: %s", strerror(errno));
 	pid_t mid = fork();
 	if (mid < 0) {
 		close(pp[0]);
 		close(pp[1]);
-		return ctm_fail(e, el, "fork: %s", strerror(errno));
+		return i2ki_fail(e, el, "fork: %s", strerror(errno));
 	}
 	if (mid == 0) {
 		char me[RUN_ERR];
@@ -393,8 +396,8 @@ static pid_t spawn_joined(struct run *r, char *e, size_t el)
 				continue;
 			int fd = open(r->ns_path[i], O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || setns(fd, ns_types[i].flag) < 0) {
-				ctm_fail(me, sizeof(me), "join %s namespace %.128s: %s",
-					 ns_types[i].type, r->ns_path[i], strerror(errno));
+				i2ki_fail(me, sizeof(me), "join %s namespace %.128s: %s",
+					  ns_types[i].type, r->ns_path[i], strerror(errno));
 				child_fail(r, me);
 			}
 			close(fd);
@@ -405,7 +408,7 @@ static pid_t spawn_joined(struct run *r, char *e, size_t el)
 			child_main(r);
 		}
 		if (c < 0) {
-			ctm_fail(me, sizeof(me), "clone: %s", strerror(errno));
+			i2ki_fail(me, sizeof(me), "clone: %s", strerror(errno));
 			child_fail(r, me);
 		}
 		ssize_t n = write(pp[1], &c, sizeof(c));
@@ -430,42 +433,42 @@ static int write_idmap(pid_t pid, const struct jnode *lin, const char *key, cons
 {
 	char buf[1024], path[64];
 	size_t len = 0;
-	for (const struct jnode *m = ctm_jfirst(lin, key); m; m = m->next) {
+	for (const struct jnode *m = i2ki_json_first(lin, key); m; m = m->next) {
 		long long c, h, s;
-		if (ctm_jint(m, "containerID", &c) < 0 || ctm_jint(m, "hostID", &h) < 0 ||
-		    ctm_jint(m, "size", &s) < 0)
-			return ctm_fail(e, el, "linux.%s: entry without containerID/hostID/size",
-					key);
+		if (i2ki_json_int(m, "containerID", &c) < 0 || i2ki_json_int(m, "hostID", &h) < 0 ||
+		    i2ki_json_int(m, "size", &s) < 0)
+			return i2ki_fail(e, el, "linux.%s: entry without containerID/hostID/size",
+					 key);
 		int n = snprintf(buf + len, sizeof(buf) - len, "%lld %lld %lld\n", c, h, s);
 		if (n < 0 || (size_t)n >= sizeof(buf) - len)
-			return ctm_fail(e, el, "linux.%s: too many entries", key);
+			return i2ki_fail(e, el, "linux.%s: too many entries", key);
 		len += (size_t)n;
 	}
 	if (len == 0)
-		return ctm_fail(e, el, "user namespace without linux.%s", key);
+		return i2ki_fail(e, el, "user namespace without linux.%s", key);
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	return write_file(path, buf, e, el);
 }
 
 static int parent_setup(struct run *r, pid_t pid, char *e, size_t el)
 {
-	const struct jnode *lin = json_get(r->cfg, "linux");
+	const struct jnode *lin = i2ki_json_get(r->cfg, "linux");
 	if (r->new_flags & CLONE_NEWUSER) {
 		if (write_idmap(pid, lin, "uidMappings", "uid_map", e, el) < 0 ||
 		    write_idmap(pid, lin, "gidMappings", "gid_map", e, el) < 0)
 			return -1;
 	}
-	if (r->cg && cgroup_enter(r->cgpath, pid, e, el) < 0)
+	if (r->cg && i2ki_cgroup_enter(r->cgpath, pid, e, el) < 0)
 		return -1;
 	long long adj;
-	if (ctm_jint(json_get(r->cfg, "process"), "oomScoreAdj", &adj) == 0) {
+	if (i2ki_json_int(i2ki_json_get(r->cfg, "process"), "oomScoreAdj", &adj) == 0) {
 		char p[64], v[24];
 		snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", (int)pid);
 		snprintf(v, sizeof(v), "%lld", adj);
 		if (write_file(p, v, e, el) < 0)
 			return -1;
 	}
-	return runtime_attach(r->rt, pid, e, el);
+	return i2ki_runtime_attach(r->rt, pid, e, el);
 }
 
 static void reap(pid_t pid)
@@ -492,17 +495,17 @@ static int read_report(int fd, char *e, size_t el)
 	if (len == 0)
 		return 0;
 	tmp[len] = '\0';
-	return ctm_fail(e, el, "%s", tmp);
+	return i2ki_fail(e, el, "%s", tmp);
 }
 
 static int cgroup_path_of(struct run *r, char *e, size_t el)
 {
-	const char *cp = json_str(json_get(r->cfg, "linux"), "cgroupsPath", "");
+	const char *cp = i2ki_json_str(i2ki_json_get(r->cfg, "linux"), "cgroupsPath", "");
 	int n = cp[0] ? snprintf(r->cgpath, sizeof(r->cgpath), "%s%s", cp[0] == '/' ? "" : "/", cp)
 		      : snprintf(r->cgpath, sizeof(r->cgpath), "/i2kit/%s", r->o->name);
 	if (n < 0 || (size_t)n >= sizeof(r->cgpath))
-		return ctm_fail(e, el, "cgroup path too long");
-	return cgroup_check_path(r->cgpath, e, el);
+		return i2ki_fail(e, el, "cgroup path too long");
+	return i2ki_cgroup_check_path(r->cgpath, e, el);
 }
 
 static int load_bundle(struct run *r, char *e, size_t el)
@@ -510,35 +513,35 @@ static int load_bundle(struct run *r, char *e, size_t el)
 	char p[CTM_PATH_MAX], je[RUN_ERR];
 	const char *b = r->o->bundle;
 	if (!b || b[0] != '/' || !r->o->name || !r->o->name[0] || strchr(r->o->name, '/'))
-		return ctm_fail(e, el, "bad bundle %.64s or name", b ? b : "(null)");
+		return i2ki_fail(e, el, "bad bundle %.64s or name", b ? b : "(null)");
 	snprintf(p, sizeof(p), "%s/config.json", b);
-	r->cfg = json_load(p, je, sizeof(je));
+	r->cfg = i2ki_json_load(p, je, sizeof(je));
 	if (!r->cfg)
-		return ctm_fail(e, el, "%s", je); /* names the file */
+		return i2ki_fail(e, el, "%s", je); /* names the file */
 	if (r->cfg->type != J_OBJ)
-		return ctm_fail(e, el, "%s: not an object", p);
+		return i2ki_fail(e, el, "%s: not an object", p);
 	snprintf(p, sizeof(p), "%s/runtime.json", b);
 	if (access(p, F_OK) == 0) {
-		r->rt = json_load(p, je, sizeof(je));
+		r->rt = i2ki_json_load(p, je, sizeof(je));
 		if (!r->rt)
-			return ctm_fail(e, el, "%s", je);
+			return i2ki_fail(e, el, "%s", je);
 	}
-	const char *root = json_str(json_get(r->cfg, "root"), "path", "rootfs");
+	const char *root = i2ki_json_str(i2ki_json_get(r->cfg, "root"), "path", "rootfs");
 	int n = root[0] == '/' ? snprintf(r->rootfs, sizeof(r->rootfs), "%s", root)
 			       : snprintf(r->rootfs, sizeof(r->rootfs), "%s/%s", b, root);
 	if (n < 0 || (size_t)n >= sizeof(r->rootfs))
-		return ctm_fail(e, el, "root.path too long");
-	const struct jnode *args = json_get(json_get(r->cfg, "process"), "args");
+		return i2ki_fail(e, el, "root.path too long");
+	const struct jnode *args = i2ki_json_get(i2ki_json_get(r->cfg, "process"), "args");
 	if (!args || args->type != J_ARR || args->n == 0)
-		return ctm_fail(e, el, "config.json: process.args is empty");
+		return i2ki_fail(e, el, "config.json: process.args is empty");
 	return 0;
 }
 
 static void undo(struct run *r)
 {
-	runtime_cleanup(r->rt, r->o->bundle);
+	i2ki_runtime_cleanup(r->rt, r->o->bundle);
 	if (r->cg)
-		cgroup_remove(r->cgpath);
+		i2ki_cgroup_remove(r->cgpath);
 }
 
 static void close_fd(int *fd)
@@ -548,7 +551,7 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-pid_t runner_start(const struct runner_opts *o, char *errbuf, size_t errlen)
+pid_t i2ki_runner_start(const struct runner_opts *o, char *errbuf, size_t errlen)
 {
 	struct run r = {.o = o, .go = {-1, -1}, .rep = {-1, -1}};
 	char e[RUN_ERR] = "";
@@ -558,22 +561,22 @@ pid_t runner_start(const struct runner_opts *o, char *errbuf, size_t errlen)
 	if (load_bundle(&r, e, sizeof(e)) < 0 || parse_namespaces(&r, e, sizeof(e)) < 0 ||
 	    cgroup_path_of(&r, e, sizeof(e)) < 0)
 		goto fail;
-	const struct jnode *res = json_get(json_get(r.cfg, "linux"), "resources");
-	if (cgroup_v2()) {
-		if (cgroup_create(r.cgpath, res, e, sizeof(e)) < 0) {
-			cgroup_remove(r.cgpath);
+	const struct jnode *res = i2ki_json_get(i2ki_json_get(r.cfg, "linux"), "resources");
+	if (i2ki_cgroup_v2()) {
+		if (i2ki_cgroup_create(r.cgpath, res, e, sizeof(e)) < 0) {
+			i2ki_cgroup_remove(r.cgpath);
 			goto fail;
 		}
 		r.cg = true;
-	} else if (cgroup_has_limits(res)) {
-		ctm_fail(e, sizeof(e), "linux.resources: no cgroup v2 at " CGROUP_ROOT);
+	} else if (i2ki_cgroup_has_limits(res)) {
+		i2ki_fail(e, sizeof(e), "linux.resources: no cgroup v2 at " CGROUP_ROOT);
 		goto fail;
 	}
 	prepared = true;
-	if (runtime_prepare(r.rt, o->bundle, e, sizeof(e)) < 0)
+	if (i2ki_runtime_prepare(r.rt, o->bundle, e, sizeof(e)) < 0)
 		goto fail;
 	if (pipe2(r.go, O_CLOEXEC) < 0 || pipe2(r.rep, O_CLOEXEC) < 0) {
-		ctm_fail(e, sizeof(e), "pipe: %s", strerror(errno));
+		i2ki_fail(e, sizeof(e), "pipe: %s", strerror(errno));
 		goto fail;
 	}
 	if (any_ns_path(&r)) {
@@ -583,14 +586,14 @@ pid_t runner_start(const struct runner_opts *o, char *errbuf, size_t errlen)
 		if (pid == 0)
 			child_main(&r);
 		if (pid < 0)
-			ctm_fail(e, sizeof(e), "clone: %s", strerror(errno));
+			i2ki_fail(e, sizeof(e), "clone: %s", strerror(errno));
 	}
 	close_fd(&r.go[0]);
 	close_fd(&r.rep[1]);
 	if (pid == 0) { /* the intermediate failed and said why */
 		close_fd(&r.go[1]);
 		if (read_report(r.rep[0], e, sizeof(e)) == 0)
-			ctm_fail(e, sizeof(e), "joining namespaces failed");
+			i2ki_fail(e, sizeof(e), "joining namespaces failed");
 		pid = -1;
 		goto fail;
 	}
@@ -606,7 +609,7 @@ pid_t runner_start(const struct runner_opts *o, char *errbuf, size_t errlen)
 	ssize_t n = write(r.go[1], "g", 1);
 	close_fd(&r.go[1]);
 	if (n != 1) {
-		ctm_fail(e, sizeof(e), "start: %s", strerror(errno));
+		i2ki_fail(e, sizeof(e), "start: %s", strerror(errno));
 		kill(pid, SIGKILL);
 		reap(pid);
 		pid = -1;
@@ -618,8 +621,8 @@ pid_t runner_start(const struct runner_opts *o, char *errbuf, size_t errlen)
 		goto fail;
 	}
 	close_fd(&r.rep[0]);
-	json_free(r.cfg);
-	json_free(r.rt);
+	i2ki_json_free(r.cfg);
+	i2ki_json_free(r.rt);
 	return pid;
 
 fail:
@@ -629,22 +632,22 @@ fail:
 	close_fd(&r.go[1]);
 	close_fd(&r.rep[0]);
 	close_fd(&r.rep[1]);
-	json_free(r.cfg);
-	json_free(r.rt);
-	ctm_fail(errbuf, errlen, "%s", e[0] ? e : "failed");
+	i2ki_json_free(r.cfg);
+	i2ki_json_free(r.rt);
+	i2ki_fail(errbuf, errlen, "%s", e[0] ? e : "failed");
 	return -1;
 }
 
-void runner_cleanup(const struct runner_opts *o)
+void i2ki_runner_cleanup(const struct runner_opts *o)
 {
 	struct run r = {.o = o};
 	char e[RUN_ERR];
 	if (load_bundle(&r, e, sizeof(e)) == 0 || r.cfg) {
-		runtime_cleanup(r.rt, o->bundle);
-		if (r.cfg && cgroup_path_of(&r, e, sizeof(e)) == 0 && cgroup_v2()) {
+		i2ki_runtime_cleanup(r.rt, o->bundle);
+		if (r.cfg && cgroup_path_of(&r, e, sizeof(e)) == 0 && i2ki_cgroup_v2()) {
 			/* leftovers of a container without its own pid namespace
 			 * (as runc: kill what remains in the cgroup) */
-			(void)cgroup_write(r.cgpath, "cgroup.kill", "1", e, sizeof(e));
+			(void)i2ki_cgroup_write(r.cgpath, "cgroup.kill", "1", e, sizeof(e));
 			char d[400];
 			snprintf(d, sizeof(d), CGROUP_ROOT "%s", r.cgpath);
 			for (int i = 0; i < 20 && rmdir(d) < 0 && errno == EBUSY; i++) {
@@ -653,6 +656,6 @@ void runner_cleanup(const struct runner_opts *o)
 			}
 		}
 	}
-	json_free(r.cfg);
-	json_free(r.rt);
+	i2ki_json_free(r.cfg);
+	i2ki_json_free(r.rt);
 }

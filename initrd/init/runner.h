@@ -29,10 +29,10 @@ struct runner_opts {
  * with the namespaces of config.json and returns its pid in the init's pid
  * namespace (> 0), or -1 with a one-line reason in errbuf. The process
  * exec's config.json process.args inside the container. */
-pid_t runner_start(const struct runner_opts *o, char *errbuf, size_t errlen);
+pid_t i2ki_runner_start(const struct runner_opts *o, char *errbuf, size_t errlen);
 
-/* Undoes what runner_start set up outside the container (runtime mounts,
+/* Undoes what i2ki_runner_start set up outside the container (runtime mounts,
  * cgroup directory) after the process has exited. Never fails hard. */
-void runner_cleanup(const struct runner_opts *o);
+void i2ki_runner_cleanup(const struct runner_opts *o);
 
 #endif

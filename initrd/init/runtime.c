@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "ctmounts.h"
 #include "json.h"
+#include "util.h"
 
 /* ---- paths ----------------------------------------------------------- */
 
@@ -26,25 +27,25 @@ static int rt_path(const char *bundle, const char *p, char *out, size_t len, cha
 	int n = p[0] == '/' ? snprintf(out, len, "%s", p)
 			    : snprintf(out, len, "%s/rootfs/%s", bundle, p);
 	if (n < 0 || (size_t)n >= len)
-		return ctm_fail(errbuf, errlen, "path too long: %.64s", p);
+		return i2ki_fail(errbuf, errlen, "path too long: %.64s", p);
 	return 0;
 }
 
 static int rt_mount(const struct jnode *m, const char *bundle, char *errbuf, size_t errlen)
 {
-	const char *dest = json_str(m, "destination", NULL);
-	const char *type = json_str(m, "type", NULL);
-	const char *src = json_str(m, "source", NULL);
+	const char *dest = i2ki_json_str(m, "destination", NULL);
+	const char *type = i2ki_json_str(m, "type", NULL);
+	const char *src = i2ki_json_str(m, "source", NULL);
 	char dst[CTM_PATH_MAX];
 	struct ctm_opts o;
 	if (!dest || !dest[0])
-		return ctm_fail(errbuf, errlen, "runtime mount without a destination");
+		return i2ki_fail(errbuf, errlen, "runtime mount without a destination");
 	if (rt_path(bundle, dest, dst, sizeof(dst), errbuf, errlen) < 0 ||
-	    ctm_parse_options(json_get(m, "options"), type, &o, errbuf, errlen) < 0)
+	    i2ki_ctm_parse_options(i2ki_json_get(m, "options"), type, &o, errbuf, errlen) < 0)
 		return -1;
-	if (ctm_mkdir_p(dst, 0755, errbuf, errlen) < 0)
+	if (i2ki_mkdir_p(dst, 0755, errbuf, errlen) < 0)
 		return -1;
-	for (const struct jnode *w = ctm_jfirst(m, "options"); w; w = w->next) {
+	for (const struct jnode *w = i2ki_json_first(m, "options"); w; w = w->next) {
 		if (w->type != J_STR)
 			continue;
 		const char *v = NULL;
@@ -52,45 +53,45 @@ static int rt_mount(const struct jnode *m, const char *bundle, char *errbuf, siz
 			v = w->str + 9;
 		else if (strncmp(w->str, "workdir=", 8) == 0)
 			v = w->str + 8;
-		if (v && ctm_mkdir_p(v, 0755, errbuf, errlen) < 0)
+		if (v && i2ki_mkdir_p(v, 0755, errbuf, errlen) < 0)
 			return -1;
 	}
-	return ctm_mount(src, dst, type, &o, errbuf, errlen);
+	return i2ki_ctm_mount(src, dst, type, &o, errbuf, errlen);
 }
 
-int runtime_prepare(const struct jnode *rt, const char *bundle, char *errbuf, size_t errlen)
+int i2ki_runtime_prepare(const struct jnode *rt, const char *bundle, char *errbuf, size_t errlen)
 {
 	if (!rt)
 		return 0;
 	if (rt->type != J_OBJ)
-		return ctm_fail(errbuf, errlen, "runtime.json is not an object");
-	for (const struct jnode *m = ctm_jfirst(rt, "mounts"); m; m = m->next)
+		return i2ki_fail(errbuf, errlen, "runtime.json is not an object");
+	for (const struct jnode *m = i2ki_json_first(rt, "mounts"); m; m = m->next)
 		if (rt_mount(m, bundle, errbuf, errlen) < 0)
 			return -1;
-	for (const struct jnode *d = ctm_jfirst(rt, "mkdir"); d; d = d->next) {
+	for (const struct jnode *d = i2ki_json_first(rt, "mkdir"); d; d = d->next) {
 		char p[CTM_PATH_MAX];
 		if (d->type != J_STR || !d->str[0])
-			return ctm_fail(errbuf, errlen, "runtime mkdir entry is not a path");
+			return i2ki_fail(errbuf, errlen, "runtime mkdir entry is not a path");
 		if (rt_path(bundle, d->str, p, sizeof(p), errbuf, errlen) < 0 ||
-		    ctm_mkdir_p(p, 0755, errbuf, errlen) < 0)
+		    i2ki_mkdir_p(p, 0755, errbuf, errlen) < 0)
 			return -1;
 	}
-	const struct jnode *cg = ctm_jfirst(rt, "cgroups");
-	if (cg && !cgroup_v2())
-		return ctm_fail(errbuf, errlen, "runtime cgroups: no cgroup v2 at " CGROUP_ROOT);
+	const struct jnode *cg = i2ki_json_first(rt, "cgroups");
+	if (cg && !i2ki_cgroup_v2())
+		return i2ki_fail(errbuf, errlen, "runtime cgroups: no cgroup v2 at " CGROUP_ROOT);
 	for (; cg; cg = cg->next) {
 		char p[300];
 		if (cg->type != J_STR || snprintf(p, sizeof(p), "/%s", cg->str) >= (int)sizeof(p))
-			return ctm_fail(errbuf, errlen, "runtime cgroups entry is not a name");
-		if (cgroup_create(p, NULL, errbuf, errlen) < 0)
+			return i2ki_fail(errbuf, errlen, "runtime cgroups entry is not a name");
+		if (i2ki_cgroup_create(p, NULL, errbuf, errlen) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-void runtime_cleanup(const struct jnode *rt, const char *bundle)
+void i2ki_runtime_cleanup(const struct jnode *rt, const char *bundle)
 {
-	const struct jnode *m = ctm_jfirst(rt, "mounts");
+	const struct jnode *m = i2ki_json_first(rt, "mounts");
 	size_t n = 0;
 	for (const struct jnode *k = m; k; k = k->next)
 		n++;
@@ -101,9 +102,10 @@ void runtime_cleanup(const struct jnode *rt, const char *bundle)
 			k = k->next;
 		struct ctm_opts o;
 		char e[8], dst[CTM_PATH_MAX];
-		const char *dest = json_str(k, "destination", NULL);
+		const char *dest = i2ki_json_str(k, "destination", NULL);
 		if (!dest ||
-		    ctm_parse_options(json_get(k, "options"), NULL, &o, e, sizeof(e)) < 0 ||
+		    i2ki_ctm_parse_options(i2ki_json_get(k, "options"), NULL, &o, e, sizeof(e)) <
+			0 ||
 		    (o.flags & MS_REMOUNT) ||
 		    rt_path(bundle, dest, dst, sizeof(dst), e, sizeof(e)) < 0)
 			continue;
@@ -212,16 +214,16 @@ static void nl_begin(struct nl_msg *m, unsigned short flags, int index)
 static int nl_talk(struct nl_msg *m, const char *what, char *errbuf, size_t errlen)
 {
 	if (m->overflow)
-		return ctm_fail(errbuf, errlen, "%s: netlink message too long", what);
+		return i2ki_fail(errbuf, errlen, "%s: netlink message too long", what);
 	m->u.h.len = (uint32_t)m->len;
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NL_ROUTE);
 	if (fd < 0)
-		return ctm_fail(errbuf, errlen, "%s: netlink socket: %s", what, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "%s: netlink socket: %s", what, strerror(errno));
 	struct nl_addr sa = {.family = AF_NETLINK};
 	if (sendto(fd, m->u.buf, m->len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
-		return ctm_fail(errbuf, errlen, "%s: netlink send: %s", what, strerror(e));
+		return i2ki_fail(errbuf, errlen, "%s: netlink send: %s", what, strerror(e));
 	}
 	union {
 		struct nl_hdr h;
@@ -231,13 +233,13 @@ static int nl_talk(struct nl_msg *m, const char *what, char *errbuf, size_t errl
 	int e = errno;
 	close(fd);
 	if (n < 0)
-		return ctm_fail(errbuf, errlen, "%s: netlink receive: %s", what, strerror(e));
+		return i2ki_fail(errbuf, errlen, "%s: netlink receive: %s", what, strerror(e));
 	if ((size_t)n < sizeof(struct nl_hdr) + sizeof(int) || r.h.type != NL_ERROR)
-		return ctm_fail(errbuf, errlen, "%s: unexpected netlink reply", what);
+		return i2ki_fail(errbuf, errlen, "%s: unexpected netlink reply", what);
 	struct nl_err ne;
 	memcpy(&ne, r.b + sizeof(struct nl_hdr), sizeof(int));
 	if (ne.error != 0)
-		return ctm_fail(errbuf, errlen, "%s: %s", what, strerror(-ne.error));
+		return i2ki_fail(errbuf, errlen, "%s: %s", what, strerror(-ne.error));
 	return 0;
 }
 
@@ -245,11 +247,11 @@ static int check_ifname(const char *name, char *errbuf, size_t errlen)
 {
 	size_t l = name ? strlen(name) : 0;
 	if (l == 0 || l >= IF_NAMESIZE || strchr(name, '/'))
-		return ctm_fail(errbuf, errlen, "bad interface name %.32s", name ? name : "");
+		return i2ki_fail(errbuf, errlen, "bad interface name %.32s", name ? name : "");
 	return 0;
 }
 
-int runtime_veth_add(const char *name, const char *peer, char *errbuf, size_t errlen)
+int i2ki_runtime_veth_add(const char *name, const char *peer, char *errbuf, size_t errlen)
 {
 	char what[80];
 	snprintf(what, sizeof(what), "create veth %s/%s", name ? name : "", peer ? peer : "");
@@ -271,14 +273,15 @@ int runtime_veth_add(const char *name, const char *peer, char *errbuf, size_t er
 	return nl_talk(&m, what, errbuf, errlen);
 }
 
-int runtime_link_add(const char *name, const char *kind, pid_t pid, char *errbuf, size_t errlen)
+int i2ki_runtime_link_add(const char *name, const char *kind, pid_t pid, char *errbuf,
+			  size_t errlen)
 {
 	char what[80];
 	snprintf(what, sizeof(what), "create %s %s", kind ? kind : "", name ? name : "");
 	if (check_ifname(name, errbuf, errlen) < 0)
 		return -1;
 	if (!kind || !kind[0] || strlen(kind) > 32)
-		return ctm_fail(errbuf, errlen, "%s: bad link kind", what);
+		return i2ki_fail(errbuf, errlen, "%s: bad link kind", what);
 	struct nl_msg m;
 	nl_begin(&m, NL_F_CREATE | NL_F_EXCL, 0);
 	nl_attr(&m, IFLA_IFNAME_, name, strlen(name) + 1);
@@ -292,7 +295,7 @@ int runtime_link_add(const char *name, const char *kind, pid_t pid, char *errbuf
 	return nl_talk(&m, what, errbuf, errlen);
 }
 
-int runtime_link_move(const char *name, pid_t pid, char *errbuf, size_t errlen)
+int i2ki_runtime_link_move(const char *name, pid_t pid, char *errbuf, size_t errlen)
 {
 	char what[80];
 	snprintf(what, sizeof(what), "move interface %s to pid %d", name ? name : "", (int)pid);
@@ -300,7 +303,7 @@ int runtime_link_move(const char *name, pid_t pid, char *errbuf, size_t errlen)
 		return -1;
 	unsigned idx = if_nametoindex(name);
 	if (idx == 0)
-		return ctm_fail(errbuf, errlen, "%s: no such interface", what);
+		return i2ki_fail(errbuf, errlen, "%s: no such interface", what);
 	struct nl_msg m;
 	nl_begin(&m, 0, (int)idx);
 	uint32_t p = (uint32_t)pid;
@@ -310,64 +313,64 @@ int runtime_link_move(const char *name, pid_t pid, char *errbuf, size_t errlen)
 
 static int rt_interface(const struct jnode *i, pid_t pid, char *errbuf, size_t errlen)
 {
-	const char *name = json_str(i, "name", "");
-	const char *add = json_str(i, "add", "");
-	const char *peer = json_str(i, "peer", "");
-	bool in_root = ctm_jbool(i, "createInRoot", false);
+	const char *name = i2ki_json_str(i, "name", "");
+	const char *add = i2ki_json_str(i, "add", "");
+	const char *peer = i2ki_json_str(i, "peer", "");
+	bool in_root = i2ki_json_bool(i, "createInRoot", false);
 	if (!name[0])
-		return ctm_fail(errbuf, errlen, "interface requires a name");
+		return i2ki_fail(errbuf, errlen, "interface requires a name");
 	if (peer[0] && !add[0])
 		add = "veth";
 	if (strcmp(add, "veth") == 0) {
 		if (!peer[0])
-			return ctm_fail(errbuf, errlen, "veth %s requires a peer", name);
-		if (runtime_veth_add(name, peer, errbuf, errlen) < 0)
+			return i2ki_fail(errbuf, errlen, "veth %s requires a peer", name);
+		if (i2ki_runtime_veth_add(name, peer, errbuf, errlen) < 0)
 			return -1;
-		return runtime_link_move(name, pid, errbuf, errlen);
+		return i2ki_runtime_link_move(name, pid, errbuf, errlen);
 	}
 	if (add[0]) {
-		if (runtime_link_add(name, add, in_root ? 0 : pid, errbuf, errlen) < 0)
+		if (i2ki_runtime_link_add(name, add, in_root ? 0 : pid, errbuf, errlen) < 0)
 			return -1;
-		return in_root ? runtime_link_move(name, pid, errbuf, errlen) : 0;
+		return in_root ? i2ki_runtime_link_move(name, pid, errbuf, errlen) : 0;
 	}
-	return runtime_link_move(name, pid, errbuf, errlen);
+	return i2ki_runtime_link_move(name, pid, errbuf, errlen);
 }
 
 static int bind_ns(const char *ns, const char *path, pid_t pid, char *errbuf, size_t errlen)
 {
 	char dir[CTM_PATH_MAX], src[64];
 	if (path[0] != '/')
-		return ctm_fail(errbuf, errlen, "bindNS %s path %.64s is not absolute", ns, path);
+		return i2ki_fail(errbuf, errlen, "bindNS %s path %.64s is not absolute", ns, path);
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return ctm_fail(errbuf, errlen, "bindNS %s path too long", ns);
+		return i2ki_fail(errbuf, errlen, "bindNS %s path too long", ns);
 	char *sl = strrchr(dir, '/');
 	if (sl != dir) {
 		*sl = '\0';
-		if (ctm_mkdir_p(dir, 0755, errbuf, errlen) < 0)
+		if (i2ki_mkdir_p(dir, 0755, errbuf, errlen) < 0)
 			return -1;
 	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return ctm_fail(errbuf, errlen, "bindNS %s: create %s: %s", ns, path,
-				strerror(errno));
+		return i2ki_fail(errbuf, errlen, "bindNS %s: create %s: %s", ns, path,
+				 strerror(errno));
 	close(fd);
 	snprintf(src, sizeof(src), "/proc/%d/ns/%s", (int)pid, ns);
 	if (mount(src, path, NULL, MS_BIND, NULL) < 0)
-		return ctm_fail(errbuf, errlen, "bindNS %s on %s: %s", ns, path, strerror(errno));
+		return i2ki_fail(errbuf, errlen, "bindNS %s on %s: %s", ns, path, strerror(errno));
 	return 0;
 }
 
-int runtime_attach(const struct jnode *rt, pid_t pid, char *errbuf, size_t errlen)
+int i2ki_runtime_attach(const struct jnode *rt, pid_t pid, char *errbuf, size_t errlen)
 {
 	if (!rt)
 		return 0;
-	for (const struct jnode *i = ctm_jfirst(rt, "interfaces"); i; i = i->next)
+	for (const struct jnode *i = i2ki_json_first(rt, "interfaces"); i; i = i->next)
 		if (rt_interface(i, pid, errbuf, errlen) < 0)
 			return -1;
 	static const char *const nss[] = {"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"};
-	const struct jnode *b = json_get(rt, "bindNS");
+	const struct jnode *b = i2ki_json_get(rt, "bindNS");
 	for (size_t k = 0; k < sizeof(nss) / sizeof(nss[0]); k++) {
-		const char *p = json_str(b, nss[k], "");
+		const char *p = i2ki_json_str(b, nss[k], "");
 		if (p[0] && bind_ns(nss[k], p, pid, errbuf, errlen) < 0)
 			return -1;
 	}

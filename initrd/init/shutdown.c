@@ -56,14 +56,14 @@ static void unescape(char *s)
 	*o = 0;
 }
 
-int shutdown_unmount_all(void)
+int i2ki_shutdown_unmount_all(void)
 {
 	static char buf[64 * 1024];
 	char *mnts[MAX_MOUNTS];
 	int n = 0, failures = 0;
 	int fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		log_errno("open /proc/self/mounts");
+		i2ki_log_errno("open /proc/self/mounts");
 		return 1;
 	}
 	size_t len = 0;
@@ -99,11 +99,11 @@ int shutdown_unmount_all(void)
 			continue;
 		if (umount2(mnts[i], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
 			failures++;
-			log_errno("umount %s", mnts[i]);
+			i2ki_log_errno("umount %s", mnts[i]);
 		}
 	}
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
-		log_debug("remount / read-only: %s", strerror(errno));
+		i2ki_log_debug("remount / read-only: %s", strerror(errno));
 	return failures;
 }
 
@@ -111,38 +111,39 @@ static void debug_exit(int status)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	if (ioperm(0xf4, 1, 1) < 0) {
-		log_errno("isa-debug-exit: ioperm");
+		i2ki_log_errno("isa-debug-exit: ioperm");
 		return;
 	}
 	outb((unsigned char)status, 0xf4);
 	/* QEMU has exited by now when the device exists */
 #else
 	(void)status;
-	log_warn("isa-debug-exit is only on x86");
+	i2ki_log_warn("isa-debug-exit is only on x86");
 #endif
 }
 
-void shutdown_system(enum sup_action action, int status)
+void i2ki_shutdown_system(enum sup_action action, int status)
 {
-	log_info("%s: stopping remaining processes", action == SUP_REBOOT ? "reboot" : "poweroff");
+	i2ki_log_info("%s: stopping remaining processes",
+		      action == SUP_REBOOT ? "reboot" : "poweroff");
 	kill(-1, SIGTERM);
 	reap_for(2000);
 	kill(-1, SIGKILL);
 	reap_for(1000);
 	sync();
-	int failures = shutdown_unmount_all();
+	int failures = i2ki_shutdown_unmount_all();
 	sync();
 	if (failures)
-		log_warn("%d filesystems could not be unmounted", failures);
+		i2ki_log_warn("%d filesystems could not be unmounted", failures);
 	char how[32];
-	if (action != SUP_REBOOT && cmdline_get("i2kit.exitcode", how, sizeof(how)) &&
+	if (action != SUP_REBOOT && i2ki_cmdline_get("i2kit.exitcode", how, sizeof(how)) &&
 	    strcmp(how, "isa-debug-exit") == 0) {
-		log_info("exit status %d", status);
+		i2ki_log_info("exit status %d", status);
 		debug_exit(status);
 	}
-	log_info("%s", action == SUP_REBOOT ? "rebooting" : "powering off");
+	i2ki_log_info("%s", action == SUP_REBOOT ? "rebooting" : "powering off");
 	reboot(action == SUP_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
-	log_errno("reboot");
+	i2ki_log_errno("reboot");
 	for (;;) {
 		(void)waitpid(-1, NULL, WNOHANG);
 		sleep(10);

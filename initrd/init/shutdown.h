@@ -12,10 +12,10 @@
 /* status: 0 when every onboot container succeeded, else 1. With
  * i2kit.exitcode=isa-debug-exit on the kernel cmdline and a poweroff, the
  * byte is written to I/O port 0xf4 (QEMU then exits with (status<<1)|1). */
-void shutdown_system(enum sup_action action, int status) __attribute__((noreturn));
+void i2ki_shutdown_system(enum sup_action action, int status) __attribute__((noreturn));
 
 /* Unmounts what /proc/self/mounts lists, last first; returns how many
  * unmounts failed. Exposed for reuse. */
-int shutdown_unmount_all(void);
+int i2ki_shutdown_unmount_all(void);
 
 #endif

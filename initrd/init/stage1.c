@@ -6,6 +6,7 @@
 #include "log.h"
 #include "modules.h"
 #include "mounts.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -47,8 +48,8 @@ static void appendf(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-int stage1_parse_flags(const char *flags, unsigned long *mflags, int *rw_given, char *data,
-		       size_t datalen)
+int i2ki_stage1_parse_flags(const char *flags, unsigned long *mflags, int *rw_given, char *data,
+			    size_t datalen)
 {
 	static const struct {
 		const char *word;
@@ -102,13 +103,13 @@ int stage1_parse_flags(const char *flags, unsigned long *mflags, int *rw_given, 
 	return 0;
 }
 
-int stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
+int i2ki_stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
 {
 	char v[256];
 	memset(o, 0, sizeof(*o));
 	if (why && whylen)
 		why[0] = 0;
-	if (!cmdline_get("i2kit.root", v, sizeof(v)))
+	if (!i2ki_cmdline_get("i2kit.root", v, sizeof(v)))
 		return 0;
 	size_t vlen = strlen(v);
 	if (vlen >= sizeof(v) - 1 || vlen >= sizeof(o->spec)) {
@@ -118,7 +119,7 @@ int stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
 	memcpy(o->spec, v, vlen + 1);
 	if (strncmp(v, "PARTUUID=", 9) == 0) {
 		o->kind = STAGE1_PARTUUID;
-		if (!blkid_guid_valid(v + 9)) {
+		if (!i2ki_blkid_guid_valid(v + 9)) {
 			appendf(why, whylen, "i2kit.root=%s: not a GUID (8-4-4-4-12 hex digits)",
 				v);
 			return -1;
@@ -146,7 +147,7 @@ int stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
 	}
 
 	snprintf(o->fstype, sizeof(o->fstype), "auto");
-	if (cmdline_get("i2kit.rootfstype", v, sizeof(v))) {
+	if (i2ki_cmdline_get("i2kit.rootfstype", v, sizeof(v))) {
 		static const char *const types[] = {"squashfs", "ext4", "iso9660", "auto"};
 		size_t i = 0;
 		while (i < 4 && strcmp(v, types[i]) != 0)
@@ -154,28 +155,29 @@ int stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
 		if (i < 4)
 			snprintf(o->fstype, sizeof(o->fstype), "%s", types[i]);
 		else
-			log_warn("i2kit.rootfstype=%s: not squashfs, ext4, iso9660 or auto; "
-				 "using auto",
-				 v);
+			i2ki_log_warn("i2kit.rootfstype=%s: not squashfs, ext4, iso9660 or auto; "
+				      "using auto",
+				      v);
 	}
 
 	o->rootwait = STAGE1_ROOTWAIT_DEFAULT;
-	if (cmdline_get("i2kit.rootwait", v, sizeof(v))) {
+	if (i2ki_cmdline_get("i2kit.rootwait", v, sizeof(v))) {
 		char *end = NULL;
 		errno = 0;
 		long s = strtol(v, &end, 10);
 		if (!v[0] || !isdigit((unsigned char)v[0]) || *end || errno || s < 0 ||
 		    s > STAGE1_ROOTWAIT_MAX)
-			log_warn("i2kit.rootwait=%s: not a number of seconds (0-%d); using %d", v,
-				 STAGE1_ROOTWAIT_MAX, STAGE1_ROOTWAIT_DEFAULT);
+			i2ki_log_warn("i2kit.rootwait=%s: not a number of seconds (0-%d); using %d",
+				      v, STAGE1_ROOTWAIT_MAX, STAGE1_ROOTWAIT_DEFAULT);
 		else
 			o->rootwait = (int)s;
 	}
 
-	if (cmdline_get("i2kit.rootflags", v, sizeof(v)) &&
+	if (i2ki_cmdline_get("i2kit.rootflags", v, sizeof(v)) &&
 	    (strlen(v) >= sizeof(v) - 1 ||
-	     stage1_parse_flags(v, &o->mflags, &o->rw_given, o->mdata, sizeof(o->mdata)) < 0)) {
-		log_warn("i2kit.rootflags=%s: too long; ignored", v);
+	     i2ki_stage1_parse_flags(v, &o->mflags, &o->rw_given, o->mdata, sizeof(o->mdata)) <
+		 0)) {
+		i2ki_log_warn("i2kit.rootflags=%s: too long; ignored", v);
 		o->mflags = 0;
 		o->rw_given = 0;
 		o->mdata[0] = 0;
@@ -184,23 +186,6 @@ int stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
 }
 
 /* ---- finding the device ------------------------------------------------- */
-
-static int sysfs_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, len - 1);
-	int e = errno;
-	close(fd);
-	if (n < 0) {
-		errno = e;
-		return -1;
-	}
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
 
 /* devdir/NAME, made from sysfs/class/block/NAME/dev when missing; 0 or -1. */
 static int ensure_node(const char *sysfs, const char *name, const char *devdir, char *out,
@@ -216,7 +201,7 @@ static int ensure_node(const char *sysfs, const char *name, const char *devdir, 
 		return S_ISBLK(st.st_mode) || S_ISREG(st.st_mode) ? 0 : (errno = ENOTBLK, -1);
 	snprintf(p, sizeof(p), "%s/class/block/%s/dev", sysfs, name);
 	unsigned maj, min;
-	if (sysfs_read(p, dev, sizeof(dev)) < 0)
+	if (i2ki_read_line(p, dev, sizeof(dev)) < 0)
 		return -1;
 	if (sscanf(dev, "%u:%u", &maj, &min) != 2) {
 		errno = EINVAL;
@@ -224,7 +209,7 @@ static int ensure_node(const char *sysfs, const char *name, const char *devdir, 
 	}
 	if (mknod(out, S_IFBLK | 0600, makedev(maj, min)) < 0 && errno != EEXIST)
 		return -1;
-	log_debug("stage 1: made %s (%u:%u)", out, maj, min);
+	i2ki_log_debug("stage 1: made %s (%u:%u)", out, maj, min);
 	return 0;
 }
 
@@ -246,7 +231,7 @@ static int partition_name(const char *sysfs, const char *disk, unsigned num, cha
 			continue;
 		if ((size_t)snprintf(pp, sizeof(pp), "%s/%s/partition", p, e->d_name) >= sizeof(pp))
 			continue;
-		if (sysfs_read(pp, v, sizeof(v)) == 0 && strtoul(v, NULL, 10) == num &&
+		if (i2ki_read_line(pp, v, sizeof(v)) == 0 && strtoul(v, NULL, 10) == num &&
 		    strlen(e->d_name) < namelen) {
 			memcpy(name, e->d_name, strlen(e->d_name) + 1);
 			r = 0;
@@ -310,8 +295,8 @@ static int find_path(const struct stage1_opts *o, const char *sysfs, const char 
 	return 0;
 }
 
-int stage1_find(const struct stage1_opts *o, const char *sysfs, const char *devdir, char *devpath,
-		size_t devlen, char *seen, size_t seenlen)
+int i2ki_stage1_find(const struct stage1_opts *o, const char *sysfs, const char *devdir,
+		     char *devpath, size_t devlen, char *seen, size_t seenlen)
 {
 	if (seen && seenlen)
 		seen[0] = 0;
@@ -330,7 +315,7 @@ int stage1_find(const struct stage1_opts *o, const char *sysfs, const char *devd
 		const char *disk = disks[i];
 		char p[512], size[32], node[512], why[64] = "";
 		snprintf(p, sizeof(p), "%s/class/block/%s/size", sysfs, disk);
-		int empty = sysfs_read(p, size, sizeof(size)) == 0 && strcmp(size, "0") == 0;
+		int empty = i2ki_read_line(p, size, sizeof(size)) == 0 && strcmp(size, "0") == 0;
 		if (empty && (strncmp(disk, "loop", 4) == 0 || strncmp(disk, "ram", 3) == 0 ||
 			      strncmp(disk, "nbd", 3) == 0))
 			continue; /* unused loop/ram/nbd devices: not worth listing */
@@ -353,7 +338,7 @@ int stage1_find(const struct stage1_opts *o, const char *sysfs, const char *devd
 		if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &ss) < 0)
 			ss = 0;
 		enum blkid_gpt_result r =
-		    blkid_gpt_read(fd, ss > 0 ? (unsigned)ss : 0, g, why, sizeof(why));
+		    i2ki_blkid_gpt_read(fd, ss > 0 ? (unsigned)ss : 0, g, why, sizeof(why));
 		close(fd);
 		if (r == BLKID_GPT_NONE) {
 			appendf(seen, seenlen, " (no GPT)");
@@ -366,8 +351,8 @@ int stage1_find(const struct stage1_opts *o, const char *sysfs, const char *devd
 		appendf(seen, seenlen, " (GPT: %zu partition%s)", g->nparts + g->dropped,
 			g->nparts + g->dropped == 1 ? "" : "s");
 		const struct blkid_part *part = o->kind == STAGE1_PARTUUID
-						    ? blkid_gpt_find_uuid(g, o->value)
-						    : blkid_gpt_find_label(g, o->value);
+						    ? i2ki_blkid_gpt_find_uuid(g, o->value)
+						    : i2ki_blkid_gpt_find_label(g, o->value);
 		if (!part)
 			continue;
 		char pname[64];
@@ -436,7 +421,7 @@ static int free_dir(int dir, dev_t dev, int depth)
 	return failures;
 }
 
-int stage1_free_tree(int dir, dev_t dev)
+int i2ki_stage1_free_tree(int dir, dev_t dev)
 {
 	return free_dir(dir, dev, 0);
 }
@@ -487,32 +472,32 @@ static int load_modules(struct kmods *km, const struct stage1_opts *o)
 	struct utsname u;
 	char dir[300];
 	if (uname(&u) < 0) {
-		log_errno("stage 1: uname");
+		i2ki_log_errno("stage 1: uname");
 		return -1;
 	}
 	snprintf(dir, sizeof(dir), "/lib/modules/%s", u.release);
-	if (kmods_open(km, dir) < 0) {
-		log_info("stage 1: no %s/modules.dep: relying on built-in drivers", dir);
+	if (i2ki_kmods_open(km, dir) < 0) {
+		i2ki_log_info("stage 1: no %s/modules.dep: relying on built-in drivers", dir);
 		return -1;
 	}
 	static const char *const always[] = {"overlay", "loop"};
 	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
-		kmods_load(km, always[i], 1);
+		i2ki_kmods_load(km, always[i], 1);
 	if (!strcmp(o->fstype, "auto")) {
 		static const char *const fs[] = {"squashfs", "isofs", "ext4"};
 		for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
-			kmods_load(km, fs[i], 1);
+			i2ki_kmods_load(km, fs[i], 1);
 	} else {
-		kmods_load(km, !strcmp(o->fstype, "iso9660") ? "isofs" : o->fstype, 0);
+		i2ki_kmods_load(km, !strcmp(o->fstype, "iso9660") ? "isofs" : o->fstype, 0);
 	}
 	char list[1024];
-	if (cmdline_get("i2kit.modules", list, sizeof(list))) {
+	if (i2ki_cmdline_get("i2kit.modules", list, sizeof(list))) {
 		char *save = NULL;
 		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			if (*t)
-				kmods_load(km, t, 0);
+				i2ki_kmods_load(km, t, 0);
 	}
-	kmods_coldplug(km, "/sys");
+	i2ki_kmods_coldplug(km, "/sys");
 	return 0;
 }
 
@@ -524,16 +509,16 @@ static void move_into_newroot(const char *name)
 	snprintf(src, sizeof(src), "/%s", name);
 	snprintf(dst, sizeof(dst), "%s/%s", STAGE1_NEWROOT, name);
 	if (stat(dst, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		log_warn("stage 1: the root has no /%s directory: unmounting it (the init "
-			 "cannot mount it there either)",
-			 name);
+		i2ki_log_warn("stage 1: the root has no /%s directory: unmounting it (the init "
+			      "cannot mount it there either)",
+			      name);
 	} else if (mount(src, dst, NULL, MS_MOVE, NULL) == 0) {
 		return;
 	} else {
-		log_errno("stage 1: move %s to %s", src, dst);
+		i2ki_log_errno("stage 1: move %s to %s", src, dst);
 	}
 	if (umount2(src, MNT_DETACH) < 0)
-		log_errno("stage 1: unmount %s", src);
+		i2ki_log_errno("stage 1: unmount %s", src);
 }
 
 static void exec_init(int argc, char **argv)
@@ -546,10 +531,10 @@ static void exec_init(int argc, char **argv)
 	nargv[n] = NULL;
 	extern char **environ;
 	execve("/init", nargv, environ);
-	log_errno("stage 1: exec /init on the new root");
+	i2ki_log_errno("stage 1: exec /init on the new root");
 	/* the running binary is an init too: a fresh copy of it boots on */
 	execve("/proc/self/exe", nargv, environ);
-	log_errno("stage 1: exec /proc/self/exe; booting on in this process");
+	i2ki_log_errno("stage 1: exec /proc/self/exe; booting on in this process");
 }
 
 /* Past the point of no return: the initramfs is deleted. Returns 1. */
@@ -562,25 +547,25 @@ static int switch_root(int argc, char **argv)
 	struct stat st;
 	struct statfs sf;
 	if (root < 0 || fstat(root, &st) < 0 || statfs("/", &sf) < 0) {
-		log_errno("stage 1: open /");
+		i2ki_log_errno("stage 1: open /");
 	} else if ((uint32_t)sf.f_type != RAMFS_MAGIC_S1 && (uint32_t)sf.f_type != TMPFS_MAGIC_S1) {
-		log_warn("stage 1: / is not the initramfs: not deleting it");
+		i2ki_log_warn("stage 1: / is not the initramfs: not deleting it");
 	} else {
-		int failures = stage1_free_tree(root, st.st_dev);
+		int failures = i2ki_stage1_free_tree(root, st.st_dev);
 		if (failures)
-			log_warn("stage 1: %d entries of the initramfs could not be removed",
-				 failures);
+			i2ki_log_warn("stage 1: %d entries of the initramfs could not be removed",
+				      failures);
 	}
 	if (root >= 0)
 		close(root);
 	if (chdir(STAGE1_NEWROOT) < 0) {
-		log_errno("stage 1: chdir %s", STAGE1_NEWROOT);
+		i2ki_log_errno("stage 1: chdir %s", STAGE1_NEWROOT);
 		return 1;
 	}
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
-		log_errno("stage 1: move %s to /", STAGE1_NEWROOT);
+		i2ki_log_errno("stage 1: move %s to /", STAGE1_NEWROOT);
 	if (chroot(".") < 0 || chdir("/") < 0) {
-		log_errno("stage 1: chroot %s", STAGE1_NEWROOT);
+		i2ki_log_errno("stage 1: chroot %s", STAGE1_NEWROOT);
 		return 1;
 	}
 	exec_init(argc, argv);
@@ -594,15 +579,16 @@ static int mount_root(const struct stage1_opts *o, const char *dev, char *type, 
 	snprintf(type, typelen, "%s", o->fstype);
 	if (!strcmp(type, "auto")) {
 		int fd = open(dev, O_RDONLY | O_CLOEXEC);
-		const char *t = fd >= 0 ? blkid_fstype(fd) : NULL;
+		const char *t = fd >= 0 ? i2ki_blkid_fstype(fd) : NULL;
 		if (fd < 0)
-			log_errno("root %s: open %s", o->spec, dev);
+			i2ki_log_errno("root %s: open %s", o->spec, dev);
 		else
 			close(fd);
 		if (!t) {
 			if (fd >= 0)
-				log_warn("root %s: %s has no squashfs, ext4 or ISO9660 superblock",
-					 o->spec, dev);
+				i2ki_log_warn(
+				    "root %s: %s has no squashfs, ext4 or ISO9660 superblock",
+				    o->spec, dev);
 			return -1;
 		}
 		snprintf(type, typelen, "%s", t);
@@ -610,56 +596,57 @@ static int mount_root(const struct stage1_opts *o, const char *dev, char *type, 
 	unsigned long flags = o->mflags;
 	if (strcmp(type, "ext4") != 0) {
 		if (o->rw_given)
-			log_warn("root %s: %s is read-only: rootflags rw ignored", o->spec, type);
+			i2ki_log_warn("root %s: %s is read-only: rootflags rw ignored", o->spec,
+				      type);
 		flags |= MS_RDONLY;
 	}
 	*ro = (flags & MS_RDONLY) != 0;
-	if (mkdir_p(STAGE1_NEWROOT, 0755) < 0) {
-		log_errno("stage 1: mkdir %s", STAGE1_NEWROOT);
+	if (i2ki_mkdir_p(STAGE1_NEWROOT, 0755, NULL, 0) < 0) {
+		i2ki_log_errno("stage 1: mkdir %s", STAGE1_NEWROOT);
 		return -1;
 	}
 	if (mount(dev, STAGE1_NEWROOT, type, flags, o->mdata[0] ? o->mdata : NULL) < 0) {
-		log_errno("root %s: mount %s (%s%s%s) on %s", o->spec, dev, type,
-			  o->mdata[0] ? ", " : "", o->mdata, STAGE1_NEWROOT);
+		i2ki_log_errno("root %s: mount %s (%s%s%s) on %s", o->spec, dev, type,
+			       o->mdata[0] ? ", " : "", o->mdata, STAGE1_NEWROOT);
 		return -1;
 	}
 	struct stat st;
 	if (stat(STAGE1_NEWROOT "/init", &st) < 0 || !S_ISREG(st.st_mode) ||
 	    access(STAGE1_NEWROOT "/init", X_OK) < 0) {
-		log_warn("root %s: %s has no executable /init", o->spec, dev);
+		i2ki_log_warn("root %s: %s has no executable /init", o->spec, dev);
 		if (umount2(STAGE1_NEWROOT, 0) < 0)
-			log_errno("stage 1: unmount %s", STAGE1_NEWROOT);
+			i2ki_log_errno("stage 1: unmount %s", STAGE1_NEWROOT);
 		return -1;
 	}
 	return 0;
 }
 
-int stage1_run(int argc, char **argv)
+int i2ki_stage1_run(int argc, char **argv)
 {
 	struct stage1_opts o;
 	char why[300];
 	int proc_mounted =
-	    mkdir_p("/proc", 0555) == 0 &&
+	    i2ki_mkdir_p("/proc", 0555, NULL, 0) == 0 &&
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0;
-	cmdline_load();
-	int r = stage1_parse(&o, why, sizeof(why));
+	i2ki_cmdline_load();
+	int r = i2ki_stage1_parse(&o, why, sizeof(why));
 	if (r <= 0) {
 		if (r < 0) {
-			mounts_console();
-			log_warn("%s: booting from the initramfs", why);
+			i2ki_mounts_console();
+			i2ki_log_warn("%s: booting from the initramfs", why);
 		}
 		if (proc_mounted && umount2("/proc", MNT_DETACH) < 0)
-			log_errno("stage 1: unmount /proc");
+			i2ki_log_errno("stage 1: unmount /proc");
 		return 0;
 	}
-	log_verbose = cmdline_flag("i2kit.debug", 0);
+	i2ki_log_verbose = i2ki_cmdline_flag("i2kit.debug", 0);
 	int sys_mounted =
-	    mkdir_p("/sys", 0555) == 0 &&
+	    i2ki_mkdir_p("/sys", 0555, NULL, 0) == 0 &&
 	    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0;
-	mounts_console();
+	i2ki_mounts_console();
 	if (!sys_mounted)
-		log_errno("stage 1: mount sysfs");
-	log_info("stage 1: root %s (%s), waiting up to %d s", o.spec, o.fstype, o.rootwait);
+		i2ki_log_errno("stage 1: mount sysfs");
+	i2ki_log_info("stage 1: root %s (%s), waiting up to %d s", o.spec, o.fstype, o.rootwait);
 
 	struct kmods km;
 	int have_km = load_modules(&km, &o) == 0;
@@ -668,7 +655,7 @@ int stage1_run(int argc, char **argv)
 	unsigned devs = device_count();
 	int found;
 	for (;;) {
-		found = stage1_find(&o, "/sys", "/dev", dev, sizeof(dev), seen, sizeof(seen));
+		found = i2ki_stage1_find(&o, "/sys", "/dev", dev, sizeof(dev), seen, sizeof(seen));
 		if (found || now_ms() - start >= (long)o.rootwait * 1000)
 			break;
 		struct timespec ts = {0, 100 * 1000 * 1000};
@@ -676,27 +663,28 @@ int stage1_run(int argc, char **argv)
 		unsigned now = device_count();
 		if (now != devs && have_km) {
 			devs = now;
-			kmods_coldplug(&km, "/sys");
+			i2ki_kmods_coldplug(&km, "/sys");
 		}
 	}
 	if (have_km) {
-		log_debug("stage 1: %d modules loaded", km.loaded);
-		kmods_free(&km);
+		i2ki_log_debug("stage 1: %d modules loaded", km.loaded);
+		i2ki_kmods_free(&km);
 	}
 	char type[16];
 	int ro = 0;
 	if (!found)
-		log_warn("root %s not found after %d s: disks seen: %s", o.spec, o.rootwait, seen);
+		i2ki_log_warn("root %s not found after %d s: disks seen: %s", o.spec, o.rootwait,
+			      seen);
 	else if (mount_root(&o, dev, type, sizeof(type), &ro) == 0) {
-		log_info("root %s: %s (%s, %s) mounted, switching", o.spec, dev, type,
-			 ro ? "read-only" : "read-write");
+		i2ki_log_info("root %s: %s (%s, %s) mounted, switching", o.spec, dev, type,
+			      ro ? "read-only" : "read-write");
 		return switch_root(argc, argv);
 	}
-	log_warn("stage 1 failed: booting from the initramfs");
+	i2ki_log_warn("stage 1 failed: booting from the initramfs");
 	(void)rmdir(STAGE1_NEWROOT);
 	if (sys_mounted && umount2("/sys", MNT_DETACH) < 0)
-		log_errno("stage 1: unmount /sys");
+		i2ki_log_errno("stage 1: unmount /sys");
 	if (proc_mounted && umount2("/proc", MNT_DETACH) < 0)
-		log_errno("stage 1: unmount /proc");
+		i2ki_log_errno("stage 1: unmount /proc");
 	return 0;
 }

@@ -18,7 +18,7 @@
  *   i2kit.rootwait=S             seconds to wait for the device (default 15,
  *                                0 = look once, at most 3600)
  *
- * Steps (stage1_run): mount /proc (unmounted again when there is no
+ * Steps (i2ki_stage1_run): mount /proc (unmounted again when there is no
  * i2kit.root), /sys and devtmpfs on /dev; load from /lib/modules/$(uname -r)
  * overlay, loop, the file system's module (auto: squashfs, isofs, ext4),
  * the i2kit.modules=a,b list, then every module matching a device
@@ -38,7 +38,7 @@
  * PARTUUID=... not found after 15 s: disks seen: vda (GPT: 2 partitions)")
  * and the boot goes on from the initramfs as without i2kit.root (nothing
  * is left mounted but /dev). Stage 1 logs to /dev/console only (the last
- * console= of the command line): log_open_consoles() is left to the full
+ * console= of the command line): i2ki_log_open_consoles() is left to the full
  * init, which may run on in this same process.
  *
  * The root on the disk needs the directories /dev, /proc, /sys (moved
@@ -71,13 +71,13 @@ struct stage1_opts {
  * Returns 1 with *o filled when i2kit.root is there and valid, 0 when it is
  * absent, -1 when it is invalid (why says what, e.g.
  * "i2kit.root=UUID=x: expected PARTUUID=, PARTLABEL= or /dev/NAME"). A bad
- * rootfstype or rootwait is logged (log_warn) and replaced by the default. */
-int stage1_parse(struct stage1_opts *o, char *why, size_t whylen);
+ * rootfstype or rootwait is logged (i2ki_log_warn) and replaced by the default. */
+int i2ki_stage1_parse(struct stage1_opts *o, char *why, size_t whylen);
 
 /* Splits mount options into flags and data ("noatime,data=ordered" →
  * MS_NOATIME, "data=ordered"). Returns 0, or -1 when data does not fit. */
-int stage1_parse_flags(const char *flags, unsigned long *mflags, int *rw_given, char *data,
-		       size_t datalen);
+int i2ki_stage1_parse_flags(const char *flags, unsigned long *mflags, int *rw_given, char *data,
+			    size_t datalen);
 
 /* Looks for the root device once. sysfs: "/sys"; devdir: "/dev" (tests use
  * other trees; for a /dev/NAME spec the node looked at is devdir/NAME).
@@ -85,18 +85,18 @@ int stage1_parse_flags(const char *flags, unsigned long *mflags, int *rw_given, 
  * 0 when not (yet) there. seen (when non-NULL) gets the disks looked at,
  * "vda (GPT: 2 partitions), vdb (no GPT)", or why the spec's node is
  * unusable. */
-int stage1_find(const struct stage1_opts *o, const char *sysfs, const char *devdir, char *devpath,
-		size_t devlen, char *seen, size_t seenlen);
+int i2ki_stage1_find(const struct stage1_opts *o, const char *sysfs, const char *devdir,
+		     char *devpath, size_t devlen, char *seen, size_t seenlen);
 
 /* Deletes everything under the directory fd dir that is on file system
  * dev, without crossing into other mounts (a mount point is left as it
  * is). Returns the number of entries that could not be removed. */
-int stage1_free_tree(int dir, dev_t dev);
+int i2ki_stage1_free_tree(int dir, dev_t dev);
 
 /* The whole stage (see above). Returns 0 when the boot should go on from
  * the initramfs (no i2kit.root, or a failure, logged), 1 when / is now the
  * disk's root but exec of its /init failed (logged): the caller then boots
  * on in this process. On success it does not return. */
-int stage1_run(int argc, char **argv);
+int i2ki_stage1_run(int argc, char **argv);
 
 #endif

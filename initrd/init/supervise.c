@@ -5,6 +5,7 @@
 #include "json.h"
 #include "log.h"
 #include "runner.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -50,7 +51,7 @@ struct ctr {
 	int log;     /* /var/log/NAME.log, -1 if unavailable */
 	int status;  /* wait status of the last run */
 	int exited;  /* the last run has ended */
-	int cleaned; /* runner_cleanup done for the last run */
+	int cleaned; /* i2ki_runner_cleanup done for the last run */
 	int backoff_ms;
 	long long started_ms, restart_at_ms; /* restart_at_ms: 0 = none planned */
 	size_t linelen;
@@ -73,7 +74,7 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *sup_display_name(const char *dir)
+const char *i2ki_sup_display_name(const char *dir)
 {
 	const char *p = dir;
 	while (*p >= '0' && *p <= '9')
@@ -88,15 +89,15 @@ static void set_pending(enum sup_action a, const char *why)
 	if (pending != SUP_NONE)
 		return;
 	pending = a;
-	log_info("%s requested (%s)", a == SUP_REBOOT ? "reboot" : "poweroff", why);
+	i2ki_log_info("%s requested (%s)", a == SUP_REBOOT ? "reboot" : "poweroff", why);
 }
 
-enum sup_action sup_pending(void)
+enum sup_action i2ki_sup_pending(void)
 {
 	return pending;
 }
 
-void sup_init(void)
+void i2ki_sup_init(void)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -108,26 +109,26 @@ void sup_init(void)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPWR);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		log_errno("sigprocmask");
+		i2ki_log_errno("sigprocmask");
 	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)
-		log_errno("signalfd");
+		i2ki_log_errno("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
-		log_errno("open /dev/null");
+		i2ki_log_errno("open /dev/null");
 	inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (inofd < 0) {
-		log_errno("inotify");
+		i2ki_log_errno("inotify");
 	} else {
 		(void)mkdir("/run/i2kit", 0755);
 		wd_run = inotify_add_watch(inofd, "/run/i2kit", IN_CREATE | IN_MOVED_TO);
 		if (wd_run < 0)
-			log_errno("inotify /run/i2kit");
+			i2ki_log_errno("inotify /run/i2kit");
 	}
 	for (int i = 0; i < MAX_INPUT; i++)
 		input_fds[i] = -1;
-	acpifd = acpi_open();
+	acpifd = i2ki_acpi_open();
 }
 
 static int has_key_power(int fd)
@@ -140,7 +141,7 @@ static int has_key_power(int fd)
 	return (bits[KEY_POWER_CODE / w] >> (KEY_POWER_CODE % w)) & 1;
 }
 
-void sup_scan_input(void)
+void i2ki_sup_scan_input(void)
 {
 	for (int i = 0; i < ninput; i++)
 		close(input_fds[i]);
@@ -164,7 +165,7 @@ void sup_scan_input(void)
 			continue;
 		}
 		input_fds[ninput++] = fd;
-		log_debug("watching %s for the power button", p);
+		i2ki_log_debug("watching %s for the power button", p);
 	}
 	closedir(d);
 }
@@ -180,7 +181,7 @@ static struct ctr *find_pid(pid_t pid)
 static void put_console(struct ctr *c, const char *data, size_t n)
 {
 	/* "NAME: line\n" per line; a line longer than the buffer is cut */
-	const char *name = sup_display_name(c->dir);
+	const char *name = i2ki_sup_display_name(c->dir);
 	for (size_t i = 0; i < n; i++) {
 		char ch = data[i];
 		if (ch != '\n' && c->linelen < sizeof(c->line) - 1) {
@@ -190,7 +191,8 @@ static void put_console(struct ctr *c, const char *data, size_t n)
 		char out[LINE_MAX_OUT + 80];
 		int len = snprintf(out, sizeof(out), "%s: %.*s\n", name, (int)c->linelen, c->line);
 		if (len > 0)
-			console_write(out, (size_t)len < sizeof(out) ? (size_t)len : sizeof(out));
+			i2ki_console_write(out,
+					   (size_t)len < sizeof(out) ? (size_t)len : sizeof(out));
 		c->linelen = 0;
 		if (ch != '\n')
 			c->line[c->linelen++] = ch;
@@ -219,8 +221,8 @@ static void drain(struct ctr *c, int all)
 			c->out = -1;
 			return;
 		}
-		if (c->log >= 0 && write_all(c->log, buf, (size_t)n) < 0) {
-			log_errno("%s: writing its log", sup_display_name(c->dir));
+		if (c->log >= 0 && i2ki_write_all(c->log, buf, (size_t)n) < 0) {
+			i2ki_log_errno("%s: writing its log", i2ki_sup_display_name(c->dir));
 			close(c->log);
 			c->log = -1;
 		}
@@ -247,9 +249,11 @@ static void cleanup_run(struct ctr *c)
 {
 	if (c->cleaned)
 		return;
-	struct runner_opts o = {
-	    .name = sup_display_name(c->dir), .bundle = c->bundle, .stdout_fd = -1, .stdin_fd = -1};
-	runner_cleanup(&o);
+	struct runner_opts o = {.name = i2ki_sup_display_name(c->dir),
+				.bundle = c->bundle,
+				.stdout_fd = -1,
+				.stdin_fd = -1};
+	i2ki_runner_cleanup(&o);
 	c->cleaned = 1;
 }
 
@@ -262,9 +266,9 @@ static void on_exit_ctr(struct ctr *c, int status)
 	drain(c, 0);
 	describe_exit(c, how, sizeof(how));
 	if (c->kind == K_SERVICE || failed_run(c))
-		log_info("%s %s", sup_display_name(c->dir), how);
+		i2ki_log_info("%s %s", i2ki_sup_display_name(c->dir), how);
 	else
-		log_debug("%s %s", sup_display_name(c->dir), how);
+		i2ki_log_debug("%s %s", i2ki_sup_display_name(c->dir), how);
 	cleanup_run(c);
 	if (c->kind != K_SERVICE || shutting_down)
 		return;
@@ -277,7 +281,7 @@ static void on_exit_ctr(struct ctr *c, int status)
 	else if (c->backoff_ms < 60000)
 		c->backoff_ms = c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2;
 	c->restart_at_ms = now_ms() + c->backoff_ms;
-	log_info("%s: restarting in %d ms", sup_display_name(c->dir), c->backoff_ms);
+	i2ki_log_info("%s: restarting in %d ms", i2ki_sup_display_name(c->dir), c->backoff_ms);
 }
 
 static void reap(void)
@@ -316,7 +320,7 @@ static void handle_signals(void)
 			set_pending(SUP_REBOOT, "ctrl-alt-del");
 			break;
 		default:
-			log_debug("signal %u ignored", si.ssi_signo);
+			i2ki_log_debug("signal %u ignored", si.ssi_signo);
 			break;
 		}
 	}
@@ -335,7 +339,7 @@ static void handle_inotify(void)
 				continue;
 			if (ev->wd == wd_input) {
 				if (!strncmp(ev->name, "event", 5))
-					sup_scan_input();
+					i2ki_sup_scan_input();
 				continue;
 			}
 			if (ev->wd != wd_run)
@@ -410,7 +414,7 @@ static void loop_once(int timeout_ms)
 	int r = poll(pfd, (nfds_t)n, timeout_ms);
 	if (r < 0) {
 		if (errno != EINTR) {
-			log_errno("poll");
+			i2ki_log_errno("poll");
 			usleep(100 * 1000); /* never spin */
 		}
 		return;
@@ -425,7 +429,7 @@ static void loop_once(int timeout_ms)
 		else if (pfd[i].fd == inofd)
 			handle_inotify();
 		else if (pfd[i].fd == acpifd) {
-			if (acpi_read(acpifd))
+			if (i2ki_acpi_read(acpifd))
 				set_pending(SUP_POWEROFF, "ACPI power button");
 		} else
 			handle_input(pfd[i].fd);
@@ -438,25 +442,26 @@ static enum restart parse_restart(const struct ctr *c)
 {
 	char path[256], err[200];
 	snprintf(path, sizeof(path), "%s/config.json", c->bundle);
-	struct jnode *root = json_load(path, err, sizeof(err));
+	struct jnode *root = i2ki_json_load(path, err, sizeof(err));
 	if (!root)
-		return R_NO; /* runner_start reports the problem */
-	const char *v = json_str(json_get(root, "annotations"), "org.i2kit.restart", "no");
+		return R_NO; /* i2ki_runner_start reports the problem */
+	const char *v =
+	    i2ki_json_str(i2ki_json_get(root, "annotations"), "org.i2kit.restart", "no");
 	enum restart r = R_NO;
 	if (!strcmp(v, "always"))
 		r = R_ALWAYS;
 	else if (!strcmp(v, "on-failure"))
 		r = R_ON_FAILURE;
 	else if (strcmp(v, "no") != 0)
-		log_warn("%s: unknown org.i2kit.restart \"%s\", using \"no\"",
-			 sup_display_name(c->dir), v);
-	json_free(root);
+		i2ki_log_warn("%s: unknown org.i2kit.restart \"%s\", using \"no\"",
+			      i2ki_sup_display_name(c->dir), v);
+	i2ki_json_free(root);
 	return r;
 }
 
 static int start(struct ctr *c)
 {
-	const char *name = sup_display_name(c->dir);
+	const char *name = i2ki_sup_display_name(c->dir);
 	int p[2];
 	char err[256] = "";
 	c->exited = 0;
@@ -470,7 +475,7 @@ static int start(struct ctr *c)
 		}
 	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		log_errno("%s: pipe", name);
+		i2ki_log_errno("%s: pipe", name);
 		c->exited = 1;
 		c->status = 127 << 8;
 		return -1;
@@ -480,19 +485,19 @@ static int start(struct ctr *c)
 		snprintf(lp, sizeof(lp), "/var/log/%s.log", name);
 		c->log = open(lp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		if (c->log < 0)
-			log_errno("%s: open %s", name, lp);
+			i2ki_log_errno("%s: open %s", name, lp);
 	}
 	struct runner_opts o = {
 	    .name = name, .bundle = c->bundle, .stdout_fd = p[1], .stdin_fd = devnull};
 	c->started_ms = now_ms();
-	pid_t pid = runner_start(&o, err, sizeof(err));
+	pid_t pid = i2ki_runner_start(&o, err, sizeof(err));
 	close(p[1]);
 	if (pid <= 0) {
-		log_warn("%s: cannot start: %s", name, err[0] ? err : "unknown error");
+		i2ki_log_warn("%s: cannot start: %s", name, err[0] ? err : "unknown error");
 		close(p[0]);
 		c->exited = 1;
 		c->status = 127 << 8;
-		runner_cleanup(&o);
+		i2ki_runner_cleanup(&o);
 		c->cleaned = 1;
 		if (c->kind == K_SERVICE && c->restart != R_NO && !shutting_down) {
 			c->backoff_ms =
@@ -505,7 +510,7 @@ static int start(struct ctr *c)
 	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
 	c->out = p[0];
 	c->pid = pid;
-	log_debug("%s: started, pid %d", name, (int)pid);
+	i2ki_log_debug("%s: started, pid %d", name, (int)pid);
 	return 0;
 }
 
@@ -522,7 +527,7 @@ static int load_kind(const char *sub, enum kind k)
 	DIR *d = opendir(base);
 	if (!d) {
 		if (errno != ENOENT)
-			log_errno("%s", base);
+			i2ki_log_errno("%s", base);
 		return 0;
 	}
 	int first = nctrs;
@@ -531,8 +536,8 @@ static int load_kind(const char *sub, enum kind k)
 		if (e->d_name[0] == '.')
 			continue;
 		if (nctrs >= SUP_MAX) {
-			log_warn("more than %d containers: %s/%s ignored", SUP_MAX, base,
-				 e->d_name);
+			i2ki_log_warn("more than %d containers: %s/%s ignored", SUP_MAX, base,
+				      e->d_name);
 			continue;
 		}
 		struct ctr *c = &ctrs[nctrs];
@@ -540,7 +545,7 @@ static int load_kind(const char *sub, enum kind k)
 		if ((size_t)snprintf(c->dir, sizeof(c->dir), "%s", e->d_name) >= sizeof(c->dir) ||
 		    (size_t)snprintf(c->bundle, sizeof(c->bundle), "%s/%s", base, e->d_name) >=
 			sizeof(c->bundle)) {
-			log_warn("%s/%s: name too long, ignored", base, e->d_name);
+			i2ki_log_warn("%s/%s: name too long, ignored", base, e->d_name);
 			continue;
 		}
 		struct stat st;
@@ -573,8 +578,8 @@ static int run_to_end(struct ctr *c, int limit_ms)
 		if (deadline >= 0) {
 			long long left = deadline - now_ms();
 			if (left <= 0 && !killed) {
-				log_warn("%s: still running after %d ms, killing it",
-					 sup_display_name(c->dir), limit_ms);
+				i2ki_log_warn("%s: still running after %d ms, killing it",
+					      i2ki_sup_display_name(c->dir), limit_ms);
 				kill(c->pid, SIGKILL);
 				killed = 1;
 				deadline = now_ms() + 5000;
@@ -590,28 +595,28 @@ static int run_to_end(struct ctr *c, int limit_ms)
 	return c->exited ? failed_run(c) : 1;
 }
 
-int sup_run_onboot(void)
+int i2ki_sup_run_onboot(void)
 {
 	int first = nctrs;
 	int n = load_kind("onboot", K_ONBOOT);
 	int failures = 0;
 	for (int i = first; i < first + n; i++) {
 		if (pending != SUP_NONE) {
-			log_info("skipping the remaining onboot containers");
+			i2ki_log_info("skipping the remaining onboot containers");
 			break;
 		}
 		if (run_to_end(&ctrs[i], -1)) {
 			char how[64];
 			describe_exit(&ctrs[i], how, sizeof(how));
-			log_warn("onboot %s failed (%s); boot continues",
-				 sup_display_name(ctrs[i].dir), how);
+			i2ki_log_warn("onboot %s failed (%s); boot continues",
+				      i2ki_sup_display_name(ctrs[i].dir), how);
 			failures++;
 		}
 	}
 	return failures;
 }
 
-int sup_start_services(void)
+int i2ki_sup_start_services(void)
 {
 	int first = nctrs;
 	int n = load_kind("services", K_SERVICE);
@@ -622,18 +627,18 @@ int sup_start_services(void)
 		(void)start(&ctrs[i]);
 	}
 	if (n)
-		log_info("%d service%s started", n, n == 1 ? "" : "s");
+		i2ki_log_info("%d service%s started", n, n == 1 ? "" : "s");
 	return n;
 }
 
-enum sup_action sup_serve(void)
+enum sup_action i2ki_sup_serve(void)
 {
 	while (pending == SUP_NONE)
 		loop_once(-1);
 	return pending;
 }
 
-void sup_run_onshutdown(void)
+void i2ki_sup_run_onshutdown(void)
 {
 	shutting_down = 1;
 	int first = nctrs;
@@ -668,7 +673,7 @@ static int ignores_sigterm(pid_t pid)
 	return !((mask >> (SIGTERM - 1)) & 1);
 }
 
-void sup_stop_services(int timeout_ms)
+void i2ki_sup_stop_services(int timeout_ms)
 {
 	shutting_down = 1;
 	int running = 0;
@@ -679,8 +684,8 @@ void sup_stop_services(int timeout_ms)
 			continue;
 		running++;
 		if (ignores_sigterm(c->pid)) {
-			log_debug("%s: namespace init without a SIGTERM handler: SIGKILL",
-				  sup_display_name(c->dir));
+			i2ki_log_debug("%s: namespace init without a SIGTERM handler: SIGKILL",
+				       i2ki_sup_display_name(c->dir));
 			kill(c->pid, SIGKILL);
 		} else {
 			kill(c->pid, SIGTERM);
@@ -701,8 +706,8 @@ void sup_stop_services(int timeout_ms)
 			for (int i = 0; i < nctrs; i++) {
 				if (ctrs[i].pid <= 0)
 					continue;
-				log_warn("%s did not stop in %d ms: SIGKILL",
-					 sup_display_name(ctrs[i].dir), timeout_ms);
+				i2ki_log_warn("%s did not stop in %d ms: SIGKILL",
+					      i2ki_sup_display_name(ctrs[i].dir), timeout_ms);
 				kill(ctrs[i].pid, SIGKILL);
 			}
 			killed = 1;
@@ -717,5 +722,5 @@ void sup_stop_services(int timeout_ms)
 			cleanup_run(&ctrs[i]);
 	}
 	if (running)
-		log_info("services stopped");
+		i2ki_log_info("services stopped");
 }

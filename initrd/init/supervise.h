@@ -34,29 +34,29 @@ enum sup_action { SUP_NONE, SUP_POWEROFF, SUP_REBOOT };
 
 /* Blocks the handled signals into a signalfd, watches /run/i2kit and
  * /dev/input, opens /dev/null. Call before anything else starts. */
-void sup_init(void);
+void i2ki_sup_init(void);
 /* (Re)opens the /dev/input/event* devices (after modules are loaded). */
-void sup_scan_input(void);
+void i2ki_sup_scan_input(void);
 
 /* Runs /containers/onboot/{*} in order; returns how many failed (non-zero
  * exit, killed, or could not start). Stops early when a power trigger
- * arrives (sup_pending() says which). */
-int sup_run_onboot(void);
+ * arrives (i2ki_sup_pending() says which). */
+int i2ki_sup_run_onboot(void);
 /* Starts /containers/services/{*}; returns how many bundles there are. */
-int sup_start_services(void);
+int i2ki_sup_start_services(void);
 /* Serves until a power trigger; returns it. Never returns SUP_NONE. */
-enum sup_action sup_serve(void);
+enum sup_action i2ki_sup_serve(void);
 /* The trigger seen so far (SUP_NONE if none). */
-enum sup_action sup_pending(void);
+enum sup_action i2ki_sup_pending(void);
 
 /* Shutdown, in this order: onshutdown containers (each at most 30 s),
  * then SIGTERM to services (SIGKILL at once for a pid-namespace init that
  * does not catch SIGTERM: the kernel would drop it), SIGKILL after
- * timeout_ms, runner_cleanup for each. */
-void sup_run_onshutdown(void);
-void sup_stop_services(int timeout_ms);
+ * timeout_ms, i2ki_runner_cleanup for each. */
+void i2ki_sup_run_onshutdown(void);
+void i2ki_sup_stop_services(int timeout_ms);
 
 /* Container name shown for a bundle directory name ("000-hello" → "hello"). */
-const char *sup_display_name(const char *dir);
+const char *i2ki_sup_display_name(const char *dir);
 
 #endif

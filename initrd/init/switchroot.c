@@ -2,6 +2,7 @@
 #include "switchroot.h"
 
 #include "log.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,7 +40,7 @@ struct copier {
 	struct link_ent *links[1024];
 };
 
-int switchroot_needed(int argc, char **argv)
+int i2ki_switchroot_needed(int argc, char **argv)
 {
 	struct statfs sf;
 	for (int i = 1; i < argc; i++)
@@ -54,9 +55,9 @@ static void failed(struct copier *c, const char *what)
 {
 	c->failures++;
 	if (c->failures <= 20)
-		log_errno("switchroot: %s /%s", what, c->path);
+		i2ki_log_errno("switchroot: %s /%s", what, c->path);
 	else if (c->failures == 21)
-		log_warn("switchroot: more failures not shown");
+		i2ki_log_warn("switchroot: more failures not shown");
 }
 
 static const char *link_find(struct copier *c, const struct stat *st)
@@ -109,7 +110,7 @@ static int copy_data(int in, int out, off_t size)
 					return -1;
 				if (r == 0)
 					return 0;
-				if (write_all(out, buf, (unsigned long)r) < 0)
+				if (i2ki_write_all(out, buf, (unsigned long)r) < 0)
 					return -1;
 			}
 		}
@@ -258,12 +259,12 @@ static void copy_dir(struct copier *c, int src, int dst, int depth)
 	closedir(d);
 }
 
-int switchroot_copy_tree(int src, int dst, int move)
+int i2ki_switchroot_copy_tree(int src, int dst, int move)
 {
 	struct stat st;
 	struct copier *c = calloc(1, sizeof(*c));
 	if (!c) {
-		log_warn("switchroot: out of memory");
+		i2ki_log_warn("switchroot: out of memory");
 		return 1;
 	}
 	if (fstat(src, &st) < 0) {
@@ -286,20 +287,20 @@ int switchroot_copy_tree(int src, int dst, int move)
 	return failures;
 }
 
-void switchroot_run(int argc, char **argv)
+void i2ki_switchroot_run(int argc, char **argv)
 {
 	if (mkdir(NEWROOT, 0755) < 0 && errno != EEXIST) {
-		log_errno("switchroot: mkdir %s", NEWROOT);
+		i2ki_log_errno("switchroot: mkdir %s", NEWROOT);
 		return;
 	}
 	if (mount("rootfs", NEWROOT, "tmpfs", 0, "mode=0755,size=90%") < 0) {
-		log_errno("switchroot: mount tmpfs on %s", NEWROOT);
+		i2ki_log_errno("switchroot: mount tmpfs on %s", NEWROOT);
 		return;
 	}
 	int src = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int dst = open(NEWROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (src < 0 || dst < 0) {
-		log_errno("switchroot: open");
+		i2ki_log_errno("switchroot: open");
 		if (src >= 0)
 			close(src);
 		if (dst >= 0)
@@ -307,13 +308,13 @@ void switchroot_run(int argc, char **argv)
 		(void)umount2(NEWROOT, MNT_DETACH);
 		return;
 	}
-	int failures = switchroot_copy_tree(src, dst, 1);
+	int failures = i2ki_switchroot_copy_tree(src, dst, 1);
 	close(src);
 	if (failures)
-		log_warn("switchroot: %d entries could not be moved", failures);
+		i2ki_log_warn("switchroot: %d entries could not be moved", failures);
 	if (fchdir(dst) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
 	    chdir("/") < 0) {
-		log_errno("switchroot: switching to the new root");
+		i2ki_log_errno("switchroot: switching to the new root");
 		close(dst);
 		return;
 	}
@@ -327,5 +328,5 @@ void switchroot_run(int argc, char **argv)
 	extern char **environ;
 	const char *self = argc > 0 && argv[0][0] == '/' ? argv[0] : "/init";
 	execve(self, nargv, environ);
-	log_errno("switchroot: exec %s on the new root", self);
+	i2ki_log_errno("switchroot: exec %s on the new root", self);
 }

@@ -19,16 +19,16 @@
 #define SWITCHROOT_MARKER "--i2kit-switched-root"
 
 /* True when / is the initramfs (ramfs or tmpfs) and argv has no marker. */
-int switchroot_needed(int argc, char **argv);
+int i2ki_switchroot_needed(int argc, char **argv);
 
 /* Does the move and execs /init; returns only on failure (logged), with /
  * unchanged if the copy never started. The caller continues on the old
  * root then. */
-void switchroot_run(int argc, char **argv);
+void i2ki_switchroot_run(int argc, char **argv);
 
 /* Copies (and, when move is set, unlinks) the tree under the directory fd
  * src into the directory fd dst, staying on src's filesystem. Returns the
  * number of entries that failed (each logged). Exposed for tests. */
-int switchroot_copy_tree(int src, int dst, int move);
+int i2ki_switchroot_copy_tree(int src, int dst, int move);
 
 #endif

@@ -484,6 +484,25 @@ static int ebs_write_at(struct i2k_sink *base, uint64_t off, const void *buf, si
 	return 0;
 }
 
+/* A hole: nothing to send (unwritten bytes are zeros); only the order rule
+ * applies. */
+static int ebs_zero(struct i2k_sink *base, uint64_t off, uint64_t len, struct i2k_error **err)
+{
+	struct ebs_sink *s = (struct ebs_sink *)base;
+	if (copy_werr(s, err) < 0)
+		return -1;
+	if (off < s->pos)
+		return i2k_error_set(err, I2K_ERR_INTERNAL,
+				     "EBS sink: zero range at %llu before the end of the previous "
+				     "write (%llu); offsets must not decrease",
+				     (unsigned long long)off, (unsigned long long)s->pos);
+	s->pos = off + len;
+	if (i2k_check_interrupt(err) < 0)
+		return -1;
+	progress(s, "upload", false);
+	return 0;
+}
+
 static int ebs_read_at(struct i2k_sink *base, uint64_t off, void *buf, size_t len,
 		       struct i2k_error **err)
 {
@@ -724,6 +743,7 @@ static void ebs_destroy(struct i2k_sink *base)
 static const struct i2k_sink_ops ebs_ops = {
     .write_at = ebs_write_at,
     .read_at = ebs_read_at,
+    .zero = ebs_zero,
     .finish = ebs_finish,
     .destroy = ebs_destroy,
 };

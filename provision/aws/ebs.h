@@ -22,7 +22,8 @@
  *                     (x-amz-Data-Length, x-amz-Checksum (base64),
  *                     x-amz-Checksum-Algorithm SHA256), retried as client.h
  *                     says. Memory: (jobs + 1) block buffers + a constant.
- *                     read_at is not supported (write-only sink).
+ *                     read_at is not supported (write-only sink); zero
+ *                     (i2k_sink_zero) is a hole: nothing is sent.
  *   finish            seals the last block (short last block zero-padded),
  *                     waits for the uploads, CompleteSnapshot with
  *                     x-amz-ChangedBlocksCount and the LINEAR aggregate

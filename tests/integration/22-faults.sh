@@ -11,14 +11,6 @@ fixtures_ready
 fresh_cache
 B=$REG_PLAIN/fixtures
 
-verify_cache() {
-	local bad=0 f
-	for f in "$I2KIT_CACHE"/blobs/sha256/*; do
-		[ -f "$f" ] || continue
-		[ "$(sha256sum <"$f" | cut -c1-64)" = "$(basename "$f")" ] || bad=$((bad + 1))
-	done
-	echo "$bad"
-}
 blob_digests() { # REF → config and layer digests (hex) of the registry's manifest
 	skopeo inspect --tls-verify=false --raw "docker://$1" | /usr/bin/python3 -c '
 import json, sys
@@ -44,7 +36,7 @@ done
 assert_eq corrupt-nothing-committed "" "$left"
 assert_eq corrupt-no-ref "" "$(grep -o "$P/busybox:latest" "$I2KIT_CACHE/index.json" || true)"
 assert_exit corrupt-cache-still-readable 0 skopeo inspect "oci:$I2KIT_CACHE:$B/web:latest"
-assert_eq corrupt-cache-verified 0 "$(verify_cache)"
+assert_cache_ok corrupt-cache-verified
 faultproxy_stop
 
 # ---- 503 twice, then success ----------------------------------------------------------
@@ -62,7 +54,7 @@ faultproxy_start "http://$REG_PLAIN" --status 429 --times 3
 P=$FP_ADDR/fixtures
 assert_exit retry-429 0 "$I2KIT" cache pull "$P/busybox:latest"
 assert_eq retry-429-count 3 "$(grep -c 'status=429' "$FP_LOG" || true)"
-assert_eq retry-429-verified 0 "$(verify_cache)"
+assert_cache_ok retry-429-verified
 faultproxy_stop
 # more failures than retries: a clear registry error, exit 3
 fresh_cache
@@ -82,7 +74,7 @@ assert_exit cut-resume 0 "$I2KIT" cache pull "$P/big:latest"
 assert_contains cut-happened "$(grep "$big_layer" "$FP_LOG" | head -1)" "fault=cut"
 assert_contains cut-resumed-with-range "$(grep "$big_layer" "$FP_LOG" | sed -n 2p)" "Range: bytes=1048576- | status=206"
 assert_eq cut-two-requests 2 "$(grep -c "$big_layer" "$FP_LOG" || true)"
-assert_eq cut-verified 0 "$(verify_cache)"
+assert_cache_ok cut-verified
 assert_exit cut-skopeo-inspect 0 skopeo inspect "oci:$I2KIT_CACHE:$P/big:latest"
 faultproxy_stop
 
@@ -95,7 +87,7 @@ assert_exit stall-resume 0 env I2KIT_LOW_SPEED_TIMEOUT=2 "$I2KIT" cache pull "$P
 assert_contains stall-resumed-with-range "$(grep "$big_layer" "$FP_LOG" | sed -n 2p)" "Range: bytes=2097152-"
 if [ $((SECONDS - start)) -lt 25 ]; then t_pass stall-did-not-wait-for-stall; else
 	t_fail stall-did-not-wait-for-stall "took $((SECONDS - start)) s"; fi
-assert_eq stall-verified 0 "$(verify_cache)"
+assert_cache_ok stall-verified
 faultproxy_stop
 
 # ---- registry killed mid-pull, restarted, pull again → resumes the partial --------------
@@ -123,7 +115,7 @@ rng=$(grep "$big_layer" "$FP_LOG" | head -1 | sed -n 's/.*Range: bytes=\([0-9]*\
 if [ -n "$rng" ] && [ "$rng" -ge 8388608 ]; then t_pass killed-resume-range; else
 	t_fail killed-resume-range "expected Range: bytes=N- with N >= 8 MiB: $(cat "$FP_LOG")"; fi
 assert_contains killed-resume-206 "$(grep "$big_layer" "$FP_LOG" | head -1)" "status=206"
-assert_eq killed-verified 0 "$(verify_cache)"
+assert_cache_ok killed-verified
 assert_eq killed-no-partial-left 0 "$(ls -a "$I2KIT_CACHE/blobs/sha256/" | grep -c '^\.partial-' || true)"
 faultproxy_stop
 t_done

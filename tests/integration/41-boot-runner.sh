@@ -179,22 +179,12 @@ chmod 0755 "$W/initcpio/init"
 (cd "$W/initcpio" && echo init | cpio -o -H newc --quiet | gzip) >>"$I"
 
 LOG=$W/console.log
-: >"$LOG"
-timeout 60 qemu-system-x86_64 -accel tcg -m 512 -nographic -no-reboot \
-	-kernel "$K" -initrd "$I" -append "$CMDLINE" </dev/null >"$LOG" 2>&1 &
-QPID=$!
-on_exit "kill $QPID 2>/dev/null; wait $QPID 2>/dev/null"
+qemu_start "$LOG" 60 -kernel "$K" -initrd "$I" -append "$CMDLINE"
 # wait for the last onboot marker and the service's, or QEMU's end
-for _ in $(seq 1 600); do
-	if grep -q "MARK all-done" "$LOG" && grep -q "MARK svc-pid=" "$LOG"; then
-		sleep 1
-		break
-	fi
-	kill -0 "$QPID" 2>/dev/null || break
-	sleep 0.1
-done
-kill "$QPID" 2>/dev/null || true
-wait "$QPID" 2>/dev/null || true
+wait_line "$LOG" "MARK all-done" 60 "$QEMU_PID" &&
+	wait_line "$LOG" "MARK svc-pid=" 60 "$QEMU_PID" && sleep 1
+kill "$QEMU_PID" 2>/dev/null || true
+bg_wait "$QEMU_PID"
 out=$(tr -d '\r' <"$LOG")
 if [ "${I2K_TEST_VERBOSE:-0}" = 1 ]; then printf '%s\n' "$out" >&2; fi
 

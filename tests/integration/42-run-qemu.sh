@@ -3,7 +3,7 @@
 # hand-made initrd: busybox-static as /bin/busybox, an /init shell script
 # whose behaviour is chosen on the kernel command line (test.mode=...,
 # passed with --cmdline-append), /bin/exitcode (writes a byte to the
-# isa-debug-exit port), /bin/metafetch (the guest init's metadata_fetch()
+# isa-debug-exit port), /bin/metafetch (the guest init's i2ki_metadata_fetch()
 # from initrd/init/metadata.c) and the virtio-net + fw_cfg modules of the
 # fixture kernel. Checks: console on stdout, in --console-file and in
 # STATE/console.log; exit status 0 on poweroff and V from isa-debug-exit;
@@ -60,13 +60,14 @@ cat >"$W/metafetch.c" <<'C'
 #include "metadata.h"
 int main(void)
 {
-	metadata_fetch();
+	i2ki_metadata_fetch();
 	return 0;
 }
 C
 musl-gcc -static -Os -o "$R/bin/exitcode" "$W/exitcode.c"
 musl-gcc -static -Os -std=gnu11 -D_GNU_SOURCE -I"$REPO/initrd/init" -o "$R/bin/metafetch" \
-	"$W/metafetch.c" "$REPO/initrd/init/metadata.c" "$REPO/initrd/init/log.c"
+	"$W/metafetch.c" "$REPO/initrd/init/metadata.c" "$REPO/initrd/init/log.c" \
+	"$REPO/initrd/init/util.c"
 
 cat >"$R/init" <<'SH'
 #!/bin/busybox sh
@@ -169,10 +170,7 @@ I2KIT_RUN_GRACE=3 "$I2KIT" run qemu --accel tcg --timeout 120 --state "$W/s4" --
 	--cmdline-append test.mode=sleep "$W/vm" >"$W/o4" 2>"$W/e4" &
 ipid=$!
 on_exit "kill -KILL $ipid 2>/dev/null"
-for _ in $(seq 1 120); do
-	grep -q "I2KIT-TEST-MARKER" "$W/c4.txt" 2>/dev/null && break
-	sleep 0.5
-done
+wait_line "$W/c4.txt" "I2KIT-TEST-MARKER" 60 "$ipid" || true
 assert_contains sigint-booted "$(cat "$W/c4.txt" 2>/dev/null)" "I2KIT-TEST-MARKER mode=sleep"
 assert_ne sigint-qemu-running "" "$(qemu_left "$W/s4")"
 start=$SECONDS
@@ -188,25 +186,22 @@ assert_contains sigint-message "$(cat "$W/e4")" "the guest did not power off in 
 assert_eq sigint-no-qemu-left "" "$(qemu_left "$W/s4")"
 
 # ---- --publish, --data, second instance ---------------------------------------------
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 printf 'i2kit-metadata-%s\n' "$PORT" >"$W/data.txt"
 "$I2KIT" run qemu --accel tcg --timeout 120 --state "$W/s5" --console-file "$W/c5.txt" \
 	--publish "$PORT:80" --data "$W/data.txt" --cmdline-append test.mode=web "$W/vm" \
 	>"$W/o5" 2>"$W/e5" &
 wpid=$!
 on_exit "kill -KILL $wpid 2>/dev/null"
-for _ in $(seq 1 120); do
-	grep -q "I2KIT-WEB-READY" "$W/c5.txt" 2>/dev/null && break
-	sleep 0.5
-done
+wait_line "$W/c5.txt" "I2KIT-WEB-READY" 60 "$wpid" || true
 assert_contains web-ready "$(cat "$W/c5.txt" 2>/dev/null)" "I2KIT-WEB-READY"
 rc=0
 "$I2KIT" run qemu --accel tcg --state "$W/s5" "$W/vm" >/dev/null 2>"$W/e5b" || rc=$?
 assert_eq second-instance-refused 1 "$rc"
 assert_contains second-instance-message "$(cat "$W/e5b")" "already running (pid "
-page=$(curl -s -m 10 "http://127.0.0.1:$PORT/" || true)
+page=$(fetch_published "http://127.0.0.1:$PORT/" 20 "$wpid" || true)
 assert_contains publish-http "$page" "I2KIT-WEB-MARKER"
-data=$(curl -s -m 10 "http://127.0.0.1:$PORT/data.txt" || true)
+data=$(fetch_published "http://127.0.0.1:$PORT/data.txt" 20 "$wpid" || true)
 assert_eq data-in-guest "i2kit-metadata-$PORT" "$data"
 assert_contains metadata-log "$(cat "$W/c5.txt")" "i2kit-init: metadata: "
 curl -s -m 10 "http://127.0.0.1:$PORT/cgi-bin/stop" >/dev/null || true

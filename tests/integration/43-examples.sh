@@ -67,15 +67,10 @@ services:
     command: ["/bin/sh", "-c", "echo service up; exec sleep 1000"]
 YML
 assert_exit shut-build 0 "$I2KIT" build --dir "$W/s" --name shut "$W/shut.yml"
-"$I2KIT" run qemu --mem 512 --timeout 120 --state "$W/s/run" "$W/s/shut" >"$W/shut.log" 2>&1 &
-vm=$!
-for _ in $(seq 1 90); do
-	grep -q "service up" "$W/shut.log" 2>/dev/null && break
-	sleep 1
-done
-kill -INT "$vm"
-rc=0
-wait "$vm" || rc=$?
-assert_eq shut-exit-0 0 "$rc"
+bg_start "$W/shut.log" "$I2KIT" run qemu --mem 512 --timeout 120 --state "$W/s/run" "$W/s/shut"
+wait_line "$W/shut.log" "service up" 90 "$BG_PID" || true
+kill -INT "$BG_PID"
+bg_wait "$BG_PID"
+assert_eq shut-exit-0 0 "$BG_RC"
 assert_contains shut-onshutdown-ran "$(cat "$W/shut.log")" "onshutdown says goodbye"
 t_done

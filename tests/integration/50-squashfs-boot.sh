@@ -247,12 +247,10 @@ chmod 755 "$R/init"
 
 for comp in gzip zstd; do
 	[ -s "$W/$comp.sqfs" ] || continue
-	rc=0
-	timeout 180 qemu-system-x86_64 -accel tcg -m 512 -nographic -no-reboot -nodefaults \
-		-serial stdio -kernel "$VMLINUZ" -initrd "$W/initrd.img" \
-		-append "console=ttyS0 quiet panic=-1" \
-		-drive "file=$W/$comp.sqfs,format=raw,if=virtio,readonly=on" \
-		</dev/null >"$W/console-$comp.txt" 2>&1 || rc=$?
+	qemu_run "$W/console-$comp.txt" 180 -nodefaults -serial stdio \
+		-kernel "$VMLINUZ" -initrd "$W/initrd.img" -append "console=ttyS0 quiet panic=-1" \
+		-drive "file=$W/$comp.sqfs,format=raw,if=virtio,readonly=on"
+	rc=$QEMU_RC
 	c=$(tr -d '\r' <"$W/console-$comp.txt")
 	assert_eq "boot-$comp-exit" 0 "$rc"
 	assert_contains "boot-$comp-mounted" "$c" "SQFS-MOUNTED"

@@ -89,13 +89,12 @@ if [ ! -r "$OVMF_CODE" ] || [ ! -r "$OVMF_VARS" ] || ! command -v qemu-system-x8
 fi
 cp "$OVMF_VARS" "$W/vars.fd"
 t0=$(date +%s%N)
-rc=0
-timeout 180 qemu-system-x86_64 -accel tcg -m 512 -nographic -no-reboot \
+qemu_run "$W/console.log" 180 \
 	-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
 	-drive if=pflash,format=raw,file="$W/vars.fd" \
 	-drive file="$W/disk.img",format=raw,if=virtio \
-	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
-	</dev/null >"$W/console.log" 2>&1 || rc=$?
+	-netdev user,id=n0 -device virtio-net-pci,netdev=n0
+rc=$QEMU_RC
 t1=$(date +%s%N)
 console=$(tr -d '\r' <"$W/console.log")
 assert_eq qemu-exits-by-itself 0 "$rc"

@@ -92,12 +92,11 @@ assert_eq mkiso-bad-no-file "no" "$([ -e "$W/bad.img" ] && echo yes || echo no)"
 
 # ---- boot: CD-ROM, then virtio hard disk ---------------------------------------------
 boot() { # NAME QEMU-DRIVE-ARGS...
-	local name=$1 start end rc=0
+	local name=$1 start end rc
 	shift
 	start=$(date +%s.%N)
-	timeout 150 qemu-system-x86_64 -accel tcg -m 512 -nographic -no-reboot \
-		-netdev user,id=n0 -device virtio-net-pci,netdev=n0 "$@" \
-		>"$W/$name.console" 2>&1 </dev/null || rc=$?
+	qemu_run "$W/$name.console" 150 -netdev user,id=n0 -device virtio-net-pci,netdev=n0 "$@"
+	rc=$QEMU_RC
 	end=$(date +%s.%N)
 	echo "# $name: qemu exited $rc after $(echo "$end - $start" | bc)s" >&2
 	local con

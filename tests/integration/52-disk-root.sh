@@ -129,22 +129,22 @@ mkdisk() {
 	echo "$first"
 }
 
-# boot NAME INITRD DISK APPEND: runs QEMU to its end (the image powers off)
+# boot NAME INITRD DISK APPEND: runs QEMU to its end (the image powers off);
+# its exit status in rc
 boot() {
-	local name=$1 initrd=$2 disk=$3 append=$4 rc=0
-	timeout 240 qemu-system-x86_64 -accel tcg -m 512 -nographic -no-reboot \
-		-kernel "$W/out/disk-kernel" -initrd "$initrd" \
+	local name=$1 initrd=$2 disk=$3 append=$4
+	qemu_run "$W/$name.console" 240 -kernel "$W/out/disk-kernel" -initrd "$initrd" \
 		-append "console=ttyS0 i2kit.exitcode=isa-debug-exit $append" \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 -nic none \
-		-drive "file=$disk,format=raw,if=virtio" >"$W/$name.console" 2>&1 </dev/null || rc=$?
-	echo "$rc"
+		-drive "file=$disk,format=raw,if=virtio"
+	rc=$QEMU_RC
 }
 
 # ---- squashfs root by PARTUUID ---------------------------------------------
 mksquashfs "$W/root" "$W/root.sqfs" -noappend -quiet -no-progress >/dev/null
 mkdisk "$W/sqfs-disk.img" "$W/root.sqfs" >/dev/null
 lower=$(echo "$GUID" | tr 'A-F' 'a-f')
-rc=$(boot sqfs "$W/stage1.img" "$W/sqfs-disk.img" "i2kit.root=PARTUUID=$lower i2kit.rootfstype=auto")
+boot sqfs "$W/stage1.img" "$W/sqfs-disk.img" "i2kit.root=PARTUUID=$lower i2kit.rootfstype=auto"
 con=$(cat "$W/sqfs.console")
 assert_ne sqfs-no-timeout 124 "$rc"
 assert_contains sqfs-stage1 "$con" "i2kit-init: stage 1: root PARTUUID=$lower (auto), waiting up to 15 s"
@@ -159,7 +159,7 @@ assert_not_contains sqfs-no-warnings "$con" "i2kit-init: warning"
 assert_not_contains sqfs-no-panic "$con" "Kernel panic"
 
 # ---- the same disk by device path ------------------------------------------
-rc=$(boot path "$W/stage1.img" "$W/sqfs-disk.img" "i2kit.root=/dev/vda2 i2kit.rootfstype=squashfs i2kit.rootwait=10")
+boot path "$W/stage1.img" "$W/sqfs-disk.img" "i2kit.root=/dev/vda2 i2kit.rootfstype=squashfs i2kit.rootwait=10"
 con=$(cat "$W/path.console")
 assert_ne path-no-timeout 124 "$rc"
 assert_contains path-switch "$con" "i2kit-init: root /dev/vda2: /dev/vda2 (squashfs, read-only) mounted, switching"
@@ -169,7 +169,7 @@ assert_contains path-boot-finished "$con" "boot finished"
 rm -f "$W/probe" "$W/root/probe"
 mkfs.ext4 -q -F -L root -d "$W/root" "$W/root.ext4" "$(($(du -sm "$W/root" | cut -f1) + 64))M" >/dev/null 2>&1
 first=$(mkdisk "$W/ext4-disk.img" "$W/root.ext4")
-rc=$(boot ext4 "$W/stage1.img" "$W/ext4-disk.img" "i2kit.root=PARTLABEL=root")
+boot ext4 "$W/stage1.img" "$W/ext4-disk.img" "i2kit.root=PARTLABEL=root"
 con=$(cat "$W/ext4.console")
 assert_ne ext4-no-timeout 124 "$rc"
 assert_contains ext4-switch "$con" "i2kit-init: root PARTLABEL=root: /dev/vda2 (ext4, read-write) mounted, switching"
@@ -186,7 +186,7 @@ else
 fi
 
 # ---- the full initrd with a disk root: its contents are freed, then switch --
-rc=$(boot full "$W/out/disk-initrd.img" "$W/sqfs-disk.img" "i2kit.root=PARTUUID=$GUID")
+boot full "$W/out/disk-initrd.img" "$W/sqfs-disk.img" "i2kit.root=PARTUUID=$GUID"
 con=$(cat "$W/full.console")
 assert_ne full-no-timeout 124 "$rc"
 assert_contains full-switch "$con" "i2kit-init: root PARTUUID=$GUID: /dev/vda2 (squashfs, read-only) mounted, switching"
@@ -194,7 +194,7 @@ assert_contains full-root-readonly "$con" "probe: root is read-only"
 assert_not_contains full-initramfs-freed "$con" "could not be removed"
 
 # ---- wrong PARTUUID with the full initrd: logged, boot from the initramfs ---
-rc=$(boot fallback "$W/out/disk-initrd.img" "$W/sqfs-disk.img" "i2kit.root=PARTUUID=$BADGUID i2kit.rootwait=2")
+boot fallback "$W/out/disk-initrd.img" "$W/sqfs-disk.img" "i2kit.root=PARTUUID=$BADGUID i2kit.rootwait=2"
 con=$(cat "$W/fallback.console")
 assert_ne fallback-no-timeout 124 "$rc"
 assert_contains fallback-not-found "$con" "i2kit-init: warning: root PARTUUID=$BADGUID not found after 2 s: disks seen: vda (GPT: 2 partitions)"

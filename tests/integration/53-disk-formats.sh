@@ -54,22 +54,17 @@ part_extract() { # DISK N OUT: copy GPT partition N to OUT
 }
 
 boot_web() { # NAME IMAGE → PASS/FAIL: page through --publish, Ctrl-C → 0
-	local name=$1 img=$2 port log vm page="" rc=0
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	local name=$1 img=$2 port log page
+	port=$(free_port)
 	log=$W/boot-$name.log
-	"$I2KIT" run qemu --mem 512 --publish "$port:80" --timeout 180 --state "$W/st-$name" "$img" >"$log" 2>&1 &
-	vm=$!
-	for _ in $(seq 1 150); do
-		page=$(curl -fsS -m 2 "http://127.0.0.1:$port/" 2>/dev/null) && break
-		page=""
-		kill -0 "$vm" 2>/dev/null || break
-		sleep 1
-	done
-	kill -INT "$vm" 2>/dev/null || true
-	wait "$vm" || rc=$?
+	bg_start "$log" "$I2KIT" run qemu --mem 512 --publish "$port:80" --timeout 180 \
+		--state "$W/st-$name" "$img"
+	page=$(fetch_published "http://127.0.0.1:$port/" 170 "$BG_PID") || page=""
+	kill -INT "$BG_PID" 2>/dev/null || true
+	bg_wait "$BG_PID"
 	assert_eq "boot-$name-page" "i2kit fixture web page" "$page"
 	assert_contains "boot-$name-onboot" "$(cat "$log")" "hello from the disk"
-	assert_eq "boot-$name-poweroff-0" 0 "$rc"
+	assert_eq "boot-$name-poweroff-0" 0 "$BG_RC"
 }
 
 while IFS=: read -r fmt root file; do

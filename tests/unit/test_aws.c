@@ -815,6 +815,7 @@ TEST(ebs_sink_uploads_nonzero_blocks)
 		while (off < DISK) {
 			size_t n = DISK - off < step ? DISK - off : step;
 			if (off >= 4 * I2K_EBS_BLOCK && off < 6 * I2K_EBS_BLOCK) {
+				OK(i2k_sink_zero(sink, off, n, &_e)); /* a hole */
 				off += n;
 				continue;
 			}
@@ -913,6 +914,44 @@ TEST(ebs_sink_failure_deletes_snapshot)
 	free(f.disk);
 }
 
+/* The seam the build pipeline uses: the raw container writer streaming a
+ * disk file into the EBS sink (write_at + zero, in order). */
+TEST(ebs_sink_behind_raw_container_writer)
+{
+	struct fake_aws f = {.fail_index = -1};
+	f.disk = i2k_xcalloc(1, 8 * I2K_EBS_BLOCK);
+	struct server s;
+	server_start(&s, aws_handler, &f);
+	struct i2k_aws a;
+	test_aws_env(&a, s.port);
+	uint64_t size = 7 * I2K_EBS_BLOCK + 1024;
+	_cleanup_free_ uint8_t *disk = i2k_xmalloc(DISK);
+	fill_disk(disk);
+	memset(disk + size, 0, DISK - size);
+	char p[300];
+	snprintf(p, sizeof(p), "%s/seam.raw", tmpdir);
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(write(fd, disk, size) == (ssize_t)size);
+	struct i2k_ebs_sink_opts o = {.size = size, .jobs = 4, .name = "seam", .boot_mode = "uefi"};
+	struct i2k_sink *sink = NULL;
+	OK(i2k_ebs_sink_new(&a, &o, &sink, &_e));
+	if (sink) {
+		OK(i2k_container_write_fd(I2K_CONTAINER_RAW, fd, 0, size, sink, NULL, &_e));
+		OK(i2k_sink_finish(sink, &_e));
+		struct i2k_ebs_result res;
+		CHECK_INT(i2k_ebs_sink_result(sink, &res), 0);
+		CHECK_INT(res.blocks_sent, 3);
+		i2k_sink_free(sink);
+	}
+	close(fd);
+	CHECK(f.got[1] && f.got[3] && f.got[7] && !f.got[0] && !f.got[5]);
+	CHECK(memcmp(f.disk, disk, size) == 0);
+	i2k_aws_clear(&a);
+	server_stop(&s);
+	free(f.register_body);
+	free(f.disk);
+}
+
 TEST(ebs_start_stale_client_token)
 {
 	struct fake_aws f = {.fail_index = -1};
@@ -946,7 +985,7 @@ static void reader_roundtrip(enum i2k_container_kind kind, uint64_t size)
 	int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	CHECK(fd >= 0);
 	CHECK(write(fd, d, size) == (ssize_t)size);
-	OK(i2k_container_write(kind, fd, size, out, NULL, &_e));
+	OK(i2k_container_write_file(kind, fd, 0, size, out, NULL, &_e));
 	close(fd);
 	struct i2k_disk_reader *r = NULL;
 	OK(i2k_disk_reader_open(out, &r, &_e));
@@ -1045,6 +1084,7 @@ int main(void)
 	RUN(errors_and_retries);
 	RUN(ebs_sink_uploads_nonzero_blocks);
 	RUN(ebs_sink_failure_deletes_snapshot);
+	RUN(ebs_sink_behind_raw_container_writer);
 	RUN(ebs_start_stale_client_token);
 	RUN(reader_containers);
 	RUN(reader_rejects_corrupt_headers);

@@ -44,10 +44,10 @@ TEST(exit_codes)
 	struct {
 		enum i2k_errc c;
 		int want;
-	} cases[] = {{I2K_ERR_USAGE, 2},      {I2K_ERR_CONFIG, 1},      {I2K_ERR_NOTFOUND, 1},
-		     {I2K_ERR_NETWORK, 3},    {I2K_ERR_REGISTRY, 3},    {I2K_ERR_AUTH, 3},
-		     {I2K_ERR_INTEGRITY, 1},  {I2K_ERR_HOSTILE, 1},     {I2K_ERR_OFFLINE, 1},
-		     {I2K_ERR_IO, 1},         {I2K_ERR_INTERRUPTED, 130}, {I2K_ERR_UNSUPPORTED, 1},
+	} cases[] = {{I2K_ERR_USAGE, 2},     {I2K_ERR_CONFIG, 1},	 {I2K_ERR_NOTFOUND, 1},
+		     {I2K_ERR_NETWORK, 3},   {I2K_ERR_REGISTRY, 3},	 {I2K_ERR_AUTH, 3},
+		     {I2K_ERR_INTEGRITY, 1}, {I2K_ERR_HOSTILE, 1},	 {I2K_ERR_OFFLINE, 1},
+		     {I2K_ERR_IO, 1},	     {I2K_ERR_INTERRUPTED, 130}, {I2K_ERR_UNSUPPORTED, 1},
 		     {I2K_ERR_INTERNAL, 4}};
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(cases); i++) {
 		e.code = cases[i].c;
@@ -68,9 +68,11 @@ TEST(digests)
 	i2k_sha256_digest("abc", 3, d);
 	CHECK_STR(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	CHECK(i2k_digest_valid(d));
-	CHECK(!i2k_digest_valid("sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	CHECK(!i2k_digest_valid(
+	    "sha256:BA7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 	CHECK(!i2k_digest_valid("sha256:../../etc/passwd"));
-	CHECK(!i2k_digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	CHECK(!i2k_digest_valid(
+	    "sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 	CHECK(!i2k_digest_valid(NULL));
 	struct i2k_sha256 *h = i2k_sha256_new();
 	i2k_sha256_update(h, "a", 1);

@@ -119,7 +119,6 @@ static unsigned char *unzstd(const unsigned char *in, size_t n, size_t *outlen)
 	return out;
 }
 
-
 /* ---- tests --------------------------------------------------------------- */
 
 TEST(gzip_roundtrip_and_header)

@@ -27,7 +27,10 @@
 
 static const char *fmt_of(enum i2k_container_kind k)
 {
-	return k == I2K_CONTAINER_RAW ? "raw" : k == I2K_CONTAINER_QCOW2 ? "qcow2" : "vpc";
+	return k == I2K_CONTAINER_RAW	  ? "raw"
+	       : k == I2K_CONTAINER_QCOW2 ? "qcow2"
+	       : k == I2K_CONTAINER_VMDK  ? "vmdk"
+					  : "vpc";
 }
 
 static char *path_in(const char *name)
@@ -114,7 +117,7 @@ static int write_ok(enum i2k_container_kind k, int fd, uint64_t size, const char
 		    const struct i2k_container_opts *o)
 {
 	struct i2k_error *e = NULL;
-	int r = i2k_container_write(k, fd, size, out, o, &e);
+	int r = i2k_container_write_file(k, fd, 0, size, out, o, &e);
 	if (r < 0)
 		fprintf(stderr, "  %s: %s\n", i2k_container_kind_name(k), e ? e->msg : "?");
 	i2k_error_free(e);
@@ -125,8 +128,8 @@ static int write_ok(enum i2k_container_kind k, int fd, uint64_t size, const char
 static void oracle(enum i2k_container_kind k, const char *raw, const char *out, uint64_t size)
 {
 	char cmd[2048];
-	if (k == I2K_CONTAINER_QCOW2) {
-		snprintf(cmd, sizeof(cmd), "qemu-img check -f qcow2 '%s' >&2", out);
+	if (k == I2K_CONTAINER_QCOW2 || k == I2K_CONTAINER_VMDK) {
+		snprintf(cmd, sizeof(cmd), "qemu-img check -f %s '%s' >&2", fmt_of(k), out);
 		CHECK_INT(run(cmd), 0);
 	}
 	snprintf(cmd, sizeof(cmd), "qemu-img compare -f raw -F %s '%s' '%s' >&2", fmt_of(k), raw,
@@ -182,21 +185,22 @@ static void read_at(const char *path, uint64_t off, void *buf, size_t n)
 
 TEST(kind_names)
 {
-	const char *n[] = {"raw", "qcow2", "vhd", "dynamic-vhd"};
-	enum i2k_container_kind want[] = {I2K_CONTAINER_RAW, I2K_CONTAINER_QCOW2,
-					  I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC};
+	const char *n[] = {"raw", "qcow2", "vhd", "dynamic-vhd", "vmdk", "gcp"};
+	enum i2k_container_kind want[] = {I2K_CONTAINER_RAW,	   I2K_CONTAINER_QCOW2,
+					  I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC,
+					  I2K_CONTAINER_VMDK,	   I2K_CONTAINER_GCP};
 	struct i2k_error *e = NULL;
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 6; i++) {
 		enum i2k_container_kind k = I2K_CONTAINER_RAW;
 		CHECK_INT(i2k_container_kind_from_name(n[i], &k, &e), 0);
 		CHECK_INT(k, want[i]);
 		CHECK_STR(i2k_container_kind_name(k), n[i]);
 	}
 	enum i2k_container_kind k;
-	CHECK_INT(i2k_container_kind_from_name("vmdk", &k, &e), -1);
+	CHECK_INT(i2k_container_kind_from_name("vdi", &k, &e), -1);
 	CHECK(e && e->code == I2K_ERR_USAGE);
-	CHECK_STR(e ? e->msg : NULL,
-		  "unknown disk container \"vmdk\" (expected raw, qcow2, vhd or dynamic-vhd)");
+	CHECK_STR(e ? e->msg : NULL, "unknown disk container \"vdi\" (expected raw, qcow2, vhd, "
+				     "dynamic-vhd, vmdk or gcp)");
 	i2k_error_freep(&e);
 	CHECK_INT(i2k_container_kind_from_name(NULL, &k, &e), -1);
 	i2k_error_freep(&e);
@@ -438,6 +442,57 @@ TEST(vhd_dynamic_oracle_and_layout)
 	unlink(out);
 }
 
+TEST(vmdk_stream_optimized_oracle)
+{
+	_cleanup_free_ char *raw = NULL;
+	uint64_t size = 40 * MIB; /* two grain tables: 32 MiB each */
+	int fd = make_disk("v.raw", size, &raw);
+	put(fd, 35 * MIB, 3000, 6); /* a grain in the second table */
+	_cleanup_free_ char *out = roundtrip(I2K_CONTAINER_VMDK, raw, fd, size, "v.vmdk");
+	uint8_t h[512];
+	read_at(out, 0, h, sizeof(h));
+	CHECK(memcmp(h, "KDMV", 4) == 0);
+	CHECK_INT(i2k_get_le32(h + 4), 3);	     /* version 3 */
+	CHECK_INT(i2k_get_le64(h + 56), UINT64_MAX); /* GD at end */
+	CHECK_INT(i2k_get_le64(h + 12), size / 512); /* capacity */
+	_cleanup_free_ char *cmd = i2k_xasprintf("qemu-img info -f vmdk '%s'", out);
+	_cleanup_free_ char *info = capture(cmd);
+	CHECK_CONTAINS(info, "create type: streamOptimized");
+	CHECK_CONTAINS(info, "compressed: true");
+	/* the footer holds the real directory offset; the stream ends with EOS */
+	uint64_t end = file_size(out);
+	uint8_t tail[1024];
+	read_at(out, end - 1024, tail, sizeof(tail));
+	CHECK(i2k_get_le64(tail + 56) != UINT64_MAX && i2k_get_le64(tail + 56) < end / 512);
+	read_at(out, end - 512, tail, 512);
+	CHECK(i2k_scan_is_zero(tail, 512));
+	close(fd);
+	unlink(raw);
+	unlink(out);
+}
+
+TEST(gcp_tar_gz)
+{
+	_cleanup_free_ char *raw = NULL;
+	uint64_t size = 8 * MIB;
+	int fd = make_disk("g.raw", size, &raw);
+	_cleanup_free_ char *out = path_in("g.img.tar.gz");
+	CHECK_INT(write_ok(I2K_CONTAINER_GCP, fd, size, out, NULL), 0);
+	CHECK_INT(i2k_container_round_size(I2K_CONTAINER_GCP, 1), 1ull << 30);
+	CHECK_INT(i2k_container_round_size(I2K_CONTAINER_GCP, 1ull << 30), 1ull << 30);
+	_cleanup_free_ char *cmd = i2k_xasprintf("tar -tvzf '%s'", out);
+	_cleanup_free_ char *list = capture(cmd);
+	CHECK_CONTAINS(list, " 8388608 ");
+	CHECK_CONTAINS(list, "disk.raw");
+	free(cmd);
+	cmd = i2k_xasprintf("tar -xzOf '%s' disk.raw | cmp -n %llu - '%s'", out,
+			    (unsigned long long)size, raw);
+	CHECK_INT(run(cmd), 0);
+	close(fd);
+	unlink(raw);
+	unlink(out);
+}
+
 TEST(vhd_unique_ids)
 {
 	_cleanup_free_ char *raw = NULL;
@@ -493,15 +548,20 @@ TEST(from_sinks)
 	pattern(b, sizeof(b), 5);
 	CHECK_INT(i2k_sink_write_at(part, 70000, b, sizeof(b), &e), 0);
 	_cleanup_free_ char *out = path_in("p.qcow2"), *ref = path_in("p.raw");
-	CHECK_INT(i2k_container_write_sink(I2K_CONTAINER_QCOW2, part, out, NULL, &e), 0);
-	CHECK_INT(i2k_container_write_sink(I2K_CONTAINER_RAW, part, ref, NULL, &e), 0);
+	uint64_t base = 0;
+	int pfd = i2k_sink_fd(part, &base);
+	CHECK_INT(base, MIB);
+	CHECK_INT(
+	    i2k_container_write_file(I2K_CONTAINER_QCOW2, pfd, base, part->size, out, NULL, &e), 0);
+	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_RAW, pfd, base, part->size, ref, NULL, &e),
+		  0);
 	CHECK_INT(file_size(ref), 2 * MIB);
 	uint8_t got[1000];
 	read_at(ref, 70000, got, sizeof(got));
 	CHECK(memcmp(got, b, sizeof(b)) == 0);
 	oracle(I2K_CONTAINER_QCOW2, ref, out, 2 * MIB);
 	struct i2k_sink nf = {.ops = &nofile_ops, .size = MIB, .name = "memory disk"};
-	CHECK_INT(i2k_container_write_sink(I2K_CONTAINER_RAW, &nf, out, NULL, &e), -1);
+	CHECK_INT(i2k_container_write(I2K_CONTAINER_RAW, &nf, part, NULL, &e), -1);
 	CHECK(e && e->code == I2K_ERR_INTERNAL);
 	CHECK_STR(e ? e->msg : NULL, "memory disk is not a file sink");
 	i2k_error_freep(&e);
@@ -511,13 +571,92 @@ TEST(from_sinks)
 	unlink(ref);
 }
 
+/* ---- the sink seam: a recording sink sees the disk as a stream ------------ */
+
+/* Records every call: what an upload sink (EBS) would receive. */
+struct rec_call {
+	bool zero;
+	uint64_t off, len;
+	bool all_zero_data; /* a write whose bytes are all zero */
+};
+struct rec_sink {
+	struct i2k_sink base;
+	struct rec_call calls[256];
+	size_t n;
+	uint8_t *image; /* what the sink's target holds */
+};
+static int rec_write(struct i2k_sink *s, uint64_t off, const void *buf, size_t len,
+		     struct i2k_error **e)
+{
+	struct rec_sink *r = (struct rec_sink *)s;
+	CHECK(r->n < I2K_ARRAY_SIZE(r->calls));
+	if (r->n < I2K_ARRAY_SIZE(r->calls))
+		r->calls[r->n++] = (struct rec_call){
+		    .off = off, .len = len, .all_zero_data = i2k_scan_is_zero(buf, len)};
+	memcpy(r->image + off, buf, len);
+	return 0;
+}
+static int rec_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **e)
+{
+	struct rec_sink *r = (struct rec_sink *)s;
+	if (r->n < I2K_ARRAY_SIZE(r->calls))
+		r->calls[r->n++] = (struct rec_call){.zero = true, .off = off, .len = len};
+	memset(r->image + off, 0, len);
+	return 0;
+}
+static int rec_read(struct i2k_sink *s, uint64_t off, void *buf, size_t len, struct i2k_error **e)
+{
+	memcpy(buf, ((struct rec_sink *)s)->image + off, len);
+	return 0;
+}
+static void rec_destroy(struct i2k_sink *s)
+{
+}
+static const struct i2k_sink_ops rec_ops = {
+    .write_at = rec_write, .read_at = rec_read, .zero = rec_zero, .destroy = rec_destroy};
+
+TEST(raw_into_recording_sink)
+{
+	_cleanup_free_ char *raw = NULL;
+	uint64_t size = 16 * MIB;
+	int fd = make_disk("rec.raw", size, &raw);
+	struct rec_sink r = {.base = {.ops = &rec_ops, .size = size, .name = "recorder"}};
+	r.image = i2k_xmalloc(size);
+	memset(r.image, 0xAA, size); /* every byte must be covered by a call */
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_container_write_fd(I2K_CONTAINER_RAW, fd, 0, size, &r.base, NULL, &e), 0);
+	i2k_error_free(e);
+	/* calls are in increasing order, contiguous, and cover the whole disk */
+	uint64_t at = 0, written = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		CHECK_INT(r.calls[i].off, at);
+		at = r.calls[i].off + r.calls[i].len;
+		if (!r.calls[i].zero) {
+			CHECK(!r.calls[i].all_zero_data); /* zero blocks are never sent */
+			written += r.calls[i].len;
+		}
+	}
+	CHECK_INT(at, size);
+	/* data units: at 0, at 3 MiB, 6016..6336 KiB (5 units: the run
+	 * crosses unit boundaries), the last; the written zero MiB at 10 MiB
+	 * is not sent */
+	CHECK_INT(written, 8 * I2K_SCAN_UNIT);
+	uint8_t *want = i2k_xmalloc(size);
+	CHECK(pread(fd, want, size, 0) == (ssize_t)size);
+	CHECK(memcmp(want, r.image, size) == 0);
+	free(want);
+	free(r.image);
+	close(fd);
+	unlink(raw);
+}
+
 /* ---- errors: nothing under the final name ------------------------------------------- */
 
 static void expect_fail(enum i2k_container_kind k, int fd, uint64_t size, const char *out,
 			enum i2k_errc code, const char *msg)
 {
 	struct i2k_error *e = NULL;
-	CHECK_INT(i2k_container_write(k, fd, size, out, NULL, &e), -1);
+	CHECK_INT(i2k_container_write_file(k, fd, 0, size, out, NULL, &e), -1);
 	CHECK(e && e->code == code);
 	_cleanup_free_ char *want = i2k_xasprintf("writing %s: %s", out, msg);
 	CHECK_STR(e ? e->msg : NULL, want);
@@ -555,7 +694,7 @@ TEST(bad_sizes)
 	/* an output directory that does not exist */
 	struct i2k_error *e = NULL;
 	_cleanup_free_ char *nodir = path_in("missing/x.qcow2");
-	CHECK_INT(i2k_container_write(I2K_CONTAINER_QCOW2, fd, MIB, nodir, NULL, &e), -1);
+	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_QCOW2, fd, 0, MIB, nodir, NULL, &e), -1);
 	CHECK(e && e->code == I2K_ERR_IO);
 	CHECK_CONTAINS(e ? e->msg : NULL, "No such file or directory");
 	i2k_error_free(e);
@@ -569,9 +708,10 @@ TEST(interrupt_leaves_nothing)
 	uint64_t size = i2k_vhd_round_size(64 * MIB);
 	int fd = make_disk("i.raw", size, &raw);
 	_cleanup_free_ char *out = path_in("i.out");
-	enum i2k_container_kind kinds[] = {I2K_CONTAINER_RAW, I2K_CONTAINER_QCOW2,
-					   I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC};
-	for (size_t i = 0; i < 4; i++) {
+	enum i2k_container_kind kinds[] = {I2K_CONTAINER_RAW,	    I2K_CONTAINER_QCOW2,
+					   I2K_CONTAINER_VHD_FIXED, I2K_CONTAINER_VHD_DYNAMIC,
+					   I2K_CONTAINER_VMDK,	    I2K_CONTAINER_GCP};
+	for (size_t i = 0; i < 6; i++) {
 		i2k_interrupted = 1;
 		expect_fail(kinds[i], fd, size, out, I2K_ERR_INTERRUPTED, "interrupted");
 		i2k_interrupted = 0;
@@ -580,7 +720,7 @@ TEST(interrupt_leaves_nothing)
 	CHECK_INT(i2k_write_file_atomic(out, "old", 3, 0644, NULL), 0);
 	i2k_interrupted = 1;
 	struct i2k_error *e = NULL;
-	CHECK_INT(i2k_container_write(I2K_CONTAINER_QCOW2, fd, size, out, NULL, &e), -1);
+	CHECK_INT(i2k_container_write_file(I2K_CONTAINER_QCOW2, fd, 0, size, out, NULL, &e), -1);
 	i2k_interrupted = 0;
 	i2k_error_free(e);
 	_cleanup_free_ char *old = read_text(out);
@@ -600,7 +740,7 @@ static void full_in(const char *dir, const char *raw, int fd, uint64_t size, con
 	for (size_t i = 0; i < 4; i++) {
 		_cleanup_free_ char *out = i2k_xasprintf("%s/full.img", dir);
 		struct i2k_error *e = NULL;
-		CHECK_INT(i2k_container_write(kinds[i], fd, size, out, NULL, &e), -1);
+		CHECK_INT(i2k_container_write_file(kinds[i], fd, 0, size, out, NULL, &e), -1);
 		CHECK(e && e->code == I2K_ERR_IO);
 		CHECK_CONTAINS(e ? e->msg : NULL, why);
 		CHECK_CONTAINS(e ? e->msg : NULL, out);
@@ -660,7 +800,10 @@ int main(void)
 	RUN(vhd_fixed_oracle_and_footer);
 	RUN(vhd_dynamic_oracle_and_layout);
 	RUN(vhd_unique_ids);
+	RUN(vmdk_stream_optimized_oracle);
+	RUN(gcp_tar_gz);
 	RUN(from_sinks);
+	RUN(raw_into_recording_sink);
 	RUN(bad_sizes);
 	RUN(interrupt_leaves_nothing);
 	RUN(disk_full_leaves_nothing);

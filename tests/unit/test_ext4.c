@@ -761,7 +761,8 @@ TEST(sink_errors_come_back)
 	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(s);
 	fill_small(t);
-	static const struct i2k_sink_ops ops = {fs_write, fs_read, fs_finish, fs_destroy};
+	static const struct i2k_sink_ops ops = {
+	    .write_at = fs_write, .read_at = fs_read, .finish = fs_finish, .destroy = fs_destroy};
 	size_t afters[] = {0, 5, 40};
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(afters); i++) {
 		struct failsink f = {.base = {.ops = &ops, .size = 64 << 20, .name = "fail"},

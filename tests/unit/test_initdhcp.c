@@ -3,6 +3,7 @@
  * (switchroot.c), compiled in directly. The DHCP replies are built here
  * the way QEMU's user-mode (slirp) server answers: 10.0.2.15/24, router
  * 10.0.2.2, DNS 10.0.2.3. */
+#include "initrd/init/util.c"
 #include "initrd/init/acpi.c"
 #include "initrd/init/dhcp.c"
 #include "initrd/init/log.c"
@@ -64,7 +65,7 @@ static int has_option(const uint8_t *m, size_t len, uint8_t code, const uint8_t 
 TEST(build_discover_and_request)
 {
 	uint8_t m[DHCP_MSG_MAX];
-	size_t n = dhcp_build(m, sizeof(m), DHCP_DISCOVER, 0x11223344, MAC, 0, 0);
+	size_t n = i2ki_dhcp_build(m, sizeof(m), DHCP_DISCOVER, 0x11223344, MAC, 0, 0);
 	CHECK_INT(n, 300);
 	CHECK_INT(m[0], 1);
 	CHECK_INT(i2k_get_be32(m + 4), 0x11223344);
@@ -75,12 +76,12 @@ TEST(build_discover_and_request)
 	CHECK(has_option(m, n, 53, &disc, 1));
 	uint32_t a = ip4(10, 0, 2, 15), s = ip4(10, 0, 2, 2);
 	CHECK(!has_option(m, n, 50, (const uint8_t *)&a, 4));
-	n = dhcp_build(m, sizeof(m), DHCP_REQUEST, 0x11223344, MAC, a, s);
+	n = i2ki_dhcp_build(m, sizeof(m), DHCP_REQUEST, 0x11223344, MAC, a, s);
 	const uint8_t req = DHCP_REQUEST;
 	CHECK(has_option(m, n, 53, &req, 1));
 	CHECK(has_option(m, n, 50, (const uint8_t *)&a, 4));
 	CHECK(has_option(m, n, 54, (const uint8_t *)&s, 4));
-	CHECK_INT(dhcp_build(m, 100, DHCP_DISCOVER, 1, MAC, 0, 0), 0);
+	CHECK_INT(i2ki_dhcp_build(m, 100, DHCP_DISCOVER, 1, MAC, 0, 0), 0);
 }
 
 TEST(parse_ack)
@@ -92,7 +93,7 @@ TEST(parse_ack)
 	struct dhcp_lease l;
 	int type;
 	const char *why = NULL;
-	CHECK_INT(dhcp_parse(m, n, 42, MAC, &type, &l, &why), 0);
+	CHECK_INT(i2ki_dhcp_parse(m, n, 42, MAC, &type, &l, &why), 0);
 	CHECK_INT(type, DHCP_ACK);
 	CHECK(l.addr == ip4(10, 0, 2, 15));
 	CHECK(l.mask == ip4(255, 255, 255, 0));
@@ -104,12 +105,12 @@ TEST(parse_ack)
 	CHECK_INT(l.mtu, 9001);
 	CHECK_STR(l.domain, "examplex"); /* blanks dropped */
 	char rc[256];
-	size_t rl = dhcp_resolv_conf(&l, rc, sizeof(rc));
+	size_t rl = i2ki_dhcp_resolv_conf(&l, rc, sizeof(rc));
 	CHECK_STR(rc, "search examplex\nnameserver 10.0.2.3\n");
 	CHECK_INT(rl, strlen(rc));
-	CHECK_INT(dhcp_resolv_conf(&l, rc, 10), 0);
+	CHECK_INT(i2ki_dhcp_resolv_conf(&l, rc, 10), 0);
 	l.ndns = 0;
-	CHECK_INT(dhcp_resolv_conf(&l, rc, sizeof(rc)), 0);
+	CHECK_INT(i2ki_dhcp_resolv_conf(&l, rc, sizeof(rc)), 0);
 }
 
 static void bad(const uint8_t *m, size_t n, uint32_t xid, const char *want)
@@ -117,7 +118,7 @@ static void bad(const uint8_t *m, size_t n, uint32_t xid, const char *want)
 	struct dhcp_lease l;
 	int type;
 	const char *why = NULL;
-	CHECK_INT(dhcp_parse(m, n, xid, MAC, &type, &l, &why), -1);
+	CHECK_INT(i2ki_dhcp_parse(m, n, xid, MAC, &type, &l, &why), -1);
 	CHECK_STR(why, want);
 }
 
@@ -158,7 +159,7 @@ TEST(parse_rejects)
 	memcpy(m + 240, nak, sizeof(nak));
 	struct dhcp_lease l;
 	int type;
-	CHECK_INT(dhcp_parse(m, 244, 9, MAC, &type, &l, NULL), 0);
+	CHECK_INT(i2ki_dhcp_parse(m, 244, 9, MAC, &type, &l, NULL), 0);
 	CHECK_INT(type, DHCP_NAK);
 }
 
@@ -167,31 +168,31 @@ TEST(udp_wrap_roundtrip)
 	uint8_t payload[300], frame[400];
 	for (size_t i = 0; i < sizeof(payload); i++)
 		payload[i] = (uint8_t)i;
-	size_t n = dhcp_wrap(frame, sizeof(frame), payload, sizeof(payload));
+	size_t n = i2ki_dhcp_wrap(frame, sizeof(frame), payload, sizeof(payload));
 	CHECK_INT(n, 328);
 	CHECK_INT(frame[0], 0x45);
 	CHECK_INT(csum(0, frame, 20), 0); /* header checksum verifies */
 	/* UDP checksum verifies over the pseudo header */
 	CHECK_INT(csum(0xffff + 0xffff + 17 + 308, frame + 20, 308), 0);
-	CHECK_INT(dhcp_wrap(frame, 100, payload, sizeof(payload)), 0);
+	CHECK_INT(i2ki_dhcp_wrap(frame, 100, payload, sizeof(payload)), 0);
 	/* as a reply: to port 68 */
 	frame[21] = 67;
 	frame[23] = 68;
 	size_t plen = 0;
-	const uint8_t *p = dhcp_unwrap(frame, n, &plen);
+	const uint8_t *p = i2ki_dhcp_unwrap(frame, n, &plen);
 	CHECK(p == frame + 28);
 	CHECK_INT(plen, 300);
-	CHECK(dhcp_unwrap(frame, 20, &plen) == NULL); /* short */
+	CHECK(i2ki_dhcp_unwrap(frame, 20, &plen) == NULL); /* short */
 	frame[23] = 69;
-	CHECK(dhcp_unwrap(frame, n, &plen) == NULL); /* other port */
+	CHECK(i2ki_dhcp_unwrap(frame, n, &plen) == NULL); /* other port */
 	frame[23] = 68;
 	frame[9] = 6;
-	CHECK(dhcp_unwrap(frame, n, &plen) == NULL); /* not UDP */
+	CHECK(i2ki_dhcp_unwrap(frame, n, &plen) == NULL); /* not UDP */
 	frame[9] = 17;
 	frame[12] ^= 1;
-	CHECK(dhcp_unwrap(frame, n, &plen) == NULL); /* bad checksum */
+	CHECK(i2ki_dhcp_unwrap(frame, n, &plen) == NULL); /* bad checksum */
 	frame[12] ^= 1;
-	CHECK(dhcp_unwrap(frame, n - 10, &plen) == NULL); /* total > frame */
+	CHECK(i2ki_dhcp_unwrap(frame, n - 10, &plen) == NULL); /* total > frame */
 }
 
 static size_t acpi_msg(uint8_t *b, uint16_t fam, const char *cls)
@@ -218,14 +219,14 @@ TEST(acpi_events)
 {
 	uint8_t b[512];
 	size_t n = acpi_msg(b, 0x17, "button/power");
-	CHECK_INT(acpi_parse_event(b, n, 0x17), 1);
-	CHECK_INT(acpi_parse_event(b, n, 0x18), 0);	/* other family */
-	CHECK_INT(acpi_parse_event(b, n - 8, 0x17), 0); /* truncated */
+	CHECK_INT(i2ki_acpi_parse_event(b, n, 0x17), 1);
+	CHECK_INT(i2ki_acpi_parse_event(b, n, 0x18), 0);     /* other family */
+	CHECK_INT(i2ki_acpi_parse_event(b, n - 8, 0x17), 0); /* truncated */
 	n = acpi_msg(b, 0x17, "button/sleep");
-	CHECK_INT(acpi_parse_event(b, n, 0x17), 0);
+	CHECK_INT(i2ki_acpi_parse_event(b, n, 0x17), 0);
 	/* two messages in one datagram, the second one the power button */
 	size_t m = acpi_msg(b + n, 0x17, "button/power");
-	CHECK_INT(acpi_parse_event(b, n + m, 0x17), 1);
+	CHECK_INT(i2ki_acpi_parse_event(b, n + m, 0x17), 1);
 }
 
 static void put(const char *path, const char *text)
@@ -268,7 +269,7 @@ TEST(switchroot_moves_tree)
 		fclose(f);
 
 	int s = open(src, O_RDONLY | O_DIRECTORY), d = open(dst, O_RDONLY | O_DIRECTORY);
-	CHECK_INT(switchroot_copy_tree(s, d, 1), 0);
+	CHECK_INT(i2ki_switchroot_copy_tree(s, d, 1), 0);
 	close(s);
 	close(d);
 	struct stat st, st2;
@@ -322,11 +323,11 @@ TEST(switchroot_copy_keeps_source_and_reports_failures)
 	snprintf(p, sizeof(p), "%s/b", src);
 	put(p, "b\n");
 	int s = open(src, O_RDONLY | O_DIRECTORY), d = open(dst, O_RDONLY | O_DIRECTORY);
-	int saved = log_fd;
-	log_fd = open("/dev/null", O_WRONLY);
-	CHECK_INT(switchroot_copy_tree(s, d, 0), 1);
-	close(log_fd);
-	log_fd = saved;
+	int saved = i2ki_log_fd;
+	i2ki_log_fd = open("/dev/null", O_WRONLY);
+	CHECK_INT(i2ki_switchroot_copy_tree(s, d, 0), 1);
+	close(i2ki_log_fd);
+	i2ki_log_fd = saved;
 	close(s);
 	close(d);
 	snprintf(p, sizeof(p), "%s/b", dst);
@@ -338,7 +339,7 @@ TEST(switchroot_copy_keeps_source_and_reports_failures)
 	CHECK_INT(system(cmd), 0);
 	/* the marker stops a second switch */
 	char *argv[] = {(char *)"/init", (char *)SWITCHROOT_MARKER, NULL};
-	CHECK_INT(switchroot_needed(2, argv), 0);
+	CHECK_INT(i2ki_switchroot_needed(2, argv), 0);
 }
 
 int main(void)

@@ -10,7 +10,7 @@ static char err[256];
 static struct jnode *parse(const char *s)
 {
 	err[0] = 0;
-	return json_parse(s, strlen(s), err, sizeof(err));
+	return i2ki_json_parse(s, strlen(s), err, sizeof(err));
 }
 
 TEST(parses_bundle_shape)
@@ -24,25 +24,27 @@ TEST(parses_bundle_shape)
 		return;
 	CHECK_INT(root->type, J_OBJ);
 	CHECK_INT(root->n, 4);
-	CHECK_STR(json_str(root, "ociVersion", NULL), "1.0.2");
-	const struct jnode *proc = json_get(root, "process");
+	CHECK_STR(i2ki_json_str(root, "ociVersion", NULL), "1.0.2");
+	const struct jnode *proc = i2ki_json_get(root, "process");
 	CHECK(proc && proc->type == J_OBJ);
-	const struct jnode *args = json_get(proc, "args");
+	const struct jnode *args = i2ki_json_get(proc, "args");
 	CHECK(args && args->type == J_ARR && args->n == 2);
 	CHECK_STR(args->kids->str, "/bin/httpd");
 	CHECK_STR(args->kids->next->str, "-f");
 	CHECK(args->kids->next->next == NULL);
-	CHECK_INT(json_get(json_get(proc, "user"), "uid")->num, 0);
-	CHECK(json_get(proc, "terminal")->type == J_BOOL && !json_get(proc, "terminal")->b);
-	CHECK_STR(json_str(json_get(root, "annotations"), "org.i2kit.restart", "no"), "always");
-	CHECK_INT(json_get(root, "x")->type, J_NULL);
-	CHECK(json_get(root, "missing") == NULL);
-	CHECK_STR(json_str(root, "missing", "dflt"), "dflt");
-	CHECK_STR(json_str(root, "process", "notstr"), "notstr");
-	CHECK(json_get(args, "0") == NULL); /* not an object */
-	CHECK(json_get(NULL, "a") == NULL);
-	json_free(root);
-	json_free(NULL);
+	CHECK_INT(i2ki_json_get(i2ki_json_get(proc, "user"), "uid")->num, 0);
+	CHECK(i2ki_json_get(proc, "terminal")->type == J_BOOL &&
+	      !i2ki_json_get(proc, "terminal")->b);
+	CHECK_STR(i2ki_json_str(i2ki_json_get(root, "annotations"), "org.i2kit.restart", "no"),
+		  "always");
+	CHECK_INT(i2ki_json_get(root, "x")->type, J_NULL);
+	CHECK(i2ki_json_get(root, "missing") == NULL);
+	CHECK_STR(i2ki_json_str(root, "missing", "dflt"), "dflt");
+	CHECK_STR(i2ki_json_str(root, "process", "notstr"), "notstr");
+	CHECK(i2ki_json_get(args, "0") == NULL); /* not an object */
+	CHECK(i2ki_json_get(NULL, "a") == NULL);
+	i2ki_json_free(root);
+	i2ki_json_free(NULL);
 }
 
 TEST(numbers)
@@ -67,21 +69,21 @@ TEST(numbers)
 	CHECK(k->num == INT64_MAX);
 	k = k->next;
 	CHECK(k->num == INT64_MAX);
-	json_free(r);
+	i2ki_json_free(r);
 }
 
 /* OCI writes an unlimited rlimit as 2^64-1: it must parse, saturating. */
 TEST(huge_integers_saturate)
 {
 	char eb[128];
-	struct jnode *r = json_parse("[18446744073709551615, -99999999999999999999]", 45, eb,
-				     sizeof(eb));
+	struct jnode *r =
+	    i2ki_json_parse("[18446744073709551615, -99999999999999999999]", 45, eb, sizeof(eb));
 	CHECK(r != NULL);
 	if (r) {
 		CHECK(r->kids->num == LLONG_MAX);
 		CHECK(r->kids->dbl > 1.8e19);
 		CHECK(r->kids->next->num == LLONG_MIN);
-		json_free(r);
+		i2ki_json_free(r);
 	}
 }
 
@@ -108,7 +110,7 @@ TEST(strings_and_escapes)
 			  "A");
 	k = k->next;
 	CHECK_STR(k->str, "");
-	json_free(r);
+	i2ki_json_free(r);
 }
 
 TEST(duplicate_keys_last_wins)
@@ -116,8 +118,8 @@ TEST(duplicate_keys_last_wins)
 	struct jnode *r = parse("{\"a\":\"1\",\"a\":\"2\"}");
 	CHECK(r != NULL);
 	if (r)
-		CHECK_STR(json_str(r, "a", NULL), "2");
-	json_free(r);
+		CHECK_STR(i2ki_json_str(r, "a", NULL), "2");
+	i2ki_json_free(r);
 }
 
 TEST(empty_containers_and_whitespace)
@@ -126,13 +128,13 @@ TEST(empty_containers_and_whitespace)
 	CHECK(r != NULL);
 	if (!r)
 		return;
-	CHECK_INT(json_get(r, "a")->n, 0);
-	CHECK(json_get(r, "a")->kids == NULL);
-	CHECK_INT(json_get(r, "b")->type, J_OBJ);
-	json_free(r);
+	CHECK_INT(i2ki_json_get(r, "a")->n, 0);
+	CHECK(i2ki_json_get(r, "a")->kids == NULL);
+	CHECK_INT(i2ki_json_get(r, "b")->type, J_OBJ);
+	i2ki_json_free(r);
 	r = parse("true");
 	CHECK(r && r->type == J_BOOL && r->b);
-	json_free(r);
+	i2ki_json_free(r);
 }
 
 static void bad(const char *doc, const char *msg)
@@ -140,7 +142,7 @@ static void bad(const char *doc, const char *msg)
 	struct jnode *r = parse(doc);
 	CHECK(r == NULL);
 	CHECK_CONTAINS(err, msg);
-	json_free(r);
+	i2ki_json_free(r);
 }
 
 TEST(errors)
@@ -182,13 +184,13 @@ TEST(errors)
 	ok[128] = 0;
 	struct jnode *r = parse(ok);
 	CHECK(r != NULL);
-	json_free(r);
-	CHECK(json_parse(NULL, 0, err, sizeof(err)) == NULL);
+	i2ki_json_free(r);
+	CHECK(i2ki_json_parse(NULL, 0, err, sizeof(err)) == NULL);
 	CHECK_CONTAINS(err, "no input");
-	CHECK(json_parse("[]", (4u << 20) + 1, err, sizeof(err)) == NULL);
+	CHECK(i2ki_json_parse("[]", (4u << 20) + 1, err, sizeof(err)) == NULL);
 	CHECK_CONTAINS(err, "document larger than");
 	/* a NULL or empty errbuf is allowed */
-	CHECK(json_parse("[", 1, NULL, 0) == NULL);
+	CHECK(i2ki_json_parse("[", 1, NULL, 0) == NULL);
 }
 
 TEST(load_file)
@@ -203,21 +205,21 @@ TEST(load_file)
 		return;
 	fputs("{\"root\":{\"path\":\"rootfs\",\"readonly\":true}}\n", f);
 	fclose(f);
-	struct jnode *r = json_load(path, err, sizeof(err));
+	struct jnode *r = i2ki_json_load(path, err, sizeof(err));
 	CHECK(r != NULL);
-	CHECK_STR(json_str(json_get(r, "root"), "path", NULL), "rootfs");
-	json_free(r);
+	CHECK_STR(i2ki_json_str(i2ki_json_get(r, "root"), "path", NULL), "rootfs");
+	i2ki_json_free(r);
 	f = fopen(path, "w");
 	if (f) {
 		fputs("{\"root\":", f);
 		fclose(f);
 	}
-	CHECK(json_load(path, err, sizeof(err)) == NULL);
+	CHECK(i2ki_json_load(path, err, sizeof(err)) == NULL);
 	CHECK_CONTAINS(err, "config.json: line 1 column 9: unexpected end of input");
 	unlink(path);
-	CHECK(json_load(path, err, sizeof(err)) == NULL);
+	CHECK(i2ki_json_load(path, err, sizeof(err)) == NULL);
 	CHECK_CONTAINS(err, "No such file or directory");
-	CHECK(json_load(dir, err, sizeof(err)) == NULL);
+	CHECK(i2ki_json_load(dir, err, sizeof(err)) == NULL);
 	CHECK_CONTAINS(err, "not a regular file");
 	rmdir(dir);
 }

@@ -2,6 +2,7 @@
  * parsing, dependency order and modalias coldplug of the guest init
  * (initrd/init/modules.c, compiled in directly). The texts are excerpts of
  * the fixture kernel's (linux-image-cloud-amd64 6.1) files, shortened. */
+#include "initrd/init/util.c"
 #include "initrd/init/cmdline.c"
 #include "initrd/init/log.c"
 #include "initrd/init/modules.c"
@@ -57,7 +58,7 @@ static char sysroot[256];
 static int fake_insmod(struct kmods *km, const char *path)
 {
 	char n[128];
-	kmods_normalise(path, n, sizeof(n));
+	i2ki_kmods_normalise(path, n, sizeof(n));
 	size_t l = strlen(order);
 	snprintf(order + l, sizeof(order) - l, "%s%s", l ? " " : "", n);
 	if (strcmp(n, "bad") == 0)
@@ -88,7 +89,7 @@ static void setup(struct kmods *km)
 {
 	memset(km, 0, sizeof(*km));
 	order[0] = 0;
-	CHECK_INT(kmods_parse(km, strdup(DEP), strdup(ALIAS), strdup(BUILTIN)), 0);
+	CHECK_INT(i2ki_kmods_parse(km, strdup(DEP), strdup(ALIAS), strdup(BUILTIN)), 0);
 	km->insmod = fake_insmod;
 	km->present = fake_present;
 }
@@ -96,17 +97,17 @@ static void setup(struct kmods *km)
 TEST(normalise)
 {
 	char n[64];
-	kmods_normalise("kernel/drivers/virtio/virtio_pci.ko", n, sizeof(n));
+	i2ki_kmods_normalise("kernel/drivers/virtio/virtio_pci.ko", n, sizeof(n));
 	CHECK_STR(n, "virtio_pci");
-	kmods_normalise("kernel/fs/squashfs/squashfs.ko.xz", n, sizeof(n));
+	i2ki_kmods_normalise("kernel/fs/squashfs/squashfs.ko.xz", n, sizeof(n));
 	CHECK_STR(n, "squashfs");
-	kmods_normalise("dm-mod", n, sizeof(n));
+	i2ki_kmods_normalise("dm-mod", n, sizeof(n));
 	CHECK_STR(n, "dm_mod");
-	kmods_normalise("kernel/x/a.kobj.ko", n, sizeof(n));
+	i2ki_kmods_normalise("kernel/x/a.kobj.ko", n, sizeof(n));
 	CHECK_STR(n, "a.kobj");
-	kmods_normalise("kernel/x/virtio.ko:", n, sizeof(n));
+	i2ki_kmods_normalise("kernel/x/virtio.ko:", n, sizeof(n));
 	CHECK_STR(n, "virtio");
-	kmods_normalise("averyveryverylongname", n, 5);
+	i2ki_kmods_normalise("averyveryverylongname", n, 5);
 	CHECK_STR(n, "aver");
 }
 
@@ -116,87 +117,89 @@ TEST(parse_tables)
 	setup(&km);
 	CHECK_INT(km.nmods, 17);
 	CHECK_INT(km.naliases, 9);
-	struct kmod *m = kmods_find(&km, "virtio-pci");
+	struct kmod *m = i2ki_kmods_find(&km, "virtio-pci");
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_STR(m->path, "kernel/drivers/virtio/virtio_pci.ko");
 		CHECK_CONTAINS(m->deps, "virtio_pci_legacy_dev.ko");
 	}
-	CHECK(kmods_find(&km, "e1000") == NULL);
-	CHECK(kmods_find(&km, "squashfs") != NULL);
+	CHECK(i2ki_kmods_find(&km, "e1000") == NULL);
+	CHECK(i2ki_kmods_find(&km, "squashfs") != NULL);
 	CHECK_STR(km.aliases[1].pattern, "pci:v00001AF4d*sv*sd*bc*sc*i*");
 	CHECK_STR(km.aliases[1].module, "virtio_pci");
 	CHECK_INT(km.aliases[1].prefix, 14);
-	CHECK(kmods_builtin(&km, "ext4"));
-	CHECK(kmods_builtin(&km, "i8042"));
-	CHECK(!kmods_builtin(&km, "overlay"));
-	kmods_free(&km);
-	kmods_free(&km); /* idempotent */
+	CHECK(i2ki_kmods_builtin(&km, "ext4"));
+	CHECK(i2ki_kmods_builtin(&km, "i8042"));
+	CHECK(!i2ki_kmods_builtin(&km, "overlay"));
+	i2ki_kmods_free(&km);
+	i2ki_kmods_free(&km); /* idempotent */
 	/* no texts at all: empty tables */
-	CHECK_INT(kmods_parse(&km, NULL, NULL, NULL), 0);
-	CHECK(kmods_find(&km, "overlay") == NULL);
-	kmods_free(&km);
+	CHECK_INT(i2ki_kmods_parse(&km, NULL, NULL, NULL), 0);
+	CHECK(i2ki_kmods_find(&km, "overlay") == NULL);
+	i2ki_kmods_free(&km);
 }
 
 TEST(dependencies_load_first_and_once)
 {
 	struct kmods km;
 	setup(&km);
-	CHECK_INT(kmods_load(&km, "virtio_net", 0), 0);
+	CHECK_INT(i2ki_kmods_load(&km, "virtio_net", 0), 0);
 	CHECK_STR(order, "failover net_failover virtio_ring virtio virtio_net");
 	order[0] = 0;
-	CHECK_INT(kmods_load(&km, "virtio-pci", 0), 0);
+	CHECK_INT(i2ki_kmods_load(&km, "virtio-pci", 0), 0);
 	CHECK_STR(order, "virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci");
 	order[0] = 0;
-	CHECK_INT(kmods_load(&km, "virtio_net", 0), 0); /* already loaded: nothing */
+	CHECK_INT(i2ki_kmods_load(&km, "virtio_net", 0), 0); /* already loaded: nothing */
 	CHECK_STR(order, "");
 	CHECK_INT(km.loaded, 8);
-	kmods_free(&km);
+	i2ki_kmods_free(&km);
 }
 
 TEST(failures_and_special_cases)
 {
 	struct kmods km;
 	setup(&km);
-	int saved = log_fd;
-	log_fd = open("/dev/null", O_WRONLY);
-	CHECK_INT(kmods_load(&km, "bad", 0), -EINVAL);
-	CHECK_INT(kmods_find(&km, "bad")->state, KMOD_FAILED);
-	CHECK_INT(kmods_load(&km, "bad", 0), -EIO); /* not retried */
-	CHECK_INT(kmods_load(&km, "uses_bad", 0), -EIO);
+	int saved = i2ki_log_fd;
+	i2ki_log_fd = open("/dev/null", O_WRONLY);
+	CHECK_INT(i2ki_kmods_load(&km, "bad", 0), -EINVAL);
+	CHECK_INT(i2ki_kmods_find(&km, "bad")->state, KMOD_FAILED);
+	CHECK_INT(i2ki_kmods_load(&km, "bad", 0), -EIO); /* not retried */
+	CHECK_INT(i2ki_kmods_load(&km, "uses_bad", 0), -EIO);
 	CHECK_STR(order, "bad");
-	CHECK_INT(kmods_load(&km, "nonexistent", 0), -ENOENT);
-	CHECK_INT(kmods_load(&km, "ext4", 0), 0);	/* built in */
-	CHECK_INT(kmods_load(&km, "already_in", 0), 0); /* in /sys/module */
-	CHECK_INT(kmods_load(&km, "dm_mod", 0), 0);	/* EEXIST counts as loaded */
-	CHECK_INT(kmods_find(&km, "dm_mod")->state, KMOD_LOADED);
+	CHECK_INT(i2ki_kmods_load(&km, "nonexistent", 0), -ENOENT);
+	CHECK_INT(i2ki_kmods_load(&km, "ext4", 0), 0);	     /* built in */
+	CHECK_INT(i2ki_kmods_load(&km, "already_in", 0), 0); /* in /sys/module */
+	CHECK_INT(i2ki_kmods_load(&km, "dm_mod", 0), 0);     /* EEXIST counts as loaded */
+	CHECK_INT(i2ki_kmods_find(&km, "dm_mod")->state, KMOD_LOADED);
 	/* a dependency missing from modules.dep is left to the kernel */
-	CHECK_INT(kmods_load(&km, "needs_missing", 0), 0);
+	CHECK_INT(i2ki_kmods_load(&km, "needs_missing", 0), 0);
 	order[0] = 0;
-	CHECK_INT(kmods_load(&km, "fs-overlay", 0), 0); /* alias name */
+	CHECK_INT(i2ki_kmods_load(&km, "fs-overlay", 0), 0); /* alias name */
 	CHECK_STR(order, "overlay");
-	CHECK_INT(kmods_load(&km, "devname:mapper/control", 0), 0);
-	close(log_fd);
-	log_fd = saved;
-	kmods_free(&km);
+	CHECK_INT(i2ki_kmods_load(&km, "devname:mapper/control", 0), 0);
+	close(i2ki_log_fd);
+	i2ki_log_fd = saved;
+	i2ki_kmods_free(&km);
 }
 
 TEST(modalias_matching)
 {
 	struct kmods km;
 	setup(&km);
-	CHECK_INT(kmods_load_modalias(&km, "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"),
-		  5);
+	CHECK_INT(
+	    i2ki_kmods_load_modalias(&km, "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"),
+	    5);
 	CHECK_STR(order,
 		  "virtio_pci_legacy_dev virtio_pci_modern_dev virtio_ring virtio virtio_pci");
 	order[0] = 0;
-	CHECK_INT(kmods_load_modalias(&km, "pci:v00008086d00001237sv00001AF4sd00001100bc06sc00i00"),
-		  0);
-	CHECK_INT(kmods_load_modalias(&km, "acpi:LNXPWRBN:"), 1);
-	CHECK_INT(kmods_load_modalias(&km, "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw"), 1);
+	CHECK_INT(
+	    i2ki_kmods_load_modalias(&km, "pci:v00008086d00001237sv00001AF4sd00001100bc06sc00i00"),
+	    0);
+	CHECK_INT(i2ki_kmods_load_modalias(&km, "acpi:LNXPWRBN:"), 1);
+	CHECK_INT(i2ki_kmods_load_modalias(&km, "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw"), 1);
 	CHECK_STR(order, "button evdev");
-	CHECK_INT(kmods_load_modalias(&km, "acpi:LNXPWRBN:"), 0); /* once */
-	kmods_free(&km);
+	CHECK_INT(i2ki_kmods_load_modalias(&km, "acpi:LNXPWRBN:"), 0); /* once */
+	i2ki_kmods_free(&km);
 }
 
 static void write_file(const char *path, const char *text)
@@ -238,16 +241,16 @@ TEST(coldplug_repeats_for_new_buses)
 	write_file(p, "acpi:LNXPWRBN:\n");
 	snprintf(p, sizeof(p), "%s/class/input/input0/modalias", sysroot);
 	write_file(p, "input:b0019v0000p0001e0000-e0,1,k74,ramlsfw\n");
-	int n = kmods_coldplug(&km, sysroot);
+	int n = i2ki_kmods_coldplug(&km, sysroot);
 	/* pass 1: virtio_pci (+4 deps), button, evdev; pass 2: virtio_net (+2) */
 	CHECK_INT(n, 10);
 	CHECK_CONTAINS(order, "virtio_pci");
 	CHECK_CONTAINS(order, "virtio_net");
 	CHECK_CONTAINS(order, "button");
 	CHECK_CONTAINS(order, "evdev");
-	CHECK(kmods_find(&km, "virtio_blk")->state == KMOD_NEW);
-	CHECK_INT(kmods_coldplug(&km, "/nonexistent-sysfs"), 0);
-	kmods_free(&km);
+	CHECK(i2ki_kmods_find(&km, "virtio_blk")->state == KMOD_NEW);
+	CHECK_INT(i2ki_kmods_coldplug(&km, "/nonexistent-sysfs"), 0);
+	i2ki_kmods_free(&km);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sysroot);
 	CHECK_INT(system(cmd), 0);
@@ -274,30 +277,30 @@ TEST(list_files)
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK_INT(system(cmd), 0);
-	kmods_free(&km);
+	i2ki_kmods_free(&km);
 }
 
 TEST(open_missing_dir)
 {
 	struct kmods km;
-	CHECK_INT(kmods_open(&km, "/nonexistent/lib/modules/x"), -1);
+	CHECK_INT(i2ki_kmods_open(&km, "/nonexistent/lib/modules/x"), -1);
 	CHECK(errno == ENOENT);
 }
 
 TEST(cmdline_options)
 {
 	char v[32];
-	cmdline_set("console=ttyS0 i2kit.modules=a,b i2kit.hostname=\"my host\" quiet "
-		    "i2kit.dhcp=0 i2kit.modules=c");
-	CHECK_STR(cmdline_get("i2kit.modules", v, sizeof(v)), "c");
-	CHECK_STR(cmdline_get("i2kit.hostname", v, sizeof(v)), "my host");
-	CHECK_STR(cmdline_get("quiet", v, sizeof(v)), "");
-	CHECK(cmdline_get("i2kit", v, sizeof(v)) == NULL);
-	CHECK(cmdline_get("console=ttyS", v, sizeof(v)) == NULL);
-	CHECK_STR(cmdline_get("console", v, 4), "tty");
-	CHECK_INT(cmdline_flag("i2kit.dhcp", 1), 0);
-	CHECK_INT(cmdline_flag("i2kit.idle", 0), 0);
-	CHECK_INT(cmdline_flag("quiet", 0), 1);
+	i2ki_cmdline_set("console=ttyS0 i2kit.modules=a,b i2kit.hostname=\"my host\" quiet "
+			 "i2kit.dhcp=0 i2kit.modules=c");
+	CHECK_STR(i2ki_cmdline_get("i2kit.modules", v, sizeof(v)), "c");
+	CHECK_STR(i2ki_cmdline_get("i2kit.hostname", v, sizeof(v)), "my host");
+	CHECK_STR(i2ki_cmdline_get("quiet", v, sizeof(v)), "");
+	CHECK(i2ki_cmdline_get("i2kit", v, sizeof(v)) == NULL);
+	CHECK(i2ki_cmdline_get("console=ttyS", v, sizeof(v)) == NULL);
+	CHECK_STR(i2ki_cmdline_get("console", v, 4), "tty");
+	CHECK_INT(i2ki_cmdline_flag("i2kit.dhcp", 1), 0);
+	CHECK_INT(i2ki_cmdline_flag("i2kit.idle", 0), 0);
+	CHECK_INT(i2ki_cmdline_flag("quiet", 0), 1);
 }
 
 int main(void)

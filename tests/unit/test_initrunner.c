@@ -7,6 +7,7 @@
  * mount, cgroup or interface is touched. The privileged paths (clone,
  * mounts, pivot_root, capset, cgroups, rtnetlink) are covered by
  * tests/integration/41-boot-runner.sh under QEMU. */
+#include "initrd/init/util.c"
 #include "initrd/init/json.c"
 #include "initrd/init/ctmounts.c"
 #include "initrd/init/caps.c"
@@ -21,7 +22,7 @@ static char err[512];
 static struct jnode *J(const char *s)
 {
 	char e[256];
-	struct jnode *n = json_parse(s, strlen(s), e, sizeof(e));
+	struct jnode *n = i2ki_json_parse(s, strlen(s), e, sizeof(e));
 	if (!n)
 		fprintf(stderr, "  bad test JSON: %s: %s\n", s, e);
 	return n;
@@ -58,47 +59,47 @@ TEST(mount_options)
 {
 	struct ctm_opts o;
 	struct jnode *n = J("[\"nosuid\",\"strictatime\",\"mode=755\",\"size=65536k\"]");
-	CHECK_INT(ctm_parse_options(n, "tmpfs", &o, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_parse_options(n, "tmpfs", &o, err, sizeof(err)), 0);
 	CHECK_INT(o.flags, MS_NOSUID | MS_STRICTATIME);
 	CHECK_INT(o.propagation, 0);
 	CHECK(!o.bind);
 	CHECK_STR(o.data, "mode=755,size=65536k");
-	json_free(n);
+	i2ki_json_free(n);
 
 	n = J("[\"ro\",\"rbind\",\"rshared\"]");
-	CHECK_INT(ctm_parse_options(n, NULL, &o, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_parse_options(n, NULL, &o, err, sizeof(err)), 0);
 	CHECK(o.bind);
 	CHECK_INT(o.flags, MS_RDONLY | MS_BIND | MS_REC);
 	CHECK_INT(o.propagation, MS_SHARED | MS_REC);
 	CHECK_STR(o.data, "");
-	json_free(n);
+	i2ki_json_free(n);
 
 	n = J("[\"rw\",\"ro\",\"nodev\",\"rw\",\"dev\",\"tmpcopyup\"]");
-	CHECK_INT(ctm_parse_options(n, NULL, &o, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_parse_options(n, NULL, &o, err, sizeof(err)), 0);
 	CHECK_INT(o.flags, 0);
 	CHECK_STR(o.data, "");
-	json_free(n);
+	i2ki_json_free(n);
 
 	/* runtime.json's "remount, private" of the bundle tmpfs */
 	n = J("[\"remount\",\"private\"]");
-	CHECK_INT(ctm_parse_options(n, NULL, &o, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_parse_options(n, NULL, &o, err, sizeof(err)), 0);
 	CHECK_INT(o.flags, MS_REMOUNT);
 	CHECK_INT(o.propagation, MS_PRIVATE);
-	json_free(n);
+	i2ki_json_free(n);
 
 	/* type bind without options is a bind; no options at all is fine */
-	CHECK_INT(ctm_parse_options(NULL, "bind", &o, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_parse_options(NULL, "bind", &o, err, sizeof(err)), 0);
 	CHECK(o.bind);
 	CHECK_INT(o.flags, 0);
 
 	n = J("{\"a\":1}");
-	CHECK_INT(ctm_parse_options(n, NULL, &o, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_ctm_parse_options(n, NULL, &o, err, sizeof(err)), -1);
 	CHECK_STR(err, "mount options are not an array");
-	json_free(n);
+	i2ki_json_free(n);
 	n = J("[\"ro\",7]");
-	CHECK_INT(ctm_parse_options(n, NULL, &o, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_ctm_parse_options(n, NULL, &o, err, sizeof(err)), -1);
 	CHECK_STR(err, "mount option is not a string");
-	json_free(n);
+	i2ki_json_free(n);
 
 	char big[CTM_DATA_MAX + 64];
 	int l = snprintf(big, sizeof(big), "[\"lowerdir=");
@@ -106,55 +107,56 @@ TEST(mount_options)
 		big[l++] = 'x';
 	snprintf(big + l, sizeof(big) - (size_t)l, "\"]");
 	n = J(big);
-	CHECK_INT(ctm_parse_options(n, NULL, &o, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_ctm_parse_options(n, NULL, &o, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "mount options longer than");
-	json_free(n);
+	i2ki_json_free(n);
 }
 
 TEST(mount_errors)
 {
 	struct ctm_opts o = {0};
-	CHECK_INT(ctm_mount("tmpfs", "/nonexistent-i2k-dir/x", "tmpfs", &o, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_ctm_mount("tmpfs", "/nonexistent-i2k-dir/x", "tmpfs", &o, err, sizeof(err)),
+		  -1);
 	CHECK_CONTAINS(err, "mount tmpfs tmpfs on /nonexistent-i2k-dir/x: ");
 	o.bind = true;
-	CHECK_INT(
-	    ctm_mount("/nonexistent-i2k-src", "/nonexistent-i2k-dir", NULL, &o, err, sizeof(err)),
-	    -1);
+	CHECK_INT(i2ki_ctm_mount("/nonexistent-i2k-src", "/nonexistent-i2k-dir", NULL, &o, err,
+				 sizeof(err)),
+		  -1);
 	CHECK_CONTAINS(err, "bind /nonexistent-i2k-src on /nonexistent-i2k-dir: ");
 
 	/* config.json mounts refused before anything is mounted */
 	struct jnode *m = J("{\"destination\":\"dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}");
 	CHECK_INT(mount_entry(m, "/b", "/b/rootfs", err, sizeof(err)), -1);
 	CHECK_STR(err, "mount destination dev is not absolute");
-	json_free(m);
+	i2ki_json_free(m);
 	m = J("{\"destination\":\"/etc/x\",\"type\":\"bind\",\"source\":\"/nonexistent-i2k-src\","
 	      "\"options\":[\"rbind\"]}");
 	CHECK_INT(mount_entry(m, "/b", "/b/rootfs", err, sizeof(err)), -1);
 	CHECK_STR(err, "bind source /nonexistent-i2k-src: No such file or directory");
-	json_free(m);
+	i2ki_json_free(m);
 	m = J("{\"type\":\"tmpfs\"}");
 	CHECK_INT(mount_entry(m, "/b", "/b/rootfs", err, sizeof(err)), -1);
 	CHECK_STR(err, "mount destination (missing) is not absolute");
-	json_free(m);
+	i2ki_json_free(m);
 
 	/* a "ro" tmpfs on /dev is mounted rw first (devices), ro at the end */
 	m = J("{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"options\":[\"nosuid\",\"ro\"]}");
 	CHECK(dev_ro_tmpfs(m));
-	json_free(m);
+	i2ki_json_free(m);
 	m = J("{\"destination\":\"/dev\",\"type\":\"tmpfs\",\"options\":[\"nosuid\"]}");
 	CHECK(!dev_ro_tmpfs(m));
-	json_free(m);
+	i2ki_json_free(m);
 
 	struct jnode *cfg = J("{\"linux\":{\"rootfsPropagation\":\"sideways\"}}");
-	CHECK_INT(ctm_setup_rootfs(cfg, "/b", "/b/rootfs", err, sizeof(err)), -1);
+	CHECK_INT(i2ki_ctm_setup_rootfs(cfg, "/b", "/b/rootfs", err, sizeof(err)), -1);
 	CHECK_STR(err, "unknown rootfsPropagation sideways");
-	json_free(cfg);
+	i2ki_json_free(cfg);
 
 	/* masked/readonly paths that do not exist are skipped */
 	cfg = J("{\"linux\":{\"maskedPaths\":[\"/nonexistent-i2k-m\"],"
 		"\"readonlyPaths\":[\"/nonexistent-i2k-r\"]},\"root\":{\"readonly\":false}}");
-	CHECK_INT(ctm_finish_rootfs(cfg, err, sizeof(err)), 0);
-	json_free(cfg);
+	CHECK_INT(i2ki_ctm_finish_rootfs(cfg, err, sizeof(err)), 0);
+	i2ki_json_free(cfg);
 }
 
 TEST(devices_refused)
@@ -176,7 +178,7 @@ TEST(resolve_in_root)
 		return;
 	char p[600], out[CTM_PATH_MAX], want[600];
 	snprintf(p, sizeof(p), "%s/a/b", root);
-	CHECK_INT(ctm_mkdir_p(p, 0755, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_mkdir_p(p, 0755, err, sizeof(err)), 0);
 	snprintf(p, sizeof(p), "%s/abs", root);
 	CHECK_INT(symlink("/a", p), 0);
 	snprintf(p, sizeof(p), "%s/rel", root);
@@ -188,38 +190,39 @@ TEST(resolve_in_root)
 	snprintf(p, sizeof(p), "%s/loop2", root);
 	CHECK_INT(symlink("/loop1", p), 0);
 
-	CHECK_INT(ctm_resolve(root, "/abs/b/x", out, sizeof(out), err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_resolve(root, "/abs/b/x", out, sizeof(out), err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/a/b/x", root);
 	CHECK_STR(out, want);
-	CHECK_INT(ctm_resolve(root, "/rel/new/deeper", out, sizeof(out), err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_resolve(root, "/rel/new/deeper", out, sizeof(out), err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/a/b/new/deeper", root);
 	CHECK_STR(out, want);
 	/* ".." never climbs above the root, in the path or in a link */
-	CHECK_INT(ctm_resolve(root, "/a/up/b", out, sizeof(out), err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_resolve(root, "/a/up/b", out, sizeof(out), err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/a/b", root);
 	CHECK_STR(out, want);
-	CHECK_INT(ctm_resolve(root, "/../../etc/./passwd", out, sizeof(out), err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_resolve(root, "/../../etc/./passwd", out, sizeof(out), err, sizeof(err)),
+		  0);
 	snprintf(want, sizeof(want), "%s/etc/passwd", root);
 	CHECK_STR(out, want);
-	CHECK_INT(ctm_resolve(root, "/", out, sizeof(out), err, sizeof(err)), 0);
+	CHECK_INT(i2ki_ctm_resolve(root, "/", out, sizeof(out), err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/", root);
 	CHECK_STR(out, want);
-	CHECK_INT(ctm_resolve(root, "/loop1/x", out, sizeof(out), err, sizeof(err)), -1);
+	CHECK_INT(i2ki_ctm_resolve(root, "/loop1/x", out, sizeof(out), err, sizeof(err)), -1);
 	CHECK_STR(err, "too many symlinks in /loop1/x");
 	char longp[CTM_PATH_MAX + 10];
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[0] = '/';
 	longp[sizeof(longp) - 1] = '\0';
-	CHECK_INT(ctm_resolve(root, longp, out, sizeof(out), err, sizeof(err)), -1);
+	CHECK_INT(i2ki_ctm_resolve(root, longp, out, sizeof(out), err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "path too long: /aaa");
 
 	/* mkdir -p: through existing dirs; a file in the way is an error */
 	snprintf(p, sizeof(p), "%s/a/file", root);
 	put(p, "x");
 	snprintf(p, sizeof(p), "%s/a/file/sub", root);
-	CHECK_INT(ctm_mkdir_p(p, 0755, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_mkdir_p(p, 0755, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "/a/file/sub: Not a directory");
-	CHECK_INT(ctm_mkdir_p("", 0755, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_mkdir_p("", 0755, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad path length for ");
 	/* a file mount point is created with its directories */
 	snprintf(p, sizeof(p), "%s/etc/resolv.conf", root);
@@ -233,106 +236,106 @@ TEST(resolve_in_root)
 
 TEST(capabilities)
 {
-	CHECK_INT(caps_from_name("CAP_CHOWN"), 0);
-	CHECK_INT(caps_from_name("CAP_NET_ADMIN"), 12);
-	CHECK_INT(caps_from_name("CAP_SYS_ADMIN"), 21);
-	CHECK_INT(caps_from_name("CAP_CHECKPOINT_RESTORE"), 40);
-	CHECK_INT(caps_from_name("NET_ADMIN"), -1);
-	CHECK_INT(caps_from_name("cap_net_admin"), -1);
-	CHECK_INT(caps_from_name(NULL), -1);
-	CHECK_STR(caps_name(13), "CAP_NET_RAW");
-	CHECK(caps_name(64) == NULL);
-	CHECK(caps_last() >= 37);
+	CHECK_INT(i2ki_caps_from_name("CAP_CHOWN"), 0);
+	CHECK_INT(i2ki_caps_from_name("CAP_NET_ADMIN"), 12);
+	CHECK_INT(i2ki_caps_from_name("CAP_SYS_ADMIN"), 21);
+	CHECK_INT(i2ki_caps_from_name("CAP_CHECKPOINT_RESTORE"), 40);
+	CHECK_INT(i2ki_caps_from_name("NET_ADMIN"), -1);
+	CHECK_INT(i2ki_caps_from_name("cap_net_admin"), -1);
+	CHECK_INT(i2ki_caps_from_name(NULL), -1);
+	CHECK_STR(i2ki_caps_name(13), "CAP_NET_RAW");
+	CHECK(i2ki_caps_name(64) == NULL);
+	CHECK(i2ki_caps_last() >= 37);
 
 	struct caps_sets s;
 	struct jnode *c = J("{\"bounding\":[\"CAP_CHOWN\",\"CAP_NET_ADMIN\"],"
 			    "\"effective\":[\"CAP_NET_ADMIN\",\"CAP_NET_ADMIN\"],"
 			    "\"ambient\":[\"CAP_NET_RAW\"]}");
-	CHECK_INT(caps_parse(c, &s, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_caps_parse(c, &s, err, sizeof(err)), 0);
 	CHECK(s.bounding == ((1ULL << 0) | (1ULL << 12)));
 	CHECK(s.effective == (1ULL << 12));
 	CHECK(s.permitted == 0 && s.inheritable == 0);
 	CHECK(s.ambient == (1ULL << 13));
-	json_free(c);
+	i2ki_json_free(c);
 
 	/* LinuxKit's "capabilities": {} → every set empty */
 	c = J("{}");
-	CHECK_INT(caps_parse(c, &s, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_caps_parse(c, &s, err, sizeof(err)), 0);
 	CHECK(s.bounding == 0 && s.effective == 0 && s.ambient == 0);
-	json_free(c);
+	i2ki_json_free(c);
 
 	c = J("{\"effective\":[\"CAP_FOO\"]}");
-	CHECK_INT(caps_parse(c, &s, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_caps_parse(c, &s, err, sizeof(err)), -1);
 	CHECK_STR(err, "unknown capability CAP_FOO in effective");
-	json_free(c);
+	i2ki_json_free(c);
 	c = J("{\"permitted\":[1]}");
-	CHECK_INT(caps_parse(c, &s, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_caps_parse(c, &s, err, sizeof(err)), -1);
 	CHECK_STR(err, "unknown capability (not a string) in permitted");
-	json_free(c);
+	i2ki_json_free(c);
 	c = J("{\"bounding\":\"CAP_CHOWN\"}");
-	CHECK_INT(caps_parse(c, &s, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_caps_parse(c, &s, err, sizeof(err)), -1);
 	CHECK_STR(err, "capabilities.bounding is not an array");
-	json_free(c);
+	i2ki_json_free(c);
 	c = J("[]");
-	CHECK_INT(caps_parse(c, &s, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_caps_parse(c, &s, err, sizeof(err)), -1);
 	CHECK_STR(err, "process.capabilities is not an object");
-	json_free(c);
+	i2ki_json_free(c);
 }
 
 /* ---- cgroup ---------------------------------------------------------------- */
 
 TEST(cgroups)
 {
-	CHECK_INT(cgroup_check_path("/i2kit/web", err, sizeof(err)), 0);
-	CHECK_INT(cgroup_check_path("i2kit/web", err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_check_path("/i2kit/web", err, sizeof(err)), 0);
+	CHECK_INT(i2ki_cgroup_check_path("i2kit/web", err, sizeof(err)), -1);
 	CHECK_STR(err, "bad cgroup path i2kit/web");
-	CHECK_INT(cgroup_check_path("/i2kit/../../etc", err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_check_path("/i2kit/../../etc", err, sizeof(err)), -1);
 	CHECK_STR(err, "bad cgroup path /i2kit/../../etc");
-	CHECK_INT(cgroup_check_path("/a/./b", err, sizeof(err)), -1);
-	CHECK_INT(cgroup_check_path("/", err, sizeof(err)), -1);
-	CHECK_INT(cgroup_check_path(NULL, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_check_path("/a/./b", err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_check_path("/", err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_check_path(NULL, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad cgroup path (null)");
 	char longp[300];
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[0] = '/';
 	longp[sizeof(longp) - 1] = '\0';
-	CHECK_INT(cgroup_check_path(longp, err, sizeof(err)), -1);
-	CHECK_INT(cgroup_create("../x", NULL, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_check_path(longp, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_create("../x", NULL, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad cgroup path ../x");
 
-	CHECK_INT(cgroup_cpu_weight(1024), 39);
-	CHECK_INT(cgroup_cpu_weight(2), 1);
-	CHECK_INT(cgroup_cpu_weight(0), 1);
-	CHECK_INT(cgroup_cpu_weight(262144), 10000);
-	CHECK_INT(cgroup_cpu_weight(1000000), 10000);
+	CHECK_INT(i2ki_cgroup_cpu_weight(1024), 39);
+	CHECK_INT(i2ki_cgroup_cpu_weight(2), 1);
+	CHECK_INT(i2ki_cgroup_cpu_weight(0), 1);
+	CHECK_INT(i2ki_cgroup_cpu_weight(262144), 10000);
+	CHECK_INT(i2ki_cgroup_cpu_weight(1000000), 10000);
 
 	struct jnode *r = J("{}");
-	CHECK(!cgroup_has_limits(r));
-	CHECK(!cgroup_has_limits(NULL));
-	json_free(r);
+	CHECK(!i2ki_cgroup_has_limits(r));
+	CHECK(!i2ki_cgroup_has_limits(NULL));
+	i2ki_json_free(r);
 	r = J("{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]}");
-	CHECK(!cgroup_has_limits(r)); /* device rules are not enforced */
-	json_free(r);
+	CHECK(!i2ki_cgroup_has_limits(r)); /* device rules are not enforced */
+	i2ki_json_free(r);
 	r = J("{\"memory\":{\"limit\":33554432}}");
-	CHECK(cgroup_has_limits(r));
-	json_free(r);
+	CHECK(i2ki_cgroup_has_limits(r));
+	i2ki_json_free(r);
 	r = J("{\"pids\":{\"limit\":10}}");
-	CHECK(cgroup_has_limits(r));
-	json_free(r);
+	CHECK(i2ki_cgroup_has_limits(r));
+	i2ki_json_free(r);
 
 	/* swap checks come before anything is written */
 	r = J("{\"swap\":100}");
 	CHECK_INT(write_memory("/nonexistent-i2k", r, err, sizeof(err)), -1);
 	CHECK_STR(err, "memory.swap needs a memory.limit");
-	json_free(r);
+	i2ki_json_free(r);
 	r = J("{\"limit\":200,\"swap\":100}");
 	CHECK_INT(write_memory("/nonexistent-i2k", r, err, sizeof(err)), -1);
 	CHECK_STR(err, "memory.swap 100 is below memory.limit 200");
-	json_free(r);
+	i2ki_json_free(r);
 	r = J("{\"limit\":200}");
 	CHECK_INT(write_memory("/nonexistent-i2k", r, err, sizeof(err)), -1);
 	CHECK_STR(err, "cgroup /nonexistent-i2k: memory.max: No such file or directory");
-	json_free(r);
+	i2ki_json_free(r);
 
 	/* 2^64-1 ("unlimited" in LinuxKit's rlimits) only fits the double */
 	char v[16];
@@ -346,13 +349,13 @@ TEST(cgroups)
 	CHECK_STR(v, "max");
 	fmt_limit(&small, v, sizeof(v));
 	CHECK_STR(v, "4096");
-	CHECK(ctm_ju64(&huge) == UINT64_MAX);
-	CHECK(ctm_ju64(&small) == 4096);
-	CHECK(ctm_ju64(&neg) == 0);
-	CHECK(ctm_ju64(&str) == 0);
-	CHECK(ctm_ju64(NULL) == 0);
+	CHECK(i2ki_json_u64(&huge) == UINT64_MAX);
+	CHECK(i2ki_json_u64(&small) == 4096);
+	CHECK(i2ki_json_u64(&neg) == 0);
+	CHECK(i2ki_json_u64(&str) == 0);
+	CHECK(i2ki_json_u64(NULL) == 0);
 
-	CHECK_INT(cgroup_write("/x", "../escape", "1", err, sizeof(err)), -1);
+	CHECK_INT(i2ki_cgroup_write("/x", "../escape", "1", err, sizeof(err)), -1);
 	CHECK_STR(err, "bad cgroup file name ../escape");
 }
 
@@ -370,37 +373,37 @@ TEST(runtime_prepare_and_errors)
 		 "\"mounts\":[],\"namespace\":\"ignored\"}",
 		 b);
 	struct jnode *rt = J(doc);
-	CHECK_INT(runtime_prepare(rt, b, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_runtime_prepare(rt, b, err, sizeof(err)), 0);
 	struct stat st;
 	snprintf(p, sizeof(p), "%s/rootfs/var/lib/x", b);
 	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
 	snprintf(p, sizeof(p), "%s/abs/dir", b);
 	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
-	runtime_cleanup(rt, b); /* nothing mounted: a no-op */
-	json_free(rt);
+	i2ki_runtime_cleanup(rt, b); /* nothing mounted: a no-op */
+	i2ki_json_free(rt);
 
-	CHECK_INT(runtime_prepare(NULL, b, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_runtime_prepare(NULL, b, err, sizeof(err)), 0);
 	rt = J("[]");
-	CHECK_INT(runtime_prepare(rt, b, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_prepare(rt, b, err, sizeof(err)), -1);
 	CHECK_STR(err, "runtime.json is not an object");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"mkdir\":[3]}");
-	CHECK_INT(runtime_prepare(rt, b, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_prepare(rt, b, err, sizeof(err)), -1);
 	CHECK_STR(err, "runtime mkdir entry is not a path");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"mounts\":[{\"type\":\"tmpfs\"}]}");
-	CHECK_INT(runtime_prepare(rt, b, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_prepare(rt, b, err, sizeof(err)), -1);
 	CHECK_STR(err, "runtime mount without a destination");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"mounts\":[{\"destination\":\"/x\",\"options\":[5]}]}");
-	CHECK_INT(runtime_prepare(rt, b, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_prepare(rt, b, err, sizeof(err)), -1);
 	CHECK_STR(err, "mount option is not a string");
-	json_free(rt);
-	if (!cgroup_v2()) {
+	i2ki_json_free(rt);
+	if (!i2ki_cgroup_v2()) {
 		rt = J("{\"cgroups\":[\"net\"]}");
-		CHECK_INT(runtime_prepare(rt, b, err, sizeof(err)), -1);
+		CHECK_INT(i2ki_runtime_prepare(rt, b, err, sizeof(err)), -1);
 		CHECK_STR(err, "runtime cgroups: no cgroup v2 at /sys/fs/cgroup");
-		json_free(rt);
+		i2ki_json_free(rt);
 	}
 	rm_rf(b);
 }
@@ -408,36 +411,36 @@ TEST(runtime_prepare_and_errors)
 TEST(runtime_attach_errors)
 {
 	struct jnode *rt = J("{\"interfaces\":[{\"add\":\"veth\",\"peer\":\"p\"}]}");
-	CHECK_INT(runtime_attach(rt, 1, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_attach(rt, 1, err, sizeof(err)), -1);
 	CHECK_STR(err, "interface requires a name");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"interfaces\":[{\"name\":\"eth1\",\"add\":\"veth\"}]}");
-	CHECK_INT(runtime_attach(rt, 1, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_attach(rt, 1, err, sizeof(err)), -1);
 	CHECK_STR(err, "veth eth1 requires a peer");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"interfaces\":[{\"name\":\"a-name-much-too-long\",\"peer\":\"p\"}]}");
-	CHECK_INT(runtime_attach(rt, 1, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_attach(rt, 1, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad interface name a-name-much-too-long");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"interfaces\":[{\"name\":\"i2knosuch0\"}]}");
-	CHECK_INT(runtime_attach(rt, 1, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_attach(rt, 1, err, sizeof(err)), -1);
 	CHECK_STR(err, "move interface i2knosuch0 to pid 1: no such interface");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"interfaces\":[{\"name\":\"x/y\",\"add\":\"dummy\"}]}");
-	CHECK_INT(runtime_attach(rt, 1, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_attach(rt, 1, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad interface name x/y");
-	json_free(rt);
-	CHECK_INT(runtime_link_add("d0", "", 0, err, sizeof(err)), -1);
+	i2ki_json_free(rt);
+	CHECK_INT(i2ki_runtime_link_add("d0", "", 0, err, sizeof(err)), -1);
 	CHECK_STR(err, "create  d0: bad link kind");
 	rt = J("{\"bindNS\":{\"net\":\"run/netns/x\",\"ipc\":\"\"}}");
-	CHECK_INT(runtime_attach(rt, 1, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runtime_attach(rt, 1, err, sizeof(err)), -1);
 	CHECK_STR(err, "bindNS net path run/netns/x is not absolute");
-	json_free(rt);
+	i2ki_json_free(rt);
 	rt = J("{\"bindNS\":{\"cgroup\":\"\",\"ipc\":\"\",\"mnt\":\"\",\"net\":\"\",\"pid\":\"\","
 	       "\"user\":\"\",\"uts\":\"\"},\"interfaces\":[]}");
-	CHECK_INT(runtime_attach(rt, 1, err, sizeof(err)), 0);
-	json_free(rt);
-	CHECK_INT(runtime_attach(NULL, 1, err, sizeof(err)), 0);
+	CHECK_INT(i2ki_runtime_attach(rt, 1, err, sizeof(err)), 0);
+	i2ki_json_free(rt);
+	CHECK_INT(i2ki_runtime_attach(NULL, 1, err, sizeof(err)), 0);
 
 	/* netlink message building: a veth request nests its peer */
 	struct nl_msg m;
@@ -463,7 +466,7 @@ TEST(runtime_attach_errors)
 /* ---- runner ----------------------------------------------------------------- */
 
 /* Writes BUNDLE/config.json (and runtime.json when rt != NULL) and runs
- * runner_start, which must fail before touching anything. */
+ * i2ki_runner_start, which must fail before touching anything. */
 static pid_t start_with(const char *bundle, const char *name, const char *cfg, const char *rt)
 {
 	char p[600];
@@ -479,7 +482,7 @@ static pid_t start_with(const char *bundle, const char *name, const char *cfg, c
 		unlink(p);
 	struct runner_opts o = {.name = name, .bundle = bundle, .stdout_fd = 1, .stdin_fd = 0};
 	err[0] = '\0';
-	return runner_start(&o, err, sizeof(err));
+	return i2ki_runner_start(&o, err, sizeof(err));
 }
 
 #define ARGS "\"process\":{\"args\":[\"/bin/true\"]}"
@@ -491,11 +494,11 @@ TEST(runner_start_refuses)
 	if (!b)
 		return;
 	struct runner_opts o = {.name = "x", .bundle = "relative/bundle"};
-	CHECK_INT(runner_start(&o, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runner_start(&o, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad bundle relative/bundle or name");
 	o.bundle = b;
 	o.name = "a/b";
-	CHECK_INT(runner_start(&o, err, sizeof(err)), -1);
+	CHECK_INT(i2ki_runner_start(&o, err, sizeof(err)), -1);
 	CHECK_CONTAINS(err, "bad bundle ");
 
 	CHECK_INT(start_with(b, "x", NULL, NULL), -1);
@@ -554,7 +557,7 @@ TEST(runner_namespaces_and_paths)
 	CHECK(any_ns_path(&r));
 	CHECK_INT(cgroup_path_of(&r, err, sizeof(err)), 0);
 	CHECK_STR(r.cgpath, "/i2kit/web");
-	json_free(r.cfg);
+	i2ki_json_free(r.cfg);
 
 	struct run r2 = {.o = &o};
 	r2.cfg =
@@ -563,7 +566,7 @@ TEST(runner_namespaces_and_paths)
 	CHECK(!any_ns_path(&r2));
 	CHECK_INT(cgroup_path_of(&r2, err, sizeof(err)), 0);
 	CHECK_STR(r2.cgpath, "/pods/web");
-	json_free(r2.cfg);
+	i2ki_json_free(r2.cfg);
 }
 
 TEST(child_steps_refuse_bad_config)
@@ -571,31 +574,31 @@ TEST(child_steps_refuse_bad_config)
 	struct jnode *p = J("{\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"hard\":1,\"soft\":1}]}");
 	CHECK_INT(set_rlimits(p, err, sizeof(err)), -1);
 	CHECK_STR(err, "unknown rlimit RLIMIT_BOGUS");
-	json_free(p);
+	i2ki_json_free(p);
 	p = J("{\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1,\"soft\":2}]}");
 	CHECK_INT(set_rlimits(p, err, sizeof(err)), -1);
 	CHECK_STR(err, "setrlimit RLIMIT_NOFILE: Invalid argument");
-	json_free(p);
+	i2ki_json_free(p);
 
 	p = J("{\"linux\":{\"sysctl\":{\"../../etc/x\":\"1\"}}}");
 	CHECK_INT(set_sysctls(p, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad sysctl name ../../etc/x");
-	json_free(p);
+	i2ki_json_free(p);
 	p = J("{\"linux\":{\"sysctl\":{\"net.ipv4.ip_forward\":1}}}");
 	CHECK_INT(set_sysctls(p, err, sizeof(err)), -1);
 	CHECK_STR(err, "sysctl net.ipv4.ip_forward: value is not a string");
-	json_free(p);
+	i2ki_json_free(p);
 	p = J("{\"linux\":{\"sysctl\":{\"net.i2k.nosuch\":\"1\"}}}");
 	CHECK_INT(set_sysctls(p, err, sizeof(err)), -1);
 	CHECK_STR(err, "open /proc/sys/net/i2k/nosuch: No such file or directory");
-	json_free(p);
+	i2ki_json_free(p);
 
 	p = J("{\"uidMappings\":[{\"containerID\":0,\"size\":1}]}");
 	CHECK_INT(write_idmap(1, p, "uidMappings", "uid_map", err, sizeof(err)), -1);
 	CHECK_STR(err, "linux.uidMappings: entry without containerID/hostID/size");
 	CHECK_INT(write_idmap(1, p, "gidMappings", "gid_map", err, sizeof(err)), -1);
 	CHECK_STR(err, "user namespace without linux.gidMappings");
-	json_free(p);
+	i2ki_json_free(p);
 
 	p = J("{\"args\":[\"/bin/sh\",3],\"env\":[]}");
 	CHECK(str_vec(p, "args", err, sizeof(err)) == NULL);
@@ -603,16 +606,16 @@ TEST(child_steps_refuse_bad_config)
 	char **env = str_vec(p, "env", err, sizeof(err));
 	CHECK(env != NULL && env[0] == NULL);
 	free(env);
-	json_free(p);
+	i2ki_json_free(p);
 
 	p = J("{\"uid\":0,\"gid\":0,\"additionalGids\":[\"wheel\"]}");
 	CHECK_INT(set_user(p, err, sizeof(err)), -1);
 	CHECK_STR(err, "additionalGids holds a non-number");
-	json_free(p);
+	i2ki_json_free(p);
 	p = J("{\"uid\":-1,\"gid\":0}");
 	CHECK_INT(set_user(p, err, sizeof(err)), -1);
 	CHECK_STR(err, "bad uid/gid -1:0");
-	json_free(p);
+	i2ki_json_free(p);
 
 	char *argv[] = {"i2k-no-such-program", NULL};
 	char *envp[] = {"PATH=/nonexistent-i2k:/nonexistent-i2k2", NULL};

@@ -3,8 +3,9 @@
  * parsing, GPT reading from synthetic disk images (built here, with an
  * independent CRC check value, and one made by sgdisk as the oracle),
  * partition lookup through a fake /sys/class/block and /dev, superblock
- * detection and freeing a tree without crossing file systems. stage1_run
+ * detection and freeing a tree without crossing file systems. i2ki_stage1_run
  * itself needs a VM: tests/integration/52-disk-root.sh boots it. */
+#include "initrd/init/util.c"
 #include "initrd/init/blkid.c"
 #include "initrd/init/cmdline.c"
 #include "initrd/init/log.c"
@@ -26,21 +27,21 @@ static void log_start(void)
 {
 	char p[300];
 	snprintf(p, sizeof(p), "%s/log", tmpdir);
-	log_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	i2ki_log_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	logged[0] = 0;
 }
 
 static const char *log_text(void)
 {
-	ssize_t n = pread(log_fd, logged, sizeof(logged) - 1, 0);
+	ssize_t n = pread(i2ki_log_fd, logged, sizeof(logged) - 1, 0);
 	logged[n > 0 ? n : 0] = 0;
 	return logged;
 }
 
 static void log_stop(void)
 {
-	close(log_fd);
-	log_fd = 2;
+	close(i2ki_log_fd);
+	i2ki_log_fd = 2;
 }
 
 /* ---- files ---------------------------------------------------------------- */
@@ -51,12 +52,12 @@ static void put_file(const char *rel, const char *text)
 	snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
 	char *slash = strrchr(p, '/');
 	*slash = 0;
-	mkdir_p(p, 0755);
+	i2ki_mkdir_p(p, 0755, NULL, 0);
 	*slash = '/';
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0) {
 		if (text)
-			write_all(fd, text, strlen(text));
+			i2ki_write_all(fd, text, strlen(text));
 		close(fd);
 	}
 }
@@ -152,8 +153,8 @@ static void make_gpt(const char *path, unsigned ss, const struct gpt_part *parts
 	le64w(hdr + 72, 2);
 	le32w(hdr + 80, c == C_NUM ? 100000 : n);
 	le32w(hdr + 84, c == C_ESIZE ? 64 : esz);
-	le32w(hdr + 88, blkid_crc32(0, ents, sizeof(ents)));
-	le32w(hdr + 16, blkid_crc32(0, hdr, 92) ^ (c == C_HDR_CRC ? 1u : 0u));
+	le32w(hdr + 88, i2ki_blkid_crc32(0, ents, sizeof(ents)));
+	le32w(hdr + 16, i2ki_blkid_crc32(0, hdr, 92) ^ (c == C_HDR_CRC ? 1u : 0u));
 	if (c == C_ENTRY_CRC)
 		ents[128 + 60] ^= 0x20; /* a name byte of entry 2 */
 	pwrite_all(fd, hdr, sizeof(hdr), ss);
@@ -171,21 +172,21 @@ static const struct gpt_part PARTS[] = {
 
 TEST(crc32_and_guids)
 {
-	CHECK_INT(blkid_crc32(0, "123456789", 9), 0xCBF43926u);
-	CHECK_INT(blkid_crc32(blkid_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
-	CHECK_INT(blkid_crc32(0, "", 0), 0);
+	CHECK_INT(i2ki_blkid_crc32(0, "123456789", 9), 0xCBF43926u);
+	CHECK_INT(i2ki_blkid_crc32(i2ki_blkid_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+	CHECK_INT(i2ki_blkid_crc32(0, "", 0), 0);
 	static const uint8_t esp[16] = {0x28, 0x73, 0x2A, 0xC1, 0x1F, 0xF8, 0xD2, 0x11,
 					0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B};
 	char s[37];
-	blkid_guid_format(esp, s);
+	i2ki_blkid_guid_format(esp, s);
 	CHECK_STR(s, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b");
-	CHECK(blkid_guid_valid("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"));
-	CHECK(blkid_guid_valid(s));
-	CHECK(!blkid_guid_valid("c12a7328-f81f-11d2-ba4b-00a0c93ec93"));
-	CHECK(!blkid_guid_valid("c12a7328-f81f-11d2-ba4b-00a0c93ec93bb"));
-	CHECK(!blkid_guid_valid("c12a7328f81f-11d2-ba4b-00a0c93ec93b0"));
-	CHECK(!blkid_guid_valid("g12a7328-f81f-11d2-ba4b-00a0c93ec93b"));
-	CHECK(!blkid_guid_valid(""));
+	CHECK(i2ki_blkid_guid_valid("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"));
+	CHECK(i2ki_blkid_guid_valid(s));
+	CHECK(!i2ki_blkid_guid_valid("c12a7328-f81f-11d2-ba4b-00a0c93ec93"));
+	CHECK(!i2ki_blkid_guid_valid("c12a7328-f81f-11d2-ba4b-00a0c93ec93bb"));
+	CHECK(!i2ki_blkid_guid_valid("c12a7328f81f-11d2-ba4b-00a0c93ec93b0"));
+	CHECK(!i2ki_blkid_guid_valid("g12a7328-f81f-11d2-ba4b-00a0c93ec93b"));
+	CHECK(!i2ki_blkid_guid_valid(""));
 }
 
 TEST(gpt_reads_synthetic_disk)
@@ -196,7 +197,7 @@ TEST(gpt_reads_synthetic_disk)
 	int fd = open(p, O_RDONLY);
 	static struct blkid_gpt g;
 	char why[64] = "";
-	CHECK_INT(blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_OK);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_OK);
 	CHECK_INT(g.sector, 512);
 	CHECK_INT(g.nentries, 128);
 	CHECK_INT(g.nparts, 3);
@@ -211,27 +212,27 @@ TEST(gpt_reads_synthetic_disk)
 	/* U+00E4 and U+1F600 (a surrogate pair) as UTF-8 */
 	CHECK_STR(g.parts[1].label, "root-\xC3\xA4\xF0\x9F\x98\x80");
 	const struct blkid_part *r =
-	    blkid_gpt_find_uuid(&g, "1B4E28BA-2FA1-11D2-883F-B9A761BDE3FB");
+	    i2ki_blkid_gpt_find_uuid(&g, "1B4E28BA-2FA1-11D2-883F-B9A761BDE3FB");
 	CHECK(r && r->num == 2);
-	r = blkid_gpt_find_uuid(&g, U_ROOT);
+	r = i2ki_blkid_gpt_find_uuid(&g, U_ROOT);
 	CHECK(r && r->num == 2);
-	CHECK(blkid_gpt_find_uuid(&g, "1b4e28ba-2fa1-11d2-883f-b9a761bde3fc") == NULL);
-	r = blkid_gpt_find_label(&g, "extra");
+	CHECK(i2ki_blkid_gpt_find_uuid(&g, "1b4e28ba-2fa1-11d2-883f-b9a761bde3fc") == NULL);
+	r = i2ki_blkid_gpt_find_label(&g, "extra");
 	CHECK(r && r->num == 3);
-	CHECK(blkid_gpt_find_label(&g, "EXTRA") == NULL);
-	CHECK(blkid_gpt_find_label(&g, "boo") == NULL);
+	CHECK(i2ki_blkid_gpt_find_label(&g, "EXTRA") == NULL);
+	CHECK(i2ki_blkid_gpt_find_label(&g, "boo") == NULL);
 	/* the sector size given explicitly */
-	CHECK_INT(blkid_gpt_read(fd, 512, &g, why, sizeof(why)), BLKID_GPT_OK);
-	CHECK_INT(blkid_gpt_read(fd, 4096, &g, why, sizeof(why)), BLKID_GPT_NONE);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 512, &g, why, sizeof(why)), BLKID_GPT_OK);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 4096, &g, why, sizeof(why)), BLKID_GPT_NONE);
 	CHECK_STR(why, "no GPT");
-	CHECK_INT(blkid_gpt_read(fd, 1000, &g, why, sizeof(why)), BLKID_GPT_BAD);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 1000, &g, why, sizeof(why)), BLKID_GPT_BAD);
 	CHECK_STR(why, "unsupported sector size");
 	close(fd);
 
 	/* 4096-byte sectors, probed */
 	make_gpt(p, 4096, PARTS, 2, C_NONE);
 	fd = open(p, O_RDONLY);
-	CHECK_INT(blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_OK);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_OK);
 	CHECK_INT(g.sector, 4096);
 	CHECK_INT(g.nparts, 2);
 	close(fd);
@@ -258,7 +259,7 @@ TEST(gpt_rejects_what_the_kernel_rejects)
 		make_gpt(p, 512, PARTS, 2, cases[i].c);
 		int fd = open(p, O_RDONLY);
 		char why[64] = "";
-		CHECK_INT(blkid_gpt_read(fd, 0, &g, why, sizeof(why)), cases[i].r);
+		CHECK_INT(i2ki_blkid_gpt_read(fd, 0, &g, why, sizeof(why)), cases[i].r);
 		CHECK_STR(why, cases[i].why);
 		CHECK_INT(g.nparts, 0);
 		close(fd);
@@ -267,10 +268,10 @@ TEST(gpt_rejects_what_the_kernel_rejects)
 	int fd = open(p, O_RDWR | O_TRUNC);
 	CHECK(ftruncate(fd, 65536) == 0);
 	char why[64] = "";
-	CHECK_INT(blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_NONE);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_NONE);
 	CHECK_STR(why, "no GPT");
 	CHECK(ftruncate(fd, 100) == 0);
-	CHECK_INT(blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_IO);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_IO);
 	CHECK_STR(why, "cannot read sector 0");
 	close(fd);
 }
@@ -293,15 +294,15 @@ TEST(gpt_reads_sgdisk_oracle)
 	int fd = open(p, O_RDONLY);
 	static struct blkid_gpt g;
 	char why[64] = "";
-	CHECK_INT(blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_OK);
+	CHECK_INT(i2ki_blkid_gpt_read(fd, 0, &g, why, sizeof(why)), BLKID_GPT_OK);
 	CHECK_INT(g.nparts, 2);
 	const struct blkid_part *r =
-	    blkid_gpt_find_uuid(&g, "0fda6b1c-1de4-4a4b-9a3c-2c5b8e7a9d01");
+	    i2ki_blkid_gpt_find_uuid(&g, "0fda6b1c-1de4-4a4b-9a3c-2c5b8e7a9d01");
 	CHECK(r && r->num == 2 && r->first_lba == 4096);
-	r = blkid_gpt_find_label(&g, "esp");
+	r = i2ki_blkid_gpt_find_label(&g, "esp");
 	CHECK(r && r->num == 1 && r->first_lba == 2048 && r->last_lba == 4095);
 	CHECK_STR(r ? r->type : NULL, T_ESP);
-	r = blkid_gpt_find_label(&g, "rootfs");
+	r = i2ki_blkid_gpt_find_label(&g, "rootfs");
 	CHECK(r && r->num == 2);
 	close(fd);
 }
@@ -312,25 +313,25 @@ TEST(superblocks)
 	snprintf(p, sizeof(p), "%s/fs.img", tmpdir);
 	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	CHECK(ftruncate(fd, 65536) == 0);
-	CHECK(blkid_fstype(fd) == NULL);
+	CHECK(i2ki_blkid_fstype(fd) == NULL);
 	uint8_t sq[32] = {'h', 's', 'q', 's'};
 	sq[28] = 4;
 	pwrite_all(fd, sq, sizeof(sq), 0);
-	CHECK_STR(blkid_fstype(fd), "squashfs");
+	CHECK_STR(i2ki_blkid_fstype(fd), "squashfs");
 	sq[28] = 3; /* squashfs 3: the kernel cannot mount it */
 	pwrite_all(fd, sq, sizeof(sq), 0);
-	CHECK(blkid_fstype(fd) == NULL);
+	CHECK(i2ki_blkid_fstype(fd) == NULL);
 	memset(sq, 0, sizeof(sq));
 	pwrite_all(fd, sq, sizeof(sq), 0);
 	pwrite_all(fd, "\x53\xEF", 2, 1080);
-	CHECK_STR(blkid_fstype(fd), "ext4");
+	CHECK_STR(i2ki_blkid_fstype(fd), "ext4");
 	pwrite_all(fd,
 		   "\x01"
 		   "CD001",
 		   6, 32768);
-	CHECK_STR(blkid_fstype(fd), "iso9660");
+	CHECK_STR(i2ki_blkid_fstype(fd), "iso9660");
 	CHECK(ftruncate(fd, 1000) == 0); /* too short for any superblock */
-	CHECK(blkid_fstype(fd) == NULL);
+	CHECK(i2ki_blkid_fstype(fd) == NULL);
 	close(fd);
 	/* the real thing: mkfs.ext4 */
 	char cmd[1024];
@@ -338,7 +339,7 @@ TEST(superblocks)
 	int rc = system(cmd);
 	CHECK(rc == 0);
 	fd = open(p, O_RDONLY);
-	CHECK_STR(blkid_fstype(fd), "ext4");
+	CHECK_STR(i2ki_blkid_fstype(fd), "ext4");
 	close(fd);
 }
 
@@ -346,11 +347,11 @@ TEST(parse_root_options)
 {
 	struct stage1_opts o;
 	char why[300];
-	cmdline_set("console=ttyS0 quiet");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 0);
+	i2ki_cmdline_set("console=ttyS0 quiet");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 0);
 
-	cmdline_set("console=ttyS0 i2kit.root=PARTUUID=1B4E28BA-2FA1-11D2-883F-B9A761BDE3FB");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
+	i2ki_cmdline_set("console=ttyS0 i2kit.root=PARTUUID=1B4E28BA-2FA1-11D2-883F-B9A761BDE3FB");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	CHECK_INT(o.kind, STAGE1_PARTUUID);
 	CHECK_STR(o.value, U_ROOT);
 	CHECK_STR(o.spec, "PARTUUID=1B4E28BA-2FA1-11D2-883F-B9A761BDE3FB");
@@ -359,9 +360,9 @@ TEST(parse_root_options)
 	CHECK_INT(o.mflags, 0);
 	CHECK_STR(o.mdata, "");
 
-	cmdline_set("i2kit.root=\"PARTLABEL=my root\" i2kit.rootfstype=ext4 i2kit.rootwait=0 "
-		    "i2kit.rootflags=noatime,data=ordered,ro,commit=5");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
+	i2ki_cmdline_set("i2kit.root=\"PARTLABEL=my root\" i2kit.rootfstype=ext4 i2kit.rootwait=0 "
+			 "i2kit.rootflags=noatime,data=ordered,ro,commit=5");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	CHECK_INT(o.kind, STAGE1_PARTLABEL);
 	CHECK_STR(o.value, "my root");
 	CHECK_STR(o.fstype, "ext4");
@@ -369,8 +370,8 @@ TEST(parse_root_options)
 	CHECK_INT(o.mflags, MS_NOATIME | MS_RDONLY);
 	CHECK_STR(o.mdata, "data=ordered,commit=5");
 
-	cmdline_set("i2kit.root=/dev/vda2 i2kit.rootfstype=iso9660 i2kit.rootwait=30");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
+	i2ki_cmdline_set("i2kit.root=/dev/vda2 i2kit.rootfstype=iso9660 i2kit.rootwait=30");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	CHECK_INT(o.kind, STAGE1_PATH);
 	CHECK_STR(o.value, "/dev/vda2");
 	CHECK_STR(o.fstype, "iso9660");
@@ -396,36 +397,36 @@ TEST(parse_root_options)
 	    {"i2kit.root=PARTLABEL=", "i2kit.root=PARTLABEL=: a GPT name is 1 to 36 characters"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cmdline_set(bad[i].cmdline);
-		CHECK_INT(stage1_parse(&o, why, sizeof(why)), -1);
+		i2ki_cmdline_set(bad[i].cmdline);
+		CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), -1);
 		CHECK_STR(why, bad[i].why);
 	}
 	char longv[400] = "i2kit.root=PARTLABEL=";
 	memset(longv + strlen(longv), 'x', 120);
-	cmdline_set(longv);
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), -1);
+	i2ki_cmdline_set(longv);
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), -1);
 	CHECK_CONTAINS(why, "a GPT name is 1 to 36 characters");
 	char huge[600] = "i2kit.root=/dev/";
 	memset(huge + strlen(huge), 'x', 400);
-	cmdline_set(huge);
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), -1);
+	i2ki_cmdline_set(huge);
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), -1);
 	CHECK_CONTAINS(why, "...: too long");
 
 	/* soft errors: logged, defaults used */
 	log_start();
-	cmdline_set("i2kit.root=/dev/vda i2kit.rootfstype=xfs i2kit.rootwait=ten");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
+	i2ki_cmdline_set("i2kit.root=/dev/vda i2kit.rootfstype=xfs i2kit.rootwait=ten");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	CHECK_STR(o.fstype, "auto");
 	CHECK_INT(o.rootwait, 15);
-	cmdline_set("i2kit.root=/dev/vda i2kit.rootwait=3601");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
+	i2ki_cmdline_set("i2kit.root=/dev/vda i2kit.rootwait=3601");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	CHECK_INT(o.rootwait, 15);
-	cmdline_set("i2kit.root=/dev/vda i2kit.rootwait=-1");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
+	i2ki_cmdline_set("i2kit.root=/dev/vda i2kit.rootwait=-1");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	char flags[600] = "i2kit.root=/dev/vda i2kit.rootflags=";
 	memset(flags + strlen(flags), 'o', 260);
-	cmdline_set(flags);
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
+	i2ki_cmdline_set(flags);
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	CHECK_STR(o.mdata, "");
 	const char *t = log_text();
 	CHECK_CONTAINS(t, "i2kit-init: warning: i2kit.rootfstype=xfs: not squashfs, ext4, "
@@ -443,21 +444,21 @@ TEST(parse_mount_flags)
 	unsigned long f;
 	int rw;
 	char d[16];
-	CHECK_INT(stage1_parse_flags("", &f, &rw, d, sizeof(d)), 0);
+	CHECK_INT(i2ki_stage1_parse_flags("", &f, &rw, d, sizeof(d)), 0);
 	CHECK_INT(f, 0);
 	CHECK_STR(d, "");
-	CHECK_INT(stage1_parse_flags("ro,rw,,nodev,nosuid,noexec", &f, &rw, d, sizeof(d)), 0);
+	CHECK_INT(i2ki_stage1_parse_flags("ro,rw,,nodev,nosuid,noexec", &f, &rw, d, sizeof(d)), 0);
 	CHECK_INT(f, MS_NODEV | MS_NOSUID | MS_NOEXEC);
 	CHECK_INT(rw, 1);
-	CHECK_INT(stage1_parse_flags("rw,ro,sync,dirsync,lazytime", &f, &rw, d, sizeof(d)), 0);
+	CHECK_INT(i2ki_stage1_parse_flags("rw,ro,sync,dirsync,lazytime", &f, &rw, d, sizeof(d)), 0);
 	CHECK_INT(f, MS_RDONLY | MS_SYNCHRONOUS | MS_DIRSYNC | MS_LAZYTIME);
 	CHECK_INT(rw, 0);
-	CHECK_INT(stage1_parse_flags("a=1,rox,b", &f, &rw, d, sizeof(d)), 0);
+	CHECK_INT(i2ki_stage1_parse_flags("a=1,rox,b", &f, &rw, d, sizeof(d)), 0);
 	CHECK_INT(f, 0);
 	CHECK_STR(d, "a=1,rox,b");
-	CHECK_INT(stage1_parse_flags("0123456789,abcde", &f, &rw, d, sizeof(d)), -1);
+	CHECK_INT(i2ki_stage1_parse_flags("0123456789,abcde", &f, &rw, d, sizeof(d)), -1);
 	CHECK_STR(d, "");
-	CHECK_INT(stage1_parse_flags("0123456789,abcd", &f, &rw, d, sizeof(d)), 0);
+	CHECK_INT(i2ki_stage1_parse_flags("0123456789,abcd", &f, &rw, d, sizeof(d)), 0);
 	CHECK_STR(d, "0123456789,abcd");
 }
 
@@ -500,9 +501,9 @@ TEST(find_root_device)
 	fake_tree(sysfs, dev, sizeof(sysfs));
 
 	/* PARTUUID → vda2: the node is made from sys/class/block/vda2/dev */
-	cmdline_set("i2kit.root=PARTUUID=1B4E28BA-2FA1-11D2-883F-B9A761BDE3FB");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 1);
+	i2ki_cmdline_set("i2kit.root=PARTUUID=1B4E28BA-2FA1-11D2-883F-B9A761BDE3FB");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 1);
 	snprintf(want, sizeof(want), "%s/vda2", dev);
 	CHECK_STR(path, want);
 	CHECK_STR(seen, "sr0 (empty), vda (GPT: 3 partitions)");
@@ -514,54 +515,55 @@ TEST(find_root_device)
 	}
 
 	/* PARTLABEL → vda1 (the node exists) */
-	cmdline_set("i2kit.root=PARTLABEL=boot");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 1);
+	i2ki_cmdline_set("i2kit.root=PARTLABEL=boot");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 1);
 	snprintf(want, sizeof(want), "%s/vda1", dev);
 	CHECK_STR(path, want);
 
 	/* not there: every disk is reported */
-	cmdline_set("i2kit.root=PARTUUID=00000000-0000-0000-0000-000000000000");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
+	i2ki_cmdline_set("i2kit.root=PARTUUID=00000000-0000-0000-0000-000000000000");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
 	CHECK_STR(seen, "sr0 (empty), vda (GPT: 3 partitions), vdb (no GPT)");
 
 	/* in the GPT, but the kernel shows no vda3 */
-	cmdline_set("i2kit.root=PARTLABEL=extra");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
+	i2ki_cmdline_set("i2kit.root=PARTLABEL=extra");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
 	CHECK_STR(seen, "sr0 (empty), vda (GPT: 3 partitions) [partition 3 matches but the "
 			"kernel shows no device for it], vdb (no GPT)");
 
 	/* a device path: known to sysfs, or an existing node */
-	cmdline_set("i2kit.root=/dev/vdb");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 1);
+	i2ki_cmdline_set("i2kit.root=/dev/vdb");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 1);
 	snprintf(want, sizeof(want), "%s/vdb", dev);
 	CHECK_STR(path, want);
-	cmdline_set("i2kit.root=/dev/vdc");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
+	i2ki_cmdline_set("i2kit.root=/dev/vdc");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
 	CHECK_STR(seen, "no /dev/vdc; disks: loop0 sr0 vda vdb");
 
 	/* a damaged GPT is named */
 	snprintf(want, sizeof(want), "%s/vda", dev);
 	make_gpt(want, 512, PARTS, 3, C_HDR_CRC);
-	cmdline_set("i2kit.root=PARTLABEL=boot");
-	CHECK_INT(stage1_parse(&o, why, sizeof(why)), 1);
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
+	i2ki_cmdline_set("i2kit.root=PARTLABEL=boot");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
 	CHECK_STR(seen, "sr0 (empty), vda (GPT unusable: header CRC mismatch), vdb (no GPT)");
 
 	/* no sysfs at all */
-	CHECK_INT(stage1_find(&o, "/nonexistent", dev, path, sizeof(path), seen, sizeof(seen)), 0);
+	CHECK_INT(i2ki_stage1_find(&o, "/nonexistent", dev, path, sizeof(path), seen, sizeof(seen)),
+		  0);
 	CHECK_STR(seen, "none");
 	/* a disk whose node cannot be made (no dev file in sysfs) */
 	put_file("sys/class/block/vdz/size", "8\n");
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), seen, sizeof(seen)), 0);
 	CHECK_CONTAINS(seen, "vdz (no node: No such file or directory)");
 	/* the report is bounded */
 	char small[24];
-	CHECK_INT(stage1_find(&o, sysfs, dev, path, sizeof(path), small, sizeof(small)), 0);
+	CHECK_INT(i2ki_stage1_find(&o, sysfs, dev, path, sizeof(path), small, sizeof(small)), 0);
 	CHECK_INT(strlen(small), sizeof(small) - 1);
 }
 
@@ -583,10 +585,10 @@ TEST(free_tree_stays_on_its_fs)
 	struct stat st;
 	CHECK(fstat(fd, &st) == 0);
 	/* another file system's entries (here: all of them) are not touched */
-	CHECK_INT(stage1_free_tree(fd, st.st_dev + 1), 0);
+	CHECK_INT(i2ki_stage1_free_tree(fd, st.st_dev + 1), 0);
 	snprintf(p, sizeof(p), "%s/a/b/c/file", root);
 	CHECK(access(p, F_OK) == 0);
-	CHECK_INT(stage1_free_tree(fd, st.st_dev), 0);
+	CHECK_INT(i2ki_stage1_free_tree(fd, st.st_dev), 0);
 	CHECK_INT(count_entries(root), 0);
 	CHECK(access("/etc/passwd", F_OK) == 0); /* the symlink, not its target */
 	close(fd);

@@ -913,29 +913,13 @@ TEST(isoboot_errors)
 	isoboot_err(&o, I2K_ERR_CONFIG, "no boot entry: set bios or efi");
 	o = (struct i2k_isoboot_opts){.bios = true, .volume_id = "no/slash"};
 	isoboot_err(&o, I2K_ERR_CONFIG, "volume id \"no/slash\"");
-	/* data paths: options, then the environment */
+	/* data paths come in the options; the library reads no environment */
 	o = (struct i2k_isoboot_opts){.bios = true, .isolinux_bin = "/nonexistent/isolinux.bin"};
 	isoboot_err(&o, I2K_ERR_NOTFOUND, "reading isolinux.bin /nonexistent/isolinux.bin");
-	o = (struct i2k_isoboot_opts){.bios = true};
-	setenv("I2KIT_ISOLINUX_DIR", "/nonexistent-isolinux", 1);
-	isoboot_err(&o, I2K_ERR_NOTFOUND,
-		    "reading isolinux.bin /nonexistent-isolinux/isolinux.bin");
-	unsetenv("I2KIT_ISOLINUX_DIR");
-	setenv("I2KIT_LDLINUX_C32", "/nonexistent/ldlinux.c32", 1);
+	o = (struct i2k_isoboot_opts){.bios = true, .ldlinux_c32 = "/nonexistent/ldlinux.c32"};
 	isoboot_err(&o, I2K_ERR_NOTFOUND, "reading ldlinux.c32 /nonexistent/ldlinux.c32");
-	unsetenv("I2KIT_LDLINUX_C32");
 	o = (struct i2k_isoboot_opts){.bios = true, .hybrid = true, .mbr_path = "/nonexistent/mbr"};
 	isoboot_err(&o, I2K_ERR_NOTFOUND, "reading MBR code /nonexistent/mbr");
-	CHECK_STR(i2k_isolinux_dir(), I2K_ISOLINUX_DIR_DEFAULT);
-	setenv("I2KIT_ISOLINUX_DIR", "/x", 1);
-	CHECK_STR(i2k_isolinux_dir(), "/x");
-	setenv("I2KIT_ISOLINUX_DIR", "", 1);
-	CHECK_STR(i2k_isolinux_dir(), I2K_ISOLINUX_DIR_DEFAULT);
-	unsetenv("I2KIT_ISOLINUX_DIR");
-	setenv("I2KIT_LDLINUX_C32", "/y", 1);
-	CHECK_STR(i2k_ldlinux_c32_path(), "/y");
-	unsetenv("I2KIT_LDLINUX_C32");
-	CHECK_STR(i2k_ldlinux_c32_path(), I2K_LDLINUX_C32_DEFAULT);
 }
 
 int main(void)

@@ -10,11 +10,11 @@
 
 #include "builder/base/util.h"
 #include "builder/fstree/fstree.h"
-#include "formats/outputs.h"
+#include "formats/format.h"
+#include "pipeline/build.h"
 #include "initrd/cpio.h"
 #include "test.h"
 #include "testutil.h"
-
 
 static char *read_all(const char *path, size_t *len)
 {
@@ -107,12 +107,19 @@ static struct i2k_fstree *make_root(struct i2k_spool *sp, bool with_kernel, bool
 	return t;
 }
 
+/* One format through the pipeline's formats stage. */
+static int output_write(const char *fmt, struct i2k_fstree *t, const struct i2k_format_opts *o,
+			struct i2k_output_result *res, struct i2k_error **err)
+{
+	return i2k_build_write_formats(t, o, &fmt, 1, res, NULL, err);
+}
+
 static int write_fmt(const char *fmt, struct i2k_fstree *t, const char *dir,
 		     enum i2k_compression comp, struct i2k_output_result *res,
 		     struct i2k_error **err)
 {
-	struct i2k_output_opts o = {.dir = dir, .name = "vm", .compression = comp};
-	return i2k_output_write(fmt, t, &o, res, err);
+	struct i2k_format_opts o = {.dir = dir, .name = "vm", .compression = comp};
+	return output_write(fmt, t, &o, res, err);
 }
 
 static size_t count_files(const char *dir)
@@ -133,23 +140,28 @@ static size_t count_files(const char *dir)
 
 TEST(format_table)
 {
-	CHECK(i2k_output_known("kernel+initrd"));
-	CHECK(i2k_output_known("tar"));
-	CHECK(i2k_output_known("tar-kernel-initrd"));
-	CHECK(i2k_output_known("raw-bios"));
-	CHECK(i2k_output_known("qcow2-efi"));
-	CHECK(i2k_output_known("kernel+squashfs"));
-	CHECK(!i2k_output_known("nonsense"));
+	CHECK(i2k_format_find("kernel+initrd"));
+	CHECK(i2k_format_find("tar"));
+	CHECK(i2k_format_find("qcow2-efi"));
+	CHECK(!i2k_format_find("nonsense"));
 	size_t n = 0;
-	const struct i2k_output_format *f = i2k_output_formats(&n);
-	CHECK_INT(n, 13);
+	const struct i2k_format *f = i2k_formats(&n);
+	CHECK_INT(n, 17); /* every format of DESIGN.md + vmdk, gcp, kernel+iso, iso-efi-initrd */
 	CHECK_STR(f[0].name, "kernel+initrd");
-	size_t implemented = 0;
 	for (size_t i = 0; i < n; i++) {
-		implemented += f[i].implemented;
-		CHECK(f[i].description && f[i].description[0]);
+		/* every row has a writer, help text, files and a valid boot mode */
+		CHECK(f[i].write != NULL);
+		CHECK(f[i].help && f[i].help[0]);
+		CHECK(f[i].files[0] && f[i].files[0][0]);
+		CHECK(strcmp(i2k_boot_method_name(f[i].boot), "?") != 0);
+		CHECK(f[i].roots & I2K_ROOT_BIT(f[i].root)); /* the default is accepted */
+		/* a disk boots with firmware, unless it only travels (gcp) */
+		CHECK(f[i].boot == I2K_BOOT_KERNEL || f[i].boot == I2K_BOOT_NONE ||
+		      f[i].firmware == I2K_FIRMWARE_BIOS || f[i].firmware == I2K_FIRMWARE_UEFI ||
+		      f[i].container == I2K_CONTAINER_GCP);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(f[i].name, f[j].name) != 0);
 	}
-	CHECK_INT(implemented, 13); /* every format of DESIGN.md */
 }
 
 TEST(unknown_and_refused)
@@ -161,33 +173,35 @@ TEST(unknown_and_refused)
 	struct i2k_output_result res = {0};
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/unknown", tmpdir);
-	struct i2k_output_opts bo = {.dir = dir, .name = "vm", .root = I2K_ROOT_SQUASHFS};
-	CHECK(i2k_output_write("raw-bios", t, &bo, &res, &err) < 0);
+	struct i2k_format_opts bo = {
+	    .dir = dir, .name = "vm", .root_given = true, .root = I2K_ROOT_SQUASHFS};
+	CHECK(output_write("raw-bios", t, &bo, &res, &err) < 0);
 	CHECK(err && err->code == I2K_ERR_USAGE);
 	CHECK_STR(err ? err->msg : NULL,
 		  "raw-bios boots with the root in the initramfs only; --root squashfs needs "
-		  "raw-efi, qcow2-efi, aws or kernel+squashfs");
+		  "kernel+squashfs, raw-efi, qcow2-efi or aws");
 	i2k_error_free(err);
 	err = NULL;
 	CHECK(write_fmt("floppy", t, dir, I2K_COMPRESS_GZIP, &res, &err) < 0);
 	CHECK(err && err->code == I2K_ERR_USAGE);
-	CHECK_STR(err ? err->msg : NULL, "unknown output format floppy (see i2kit build --help)");
+	CHECK_STR(err ? err->msg : NULL,
+		  "unknown output format \"floppy\" (see i2kit build --help)");
 	i2k_error_free(err);
 	err = NULL;
-	struct i2k_output_opts o = {.dir = dir, .name = "a/b"};
-	CHECK(i2k_output_write("tar", t, &o, &res, &err) < 0);
+	struct i2k_format_opts o = {.dir = dir, .name = "a/b"};
+	CHECK(output_write("tar", t, &o, &res, &err) < 0);
 	CHECK_STR(err ? err->msg : NULL, "invalid output name \"a/b\"");
 	i2k_error_free(err);
 	err = NULL;
 	o.name = NULL;
-	CHECK(i2k_output_write("tar", t, &o, &res, &err) < 0);
+	CHECK(output_write("tar", t, &o, &res, &err) < 0);
 	CHECK_STR(err ? err->msg : NULL, "invalid output name \"\"");
 	i2k_error_free(err);
 	err = NULL;
 	o.name = "vm";
 	o.compression = I2K_COMPRESS_GZIP;
 	o.level = 12;
-	CHECK(i2k_output_write("kernel+initrd", t, &o, &res, &err) < 0);
+	CHECK(output_write("kernel+initrd", t, &o, &res, &err) < 0);
 	CHECK_STR(err ? err->msg : NULL, "gzip level 12 out of range 1..9");
 	i2k_error_free(err);
 	CHECK_INT(res.nfiles, 0);
@@ -473,10 +487,10 @@ TEST(golden_hashes)
 	struct i2k_output_result res = {0};
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/golden", tmpdir);
-	struct i2k_output_opts o = {.dir = dir, .name = "g", .compression = I2K_COMPRESS_NONE};
-	CHECK(i2k_output_write("tar", t, &o, &res, &err) == 0);
-	CHECK(i2k_output_write("kernel+initrd", t, &o, &res, &err) == 0);
-	CHECK(i2k_output_write("tar-kernel-initrd", t, &o, &res, &err) == 0);
+	struct i2k_format_opts o = {.dir = dir, .name = "g", .compression = I2K_COMPRESS_NONE};
+	CHECK(output_write("tar", t, &o, &res, &err) == 0);
+	CHECK(output_write("kernel+initrd", t, &o, &res, &err) == 0);
+	CHECK(output_write("tar-kernel-initrd", t, &o, &res, &err) == 0);
 	unsetenv("SOURCE_DATE_EPOCH");
 	char actual[4096] = "";
 	size_t off = 0;

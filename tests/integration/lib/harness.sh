@@ -55,6 +55,22 @@
 #   faultproxy_stop
 #   leftover_procs [SUBSTR..] lists live (non-zombie) registry/token/faultproxy processes
 #   on_exit CMD...            register a cleanup command (run in reverse order on EXIT)
+#   free_port                 prints a TCP port free on 127.0.0.1 (for --publish / hostfwd)
+#   qemu_run LOG SECS ARGS..  QEMU (TCG, 512 MB, no display, no reboot) run to its end,
+#                             killed after SECS; console in LOG; status in $QEMU_RC
+#   qemu_start LOG SECS ARGS.. the same in the background: $QEMU_PID, killed on EXIT
+#   bg_start LOG CMD...       any command in the background (e.g. i2kit run qemu): $BG_PID,
+#                             output in LOG, killed on EXIT
+#   bg_wait PID [SECS]        waits for a background PID (at most SECS, default forever);
+#                             its exit status in $BG_RC ("timeout" if still running)
+#   wait_line FILE TEXT SECS [PID]  waits until FILE holds the fixed string TEXT; gives up
+#                             after SECS or when PID has ended; 0 when seen
+#   fetch_published URL SECS [PID]  GETs URL (a --publish/hostfwd port) until it answers
+#                             non-empty, every 0.5 s for SECS, or until PID ends; prints
+#                             the body; 0 on success
+#   cache_verify [DIR]        a cache ($I2KIT_CACHE) is a sound OCI layout: prints one line
+#                             per problem (none when sound); 1 if any
+#   assert_cache_ok NAME [DIR]  PASS when cache_verify finds nothing
 
 # shellcheck shell=bash
 
@@ -240,4 +256,187 @@ leftover_procs() {
         found=0
     done
     [ $found -eq 1 ]
+}
+
+# ---- QEMU and published ports ---------------------------------------------------
+
+# free_port: a TCP port that nothing listens on at 127.0.0.1 right now
+free_port() {
+    "$T_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# QEMU as every boot test starts it; the caller adds the machine (kernel,
+# drives, network, firmware, ...). I2K_TEST_QEMU overrides the binary.
+_t_qemu() {
+    local to=$1
+    shift
+    timeout --kill-after=5 "$to" "${I2K_TEST_QEMU:-qemu-system-x86_64}" -accel tcg -m 512 \
+        -nographic -no-reboot "$@"
+}
+
+# qemu_run LOG SECS QEMU_ARGS...: runs QEMU to its end (at most SECS, then
+# 124); console (stdout+stderr) in LOG; exit status in QEMU_RC. Never fails
+# itself, so it is safe under set -e.
+qemu_run() {
+    local log=$1 to=$2
+    shift 2
+    QEMU_RC=0
+    _t_qemu "$to" "$@" >"$log" 2>&1 </dev/null || QEMU_RC=$?
+}
+
+# qemu_start LOG SECS QEMU_ARGS...: the same in the background; QEMU_PID is
+# its pid (wait with bg_wait, watch LOG with wait_line); killed on EXIT.
+qemu_start() {
+    local log=$1 to=$2
+    shift 2
+    _t_qemu "$to" "$@" >"$log" 2>&1 </dev/null &
+    QEMU_PID=$!
+    on_exit "kill $QEMU_PID 2>/dev/null; wait $QEMU_PID 2>/dev/null"
+}
+
+# bg_start LOG CMD...: CMD in the background, stdout+stderr in LOG; BG_PID is
+# its pid; killed (SIGKILL) on EXIT if still running.
+bg_start() {
+    local log=$1
+    shift
+    "$@" >"$log" 2>&1 </dev/null &
+    BG_PID=$!
+    on_exit "kill -KILL $BG_PID 2>/dev/null; wait $BG_PID 2>/dev/null"
+}
+
+# bg_wait PID [SECS]: waits for a child of this shell; BG_RC is its exit
+# status, or "timeout" when it is still running after SECS (not killed).
+# Call it directly, not in $(...): a subshell cannot wait for the pid.
+bg_wait() {
+    local pid=$1 to=${2:-} deadline
+    if [ -n "$to" ]; then
+        deadline=$((SECONDS + to))
+        while kill -0 "$pid" 2>/dev/null; do
+            [ "$SECONDS" -ge "$deadline" ] && { BG_RC=timeout; return 0; }
+            sleep 0.1
+        done
+    fi
+    BG_RC=0
+    wait "$pid" 2>/dev/null || BG_RC=$?
+}
+
+# wait_line FILE TEXT SECS [PID]: until FILE contains TEXT (a fixed string,
+# e.g. a console line); returns 1 after SECS or once PID has ended without it
+wait_line() {
+    local file=$1 text=$2 deadline=$((SECONDS + $3)) pid=${4:-}
+    while :; do
+        grep -qaF -- "$text" "$file" 2>/dev/null && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            grep -qaF -- "$text" "$file" 2>/dev/null
+            return
+        fi
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.2
+    done
+}
+
+# fetch_published URL SECS [PID]: GETs URL through a published port until it
+# answers 2xx with a non-empty body (a guest service takes a while to come
+# up); prints the body; returns 1 after SECS or once PID (the VM) has ended.
+fetch_published() {
+    local url=$1 deadline=$((SECONDS + $2)) pid=${3:-} body
+    while :; do
+        body=$(curl -fsS -m 2 "$url" 2>/dev/null) && [ -n "$body" ] && {
+            printf '%s\n' "$body"
+            return 0
+        }
+        [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && return 1
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.5
+    done
+}
+
+# ---- the image cache ---------------------------------------------------------------
+
+# cache_verify [DIR]: DIR (default $I2KIT_CACHE) is an OCI image layout that
+# others can read: oci-layout and index.json parse; every index.json entry's
+# manifest, config and layers are present with the size and sha256 the
+# descriptors give; every committed blob's sha256 is its name (.partial-*
+# files are in-progress downloads and not checked); `skopeo inspect` reads
+# every named ref. Prints one line per problem; returns 1 if there is any.
+# (`i2kit cache verify` will do the first checks itself; skopeo stays as the
+# independent reader.)
+cache_verify() {
+    local dir=${1:-${I2KIT_CACHE:?fresh_cache first}} out ref
+    out=$("$T_PY" - "$dir" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+bad = []
+def blob(desc, what):
+    dg = desc.get("digest", "")
+    if not dg.startswith("sha256:") or len(dg) != 71:
+        bad.append("%s: bad digest %r" % (what, dg))
+        return None
+    p = os.path.join(d, "blobs", "sha256", dg[7:])
+    if not os.path.isfile(p):
+        bad.append("%s: blob %s missing" % (what, dg))
+        return None
+    data = open(p, "rb").read()
+    if "size" in desc and desc["size"] != len(data):
+        bad.append("%s: blob %s is %d bytes, descriptor says %d" % (what, dg, len(data), desc["size"]))
+    return data
+try:
+    if json.load(open(os.path.join(d, "oci-layout"))).get("imageLayoutVersion") != "1.0.0":
+        bad.append("oci-layout: imageLayoutVersion is not 1.0.0")
+except Exception as e:
+    bad.append("oci-layout: %s" % e)
+try:
+    index = json.load(open(os.path.join(d, "index.json")))
+    entries = index["manifests"]
+except Exception as e:
+    bad.append("index.json: %s" % e)
+    entries = []
+for m in entries:
+    ref = m.get("annotations", {}).get("org.opencontainers.image.ref.name", m.get("digest"))
+    data = blob(m, "index.json entry %s" % ref)
+    if data is None:
+        continue
+    try:
+        man = json.loads(data)
+    except ValueError as e:
+        bad.append("%s: manifest is not JSON: %s" % (ref, e))
+        continue
+    for i, c in enumerate([man.get("config")] + man.get("layers", [])):
+        if c is not None:
+            blob(c, "%s: %s" % (ref, "config" if i == 0 else "layer %d" % (i - 1)))
+bd = os.path.join(d, "blobs", "sha256")
+for name in sorted(os.listdir(bd)) if os.path.isdir(bd) else []:
+    p = os.path.join(bd, name)
+    if name.startswith(".") or not os.path.isfile(p):
+        continue
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != name:
+        bad.append("blob %s: content has sha256 %s" % (name, h.hexdigest()))
+for b in bad:
+    print(b)
+for m in entries:
+    r = m.get("annotations", {}).get("org.opencontainers.image.ref.name")
+    if r:
+        print("REF " + r)
+PY
+    ) || out="cache_verify: the checker failed on $dir"
+    local problems
+    problems=$(printf '%s\n' "$out" | grep -v '^REF ' | sed '/^$/d' || true)
+    while IFS= read -r ref; do
+        [ -n "$ref" ] || continue
+        skopeo inspect "oci:$dir:$ref" >/dev/null 2>&1 ||
+            problems="$problems${problems:+$'\n'}skopeo inspect oci:$dir:$ref failed"
+    done < <(printf '%s\n' "$out" | sed -n 's/^REF //p')
+    [ -z "$problems" ] && return 0
+    printf '%s\n' "$problems"
+    return 1
+}
+
+# assert_cache_ok NAME [DIR]: PASS when cache_verify finds no problem
+assert_cache_ok() {
+    local out
+    if out=$(cache_verify "${2:-}"); then t_pass "$1"; else t_fail "$1" "$out"; fi
 }

@@ -1,0 +1,277 @@
+/* output.c — a format's output files: temp names, hashing while writing,
+ * commit together (contract in output.h). */
+#include "formats/output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
+
+#define SINK_CAPACITY (1ull << 62)
+
+void i2k_output_result_free(struct i2k_output_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nfiles; i++)
+		free(r->files[i].path);
+	free(r->files);
+	free(r->kernel_release);
+	memset(r, 0, sizeof(*r));
+}
+
+void i2k_output_result_add(struct i2k_output_result *r, const char *path, const char *format,
+			   uint64_t size, const char *sha256)
+{
+	r->files = i2k_xrealloc(r->files, (r->nfiles + 1) * sizeof(*r->files));
+	struct i2k_output_file *f = &r->files[r->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->path = i2k_xstrdup(path);
+	f->format = format;
+	f->size = size;
+	snprintf(f->sha256, sizeof(f->sha256), "%s", sha256);
+}
+
+char *i2k_output_path(const char *dir, const char *name, const char *suffix)
+{
+	return i2k_xasprintf("%s/%s%s", dir ? dir : ".", name, suffix);
+}
+
+/* ---- the hashing sink over one output file ------------------------------- */
+
+struct out_sink {
+	struct i2k_sink base;
+	int fd;			/* borrowed from the atomic file */
+	struct i2k_sha256 *sha; /* borrowed */
+	uint64_t hashed;	/* bytes [0, hashed) are in sha */
+	uint64_t length;	/* end of the last byte written or zeroed */
+	bool backwards;		/* a write went before `hashed`: rehash at commit */
+};
+
+static void hash_zeros(struct i2k_sha256 *sha, uint64_t n)
+{
+	static const uint8_t zeros[65536];
+	while (n) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		i2k_sha256_update(sha, zeros, k);
+		n -= k;
+	}
+}
+
+/* Brings the running hash up to off with zeros; false when off is behind. */
+static bool hash_to(struct out_sink *o, uint64_t off)
+{
+	if (o->backwards || off < o->hashed) {
+		o->backwards = true;
+		return false;
+	}
+	hash_zeros(o->sha, off - o->hashed);
+	o->hashed = off;
+	return true;
+}
+
+static void grow(struct out_sink *o, uint64_t end)
+{
+	if (end > o->length)
+		o->length = end;
+}
+
+static int osink_write(struct i2k_sink *s, uint64_t off, const void *buf, size_t len,
+		       struct i2k_error **err)
+{
+	struct out_sink *o = (struct out_sink *)s;
+	if (i2k_pwrite_all(o->fd, buf, len, (off_t)off, err) < 0)
+		return -1;
+	if (hash_to(o, off)) {
+		i2k_sha256_update(o->sha, buf, len);
+		o->hashed += len;
+	}
+	grow(o, off + len);
+	return 0;
+}
+
+static int osink_zero(struct i2k_sink *s, uint64_t off, uint64_t len, struct i2k_error **err)
+{
+	struct out_sink *o = (struct out_sink *)s;
+	if (off < o->length) {
+		/* Zeroing bytes already written: punch them (rare). */
+		uint64_t n = o->length - off < len ? o->length - off : len;
+		if (fallocate(o->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			      (off_t)n) < 0)
+			return i2k_error_errno(err, errno, I2K_ERR_IO, "punching a hole");
+	}
+	if (hash_to(o, off)) {
+		hash_zeros(o->sha, len);
+		o->hashed += len;
+	}
+	grow(o, off + len);
+	return 0;
+}
+
+static int osink_read(struct i2k_sink *s, uint64_t off, void *buf, size_t len,
+		      struct i2k_error **err)
+{
+	struct out_sink *o = (struct out_sink *)s;
+	memset(buf, 0, len);
+	if (off >= o->length)
+		return 0;
+	size_t n = o->length - off < len ? (size_t)(o->length - off) : len;
+	ssize_t got = pread(o->fd, buf, n, (off_t)off);
+	if (got < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "reading back %s", s->name);
+	return 0; /* past the file's end (a trailing hole) reads as zeros */
+}
+
+/* Sets the file's length (trailing holes) and completes the hash. */
+static int osink_finish(struct i2k_sink *s, struct i2k_error **err)
+{
+	struct out_sink *o = (struct out_sink *)s;
+	struct stat st;
+	if (fstat(o->fd, &st) < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", s->name);
+	if ((uint64_t)st.st_size < o->length && ftruncate(o->fd, (off_t)o->length) < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", s->name);
+	if (!o->backwards)
+		hash_to(o, o->length);
+	return 0;
+}
+
+static void osink_destroy(struct i2k_sink *s)
+{
+	(void)s; /* embedded in the group */
+}
+
+static const struct i2k_sink_ops out_sink_ops = {.write_at = osink_write,
+						 .read_at = osink_read,
+						 .zero = osink_zero,
+						 .finish = osink_finish,
+						 .destroy = osink_destroy};
+
+/* ---- the group ------------------------------------------------------------ */
+
+struct out_file {
+	struct i2k_atomic_file af;
+	struct i2k_fd_writer fw; /* stream mode */
+	struct i2k_sha256 *sha;
+	struct out_sink sink; /* sink mode */
+	bool sink_used;
+};
+
+struct i2k_output_group {
+	size_t n;
+	struct out_file f[I2K_OUTPUT_MAX_FILES];
+};
+
+int i2k_output_group_open(const char *dir, const char *name, const char *const *suffixes, size_t n,
+			  struct i2k_output_group **out, struct i2k_error **err)
+{
+	if (n == 0 || n > I2K_OUTPUT_MAX_FILES)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "output group of %zu files", n);
+	struct i2k_output_group *g = i2k_xcalloc(1, sizeof(*g));
+	for (size_t i = 0; i < n; i++)
+		g->f[i].af.fd = -1;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *path = i2k_output_path(dir, name, suffixes[i]);
+		struct out_file *f = &g->f[i];
+		if (i2k_atomic_open(&f->af, path, 0644, err) < 0) {
+			i2k_output_group_free(g);
+			return -1;
+		}
+		g->n = i + 1;
+		f->sha = i2k_sha256_new();
+		i2k_fd_writer_init(&f->fw, f->af.fd, f->sha);
+		f->sink.base = (struct i2k_sink){
+		    .ops = &out_sink_ops, .size = SINK_CAPACITY, .name = f->af.final_path};
+		f->sink.fd = f->af.fd;
+		f->sink.sha = f->sha;
+	}
+	*out = g;
+	return 0;
+}
+
+struct i2k_ostream i2k_output_stream(struct i2k_output_group *g, size_t i)
+{
+	return i2k_fd_writer_stream(&g->f[i].fw);
+}
+
+struct i2k_sink *i2k_output_sink(struct i2k_output_group *g, size_t i)
+{
+	g->f[i].sink_used = true;
+	return &g->f[i].sink.base;
+}
+
+/* Flushes file f and takes its size and digest. */
+static int close_one(struct out_file *f, uint64_t *size, char digest[I2K_DIGEST_LEN + 1],
+		     struct i2k_error **err)
+{
+	if (!f->sink_used) {
+		if (i2k_fd_writer_flush(&f->fw, err) < 0)
+			return i2k_error_wrap(err, "writing %s", f->af.final_path);
+		*size = f->fw.bytes;
+		i2k_sha256_final(f->sha, digest);
+		return 0;
+	}
+	if (i2k_sink_finish(&f->sink.base, err) < 0)
+		return i2k_error_wrap(err, "writing %s", f->af.final_path);
+	*size = f->sink.length;
+	if (!f->sink.backwards) {
+		i2k_sha256_final(f->sha, digest);
+		return 0;
+	}
+	if (lseek(f->af.fd, 0, SEEK_SET) < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", f->af.final_path);
+	uint64_t n;
+	return i2k_sha256_fd(f->af.fd, digest, &n, err);
+}
+
+int i2k_output_group_commit(struct i2k_output_group *g, const char *format,
+			    struct i2k_output_result *res, struct i2k_error **err)
+{
+	uint64_t sizes[I2K_OUTPUT_MAX_FILES];
+	char digests[I2K_OUTPUT_MAX_FILES][I2K_DIGEST_LEN + 1];
+	char *paths[I2K_OUTPUT_MAX_FILES] = {0};
+	for (size_t i = 0; i < g->n; i++)
+		if (close_one(&g->f[i], &sizes[i], digests[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < g->n; i++)
+		paths[i] = i2k_xstrdup(g->f[i].af.final_path);
+	int r = 0;
+	size_t done = 0;
+	for (; done < g->n; done++) {
+		/* On failure i2k_atomic_commit removes its temp file itself. */
+		if (i2k_check_interrupt(err) < 0 || i2k_atomic_commit(&g->f[done].af, err) < 0) {
+			r = -1;
+			break;
+		}
+	}
+	if (r < 0)
+		for (size_t j = 0; j < done; j++)
+			unlink(paths[j]);
+	for (size_t i = 0; r == 0 && i < g->n; i++)
+		i2k_output_result_add(res, paths[i], format, sizes[i], digests[i]);
+	for (size_t i = 0; i < g->n; i++)
+		free(paths[i]);
+	return r;
+}
+
+void i2k_output_group_free(struct i2k_output_group *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->n; i++) {
+		i2k_atomic_abort(&g->f[i].af); /* no-op after commit */
+		i2k_fd_writer_release(&g->f[i].fw);
+		i2k_sha256_free(g->f[i].sha);
+	}
+	free(g);
+}
+
+void i2k_output_group_freep(struct i2k_output_group **g)
+{
+	i2k_output_group_free(*g);
+	*g = NULL;
+}
