@@ -107,12 +107,12 @@ static int sink_block(uint64_t index, const uint8_t *buf, size_t len, void *ctx,
 	return i2k_sink_write_at(ctx, index * I2K_EBS_BLOCK, buf, len, err);
 }
 
-int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct i2k_ebs_result *res,
-		 struct i2k_error **err)
+/* Reads the disk once for its content digest (→ ClientToken) and boot
+ * mode, then opens the EBS sink for it. *r stays open for the caller. */
+static int sink_open(const struct i2k_aws *a, const struct i2k_push_opts *o,
+		     struct i2k_disk_reader *r, uint8_t *buf, struct i2k_sink **sink,
+		     struct i2k_error **err)
 {
-	_cleanup_(i2k_disk_reader_freep) struct i2k_disk_reader *r = NULL;
-	if (i2k_disk_reader_open(o->image, &r, err) < 0)
-		return -1;
 	const char *boot = o->boot_mode;
 	if (boot == NULL && i2k_push_boot_mode(r, &boot, err) < 0)
 		return -1;
@@ -125,8 +125,6 @@ int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct 
 	i2k_aws_debugf(a, "aws: %s: %s, %llu bytes, boot mode %s", o->image,
 		       i2k_disk_format_name(i2k_disk_reader_format(r)), (unsigned long long)so.size,
 		       boot);
-
-	_cleanup_free_ uint8_t *buf = i2k_xmalloc(I2K_EBS_BLOCK);
 	struct i2k_ebs_digest d;
 	i2k_ebs_digest_init(&d, so.size);
 	if (each_block(r, buf, digest_block, &d, err) < 0) {
@@ -143,15 +141,73 @@ int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct 
 	i2k_aws_hex32(tok, token);
 	so.client_token = token;
 	so.content_digest = digest;
+	return i2k_ebs_sink_new(a, &so, sink, err);
+}
 
+int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct i2k_ebs_result *res,
+		 struct i2k_error **err)
+{
+	_cleanup_(i2k_disk_reader_freep) struct i2k_disk_reader *r = NULL;
+	_cleanup_free_ uint8_t *buf = i2k_xmalloc(I2K_EBS_BLOCK);
 	_cleanup_(i2k_sink_freep) struct i2k_sink *sink = NULL;
-	if (i2k_ebs_sink_new(a, &so, &sink, err) < 0)
+	if (i2k_disk_reader_open(o->image, &r, err) < 0 || sink_open(a, o, r, buf, &sink, err) < 0)
 		return -1;
 	if (each_block(r, buf, sink_block, sink, err) < 0)
-		return i2k_error_wrap(err, "pushing %s to AWS", so.name);
+		return i2k_error_wrap(err, "pushing %s to AWS", sink->name ? sink->name : o->image);
 	if (i2k_sink_finish(sink, err) < 0)
 		return -1;
 	if (i2k_ebs_sink_result(sink, res) < 0)
 		return i2k_error_set(err, I2K_ERR_INTERNAL, "EBS sink has no result");
 	return 0;
+}
+
+/* ---- `build --format aws --push aws`: the build's disk destination -------- */
+
+static int dest_open(void *ctx, const struct i2k_format *f, const char *name, struct i2k_sink *disk,
+		     struct i2k_sink **out, struct i2k_error **err)
+{
+	struct i2k_push_dest *d = ctx;
+	*out = NULL;
+	if (strcmp(f->name, "aws") != 0)
+		return 0; /* other formats are written as files */
+	uint64_t base = 0;
+	int fd = i2k_sink_fd(disk, &base);
+	if (fd < 0 || base != 0)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "the disk is not a whole file");
+	/* The finished raw disk is read through its descriptor: digest and
+	 * boot mode first, then the raw container writer streams it in. */
+	_cleanup_free_ char *path = i2k_xasprintf("/proc/self/fd/%d", fd);
+	_cleanup_(i2k_disk_reader_freep) struct i2k_disk_reader *r = NULL;
+	_cleanup_free_ uint8_t *buf = i2k_xmalloc(I2K_EBS_BLOCK);
+	struct i2k_push_opts o = d->opts;
+	o.image = path;
+	if (o.sink.name == NULL)
+		o.sink.name = name;
+	if (i2k_disk_reader_open(path, &r, err) < 0 || sink_open(d->aws, &o, r, buf, out, err) < 0)
+		return i2k_error_wrap(err, "pushing %s to AWS", o.sink.name);
+	return 0;
+}
+
+static int dest_close(void *ctx, const struct i2k_format *f, struct i2k_sink *out, bool ok,
+		      struct i2k_output_result *res, struct i2k_error **err)
+{
+	struct i2k_push_dest *d = ctx;
+	(void)f;
+	(void)res;
+	int r = 0;
+	if (ok && i2k_ebs_sink_result(out, &d->result) == 0)
+		d->pushed = true;
+	else if (ok)
+		r = i2k_error_set(err, I2K_ERR_INTERNAL, "EBS sink has no result");
+	i2k_sink_free(out); /* an unfinished sink deletes its snapshot */
+	return r;
+}
+
+void i2k_push_dest_init(struct i2k_push_dest *d, const struct i2k_aws *a,
+			const struct i2k_push_opts *o)
+{
+	memset(d, 0, sizeof(*d));
+	d->aws = a;
+	d->opts = *o;
+	d->dest = (struct i2k_disk_dest){.open = dest_open, .close = dest_close, .ctx = d};
 }

@@ -16,6 +16,7 @@
 #define I2K_PROVISION_AWS_PUSH_H
 
 #include "builder/base/error.h"
+#include "formats/artifacts.h"
 #include "formats/container/reader.h"
 #include "provision/aws/client.h"
 #include "provision/aws/ebs.h"
@@ -32,6 +33,24 @@ struct i2k_push_opts {
 /* Pushes o->image; *res on success. */
 int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct i2k_ebs_result *res,
 		 struct i2k_error **err);
+
+/* `i2kit build --format aws --push aws`: a disk destination for the build
+ * pipeline (formats/artifacts.h) that takes the aws format's disk: the
+ * finished raw disk is read once for its content digest (the ClientToken)
+ * and boot mode, then the raw container writer streams it into the EBS sink
+ * — zero runs as holes — and no NAME.raw is written. Other formats are
+ * written as files. After a successful build, pushed is set and result
+ * holds the AMI. opts.sink.name NULL → the build's output name. d, a and
+ * the strings in o must outlive the build. */
+struct i2k_push_dest {
+	const struct i2k_aws *aws;
+	struct i2k_push_opts opts;
+	struct i2k_disk_dest dest; /* pass &d->dest in the build request */
+	bool pushed;
+	struct i2k_ebs_result result;
+};
+void i2k_push_dest_init(struct i2k_push_dest *d, const struct i2k_aws *a,
+			const struct i2k_push_opts *o);
 
 /* "uefi" when the disk has a GPT with an EFI system partition, else
  * "legacy-bios". Static strings. */

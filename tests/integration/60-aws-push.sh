@@ -272,4 +272,37 @@ assert_eq rmi-snapshot-gone 0 "$(exists snapshot "$snap")"
 assert_exit rmi-unknown-exit-3 3 creds_env "$I2KIT" aws rmi --endpoint-url "$MOTO_URL" ami-00000000000000000
 assert_contains rmi-unknown-message "$T_OUT" "InvalidAMIID.NotFound"
 
+# --- i2kit build --format aws --push aws: the build's disk straight into EBS ---
+# The same build without --push writes NAME.raw locally: the blocks sent must
+# be exactly its non-zero blocks, and no local NAME.raw may appear.
+fixtures_ready
+fresh_cache
+export SOURCE_DATE_EPOCH=1700000000
+"$I2KIT" cache import "$REPO/build/init/i2kit-init-$I2K_VERSION.tar" >/dev/null 2>&1
+cat >"$W/web.yml" <<YML
+kernel:
+  image: $REG_PLAIN/fixtures/kernel:6.1
+  cmdline: "console=ttyS0"
+init:
+  - i2kit/init:$I2K_VERSION
+services:
+  - name: web
+    image: $REG_PLAIN/fixtures/web:latest
+    net: host
+YML
+assert_exit build-aws-local 0 "$I2KIT" build --format aws --dir "$W/bl" --name built "$W/web.yml"
+proxy_start "$W/built.log"
+rc=0
+creds_env "$I2KIT" build --format aws --format kernel+initrd --push aws --endpoint-url "$PX_URL" \
+	--dir "$W/bp" --name built --json "$W/web.yml" >"$W/built-build.json" 2>"$W/built-build.err" || rc=$?
+proxy_stop
+assert_eq build-push-exit 0 "$rc"
+assert_eq build-push-no-local-raw "" "$(ls "$W/bp" | grep '\.raw' || true)"
+assert_file build-push-other-formats-written "$W/bp/built-kernel"
+jq .aws "$W/built-build.json" >"$W/built.json"
+"$PY" "$CHECK" sent "$W/built.log" "$W/bl/built.raw" "$W/built.json" uefi built | pass_lines build-push
+"$PY" "$CHECK" readback "$MOTO_URL" "$MOTO_KEY_ID" "$MOTO_SECRET" "$(jq -r .snapshot "$W/built.json")" \
+	"$W/bl/built.raw" | pass_lines build-push
+assert_exit build-push-needs-aws-format 2 "$I2KIT" build --format raw-efi --push aws "$W/web.yml"
+
 t_done
