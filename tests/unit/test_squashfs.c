@@ -30,63 +30,9 @@
 #include "formats/sink.h"
 #include "test.h"
 #include "testutil.h"
+#include "treeutil.h"
 
 /* ---- building trees --------------------------------------------------------- */
-
-static struct i2k_spool *spool;
-
-static struct i2k_fattr attr(uint32_t mode)
-{
-	return (struct i2k_fattr){.mode = mode, .mtime = 1700000000};
-}
-
-static struct i2k_inode *add_bytes(struct i2k_fstree *t, const char *path,
-				   const struct i2k_fattr *a, const void *data, size_t len,
-				   const char *target)
-{
-	struct i2k_error *err = NULL;
-	uint64_t off = 0;
-	struct i2k_inode *ino = NULL;
-	if (len > 0 && i2k_spool_append(spool, data, len, &off, &err) < 0)
-		goto fail;
-	if (i2k_fstree_add(t, path, a, target, off, len, I2K_FSTREE_MKPARENTS, &ino, &err) < 0)
-		goto fail;
-	return ino;
-fail:
-	fprintf(stderr, "  add %s: %s\n", path, err->msg);
-	exit(1);
-}
-
-static struct i2k_inode *add(struct i2k_fstree *t, const char *path, uint32_t mode,
-			     const char *data_or_target)
-{
-	struct i2k_fattr a = attr(mode);
-	if (S_ISLNK(mode))
-		return add_bytes(t, path, &a, NULL, 0, data_or_target);
-	return add_bytes(t, path, &a, data_or_target, data_or_target ? strlen(data_or_target) : 0,
-			 NULL);
-}
-
-static void link_to(struct i2k_fstree *t, const char *path, const char *existing)
-{
-	struct i2k_error *err = NULL;
-	if (i2k_fstree_link(t, path, existing, I2K_FSTREE_MKPARENTS, &err) < 0) {
-		fprintf(stderr, "  link %s: %s\n", path, err->msg);
-		exit(1);
-	}
-}
-
-/* Deterministic pseudo-random bytes (incompressible). */
-static void fill_random(uint8_t *p, size_t n, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (uint8_t)x;
-	}
-}
 
 #define BS (128u * 1024)
 static const char fcap[] = "\x01\x00\x00\x02\x00\x20\x00\x00\0\0\0\0\0\0\0\0\0\0\0\0";
