@@ -755,6 +755,8 @@ static int prune_version(struct i2k_fstree *t, const char *dir, const char *ver,
 	} else {
 		for (size_t i = 0; I2K_MODULES_AUTO_DEFAULT[i]; i++)
 			want(&kv, I2K_MODULES_AUTO_DEFAULT[i]);
+		for (size_t i = 0; i < k->module_names.n; i++) /* callers' extras */
+			want(&kv, k->module_names.v[i]);
 		for (size_t i = 0; i < extra->n; i++)
 			if (!want(&kv, extra->v[i]))
 				i2k_warn("kernel.modules: %s names \"%s\", which is not a module "
