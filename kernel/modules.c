@@ -11,13 +11,12 @@
 #include "builder/base/util.h"
 
 const char *const I2K_MODULES_AUTO_DEFAULT[] = {
-    "virtio_pci",   "virtio_mmio",    "virtio_net",
-    "virtio_blk",   "virtio_scsi",    "sd_mod",
-    "virtio_rng",   "virtio_console", "virtio_balloon",
-    "squashfs",	    "isofs",	      "overlay",
-    "ena",	    "nvme",	      "nvme_core",
-    "xen_blkfront", "xen_netfront",   "button",
-    "qemu_fw_cfg",  "af_packet",      NULL,
+    "virtio_pci",     "virtio_mmio",  "virtio_net", "virtio_blk",
+    "virtio_scsi",    "sd_mod",	      "virtio_rng", "virtio_console",
+    "virtio_balloon", "squashfs",     "isofs",	    "erofs",
+    "overlay",	      "ena",	      "nvme",	    "nvme_core",
+    "xen_blkfront",   "xen_netfront", "button",	    "qemu_fw_cfg",
+    "af_packet",      NULL,
 };
 
 #define NONE ((size_t)-1)
@@ -755,8 +754,6 @@ static int prune_version(struct i2k_fstree *t, const char *dir, const char *ver,
 	} else {
 		for (size_t i = 0; I2K_MODULES_AUTO_DEFAULT[i]; i++)
 			want(&kv, I2K_MODULES_AUTO_DEFAULT[i]);
-		for (size_t i = 0; i < k->module_names.n; i++) /* callers' extras */
-			want(&kv, k->module_names.v[i]);
 		for (size_t i = 0; i < extra->n; i++)
 			if (!want(&kv, extra->v[i]))
 				i2k_warn("kernel.modules: %s names \"%s\", which is not a module "

@@ -20,11 +20,7 @@
  *           usr/lib/modules-load.d/ *.conf and lib/modules-load.d/ *.conf
  *           (one name per line, '#'/';' comments, the first word of a line),
  *           plus `i2kit.modules=a,b` in the tree's boot/cmdline. Unknown
- *           names there are warned about (i2k_warn), not fatal. A caller
- *           may add names in k->module_names (kept only if they are
- *           modules of that kernel, silently skipped otherwise; the config
- *           parser never sets names in auto mode): the first-stage initrd
- *           adds erofs this way (formats/roots.c).
+ *           names there are warned about (i2k_warn), not fatal.
  * Module names compare with '-' and '_' equal ("virtio-rng" == "virtio_rng").
  *
  * Every lib/modules/VER and usr/lib/modules/VER directory is handled on its

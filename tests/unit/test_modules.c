@@ -333,26 +333,6 @@ TEST(auto_plain)
 	CHECK(!exists(t, MD "/kernel/drivers/gpu"));
 }
 
-TEST(auto_plus_caller_names)
-{
-	/* what the first-stage initrd asks for: auto plus extras, kept when
-	 * they are modules (btrfs + libcrc32c + crc32c_intel), skipped
-	 * silently when not */
-	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = fake_tree(true);
-	static const char *extra[] = {"btrfs", "erofs"};
-	struct i2k_kernel_cfg k = {.modules = I2K_MODULES_AUTO};
-	k.module_names.v = (char **)extra;
-	k.module_names.n = 2;
-	struct i2k_modules_report rep;
-	warned[0] = '\0';
-	i2k_set_warn_handler(catch_warn, NULL);
-	OK(i2k_modules_prune(t, &k, &rep, &_e));
-	i2k_set_warn_handler(NULL, NULL);
-	CHECK_STR(warned, "");
-	CHECK(exists(t, MD "/kernel/fs/btrfs/btrfs.ko.xz"));
-	CHECK_INT(rep.kept, 7 + 3);
-}
-
 TEST(no_lib_modules_is_fine)
 {
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(spool);
@@ -572,7 +552,6 @@ int main(void)
 	RUN(all_keeps_everything);
 	RUN(auto_defaults_lists_and_cmdline);
 	RUN(auto_plain);
-	RUN(auto_plus_caller_names);
 	RUN(no_lib_modules_is_fine);
 	RUN(two_versions_and_usr_lib);
 	RUN(oversized_metadata_fails);
