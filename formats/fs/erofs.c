@@ -61,8 +61,7 @@ struct wr {
 	uint32_t *stack; /* walk: node index per depth */
 	size_t stack_cap;
 	struct i2k_error *walk_err;
-	uint64_t meta_end; /* byte after the last inode */
-	uint32_t blocks;   /* total */
+	uint32_t blocks; /* total */
 };
 
 static void wr_release(struct wr *w)
@@ -312,6 +311,54 @@ static uint64_t dir_layout(const struct wr *w, const struct dslot *s, size_t n, 
 
 /* ---- planning -------------------------------------------------------------------- */
 
+/* Where inodes go: the blocks of the metadata area that still have room
+ * (at most NOPEN, the oldest closed first); an inode takes the first one
+ * it fits in (first fit), else a new block. Deterministic: it depends only
+ * on the sizes in walk order. */
+#define NOPEN 16
+struct metapack {
+	uint64_t next; /* first block not yet in the metadata area */
+	struct {
+		uint64_t blk;
+		uint32_t used;
+	} open[NOPEN];
+	size_t nopen;
+};
+
+/* Reserves need bytes (a multiple of 32); returns their byte offset. */
+static uint64_t meta_place(struct metapack *mp, uint64_t need)
+{
+	if (need > BS) { /* a run of whole blocks; its last one stays open */
+		uint64_t at = mp->next * BS;
+		mp->next += (need + BS - 1) / BS;
+		if (need % BS && mp->nopen < NOPEN) {
+			mp->open[mp->nopen].blk = mp->next - 1;
+			mp->open[mp->nopen++].used = (uint32_t)(need % BS);
+		}
+		return at;
+	}
+	for (size_t i = 0; i < mp->nopen; i++) {
+		if (BS - mp->open[i].used < need)
+			continue;
+		uint64_t at = mp->open[i].blk * BS + mp->open[i].used;
+		mp->open[i].used += (uint32_t)need;
+		if (BS - mp->open[i].used < 32) { /* full: close it */
+			memmove(&mp->open[i], &mp->open[i + 1],
+				(mp->nopen - i - 1) * sizeof(mp->open[0]));
+			mp->nopen--;
+		}
+		return at;
+	}
+	if (mp->nopen == NOPEN) { /* close the oldest */
+		memmove(&mp->open[0], &mp->open[1], (NOPEN - 1) * sizeof(mp->open[0]));
+		mp->nopen--;
+	}
+	uint64_t blk = mp->next++;
+	mp->open[mp->nopen].blk = blk;
+	mp->open[mp->nopen++].used = (uint32_t)need;
+	return blk * BS;
+}
+
 static bool needs_extended(const struct wr *w, const struct node *nd)
 {
 	const struct i2k_inode *i = nd->ino;
@@ -338,9 +385,9 @@ static int plan(struct wr *w, struct i2k_error **err)
 			return -1;
 		nd->isize = needs_extended(w, nd) ? ISIZE_EXTENDED : ISIZE_COMPACT;
 	}
-	/* nids: inodes packed from byte 1152 of block 0, 32-byte aligned; an
+	/* nids: inodes from byte 1152 of block 0 on, 32-byte aligned; an
 	 * inode's metadata (with its inline tail) stays within one block */
-	uint64_t pos = SB_OFF + SB_SIZE;
+	struct metapack mp = {.next = 1, .open = {{0, SB_OFF + SB_SIZE}}, .nopen = 1};
 	for (size_t k = 0; k < w->n; k++) {
 		struct node *nd = &w->nodes[k];
 		uint64_t meta = nd->isize + nd->xsize;
@@ -350,12 +397,7 @@ static int plan(struct wr *w, struct i2k_error **err)
 			nd->tail = tail;
 			meta += tail;
 		}
-		uint64_t need = (meta + 31) & ~(uint64_t)31;
-		uint64_t room = BS - pos % BS;
-		if (need > room && (need <= BS || room < BS))
-			pos += room;
-		nd->nid = pos / 32;
-		pos += need;
+		nd->nid = meta_place(&mp, (meta + 31) & ~(uint64_t)31) / 32;
 		uint64_t data = nd->size - nd->tail; /* a multiple of BS unless plain */
 		uint64_t nb = (data + BS - 1) / BS;
 		if (nb > UINT32_MAX)
@@ -367,8 +409,7 @@ static int plan(struct wr *w, struct i2k_error **err)
 	if (w->nodes[0].nid > 0xffff)
 		return i2k_error_set(err, I2K_ERR_INTERNAL, "root nid %" PRIu64 " out of range",
 				     w->nodes[0].nid);
-	w->meta_end = pos;
-	uint64_t next = (pos + BS - 1) / BS;
+	uint64_t next = mp.next;
 	for (size_t k = 0; k < w->n; k++) {
 		struct node *nd = &w->nodes[k];
 		if (nd->nblocks == 0)

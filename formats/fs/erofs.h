@@ -6,12 +6,14 @@
  *   block 0    zeros, the superblock at byte 1024 (128 bytes), then the
  *              inodes from byte 1152 on (meta_blkaddr = 0, so the root's nid
  *              is 36);
- *   metadata   every inode in walk order, 32-byte aligned, each followed by
- *              its inline xattrs and, when it fits, its inline tail (the
- *              last partial block of its data: FLAT_INLINE); an inode's
- *              metadata never crosses a block boundary (when it would, the
- *              rest of the block stays zeros) unless it alone is larger
- *              than a block (huge xattrs: it then starts a block);
+ *   metadata   every inode, 32-byte aligned, each followed by its inline
+ *              xattrs and, when it fits, its inline tail (the last partial
+ *              block of its data: FLAT_INLINE); an inode's metadata never
+ *              crosses a block boundary unless it alone is larger than a
+ *              block (huge xattrs: it then starts a block). Inodes are
+ *              placed in walk order, each in the first of the last 16
+ *              partly filled metadata blocks it fits in (first fit), else
+ *              in a new block;
  *   data       after the metadata, the full blocks of every file, directory
  *              and symlink, in walk order (FLAT_PLAIN, or the head of a
  *              FLAT_INLINE inode). All-zero blocks are not written: on a
