@@ -381,6 +381,13 @@ static int plan(struct wr *w, struct i2k_error **err)
 			size_t ns = dir_slots(w, (uint32_t)k, &s);
 			nd->size = dir_layout(w, s, ns, NULL);
 		}
+		if ((S_ISCHR(mode) || S_ISBLK(mode)) &&
+		    (nd->ino->rdev_major >= 4096 || nd->ino->rdev_minor >= (1u << 20)))
+			return i2k_error_set(
+			    err, I2K_ERR_UNSUPPORTED,
+			    "/%s: device %u:%u does not fit (major < 4096, minor < "
+			    "1048576)",
+			    nd->path, nd->ino->rdev_major, nd->ino->rdev_minor);
 		if (plan_xattrs(nd, err) < 0)
 			return -1;
 		nd->isize = needs_extended(w, nd) ? ISIZE_EXTENDED : ISIZE_COMPACT;
@@ -501,7 +508,7 @@ static int write_file_blocks(struct wr *w, const struct node *nd, uint8_t *buf,
 	return 0;
 }
 
-static void put_inode(const struct wr *w, const struct node *nd, uint8_t *p)
+static void put_inode(const struct node *nd, uint8_t *p)
 {
 	const struct i2k_inode *i = nd->ino;
 	uint16_t layout = nd->tail ? LAYOUT_FLAT_INLINE : LAYOUT_FLAT_PLAIN;
@@ -517,7 +524,6 @@ static void put_inode(const struct wr *w, const struct node *nd, uint8_t *p)
 	i2k_put_le16(p, format);
 	i2k_put_le16(p + 2, icount);
 	i2k_put_le16(p + 4, (uint16_t)i->mode);
-	(void)w;
 	if (nd->isize == ISIZE_COMPACT) {
 		i2k_put_le16(p + 6, (uint16_t)i->nlink);
 		i2k_put_le32(p + 8, (uint32_t)nd->size);
@@ -544,7 +550,7 @@ static int write_node(struct wr *w, uint32_t k, uint8_t *buf, struct i2k_error *
 	uint32_t mode = nd->ino->mode;
 	uint64_t meta = nd->isize + nd->xsize + nd->tail;
 	_cleanup_free_ uint8_t *m = i2k_xcalloc(1, meta);
-	put_inode(w, nd, m);
+	put_inode(nd, m);
 	write_xattrs(nd, m + nd->isize);
 	uint8_t *tail = m + nd->isize + nd->xsize;
 	if (S_ISREG(mode)) {

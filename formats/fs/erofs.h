@@ -61,14 +61,16 @@ struct i2k_erofs_opts {
 /* Writes the image of tree to out from offset 0 and sets *bytes to its
  * size (a multiple of 4096, = the superblock's block count * 4096). out
  * must be at least that large (i2k_erofs_size tells it; a sparse tmpfile
- * sink of generous size is fine): a write past its end fails with the
- * sink's error. out is not finished here; the caller owns it. Assigns the
+ * sink of generous size is fine), else I2K_ERR_IO "erofs: image of N bytes
+ * does not fit in SINK (M bytes)" before anything is written. out is not
+ * finished here; the caller owns it. Assigns the
  * tree's inode numbers (i2k_fstree_finalize). o == NULL means all defaults
  * (mtime 0, zero seed, no label).
  * Errors: I2K_ERR_USAGE for bad options ("erofs: label \"L\" is longer than
  * 16 bytes", "erofs: negative build time -1"); I2K_ERR_UNSUPPORTED for trees
  * EROFS cannot hold ("erofs: /PATH: name of N bytes (EROFS allows at most
- * 255)", "erofs: /PATH: xattrs of N bytes do not fit in an inode",
+ * 255)", "erofs: /PATH: xattrs of N bytes do not fit in an inode", "erofs: /PATH:
+ * device MAJOR:MINOR does not fit (major < 4096, minor < 1048576)",
  * "erofs: image of N blocks is too large"); the spool's or sink's errors;
  * every message starts with "erofs: ". */
 int i2k_erofs_write(struct i2k_fstree *tree, const struct i2k_erofs_opts *o, struct i2k_sink *out,

@@ -659,6 +659,29 @@ TEST(errors)
 	FAILS(write_image(longn, NULL, "long.erofs", img, sizeof(img), NULL, &_e),
 	      I2K_ERR_UNSUPPORTED, want);
 
+	/* devices beyond the kernel's dev_t encoding */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *dev = i2k_fstree_new(spool);
+	struct i2k_fattr a = attr(S_IFCHR | 0600);
+	a.rdev_major = 4096;
+	a.rdev_minor = 1;
+	add_bytes(dev, "dev/x", &a, NULL, 0, NULL);
+	FAILS(write_image(dev, NULL, "dev.erofs", img, sizeof(img), NULL, &_e), I2K_ERR_UNSUPPORTED,
+	      "erofs: /dev/x: device 4096:1 does not fit (major < 4096, minor < 1048576)");
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *dev2 = i2k_fstree_new(spool);
+	a = attr(S_IFBLK | 0600);
+	a.rdev_major = 4095;
+	a.rdev_minor = 1u << 20;
+	add_bytes(dev2, "y", &a, NULL, 0, NULL);
+	FAILS(write_image(dev2, NULL, "dev.erofs", img, sizeof(img), NULL, &_e),
+	      I2K_ERR_UNSUPPORTED,
+	      "erofs: /y: device 4095:1048576 does not fit (major < 4096, minor < 1048576)");
+	/* the largest that fit */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *dev3 = i2k_fstree_new(spool);
+	a.rdev_minor = (1u << 20) - 1;
+	add_bytes(dev3, "z", &a, NULL, 0, NULL);
+	OK(write_image(dev3, NULL, "dev.erofs", img, sizeof(img), NULL, &_e));
+	check_extract(dev3, img);
+
 	/* inline xattrs beyond the 16-bit count */
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *xt = i2k_fstree_new(spool);
 	struct i2k_inode *f = add(xt, "x", S_IFREG | 0644, NULL);
