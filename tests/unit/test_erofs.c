@@ -22,8 +22,6 @@
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
 #include "builder/fstree/fstree.h"
-#include "builder/image/image.h"
-#include "builder/store/store.h"
 #include "formats/fs/erofs.h"
 #include "formats/sink.h"
 #include "test.h"
@@ -710,36 +708,17 @@ TEST(errors)
 
 /* ---- the fixture image -------------------------------------------------------- */
 
-static char *fixture_path(const char *rel)
-{
-	const char *fx = getenv("I2K_FIXTURES");
-	if (fx && *fx)
-		return i2k_xasprintf("%s/%s", fx, rel);
-	const char *repo = getenv("I2K_REPO");
-	return i2k_xasprintf("%s/build/fixtures/%s", repo ? repo : ".", rel);
-}
-
 static struct i2k_store *fixture_store;
 
 /* layers:latest (whiteouts, hard links, xattrs, odd names) flattened and
  * written: fsck.erofs extracts exactly the tree */
 TEST(fixture_layers)
 {
-	struct i2k_store_ref r = {0};
-	struct i2k_error *e = NULL;
-	if (i2k_store_ref_get(fixture_store, "layers:latest", &r, &e) != 1) {
-		fprintf(stderr, "  ref layers:latest: %s\n", e ? e->msg : "not found");
-		t_failed_checks++;
-		i2k_error_free(e);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t =
+	    fixture_tree(fixture_store, "layers:latest");
+	CHECK(t != NULL);
+	if (!t)
 		return;
-	}
-	_cleanup_(i2k_image_freep) struct i2k_image *img = NULL;
-	OK(i2k_image_load(fixture_store, r.desc.digest, &img, &_e));
-	i2k_store_ref_clear(&r);
-	if (!img)
-		return;
-	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(spool);
-	OK(i2k_image_flatten(img, fixture_store, t, NULL, &_e));
 	char path[512];
 	struct i2k_erofs_opts o = {.mtime = MTIME};
 	OK(write_image(t, &o, "layers.erofs", path, sizeof(path), NULL, &_e));
@@ -768,18 +747,12 @@ int main(int argc, char **argv)
 	RUN(unsupported_xattrs_are_skipped);
 	RUN(errors);
 
-	_cleanup_free_ char *oci = fixture_path("oci");
-	_cleanup_free_ char *complete = fixture_path("oci/.complete");
-	if (access(complete, F_OK) == 0 && i2k_store_open(oci, &fixture_store, &e) == 0) {
+	int fx = fixture_store_open(t_prog, &fixture_store);
+	if (fx > 0) {
 		RUN(fixture_layers);
 		i2k_store_free(fixture_store);
-	} else if (getenv("I2K_REQUIRE_FIXTURES") &&
-		   strcmp(getenv("I2K_REQUIRE_FIXTURES"), "1") == 0) {
-		printf("FAIL: test_erofs/fixtures: %s missing (%s); run `make fixtures`\n", oci,
-		       e ? e->msg : "no .complete");
+	} else if (fx < 0) {
 		t_failed_tests++;
-	} else {
-		printf("NOTE: fixture missing (%s): fixture test not run\n", oci);
 	}
 	i2k_error_free(e);
 	i2k_spool_free(spool);

@@ -1,6 +1,7 @@
 /* treeutil.h — building fstrees in the file-system writer tests (squashfs,
  * erofs): one spool per test program, entries added with their parents,
- * hard links, deterministic incompressible bytes. Header-only (static
+ * hard links, deterministic incompressible bytes, the fixture images
+ * (build/fixtures/oci) flattened into trees. Header-only (static
  * functions); a failed add exits the program (the test cannot go on). */
 #ifndef I2K_TESTS_UNIT_TREEUTIL_H
 #define I2K_TESTS_UNIT_TREEUTIL_H
@@ -11,7 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include "builder/base/util.h"
 #include "builder/fstree/fstree.h"
+#include "builder/image/image.h"
+#include "builder/store/store.h"
 
 /* The program's spool (main creates it). */
 static struct i2k_spool *spool;
@@ -70,6 +76,64 @@ static inline void fill_random(uint8_t *p, size_t n, uint32_t seed)
 		x ^= x << 5;
 		p[i] = (uint8_t)x;
 	}
+}
+
+/* $I2K_FIXTURES/REL, else $I2K_REPO/build/fixtures/REL (caller frees). */
+static inline char *fixture_path(const char *rel)
+{
+	const char *fx = getenv("I2K_FIXTURES");
+	if (fx && *fx)
+		return i2k_xasprintf("%s/%s", fx, rel);
+	const char *repo = getenv("I2K_REPO");
+	return i2k_xasprintf("%s/build/fixtures/%s", repo ? repo : ".", rel);
+}
+
+/* Opens the fixture store into *st: 1 when it is there; 0 when it is not
+ * (prints a NOTE: the fixture tests do not run); -1 when it is not but
+ * I2K_REQUIRE_FIXTURES=1 (prints "FAIL: PROG/fixtures: ..."). */
+static inline int fixture_store_open(const char *prog, struct i2k_store **st)
+{
+	char *oci = fixture_path("oci");
+	char *complete = fixture_path("oci/.complete");
+	struct i2k_error *e = NULL;
+	int r = 1;
+	if (access(complete, F_OK) != 0 || i2k_store_open(oci, st, &e) < 0) {
+		const char *req = getenv("I2K_REQUIRE_FIXTURES");
+		r = req && strcmp(req, "1") == 0 ? -1 : 0;
+		if (r < 0)
+			printf("FAIL: %s/fixtures: %s missing (%s); run `make fixtures`\n", prog,
+			       oci, e ? e->msg : "no .complete");
+		else
+			printf("NOTE: fixture missing (%s): fixture test not run\n", oci);
+	}
+	i2k_error_free(e);
+	free(oci);
+	free(complete);
+	return r;
+}
+
+/* The fixture image ref (e.g. "layers:latest") flattened into a new tree
+ * on the program's spool (caller frees); NULL with a message on stderr. */
+static inline struct i2k_fstree *fixture_tree(struct i2k_store *st, const char *ref)
+{
+	struct i2k_store_ref r = {0};
+	struct i2k_error *e = NULL;
+	struct i2k_image *img = NULL;
+	struct i2k_fstree *t = NULL;
+	if (i2k_store_ref_get(st, ref, &r, &e) == 1 &&
+	    i2k_image_load(st, r.desc.digest, &img, &e) == 0) {
+		t = i2k_fstree_new(spool);
+		if (i2k_image_flatten(img, st, t, NULL, &e) < 0) {
+			i2k_fstree_free(t);
+			t = NULL;
+		}
+	}
+	if (t == NULL)
+		fprintf(stderr, "  fixture %s: %s\n", ref, e ? e->msg : "not found");
+	i2k_error_free(e);
+	i2k_image_free(img);
+	i2k_store_ref_clear(&r);
+	return t;
 }
 
 #endif
