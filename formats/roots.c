@@ -120,7 +120,7 @@ int i2k_roots_stage1(struct i2k_fstree *root, struct i2k_fstree **out, struct i2
 	}
 	free(drop.v);
 	if (r == 0) {
-		/* kernel.modules auto: virtio, SCSI/NVMe, squashfs, overlay, ... */
+		/* kernel.modules auto: virtio, SCSI/NVMe, squashfs, erofs, overlay, ... */
 		struct i2k_kernel_cfg k = {.modules = I2K_MODULES_AUTO};
 		struct i2k_modules_report rep;
 		r = i2k_modules_prune(t, &k, &rep, err);

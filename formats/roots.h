@@ -8,7 +8,7 @@
  *                      same guest init), the mount-point directories, and
  *                      lib/modules/VER pruned to what finding and mounting
  *                      the root needs (virtio/SCSI/NVMe disks, squashfs,
- *                      isofs, overlay, loop) plus their dependencies
+ *                      erofs, isofs, overlay, loop) plus their dependencies
  *
  * The kernel command line for a disk root is the config's cmdline plus
  * "i2kit.root=SPEC i2kit.rootfstype=TYPE" (made by formats/artifacts.c for
