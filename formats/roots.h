@@ -26,10 +26,11 @@ enum i2k_root_mode {
 	I2K_ROOT_SQUASHFS,
 	I2K_ROOT_EXT4,
 	I2K_ROOT_ISO9660, /* kernel+iso: the root on an ISO 9660 image */
+	I2K_ROOT_EROFS,	  /* kernel+erofs: the root on an EROFS image */
 };
-#define I2K_ROOT_MODES 4
+#define I2K_ROOT_MODES 5
 
-/* "initramfs" | "squashfs" | "ext4" | "iso9660" → mode; else I2K_ERR_USAGE. */
+/* "initramfs" | "squashfs" | "ext4" | "iso9660" | "erofs" → mode; else I2K_ERR_USAGE. */
 int i2k_root_mode_parse(const char *s, enum i2k_root_mode *out, struct i2k_error **err);
 const char *i2k_root_mode_name(enum i2k_root_mode m);
 
