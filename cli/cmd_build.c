@@ -16,19 +16,29 @@
 #include "builder/base/util.h"
 #include "builder/config/config.h"
 #include "builder/config/emit.h"
+#include "cli/cmd_aws.h"
+#include "cli/cmd_template.h"
 #include "cli/common.h"
 #include "formats/disk/isohybrid.h"
 #include "formats/format.h"
 #include "kernel/uki.h"
 #include "pipeline/build.h"
+#include "provision/aws/push.h"
+#include "provision/provider.h"
+#include "provision/template.h"
 
 static void help(void)
 {
 	size_t n;
 	const struct i2k_format *f = i2k_formats(&n);
-	printf("Usage: i2kit build [OPTIONS] FILE.yml...\n\n"
-	       "Builds LinuxKit-style YAML files (merged in order) into images.\n\n"
+	printf("Usage: i2kit build [OPTIONS] FILE.yml...\n"
+	       "       i2kit build [OPTIONS] -s SERVICE.yml [-e ENVIRONMENT.yml]\n\n"
+	       "Builds LinuxKit-style YAML files (merged in order) into images, or the\n"
+	       "image of an i2kit service manifest (the YAML `i2kit template` prints; by\n"
+	       "default in the format its provider boots, named after the service).\n\n"
 	       "Options:\n"
+	       "  -s, --service FILE      build an i2kit service manifest\n"
+	       "  -e, --environment FILE  its environment (provider, kernel/init defaults)\n"
 	       "  -f, --format F[,F...]   output formats (repeatable; default kernel+initrd)\n"
 	       "  --dir DIR               output directory (default .)\n"
 	       "  -o, --output FILE|-     the one file of a one-file format (e.g. -f tar) to\n"
@@ -39,6 +49,11 @@ static void help(void)
 	       "  --platform OS/ARCH[/V]  full platform\n"
 	       "  --size SIZE             disk size for disk formats (bytes, or with K, M, G;\n"
 	       "                          default: as small as fits)\n"
+	       "  --max-root-size SIZE    refuse images that unpack to more (default 4G)\n"
+	       "  --push aws              with --format aws: stream the disk into an EBS\n"
+	       "                          snapshot and register an AMI named NAME (no\n"
+	       "                          local NAME.raw); --replace, --region, --profile,\n"
+	       "                          --endpoint-url, --debug as for `i2kit push aws`\n"
 	       "  --root initramfs|squashfs|ext4\n"
 	       "                          disk formats: root in the initrd (default), on a\n"
 	       "                          read-only squashfs or a writable ext4 partition\n"
@@ -68,7 +83,17 @@ static void help(void)
 	       I2K_UKI_DEFAULT_STUB, I2K_ISOLINUX_DIR_DEFAULT, I2K_LDLINUX_C32_DEFAULT);
 }
 
-static void print_json(const struct i2k_output_result *res, const struct i2k_build_result *br)
+static json_t *push_json(const struct i2k_ebs_result *r)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:f}", "ami", r->ami, "snapshot",
+			 r->snapshot, "region", r->region, "digest", r->digest, "size",
+			 (json_int_t)r->size, "blocks_sent", (json_int_t)r->blocks_sent,
+			 "blocks_skipped", (json_int_t)r->blocks_skipped, "bytes_sent",
+			 (json_int_t)r->bytes_sent, "seconds", r->seconds);
+}
+
+static void print_json(const struct i2k_output_result *res, const struct i2k_build_result *br,
+		       const struct i2k_push_dest *pushed)
 {
 	json_t *files = json_array();
 	for (size_t i = 0; i < res->nfiles; i++)
@@ -83,6 +108,8 @@ static void print_json(const struct i2k_output_result *res, const struct i2k_bui
 	json_t *o = json_pack("{s:o, s:o}", "files", files, "images", images);
 	if (res->kernel_release)
 		json_object_set_new(o, "kernel_release", json_string(res->kernel_release));
+	if (pushed && pushed->pushed)
+		json_object_set_new(o, "aws", push_json(&pushed->result));
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (s)
 		printf("%s\n", s);
@@ -97,7 +124,12 @@ struct build_args {
 	const char **files;
 	size_t n_files;
 	const char *dir, *name;
-	uint64_t size;
+	const char *service, *environment; /* -s / -e */
+	const char *push;		   /* --push aws */
+	bool replace;			   /* --replace (the AMI) */
+	struct i2k_aws_opts aws;	   /* --region, --profile, --endpoint-url */
+	bool aws_debug;
+	uint64_t size, max_root;
 	bool root_given;
 	enum i2k_root_mode root;
 	enum i2k_compression compression;
@@ -216,9 +248,23 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			a->dry_run = true;
 			continue;
 		}
-		static const char *const names[] = {"--format", "--dir",      "--name",
-						    "--size",	"--compress", "--root",
-						    "-f",	"-o",	      "--output"};
+		if (strcmp(arg, "--replace") == 0) {
+			a->replace = true;
+			continue;
+		}
+		struct i2k_error *aerr = NULL;
+		int ar = i2k_cli_aws_opt(&a->aws, &a->aws_debug, argc, argv, &i, &aerr);
+		if (ar < 0) {
+			i2k_cli_usage("build", "%s", aerr->msg);
+			i2k_error_free(aerr);
+			return -1;
+		}
+		if (ar == 1)
+			continue;
+		static const char *const names[] = {
+		    "--format",	       "--dir",	 "--name",    "--size", "--compress",
+		    "--root",	       "-s",	 "--service", "-e",	"--environment",
+		    "--max-root-size", "--push", "-f",	      "-o",	"--output"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which =
@@ -239,12 +285,12 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		}
 		switch (which) {
 		case 0:
-		case 6:
+		case 12:
 			if (add_formats(a, val) < 0)
 				return -1;
 			break;
-		case 7:
-		case 8:
+		case 13:
+		case 14:
 			a->output = val;
 			break;
 		case 1:
@@ -278,6 +324,29 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			a->root_given = true;
 			break;
 		}
+		case 6:
+		case 7:
+			a->service = val;
+			break;
+		case 8:
+		case 9:
+			a->environment = val;
+			break;
+		case 11:
+			if (strcmp(val, "aws") != 0) {
+				i2k_cli_usage("build", "--push: \"%s\" (only aws)", val);
+				return -1;
+			}
+			a->push = val;
+			break;
+		case 10:
+			if (parse_size(val, &a->max_root) < 0) {
+				i2k_cli_usage("build",
+					      "--max-root-size must be a size like 4G, not \"%s\"",
+					      val);
+				return -1;
+			}
+			break;
 		case 4: {
 			struct i2k_error *e = NULL;
 			if (i2k_compression_parse(val, &a->compression, &e) < 0) {
@@ -289,7 +358,22 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		}
 		}
 	}
-	if (a->n_files == 0) {
+	if (a->service && a->n_files) {
+		i2k_cli_usage("build", "give either -s SERVICE.yml or YAML files, not both");
+		return -1;
+	}
+	if (a->environment && !a->service) {
+		i2k_cli_usage("build", "-e ENVIRONMENT.yml goes with -s SERVICE.yml");
+		return -1;
+	}
+	bool aws_format = false;
+	for (size_t k = 0; k < a->n_formats; k++)
+		aws_format |= strcmp(a->formats[k], "aws") == 0;
+	if (a->push && !aws_format) {
+		i2k_cli_usage("build", "--push aws needs --format aws");
+		return -1;
+	}
+	if (a->n_files == 0 && !a->service) {
 		i2k_cli_usage("build", "no configuration file given");
 		return -1;
 	}
@@ -327,6 +411,43 @@ static const char *env_path(const char *name)
 {
 	const char *v = getenv(name);
 	return v && *v ? v : NULL;
+}
+
+/* -s SERVICE.yml: the manifest's LinuxKit YAML in a temporary file (the
+ * config the pipeline reads), the provider's image format and the service's
+ * name as defaults. */
+struct service_build {
+	char path[64];
+	char *name;
+	const char *format;
+};
+
+static int service_prepare(struct build_args *a, struct service_build *sb, struct i2k_error **err)
+{
+	_cleanup_(i2k_service_freep) struct i2k_service *m = NULL;
+	_cleanup_(i2k_environment_freep) struct i2k_environment *env = NULL;
+	_cleanup_free_ char *yaml = NULL;
+	if (i2k_cli_load_service(a->service, a->environment, &m, &env, err) < 0 ||
+	    i2k_template_linuxkit_yaml(m, env, &yaml, err) < 0)
+		return -1;
+	const char *type = env && env->provider.type ? env->provider.type : "local";
+	size_t n;
+	const struct i2k_provider *p = i2k_providers(&n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(p[i].name, type) == 0)
+			sb->format = p[i].image_format;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(sb->path, sizeof(sb->path), "%s/i2kit-service-XXXXXX",
+		 tmp && *tmp && strlen(tmp) < 32 ? tmp : "/tmp");
+	_cleanup_close_ int fd = mkstemp(sb->path);
+	if (fd < 0) {
+		sb->path[0] = '\0';
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "temporary file for %s", a->service);
+	}
+	if (i2k_write_all(fd, yaml, strlen(yaml), err) < 0)
+		return -1;
+	sb->name = i2k_xstrdup(m->name);
+	return 0;
 }
 
 int i2k_cmd_build(int argc, char **argv)
@@ -368,6 +489,29 @@ int i2k_cmd_build(int argc, char **argv)
 		}
 		a.dir = tmpdir;
 	}
+	struct i2k_error *err = NULL;
+	struct service_build sb = {0};
+	const char *service_files[1], *service_formats[1];
+	if (a.service) {
+		if (service_prepare(&a, &sb, &err) < 0) {
+			if (sb.path[0])
+				unlink(sb.path);
+			args_clear(&a);
+			return i2k_cli_fail(err);
+		}
+		service_files[0] = sb.path;
+		a.files = i2k_xrealloc(a.files, sizeof(*a.files));
+		a.files[0] = service_files[0];
+		a.n_files = 1;
+		if (a.n_formats == 0 && sb.format) {
+			service_formats[0] = sb.format;
+			a.formats = i2k_xrealloc(a.formats, sizeof(*a.formats));
+			a.formats[0] = service_formats[0];
+			a.n_formats = 1;
+		}
+		if (a.name == NULL)
+			a.name = sb.name;
+	}
 	struct i2k_build_request rq = {
 	    .files = a.files,
 	    .nfiles = a.n_files,
@@ -384,10 +528,23 @@ int i2k_cmd_build(int argc, char **argv)
 			     .ldlinux_c32 = env_path("I2KIT_LDLINUX_C32")}},
 	    .cache_dir = a.fetch.cache_dir,
 	    .fetch = &a.fetch.fetch,
+	    .max_root_size = a.max_root,
 	    .note = a.fetch.json ? NULL : print_note,
 	};
+	struct i2k_aws aws;
+	struct i2k_push_dest pd;
+	bool have_aws = false;
+	if (a.push) {
+		if (i2k_cli_aws_resolve(&a.aws, a.aws_debug, &aws, &err) < 0) {
+			args_clear(&a);
+			return i2k_cli_fail(err);
+		}
+		have_aws = true;
+		struct i2k_push_opts po = {.sink = {.replace = a.replace}};
+		i2k_push_dest_init(&pd, &aws, &po);
+		rq.out.disk_dest = &pd.dest;
+	}
 	struct i2k_build_result res = {0};
-	struct i2k_error *err = NULL;
 	int rc = 0;
 	if (i2k_build_run(&rq, &res, &err) < 0 ||
 	    (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
@@ -398,11 +555,19 @@ int i2k_cmd_build(int argc, char **argv)
 				strcmp(a.output, "-") == 0 ? "stdout" : a.output,
 				res.out.files[0].format, (double)res.out.files[0].size / 1048576.0);
 	} else if (a.fetch.json) {
-		print_json(&res.out, &res);
-	} else if (i2k_cli_verbosity >= 0) {
-		for (size_t i = 0; i < res.out.nfiles; i++)
+		print_json(&res.out, &res, have_aws ? &pd : NULL);
+	} else {
+		for (size_t i = 0; i < res.out.nfiles && i2k_cli_verbosity >= 0; i++)
 			fprintf(stderr, "wrote %s (%s, %.1f MiB)\n", res.out.files[i].path,
 				res.out.files[i].format, (double)res.out.files[i].size / 1048576.0);
+		if (have_aws && pd.pushed) {
+			if (i2k_cli_verbosity >= 0)
+				fprintf(stderr,
+					"pushed %s: %llu blocks sent, %llu zero blocks skipped\n",
+					pd.result.ami, (unsigned long long)pd.result.blocks_sent,
+					(unsigned long long)pd.result.blocks_skipped);
+			printf("%s\n", pd.result.ami);
+		}
 	}
 	if (tmpdir) {
 		for (size_t i = 0; i < res.out.nfiles; i++)
@@ -410,6 +575,11 @@ int i2k_cmd_build(int argc, char **argv)
 		rmdir(tmpdir);
 	}
 	i2k_build_result_free(&res);
+	if (have_aws)
+		i2k_aws_clear(&aws);
+	if (sb.path[0])
+		unlink(sb.path);
+	free(sb.name);
 	args_clear(&a);
 	return rc;
 }

@@ -1,5 +1,5 @@
-/* cmd_cache.c — `i2kit cache`: list, pull, remove, clean, export and import
- * cached images. Options may appear before or after the verb. */
+/* cmd_cache.c — `i2kit cache`: list, pull, remove, clean, verify, export and
+ * import cached images. Options may appear before or after the verb. */
 #include "cli/cmd_cache.h"
 
 #include <errno.h>
@@ -20,25 +20,28 @@
 
 static void help(void)
 {
-	printf("Usage: i2kit cache [OPTIONS] VERB [ARGS]\n\n"
-	       "Verbs:\n"
-	       "  ls                      list cached images (ref, manifest digest, size)\n"
-	       "  pull REF...             fetch images into the cache\n"
-	       "  rm REF...               forget images, then delete unreferenced blobs\n"
-	       "  clean                   remove every image and blob\n"
-	       "  export FILE REF...      write the images as an OCI archive (tar; FILE - is\n"
-	       "                          stdout)\n"
-	       "  import FILE             add the images of an OCI archive (FILE - is stdin)\n\n"
-	       "Options:\n"
-	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
-	       "  --arch amd64|arm64      platform to pull (default amd64)\n"
-	       "  --platform OS/ARCH[/V]  full platform to pull\n"
-	       "  --offline               never use the network\n"
-	       "  --pull                  re-resolve tags even when cached\n"
-	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
-	       "  --ca-file PEM           extra CA certificates for registries\n"
-	       "  --json                  machine-readable output on stdout (ls, pull)\n\n"
-	       "'i2kit cache VERB --help' describes one verb.\n");
+	printf(
+	    "Usage: i2kit cache [OPTIONS] VERB [ARGS]\n\n"
+	    "Verbs:\n"
+	    "  ls                      list cached images (ref, manifest digest, size)\n"
+	    "  pull REF...             fetch images into the cache\n"
+	    "  rm REF...               forget images, then delete unreferenced blobs\n"
+	    "  clean                   remove every image and blob\n"
+	    "  verify [--repair]       check every blob's digest, every image's blobs, no\n"
+	    "                          stray partial downloads; --repair removes what is broken\n"
+	    "  export FILE REF...      write the images as an OCI archive (tar; FILE - is\n"
+	    "                          stdout)\n"
+	    "  import FILE             add the images of an OCI archive (FILE - is stdin)\n\n"
+	    "Options:\n"
+	    "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
+	    "  --arch amd64|arm64      platform to pull (default amd64)\n"
+	    "  --platform OS/ARCH[/V]  full platform to pull\n"
+	    "  --offline               never use the network\n"
+	    "  --pull                  re-resolve tags even when cached\n"
+	    "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
+	    "  --ca-file PEM           extra CA certificates for registries\n"
+	    "  --json                  machine-readable output on stdout (ls, pull)\n\n"
+	    "'i2kit cache VERB --help' describes one verb.\n");
 }
 
 struct verb_help {
@@ -53,6 +56,9 @@ static const struct verb_help verb_helps[] = {
      "unless --pull).\n"},
     {"rm", "rm REF...", "Forgets images, then deletes the blobs nothing references.\n"},
     {"clean", "clean", "Removes every image and blob from the cache.\n"},
+    {"verify", "verify [--repair]",
+     "Checks every blob's digest, every image's blobs and that no partial\n"
+     "download is left; --repair removes what is broken.\n"},
     {"export", "export FILE|- REF...",
      "Writes the images as one OCI archive (tar) to FILE, or to stdout with -\n"
      "(refused when stdout is a terminal).\n"},
@@ -363,7 +369,34 @@ static int cmd_import(struct i2k_store *s, const char *file, struct i2k_error **
 	return 0;
 }
 
-static int run_verb(struct i2k_cli_fetch *c, const char *verb, char **ops, int nops)
+static int cmd_verify(struct i2k_store *s, bool repair, struct i2k_error **err)
+{
+	struct i2k_store_verify_report r;
+	if (i2k_store_verify(s, repair, &r, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r.n_problems; i++)
+		printf("%s\n", r.problems[i]);
+	char hs[32];
+	human_size(r.bytes, hs, sizeof(hs));
+	fprintf(stderr, "checked %zu blob%s (%s) and %zu image%s: %zu problem%s", r.blobs,
+		r.blobs == 1 ? "" : "s", hs, r.refs, r.refs == 1 ? "" : "s", r.n_problems,
+		r.n_problems == 1 ? "" : "s");
+	if (repair)
+		fprintf(stderr, ", %zu repaired", r.repaired);
+	if (r.partials)
+		fprintf(stderr, "; %zu resumable partial download%s kept", r.partials,
+			r.partials == 1 ? "" : "s");
+	fputc('\n', stderr);
+	size_t left = r.n_problems - r.repaired;
+	i2k_store_verify_report_clear(&r);
+	if (left)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY,
+				     "cache %s: %zu problem%s (run `i2kit cache verify --repair`)",
+				     i2k_store_dir(s), left, left == 1 ? "" : "s");
+	return 0;
+}
+
+static int run_verb(struct i2k_cli_fetch *c, const char *verb, char **ops, int nops, bool repair)
 {
 	struct i2k_error *err = NULL;
 	_cleanup_free_ char *dir =
@@ -382,6 +415,8 @@ static int run_verb(struct i2k_cli_fetch *c, const char *verb, char **ops, int n
 		rc = i2k_store_clean(s, &err);
 	else if (strcmp(verb, "export") == 0)
 		rc = cmd_export(s, ops[0], ops + 1, nops - 1, &err);
+	else if (strcmp(verb, "verify") == 0)
+		rc = cmd_verify(s, repair, &err);
 	else
 		rc = cmd_import(s, ops[0], &err);
 	return rc < 0 ? i2k_cli_fail(err) : 0;
@@ -394,7 +429,7 @@ int i2k_cmd_cache(int argc, char **argv)
 	i2k_cli_fetch_init(&c);
 	char **args = i2k_xcalloc((size_t)argc + 1, sizeof(char *));
 	int nargs = 0, status = 0;
-	bool dashdash = false;
+	bool dashdash = false, repair = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!dashdash && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
@@ -405,6 +440,10 @@ int i2k_cmd_cache(int argc, char **argv)
 		}
 		if (!dashdash && strcmp(a, "--") == 0) {
 			dashdash = true;
+			continue;
+		}
+		if (!dashdash && strcmp(a, "--repair") == 0) {
+			repair = true;
 			continue;
 		}
 		if (!dashdash && a[0] == '-' && a[1] != '\0') {
@@ -422,14 +461,15 @@ int i2k_cmd_cache(int argc, char **argv)
 		args[nargs++] = argv[i];
 	}
 	if (nargs == 0) {
-		status = i2k_cli_usage(cmd, "missing verb (ls, pull, rm, clean, export, import)");
+		status = i2k_cli_usage(
+		    cmd, "missing verb (ls, pull, rm, clean, verify, export, import)");
 		goto out;
 	}
 	const char *verb = args[0];
 	char **ops = args + 1;
 	int nops = nargs - 1;
 	int want_min = -1, want_max = -1;
-	if (strcmp(verb, "ls") == 0 || strcmp(verb, "clean") == 0)
+	if (strcmp(verb, "ls") == 0 || strcmp(verb, "clean") == 0 || strcmp(verb, "verify") == 0)
 		want_min = want_max = 0;
 	else if (strcmp(verb, "pull") == 0 || strcmp(verb, "rm") == 0)
 		want_min = 1, want_max = 1 << 30;
@@ -453,7 +493,11 @@ int i2k_cmd_cache(int argc, char **argv)
 		goto out;
 	}
 
-	status = run_verb(&c, verb, ops, nops);
+	if (repair && strcmp(verb, "verify") != 0) {
+		status = i2k_cli_usage(cmd, "--repair is an option of verify");
+		goto out;
+	}
+	status = run_verb(&c, verb, ops, nops, repair);
 out:
 	free(args);
 	i2k_cli_fetch_clear(&c);

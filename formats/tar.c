@@ -1,8 +1,10 @@
 /* tar.c — deterministic ustar/pax writer (byte format in tar.h). */
 #include "formats/tar.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
@@ -250,15 +252,60 @@ int i2k_tar_writer_add(struct i2k_tar_writer *w, const struct i2k_tar_entry *e,
 	}
 	_cleanup_free_ char *name = NULL;
 	size_t plen = strlen(e->path);
-	if (tflag == '5' && e->path[plen - 1] != '/')
+	bool sparse = tflag == '0' && e->runs != NULL;
+	if (tflag == '5' && e->path[plen - 1] != '/') {
 		name = i2k_xasprintf("%s/", e->path);
-	else
+	} else if (sparse) {
+		/* GNU tar's "%d/GNUSparseFile.%p/%f" with %p = 0 */
+		const char *slash = strrchr(e->path, '/');
+		size_t dl = slash ? (size_t)(slash - e->path) + 1 : 0;
+		name = i2k_xasprintf("%.*sGNUSparseFile.0/%s", (int)dl, e->path, e->path + dl);
+	} else {
 		name = i2k_xstrdup(e->path);
+	}
 	size_t nlen = strlen(name);
 
 	char h[BLOCK];
 	base_header(h, tflag);
 	_cleanup_(i2k_buf_free) struct i2k_buf pax = {.max = PAX_MAX};
+	_cleanup_(i2k_buf_free) struct i2k_buf map = {.max = PAX_MAX};
+	if (sparse) {
+		uint64_t stored = 0, end = 0;
+		for (size_t i = 0; i < e->nruns; i++) {
+			if (e->runs[i].off < end || e->runs[i].len > e->size ||
+			    e->runs[i].off > e->size - e->runs[i].len)
+				return i2k_error_set(err, I2K_ERR_INTERNAL,
+						     "tar: %s: invalid sparse map", e->path);
+			end = e->runs[i].off + e->runs[i].len;
+			stored += e->runs[i].len;
+		}
+		bool tail = end < e->size || e->nruns == 0;
+		char num[48];
+		int n = snprintf(num, sizeof(num), "%zu\n", e->nruns + (tail ? 1 : 0));
+		if (i2k_buf_append(&map, num, (size_t)n, err) < 0)
+			return -1;
+		for (size_t i = 0; i < e->nruns; i++) {
+			n = snprintf(num, sizeof(num), "%llu\n%llu\n",
+				     (unsigned long long)e->runs[i].off,
+				     (unsigned long long)e->runs[i].len);
+			if (i2k_buf_append(&map, num, (size_t)n, err) < 0)
+				return -1;
+		}
+		if (tail) {
+			n = snprintf(num, sizeof(num), "%llu\n0\n", (unsigned long long)e->size);
+			if (i2k_buf_append(&map, num, (size_t)n, err) < 0)
+				return -1;
+		}
+		static const char zeros[BLOCK];
+		if (i2k_buf_append(&map, zeros, (BLOCK - map.len % BLOCK) % BLOCK, err) < 0)
+			return -1;
+		if (pax_add(&pax, "GNU.sparse.major", "1", 1, err) < 0 ||
+		    pax_add(&pax, "GNU.sparse.minor", "0", 1, err) < 0 ||
+		    pax_add(&pax, "GNU.sparse.name", e->path, plen, err) < 0 ||
+		    pax_add_num(&pax, "GNU.sparse.realsize", e->size, err) < 0)
+			return -1;
+		size = map.len + stored;
+	}
 
 	/* Records in key order: SCHILY.xattr.*, gid, linkpath, mtime, path, size, uid. */
 	if (e->nxattrs) {
@@ -351,8 +398,10 @@ int i2k_tar_writer_add(struct i2k_tar_writer *w, const struct i2k_tar_entry *e,
 		return -1;
 	if (put(w, h, BLOCK, err) < 0)
 		return -1;
-	w->remaining = size;
-	w->data_len = size;
+	if (map.len && put(w, map.data, map.len, err) < 0)
+		return -1;
+	w->remaining = size - map.len;
+	w->data_len = w->remaining;
 	return 0;
 }
 
@@ -434,6 +483,110 @@ void i2k_tar_writer_freep(struct i2k_tar_writer **w)
 
 /* ---- whole trees --------------------------------------------------------- */
 
+#define SCAN_BLOCK 4096u
+
+static bool all_zero(const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+struct scan {
+	struct i2k_tar_run *runs;
+	size_t n, cap;
+	uint64_t dstart, zstart; /* UINT64_MAX: none */
+};
+
+static void scan_add(struct scan *s, uint64_t off, uint64_t end)
+{
+	i2k_xgrow((void **)&s->runs, &s->cap, s->n + 1, sizeof(*s->runs));
+	s->runs[s->n++] = (struct i2k_tar_run){.off = off, .len = end - off};
+}
+
+/* A block (or several) at pos: zero or not. */
+static void scan_step(struct scan *s, uint64_t pos, bool zero)
+{
+	if (zero) {
+		if (s->zstart == UINT64_MAX)
+			s->zstart = pos;
+		return;
+	}
+	if (s->dstart == UINT64_MAX) {
+		s->dstart =
+		    s->zstart != UINT64_MAX && pos - s->zstart < I2K_TAR_HOLE_MIN ? s->zstart : pos;
+	} else if (s->zstart != UINT64_MAX && pos - s->zstart >= I2K_TAR_HOLE_MIN) {
+		scan_add(s, s->dstart, s->zstart);
+		s->dstart = pos;
+	}
+	s->zstart = UINT64_MAX;
+}
+
+/* The data runs of [base, base+size) of fd, from its content in 4 KiB
+ * blocks (SEEK_DATA/SEEK_HOLE skip what the file system knows is a hole).
+ * Returns 1 with the runs when the holes add up to I2K_TAR_SPARSE_MIN, 0 for
+ * a dense file, -1 on a read error. */
+static int sparse_map(int fd, uint64_t base, uint64_t size, struct i2k_tar_run **out, size_t *n,
+		      struct i2k_error **err)
+{
+	struct scan s = {.dstart = UINT64_MAX, .zstart = UINT64_MAX};
+	i2k_xgrow((void **)&s.runs, &s.cap, 1, sizeof(*s.runs)); /* non-NULL when all zero */
+	_cleanup_free_ char *buf = i2k_xmalloc(SCAN_BLOCK);
+	uint64_t hole_from = 0, hole_to = 0, known_to = 0; /* absolute offsets */
+	uint64_t pos = 0;
+	while (pos < size) {
+		uint64_t abs = base + pos;
+		if (abs >= known_to) {
+			off_t d = lseek(fd, (off_t)abs, SEEK_DATA);
+			if (d < 0 && errno == ENXIO) {
+				hole_from = abs;
+				hole_to = known_to = UINT64_MAX;
+			} else if (d < 0) {
+				hole_from = hole_to = abs; /* no hole information */
+				known_to = abs + SCAN_BLOCK;
+			} else if ((uint64_t)d > abs) {
+				hole_from = abs;
+				hole_to = known_to = (uint64_t)d;
+			} else {
+				off_t hl = lseek(fd, (off_t)abs, SEEK_HOLE);
+				hole_from = hole_to = abs;
+				known_to = hl > d ? (uint64_t)hl : abs + SCAN_BLOCK;
+			}
+		}
+		uint64_t blen = size - pos < SCAN_BLOCK ? size - pos : SCAN_BLOCK;
+		if (abs >= hole_from && abs + blen <= hole_to) {
+			/* whole blocks inside a known hole, all at once */
+			uint64_t end = hole_to - base < size ? hole_to - base : size;
+			uint64_t nb = (end - pos) / SCAN_BLOCK;
+			scan_step(&s, pos, true);
+			pos += nb ? nb * SCAN_BLOCK : blen;
+			continue;
+		}
+		if (i2k_pread_all(fd, buf, (size_t)blen, (off_t)abs, err) < 0) {
+			free(s.runs);
+			return -1;
+		}
+		scan_step(&s, pos, all_zero(buf, (size_t)blen));
+		pos += blen;
+	}
+	if (s.dstart != UINT64_MAX) {
+		uint64_t end =
+		    s.zstart != UINT64_MAX && size - s.zstart >= I2K_TAR_HOLE_MIN ? s.zstart : size;
+		scan_add(&s, s.dstart, end);
+	}
+	uint64_t stored = 0;
+	for (size_t i = 0; i < s.n; i++)
+		stored += s.runs[i].len;
+	if (size - stored < I2K_TAR_SPARSE_MIN) {
+		free(s.runs);
+		return 0;
+	}
+	*out = s.runs;
+	*n = s.n;
+	return 1;
+}
+
 struct tree_ctx {
 	const struct i2k_tar_opts *opts;
 	struct i2k_tar_writer *w;
@@ -485,14 +638,33 @@ static int tree_cb(const struct i2k_walk_entry *e, void *ctx)
 			*first = i2k_xstrdup(e->path);
 		}
 	}
+	_cleanup_free_ struct i2k_tar_run *runs = NULL;
+	size_t nruns = 0;
 	if (type == S_IFREG && te.hardlink == NULL) {
 		te.size = in->size;
 		data = in->size > 0;
+		if (in->size >= I2K_TAR_SPARSE_MIN) {
+			int sp =
+			    sparse_map(c->spool_fd, in->data_off, in->size, &runs, &nruns, c->err);
+			if (sp < 0)
+				return i2k_error_wrap(c->err, "%s", e->path);
+			if (sp > 0) {
+				te.runs = runs;
+				te.nruns = nruns;
+			}
+		}
 	}
 	if (i2k_tar_writer_add(c->w, &te, c->err) < 0)
 		return -1;
-	if (data && i2k_tar_writer_data_fd(c->w, c->spool_fd, in->data_off, in->size, c->err) < 0)
+	if (data && te.runs) {
+		for (size_t i = 0; i < nruns; i++)
+			if (i2k_tar_writer_data_fd(c->w, c->spool_fd, in->data_off + runs[i].off,
+						   runs[i].len, c->err) < 0)
+				return i2k_error_wrap(c->err, "%s", e->path);
+	} else if (data &&
+		   i2k_tar_writer_data_fd(c->w, c->spool_fd, in->data_off, in->size, c->err) < 0) {
 		return i2k_error_wrap(c->err, "%s", e->path);
+	}
 	return 0;
 }
 

@@ -32,6 +32,17 @@
  *     SCHILY.xattr.NAME  one per xattr, raw value bytes (as GNU tar and Go)
  *   The 'x' header itself: name "DIR/PaxHeaders.0/BASE" (cut to 100 bytes),
  *   mode 0, uid/gid 0, mtime 0, size = length of the records.
+ * Sparse files (GNU tar's PAX format 1.0, read by GNU tar, bsdtar/libarchive
+ *   and Python's tarfile): a regular file whose zero runs of at least
+ *   I2K_TAR_HOLE_MIN bytes (4 KiB blocks, counted from the file's start)
+ *   add up to I2K_TAR_SPARSE_MIN bytes or more is written with records
+ *   GNU.sparse.major=1, GNU.sparse.minor=0, GNU.sparse.name=PATH,
+ *   GNU.sparse.realsize=SIZE, the ustar name "DIR/GNUSparseFile.0/BASE",
+ *   and data = the map ("COUNT\n" then "OFFSET\nLENGTH\n" per data run, a
+ *   final "SIZE\n0\n" run when the file ends in a hole; zero-padded to a
+ *   block) followed by the data runs. Holes are found from the content
+ *   (the spool's own holes only make that faster), so the output does not
+ *   depend on the file system. A 5 GiB sparse file stays a few blocks.
  * End: two zero blocks, no padding to a 10240-byte record (Go's behaviour).
  */
 #ifndef I2K_FORMATS_TAR_H
@@ -43,6 +54,14 @@
 #include "builder/base/error.h"
 #include "builder/fstree/fstree.h"
 #include "initrd/compress.h"
+
+#define I2K_TAR_HOLE_MIN (64u << 10)  /* shortest zero run kept as a hole */
+#define I2K_TAR_SPARSE_MIN (1u << 20) /* hole bytes that make a file sparse */
+
+/* A data run of a sparse file (offset within the file). */
+struct i2k_tar_run {
+	uint64_t off, len;
+};
 
 /* One entry for the low-level writer. */
 struct i2k_tar_entry {
@@ -57,6 +76,11 @@ struct i2k_tar_entry {
 	const char *hardlink; /* non-NULL: write a '1' entry linking to this path */
 	const struct i2k_xattr *xattrs;
 	size_t nxattrs; /* written as SCHILY.xattr records sorted by name */
+	/* Regular files: non-NULL → a sparse entry of realsize `size` whose
+	 * data runs (sorted, disjoint) are then written, in order, through
+	 * _data/_data_fd (their total length, not `size`). */
+	const struct i2k_tar_run *runs;
+	size_t nruns;
 };
 
 struct i2k_tar_writer;

@@ -11,13 +11,12 @@
 #include "builder/base/util.h"
 
 const char *const I2K_MODULES_AUTO_DEFAULT[] = {
-    "virtio_pci",   "virtio_mmio",    "virtio_net",
-    "virtio_blk",   "virtio_scsi",    "sd_mod",
-    "virtio_rng",   "virtio_console", "virtio_balloon",
-    "squashfs",	    "isofs",	      "overlay",
-    "ena",	    "nvme",	      "nvme_core",
-    "xen_blkfront", "xen_netfront",   "button",
-    "qemu_fw_cfg",  "af_packet",      NULL,
+    "virtio_pci",     "virtio_mmio",  "virtio_net", "virtio_blk",
+    "virtio_scsi",    "sd_mod",	      "virtio_rng", "virtio_console",
+    "virtio_balloon", "squashfs",     "isofs",	    "erofs",
+    "overlay",	      "ena",	      "nvme",	    "nvme_core",
+    "xen_blkfront",   "xen_netfront", "button",	    "qemu_fw_cfg",
+    "af_packet",      NULL,
 };
 
 #define NONE ((size_t)-1)

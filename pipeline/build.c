@@ -180,7 +180,8 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	    i2k_fetcher_new(store, rq->fetch, &fetcher, err) < 0 ||
 	    i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
-	struct i2k_assemble_opts ao = {.store = store, .fetcher = fetcher, .spool = spool};
+	struct i2k_assemble_opts ao = {
+	    .store = store, .fetcher = fetcher, .spool = spool, .max_root_size = rq->max_root_size};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (i2k_assemble_root(cfg, &ao, &root, err) < 0 ||

@@ -42,7 +42,8 @@ struct i2k_build_request {
 	struct i2k_format_opts out;
 	const char *cache_dir;		    /* NULL → i2k_store_default_dir() */
 	const struct i2k_fetch_opts *fetch; /* borrowed; required */
-	i2k_build_note_fn note;		    /* optional */
+	uint64_t max_root_size; /* unpacked root limit; 0 → builder/assemble's default */
+	i2k_build_note_fn note; /* optional */
 	void *note_ctx;
 };
 

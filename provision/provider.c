@@ -5,11 +5,35 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "provision/local/destroy.h"
+#include "provision/local/state.h"
+#include "provision/local/supervisor.h"
 #include "provision/qemu.h"
 
 static int qemu_run(const void *request, void *result, struct i2k_error **err)
 {
 	return i2k_qemu_run(request, result, err);
+}
+
+static int local_deploy(const void *request, void *result, struct i2k_error **err)
+{
+	(void)result;
+	return i2k_local_supervise(request, err);
+}
+
+static int local_destroy(const void *request, void *result, struct i2k_error **err)
+{
+	const struct i2k_local_destroy_rq *rq = request;
+	return i2k_local_destroy(rq->dir, rq->volumes, result, err);
+}
+
+static int local_ps(const void *request, void *result, struct i2k_error **err)
+{
+	(void)err;
+	const char *dir = request;
+	json_t **out = result;
+	*out = i2k_local_supervisor_pid(dir) > 0 ? i2k_local_status_load(dir) : NULL;
+	return 0;
 }
 
 static const struct i2k_provider table[] = {
@@ -18,7 +42,10 @@ static const struct i2k_provider table[] = {
      .run = qemu_run},
     {.name = "local",
      .help = "replicas on QEMU behind a load balancer on 127.0.0.1",
-     .image_format = "kernel+initrd"},
+     .image_format = "kernel+initrd",
+     .deploy = local_deploy,
+     .destroy = local_destroy,
+     .ps = local_ps},
     {.name = "aws",
      .help = "AMIs through the EBS direct APIs; services with CloudFormation",
      .image_format = "aws"},

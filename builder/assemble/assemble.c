@@ -40,6 +40,8 @@ struct assembly {
 	size_t n_slots;
 	struct i2k_idmap *ids;
 	int64_t epoch;
+	uint64_t max_root; /* expansion limit */
+	uint64_t expanded; /* bytes unpacked so far (every image + kernel.tar) */
 };
 
 static struct i2k_fattr dir_attr(int64_t epoch, uint32_t perm)
@@ -152,7 +154,7 @@ static int slot_tree(struct assembly *a, struct image_slot *s, struct i2k_fstree
 {
 	if (s->tree == NULL) {
 		struct i2k_fstree *t = i2k_fstree_new(a->opts->spool);
-		struct i2k_flatten_opts fo = {0};
+		struct i2k_flatten_opts fo = {.max_size = a->max_root, .used = &a->expanded};
 		if (i2k_image_flatten(s->img, a->opts->store, t, &fo, err) < 0) {
 			i2k_fstree_free(t);
 			return i2k_error_wrap(err, "image %s", s->image);
@@ -215,7 +217,7 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 		_cleanup_close_ int fd = -1;
 		if (i2k_spool_extent_fd(a->opts->spool, t->data_off, t->size, &fd, err) < 0)
 			return -1;
-		struct i2k_flatten_opts fo = {0};
+		struct i2k_flatten_opts fo = {.max_size = a->max_root, .used = &a->expanded};
 		if (i2k_layer_apply(fd, NULL, a->root, &fo, err) < 0)
 			return i2k_error_wrap(err, "%skernel: %s in %s",
 					      pos_str(&k->pos, pb, sizeof(pb)), tarname, k->image);
@@ -379,7 +381,15 @@ static void assembly_clear(struct assembly *a)
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
 		      struct i2k_fstree **out, struct i2k_error **err)
 {
+	if (cfg->kernel.image == NULL && cfg->n_init == 0 && cfg->n_onboot == 0 &&
+	    cfg->n_onshutdown == 0 && cfg->n_services == 0 && cfg->n_files == 0)
+		return i2k_error_set(err, I2K_ERR_CONFIG,
+				     "%s%snothing to build: no kernel, init, onboot, onshutdown, "
+				     "services or files",
+				     cfg->n_files_read ? cfg->files_read[0] : "",
+				     cfg->n_files_read ? ": " : "");
 	struct assembly a = {.cfg = cfg, .opts = opts, .epoch = i2k_source_date_epoch()};
+	a.max_root = opts->max_root_size ? opts->max_root_size : I2K_ASSEMBLE_MAX_ROOT_DEFAULT;
 	a.ids = i2k_idmap_new();
 	i2k_idmap_add_config(a.ids, cfg);
 	int r = fetch_all(&a, err);

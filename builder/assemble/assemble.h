@@ -30,11 +30,21 @@ struct i2k_assemble_opts {
 	struct i2k_fetcher *fetcher; /* borrowed */
 	struct i2k_spool *spool;     /* borrowed; must outlive the returned tree */
 	const char *home;	     /* for files: source "~/..." (NULL → $HOME) */
+	/* Expansion limit of the root: the files of every image and of
+	 * kernel.tar, as unpacked (a sparse file counts its full size). 0 →
+	 * I2K_ASSEMBLE_MAX_ROOT_DEFAULT. Over it: I2K_ERR_HOSTILE naming the
+	 * image and entry, before the data is read. */
+	uint64_t max_root_size;
 };
 
-/* Builds the root. On success *out is a new tree (caller frees; it
- * references opts->spool). Errors name the config position of the entry
- * that failed ("FILE:LINE:COL: services[web]: ..."). */
+#define I2K_ASSEMBLE_MAX_ROOT_DEFAULT (4ull << 30)
+
+/* Builds the root. A config with nothing in it (no kernel, init, onboot,
+ * onshutdown, services or files, e.g. an empty YAML) is I2K_ERR_CONFIG
+ * "FILE: nothing to build: ...", never an empty root. On success *out is a
+ * new tree (caller frees; it references opts->spool). Errors name the
+ * config position of the entry that failed ("FILE:LINE:COL: services[web]:
+ * ..."). */
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
 		      struct i2k_fstree **out, struct i2k_error **err);
 

@@ -18,24 +18,64 @@
 
 #define MAX_METADATA (16u << 20)
 
-/* The set of paths this section has written (LinuxKit's addedFiles). */
+/* The set of paths this section has written (LinuxKit's addedFiles): an
+ * open-addressing hash set, so n entries cost O(n) set operations whatever
+ * their shape (as a list searched per parent, 60,000 entries in distinct
+ * directories took 18 s). */
 struct added {
-	char **v;
-	size_t n;
+	char **slots;  /* NULL = empty */
+	size_t n, cap; /* cap: 0 or a power of two */
 };
+
+static uint64_t path_hash(const char *p)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* The slot holding p, or the empty slot where it would go. */
+static char **added_slot(const struct added *s, const char *p)
+{
+	size_t mask = s->cap - 1;
+	for (size_t i = (size_t)path_hash(p) & mask;; i = (i + 1) & mask)
+		if (s->slots[i] == NULL || strcmp(s->slots[i], p) == 0)
+			return &s->slots[i];
+}
 
 static bool added_has(const struct added *s, const char *p)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], p) == 0)
-			return true;
-	return false;
+	return s->cap && *added_slot(s, p) != NULL;
 }
 
 static void added_put(struct added *s, const char *p)
 {
-	s->v = i2k_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->v[s->n++] = i2k_xstrdup(p);
+	if ((s->n + 1) * 2 > s->cap) {
+		struct added g = {.cap = s->cap ? s->cap * 2 : 64};
+		g.slots = i2k_xcalloc(g.cap, sizeof(*g.slots));
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slots[i])
+				*added_slot(&g, s->slots[i]) = s->slots[i];
+		g.n = s->n;
+		free(s->slots);
+		*s = g;
+	}
+	char **slot = added_slot(s, p);
+	if (*slot == NULL) {
+		*slot = i2k_xstrdup(p);
+		s->n++;
+	}
+}
+
+static void added_clear(struct added *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slots[i]);
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
 }
 
 static uint32_t dir_mode_for(uint32_t mode)
@@ -224,9 +264,7 @@ int i2k_build_files(const struct i2k_config *cfg, struct i2k_fstree *root, struc
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < cfg->n_files; i++)
 		r = add_one(cfg, i, root, spool, ids, home, &added, epoch, err);
-	for (size_t i = 0; i < added.n; i++)
-		free(added.v[i]);
-	free(added.v);
+	added_clear(&added);
 	return r;
 }
 

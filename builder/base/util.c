@@ -1,6 +1,7 @@
 /* util.c — see util.h. */
 #include "builder/base/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -8,8 +9,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder/base/cleanup.h"
@@ -263,17 +266,94 @@ int i2k_fsync_parent(const char *path, struct i2k_error **err)
 	return 0;
 }
 
+/* ---- atomic outputs ----------------------------------------------------------
+ * Named temp files are ".NAME.tmp-PID-XXXXXX": the writer's pid lets a later
+ * writer in the same directory sweep what a killed one left. */
+
+/* The pid in a ".NAME.tmp-PID-XXXXXX" name, 0 when it is not one. */
+static pid_t temp_owner(const char *name)
+{
+	if (name[0] != '.')
+		return 0;
+	const char *t = NULL;
+	for (const char *p = strstr(name, ".tmp-"); p; p = strstr(p + 1, ".tmp-"))
+		t = p;
+	if (t == NULL)
+		return 0;
+	long pid = 0;
+	const char *d = t + 5;
+	for (; *d >= '0' && *d <= '9' && pid < 100000000; d++)
+		pid = pid * 10 + (*d - '0');
+	if (d == t + 5 || *d != '-' || strlen(d + 1) != 6 || pid <= 0)
+		return 0;
+	return (pid_t)pid;
+}
+
+void i2k_atomic_sweep(const char *dir)
+{
+	_cleanup_close_ int dfd = open(dir && *dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	DIR *d = fdopendir(dfd);
+	if (d == NULL)
+		return;
+	dfd = -1; /* owned by d now */
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid = temp_owner(de->d_name);
+		if (pid > 0 && pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* A fresh ".BASE.tmp-PID-XXXXXX" path beside final_path. */
+static char *temp_name(const char *final_path)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	static unsigned counter;
+	const char *slash = strrchr(final_path, '/');
+	size_t dirlen = slash ? (size_t)(slash - final_path) + 1 : 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t x = (uint64_t)ts.tv_nsec * 2654435761u ^ (uint64_t)ts.tv_sec ^
+		     ((uint64_t)__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) << 32);
+	char sfx[7];
+	for (int i = 0; i < 6; i++) {
+		sfx[i] = chars[x % 36];
+		x /= 36;
+	}
+	sfx[6] = '\0';
+	return i2k_xasprintf("%.*s.%s.tmp-%ld-%s", (int)dirlen, final_path, final_path + dirlen,
+			     (long)getpid(), sfx);
+}
+
 int i2k_atomic_open(struct i2k_atomic_file *af, const char *final_path, mode_t mode,
 		    struct i2k_error **err)
 {
 	memset(af, 0, sizeof(*af));
 	af->fd = -1;
 	const char *slash = strrchr(final_path, '/');
-	size_t dirlen = slash ? (size_t)(slash - final_path) + 1 : 0;
+	_cleanup_free_ char *dir =
+	    slash ? i2k_xstrndup(final_path, (size_t)(slash - final_path) + 1) : i2k_xstrdup(".");
+	i2k_atomic_sweep(dir);
 	af->final_path = i2k_xstrdup(final_path);
-	af->tmp_path =
-	    i2k_xasprintf("%.*s.%s.tmp-XXXXXX", (int)dirlen, final_path, final_path + dirlen);
-	af->fd = mkostemp(af->tmp_path, O_CLOEXEC);
+	/* An unnamed file: a killed writer leaves nothing behind. */
+	af->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (af->fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL &&
+	    errno != ENOENT) {
+		int e = errno;
+		free(af->final_path);
+		af->final_path = NULL;
+		return i2k_error_errno(err, e, I2K_ERR_IO, "creating %s", final_path);
+	}
+	for (int tries = 0; af->fd < 0 && tries < 100; tries++) {
+		free(af->tmp_path);
+		af->tmp_path = temp_name(final_path);
+		af->fd = open(af->tmp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (af->fd < 0 && errno != EEXIST)
+			break;
+	}
 	if (af->fd < 0) {
 		int e = errno;
 		free(af->tmp_path);
@@ -289,6 +369,33 @@ int i2k_atomic_open(struct i2k_atomic_file *af, const char *final_path, mode_t m
 	return 0;
 }
 
+/* Gives the unnamed file of af a temp name (linkat), which commit then
+ * renames over the final name. */
+static int link_anonymous(struct i2k_atomic_file *af)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		char *tmp = temp_name(af->final_path);
+		int r = linkat(af->fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH);
+		if (r < 0 && (errno == ENOENT || errno == EPERM || errno == EINVAL)) {
+			char proc[64];
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", af->fd);
+			r = linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+		}
+		if (r == 0) {
+			af->tmp_path = tmp;
+			return 0;
+		}
+		int e = errno;
+		free(tmp);
+		if (e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 int i2k_atomic_commit(struct i2k_atomic_file *af, struct i2k_error **err)
 {
 	const char *what = NULL;
@@ -296,6 +403,9 @@ int i2k_atomic_commit(struct i2k_atomic_file *af, struct i2k_error **err)
 	if (fsync(af->fd) < 0) {
 		e = errno;
 		what = "fsync";
+	} else if (af->tmp_path == NULL && link_anonymous(af) < 0) {
+		e = errno;
+		what = "linking";
 	} else if (close(af->fd) < 0) {
 		e = errno;
 		what = "close";

@@ -54,21 +54,29 @@ int i2k_rm_rf(const char *path, struct i2k_error **err);
 /* fsync the directory containing path. */
 int i2k_fsync_parent(const char *path, struct i2k_error **err);
 
-/* Atomic output file: data goes to a hidden temp name in the destination's
- * directory; commit fsyncs, renames over the final name and fsyncs the dir;
- * abort (or free without commit) unlinks the temp file. Use for every output
- * so that no partial file ever looks complete. */
+/* Atomic output file. The data goes to an unnamed file in the
+ * destination's directory (O_TMPFILE) where the file system supports it —
+ * a writer killed (even by SIGKILL) before commit leaves nothing — else to
+ * a hidden ".NAME.tmp-PID-XXXXXX" file. commit fsyncs, gives the unnamed
+ * file that temp name (linkat), renames it over the final name and fsyncs
+ * the directory; abort (or free without commit) drops the data. open first
+ * sweeps the directory of ".*.tmp-PID-XXXXXX" files whose writer pid is no
+ * longer alive (i2k_atomic_sweep). Use for every output so that no partial
+ * file ever looks complete; a multi-file output opens all its files and
+ * commits them together at the end. */
 struct i2k_atomic_file {
 	int fd;
-	char *tmp_path;
+	char *tmp_path; /* NULL while the file is unnamed */
 	char *final_path;
 };
 int i2k_atomic_open(struct i2k_atomic_file *af, const char *final_path, mode_t mode,
 		    struct i2k_error **err);
 int i2k_atomic_commit(struct i2k_atomic_file *af, struct i2k_error **err);
 /* Safe after commit, after a failed open, or twice; a struct that was never
- * opened must have fd = -1 (i2k_atomic_open sets that up). */
+ * opened must have fd = -1 and NULL paths (i2k_atomic_open sets that up). */
 void i2k_atomic_abort(struct i2k_atomic_file *af);
+/* Removes the ".*.tmp-PID-XXXXXX" files in dir whose writer is dead. */
+void i2k_atomic_sweep(const char *dir);
 /* Convenience: whole buffer → file atomically. */
 int i2k_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			  struct i2k_error **err);

@@ -264,8 +264,9 @@ int i2k_image_load(struct i2k_store *s, const char *manifest_digest, struct i2k_
 				     manifest_digest ? manifest_digest : "");
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
+	/* store errors name the blob already ("blob sha256:…: not in cache") */
 	if (i2k_store_read_blob(s, manifest_digest, MAX_MANIFEST, &data, &len, err) < 0)
-		return i2k_error_wrap(err, "manifest %s", manifest_digest);
+		return i2k_error_wrap(err, "manifest");
 	json_error_t jerr;
 	_cleanup_(json_decrefp) json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
@@ -280,7 +281,7 @@ int i2k_image_load(struct i2k_store *s, const char *manifest_digest, struct i2k_
 	_cleanup_free_ char *cfg = NULL;
 	size_t clen = 0;
 	if (i2k_store_read_blob(s, img->config_digest, MAX_CONFIG, &cfg, &clen, err) < 0)
-		return i2k_error_wrap(err, "config %s", img->config_digest);
+		return i2k_error_wrap(err, "config");
 	if ((int64_t)clen != csize)
 		return i2k_error_set(err, I2K_ERR_INTEGRITY,
 				     "config %s: %zu bytes, the manifest says %lld",
@@ -294,6 +295,14 @@ int i2k_image_load(struct i2k_store *s, const char *manifest_digest, struct i2k_
 int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fstree *tree,
 		      const struct i2k_flatten_opts *opts, struct i2k_error **err)
 {
+	/* the expansion limit spans every layer of the image */
+	uint64_t used = 0;
+	struct i2k_flatten_opts o = {0};
+	if (opts)
+		o = *opts;
+	if (o.used == NULL)
+		o.used = &used;
+	opts = &o;
 	for (size_t i = 0; i < img->n_layers; i++) {
 		const struct i2k_layer *l = &img->layers[i];
 		if (!i2k_digest_valid(l->digest))
@@ -301,7 +310,7 @@ int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fst
 		_cleanup_close_ int fd = -1;
 		uint64_t size = 0;
 		if (i2k_store_open_blob(s, l->digest, &fd, &size, err) < 0)
-			return i2k_error_wrap(err, "layer %s", l->digest);
+			return i2k_error_wrap(err, "layer");
 		if (l->size >= 0 && size != (uint64_t)l->size)
 			return i2k_error_set(
 			    err, I2K_ERR_INTEGRITY, "layer %s: %llu bytes, the manifest says %lld",

@@ -69,6 +69,15 @@ void i2k_image_config_clear(struct i2k_image_config *c);
 
 struct i2k_flatten_opts {
 	bool reject_devices; /* device nodes are an error (I2K_ERR_HOSTILE) */
+	/* Expansion limit (0: none): the sizes of the regular-file entries
+	 * applied (a sparse entry counts its full size, an overwritten file
+	 * counts again) may not exceed max_size bytes. Checked against each
+	 * entry's declared size before its data is read, so a sparse or gzip
+	 * bomb fails at once with I2K_ERR_HOSTILE `entry "NAME": N bytes would
+	 * expand the root past its size limit of M bytes (--max-root-size)`. used (may be NULL:
+	 * per call) accumulates across calls, e.g. every image of one root. */
+	uint64_t max_size;
+	uint64_t *used;
 };
 /* Device nodes: LinuxKit images (e.g. the kernel/init ones) legitimately
  * carry /dev entries, so they are kept by default; reject_devices=true makes

@@ -80,7 +80,16 @@ struct entry_ctx {
 	struct i2k_fstree *tree;
 	const struct i2k_flatten_opts *opts;
 	const char *raw; /* the entry's name as in the tar */
+	uint64_t *used;	 /* opts->used or a per-call counter */
 };
+
+/* True when n more bytes would pass opts->max_size. */
+static bool over_limit(const struct entry_ctx *c, uint64_t n)
+{
+	if (c->opts == NULL || c->opts->max_size == 0)
+		return false;
+	return n > c->opts->max_size || *c->used > c->opts->max_size - n;
+}
 
 static int entry_error(const struct entry_ctx *c, enum i2k_errc code, struct i2k_error **err,
 		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -289,10 +298,27 @@ static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_
 	const char *target = NULL;
 	uint64_t off = 0, size = 0;
 	switch (type) {
-	case AE_IFREG:
+	case AE_IFREG: {
+		uint64_t declared = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
+					? (uint64_t)archive_entry_size(e)
+					: 0;
+		if (over_limit(c, declared))
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "%llu bytes would expand the root past its size limit "
+					   "of %llu bytes (--max-root-size)",
+					   (unsigned long long)declared,
+					   (unsigned long long)c->opts->max_size);
 		if (copy_data(a, c, e, &off, &size, err) < 0)
 			return -1;
+		if (over_limit(c, size))
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "%llu bytes would expand the root past its size limit "
+					   "of %llu bytes (--max-root-size)",
+					   (unsigned long long)size,
+					   (unsigned long long)c->opts->max_size);
+		*c->used += size;
 		break;
+	}
 	case AE_IFDIR:
 	case AE_IFIFO:
 	case AE_IFSOCK:
@@ -368,7 +394,9 @@ int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
 		return i2k_error_set(err, I2K_ERR_INTEGRITY, "reading layer: %s",
 				     archive_error_string(a) ? archive_error_string(a) : "?");
 	i2k_fstree_begin_layer(tree);
-	struct entry_ctx c = {.tree = tree, .opts = opts};
+	uint64_t used_here = 0;
+	struct entry_ctx c = {
+	    .tree = tree, .opts = opts, .used = opts && opts->used ? opts->used : &used_here};
 	for (;;) {
 		struct archive_entry *e;
 		int r = archive_read_next_header(a, &e);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "builder/base/cleanup.h"
 
@@ -115,6 +116,12 @@ int i2k_http_new(const struct i2k_http_policy *p, struct i2k_http **out, struct 
 	h->policy = *p;
 	if (h->policy.low_speed_time_s <= 0)
 		h->policy.low_speed_time_s = 30;
+	if (h->policy.low_speed_limit <= 0)
+		h->policy.low_speed_limit = 1024;
+	if (h->policy.deadline_s <= 0)
+		h->policy.deadline_s = 600;
+	if (h->policy.deadline_rate <= 0)
+		h->policy.deadline_rate = 32768;
 	if (h->policy.connect_timeout_s <= 0)
 		h->policy.connect_timeout_s = 30;
 	h->easy = curl_easy_init();
@@ -182,9 +189,54 @@ void i2k_http_resp_clear(struct i2k_http_resp *r)
 struct xfer {
 	const struct i2k_http_req *req;
 	struct i2k_http_resp *resp;
+	const struct i2k_http_policy *policy;
+	const char *url;
 	bool headers_called;
+	bool too_slow; /* a speed limit or the deadline cut the transfer off */
+	double start, deadline;
+	double win_start; /* the current throughput window */
+	curl_off_t win_bytes;
 	struct i2k_error *cb_err;
 };
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The throughput window and the overall deadline (see http.h). */
+static int check_speed(struct xfer *x, curl_off_t dn)
+{
+	const struct i2k_http_policy *p = x->policy;
+	double now = mono_now();
+	_cleanup_free_ char *auth = i2k_http_url_authority(x->url);
+	const char *who = auth ? auth : x->url;
+	if (now > x->deadline) {
+		x->too_slow = true;
+		i2k_error_set(&x->cb_err, I2K_ERR_NETWORK,
+			      "%s: transfer did not finish within its deadline of %.0f s "
+			      "(%lld bytes received; I2KIT_TRANSFER_TIMEOUT, I2KIT_TRANSFER_RATE)",
+			      who, x->deadline - x->start, (long long)dn);
+		return -1;
+	}
+	double win = (double)p->low_speed_time_s;
+	if (now - x->win_start < win)
+		return 0;
+	curl_off_t moved = dn - x->win_bytes;
+	if ((double)moved < (double)p->low_speed_limit * win) {
+		x->too_slow = true;
+		i2k_error_set(&x->cb_err, I2K_ERR_NETWORK,
+			      "%s: transfer too slow: %lld bytes in the last %ld s, less than "
+			      "%ld bytes/s (I2KIT_LOW_SPEED_LIMIT, I2KIT_LOW_SPEED_TIMEOUT)",
+			      who, (long long)moved, p->low_speed_time_s, p->low_speed_limit);
+		return -1;
+	}
+	x->win_start = now;
+	x->win_bytes = dn;
+	return 0;
+}
 
 static bool is_redirect(long s)
 {
@@ -311,6 +363,8 @@ static int on_xferinfo(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 		i2k_error_set(&x->cb_err, I2K_ERR_INTERRUPTED, "interrupted");
 		return 1;
 	}
+	if (check_speed(x, dn) < 0)
+		return 1;
 	if (x->req->on_poll && x->req->on_poll(x->req->ctx, &x->cb_err) < 0)
 		return 1;
 	return 0;
@@ -358,7 +412,10 @@ static int perform_one(struct i2k_http *h, const struct i2k_http_req *req, const
 	curl_easy_reset(e);
 	h->errbuf[0] = '\0';
 	i2k_http_resp_clear(resp);
-	struct xfer x = {.req = req, .resp = resp};
+	struct xfer x = {.req = req, .resp = resp, .policy = &h->policy, .url = url};
+	x.start = x.win_start = mono_now();
+	x.deadline = x.start + (double)h->policy.deadline_s +
+		     (double)req->expect_bytes / (double)h->policy.deadline_rate;
 	resp->body.max = 0; /* enforced by on_write */
 	if (req->on_data == NULL)
 		resp->body.max = req->max_body ? req->max_body : I2K_HTTP_ERROR_BODY_MAX;
@@ -413,6 +470,7 @@ static int perform_one(struct i2k_http *h, const struct i2k_http_req *req, const
 		c = CURLE_WRITE_ERROR;
 	if (c != CURLE_OK) {
 		if (x.cb_err) {
+			resp->retryable = x.too_slow;
 			i2k_error_propagate(err, &x.cb_err);
 			return -1;
 		}

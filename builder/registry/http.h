@@ -11,6 +11,14 @@
  * Redirects (301/302/303/307/308, at most 10) are followed by this file;
  * the Authorization header is only sent to the host:port of the original
  * URL, never to a redirect target elsewhere.
+ *
+ * Slow peers: a transfer must move at least low_speed_limit bytes per
+ * low_speed_time_s window (a tumbling window measured from the start of the
+ * request, so a server that never answers, or drips a body at 2 B/s, is cut
+ * off after one window), and must finish within its overall deadline:
+ * deadline_s + expect_bytes / deadline_rate seconds. Both failures are
+ * I2K_ERR_NETWORK, retryable (a blob then resumes with a Range request),
+ * and say which limit was hit and which variable changes it.
  */
 #ifndef I2K_BUILDER_REGISTRY_HTTP_H
 #define I2K_BUILDER_REGISTRY_HTTP_H
@@ -28,7 +36,10 @@ struct i2k_http_policy {
 	const char *const *insecure_hosts;
 	size_t n_insecure_hosts;
 	const char *ca_file;	/* NULL → $I2KIT_CA_FILE → none */
-	long low_speed_time_s;	/* < 1 B/s for this long aborts; 0 → 30 */
+	long low_speed_time_s;	/* the throughput window, seconds; 0 → 30 */
+	long low_speed_limit;	/* bytes per second over a window; 0 → 1024 */
+	long deadline_s;	/* overall deadline base, seconds; 0 → 600 */
+	long deadline_rate;	/* + 1 s per this many expected bytes; 0 → 32768 */
 	long connect_timeout_s; /* 0 → 30 */
 };
 
@@ -65,6 +76,7 @@ struct i2k_http_req {
 	const char *authorization; /* Authorization header value, original host only */
 	uint64_t range_from;	   /* > 0 → "Range: bytes=N-" */
 	size_t max_body;	   /* limit for a buffered 2xx body */
+	uint64_t expect_bytes;	   /* body bytes expected (scales the deadline); 0: unknown */
 	/* Called once the final 2xx response's headers are in, before any body
 	 * byte; < 0 aborts the transfer (with *err set). */
 	int (*on_headers)(const struct i2k_http_resp *resp, void *ctx, struct i2k_error **err);

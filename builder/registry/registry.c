@@ -3,8 +3,9 @@
  * retries with backoff, and parallel, resumable blob downloads into the
  * store. HTTP mechanics live in http.c, parsing in manifest.c and auth.c.
  *
- * Test knob: $I2KIT_LOW_SPEED_TIMEOUT (seconds) overrides the default stall
- * timeout when opts->low_speed_timeout_s is 0.
+ * Environment (when the matching option is 0): $I2KIT_LOW_SPEED_TIMEOUT,
+ * $I2KIT_LOW_SPEED_LIMIT, $I2KIT_TRANSFER_TIMEOUT, $I2KIT_TRANSFER_RATE,
+ * $I2KIT_MAX_LAYER_SIZE (see registry.h).
  */
 #include "builder/registry/registry.h"
 
@@ -60,6 +61,22 @@ struct i2k_registry {
 	pthread_mutex_t progress_mu;
 };
 
+/* A positive decimal from the environment, else def. */
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *e = getenv(name);
+	uint64_t v = 0;
+	for (; e && *e >= '0' && *e <= '9' && v < (1ull << 56); e++)
+		v = v * 10 + (uint64_t)(*e - '0');
+	return e && *e == '\0' && v > 0 ? v : def;
+}
+
+static long env_long(const char *name, long def)
+{
+	uint64_t v = env_u64(name, (uint64_t)def);
+	return v > 100000000 ? 100000000 : (long)v;
+}
+
 int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **out,
 		     struct i2k_error **err)
 {
@@ -83,18 +100,24 @@ int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **ou
 		r->o.parallel = 32;
 	if (r->o.max_retries <= 0)
 		r->o.max_retries = 5;
-	if (r->o.low_speed_timeout_s <= 0) {
-		const char *e = getenv("I2KIT_LOW_SPEED_TIMEOUT");
-		long v = 0;
-		for (; e && *e >= '0' && *e <= '9' && v < 100000; e++)
-			v = v * 10 + (*e - '0');
-		r->o.low_speed_timeout_s = v > 0 ? v : 30;
-	}
+	if (r->o.low_speed_timeout_s <= 0)
+		r->o.low_speed_timeout_s = env_long("I2KIT_LOW_SPEED_TIMEOUT", 30);
+	if (r->o.low_speed_limit <= 0)
+		r->o.low_speed_limit = env_long("I2KIT_LOW_SPEED_LIMIT", 1024);
+	if (r->o.transfer_timeout_s <= 0)
+		r->o.transfer_timeout_s = env_long("I2KIT_TRANSFER_TIMEOUT", 600);
+	if (r->o.transfer_rate <= 0)
+		r->o.transfer_rate = env_long("I2KIT_TRANSFER_RATE", 32768);
+	if (r->o.max_layer_size == 0)
+		r->o.max_layer_size = env_u64("I2KIT_MAX_LAYER_SIZE", 64ull << 30);
 	r->policy = (struct i2k_http_policy){
 	    .insecure_hosts = r->o.insecure_hosts,
 	    .n_insecure_hosts = r->o.n_insecure_hosts,
 	    .ca_file = r->ca_file,
 	    .low_speed_time_s = r->o.low_speed_timeout_s,
+	    .low_speed_limit = r->o.low_speed_limit,
+	    .deadline_s = r->o.transfer_timeout_s,
+	    .deadline_rate = r->o.transfer_rate,
 	};
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->progress_mu, NULL);
@@ -165,7 +188,9 @@ struct pull {
 	pthread_mutex_t mu; /* jobs, cancel, err */
 	struct i2k_descriptor *jobs;
 	size_t n_jobs, next_job;
-	atomic_int cancel; /* read by workers without the lock */
+	const char *job_role; /* "config" or "layer": the batch being downloaded */
+	uint64_t job_max;     /* its size limit */
+	atomic_int cancel;    /* read by workers without the lock */
 	struct i2k_error *err;
 };
 
@@ -432,6 +457,7 @@ struct attempt_ops {
 	/* after a 2xx: 0 done, 1 retry (e.g. short body), < 0 error */
 	int (*after_ok)(const struct i2k_http_resp *resp, void *ctx, struct i2k_error **err);
 	void *ctx;
+	const char *what; /* e.g. "blob sha256:…", for transport errors */
 };
 
 static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_challenge *ch,
@@ -502,6 +528,12 @@ static int do_request(struct pull *pl, struct i2k_http *h, struct i2k_http_req *
 				continue;
 			}
 			i2k_error_propagate(err, &e);
+			/* transport errors name the host only: add the image */
+			if ((*err)->code == I2K_ERR_NETWORK) {
+				if (ops && ops->what)
+					return i2k_error_wrap(err, "%s: %s", pl->name, ops->what);
+				return i2k_error_wrap(err, "%s", pl->name);
+			}
 			return -1;
 		}
 		long st = resp->status;
@@ -558,9 +590,12 @@ static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_cha
 	struct i2k_http_req req = {
 	    .url = url, .max_body = I2K_AUTH_TOKEN_MAX, .authorization = basic};
 	struct i2k_http_resp resp = {0};
-	int rc = do_request(pl, h, &req, false, NULL, &resp, err);
+	struct attempt_ops ops = {.what = "fetching a token"};
+	int rc = do_request(pl, h, &req, false, &ops, &resp, err);
 	if (rc < 0) {
 		i2k_http_resp_clear(&resp);
+		if ((*err)->code == I2K_ERR_NETWORK)
+			return -1; /* do_request named the image and the step */
 		return i2k_error_wrap(err, "%s: fetching a token", pl->name);
 	}
 	if (resp.status == 401 || resp.status == 403) {
@@ -666,12 +701,14 @@ struct blob_dl {
 	const struct i2k_descriptor *d;
 	struct i2k_blob_writer *w;
 	uint64_t last_progress;
+	bool resumed; /* bytes from an earlier attempt or run are in the partial */
 };
 
 static int blob_prepare(struct i2k_http_req *req, void *ctx, struct i2k_error **err)
 {
 	struct blob_dl *b = ctx;
 	req->range_from = i2k_blob_writer_offset(b->w);
+	req->expect_bytes = (uint64_t)b->d->size - req->range_from;
 	return 0;
 }
 
@@ -679,7 +716,19 @@ static int blob_headers(const struct i2k_http_resp *resp, void *ctx, struct i2k_
 {
 	struct blob_dl *b = ctx;
 	uint64_t off = i2k_blob_writer_offset(b->w);
+	/* A body longer than the descriptor is refused before a byte of it
+	 * is written (blob_data also stops at the descriptor's size). */
+	uint64_t want = (uint64_t)b->d->size - (resp->status == 206 ? off : 0);
+	if (resp->content_length >= 0 && (uint64_t)resp->content_length > want)
+		return i2k_error_set(
+		    err, I2K_ERR_INTEGRITY,
+		    "%s: blob %s: the registry announced %lld bytes, the manifest "
+		    "says %lld",
+		    b->pl->name, b->d->digest,
+		    (long long)(resp->content_length + (resp->status == 206 ? (int64_t)off : 0)),
+		    (long long)b->d->size);
 	if (resp->status == 206) {
+		b->resumed = true;
 		unsigned long long start = 0;
 		const char *cr = resp->content_range;
 		bool ok = cr && i2k_str_has_prefix(cr, "bytes ");
@@ -737,28 +786,28 @@ static int blob_after_ok(const struct i2k_http_resp *resp, void *ctx, struct i2k
 	return i2k_blob_writer_offset(b->w) < (uint64_t)b->d->size ? 1 : 0;
 }
 
-static int download_blob(struct pull *pl, struct i2k_http *h, const struct i2k_descriptor *d,
-			 struct i2k_error **err)
+/* One pass over blob d: begin (resuming a partial), request until the body
+ * is complete, commit. *resumed tells whether unverified earlier bytes were
+ * used (so a digest mismatch may be their fault). */
+static int download_pass(struct pull *pl, struct i2k_http *h, const struct i2k_descriptor *d,
+			 bool *resumed, struct i2k_error **err)
 {
-	if (!i2k_digest_valid(d->digest))
-		return i2k_error_set(err, I2K_ERR_REGISTRY, "%s: invalid blob digest", pl->name);
-	if (i2k_store_has_blob(pl->s, d->digest)) {
-		progress(pl, I2K_PROGRESS_CACHED, d->digest, (uint64_t)d->size, (uint64_t)d->size);
-		return 0;
-	}
 	struct blob_dl b = {.pl = pl, .d = d};
 	uint64_t resume = 0;
 	if (i2k_store_blob_begin(pl->s, d->digest, d->size, &b.w, &resume, err) < 0)
 		return i2k_error_wrap(err, "%s", pl->name);
+	b.resumed = resume > 0;
 	b.last_progress = resume;
 	progress(pl, I2K_PROGRESS_START, d->digest, resume, (uint64_t)d->size);
 	_cleanup_free_ char *url = i2k_xasprintf("%s/blobs/%s", pl->base, d->digest);
+	_cleanup_free_ char *what = i2k_xasprintf("blob %s", d->digest);
 	struct i2k_http_req req = {.url = url,
 				   .on_headers = blob_headers,
 				   .on_data = blob_data,
 				   .on_poll = blob_poll,
 				   .ctx = &b};
-	struct attempt_ops ops = {.prepare = blob_prepare, .after_ok = blob_after_ok, .ctx = &b};
+	struct attempt_ops ops = {
+	    .prepare = blob_prepare, .after_ok = blob_after_ok, .ctx = &b, .what = what};
 	struct i2k_http_resp resp = {0};
 	for (int restarts = 0;; restarts++) {
 		if (i2k_blob_writer_offset(b.w) == (uint64_t)d->size && d->size > 0)
@@ -774,6 +823,7 @@ static int download_blob(struct pull *pl, struct i2k_http *h, const struct i2k_d
 			break;
 		if (resp.status == 416 && restarts < 2) {
 			/* our partial is bogus for this server: start over */
+			b.resumed = false;
 			if (i2k_blob_writer_truncate(b.w, 0, err) < 0) {
 				i2k_blob_writer_abort(b.w, false);
 				i2k_http_resp_clear(&resp);
@@ -781,15 +831,42 @@ static int download_blob(struct pull *pl, struct i2k_http *h, const struct i2k_d
 			}
 			continue;
 		}
-		_cleanup_free_ char *what = i2k_xasprintf("blob %s", d->digest);
 		status_error(pl, what, &resp, err);
 		i2k_blob_writer_abort(b.w, true);
 		i2k_http_resp_clear(&resp);
 		return -1;
 	}
 	i2k_http_resp_clear(&resp);
+	*resumed = b.resumed;
 	if (i2k_blob_writer_commit(b.w, err) < 0)
 		return i2k_error_wrap(err, "%s", pl->name);
+	return 0;
+}
+
+static int download_blob(struct pull *pl, struct i2k_http *h, const struct i2k_descriptor *d,
+			 struct i2k_error **err)
+{
+	if (!i2k_digest_valid(d->digest))
+		return i2k_error_set(err, I2K_ERR_REGISTRY, "%s: invalid blob digest", pl->name);
+	if (d->size < 0 || (uint64_t)d->size > pl->job_max)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY,
+				     "%s: %s %s: %lld bytes exceeds the limit of %llu bytes",
+				     pl->name, pl->job_role, d->digest, (long long)d->size,
+				     (unsigned long long)pl->job_max);
+	if (i2k_store_has_blob(pl->s, d->digest)) {
+		progress(pl, I2K_PROGRESS_CACHED, d->digest, (uint64_t)d->size, (uint64_t)d->size);
+		return 0;
+	}
+	for (int pass = 0;; pass++) {
+		bool resumed = false;
+		if (download_pass(pl, h, d, &resumed, err) == 0)
+			break;
+		/* The commit deleted the partial: once, fetch it all again. */
+		if (pass > 0 || !resumed || (*err)->code != I2K_ERR_INTEGRITY)
+			return -1;
+		i2k_error_free(*err);
+		*err = NULL;
+	}
 	progress(pl, I2K_PROGRESS_DONE, d->digest, (uint64_t)d->size, (uint64_t)d->size);
 	return 0;
 }
@@ -950,9 +1027,13 @@ static int pull_image(struct pull *pl, struct i2k_http *h, const struct i2k_plat
 	 * downloaded. Then the layers in parallel (duplicates once). */
 	pl->jobs = i2k_xcalloc(m.n_layers + 1, sizeof(*pl->jobs));
 	pl->jobs[pl->n_jobs++] = m.config;
+	pl->job_role = "config";
+	pl->job_max = I2K_CONFIG_MAX;
 	if (download_all(pl, err) < 0 || check_config(pl, &m.config, p, err) < 0)
 		goto out;
 	pl->n_jobs = pl->next_job = 0;
+	pl->job_role = "layer";
+	pl->job_max = pl->r->o.max_layer_size;
 	for (size_t i = 0; i < m.n_layers; i++) {
 		bool dup = false;
 		for (size_t j = 0; j < pl->n_jobs && !dup; j++)
@@ -984,10 +1065,8 @@ static int pull_image(struct pull *pl, struct i2k_http *h, const struct i2k_plat
 	struct i2k_descriptor desc = {.media_type = (char *)mf->media_type,
 				      .size = (int64_t)mf->len};
 	memcpy(desc.digest, mf->digest, sizeof(desc.digest));
-	if (i2k_store_ref_set(pl->s, pl->name, &desc, err) < 0) {
-		i2k_error_wrap(err, "%s", pl->name);
-		goto out;
-	}
+	if (i2k_store_ref_set(pl->s, pl->name, &desc, err) < 0)
+		goto out; /* "ref NAME: ..." names the image already */
 	if (out) {
 		*out = desc;
 		out->media_type = i2k_xstrdup(mf->media_type);

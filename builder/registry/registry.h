@@ -8,7 +8,11 @@
  * verified; plain HTTP only for localhost/127.0.0.1 and hosts listed as
  * insecure. Every blob's sha256 is checked while it streams into the store;
  * 429/5xx/timeouts are retried with backoff; an interrupted blob resumes with
- * an HTTP Range request; layers download in parallel.
+ * an HTTP Range request; a resumed blob whose digest does not match (the
+ * partial bytes were bad) is downloaded once more from byte 0; size limits
+ * are checked before a byte is requested and while streaming, so a blob
+ * over a limit is never committed; layers download in parallel. Errors name
+ * the image ("REF: blob sha256:...: HOST: ...").
  */
 #ifndef I2K_BUILDER_REGISTRY_REGISTRY_H
 #define I2K_BUILDER_REGISTRY_REGISTRY_H
@@ -43,7 +47,21 @@ struct i2k_registry_opts {
 	const char *docker_config_dir; /* NULL → $DOCKER_CONFIG or ~/.docker */
 	int parallel;		       /* concurrent blob downloads, 0 → 4 */
 	int max_retries;	       /* 0 → 5 */
-	long low_speed_timeout_s; /* abort a transfer slower than 1 B/s for this long, 0 → 30 */
+	/* Slow peers (see http.h): a transfer moving less than low_speed_limit
+	 * bytes/s over a window of low_speed_timeout_s seconds, or running past
+	 * transfer_timeout_s + blob size / transfer_rate seconds, is cut off
+	 * (and retried, resuming). 0 → $I2KIT_LOW_SPEED_TIMEOUT (30),
+	 * $I2KIT_LOW_SPEED_LIMIT (1024), $I2KIT_TRANSFER_TIMEOUT (600),
+	 * $I2KIT_TRANSFER_RATE (32768). */
+	long low_speed_timeout_s;
+	long low_speed_limit;
+	long transfer_timeout_s;
+	long transfer_rate;
+	/* Largest layer blob accepted, checked against the descriptor before
+	 * the download, against Content-Length, and while streaming; a config
+	 * blob is limited to I2K_CONFIG_MAX. 0 → $I2KIT_MAX_LAYER_SIZE bytes,
+	 * else 64 GiB. */
+	uint64_t max_layer_size;
 	i2k_progress_fn progress;
 	void *progress_ctx;
 };

@@ -375,6 +375,29 @@ struct refs_ctx {
 	json_t *named; /* entries to add */
 };
 
+/* A manifest whose config is larger than a build accepts is refused here
+ * (and its blobs rolled back), not left committed for every build to trip
+ * over. Indexes are not followed: builds never read their configs. */
+static int check_config_size(struct i2k_store *s, const char *name, const char *digest,
+			     struct i2k_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (i2k_store_read_blob(s, digest, I2K_STORE_MANIFEST_MAX, &data, &len, err) < 0)
+		return i2k_error_wrap(err, "ref %s", name);
+	json_t *m = json_loadb(data, len, 0, NULL);
+	json_t *cfg = json_object_get(m, "config");
+	json_int_t size = json_integer_value(json_object_get(cfg, "size"));
+	const char *cd = json_string_value(json_object_get(cfg, "digest"));
+	int rc = 0;
+	if (size > (json_int_t)I2K_STORE_CONFIG_MAX)
+		rc = i2k_error_set(err, I2K_ERR_INTEGRITY,
+				   "ref %s: config %s: %lld bytes exceeds the limit of %u bytes",
+				   name, cd ? cd : "?", (long long)size, I2K_STORE_CONFIG_MAX);
+	json_decref(m);
+	return rc;
+}
+
 static int add_refs_fn(struct i2k_store *s, json_t *ms, void *ctx, bool *changed,
 		       struct i2k_error **err)
 {
@@ -385,6 +408,8 @@ static int add_refs_fn(struct i2k_store *s, json_t *ms, void *ctx, bool *changed
 		struct i2k_descriptor d = {0};
 		i2k_index_entry_desc(e, &d);
 		int r = i2k_store_check_desc(s, name, &d, err);
+		if (r == 0)
+			r = check_config_size(s, name, d.digest, err);
 		if (r == 0)
 			i2k_index_put(ms, name, &d);
 		free(d.media_type);

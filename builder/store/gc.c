@@ -10,6 +10,11 @@
  * ref_set then fails cleanly with "not in cache" rather than dangling.)
  * Partial files are removed only when their flock can be taken without
  * waiting, i.e. when no writer is using them.
+ *
+ * Builds: every open store handle holds a shared flock on DIR/.users; gc
+ * and clean first take it exclusively, i.e. they wait until no other
+ * process has the cache open, so a build never loses a blob between its
+ * fetch and its reads ("blob not in cache").
  */
 #include <dirent.h>
 #include <errno.h>
@@ -199,11 +204,25 @@ static void drop_index_temps(struct i2k_store *s)
 	free_names(v, n);
 }
 
+static int gc_locked(struct i2k_store *s, uint64_t *freed, struct i2k_error **err);
+
 int i2k_store_gc(struct i2k_store *s, uint64_t *freed, struct i2k_error **err)
 {
 	uint64_t total = 0;
 	if (freed)
 		*freed = 0;
+	if (i2k_store_users_lock(s, true, err) < 0)
+		return -1;
+	int rc = gc_locked(s, &total, err);
+	if (freed)
+		*freed = total;
+	i2k_store_users_lock(s, false, NULL);
+	return rc;
+}
+
+static int gc_locked(struct i2k_store *s, uint64_t *freed, struct i2k_error **err)
+{
+	uint64_t total = 0;
 	_cleanup_close_ int lock = i2k_store_lock(s, err);
 	if (lock < 0)
 		return -1;
@@ -244,19 +263,25 @@ int i2k_store_gc(struct i2k_store *s, uint64_t *freed, struct i2k_error **err)
 	i2k_digest_set_free(&keep);
 	if (rc == 0)
 		drop_index_temps(s);
-	if (freed)
-		*freed = total;
+	*freed = total;
 	return rc < 0 ? i2k_error_wrap(err, "gc") : 0;
 }
 
 int i2k_store_clean(struct i2k_store *s, struct i2k_error **err)
 {
-	_cleanup_close_ int lock = i2k_store_lock(s, err);
-	if (lock < 0)
+	if (i2k_store_users_lock(s, true, err) < 0)
 		return -1;
-	_cleanup_free_ char *blobs = i2k_xasprintf("%s/blobs", s->dir);
-	if (i2k_rm_rf(blobs, err) < 0 || i2k_store_init_layout(s, true, err) < 0)
-		return i2k_error_wrap(err, "cleaning cache %s", s->dir);
-	drop_index_temps(s);
-	return 0;
+	int rc = 0;
+	{
+		_cleanup_close_ int lock = i2k_store_lock(s, err);
+		_cleanup_free_ char *blobs = i2k_xasprintf("%s/blobs", s->dir);
+		if (lock < 0)
+			rc = -1;
+		else if (i2k_rm_rf(blobs, err) < 0 || i2k_store_init_layout(s, true, err) < 0)
+			rc = i2k_error_wrap(err, "cleaning cache %s", s->dir);
+		else
+			drop_index_temps(s);
+	}
+	i2k_store_users_lock(s, false, NULL);
+	return rc;
 }

@@ -3,6 +3,7 @@
  *   store.c    open/free, paths, the DIR/.lock, blobs and the blob writer
  *   index.c    index.json: load/validate/write, refs, ref name grammar
  *   gc.c       reachability (refs → manifests/indexes → config, layers), gc, clean
+ *   verify.c   cache verify [--repair]
  *   archive.c  OCI archive export (own ustar writer) and import (libarchive)
  *
  * A struct i2k_store is immutable after i2k_store_open, so one store may be
@@ -23,6 +24,7 @@
 #define I2K_STORE_INDEX_MAX (16u << 20)	  /* index.json */
 #define I2K_STORE_MANIFEST_MAX (4u << 20) /* a manifest or index blob */
 #define I2K_STORE_LAYOUT_MAX 4096u	  /* oci-layout */
+#define I2K_STORE_CONFIG_MAX (16u << 20)  /* an image config (as the registry's I2K_CONFIG_MAX) */
 #define I2K_STORE_REF_MAX 1024u		  /* a ref name */
 #define I2K_STORE_WALK_DEPTH 4		  /* nested indexes followed */
 
@@ -30,8 +32,9 @@
 #define I2K_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 
 struct i2k_store {
-	char *dir;   /* as given */
-	char *blobs; /* DIR/blobs/sha256 */
+	char *dir;    /* as given */
+	char *blobs;  /* DIR/blobs/sha256 */
+	int users_fd; /* DIR/.users, flock(LOCK_SH) while the handle is open */
 };
 
 /* DIR/blobs/sha256/HEX for a digest that passed i2k_digest_valid. Caller frees. */
@@ -42,6 +45,12 @@ char *i2k_store_path(const struct i2k_store *s, const char *name);
 /* Takes the exclusive flock on DIR/.lock (blocking). Returns the fd (>= 0;
  * closing it releases the lock) or -1 with *err set. */
 int i2k_store_lock(struct i2k_store *s, struct i2k_error **err);
+
+/* Turns the handle's shared DIR/.users lock into an exclusive one
+ * (exclusive=true: waits until no other store handle, i.e. no build or
+ * pull in another process, has the cache open) or back to shared. gc and
+ * clean hold it exclusively while they delete blobs. */
+int i2k_store_users_lock(struct i2k_store *s, bool exclusive, struct i2k_error **err);
 
 /* Writes the empty layout files (oci-layout, index.json, blobs/sha256/) that
  * are missing; with reset=true index.json is rewritten empty. Caller holds

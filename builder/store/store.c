@@ -58,6 +58,25 @@ int i2k_store_lock(struct i2k_store *s, struct i2k_error **err)
 	return fd;
 }
 
+static int flock_wait(int fd, int op, const char *p, struct i2k_error **err)
+{
+	while (flock(fd, op) < 0) {
+		int e = errno;
+		if (e == EINTR && !i2k_interrupted)
+			continue;
+		if (e == EINTR)
+			return i2k_check_interrupt(err);
+		return i2k_error_errno(err, e, I2K_ERR_IO, "locking %s", p);
+	}
+	return 0;
+}
+
+int i2k_store_users_lock(struct i2k_store *s, bool exclusive, struct i2k_error **err)
+{
+	_cleanup_free_ char *p = i2k_store_path(s, ".users");
+	return flock_wait(s->users_fd, exclusive ? LOCK_EX : LOCK_SH, p, err);
+}
+
 static const char layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 static const char empty_index_json[] = "{\n  \"manifests\": [],\n"
 				       "  \"mediaType\": \"" I2K_MT_OCI_INDEX "\",\n"
@@ -119,7 +138,21 @@ int i2k_store_open(const char *dir, struct i2k_store **out, struct i2k_error **e
 	while (l > 1 && s->dir[l - 1] == '/')
 		s->dir[--l] = '\0';
 	s->blobs = i2k_xasprintf("%s/blobs/sha256", s->dir);
+	s->users_fd = -1;
 	if (open_layout(s, err) < 0) {
+		i2k_store_free(s);
+		return i2k_error_wrap(err, "opening cache %s", dir);
+	}
+	/* A shared lock for the handle's life: gc and clean wait for it, so
+	 * blobs a build is about to read never vanish under it. */
+	_cleanup_free_ char *up = i2k_store_path(s, ".users");
+	s->users_fd = open(up, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->users_fd < 0) {
+		i2k_error_errno(err, errno, I2K_ERR_IO, "opening %s", up);
+		i2k_store_free(s);
+		return i2k_error_wrap(err, "opening cache %s", dir);
+	}
+	if (flock_wait(s->users_fd, LOCK_SH, up, err) < 0) {
 		i2k_store_free(s);
 		return i2k_error_wrap(err, "opening cache %s", dir);
 	}
@@ -131,6 +164,8 @@ void i2k_store_free(struct i2k_store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->users_fd >= 0)
+		close(s->users_fd);
 	free(s->dir);
 	free(s->blobs);
 	free(s);

@@ -9,6 +9,9 @@
  *   DIR/blobs/sha256/HEX    verified blobs only
  *   DIR/blobs/sha256/.partial-HEX   an interrupted download (resumable)
  *   DIR/.lock               flock(): exclusive for writers of index.json
+ *   DIR/.users              flock(): shared by every open handle (a build,
+ *                           a pull); gc and clean take it exclusively, so
+ *                           they wait for builds using the cache to end
  *
  * Only the platform a build asked for is stored: refs point at an image
  * manifest, never at an index.
@@ -143,10 +146,36 @@ void i2k_store_refs_free(struct i2k_store_ref *refs, size_t n);
 
 /* Deletes every blob not reachable from a ref (manifest → config, layers;
  * an index → its manifests) and every partial file no writer is using.
- * Reports bytes freed. A corrupt manifest fails gc without deleting. */
+ * Reports bytes freed. A corrupt manifest fails gc without deleting.
+ * gc and clean first wait until no other store handle (another process's
+ * build or pull) has the cache open: see DIR/.users above. */
 int i2k_store_gc(struct i2k_store *s, uint64_t *freed, struct i2k_error **err);
 /* Removes every ref and blob (an empty layout remains). */
 int i2k_store_clean(struct i2k_store *s, struct i2k_error **err);
+
+/* Checks the whole cache: every blob's sha256 against its name, every
+ * ref's closure (manifest → config, layers; index → manifests) present with
+ * the sizes its descriptors give, no stray partial file (not a regular
+ * file, or of a blob already committed), no index temp file. Other partial
+ * files no pull is using are resumable downloads: counted in r->partials,
+ * kept (a resumed blob that fails its digest is fetched again from 0). Each problem is one line in
+ * r->problems ("blob sha256:…: content has digest …", "ref NAME: blob … is not in the cache", ...).
+ * repair=true deletes the broken blobs, stray partials and temp files and
+ * drops the refs whose closure is broken (a later pull fetches them
+ * again); fixed problems end with " (removed)" and count in r->repaired.
+ * Holds the store lock throughout. Returns 0 when the check ran (whatever
+ * it found), -1 when it could not (I/O, unreadable index.json). */
+struct i2k_store_verify_report {
+	size_t blobs, refs; /* checked */
+	size_t partials;    /* resumable partial downloads kept */
+	uint64_t bytes;	    /* in the blobs checked */
+	char **problems;
+	size_t n_problems;
+	size_t repaired;
+};
+int i2k_store_verify(struct i2k_store *s, bool repair, struct i2k_store_verify_report *r,
+		     struct i2k_error **err);
+void i2k_store_verify_report_clear(struct i2k_store_verify_report *r);
 
 /* ---- air-gapped transfer -------------------------------------------------- */
 /* Writes an OCI archive (a tar of an OCI image layout: oci-layout,

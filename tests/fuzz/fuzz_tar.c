@@ -82,7 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			done += (size_t)w;
 		}
 		lseek(fd, 0, SEEK_SET);
-		struct i2k_flatten_opts opts = {.reject_devices = size % 2 == 1};
+		/* odd sizes: devices refused and an expansion limit of 1 GiB */
+		struct i2k_flatten_opts opts = {.reject_devices = size % 2 == 1,
+						.max_size = size % 2 == 1 ? 1ull << 30 : 0};
 		int r = i2k_layer_apply(fd, "", t, &opts, &e);
 		if (r < 0 && (e == NULL || e->msg == NULL))
 			abort(); /* contract: failures carry an error */

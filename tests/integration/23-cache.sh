@@ -161,4 +161,57 @@ assert_eq concurrent-one-entry-per-ref "" "$dups"
 assert_eq concurrent-no-partials 0 "$(ls -a "$I2KIT_CACHE/blobs/sha256/" | grep -c '^\.partial-' || true)"
 assert_exit concurrent-skopeo 0 skopeo inspect "oci:$I2KIT_CACHE:$B/big:latest"
 assert_exit concurrent-umoci 0 umoci ls --layout "$I2KIT_CACHE"
+assert_exit concurrent-cache-verify 0 "$I2KIT" cache verify
+
+# ---- cache clean / rm racing builds: a build in progress never fails -------------------------
+# (builds hold a shared lock on DIR/.users; clean and gc wait for it)
+cat >"$W/race.yml" <<YML
+init:
+  - $B/busybox:latest
+services:
+  - name: web
+    image: $B/web:latest
+  - name: layers
+    image: $B/layers:latest
+YML
+fresh_cache
+bad=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	"$I2KIT" cache pull "$B/busybox:latest" "$B/web:latest" "$B/layers:latest" >/dev/null 2>&1
+	"$I2KIT" build --format tar --dir "$W/race" --name r$i "$W/race.yml" >"$W/race$i.log" 2>&1 &
+	bpid=$!
+	sleep "$(awk -v i="$i" 'BEGIN { print 0.05 * (i % 5) }')"
+	if [ $((i % 2)) = 0 ]; then
+		"$I2KIT" cache clean >/dev/null 2>&1 || bad="$bad [clean $i failed]"
+	else
+		"$I2KIT" cache rm "$B/web:latest" >/dev/null 2>&1 || bad="$bad [rm $i failed]"
+	fi
+	rc=0
+	wait "$bpid" || rc=$?
+	[ "$rc" = 0 ] || bad="$bad [build $i: exit $rc: $(tail -1 "$W/race$i.log")]"
+done
+assert_eq race-clean-rm-builds-ok "" "$bad"
+assert_exit race-cache-verify 0 "$I2KIT" cache verify
+
+# ---- cache verify finds corruption; --repair drops it ----------------------------------------
+fresh_cache
+assert_exit verify-warm 0 "$I2KIT" cache pull "$B/busybox:latest" "$B/web:latest"
+assert_exit verify-clean 0 "$I2KIT" cache verify
+web_layer=$(skopeo inspect --raw "oci:$I2KIT_CACHE:$B/web:latest" | /usr/bin/python3 -c '
+import json, sys; print(json.load(sys.stdin)["layers"][-1]["digest"].split(":")[1])')
+printf 'x' >>"$I2KIT_CACHE/blobs/sha256/$web_layer"
+printf 'junk' >"$I2KIT_CACHE/blobs/sha256/.partial-$web_layer"
+assert_exit verify-finds 1 "$I2KIT" cache verify
+assert_contains verify-finds-blob "$T_OUT" "blob sha256:$web_layer: content has digest"
+assert_contains verify-finds-ref "$T_OUT" "$B/web:latest"
+assert_contains verify-finds-partial "$T_OUT" ".partial-$web_layer: partial download of a blob already in the cache"
+assert_contains verify-error "$T_OUT" "i2kit: error: cache $I2KIT_CACHE: 3 problems (run \`i2kit cache verify --repair\`)"
+assert_exit verify-repair 0 "$I2KIT" cache verify --repair
+assert_contains verify-repair-removed "$T_OUT" "(removed)"
+assert_exit verify-after-repair 0 "$I2KIT" cache verify
+assert_eq verify-web-ref-dropped 0 "$(ref_count "$I2KIT_CACHE" "$B/web:latest")"
+assert_eq verify-busybox-kept 1 "$(ref_count "$I2KIT_CACHE" "$B/busybox:latest")"
+assert_exit verify-repulled 0 "$I2KIT" cache pull "$B/web:latest"
+assert_exit verify-final 0 "$I2KIT" cache verify
+assert_exit verify-repair-only-for-verify 2 "$I2KIT" cache ls --repair
 t_done

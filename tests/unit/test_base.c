@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "builder/base/cleanup.h"
@@ -130,6 +131,74 @@ TEST(atomic_file_commit_and_abort)
 	i2k_error_free(e);
 }
 
+/* The data is in an unnamed file until commit (where the file system has
+ * O_TMPFILE, as the test's tmpfs/ext4 has): the directory shows nothing
+ * while it is written, so a SIGKILL cannot leave a temp file. */
+TEST(atomic_file_unnamed_until_commit)
+{
+	char dir[512], path[600], cmd[800];
+	snprintf(dir, sizeof(dir), "%s/unnamed", tmpdir);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/img.raw", dir);
+	struct i2k_atomic_file af;
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_atomic_open(&af, path, 0644, &e), 0);
+	CHECK(af.tmp_path == NULL);
+	CHECK_INT(i2k_write_all(af.fd, "data", 4, &e), 0);
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s)\"", dir);
+	CHECK_INT(run(cmd), 0);
+	CHECK_INT(i2k_atomic_commit(&af, &e), 0);
+	snprintf(cmd, sizeof(cmd), "test \"$(ls -A %s)\" = img.raw", dir);
+	CHECK_INT(run(cmd), 0);
+	/* replacing an existing output works too */
+	CHECK_INT(i2k_atomic_open(&af, path, 0644, &e), 0);
+	CHECK_INT(i2k_write_all(af.fd, "new", 3, &e), 0);
+	CHECK_INT(i2k_atomic_commit(&af, &e), 0);
+	char *s = read_text(path);
+	CHECK_STR(s, "new");
+	free(s);
+	CHECK_INT(run(cmd), 0);
+	i2k_error_free(e);
+}
+
+static int touch(const char *p)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	return fd < 0 ? -1 : close(fd);
+}
+
+/* Temp files of dead writers are swept by the next open in the directory;
+ * those of live writers and foreign names are left alone. */
+TEST(atomic_sweep_dead_writers)
+{
+	char dir[512], p[700], cmd[900];
+	snprintf(dir, sizeof(dir), "%s/sweep", tmpdir);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	CHECK_INT(waitpid(child, NULL, 0), child);
+	snprintf(p, sizeof(p), "%s/.out.tar.tmp-%ld-abc123", dir, (long)child);
+	CHECK_INT(touch(p), 0);
+	snprintf(p, sizeof(p), "%s/.out.tar.tmp-%ld-abc123", dir, (long)getppid());
+	CHECK_INT(touch(p), 0);
+	snprintf(p, sizeof(p), "%s/.out.tar.tmp-XyZ123", dir);
+	CHECK_INT(touch(p), 0);
+	snprintf(p, sizeof(p), "%s/out.tar.tmp-%ld-abc123", dir, (long)child);
+	CHECK_INT(touch(p), 0);
+	snprintf(p, sizeof(p), "%s/new.tar", dir);
+	struct i2k_atomic_file af;
+	struct i2k_error *e = NULL;
+	CHECK_INT(i2k_atomic_open(&af, p, 0644, &e), 0);
+	i2k_atomic_abort(&af);
+	snprintf(cmd, sizeof(cmd),
+		 "test \"$(ls -A %s | sort | tr '\\n' ' ')\" = \".out.tar.tmp-%ld-abc123 "
+		 ".out.tar.tmp-XyZ123 out.tar.tmp-%ld-abc123 \"",
+		 dir, (long)getppid(), (long)child);
+	CHECK_INT(run(cmd), 0);
+	i2k_error_free(e);
+}
+
 TEST(read_file_limits)
 {
 	char path[512];
@@ -192,6 +261,8 @@ int main(void)
 	RUN(digests);
 	RUN(bounded_buffer);
 	RUN(atomic_file_commit_and_abort);
+	RUN(atomic_file_unnamed_until_commit);
+	RUN(atomic_sweep_dead_writers);
 	RUN(read_file_limits);
 	RUN(source_date_epoch);
 	RUN(mkdir_p_and_rm_rf);

@@ -746,6 +746,73 @@ TEST(sparse_file_over_4gib)
 	CHECK_STR(a, "after\n");
 }
 
+/* The expansion limit: a 5 GiB sparse entry is refused before its data is
+ * read when max_size is 4 GiB, accepted under 8 GiB; `used` accumulates
+ * across calls (two 3 MiB files against a 5 MiB budget: the second fails). */
+TEST(expansion_limit)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	const int64_t big = 5LL << 30;
+	for (int pass = 0; pass < 2; pass++) {
+		_cleanup_(i2k_fstree_freep) struct i2k_fstree *tree = i2k_fstree_new(s);
+		struct tb t = tb_new(C_GZIP);
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, "bomb.img");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, big);
+		archive_entry_sparse_add_entry(e, 0, 512);
+		CHECK(archive_write_header(t.a, e) == ARCHIVE_OK);
+		char blk[512];
+		memset(blk, 'B', sizeof(blk));
+		archive_write_data(t.a, blk, sizeof(blk));
+		archive_entry_free(e);
+		int fd = tb_done(&t);
+		uint64_t used = 0;
+		struct i2k_flatten_opts o = {.max_size = pass ? 8ull << 30 : 4ull << 30,
+					     .used = &used};
+		if (pass == 0) {
+			FAILS(i2k_layer_apply(fd, "", tree, &o, &_e), I2K_ERR_HOSTILE,
+			      "entry \"bomb.img\": 5368709120 bytes would expand the root past its "
+			      "size limit of 4294967296 bytes (--max-root-size)");
+			CHECK(i2k_fstree_lookup(tree, "bomb.img") == NULL);
+			CHECK_INT(used, 0);
+		} else {
+			OK(i2k_layer_apply(fd, "", tree, &o, &_e));
+			struct i2k_inode *h = i2k_fstree_lookup(tree, "bomb.img");
+			CHECK(h != NULL && h->size == (uint64_t)big);
+			CHECK_INT(used, big);
+		}
+		close(fd);
+	}
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *tree = i2k_fstree_new(s);
+	char *three = malloc(3u << 20);
+	memset(three, 'x', 3u << 20);
+	uint64_t used = 0;
+	struct i2k_flatten_opts o = {.max_size = 5u << 20, .used = &used};
+	for (int i = 0; i < 2; i++) {
+		struct tb t = tb_new(C_NONE);
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, i ? "two" : "one");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 3 << 20);
+		CHECK(archive_write_header(t.a, e) == ARCHIVE_OK);
+		archive_write_data(t.a, three, 3u << 20);
+		archive_entry_free(e);
+		int fd = tb_done(&t);
+		if (i == 0)
+			OK(i2k_layer_apply(fd, "", tree, &o, &_e));
+		else
+			FAILS(i2k_layer_apply(fd, "", tree, &o, &_e), I2K_ERR_HOSTILE,
+			      "entry \"two\": 3145728 bytes would expand the root past its size "
+			      "limit of 5242880 bytes (--max-root-size)");
+		close(fd);
+	}
+	CHECK_INT(used, 3 << 20);
+	free(three);
+}
+
 TEST(big_layer_streams)
 {
 	/* 64 MiB in one file: data goes straight to the spool in libarchive's
@@ -966,7 +1033,7 @@ TEST(image_load_and_flatten)
 	OK(i2k_image_load(st, md, &mimg, &_e));
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t2 = i2k_fstree_new(s);
 	_cleanup_free_ char *want =
-	    i2k_xasprintf("layer %s: blob %s: not in cache %s", missing, missing, store_dir);
+	    i2k_xasprintf("layer: blob %s: not in cache %s", missing, store_dir);
 	if (mimg)
 		FAILS(i2k_image_flatten(mimg, st, t2, NULL, &_e), I2K_ERR_NOTFOUND, want);
 
@@ -1047,7 +1114,7 @@ TEST(image_load_errors)
 	char absent[I2K_DIGEST_LEN + 1];
 	i2k_sha256_digest("absent", 6, absent);
 	_cleanup_free_ char *w1 =
-	    i2k_xasprintf("manifest %s: blob %s: not in cache %s", absent, absent, store_dir);
+	    i2k_xasprintf("manifest: blob %s: not in cache %s", absent, store_dir);
 	FAILS(i2k_image_load(st, absent, &img, &_e), I2K_ERR_NOTFOUND, w1);
 
 	bad_manifest(st,
@@ -1129,8 +1196,8 @@ TEST(image_load_errors)
 		m = i2k_xasprintf("{\"schemaVersion\":2,\"config\":" CFGD ",\"layers\":[]}",
 				  cfg_absent);
 		put_manifest(st, m, md);
-		_cleanup_free_ char *want = i2k_xasprintf("config %s: blob %s: not in cache %s",
-							  cfg_absent, cfg_absent, store_dir);
+		_cleanup_free_ char *want =
+		    i2k_xasprintf("config: blob %s: not in cache %s", cfg_absent, store_dir);
 		FAILS(i2k_image_load(st, md, &img, &_e), I2K_ERR_NOTFOUND, want);
 	}
 	free(m);
@@ -1173,7 +1240,7 @@ TEST(image_load_errors)
 	put_blob(st, huge, strlen(huge), hd);
 	free(huge);
 	_cleanup_free_ char *hw = i2k_xasprintf(
-	    "manifest %s: blob %s: 4194366 bytes exceeds the limit of 4194304 bytes", hd, hd);
+	    "manifest: blob %s: 4194366 bytes exceeds the limit of 4194304 bytes", hd);
 	FAILS(i2k_image_load(st, hd, &img, &_e), I2K_ERR_INTEGRITY, hw);
 
 	struct i2k_error *e = NULL;
@@ -1307,6 +1374,7 @@ int main(void)
 	RUN(hostile_layers);
 	RUN(harmless_edge_cases);
 	RUN(sparse_file_over_4gib);
+	RUN(expansion_limit);
 	RUN(big_layer_streams);
 	RUN(config_parse);
 	RUN(image_load_and_flatten);

@@ -146,10 +146,13 @@ static size_t make_tar(char *buf, size_t cap, const char *fname, const char *con
 {
 	struct archive *a = archive_write_new();
 	archive_write_set_format_ustar(a);
-	if (gz)
+	if (gz) {
 		archive_write_add_filter_gzip(a);
-	else
+		/* no mtime in the gzip header: the same image twice, whatever the clock */
+		archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
+	} else {
 		archive_write_add_filter_none(a);
+	}
 	archive_write_set_bytes_per_block(a, 0);
 	size_t used = 0;
 	if (archive_write_open_memory(a, buf, cap, &used) != ARCHIVE_OK)
@@ -1318,6 +1321,39 @@ static void check_hostile(const char *dir, struct i2k_store *s, const struct ten
 	unlink(p);
 }
 
+/* A manifest whose config descriptor is over the limit a build accepts is
+ * refused at import, and nothing stays committed. */
+TEST(import_config_over_limit)
+{
+	_cleanup_tmp_ char *t = tmpdir_new();
+	_cleanup_free_ char *sd = i2k_xasprintf("%s/store", t);
+	_cleanup_(i2k_store_freep) struct i2k_store *s = open_store(sd);
+	const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	const char *cfg = "{}";
+	char cd[I2K_DIGEST_LEN + 1], md[I2K_DIGEST_LEN + 1];
+	i2k_sha256_digest(cfg, strlen(cfg), cd);
+	_cleanup_free_ char *man = i2k_xasprintf(
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":104857600},\"layers\":[]}",
+	    cd);
+	i2k_sha256_digest(man, strlen(man), md);
+	_cleanup_free_ char *cname = i2k_xasprintf("blobs/sha256/%s", cd + 7);
+	_cleanup_free_ char *mname = i2k_xasprintf("blobs/sha256/%s", md + 7);
+	_cleanup_free_ char *index =
+	    i2k_xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/"
+			  "vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":%zu,"
+			  "\"annotations\":{\"org.opencontainers.image.ref.name\":\"big:1\"}}]}",
+			  md, strlen(man));
+	struct tent ents[] = {{"oci-layout", AE_IFREG, layout},
+			      {cname, AE_IFREG, cfg},
+			      {mname, AE_IFREG, man},
+			      {"index.json", AE_IFREG, index}};
+	_cleanup_free_ char *want = i2k_xasprintf(
+	    "ref big:1: config %s: 104857600 bytes exceeds the limit of %u bytes", cd, 16u << 20);
+	check_hostile(t, s, ents, 4, I2K_ERR_INTEGRITY, want);
+}
+
 TEST(import_hostile)
 {
 	_cleanup_tmp_ char *t = tmpdir_new();
@@ -1509,6 +1545,7 @@ int main(void)
 	RUN(import_own_export);
 	RUN(import_skopeo_archive);
 	RUN(import_hostile);
+	RUN(import_config_over_limit);
 	RUN(concurrent_writers);
 	return TEST_DONE();
 }

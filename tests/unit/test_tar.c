@@ -32,6 +32,14 @@ fail:
 	exit(1);
 }
 
+static long atol_safe(const char *s)
+{
+	long v = 0;
+	while (s && *s >= '0' && *s <= '9')
+		v = v * 10 + (*s++ - '0');
+	return v;
+}
+
 static struct i2k_fattr attr(uint32_t mode)
 {
 	return (struct i2k_fattr){.mode = mode, .uid = 0, .gid = 0, .mtime = 1700000000};
@@ -426,6 +434,87 @@ TEST(tree_with_gnu_tar)
 	i2k_spool_free(sp);
 }
 
+/* A 5 GiB file of two small data runs (a PAX GNU sparse bomb once flattened)
+ * stays a few blocks in the tar, GNU tar and python's tarfile read it back
+ * with the same content; an all-zero 2 MiB file written densely becomes
+ * sparse too (holes come from the content), a 2 MiB file of data does not. */
+TEST(sparse_files)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = i2k_fstree_new(sp);
+	const uint64_t big = 5ull << 30;
+	uint64_t off = 0, size = 0;
+	CHECK(i2k_spool_begin(sp, &off, &err) == 0);
+	CHECK(i2k_spool_write_at(sp, 0, "HEAD", 4, &err) == 0);
+	CHECK(i2k_spool_write_at(sp, big - 3 * 4096, "TAIL", 4, &err) == 0);
+	i2k_spool_extend(sp, big);
+	CHECK(i2k_spool_end(sp, &size, &err) == 0);
+	CHECK(size == big);
+	struct i2k_fattr a = attr(S_IFREG | 0644);
+	CHECK(i2k_fstree_add(t, "data/bomb.img", &a, NULL, off, size, I2K_FSTREE_MKPARENTS, NULL,
+			     &err) == 0);
+	char *zeros = calloc(1, 2u << 20), *rnd = malloc(2u << 20);
+	for (size_t i = 0; i < (2u << 20); i++)
+		rnd[i] = (char)(1 + (i * 7919) % 251);
+	CHECK(i2k_spool_append(sp, zeros, 2u << 20, &off, &err) == 0);
+	CHECK(i2k_fstree_add(t, "data/zeros", &a, NULL, off, 2u << 20, 0, NULL, &err) == 0);
+	CHECK(i2k_spool_append(sp, rnd, 2u << 20, &off, &err) == 0);
+	CHECK(i2k_fstree_add(t, "data/dense", &a, NULL, off, 2u << 20, 0, NULL, &err) == 0);
+	struct membuf m;
+	CHECK(write_tree(t, NULL, &m) == 0);
+	CHECK(m.len < (2u << 20) + 64 * 1024); /* the dense file and a few headers */
+	char path[512], cmd[2000];
+	CHECK(save("sparse.tar", &m, path, sizeof(path)) == 0);
+	snprintf(cmd, sizeof(cmd), "tar --numeric-owner -tvf %s | awk '{print $3, $6}'", path);
+	char *list = capture(cmd);
+	CHECK_STR(list,
+		  "0 data/\n5368709120 data/bomb.img\n2097152 data/dense\n2097152 data/zeros\n");
+	free(list);
+	/* python's tarfile: sizes, sparse members, sampled content */
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "python3 -c 'import tarfile,sys\n"
+	    "t=tarfile.open(sys.argv[1])\n"
+	    "for m in t.getmembers():\n"
+	    "  if not m.isfile(): continue\n"
+	    "  f=t.extractfile(m); f.seek(0); h=f.read(4); f.seek(m.size-3*4096); x=f.read(4)\n"
+	    "  f.seek(m.size//2); mid=f.read(8)\n"
+	    "  print(m.name, m.size, m.issparse(), h, x, mid)' %s",
+	    path);
+	list = capture(cmd);
+	CHECK_STR(list, "data/bomb.img 5368709120 True b'HEAD' b'TAIL' "
+			"b'\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00'\n"
+			"data/dense 2097152 False b'\\x01\\x8b\\x1a\\xa4' b'\\xe0o\\xf9\\x88' "
+			"b'\\xe8w\\x06\\x90\\x1f\\xa98\\xc2'\n"
+			"data/zeros 2097152 True b'\\x00\\x00\\x00\\x00' b'\\x00\\x00\\x00\\x00' "
+			"b'\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00'\n");
+	free(list);
+	/* GNU tar extracts it sparse, with the same bytes */
+	snprintf(cmd, sizeof(cmd),
+		 "(d=%s/sparse-x && mkdir -p $d && tar -xf %s -C $d && "
+		 "stat -c '%%s' $d/data/bomb.img && du -k $d/data/bomb.img | cut -f1 && "
+		 "dd if=$d/data/bomb.img bs=4096 skip=$((5*1024*256-3)) count=1 2>/dev/null | "
+		 "head -c 4 && rm -rf $d)",
+		 tmpdir, path);
+	list = capture(cmd);
+	CHECK(list && strncmp(list, "5368709120\n", 11) == 0);
+	CHECK(list && strchr(list, '\n') && atol_safe(strchr(list, '\n') + 1) < 1024); /* KiB */
+	CHECK(list && strstr(list, "TAIL") != NULL);
+	free(list);
+	/* deterministic */
+	struct membuf m2;
+	CHECK(write_tree(t, NULL, &m2) == 0);
+	CHECK(m2.len == m.len && memcmp(m.data, m2.data, m.len) == 0);
+	free(m.data);
+	free(m2.data);
+	free(zeros);
+	free(rnd);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
 static bool skip_bin_ping(const char *path, const struct i2k_inode *ino, void *ctx)
 {
 	(void)ino;
@@ -476,6 +565,7 @@ int main(void)
 	RUN(writer_misuse);
 	RUN(tree_with_gnu_tar);
 	RUN(filter_moves_hardlink_data);
+	RUN(sparse_files);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	run(cmd);
