@@ -103,8 +103,10 @@ static void print_json(const struct i2k_output_result *res, const struct i2k_bui
 				     "sha256", res->files[i].sha256));
 	json_t *images = json_array();
 	for (size_t i = 0; i < br->nimages; i++)
-		json_array_append_new(images, json_pack("{s:s, s:s}", "ref", br->images[i].ref,
-							"digest", br->images[i].digest));
+		json_array_append_new(
+		    images, json_pack("{s:s, s:o}", "ref", br->images[i].ref, "digest",
+				      br->images[i].digest[0] ? json_string(br->images[i].digest)
+							      : json_null()));
 	json_t *o = json_pack("{s:o, s:o}", "files", files, "images", images);
 	if (res->kernel_release)
 		json_object_set_new(o, "kernel_release", json_string(res->kernel_release));

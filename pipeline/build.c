@@ -77,7 +77,8 @@ static void add_image(struct i2k_build_result *res, const char *ref)
 }
 
 /* The digest each image of the config resolved to: asked again from the
- * cache only (offline, no re-resolving), where assembly has just put them. */
+ * cache only (offline, no re-resolving), where assembly has just put them.
+ * An image no longer there (removed concurrently) keeps digest "". */
 static int resolve_images(const struct i2k_config *c, struct i2k_store *store,
 			  const struct i2k_fetch_opts *fo, struct i2k_build_result *res,
 			  struct i2k_error **err)
@@ -103,10 +104,21 @@ static int resolve_images(const struct i2k_config *c, struct i2k_store *store,
 	for (size_t i = 0; i < res->nimages; i++)
 		refs[i] = res->images[i].ref;
 	int r = i2k_fetcher_new(store, &cache_only, &f, err);
-	if (r == 0)
-		r = i2k_fetch_images(f, refs, res->nimages, digests, err);
-	for (size_t i = 0; r == 0 && i < res->nimages; i++)
-		memcpy(res->images[i].digest, digests[i], sizeof(digests[i]));
+	struct i2k_error *miss = NULL;
+	if (r == 0 && i2k_fetch_images(f, refs, res->nimages, digests, &miss) == 0) {
+		for (size_t i = 0; i < res->nimages; i++)
+			memcpy(res->images[i].digest, digests[i], sizeof(digests[i]));
+	} else if (r == 0) {
+		/* A concurrent `cache rm` may have dropped a ref since assembly:
+		 * that image's digest stays unknown (""), the build goes on. */
+		for (size_t i = 0; i < res->nimages; i++) {
+			i2k_error_free(miss);
+			miss = NULL;
+			if (i2k_fetch_image(f, refs[i], digests[i], &miss) == 0)
+				memcpy(res->images[i].digest, digests[i], sizeof(digests[i]));
+		}
+	}
+	i2k_error_free(miss);
 	free(refs);
 	free(digests);
 	return r;
