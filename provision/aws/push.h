@@ -30,6 +30,12 @@ struct i2k_push_opts {
 	struct i2k_ebs_sink_opts sink;
 };
 
+/* The request of the aws provider's push op (provision/provider.h). */
+struct i2k_push_request {
+	const struct i2k_aws *aws;
+	const struct i2k_push_opts *opts;
+};
+
 /* Pushes o->image; *res on success. */
 int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct i2k_ebs_result *res,
 		 struct i2k_error **err);
