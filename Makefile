@@ -10,7 +10,7 @@
 
 PREFIX ?= /usr/local
 CC ?= gcc
-PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd libcrypto ext2fs com_err
+PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd liblzma libcrypto ext2fs com_err
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
