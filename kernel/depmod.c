@@ -102,8 +102,7 @@ static void take_modinfo(struct i2k_modinfo *mi, const char *s, size_t len)
 	}
 }
 
-int i2k_depmod_modinfo(const void *data, size_t len, struct i2k_modinfo *mi,
-		       struct i2k_error **err)
+int i2k_depmod_modinfo(const void *data, size_t len, struct i2k_modinfo *mi, struct i2k_error **err)
 {
 	memset(mi, 0, sizeof(*mi));
 	struct elf e = {.p = data, .len = len};
@@ -202,7 +201,8 @@ static int unzstd(const void *in, size_t len, size_t max, struct i2k_buf *out,
 		ZSTD_outBuffer ob = {.dst = chunk, .size = sizeof(chunk)};
 		zr = ZSTD_decompressStream(d, &ob, &ib);
 		if (ZSTD_isError(zr)) {
-			rc = i2k_error_set(err, I2K_ERR_INTEGRITY, "zstd: %s", ZSTD_getErrorName(zr));
+			rc = i2k_error_set(err, I2K_ERR_INTEGRITY, "zstd: %s",
+					   ZSTD_getErrorName(zr));
 			break;
 		}
 		if (out->len + ob.pos > max) {
@@ -219,8 +219,7 @@ static int unzstd(const void *in, size_t len, size_t max, struct i2k_buf *out,
 	return rc;
 }
 
-static int unxz(const void *in, size_t len, size_t max, struct i2k_buf *out,
-		struct i2k_error **err)
+static int unxz(const void *in, size_t len, size_t max, struct i2k_buf *out, struct i2k_error **err)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	if (lzma_stream_decoder(&s, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
@@ -383,8 +382,7 @@ static int read_module(struct i2k_fstree *t, const char *dir, struct dmod *m,
 	_cleanup_free_ char *raw = NULL;
 	size_t len;
 	struct i2k_error *soft = NULL;
-	if (read_tree_file(t, p, I2K_DEPMOD_MODULE_MAX, &raw, &len,
-			   &soft) < 0) {
+	if (read_tree_file(t, p, I2K_DEPMOD_MODULE_MAX, &raw, &len, &soft) < 0) {
 		if (soft->code != I2K_ERR_INTEGRITY) {
 			if (err)
 				*err = soft;
@@ -505,8 +503,7 @@ static int put_file(struct i2k_fstree *t, const char *dir, const char *name,
 {
 	_cleanup_free_ char *p = i2k_xasprintf("%s/%s", dir, name);
 	uint64_t off = 0;
-	if (b->len > 0 &&
-	    i2k_spool_append(i2k_fstree_spool(t), b->data, b->len, &off, err) < 0)
+	if (b->len > 0 && i2k_spool_append(i2k_fstree_spool(t), b->data, b->len, &off, err) < 0)
 		return i2k_error_wrap(err, "writing %s", p);
 	struct i2k_fattr at = {.mode = S_IFREG | 0644, .mtime = i2k_source_date_epoch()};
 	return i2k_fstree_add(t, p, &at, NULL, off, b->len, I2K_FSTREE_REPLACE, NULL, err);
@@ -561,7 +558,8 @@ int i2k_depmod_generate(struct i2k_fstree *t, const char *dir, struct i2k_depmod
 	size_t *out_order = i2k_xmalloc((s.n + 1) * sizeof(*out_order));
 	size_t *closure = i2k_xmalloc((s.n + 1) * sizeof(*closure));
 	bool *in_closure = i2k_xcalloc(s.n + 1, sizeof(*in_closure));
-	struct i2k_buf dep = {.max = 0}, alias = {.max = 0}, soft = {.max = 0}, devname = {.max = 0};
+	struct i2k_buf dep = {.max = 0}, alias = {.max = 0}, soft = {.max = 0},
+		       devname = {.max = 0};
 	_cleanup_free_ char *order_txt = NULL;
 	_cleanup_free_ char *op = i2k_xasprintf("%s/modules.order", dir);
 	size_t olen = 0;

@@ -731,10 +731,11 @@ static int prune_version(struct i2k_fstree *t, const char *dir, const char *ver,
 		if (dr.unreadable > 0 && k->modules != I2K_MODULES_ALL) {
 			/* Their dependencies are unknown: the closure cannot be trusted. */
 			if (k->modules == I2K_MODULES_LIST)
-				i2k_error_set(err, I2K_ERR_CONFIG,
-					      "kernel.modules: %s: %zu of %zu module files have no "
-					      "readable .modinfo (first: %s), cannot select modules",
-					      dir, dr.unreadable, dr.modules, dr.first_bad);
+				i2k_error_set(
+				    err, I2K_ERR_CONFIG,
+				    "kernel.modules: %s: %zu of %zu module files have no "
+				    "readable .modinfo (first: %s), cannot select modules",
+				    dir, dr.unreadable, dr.modules, dr.first_bad);
 			else
 				i2k_warn("kernel.modules: %s: %zu of %zu module files have no "
 					 "readable .modinfo (first: %s); keeping all its modules",

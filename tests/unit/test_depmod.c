@@ -107,7 +107,8 @@ static uint8_t *make_elf(bool is64, bool be, const char *modinfo, size_t milen, 
 	struct {
 		uint32_t name;
 		size_t off, size;
-	} secs[4] = {{0, 0, 0}, {1, text_off, 16}, {7, mi_off, milen}, {16, str_off, sizeof(shstr)}};
+	} secs[4] = {
+	    {0, 0, 0}, {1, text_off, 16}, {7, mi_off, milen}, {16, str_off, sizeof(shstr)}};
 	for (int i = 0; i < 4; i++) {
 		uint8_t *s = p + sh_off + (size_t)i * sh;
 		put32(s, secs[i].name, be);
@@ -392,10 +393,11 @@ static const char *real_dest;
 
 static bool generated_name(const char *base)
 {
-	static const char *const gen[] = {
-	    "modules.dep",     "modules.dep.bin",     "modules.alias",	 "modules.alias.bin",
-	    "modules.softdep", "modules.symbols",     "modules.symbols.bin", "modules.devname",
-	    "modules.builtin.bin", "modules.builtin.alias.bin"};
+	static const char *const gen[] = {"modules.dep",	 "modules.dep.bin",
+					  "modules.alias",	 "modules.alias.bin",
+					  "modules.softdep",	 "modules.symbols",
+					  "modules.symbols.bin", "modules.devname",
+					  "modules.builtin.bin", "modules.builtin.alias.bin"};
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(gen); i++)
 		if (strcmp(base, gen[i]) == 0)
 			return true;
