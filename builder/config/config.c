@@ -139,7 +139,6 @@ int i2k_config_merge(struct i2k_config *dst, struct i2k_config *src, struct i2k_
 		memset(&sk->module_names, 0, sizeof(sk->module_names));
 	}
 
-	size_t from_onboot = dst->n_onboot, from_onshutdown = dst->n_onshutdown;
 	size_t from_services = dst->n_services, from_volumes = dst->n_volumes;
 	append((void **)&dst->init, &dst->n_init, (void **)&s->init, &s->n_init, sizeof(*s->init));
 	append((void **)&dst->onboot, &dst->n_onboot, (void **)&s->onboot, &s->n_onboot,
@@ -157,11 +156,7 @@ int i2k_config_merge(struct i2k_config *dst, struct i2k_config *src, struct i2k_
 	       &s->n_files_read, sizeof(*s->files_read));
 	dst->trust_given = dst->trust_given || s->trust_given;
 
-	if (i2k_config_check_unique_images("onboot", dst->onboot, dst->n_onboot, from_onboot, err) <
-		0 ||
-	    i2k_config_check_unique_images("onshutdown", dst->onshutdown, dst->n_onshutdown,
-					   from_onshutdown, err) < 0 ||
-	    i2k_config_check_unique_images("service", dst->services, dst->n_services, from_services,
+	if (i2k_config_check_unique_images("service", dst->services, dst->n_services, from_services,
 					   err) < 0 ||
 	    i2k_config_check_unique_volumes(dst->volumes, dst->n_volumes, from_volumes, err) < 0)
 		return -1;

@@ -4,8 +4,8 @@
  * validating every key and type (errors carry FILE:LINE:COL), and merges
  * several files the way `linuxkit build a.yml b.yml` does: kernel fields of a
  * later file override, init/onboot/onshutdown/services/files/volumes lists
- * are appended, and a service/onboot/onshutdown name must stay unique within
- * its section.
+ * are appended, and service and volume names must stay unique (as in
+ * LinuxKit, onboot/onshutdown entries are numbered and may share a name).
  *
  * Per-image options (struct i2k_imgopts) keep "was it set?" information
  * because precedence matters: YAML > org.mobyproject.config label > image
@@ -191,8 +191,7 @@ int i2k_config_load(const char *const *paths, size_t n, struct i2k_config **out,
 		    struct i2k_error **err);
 /* Merges src into dst (dst is modified; src is consumed and freed, also on
  * failure). Kernel fields given in src override; lists are appended; a
- * duplicate onboot/onshutdown/service/volume name is an error naming both
- * positions. Regenerates dst->yaml. */
+ * duplicate service or volume name is an error naming both positions. Regenerates dst->yaml. */
 int i2k_config_merge(struct i2k_config *dst, struct i2k_config *src, struct i2k_error **err);
 
 /* Parses the JSON of an image's `org.mobyproject.config` label into opts
