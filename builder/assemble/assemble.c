@@ -97,15 +97,6 @@ static void add_slot(struct assembly *a, const char *image)
 	a->slots[a->n_slots++] = (struct image_slot){.image = i2k_xstrdup(image)};
 }
 
-static const char *pos_str(const struct i2k_pos *p, char *buf, size_t n)
-{
-	if (p->file && p->line)
-		snprintf(buf, n, "%s:%u:%u: ", p->file, p->line, p->col);
-	else
-		buf[0] = '\0';
-	return buf;
-}
-
 /* Fetches every distinct image (in parallel where the fetcher can) and
  * loads its manifest and config. */
 static int fetch_all(struct assembly *a, struct i2k_error **err)
@@ -175,7 +166,7 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	struct image_slot *s = slot_for(a, k->image);
 	struct i2k_fstree *kt;
 	if (slot_tree(a, s, &kt, err) < 0)
-		return i2k_error_wrap(err, "%skernel", pos_str(&k->pos, pb, sizeof(pb)));
+		return i2k_error_wrap(err, "%skernel", i2k_pos_prefix(&k->pos, pb, sizeof(pb)));
 	const char *binary = k->binary ? k->binary : "kernel";
 	const char *tarname = k->tar ? k->tar : "kernel.tar";
 	if (strcmp(tarname, "none") == 0)
@@ -185,7 +176,7 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	if (kin == NULL || !S_ISREG(kin->mode))
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "%skernel: image %s has no kernel file \"%s\"",
-				     pos_str(&k->pos, pb, sizeof(pb)), k->image, binary);
+				     i2k_pos_prefix(&k->pos, pb, sizeof(pb)), k->image, binary);
 	struct i2k_fattr boot = dir_attr(a->epoch, 0755);
 	if (i2k_fstree_add(a->root, "boot", &boot, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL, err) < 0)
 		return -1;
@@ -200,9 +191,9 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	if (k->ucode) {
 		struct i2k_inode *u = i2k_fstree_lookup(kt, k->ucode);
 		if (u == NULL || !S_ISREG(u->mode))
-			return i2k_error_set(err, I2K_ERR_CONFIG,
-					     "%skernel: image %s has no ucode file \"%s\"",
-					     pos_str(&k->pos, pb, sizeof(pb)), k->image, k->ucode);
+			return i2k_error_set(
+			    err, I2K_ERR_CONFIG, "%skernel: image %s has no ucode file \"%s\"",
+			    i2k_pos_prefix(&k->pos, pb, sizeof(pb)), k->image, k->ucode);
 		struct i2k_fattr uat = {.mode = S_IFREG | (u->mode & 07777), .mtime = a->epoch};
 		if (i2k_fstree_add(a->root, "boot/ucode.cpio", &uat, NULL, u->data_off, u->size,
 				   I2K_FSTREE_REPLACE, NULL, err) < 0)
@@ -211,16 +202,17 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	if (tarname) {
 		struct i2k_inode *t = i2k_fstree_lookup(kt, tarname);
 		if (t == NULL || !S_ISREG(t->mode))
-			return i2k_error_set(err, I2K_ERR_CONFIG,
-					     "%skernel: image %s has no kernel tar \"%s\"",
-					     pos_str(&k->pos, pb, sizeof(pb)), k->image, tarname);
+			return i2k_error_set(
+			    err, I2K_ERR_CONFIG, "%skernel: image %s has no kernel tar \"%s\"",
+			    i2k_pos_prefix(&k->pos, pb, sizeof(pb)), k->image, tarname);
 		_cleanup_close_ int fd = -1;
 		if (i2k_spool_extent_fd(a->opts->spool, t->data_off, t->size, &fd, err) < 0)
 			return -1;
 		struct i2k_flatten_opts fo = {.max_size = a->max_root, .used = &a->expanded};
 		if (i2k_layer_apply(fd, NULL, a->root, &fo, err) < 0)
 			return i2k_error_wrap(err, "%skernel: %s in %s",
-					      pos_str(&k->pos, pb, sizeof(pb)), tarname, k->image);
+					      i2k_pos_prefix(&k->pos, pb, sizeof(pb)), tarname,
+					      k->image);
 	}
 	return 0;
 }
@@ -234,14 +226,14 @@ static int add_init(struct assembly *a, struct i2k_error **err)
 		struct image_slot *s = slot_for(a, e->image);
 		struct i2k_fstree *t;
 		if (slot_tree(a, s, &t, err) < 0 || i2k_bundle_fixup_rootfs(t, err) < 0)
-			return i2k_error_wrap(err, "%sinit[%zu]", pos_str(&e->pos, pb, sizeof(pb)),
-					      i);
+			return i2k_error_wrap(err, "%sinit[%zu]",
+					      i2k_pos_prefix(&e->pos, pb, sizeof(pb)), i);
 		struct i2k_fattr ln = {.mode = S_IFLNK | 0777, .mtime = a->epoch};
 		if (i2k_fstree_add(t, "etc/resolv.conf", &ln, INIT_RESOLV_LINK, 0, 0,
 				   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err) < 0 ||
 		    i2k_fstree_graft(a->root, "", t, err) < 0)
-			return i2k_error_wrap(err, "%sinit[%zu]", pos_str(&e->pos, pb, sizeof(pb)),
-					      i);
+			return i2k_error_wrap(err, "%sinit[%zu]",
+					      i2k_pos_prefix(&e->pos, pb, sizeof(pb)), i);
 	}
 	return 0;
 }
@@ -359,7 +351,7 @@ static int add_bundle(struct assembly *a, enum i2k_bundle_kind kind, size_t idx,
 		return 0;
 	/* Messages that already start with this entry's position get only the
 	 * section name. */
-	pos_str(&e->pos, pb, sizeof(pb));
+	i2k_pos_prefix(&e->pos, pb, sizeof(pb));
 	if (pb[0] && err && *err && (*err)->msg && strncmp((*err)->msg, pb, strlen(pb)) == 0)
 		return -1;
 	return i2k_error_wrap(err, "%s%s[%s]", pb, section, e->name);

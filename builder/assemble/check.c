@@ -13,15 +13,6 @@
 #include "builder/bundle/caps.h"
 #include "builder/registry/ref.h"
 
-static const char *pos_str(const struct i2k_pos *p, char *buf, size_t n)
-{
-	if (p->file && p->line)
-		snprintf(buf, n, "%s:%u:%u: ", p->file, p->line, p->col);
-	else
-		buf[0] = '\0';
-	return buf;
-}
-
 /* what: "services[web].image", "init[0]", "kernel.image" */
 static int check_ref(const char *image, const struct i2k_pos *pos, const char *what,
 		     struct i2k_error **err)
@@ -35,10 +26,10 @@ static int check_ref(const char *image, const struct i2k_pos *pos, const char *w
 		    "%s%s: \"%s\" is a linuxkit pkg template, which i2kit does not "
 		    "support: build the package (linuxkit pkg build) and name its "
 		    "image instead",
-		    pos_str(pos, pb, sizeof(pb)), what, image);
+		    i2k_pos_prefix(pos, pb, sizeof(pb)), what, image);
 	struct i2k_ref ref;
 	if (i2k_ref_parse(image, &ref, err) < 0)
-		return i2k_error_wrap(err, "%s%s", pos_str(pos, pb, sizeof(pb)), what);
+		return i2k_error_wrap(err, "%s%s", i2k_pos_prefix(pos, pb, sizeof(pb)), what);
 	i2k_ref_clear(&ref);
 	return 0;
 }
@@ -52,7 +43,7 @@ static int check_caps(const struct i2k_strv *v, const struct i2k_pos *pos, const
 	for (size_t i = 0; i < v->n; i++)
 		if (!i2k_caps_is_known(v->v[i]))
 			return i2k_error_set(err, I2K_ERR_CONFIG, "%s%s: unknown capability \"%s\"",
-					     pos_str(pos, pb, sizeof(pb)), what, v->v[i]);
+					     i2k_pos_prefix(pos, pb, sizeof(pb)), what, v->v[i]);
 	return 0;
 }
 
@@ -81,23 +72,17 @@ static int check_source(const struct i2k_file_entry *f, size_t idx, const char *
 	if (f->source == NULL || f->optional)
 		return 0;
 	char pb[512];
-	_cleanup_free_ char *src = NULL;
-	if (strncmp(f->source, "~/", 2) == 0 && strlen(f->source) > 2) {
-		const char *h = home ? home : getenv("HOME");
-		src = i2k_xasprintf("%s%s", h ? h : "", f->source + 1);
-	} else {
-		src = i2k_xstrdup(f->source);
-	}
+	_cleanup_free_ char *src = i2k_file_source_path(f, home);
 	struct stat st;
 	if (stat(src, &st) < 0)
 		return i2k_error_errno(err, errno, errno == ENOENT ? I2K_ERR_NOTFOUND : I2K_ERR_IO,
 				       "%sfiles[%zu] %s: source %s",
-				       pos_str(&f->pos, pb, sizeof(pb)), idx,
+				       i2k_pos_prefix(&f->pos, pb, sizeof(pb)), idx,
 				       f->path ? f->path : "", src);
 	if (!S_ISREG(st.st_mode))
 		return i2k_error_set(
 		    err, I2K_ERR_CONFIG, "%sfiles[%zu] %s: source %s is not a regular file",
-		    pos_str(&f->pos, pb, sizeof(pb)), idx, f->path ? f->path : "", src);
+		    i2k_pos_prefix(&f->pos, pb, sizeof(pb)), idx, f->path ? f->path : "", src);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
  * parse.c, the per-image schema in imgopts.c, the YAML writer in emit.c. */
 #include "builder/config/config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,26 @@
 #include "builder/config/emit.h"
 #include "builder/config/imgopts.h"
 #include "builder/config/parse.h"
+
+const char *i2k_pos_prefix(const struct i2k_pos *p, char *buf, size_t n)
+{
+	if (p->file && p->line)
+		snprintf(buf, n, "%s:%u:%u: ", p->file, p->line, p->col);
+	else if (n > 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+char *i2k_file_source_path(const struct i2k_file_entry *f, const char *home)
+{
+	if (f->source == NULL)
+		return NULL;
+	if (strncmp(f->source, "~/", 2) == 0 && strlen(f->source) > 2) {
+		const char *h = home ? home : getenv("HOME");
+		return i2k_xasprintf("%s%s", h ? h : "", f->source + 1);
+	}
+	return i2k_xstrdup(f->source);
+}
 
 void i2k_strv_clear(struct i2k_strv *s)
 {

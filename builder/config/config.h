@@ -206,6 +206,14 @@ void i2k_imgopts_clear(struct i2k_imgopts *opts);
 void i2k_config_free(struct i2k_config *c);
 void i2k_config_freep(struct i2k_config **c);
 
+/* "FILE:LINE:COL: " for p into buf (or "" when p has no position); returns
+ * buf. For error messages. */
+const char *i2k_pos_prefix(const struct i2k_pos *p, char *buf, size_t n);
+
+/* The host path a files: entry's source names: "~/x" → home + "/x" (home
+ * NULL → $HOME), others as written. Caller frees; NULL when no source. */
+char *i2k_file_source_path(const struct i2k_file_entry *f, const char *home);
+
 void i2k_strv_clear(struct i2k_strv *s);
 void i2k_strv_push(struct i2k_strv *s, const char *str); /* copies */
 
