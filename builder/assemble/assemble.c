@@ -111,6 +111,8 @@ static int fetch_all(struct assembly *a, struct i2k_error **err)
 		add_slot(a, c->onshutdown[i].image);
 	for (size_t i = 0; i < c->n_services; i++)
 		add_slot(a, c->services[i].image);
+	for (size_t i = 0; i < c->n_volumes; i++)
+		add_slot(a, c->volumes[i].image);
 	if (a->n_slots == 0)
 		return 0;
 
@@ -217,23 +219,136 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	return 0;
 }
 
+/* An image as LinuxKit's ImageTar lays out init and volume images: its
+ * flattened tree after the fix-ups, /etc/resolv.conf a link into /run. */
+static int init_like_tree(struct assembly *a, const char *image, struct i2k_fstree **out,
+			  struct i2k_error **err)
+{
+	struct image_slot *s = slot_for(a, image);
+	struct i2k_fstree *t;
+	if (slot_tree(a, s, &t, err) < 0 || i2k_bundle_fixup_rootfs(t, err) < 0)
+		return -1;
+	struct i2k_fattr ln = {.mode = S_IFLNK | 0777, .mtime = a->epoch};
+	if (i2k_fstree_add(t, "etc/resolv.conf", &ln, INIT_RESOLV_LINK, 0, 0,
+			   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err) < 0)
+		return -1;
+	*out = t;
+	return 0;
+}
+
 /* Init images are flattened at the root, after LinuxKit's fix-ups. */
 static int add_init(struct assembly *a, struct i2k_error **err)
 {
 	char pb[512];
 	for (size_t i = 0; i < a->cfg->n_init; i++) {
 		const struct i2k_init_entry *e = &a->cfg->init[i];
-		struct image_slot *s = slot_for(a, e->image);
 		struct i2k_fstree *t;
-		if (slot_tree(a, s, &t, err) < 0 || i2k_bundle_fixup_rootfs(t, err) < 0)
-			return i2k_error_wrap(err, "%sinit[%zu]",
-					      i2k_pos_prefix(&e->pos, pb, sizeof(pb)), i);
-		struct i2k_fattr ln = {.mode = S_IFLNK | 0777, .mtime = a->epoch};
-		if (i2k_fstree_add(t, "etc/resolv.conf", &ln, INIT_RESOLV_LINK, 0, 0,
-				   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err) < 0 ||
+		if (init_like_tree(a, e->image, &t, err) < 0 ||
 		    i2k_fstree_graft(a->root, "", t, err) < 0)
 			return i2k_error_wrap(err, "%sinit[%zu]",
 					      i2k_pos_prefix(&e->pos, pb, sizeof(pb)), i);
+	}
+	return 0;
+}
+
+/* Adds a blob of the store as a 0644 file. */
+static int put_blob(struct assembly *a, const char *path, const char *digest,
+		    struct i2k_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	uint64_t size = 0, off = 0, got = 0;
+	if (i2k_store_open_blob(a->opts->store, digest, &fd, &size, err) < 0 ||
+	    i2k_spool_append_fd(a->opts->spool, fd, &off, &got, err) < 0)
+		return -1;
+	struct i2k_fattr at = {.mode = S_IFREG | 0644, .mtime = a->epoch};
+	return i2k_fstree_add(a->root, path, &at, NULL, off, got,
+			      I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err);
+}
+
+static const char *blob_hex(const char *digest)
+{
+	const char *colon = strchr(digest, ':');
+	return colon ? colon + 1 : digest;
+}
+
+/* format: oci — the image as an OCI image layout (oci-layout, index.json
+ * naming the manifest by its reference, blobs/sha256/...) under dir. Only
+ * the platform that was fetched is in it. */
+static int put_oci_layout(struct assembly *a, const char *dir, struct image_slot *s,
+			  struct i2k_error **err)
+{
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	_cleanup_free_ char *lp = i2k_xasprintf("%s/oci-layout", dir);
+	if (put_bytes(a, lp, layout, sizeof(layout) - 1, 0644, 0, 0, err) < 0)
+		return -1;
+	_cleanup_close_ int mfd = -1;
+	uint64_t msize = 0;
+	if (i2k_store_open_blob(a->opts->store, s->digest, &mfd, &msize, err) < 0)
+		return -1;
+	const char *mt = s->img->manifest_media_type ? s->img->manifest_media_type
+						     : "application/vnd.oci.image.manifest.v1+json";
+	json_t *index =
+	    json_pack("{s:i, s:[{s:s, s:s, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests",
+		      "mediaType", mt, "digest", s->digest, "size", (json_int_t)msize,
+		      "annotations", "org.opencontainers.image.ref.name", s->refname);
+	_cleanup_free_ char *ij = json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(index);
+	_cleanup_free_ char *ip = i2k_xasprintf("%s/index.json", dir);
+	if (ij == NULL)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "%s: cannot serialise", ip);
+	if (put_bytes(a, ip, ij, strlen(ij), 0644, 0, 0, err) < 0)
+		return -1;
+	_cleanup_free_ char *bsd = i2k_xasprintf("%s/blobs/sha256", dir);
+	if (prefix_dirs(a, bsd, err) < 0)
+		return -1;
+	for (size_t i = 0; i < 2 + s->img->n_layers; i++) {
+		const char *dg = i == 0	  ? s->digest
+				 : i == 1 ? s->img->config_digest
+					  : s->img->layers[i - 2].digest;
+		_cleanup_free_ char *bp = i2k_xasprintf("%s/%s", bsd, blob_hex(dg));
+		if (put_blob(a, bp, dg, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* volumes: as LinuxKit lays them out, containers/volumes/NAME/
+ *   lower/   empty (no image), the image's tree (format filesystem, the
+ *            default), or its OCI image layout (format oci)
+ *   tmp/     only for read-write volumes: the guest init mounts a tmpfs
+ *            there for the overlay's upper and work directories
+ *   merged/  where the guest init mounts the volume (overlay of lower, or a
+ *            read-only bind of lower) and where binds point (bundle/volumes.h)
+ */
+static int add_volumes(struct assembly *a, struct i2k_error **err)
+{
+	char pb[512];
+	struct i2k_fattr d = dir_attr(a->epoch, 0755);
+	for (size_t i = 0; i < a->cfg->n_volumes; i++) {
+		const struct i2k_volume_entry *v = &a->cfg->volumes[i];
+		_cleanup_free_ char *base = i2k_xasprintf("containers/volumes/%s", v->name);
+		_cleanup_free_ char *lower = i2k_xasprintf("%s/lower", base);
+		_cleanup_free_ char *tmp = i2k_xasprintf("%s/tmp", base);
+		_cleanup_free_ char *merged = i2k_xasprintf("%s/merged", base);
+		bool oci = v->format && strcmp(v->format, "oci") == 0;
+		int r = prefix_dirs(a, lower, err);
+		if (r == 0 && v->image && oci) {
+			r = put_oci_layout(a, lower, slot_for(a, v->image), err);
+		} else if (r == 0 && v->image) {
+			struct i2k_fstree *t;
+			r = init_like_tree(a, v->image, &t, err);
+			if (r == 0)
+				r = i2k_fstree_graft(a->root, lower, t, err);
+		}
+		if (r == 0 && !v->readonly)
+			r = i2k_fstree_add(a->root, tmp, &d, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL,
+					   err);
+		if (r == 0)
+			r = i2k_fstree_add(a->root, merged, &d, NULL, 0, 0, I2K_FSTREE_REPLACE,
+					   NULL, err);
+		if (r < 0)
+			return i2k_error_wrap(err, "%svolumes[%s]",
+					      i2k_pos_prefix(&v->pos, pb, sizeof(pb)), v->name);
 	}
 	return 0;
 }
@@ -300,8 +415,13 @@ static int place_bundle(struct assembly *a, enum i2k_bundle_kind kind, const cha
 	struct i2k_fstree *t;
 	if (slot_tree(a, s, &t, err) < 0)
 		return -1;
-	struct i2k_bundle_input in = {
-	    .kind = kind, .entry = e, .image_cfg = &s->img->config, .rootfs = t, .ids = a->ids};
+	struct i2k_bundle_input in = {.kind = kind,
+				      .entry = e,
+				      .image_cfg = &s->img->config,
+				      .rootfs = t,
+				      .ids = a->ids,
+				      .volumes = a->cfg->volumes,
+				      .n_volumes = a->cfg->n_volumes};
 	struct i2k_bundle b = {0};
 	if (i2k_bundle_make(&in, &b, err) < 0)
 		return -1;
@@ -391,6 +511,8 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 		r = add_kernel(&a, err);
 	if (r == 0)
 		r = add_init(&a, err);
+	if (r == 0)
+		r = add_volumes(&a, err);
 	for (size_t i = 0; r == 0 && i < cfg->n_onboot; i++)
 		r = add_bundle(&a, I2K_BUNDLE_ONBOOT, i, &cfg->onboot[i], err);
 	for (size_t i = 0; r == 0 && i < cfg->n_onshutdown; i++)

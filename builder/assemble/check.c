@@ -11,6 +11,7 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/bundle/caps.h"
+#include "builder/bundle/volumes.h"
 #include "builder/registry/ref.h"
 
 /* what: "services[web].image", "init[0]", "kernel.image" */
@@ -47,10 +48,37 @@ static int check_caps(const struct i2k_strv *v, const struct i2k_pos *pos, const
 	return 0;
 }
 
-static int check_entries(const char *section, const struct i2k_image_entry *e, size_t n,
-			 struct i2k_error **err)
+/* Volume names in the YAML binds and mounts (bundle/volumes.h): unknown
+ * volumes and read-write use of read-only ones. */
+static int check_volume_refs(const struct i2k_config *cfg, const struct i2k_image_entry *e,
+			     const char *section, struct i2k_error **err)
+{
+	char pb[512];
+	struct i2k_strv tmp;
+	json_t *m = NULL;
+	const struct i2k_imgopts *o = &e->opts;
+	int r =
+	    i2k_volumes_rewrite_binds(&o->binds, "binds", cfg->volumes, cfg->n_volumes, &tmp, err);
+	i2k_strv_clear(&tmp);
+	if (r == 0)
+		r = i2k_volumes_rewrite_binds(&o->binds_add, "binds.add", cfg->volumes,
+					      cfg->n_volumes, &tmp, err);
+	i2k_strv_clear(&tmp);
+	if (r == 0)
+		r = i2k_volumes_rewrite_mounts(o->mounts, cfg->volumes, cfg->n_volumes, &m, err);
+	json_decref(m);
+	if (r < 0)
+		return i2k_error_wrap(err, "%s%s[%s]", i2k_pos_prefix(&e->pos, pb, sizeof(pb)),
+				      section, e->name);
+	return 0;
+}
+
+static int check_entries(const struct i2k_config *cfg, const char *section,
+			 const struct i2k_image_entry *e, size_t n, struct i2k_error **err)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (check_volume_refs(cfg, &e[i], section, err) < 0)
+			return -1;
 		_cleanup_free_ char *img = i2k_xasprintf("%s[%s].image", section, e[i].name);
 		_cleanup_free_ char *caps =
 		    i2k_xasprintf("%s[%s].capabilities", section, e[i].name);
@@ -96,15 +124,21 @@ int i2k_assemble_check(const struct i2k_config *cfg, const char *home, struct i2
 		if (check_ref(cfg->init[i].image, &cfg->init[i].pos, what, err) < 0)
 			return -1;
 	}
-	if (check_entries("onboot", cfg->onboot, cfg->n_onboot, err) < 0 ||
-	    check_entries("onshutdown", cfg->onshutdown, cfg->n_onshutdown, err) < 0 ||
-	    check_entries("services", cfg->services, cfg->n_services, err) < 0)
+	if (check_entries(cfg, "onboot", cfg->onboot, cfg->n_onboot, err) < 0 ||
+	    check_entries(cfg, "onshutdown", cfg->onshutdown, cfg->n_onshutdown, err) < 0 ||
+	    check_entries(cfg, "services", cfg->services, cfg->n_services, err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		_cleanup_free_ char *what =
-		    i2k_xasprintf("volumes[%s].image", cfg->volumes[i].name);
-		if (check_ref(cfg->volumes[i].image, &cfg->volumes[i].pos, what, err) < 0)
+		const struct i2k_volume_entry *v = &cfg->volumes[i];
+		_cleanup_free_ char *what = i2k_xasprintf("volumes[%s].image", v->name);
+		if (check_ref(v->image, &v->pos, what, err) < 0)
 			return -1;
+		if (v->image == NULL && v->format && strcmp(v->format, "oci") == 0) {
+			char pb[512];
+			return i2k_error_set(err, I2K_ERR_CONFIG,
+					     "%svolumes[%s]: format oci needs an image",
+					     i2k_pos_prefix(&v->pos, pb, sizeof(pb)), v->name);
+		}
 	}
 	for (size_t i = 0; i < cfg->n_files; i++)
 		if (check_source(&cfg->files[i], i, home, err) < 0)

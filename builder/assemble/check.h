@@ -14,6 +14,11 @@
  *                      entry: known CAP_ names (case as the kernel's), or a
  *                      single "all"/"none" (any case) → I2K_ERR_CONFIG
  *                      "POS: onboot[x].capabilities: unknown capability \"C\""
+ *   volume references  binds, binds.add and mounts of every entry that
+ *                      name a volume (builder/bundle/volumes.h): the volume
+ *                      must exist, a read-only one must be bound ":ro";
+ *                      a volume with format oci needs an image
+ *                      → I2K_ERR_CONFIG "POS: services[x]: volume ..."
  *   files: source      a non-optional source (with "~/" → home, NULL →
  *                      $HOME) must be an existing regular file →
  *                      I2K_ERR_NOTFOUND / I2K_ERR_CONFIG, worded as the

@@ -133,7 +133,8 @@ struct i2k_volume_entry {
 	char *name;
 	char *image;
 	bool readonly;
-	char *format; /* "oci" (default) or "filesystem" */
+	char *format; /* NULL, "filesystem" (the image's tree, default) or "oci"
+			 (the image as an OCI image layout) */
 	struct i2k_strv platforms;
 	struct i2k_pos pos;
 };

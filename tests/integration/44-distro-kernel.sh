@@ -8,15 +8,7 @@
 # overlay loaded by the guest init from the generated files).
 set -euo pipefail
 . "$(dirname "$0")/lib/harness.sh"
-I2KIT=${I2KIT:-$REPO/i2kit}
-fixtures_ready
-fresh_cache
-export SOURCE_DATE_EPOCH=1700000000
-W=$(t_tmpdir)
-
-for tool in qemu-system-x86_64 curl tar; do
-	command -v "$tool" >/dev/null || { t_skip_is_fail "tool-$tool" "$tool not installed"; t_done; exit 1; }
-done
+boot_test_setup qemu-system-x86_64 curl tar
 
 web_yml() { # KERNEL_TAG
 	cat <<YML

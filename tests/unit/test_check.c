@@ -100,6 +100,22 @@ TEST(capability_names)
 		    I2K_ERR_CONFIG, "t.yml:2:5: services[a].ambient: unknown capability \"all\"");
 }
 
+TEST(volume_references)
+{
+	EXPECT_OK("volumes:\n  - {name: data}\n  - {name: ro, readonly: true}\n"
+		  "onboot:\n  - name: w\n    image: b\n    binds: [\"data:/d\", \"ro:/r:ro\"]\n");
+	EXPECT_FAIL("volumes:\n  - {name: ro, readonly: true}\nonshutdown:\n  - name: w\n"
+		    "    image: b\n    binds.add: [\"ro:/r\"]\n",
+		    I2K_ERR_CONFIG,
+		    "t.yml:4:5: onshutdown[w]: volume \"ro\" is read-only, but attempting to write "
+		    "into container read-write");
+	EXPECT_FAIL("services:\n  - name: s\n    image: b\n    mounts: [{type: bind, source: v, "
+		    "destination: /v}]\n",
+		    I2K_ERR_CONFIG, "t.yml:2:5: services[s]: volume \"v\" not found (mounts[0])");
+	EXPECT_FAIL("volumes:\n  - name: o\n    format: oci\n", I2K_ERR_CONFIG,
+		    "t.yml:2:5: volumes[o]: format oci needs an image");
+}
+
 TEST(file_sources)
 {
 	char dir[] = "/tmp/i2k-check-XXXXXX";
@@ -167,6 +183,7 @@ int main(void)
 	RUN(image_references);
 	RUN(pkg_templates_not_supported);
 	RUN(capability_names);
+	RUN(volume_references);
 	RUN(file_sources);
 	RUN(validate_runs_the_checks);
 	return TEST_DONE();

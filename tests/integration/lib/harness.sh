@@ -440,3 +440,18 @@ assert_cache_ok() {
     local out
     if out=$(cache_verify "${2:-}"); then t_pass "$1"; else t_fail "$1" "$out"; fi
 }
+
+# boot_test_setup TOOL... : the common start of a build-and-boot test: fixtures
+# and registries ready, a fresh cache, SOURCE_DATE_EPOCH fixed, I2KIT set; a
+# missing TOOL is a failure (the script exits). Sets W to a new temp dir.
+boot_test_setup() {
+    I2KIT=${I2KIT:-$REPO/i2kit}
+    fixtures_ready
+    fresh_cache
+    export SOURCE_DATE_EPOCH=1700000000
+    W=$(t_tmpdir)
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { t_skip_is_fail "tool-$tool" "$tool not installed"; t_done; exit 1; }
+    done
+}
