@@ -13,6 +13,7 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/assemble/files.h"
+#include "builder/assemble/initimg.h"
 #include "builder/bundle/bundle.h"
 #include "builder/image/image.h"
 #include "builder/registry/ref.h"
@@ -42,6 +43,8 @@ struct assembly {
 	int64_t epoch;
 	uint64_t max_root; /* expansion limit */
 	uint64_t expanded; /* bytes unpacked so far (every image + kernel.tar) */
+	struct i2k_init_entry *inits; /* the init: list as built (initimg.h) */
+	size_t n_inits;
 };
 
 static struct i2k_fattr dir_attr(int64_t epoch, uint32_t perm)
@@ -103,8 +106,8 @@ static int fetch_all(struct assembly *a, struct i2k_error **err)
 {
 	const struct i2k_config *c = a->cfg;
 	add_slot(a, c->kernel.image);
-	for (size_t i = 0; i < c->n_init; i++)
-		add_slot(a, c->init[i].image);
+	for (size_t i = 0; i < a->n_inits; i++)
+		add_slot(a, a->inits[i].image);
 	for (size_t i = 0; i < c->n_onboot; i++)
 		add_slot(a, c->onboot[i].image);
 	for (size_t i = 0; i < c->n_onshutdown; i++)
@@ -240,8 +243,8 @@ static int init_like_tree(struct assembly *a, const char *image, struct i2k_fstr
 static int add_init(struct assembly *a, struct i2k_error **err)
 {
 	char pb[512];
-	for (size_t i = 0; i < a->cfg->n_init; i++) {
-		const struct i2k_init_entry *e = &a->cfg->init[i];
+	for (size_t i = 0; i < a->n_inits; i++) {
+		const struct i2k_init_entry *e = &a->inits[i];
 		struct i2k_fstree *t;
 		if (init_like_tree(a, e->image, &t, err) < 0 ||
 		    i2k_fstree_graft(a->root, "", t, err) < 0)
@@ -477,6 +480,32 @@ static int add_bundle(struct assembly *a, enum i2k_bundle_kind kind, size_t idx,
 	return i2k_error_wrap(err, "%s%s[%s]", pb, section, e->name);
 }
 
+/* With a kernel, something must be at /init: the kernel runs it from the
+ * initramfs (and i2kit's first stage from a disk root); without it the
+ * boot ends in "VFS: Unable to mount root fs". */
+static int check_init(struct assembly *a, struct i2k_error **err)
+{
+	const struct i2k_config *c = a->cfg;
+	struct i2k_inode *ino = i2k_fstree_lookup(a->root, "init");
+	if (c->kernel.image == NULL || (ino && !S_ISDIR(ino->mode)))
+		return 0;
+	struct i2k_buf names = {.max = 0};
+	for (size_t i = 0; i < a->n_inits; i++) {
+		if (i)
+			i2k_buf_append(&names, ", ", 2, NULL);
+		i2k_buf_append(&names, a->inits[i].image, strlen(a->inits[i].image), NULL);
+	}
+	char pb[512];
+	const struct i2k_pos *pos = a->n_inits ? &a->inits[0].pos : &c->kernel.pos;
+	i2k_error_set(err, I2K_ERR_CONFIG,
+		      "%sinit: no image of the init list (%s) provides /init, so the kernel would "
+		      "find no init to run (\"VFS: Unable to mount root fs\"); use i2kit/init, "
+		      "i2kit's own init",
+		      i2k_pos_prefix(pos, pb, sizeof(pb)), names.data ? names.data : "empty");
+	i2k_buf_free(&names);
+	return -1;
+}
+
 static void assembly_clear(struct assembly *a)
 {
 	for (size_t i = 0; i < a->n_slots; i++) {
@@ -488,6 +517,7 @@ static void assembly_clear(struct assembly *a)
 	}
 	free(a->slots);
 	i2k_idmap_free(a->ids);
+	i2k_init_list_free(a->inits, a->n_inits);
 }
 
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
@@ -504,7 +534,10 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 	a.max_root = opts->max_root_size ? opts->max_root_size : I2K_ASSEMBLE_MAX_ROOT_DEFAULT;
 	a.ids = i2k_idmap_new();
 	i2k_idmap_add_config(a.ids, cfg);
-	int r = fetch_all(&a, err);
+	struct i2k_init_opts io = {.keep_init = opts->keep_init, .archive = opts->init_archive};
+	int r = i2k_init_resolve(cfg, opts->store, &io, &a.inits, &a.n_inits, err);
+	if (r == 0)
+		r = fetch_all(&a, err);
 	if (r == 0)
 		a.root = i2k_fstree_new(opts->spool);
 	if (r == 0 && cfg->kernel.image)
@@ -521,6 +554,8 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 		r = add_bundle(&a, I2K_BUNDLE_SERVICE, i, &cfg->services[i], err);
 	if (r == 0)
 		r = i2k_build_files(cfg, a.root, opts->spool, a.ids, opts->home, err);
+	if (r == 0)
+		r = check_init(&a, err);
 	if (r == 0)
 		r = i2k_check_interrupt(err);
 	if (r == 0) {
