@@ -48,23 +48,11 @@ else
 fi
 
 # Boot it and fetch the page through the published port.
-PORT=$("$T_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$I2KIT" run qemu --mem 512 --publish "$PORT:80" --timeout 180 --state "$W/d/run" \
-	--console-file "$W/console.log" "$W/d/web" >/dev/null 2>&1 &
-vm=$!
-on_exit "kill -INT $vm 2>/dev/null || true"
-page=
-for _ in $(seq 1 150); do
-	if page=$(curl -fsS -m 2 "http://127.0.0.1:$PORT/" 2>/dev/null); then break; fi
-	kill -0 "$vm" 2>/dev/null || break
-	sleep 1
-done
-assert_eq distro-boot-web-page "i2kit fixture web page" "$page"
+web_boot "$W/d/web" "$W/console.log" "$I2KIT"
+assert_eq distro-boot-web-page "i2kit fixture web page" "$PAGE"
 con=$(cat "$W/console.log" 2>/dev/null || true)
 assert_contains distro-modules-loaded "$con" "modules: "
 assert_not_contains distro-no-modules-dep-missing "$con" "no /lib/modules"
-kill -INT "$vm" 2>/dev/null || true
-rc=0
-wait "$vm" || rc=$?
-assert_eq distro-poweroff 0 "$rc"
+web_boot_stop
+assert_eq distro-poweroff 0 "$VM_RC"
 t_done

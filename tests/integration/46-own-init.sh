@@ -37,20 +37,9 @@ esac
 
 # ---- the example, installed program, offline --------------------------------
 assert_exit example-build 0 run_i2kit build --offline --format kernel+initrd --dir "$W/ex" --name web "$REPO/examples/web.yml"
-PORT=$("$T_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-run_i2kit run qemu --mem 512 --publish "$PORT:80" --timeout 150 --state "$W/ex/run" \
-	--console-file "$W/ex.console" "$W/ex/web" >/dev/null 2>&1 &
-vm=$!
-on_exit "kill -INT $vm 2>/dev/null || true"
-page=
-for _ in $(seq 1 140); do
-	if page=$(curl -fsS -m 2 "http://127.0.0.1:$PORT/" 2>/dev/null); then break; fi
-	kill -0 "$vm" 2>/dev/null || break
-	sleep 1
-done
-assert_eq example-boots-to-web-page "i2kit fixture web page" "$page"
-kill -INT "$vm" 2>/dev/null || true
-wait "$vm" || true
+web_boot "$W/ex/web" "$W/ex.console" run_i2kit
+assert_eq example-boots-to-web-page "i2kit fixture web page" "$PAGE"
+web_boot_stop
 
 # ---- variants of init: -----------------------------------------------------------
 body='onboot:
