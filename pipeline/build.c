@@ -89,12 +89,11 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	    i2k_fetcher_new(store, rq->fetch, &fetcher, err) < 0 ||
 	    i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
-	struct i2k_assemble_opts ao = {
-	    .store = store,
-	    .fetcher = fetcher,
-	    .spool = spool,
-	    .max_root_size = rq->max_root_size,
-	    .keep_init = rq->keep_init};
+	struct i2k_assemble_opts ao = {.store = store,
+				       .fetcher = fetcher,
+				       .spool = spool,
+				       .max_root_size = rq->max_root_size,
+				       .keep_init = rq->keep_init};
 	if (i2k_assemble_root(cfg, &ao, &root, err) < 0)
 		return -1;
 	if (i2k_modules_prune(root, &cfg->kernel, &res->modules, err) < 0)

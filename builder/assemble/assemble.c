@@ -41,8 +41,8 @@ struct assembly {
 	size_t n_slots;
 	struct i2k_idmap *ids;
 	int64_t epoch;
-	uint64_t max_root; /* expansion limit */
-	uint64_t expanded; /* bytes unpacked so far (every image + kernel.tar) */
+	uint64_t max_root;	      /* expansion limit */
+	uint64_t expanded;	      /* bytes unpacked so far (every image + kernel.tar) */
 	struct i2k_init_entry *inits; /* the init: list as built (initimg.h) */
 	size_t n_inits;
 };
