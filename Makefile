@@ -10,7 +10,7 @@
 
 PREFIX ?= /usr/local
 CC ?= gcc
-PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd liblzma libcrypto ext2fs com_err
+PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd liblzma libcrypto ext2fs com_err libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -116,6 +116,8 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		$$(grep -hv '^#' packages.txt $$(ls fixtures/PACKAGES 2>/dev/null))
+	@# the AWS tests' emulator (Debian has no python3-moto)
+	python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install 'moto[server]' boto3
 
 # The guest init ships with the program: i2kit finds its OCI archive in
 # ../share/i2kit next to its bin/ (builder/assemble/initimg.h).

@@ -154,4 +154,5 @@ size_all=$(($(stat -c %s "$B/boot/all-initrd.img") / 1024))
 	printf '%-44s %8s   (auto %d KiB, all %d KiB)\n' "initrd size: modules auto / all" "$(ratio "$size_auto" "$size_all")" "$size_auto" "$size_all"
 	echo "initrd: $initrd_kib KiB gzip"
 	B=$B REPO=$REPO REG_PLAIN=$REG_PLAIN RUNS=$RUNS . "$REPO/bench/formats.sh"
+	B=$B REPO=$REPO RUNS=$RUNS . "$REPO/bench/aws.sh"
 } | tee "$B/results.txt"

@@ -13,12 +13,14 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "cli/cmd_aws.h"
 #include "cli/cmd_template.h"
 #include "cli/common.h"
 #include "formats/disk/isohybrid.h"
 #include "formats/format.h"
 #include "kernel/uki.h"
 #include "pipeline/build.h"
+#include "provision/aws/push.h"
 #include "provision/provider.h"
 #include "provision/template.h"
 
@@ -43,6 +45,10 @@ static void help(void)
 	       "  --size SIZE             disk size for disk formats (bytes, or with K, M, G;\n"
 	       "                          default: as small as fits)\n"
 	       "  --max-root-size SIZE    refuse images that unpack to more (default 4G)\n"
+	       "  --push aws              with --format aws: stream the disk into an EBS\n"
+	       "                          snapshot and register an AMI named NAME (no\n"
+	       "                          local NAME.raw); --replace, --region, --profile,\n"
+	       "                          --endpoint-url, --debug as for `i2kit push aws`\n"
 	       "  --root initramfs|squashfs|ext4\n"
 	       "                          disk formats: root in the initrd (default), on a\n"
 	       "                          read-only squashfs or a writable ext4 partition\n"
@@ -68,7 +74,16 @@ static void help(void)
 	       I2K_UKI_DEFAULT_STUB, I2K_ISOLINUX_DIR_DEFAULT, I2K_LDLINUX_C32_DEFAULT);
 }
 
-static void print_json(const struct i2k_output_result *res)
+static json_t *push_json(const struct i2k_ebs_result *r)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:f}", "ami", r->ami, "snapshot",
+			 r->snapshot, "region", r->region, "digest", r->digest, "size",
+			 (json_int_t)r->size, "blocks_sent", (json_int_t)r->blocks_sent,
+			 "blocks_skipped", (json_int_t)r->blocks_skipped, "bytes_sent",
+			 (json_int_t)r->bytes_sent, "seconds", r->seconds);
+}
+
+static void print_json(const struct i2k_output_result *res, const struct i2k_push_dest *pushed)
 {
 	json_t *files = json_array();
 	for (size_t i = 0; i < res->nfiles; i++)
@@ -79,6 +94,8 @@ static void print_json(const struct i2k_output_result *res)
 	json_t *o = json_pack("{s:o}", "files", files);
 	if (res->kernel_release)
 		json_object_set_new(o, "kernel_release", json_string(res->kernel_release));
+	if (pushed && pushed->pushed)
+		json_object_set_new(o, "aws", push_json(&pushed->result));
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (s)
 		printf("%s\n", s);
@@ -94,6 +111,10 @@ struct build_args {
 	size_t n_files;
 	const char *dir, *name;
 	const char *service, *environment; /* -s / -e */
+	const char *push;		   /* --push aws */
+	bool replace;			   /* --replace (the AMI) */
+	struct i2k_aws_opts aws;	   /* --region, --profile, --endpoint-url */
+	bool aws_debug;
 	uint64_t size, max_root;
 	bool root_given;
 	enum i2k_root_mode root;
@@ -152,9 +173,23 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			*help_only = true;
 			return 0;
 		}
+		if (strcmp(arg, "--replace") == 0) {
+			a->replace = true;
+			continue;
+		}
+		struct i2k_error *aerr = NULL;
+		int ar = i2k_cli_aws_opt(&a->aws, &a->aws_debug, argc, argv, &i, &aerr);
+		if (ar < 0) {
+			i2k_cli_usage("build", "%s", aerr->msg);
+			i2k_error_free(aerr);
+			return -1;
+		}
+		if (ar == 1)
+			continue;
 		static const char *const names[] = {
-		    "--format", "--dir",     "--name", "--size",	"--compress",	  "--root",
-		    "-s",	"--service", "-e",     "--environment", "--max-root-size"};
+		    "--format",	       "--dir", "--name",    "--size", "--compress",
+		    "--root",	       "-s",	"--service", "-e",     "--environment",
+		    "--max-root-size", "--push"};
 		const char *val = NULL;
 		struct i2k_error *merr = NULL;
 		int which =
@@ -223,6 +258,13 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 		case 9:
 			a->environment = val;
 			break;
+		case 11:
+			if (strcmp(val, "aws") != 0) {
+				i2k_cli_usage("build", "--push: \"%s\" (only aws)", val);
+				return -1;
+			}
+			a->push = val;
+			break;
 		case 10:
 			if (parse_size(val, &a->max_root) < 0) {
 				i2k_cli_usage("build",
@@ -248,6 +290,13 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 	}
 	if (a->environment && !a->service) {
 		i2k_cli_usage("build", "-e ENVIRONMENT.yml goes with -s SERVICE.yml");
+		return -1;
+	}
+	bool aws_format = false;
+	for (size_t k = 0; k < a->n_formats; k++)
+		aws_format |= strcmp(a->formats[k], "aws") == 0;
+	if (a->push && !aws_format) {
+		i2k_cli_usage("build", "--push aws needs --format aws");
 		return -1;
 	}
 	if (a->n_files == 0 && !a->service) {
@@ -367,17 +416,38 @@ int i2k_cmd_build(int argc, char **argv)
 	    .keep_init = a.keep_init,
 	    .note = a.fetch.json ? NULL : print_note,
 	};
+	struct i2k_aws aws;
+	struct i2k_push_dest pd;
+	bool have_aws = false;
+	if (a.push) {
+		if (i2k_cli_aws_resolve(&a.aws, a.aws_debug, &aws, &err) < 0) {
+			args_clear(&a);
+			return i2k_cli_fail(err);
+		}
+		have_aws = true;
+		struct i2k_push_opts po = {.sink = {.replace = a.replace}};
+		i2k_push_dest_init(&pd, &aws, &po);
+		rq.out.disk_dest = &pd.dest;
+	}
 	struct i2k_build_result res = {0};
 	int rc = 0;
 	if (i2k_build_run(&rq, &res, &err) < 0) {
 		rc = i2k_cli_fail(err);
 	} else if (a.fetch.json) {
-		print_json(&res.out);
+		print_json(&res.out, have_aws ? &pd : NULL);
 	} else {
 		for (size_t i = 0; i < res.out.nfiles; i++)
 			fprintf(stderr, "wrote %s\n", res.out.files[i].path);
+		if (have_aws && pd.pushed) {
+			fprintf(stderr, "pushed %s: %llu blocks sent, %llu zero blocks skipped\n",
+				pd.result.ami, (unsigned long long)pd.result.blocks_sent,
+				(unsigned long long)pd.result.blocks_skipped);
+			printf("%s\n", pd.result.ami);
+		}
 	}
 	i2k_build_result_free(&res);
+	if (have_aws)
+		i2k_aws_clear(&aws);
 	if (sb.path[0])
 		unlink(sb.path);
 	free(sb.name);

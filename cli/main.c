@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmd_aws.h"
 #include "cli/cmd_build.h"
 #include "cli/cmd_cache.h"
 #include "cli/cmd_deploy.h"
 #include "cli/cmd_destroy.h"
 #include "cli/cmd_logs.h"
 #include "cli/cmd_ps.h"
+#include "cli/cmd_push.h"
 #include "cli/cmd_run.h"
 #include "cli/cmd_template.h"
 #include "cli/cmd_validate.h"
@@ -33,6 +35,8 @@ static const struct command commands[] = {
     {"ps", i2k_cmd_ps, "list deployed services and their replicas"},
     {"logs", i2k_cmd_logs, "show a deployed service's consoles"},
     {"destroy", i2k_cmd_destroy, "stop a deployed service and remove its state"},
+    {"push", i2k_cmd_push, "upload a disk image as an AMI (push aws)"},
+    {"aws", i2k_cmd_aws, "list or remove the AMIs i2kit registered"},
     {"version", i2k_cmd_version, "print the version"},
 };
 

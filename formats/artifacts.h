@@ -34,13 +34,15 @@ struct i2k_boot_data {
 };
 
 /* A destination for a disk format's one file other than DIR/NAME+SUFFIX (an
- * upload: `build --push aws`). open is asked for every disk format: it sets
+ * upload: `build --push aws`). open is asked for every disk format, with
+ * the output name and the finished raw disk (a file sink, readable): it sets
  * *out to a sink of its own (owned by the destination) to take the
  * container's bytes, or leaves it NULL to let the file be written as usual;
- * close is called after the container was written into it (ok) or after a
- * failure (!ok; it must then drop what it started) and may append to res. */
+ * close is called after the container was written into it and the sink
+ * finished (ok) or after a failure (!ok; it must then drop what it started)
+ * and may append to res. */
 struct i2k_disk_dest {
-	int (*open)(void *ctx, const struct i2k_format *f, uint64_t disk_size,
+	int (*open)(void *ctx, const struct i2k_format *f, const char *name, struct i2k_sink *disk,
 		    struct i2k_sink **out, struct i2k_error **err);
 	int (*close)(void *ctx, const struct i2k_format *f, struct i2k_sink *out, bool ok,
 		     struct i2k_output_result *res, struct i2k_error **err);

@@ -42,6 +42,14 @@ static const struct i2k_format table[] = {
      .root = I2K_ROOT_SQUASHFS,
      .firmware = I2K_FIRMWARE_KERNEL,
      .write = i2k_write_kernel_squashfs},
+    {.name = "kernel+erofs",
+     .help = "NAME-kernel, NAME-initrd.img, NAME-erofs.img (the root), NAME-cmdline",
+     .files = {"-kernel", "-initrd.img", "-erofs.img", "-cmdline"},
+     .boot = I2K_BOOT_KERNEL,
+     .roots = I2K_ROOT_BIT(I2K_ROOT_EROFS),
+     .root = I2K_ROOT_EROFS,
+     .firmware = I2K_FIRMWARE_KERNEL,
+     .write = i2k_write_kernel_erofs},
     {.name = "kernel+iso",
      .help = "NAME-kernel, NAME-initrd.img, NAME.iso (the root), NAME-cmdline",
      .files = {"-kernel", "-initrd.img", ".iso", "-cmdline"},
@@ -278,6 +286,8 @@ static const struct i2k_format *kernel_format(const char *prefix)
 		return i2k_format_find("kernel+squashfs");
 	if (file_exists(prefix, ".iso") && cmdline_root(prefix, "iso9660"))
 		return i2k_format_find("kernel+iso");
+	if (file_exists(prefix, "-erofs.img") && cmdline_root(prefix, "erofs"))
+		return i2k_format_find("kernel+erofs");
 	return i2k_format_find("kernel+initrd");
 }
 

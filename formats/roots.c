@@ -11,15 +11,16 @@
 
 int i2k_root_mode_parse(const char *s, enum i2k_root_mode *out, struct i2k_error **err)
 {
-	static const char *const names[] = {"initramfs", "squashfs", "ext4", "iso9660"};
+	static const char *const names[] = {"initramfs", "squashfs", "ext4", "iso9660", "erofs"};
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(names); i++) {
 		if (strcmp(s, names[i]) == 0) {
 			*out = (enum i2k_root_mode)i;
 			return 0;
 		}
 	}
-	return i2k_error_set(err, I2K_ERR_USAGE,
-			     "--root must be initramfs, squashfs, ext4 or iso9660, not \"%s\"", s);
+	return i2k_error_set(
+	    err, I2K_ERR_USAGE,
+	    "--root must be initramfs, squashfs, ext4, iso9660 or erofs, not \"%s\"", s);
 }
 
 const char *i2k_root_mode_name(enum i2k_root_mode m)
@@ -31,6 +32,8 @@ const char *i2k_root_mode_name(enum i2k_root_mode m)
 		return "ext4";
 	case I2K_ROOT_ISO9660:
 		return "iso9660";
+	case I2K_ROOT_EROFS:
+		return "erofs";
 	default:
 		return "initramfs";
 	}
@@ -120,7 +123,7 @@ int i2k_roots_stage1(struct i2k_fstree *root, struct i2k_fstree **out, struct i2
 	}
 	free(drop.v);
 	if (r == 0) {
-		/* kernel.modules auto: virtio, SCSI/NVMe, squashfs, overlay, ... */
+		/* kernel.modules auto: virtio, SCSI/NVMe, squashfs, erofs, overlay, ... */
 		struct i2k_kernel_cfg k = {.modules = I2K_MODULES_AUTO};
 		struct i2k_modules_report rep;
 		r = i2k_modules_prune(t, &k, &rep, err);

@@ -8,7 +8,7 @@
  *                      same guest init), the mount-point directories, and
  *                      lib/modules/VER pruned to what finding and mounting
  *                      the root needs (virtio/SCSI/NVMe disks, squashfs,
- *                      isofs, overlay, loop) plus their dependencies
+ *                      erofs, isofs, overlay, loop) plus their dependencies
  *
  * The kernel command line for a disk root is the config's cmdline plus
  * "i2kit.root=SPEC i2kit.rootfstype=TYPE" (made by formats/artifacts.c for
@@ -26,10 +26,11 @@ enum i2k_root_mode {
 	I2K_ROOT_SQUASHFS,
 	I2K_ROOT_EXT4,
 	I2K_ROOT_ISO9660, /* kernel+iso: the root on an ISO 9660 image */
+	I2K_ROOT_EROFS,	  /* kernel+erofs: the root on an EROFS image */
 };
-#define I2K_ROOT_MODES 4
+#define I2K_ROOT_MODES 5
 
-/* "initramfs" | "squashfs" | "ext4" | "iso9660" → mode; else I2K_ERR_USAGE. */
+/* "initramfs" | "squashfs" | "ext4" | "iso9660" | "erofs" → mode; else I2K_ERR_USAGE. */
 int i2k_root_mode_parse(const char *s, enum i2k_root_mode *out, struct i2k_error **err);
 const char *i2k_root_mode_name(enum i2k_root_mode m);
 

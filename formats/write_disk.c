@@ -28,7 +28,7 @@ static int write_to_dest(const struct i2k_format *f, struct i2k_artifacts *a, st
 	struct i2k_sink *out = NULL;
 	if (d == NULL)
 		return 0;
-	if (d->open(d->ctx, f, disk->size, &out, err) < 0)
+	if (d->open(d->ctx, f, i2k_artifacts_opts(a)->name, disk, &out, err) < 0)
 		return -1;
 	if (out == NULL)
 		return 0;

@@ -1,10 +1,12 @@
 /* write_files.c — the formats made of plain files: tar, kernel+initrd,
- * tar-kernel-initrd, kernel+squashfs, kernel+iso (contents in writers.h). */
+ * tar-kernel-initrd, kernel+squashfs, kernel+iso, kernel+erofs (contents in
+ * writers.h). */
 #include <string.h>
 #include <sys/stat.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "formats/fs/erofs.h"
 #include "formats/fs/iso9660.h"
 #include "formats/tar.h"
 #include "formats/writers.h"
@@ -149,6 +151,22 @@ int i2k_write_kernel_squashfs(const struct i2k_format *f, struct i2k_artifacts *
 	if (i2k_artifacts_squashfs(a, &sq, &bytes, err) < 0)
 		return -1;
 	return write_kernel_root(f, a, sq, bytes, I2K_ROOT_SQUASHFS, res, err);
+}
+
+int i2k_write_kernel_erofs(const struct i2k_format *f, struct i2k_artifacts *a,
+			   struct i2k_output_result *res, struct i2k_error **err)
+{
+	struct i2k_fstree *rootfs;
+	struct i2k_erofs_opts eo = {.mtime = i2k_source_date_epoch(), .label = "i2kit-root"};
+	uint64_t size, bytes;
+	_cleanup_(i2k_sink_freep) struct i2k_sink *img = NULL;
+	if (i2k_artifacts_seed(a, I2K_ROOT_EROFS, eo.uuid_seed, err) < 0 ||
+	    i2k_artifacts_rootfs(a, &rootfs, err) < 0 ||
+	    i2k_erofs_size(rootfs, &eo, &size, err) < 0 ||
+	    i2k_sink_tmpfile_new(size, "root EROFS", &img, NULL, err) < 0 ||
+	    i2k_erofs_write(rootfs, &eo, img, &bytes, err) < 0 || i2k_sink_finish(img, err) < 0)
+		return -1;
+	return write_kernel_root(f, a, img, bytes, I2K_ROOT_EROFS, res, err);
 }
 
 int i2k_write_kernel_iso(const struct i2k_format *f, struct i2k_artifacts *a,

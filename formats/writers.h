@@ -24,6 +24,8 @@
  *                     (the config's + "i2kit.root=/dev/vda i2kit.rootfstype=squashfs")
  *   kernel+iso        the same with NAME.iso, the root without boot/ as ISO 9660
  *                     with Rock Ridge (LinuxKit's kernel+iso), rootfstype=iso9660
+ *   kernel+erofs      the same with NAME-erofs.img, the root as uncompressed EROFS
+ *                     (formats/fs/erofs.h), rootfstype=erofs
  * The kernel formats need boot/kernel: I2K_ERR_CONFIG "FORMAT output needs a
  * kernel: section".
  */
@@ -41,6 +43,8 @@ int i2k_write_tar_kernel_initrd(const struct i2k_format *f, struct i2k_artifacts
 				struct i2k_output_result *res, struct i2k_error **err);
 int i2k_write_kernel_squashfs(const struct i2k_format *f, struct i2k_artifacts *a,
 			      struct i2k_output_result *res, struct i2k_error **err);
+int i2k_write_kernel_erofs(const struct i2k_format *f, struct i2k_artifacts *a,
+			   struct i2k_output_result *res, struct i2k_error **err);
 int i2k_write_kernel_iso(const struct i2k_format *f, struct i2k_artifacts *a,
 			 struct i2k_output_result *res, struct i2k_error **err);
 int i2k_write_disk(const struct i2k_format *f, struct i2k_artifacts *a,

@@ -12,13 +12,12 @@
 #include "kernel/depmod.h"
 
 const char *const I2K_MODULES_AUTO_DEFAULT[] = {
-    "virtio_pci",   "virtio_mmio",    "virtio_net",
-    "virtio_blk",   "virtio_scsi",    "sd_mod",
-    "virtio_rng",   "virtio_console", "virtio_balloon",
-    "squashfs",	    "isofs",	      "overlay",
-    "ena",	    "nvme",	      "nvme_core",
-    "xen_blkfront", "xen_netfront",   "button",
-    "qemu_fw_cfg",  "af_packet",      NULL,
+    "virtio_pci",     "virtio_mmio",  "virtio_net", "virtio_blk",
+    "virtio_scsi",    "sd_mod",	      "virtio_rng", "virtio_console",
+    "virtio_balloon", "squashfs",     "isofs",	    "erofs",
+    "overlay",	      "ena",	      "nvme",	    "nvme_core",
+    "xen_blkfront",   "xen_netfront", "button",	    "qemu_fw_cfg",
+    "af_packet",      NULL,
 };
 
 #define NONE ((size_t)-1)

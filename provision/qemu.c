@@ -224,6 +224,9 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
 		if (f && strcmp(f->name, "kernel+iso") == 0) {
 			free(out->root_disk);
 			out->root_disk = i2k_xasprintf("%s.iso", prefix);
+		} else if (f && strcmp(f->name, "kernel+erofs") == 0) {
+			free(out->root_disk);
+			out->root_disk = i2k_xasprintf("%s-erofs.img", prefix);
 		}
 	}
 	if (out->name[0] == '\0') {

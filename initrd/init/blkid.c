@@ -247,6 +247,8 @@ const char *i2ki_blkid_fstype(int fd)
 	uint8_t b[32];
 	if (read_at(fd, b, 32, 0) == 0 && memcmp(b, "hsqs", 4) == 0 && i2k_get_le16(b + 28) == 4)
 		return "squashfs";
+	if (read_at(fd, b, 4, 1024) == 0 && i2k_get_le32(b) == 0xE0F5E1E2u)
+		return "erofs";
 	if (read_at(fd, b, 5, 32769) == 0 && memcmp(b, "CD001", 5) == 0)
 		return "iso9660";
 	if (read_at(fd, b, 2, 1080) == 0 && i2k_get_le16(b) == 0xEF53)

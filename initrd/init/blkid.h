@@ -10,8 +10,8 @@
  *        Partition N is the Nth entry (1-based), which is the kernel's
  *        partition number (vda2, nvme0n1p2).
  *   fs   the file system type from its superblock: squashfs ("hsqs" at 0,
- *        version 4), ext2/3/4 (0xEF53 at 1080, reported as "ext4": the
- *        kernel's ext4 driver mounts all three), ISO9660 ("CD001" at 32769).
+ *        version 4), EROFS (magic E0F5E1E2 at 1024, little-endian), ext2/3/4 (0xEF53 at 1080,
+ * reported as "ext4": the kernel's ext4 driver mounts all three), ISO9660 ("CD001" at 32769).
  *
  * Everything read is bounded: a header of at most one sector, at most
  * BLKID_GPT_MAX_ENTRIES entries of at most 4 KiB each and at most 1 MiB of
@@ -63,7 +63,7 @@ const struct blkid_part *i2ki_blkid_gpt_find_uuid(const struct blkid_gpt *g, con
 /* The first partition whose name is exactly label (UTF-8), or NULL. */
 const struct blkid_part *i2ki_blkid_gpt_find_label(const struct blkid_gpt *g, const char *label);
 
-/* "squashfs", "ext4", "iso9660", or NULL when none of those superblocks is
+/* "squashfs", "erofs", "ext4", "iso9660", or NULL when none of those superblocks is
  * there (or it cannot be read). */
 const char *i2ki_blkid_fstype(int fd);
 

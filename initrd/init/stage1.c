@@ -148,16 +148,17 @@ int i2ki_stage1_parse(struct stage1_opts *o, char *why, size_t whylen)
 
 	snprintf(o->fstype, sizeof(o->fstype), "auto");
 	if (i2ki_cmdline_get("i2kit.rootfstype", v, sizeof(v))) {
-		static const char *const types[] = {"squashfs", "ext4", "iso9660", "auto"};
+		static const char *const types[] = {"squashfs", "erofs", "ext4", "iso9660", "auto"};
 		size_t i = 0;
-		while (i < 4 && strcmp(v, types[i]) != 0)
+		while (i < 5 && strcmp(v, types[i]) != 0)
 			i++;
-		if (i < 4)
+		if (i < 5)
 			snprintf(o->fstype, sizeof(o->fstype), "%s", types[i]);
 		else
-			i2ki_log_warn("i2kit.rootfstype=%s: not squashfs, ext4, iso9660 or auto; "
-				      "using auto",
-				      v);
+			i2ki_log_warn(
+			    "i2kit.rootfstype=%s: not squashfs, erofs, ext4, iso9660 or auto; "
+			    "using auto",
+			    v);
 	}
 
 	o->rootwait = STAGE1_ROOTWAIT_DEFAULT;
@@ -484,7 +485,7 @@ static int load_modules(struct kmods *km, const struct stage1_opts *o)
 	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
 		i2ki_kmods_load(km, always[i], 1);
 	if (!strcmp(o->fstype, "auto")) {
-		static const char *const fs[] = {"squashfs", "isofs", "ext4"};
+		static const char *const fs[] = {"squashfs", "erofs", "isofs", "ext4"};
 		for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
 			i2ki_kmods_load(km, fs[i], 1);
 	} else {
@@ -586,9 +587,9 @@ static int mount_root(const struct stage1_opts *o, const char *dev, char *type, 
 			close(fd);
 		if (!t) {
 			if (fd >= 0)
-				i2ki_log_warn(
-				    "root %s: %s has no squashfs, ext4 or ISO9660 superblock",
-				    o->spec, dev);
+				i2ki_log_warn("root %s: %s has no squashfs, EROFS, ext4 or ISO9660 "
+					      "superblock",
+					      o->spec, dev);
 			return -1;
 		}
 		snprintf(type, typelen, "%s", t);

@@ -8,7 +8,7 @@
  *   i2kit.root=PARTLABEL=<name>  GPT partition name (exact, UTF-8)
  *   i2kit.root=/dev/NAME         a device node (made from /sys/class/block
  *                                /NAME/dev when devtmpfs lacks it)
- *   i2kit.rootfstype=squashfs|ext4|iso9660|auto   (default auto: from the
+ *   i2kit.rootfstype=squashfs|erofs|ext4|iso9660|auto   (default auto: from the
  *                                superblock, see blkid.h)
  *   i2kit.rootflags=a,b          mount options: the flag words (ro, rw,
  *                                noatime, nodiratime, relatime, strictatime,
@@ -20,13 +20,14 @@
  *
  * Steps (i2ki_stage1_run): mount /proc (unmounted again when there is no
  * i2kit.root), /sys and devtmpfs on /dev; load from /lib/modules/$(uname -r)
- * overlay, loop, the file system's module (auto: squashfs, isofs, ext4),
+ * overlay, loop, the file system's module (auto: squashfs, erofs, isofs,
+ * ext4),
  * the i2kit.modules=a,b list, then every module matching a device
  * modalias (modules.h coldplug: virtio_pci → virtio_blk/virtio_scsi →
  * sd_mod); poll /sys/class/block every 100 ms until the root shows up,
  * coldplugging again whenever the set of devices changed; for PARTUUID and
  * PARTLABEL read the GPT of every whole disk (blkid.h); mount it on
- * /newroot (squashfs and iso9660 read-only, ext4 read-write unless
+ * /newroot (squashfs, erofs and iso9660 read-only, ext4 read-write unless
  * rootflags say ro); require an executable /newroot/init; move /dev, /proc
  * and /sys into /newroot (unmounted when the directory is missing there);
  * delete the initramfs contents (staying on its file system); move
@@ -60,7 +61,7 @@ struct stage1_opts {
 	enum stage1_kind kind;
 	char spec[160];	      /* i2kit.root as given, for messages */
 	char value[128];      /* GUID (lower-case), label, or /dev/ path */
-	char fstype[16];      /* squashfs, ext4, iso9660 or auto */
+	char fstype[16];      /* squashfs, erofs, ext4, iso9660 or auto */
 	int rootwait;	      /* seconds */
 	unsigned long mflags; /* from i2kit.rootflags (MS_RDONLY only when "ro") */
 	int rw_given;	      /* rootflags said "rw" */

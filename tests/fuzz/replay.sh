@@ -13,6 +13,7 @@ declare -A seeds=(
 	[fuzz_challenge]=tests/data/fuzz/challenge
 	[fuzz_service]=tests/data/fuzz/service
 	[fuzz_tar_sparse]=tests/data/fuzz/tar_sparse
+	[fuzz_aws]=tests/data/fuzz/aws
 )
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)

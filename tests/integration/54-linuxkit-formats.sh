@@ -1,7 +1,7 @@
 #!/bin/bash
 # 54-linuxkit-formats.sh — the formats LinuxKit has beyond the first set:
 # vmdk (streamOptimized), gcp (disk.raw in a tar.gz), kernel+iso (the root
-# on an ISO 9660 image), iso-efi-initrd; and the checks the format table
+# on an ISO 9660 image), kernel+erofs (the root on EROFS), iso-efi-initrd; and the checks the format table
 # makes before anything is fetched (file clashes, root modes).
 #  - oracles: qemu-img check/compare (vmdk), tar + cmp with raw-bios (gcp),
 #    xorriso (ISO, El Torito UEFI);
@@ -58,6 +58,12 @@ rm -rf "$W/gcp"
 # kernel+iso: the root on ISO 9660 with Rock Ridge, booted from the first disk
 assert_contains kiso-rootfs "$(xorriso -indev "$W/a/web.iso" -find /containers/services/web 2>&1)" "config.json"
 assert_contains kiso-cmdline "$(cat "$W/a/web-cmdline")" "i2kit.root=/dev/vda i2kit.rootfstype=iso9660"
+# kernel+erofs: the root as EROFS (fsck.erofs from erofs-utils is the oracle)
+assert_exit build-erofs 0 "$I2KIT" build --format kernel+erofs --dir "$W/e" --name web "$W/web.yml"
+assert_exit rebuild-erofs 0 "$I2KIT" build --format kernel+erofs --dir "$W/e2" --name web "$W/web.yml"
+assert_exit identical-erofs 0 cmp "$W/e/web-erofs.img" "$W/e2/web-erofs.img"
+assert_exit fsck-erofs 0 fsck.erofs "$W/e/web-erofs.img"
+assert_contains erofs-cmdline "$(cat "$W/e/web-cmdline")" "i2kit.rootfstype=erofs"
 # iso-efi-initrd: an El Torito UEFI entry
 assert_contains efi-initrd-eltorito "$(xorriso -indev "$W/a/web-efi-initrd.iso" -report_el_torito plain 2>&1)" "UEFI"
 
@@ -80,6 +86,8 @@ boot_web() { # NAME IMAGE → the page through --publish, Ctrl-C → 0
 }
 boot_web kernel+iso "$W/a/web"
 assert_contains boot-kernel+iso-root "$(cat "$W/boot-kernel+iso.log")" "(iso9660, read-only) mounted"
+boot_web kernel+erofs "$W/e/web"
+assert_contains boot-kernel+erofs-root "$(cat "$W/boot-kernel+erofs.log")" "(erofs, read-only) mounted"
 boot_web vmdk "$W/a/web.vmdk"
 boot_web iso-efi-initrd "$W/a/web-efi-initrd.iso"
 assert_contains boot-iso-efi-initrd-uefi "$(cat "$W/boot-iso-efi-initrd.log")" "EFI stub: Loaded"

@@ -323,6 +323,9 @@ TEST(superblocks)
 	CHECK(i2ki_blkid_fstype(fd) == NULL);
 	memset(sq, 0, sizeof(sq));
 	pwrite_all(fd, sq, sizeof(sq), 0);
+	pwrite_all(fd, "\xE2\xE1\xF5\xE0", 4, 1024); /* EROFS */
+	CHECK_STR(i2ki_blkid_fstype(fd), "erofs");
+	pwrite_all(fd, sq, 4, 1024);
 	pwrite_all(fd, "\x53\xEF", 2, 1080);
 	CHECK_STR(i2ki_blkid_fstype(fd), "ext4");
 	pwrite_all(fd,
@@ -376,6 +379,9 @@ TEST(parse_root_options)
 	CHECK_STR(o.value, "/dev/vda2");
 	CHECK_STR(o.fstype, "iso9660");
 	CHECK_INT(o.rootwait, 30);
+	i2ki_cmdline_set("i2kit.root=/dev/vda i2kit.rootfstype=erofs");
+	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
+	CHECK_STR(o.fstype, "erofs");
 
 	static const struct {
 		const char *cmdline, *why;
@@ -429,7 +435,7 @@ TEST(parse_root_options)
 	CHECK_INT(i2ki_stage1_parse(&o, why, sizeof(why)), 1);
 	CHECK_STR(o.mdata, "");
 	const char *t = log_text();
-	CHECK_CONTAINS(t, "i2kit-init: warning: i2kit.rootfstype=xfs: not squashfs, ext4, "
+	CHECK_CONTAINS(t, "i2kit-init: warning: i2kit.rootfstype=xfs: not squashfs, erofs, ext4, "
 			  "iso9660 or auto; using auto\n");
 	CHECK_CONTAINS(t, "i2kit-init: warning: i2kit.rootwait=ten: not a number of seconds "
 			  "(0-3600); using 15\n");

@@ -497,6 +497,8 @@ TEST(real_fixture_kernel_auto)
 	CHECK(real_exists(t, ver, "kernel/drivers/block/virtio_blk.ko"));
 	CHECK(real_exists(t, ver, "kernel/fs/overlayfs/overlay.ko"));
 	CHECK(real_exists(t, ver, "kernel/fs/squashfs/squashfs.ko"));
+	CHECK(real_exists(t, ver, "kernel/fs/erofs/erofs.ko")); /* + libcrc32c */
+	CHECK(real_exists(t, ver, "kernel/lib/libcrc32c.ko"));
 	CHECK(real_exists(t, ver, "kernel/drivers/firmware/qemu_fw_cfg.ko"));
 	CHECK(real_exists(t, ver, "kernel/drivers/char/hw_random/virtio-rng.ko"));
 	CHECK(real_exists(t, ver, "kernel/drivers/net/ethernet/amazon/ena/ena.ko"));

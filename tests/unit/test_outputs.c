@@ -146,7 +146,7 @@ TEST(format_table)
 	CHECK(!i2k_format_find("nonsense"));
 	size_t n = 0;
 	const struct i2k_format *f = i2k_formats(&n);
-	CHECK_INT(n, 17); /* every format of DESIGN.md + vmdk, gcp, kernel+iso, iso-efi-initrd */
+	CHECK_INT(n, 18); /* DESIGN.md's + vmdk, gcp, kernel+iso, kernel+erofs, iso-efi-initrd */
 	CHECK_STR(f[0].name, "kernel+initrd");
 	for (size_t i = 0; i < n; i++) {
 		/* every row has a writer, help text, files and a valid boot mode */
