@@ -54,6 +54,8 @@ static void help(void)
 	       "                          read-only squashfs or a writable ext4 partition\n"
 	       "  --offline               never use the network; fail if an image is not cached\n"
 	       "  --pull                  re-resolve tags even when cached\n"
+	       "  --keep-init             keep linuxkit/init, runc, containerd in init:\n"
+	       "                          (default: replaced by i2kit's own init)\n"
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
@@ -117,6 +119,7 @@ struct build_args {
 	bool root_given;
 	enum i2k_root_mode root;
 	enum i2k_compression compression;
+	bool keep_init;
 };
 
 static void args_clear(struct build_args *a)
@@ -162,6 +165,10 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			return -1;
 		if (r > 0)
 			continue;
+		if (strcmp(arg, "--keep-init") == 0) {
+			a->keep_init = true;
+			continue;
+		}
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
 			*help_only = true;
 			return 0;
@@ -406,6 +413,7 @@ int i2k_cmd_build(int argc, char **argv)
 	    .cache_dir = a.fetch.cache_dir,
 	    .fetch = &a.fetch.fetch,
 	    .max_root_size = a.max_root,
+	    .keep_init = a.keep_init,
 	    .note = a.fetch.json ? NULL : print_note,
 	};
 	struct i2k_aws aws;
