@@ -10,7 +10,7 @@
 
 PREFIX ?= /usr/local
 CC ?= gcc
-PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd libcrypto ext2fs com_err libxml-2.0
+PKGS := yaml-0.1 jansson libcurl libarchive zlib libzstd liblzma libcrypto ext2fs com_err libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -41,7 +41,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all deps test unit integration bench install format lint clean fixtures init init-image cache-init
-all: i2kit i2kit-build init-image cache-init
+all: i2kit i2kit-build init-image
 
 # The guest's PID 1: static, musl, nothing but libc (initrd/init/).
 INIT_SRCS := $(sort $(wildcard initrd/init/*.c))
@@ -55,10 +55,11 @@ build/init/init: $(INIT_SRCS) $(wildcard initrd/init/*.h)
 	@size=$$(stat -c %s $@); echo "init: $$size bytes"; \
 	if [ $$size -gt 307200 ]; then echo "init is over the 300 KB budget"; exit 1; fi
 
-# The init as the OCI image i2kit/init:VERSION (an OCI archive), imported into
-# the local image cache ($$I2KIT_CACHE or ~/.cache/i2kit) so that configs can say
-# `init: [i2kit/init:VERSION]`. The test harness also pushes it to the fixture
-# registries.
+# The init as the OCI image i2kit/init:VERSION (an OCI archive). i2kit uses it
+# for `init: [i2kit/init]` (or no init:) straight from build/init or, once
+# installed, from PREFIX/share/i2kit — no registry, no import. The test harness
+# also pushes it to the fixture registries; `make cache-init` imports it into
+# the local image cache.
 INIT_IMAGE := build/init/i2kit-init-$(VERSION).tar
 init-image: $(INIT_IMAGE)
 $(INIT_IMAGE): build/init/init initrd/init/package.py VERSION
@@ -118,10 +119,13 @@ deps:
 	@# the AWS tests' emulator (Debian has no python3-moto)
 	python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install 'moto[server]' boto3
 
+# The guest init ships with the program: i2kit finds its OCI archive in
+# ../share/i2kit next to its bin/ (builder/assemble/initimg.h).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/i2kit
 	install -m 0755 i2kit $(DESTDIR)$(PREFIX)/bin/i2kit
 	ln -sf i2kit $(DESTDIR)$(PREFIX)/bin/i2kit-build
+	install -m 0644 $(INIT_IMAGE) $(DESTDIR)$(PREFIX)/share/i2kit/
 
 # Man pages (one per command) generated from the --help texts, and shell
 # completions; installed by `make install`, removed by `make uninstall`.

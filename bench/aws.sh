@@ -6,8 +6,9 @@
 #
 # Sourced by bench/run.sh (B, REPO, RUNS set) or run alone:
 #   bash bench/aws.sh        (uses build/bench-aws, RUNS=3)
-# The time from `i2kit build --format aws --push aws` to the AMI id comes
-# with the build pipeline's EBS sink hookup (issue 7).
+# Then the time from `i2kit build --format aws --push aws` start to the AMI
+# id, beside `i2kit build --format aws` + `i2kit push aws` as two steps, on
+# the web example (warm cache; needs REG_PLAIN from the fixture harness).
 _aws_bench() {
 	local B=${B:-$REPO/build/bench}/aws RUNS=${RUNS:-3} j i s e t
 	mkdir -p "$B"
@@ -35,7 +36,45 @@ PY
 			echo "$e - $s" | bc -l
 		done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 	done
+	local t_one="" t_two="" yml=$B/web.yml
+	if [ -n "${REG_PLAIN:-}" ]; then
+		cat >"$yml" <<YML
+kernel:
+  image: $REG_PLAIN/fixtures/kernel:6.1
+  cmdline: "console=ttyS0"
+init:
+  - i2kit/init:$(cat "$REPO/VERSION")
+services:
+  - name: web
+    image: $REG_PLAIN/fixtures/web:latest
+    net: host
+YML
+		local aws_env=(env AWS_ACCESS_KEY_ID="$MOTO_KEY_ID" AWS_SECRET_ACCESS_KEY="$MOTO_SECRET"
+			AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true I2KIT_CACHE="$B/cache")
+		"${aws_env[@]}" "$REPO/i2kit" build --format aws --dir "$B/warm" "$yml" >/dev/null 2>&1
+		t_one=$(for i in $(seq "$RUNS"); do
+			s=$(date +%s.%N)
+			"${aws_env[@]}" "$REPO/i2kit" build --format aws --push aws --endpoint-url "$MOTO_URL" \
+				--name "one-$i" --dir "$B/one" "$yml" >/dev/null 2>>"$B/one.err" || echo fail >&2
+			e=$(date +%s.%N)
+			echo "$e - $s" | bc -l
+		done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+		t_two=$(for i in $(seq "$RUNS"); do
+			s=$(date +%s.%N)
+			"${aws_env[@]}" "$REPO/i2kit" build --format aws --dir "$B/two" --name "two-$i" "$yml" \
+				>/dev/null 2>>"$B/two.err" &&
+				"${aws_env[@]}" "$REPO/i2kit" push aws --endpoint-url "$MOTO_URL" \
+					--name "two-$i" "$B/two/two-$i.raw" >/dev/null 2>>"$B/two.err" || echo fail >&2
+			e=$(date +%s.%N)
+			echo "$e - $s" | bc -l
+		done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+	fi
 	moto_stop "$B/moto"
+	if [ -n "$t_one" ]; then
+		printf '%-44s %8s   (build --push %.2fs, build then push %.2fs)\n' \
+			"aws: build --push / build + push" \
+			"$(printf '%.2f' "$(echo "scale=4; $t_one / $t_two" | bc -l)")" "$t_one" "$t_two"
+	fi
 	for j in 1 8 64; do
 		t=${secs[$j]}
 		printf '%-44s %8s   (%.2fs, %.1f MB/s of non-zero blocks)\n' \

@@ -59,6 +59,8 @@ static void help(void)
 	       "                          read-only squashfs or a writable ext4 partition\n"
 	       "  --offline               never use the network; fail if an image is not cached\n"
 	       "  --pull                  re-resolve tags even when cached\n"
+	       "  --keep-init             keep linuxkit/init, runc, containerd in init:\n"
+	       "                          (default: replaced by i2kit's own init)\n"
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
@@ -137,6 +139,7 @@ struct build_args {
 	enum i2k_compression compression;
 	bool dry_run;
 	const char *output; /* -o FILE|-: the one file of a one-file format */
+	bool keep_init;
 };
 
 static void args_clear(struct build_args *a)
@@ -242,6 +245,10 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			return -1;
 		if (r > 0)
 			continue;
+		if (strcmp(arg, "--keep-init") == 0) {
+			a->keep_init = true;
+			continue;
+		}
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
 			*help_only = true;
 			return 0;
@@ -531,6 +538,7 @@ int i2k_cmd_build(int argc, char **argv)
 	    .cache_dir = a.fetch.cache_dir,
 	    .fetch = &a.fetch.fetch,
 	    .max_root_size = a.max_root,
+	    .keep_init = a.keep_init,
 	    .note = a.fetch.json ? NULL : print_note,
 	};
 	struct i2k_aws aws;

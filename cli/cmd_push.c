@@ -14,6 +14,7 @@
 #include "cli/cmd_aws.h"
 #include "cli/common.h"
 #include "provision/aws/push.h"
+#include "provision/provider.h"
 
 static void help(void)
 {
@@ -123,8 +124,14 @@ int i2k_cmd_push(int argc, char **argv)
 	}
 	if (argc < 2)
 		return i2k_cli_usage("push", "no provider given (i2kit push aws IMAGE)");
-	if (strcmp(argv[1], "aws") != 0)
-		return i2k_cli_usage("push", "unknown provider \"%s\" (only aws)", argv[1]);
+	const struct i2k_provider *provider;
+	i2k_provider_op push;
+	struct i2k_error *perr = NULL;
+	if (i2k_provider_get(argv[1], I2K_PROVIDER_PUSH, &provider, &push, &perr) < 0) {
+		int st = i2k_cli_usage("push", "%s", perr->msg);
+		i2k_error_free(perr);
+		return st;
+	}
 	static const char *const names[] = {"--name",	   "--description", "--tag",
 					    "--boot-mode", "--arch",	    "--jobs"};
 	struct i2k_aws_opts ao = {0};
@@ -255,7 +262,8 @@ int i2k_cmd_push(int argc, char **argv)
 	po.sink.progress = on_progress;
 	po.sink.progress_ctx = &g;
 	struct i2k_ebs_result res;
-	int rc = i2k_push_aws(&a, &po, &res, &err);
+	struct i2k_push_request rq = {.aws = &a, .opts = &po};
+	int rc = push(&rq, &res, &err);
 	if (g.tty)
 		fprintf(stderr, "\r\033[K");
 	i2k_aws_clear(&a);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "builder/assemble/check.h"
 #include "builder/base/cleanup.h"
 #include "builder/config/config.h"
 #include "cli/common.h"
@@ -13,7 +14,9 @@ static void usage(FILE *f)
 	fputs("Usage: i2kit validate FILE.yml...\n"
 	      "\n"
 	      "Checks LinuxKit-style YAML configs (merged in order, as for a build)\n"
-	      "without fetching any image. \"-\" reads standard input.\n",
+	      "without fetching any image: every check a build makes before it\n"
+	      "fetches (image references, capabilities, files: sources).\n"
+	      "\"-\" reads standard input.\n",
 	      f);
 }
 
@@ -39,7 +42,8 @@ int i2k_cmd_validate(int argc, char **argv)
 	struct i2k_error *err = NULL;
 	_cleanup_(i2k_config_freep) struct i2k_config *c = NULL;
 	if (i2k_config_load((const char *const *)(argv + first), (size_t)(argc - first), &c, &err) <
-	    0)
+		0 ||
+	    i2k_assemble_check(c, NULL, &err) < 0)
 		return i2k_cli_fail(err);
 	for (int i = first; i < argc; i++)
 		printf("%s: ok\n", argv[i]);

@@ -9,6 +9,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "kernel/depmod.h"
 
 const char *const I2K_MODULES_AUTO_DEFAULT[] = {
     "virtio_pci",     "virtio_mmio",  "virtio_net", "virtio_blk",
@@ -717,10 +718,38 @@ static int prune_version(struct i2k_fstree *t, const char *dir, const char *ver,
 	_cleanup_free_ char *ap = i2k_xasprintf("%s/modules.alias", dir);
 	_cleanup_free_ char *sp = i2k_xasprintf("%s/modules.softdep", dir);
 	_cleanup_free_ char *mp = i2k_xasprintf("%s/modules.builtin.modinfo", dir);
-	if (k->modules == I2K_MODULES_ALL)
-		goto keep_all;
 	if (tree_read(t, dep_p, &dep, &len, err) < 0)
 		goto out;
+	if (dep == NULL && nmods > 0) {
+		/* A distribution kernel.tar: depmod never ran. */
+		struct i2k_depmod_report dr;
+		if (i2k_depmod_generate(t, dir, &dr, err) < 0) {
+			free(dr.first_bad);
+			goto out;
+		}
+		if (dr.unreadable > 0 && k->modules != I2K_MODULES_ALL) {
+			/* Their dependencies are unknown: the closure cannot be trusted. */
+			if (k->modules == I2K_MODULES_LIST)
+				i2k_error_set(
+				    err, I2K_ERR_CONFIG,
+				    "kernel.modules: %s: %zu of %zu module files have no "
+				    "readable .modinfo (first: %s), cannot select modules",
+				    dir, dr.unreadable, dr.modules, dr.first_bad);
+			else
+				i2k_warn("kernel.modules: %s: %zu of %zu module files have no "
+					 "readable .modinfo (first: %s); keeping all its modules",
+					 dir, dr.unreadable, dr.modules, dr.first_bad);
+			free(dr.first_bad);
+			if (k->modules == I2K_MODULES_LIST)
+				goto out;
+			goto keep_all;
+		}
+		free(dr.first_bad);
+		if (tree_read(t, dep_p, &dep, &len, err) < 0)
+			goto out;
+	}
+	if (k->modules == I2K_MODULES_ALL)
+		goto keep_all;
 	if (dep == NULL) {
 		if (k->modules == I2K_MODULES_LIST) {
 			i2k_error_set(

@@ -24,8 +24,16 @@
  * Module names compare with '-' and '_' equal ("virtio-rng" == "virtio_rng").
  *
  * Every lib/modules/VER and usr/lib/modules/VER directory is handled on its
- * own. One without modules.dep is left untouched with a warning (except in
- * LIST mode, where that is I2K_ERR_CONFIG: the names cannot be checked).
+ * own. One with module files but no modules.dep (a kernel.tar made from a
+ * distribution package: depmod runs at install time) first gets
+ * modules.dep, modules.alias, modules.softdep and modules.devname computed
+ * from the modules' .modinfo (kernel/depmod.h), in every mode including
+ * ALL, so the guest init can load modules. When some module file has no
+ * readable .modinfo, its dependencies are unknown: AUTO keeps every module
+ * of that directory with a warning, LIST is I2K_ERR_CONFIG ("... cannot
+ * select modules"). One without module files and without
+ * modules.dep is left untouched (in LIST mode that is I2K_ERR_CONFIG: the
+ * names cannot be checked).
  *
  * Metadata after pruning (deterministic: the original line order is kept):
  *   modules.dep, modules.order, modules.alias, modules.symbols,

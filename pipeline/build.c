@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "builder/assemble/assemble.h"
+#include "builder/assemble/check.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/config/config.h"
@@ -186,14 +187,18 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = NULL;
 	_cleanup_free_ char *cache_dir =
 	    rq->cache_dir ? i2k_xstrdup(rq->cache_dir) : i2k_store_default_dir();
-	if (i2k_config_load(rq->files, rq->nfiles, &cfg, err) < 0)
+	if (i2k_config_load(rq->files, rq->nfiles, &cfg, err) < 0 ||
+	    i2k_assemble_check(cfg, NULL, err) < 0)
 		return -1;
 	if (i2k_store_open(cache_dir, &store, err) < 0 ||
 	    i2k_fetcher_new(store, rq->fetch, &fetcher, err) < 0 ||
 	    i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
-	struct i2k_assemble_opts ao = {
-	    .store = store, .fetcher = fetcher, .spool = spool, .max_root_size = rq->max_root_size};
+	struct i2k_assemble_opts ao = {.store = store,
+				       .fetcher = fetcher,
+				       .spool = spool,
+				       .max_root_size = rq->max_root_size,
+				       .keep_init = rq->keep_init};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (i2k_assemble_root(cfg, &ao, &root, err) < 0 ||

@@ -43,6 +43,7 @@ struct i2k_build_request {
 	const char *cache_dir;		    /* NULL → i2k_store_default_dir() */
 	const struct i2k_fetch_opts *fetch; /* borrowed; required */
 	uint64_t max_root_size; /* unpacked root limit; 0 → builder/assemble's default */
+	bool keep_init;		/* --keep-init (builder/assemble/initimg.h) */
 	i2k_build_note_fn note; /* optional */
 	void *note_ctx;
 };

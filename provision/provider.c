@@ -5,6 +5,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "provision/aws/push.h"
 #include "provision/local/destroy.h"
 #include "provision/local/state.h"
 #include "provision/local/supervisor.h"
@@ -13,6 +14,12 @@
 static int qemu_run(const void *request, void *result, struct i2k_error **err)
 {
 	return i2k_qemu_run(request, result, err);
+}
+
+static int aws_push(const void *request, void *result, struct i2k_error **err)
+{
+	const struct i2k_push_request *rq = request;
+	return i2k_push_aws(rq->aws, rq->opts, result, err);
 }
 
 static int local_deploy(const void *request, void *result, struct i2k_error **err)
@@ -48,7 +55,8 @@ static const struct i2k_provider table[] = {
      .ps = local_ps},
     {.name = "aws",
      .help = "AMIs through the EBS direct APIs; services with CloudFormation",
-     .image_format = "aws"},
+     .image_format = "aws",
+     .push = aws_push},
 };
 
 const struct i2k_provider *i2k_providers(size_t *n)

@@ -13,6 +13,7 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/assemble/files.h"
+#include "builder/assemble/initimg.h"
 #include "builder/bundle/bundle.h"
 #include "builder/image/image.h"
 #include "builder/registry/ref.h"
@@ -40,8 +41,10 @@ struct assembly {
 	size_t n_slots;
 	struct i2k_idmap *ids;
 	int64_t epoch;
-	uint64_t max_root; /* expansion limit */
-	uint64_t expanded; /* bytes unpacked so far (every image + kernel.tar) */
+	uint64_t max_root;	      /* expansion limit */
+	uint64_t expanded;	      /* bytes unpacked so far (every image + kernel.tar) */
+	struct i2k_init_entry *inits; /* the init: list as built (initimg.h) */
+	size_t n_inits;
 };
 
 static struct i2k_fattr dir_attr(int64_t epoch, uint32_t perm)
@@ -97,29 +100,22 @@ static void add_slot(struct assembly *a, const char *image)
 	a->slots[a->n_slots++] = (struct image_slot){.image = i2k_xstrdup(image)};
 }
 
-static const char *pos_str(const struct i2k_pos *p, char *buf, size_t n)
-{
-	if (p->file && p->line)
-		snprintf(buf, n, "%s:%u:%u: ", p->file, p->line, p->col);
-	else
-		buf[0] = '\0';
-	return buf;
-}
-
 /* Fetches every distinct image (in parallel where the fetcher can) and
  * loads its manifest and config. */
 static int fetch_all(struct assembly *a, struct i2k_error **err)
 {
 	const struct i2k_config *c = a->cfg;
 	add_slot(a, c->kernel.image);
-	for (size_t i = 0; i < c->n_init; i++)
-		add_slot(a, c->init[i].image);
+	for (size_t i = 0; i < a->n_inits; i++)
+		add_slot(a, a->inits[i].image);
 	for (size_t i = 0; i < c->n_onboot; i++)
 		add_slot(a, c->onboot[i].image);
 	for (size_t i = 0; i < c->n_onshutdown; i++)
 		add_slot(a, c->onshutdown[i].image);
 	for (size_t i = 0; i < c->n_services; i++)
 		add_slot(a, c->services[i].image);
+	for (size_t i = 0; i < c->n_volumes; i++)
+		add_slot(a, c->volumes[i].image);
 	if (a->n_slots == 0)
 		return 0;
 
@@ -175,7 +171,7 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	struct image_slot *s = slot_for(a, k->image);
 	struct i2k_fstree *kt;
 	if (slot_tree(a, s, &kt, err) < 0)
-		return i2k_error_wrap(err, "%skernel", pos_str(&k->pos, pb, sizeof(pb)));
+		return i2k_error_wrap(err, "%skernel", i2k_pos_prefix(&k->pos, pb, sizeof(pb)));
 	const char *binary = k->binary ? k->binary : "kernel";
 	const char *tarname = k->tar ? k->tar : "kernel.tar";
 	if (strcmp(tarname, "none") == 0)
@@ -185,7 +181,7 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	if (kin == NULL || !S_ISREG(kin->mode))
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "%skernel: image %s has no kernel file \"%s\"",
-				     pos_str(&k->pos, pb, sizeof(pb)), k->image, binary);
+				     i2k_pos_prefix(&k->pos, pb, sizeof(pb)), k->image, binary);
 	struct i2k_fattr boot = dir_attr(a->epoch, 0755);
 	if (i2k_fstree_add(a->root, "boot", &boot, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL, err) < 0)
 		return -1;
@@ -200,9 +196,9 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	if (k->ucode) {
 		struct i2k_inode *u = i2k_fstree_lookup(kt, k->ucode);
 		if (u == NULL || !S_ISREG(u->mode))
-			return i2k_error_set(err, I2K_ERR_CONFIG,
-					     "%skernel: image %s has no ucode file \"%s\"",
-					     pos_str(&k->pos, pb, sizeof(pb)), k->image, k->ucode);
+			return i2k_error_set(
+			    err, I2K_ERR_CONFIG, "%skernel: image %s has no ucode file \"%s\"",
+			    i2k_pos_prefix(&k->pos, pb, sizeof(pb)), k->image, k->ucode);
 		struct i2k_fattr uat = {.mode = S_IFREG | (u->mode & 07777), .mtime = a->epoch};
 		if (i2k_fstree_add(a->root, "boot/ucode.cpio", &uat, NULL, u->data_off, u->size,
 				   I2K_FSTREE_REPLACE, NULL, err) < 0)
@@ -211,17 +207,35 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 	if (tarname) {
 		struct i2k_inode *t = i2k_fstree_lookup(kt, tarname);
 		if (t == NULL || !S_ISREG(t->mode))
-			return i2k_error_set(err, I2K_ERR_CONFIG,
-					     "%skernel: image %s has no kernel tar \"%s\"",
-					     pos_str(&k->pos, pb, sizeof(pb)), k->image, tarname);
+			return i2k_error_set(
+			    err, I2K_ERR_CONFIG, "%skernel: image %s has no kernel tar \"%s\"",
+			    i2k_pos_prefix(&k->pos, pb, sizeof(pb)), k->image, tarname);
 		_cleanup_close_ int fd = -1;
 		if (i2k_spool_extent_fd(a->opts->spool, t->data_off, t->size, &fd, err) < 0)
 			return -1;
 		struct i2k_flatten_opts fo = {.max_size = a->max_root, .used = &a->expanded};
 		if (i2k_layer_apply(fd, NULL, a->root, &fo, err) < 0)
 			return i2k_error_wrap(err, "%skernel: %s in %s",
-					      pos_str(&k->pos, pb, sizeof(pb)), tarname, k->image);
+					      i2k_pos_prefix(&k->pos, pb, sizeof(pb)), tarname,
+					      k->image);
 	}
+	return 0;
+}
+
+/* An image as LinuxKit's ImageTar lays out init and volume images: its
+ * flattened tree after the fix-ups, /etc/resolv.conf a link into /run. */
+static int init_like_tree(struct assembly *a, const char *image, struct i2k_fstree **out,
+			  struct i2k_error **err)
+{
+	struct image_slot *s = slot_for(a, image);
+	struct i2k_fstree *t;
+	if (slot_tree(a, s, &t, err) < 0 || i2k_bundle_fixup_rootfs(t, err) < 0)
+		return -1;
+	struct i2k_fattr ln = {.mode = S_IFLNK | 0777, .mtime = a->epoch};
+	if (i2k_fstree_add(t, "etc/resolv.conf", &ln, INIT_RESOLV_LINK, 0, 0,
+			   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err) < 0)
+		return -1;
+	*out = t;
 	return 0;
 }
 
@@ -229,19 +243,115 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 static int add_init(struct assembly *a, struct i2k_error **err)
 {
 	char pb[512];
-	for (size_t i = 0; i < a->cfg->n_init; i++) {
-		const struct i2k_init_entry *e = &a->cfg->init[i];
-		struct image_slot *s = slot_for(a, e->image);
+	for (size_t i = 0; i < a->n_inits; i++) {
+		const struct i2k_init_entry *e = &a->inits[i];
 		struct i2k_fstree *t;
-		if (slot_tree(a, s, &t, err) < 0 || i2k_bundle_fixup_rootfs(t, err) < 0)
-			return i2k_error_wrap(err, "%sinit[%zu]", pos_str(&e->pos, pb, sizeof(pb)),
-					      i);
-		struct i2k_fattr ln = {.mode = S_IFLNK | 0777, .mtime = a->epoch};
-		if (i2k_fstree_add(t, "etc/resolv.conf", &ln, INIT_RESOLV_LINK, 0, 0,
-				   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err) < 0 ||
+		if (init_like_tree(a, e->image, &t, err) < 0 ||
 		    i2k_fstree_graft(a->root, "", t, err) < 0)
-			return i2k_error_wrap(err, "%sinit[%zu]", pos_str(&e->pos, pb, sizeof(pb)),
-					      i);
+			return i2k_error_wrap(err, "%sinit[%zu]",
+					      i2k_pos_prefix(&e->pos, pb, sizeof(pb)), i);
+	}
+	return 0;
+}
+
+/* Adds a blob of the store as a 0644 file. */
+static int put_blob(struct assembly *a, const char *path, const char *digest,
+		    struct i2k_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	uint64_t size = 0, off = 0, got = 0;
+	if (i2k_store_open_blob(a->opts->store, digest, &fd, &size, err) < 0 ||
+	    i2k_spool_append_fd(a->opts->spool, fd, &off, &got, err) < 0)
+		return -1;
+	struct i2k_fattr at = {.mode = S_IFREG | 0644, .mtime = a->epoch};
+	return i2k_fstree_add(a->root, path, &at, NULL, off, got,
+			      I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, NULL, err);
+}
+
+static const char *blob_hex(const char *digest)
+{
+	const char *colon = strchr(digest, ':');
+	return colon ? colon + 1 : digest;
+}
+
+/* format: oci — the image as an OCI image layout (oci-layout, index.json
+ * naming the manifest by its reference, blobs/sha256/...) under dir. Only
+ * the platform that was fetched is in it. */
+static int put_oci_layout(struct assembly *a, const char *dir, struct image_slot *s,
+			  struct i2k_error **err)
+{
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	_cleanup_free_ char *lp = i2k_xasprintf("%s/oci-layout", dir);
+	if (put_bytes(a, lp, layout, sizeof(layout) - 1, 0644, 0, 0, err) < 0)
+		return -1;
+	_cleanup_close_ int mfd = -1;
+	uint64_t msize = 0;
+	if (i2k_store_open_blob(a->opts->store, s->digest, &mfd, &msize, err) < 0)
+		return -1;
+	const char *mt = s->img->manifest_media_type ? s->img->manifest_media_type
+						     : "application/vnd.oci.image.manifest.v1+json";
+	json_t *index =
+	    json_pack("{s:i, s:[{s:s, s:s, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests",
+		      "mediaType", mt, "digest", s->digest, "size", (json_int_t)msize,
+		      "annotations", "org.opencontainers.image.ref.name", s->refname);
+	_cleanup_free_ char *ij = json_dumps(index, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(index);
+	_cleanup_free_ char *ip = i2k_xasprintf("%s/index.json", dir);
+	if (ij == NULL)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "%s: cannot serialise", ip);
+	if (put_bytes(a, ip, ij, strlen(ij), 0644, 0, 0, err) < 0)
+		return -1;
+	_cleanup_free_ char *bsd = i2k_xasprintf("%s/blobs/sha256", dir);
+	if (prefix_dirs(a, bsd, err) < 0)
+		return -1;
+	for (size_t i = 0; i < 2 + s->img->n_layers; i++) {
+		const char *dg = i == 0	  ? s->digest
+				 : i == 1 ? s->img->config_digest
+					  : s->img->layers[i - 2].digest;
+		_cleanup_free_ char *bp = i2k_xasprintf("%s/%s", bsd, blob_hex(dg));
+		if (put_blob(a, bp, dg, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* volumes: as LinuxKit lays them out, containers/volumes/NAME/
+ *   lower/   empty (no image), the image's tree (format filesystem, the
+ *            default), or its OCI image layout (format oci)
+ *   tmp/     only for read-write volumes: the guest init mounts a tmpfs
+ *            there for the overlay's upper and work directories
+ *   merged/  where the guest init mounts the volume (overlay of lower, or a
+ *            read-only bind of lower) and where binds point (bundle/volumes.h)
+ */
+static int add_volumes(struct assembly *a, struct i2k_error **err)
+{
+	char pb[512];
+	struct i2k_fattr d = dir_attr(a->epoch, 0755);
+	for (size_t i = 0; i < a->cfg->n_volumes; i++) {
+		const struct i2k_volume_entry *v = &a->cfg->volumes[i];
+		_cleanup_free_ char *base = i2k_xasprintf("containers/volumes/%s", v->name);
+		_cleanup_free_ char *lower = i2k_xasprintf("%s/lower", base);
+		_cleanup_free_ char *tmp = i2k_xasprintf("%s/tmp", base);
+		_cleanup_free_ char *merged = i2k_xasprintf("%s/merged", base);
+		bool oci = v->format && strcmp(v->format, "oci") == 0;
+		int r = prefix_dirs(a, lower, err);
+		if (r == 0 && v->image && oci) {
+			r = put_oci_layout(a, lower, slot_for(a, v->image), err);
+		} else if (r == 0 && v->image) {
+			struct i2k_fstree *t;
+			r = init_like_tree(a, v->image, &t, err);
+			if (r == 0)
+				r = i2k_fstree_graft(a->root, lower, t, err);
+		}
+		if (r == 0 && !v->readonly)
+			r = i2k_fstree_add(a->root, tmp, &d, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL,
+					   err);
+		if (r == 0)
+			r = i2k_fstree_add(a->root, merged, &d, NULL, 0, 0, I2K_FSTREE_REPLACE,
+					   NULL, err);
+		if (r < 0)
+			return i2k_error_wrap(err, "%svolumes[%s]",
+					      i2k_pos_prefix(&v->pos, pb, sizeof(pb)), v->name);
 	}
 	return 0;
 }
@@ -308,8 +418,13 @@ static int place_bundle(struct assembly *a, enum i2k_bundle_kind kind, const cha
 	struct i2k_fstree *t;
 	if (slot_tree(a, s, &t, err) < 0)
 		return -1;
-	struct i2k_bundle_input in = {
-	    .kind = kind, .entry = e, .image_cfg = &s->img->config, .rootfs = t, .ids = a->ids};
+	struct i2k_bundle_input in = {.kind = kind,
+				      .entry = e,
+				      .image_cfg = &s->img->config,
+				      .rootfs = t,
+				      .ids = a->ids,
+				      .volumes = a->cfg->volumes,
+				      .n_volumes = a->cfg->n_volumes};
 	struct i2k_bundle b = {0};
 	if (i2k_bundle_make(&in, &b, err) < 0)
 		return -1;
@@ -359,10 +474,36 @@ static int add_bundle(struct assembly *a, enum i2k_bundle_kind kind, size_t idx,
 		return 0;
 	/* Messages that already start with this entry's position get only the
 	 * section name. */
-	pos_str(&e->pos, pb, sizeof(pb));
+	i2k_pos_prefix(&e->pos, pb, sizeof(pb));
 	if (pb[0] && err && *err && (*err)->msg && strncmp((*err)->msg, pb, strlen(pb)) == 0)
 		return -1;
 	return i2k_error_wrap(err, "%s%s[%s]", pb, section, e->name);
+}
+
+/* With a kernel, something must be at /init: the kernel runs it from the
+ * initramfs (and i2kit's first stage from a disk root); without it the
+ * boot ends in "VFS: Unable to mount root fs". */
+static int check_init(struct assembly *a, struct i2k_error **err)
+{
+	const struct i2k_config *c = a->cfg;
+	struct i2k_inode *ino = i2k_fstree_lookup(a->root, "init");
+	if (c->kernel.image == NULL || (ino && !S_ISDIR(ino->mode)))
+		return 0;
+	struct i2k_buf names = {.max = 0};
+	for (size_t i = 0; i < a->n_inits; i++) {
+		if (i)
+			i2k_buf_append(&names, ", ", 2, NULL);
+		i2k_buf_append(&names, a->inits[i].image, strlen(a->inits[i].image), NULL);
+	}
+	char pb[512];
+	const struct i2k_pos *pos = a->n_inits ? &a->inits[0].pos : &c->kernel.pos;
+	i2k_error_set(err, I2K_ERR_CONFIG,
+		      "%sinit: no image of the init list (%s) provides /init, so the kernel would "
+		      "find no init to run (\"VFS: Unable to mount root fs\"); use i2kit/init, "
+		      "i2kit's own init",
+		      i2k_pos_prefix(pos, pb, sizeof(pb)), names.data ? names.data : "empty");
+	i2k_buf_free(&names);
+	return -1;
 }
 
 static void assembly_clear(struct assembly *a)
@@ -376,6 +517,7 @@ static void assembly_clear(struct assembly *a)
 	}
 	free(a->slots);
 	i2k_idmap_free(a->ids);
+	i2k_init_list_free(a->inits, a->n_inits);
 }
 
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
@@ -392,13 +534,18 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 	a.max_root = opts->max_root_size ? opts->max_root_size : I2K_ASSEMBLE_MAX_ROOT_DEFAULT;
 	a.ids = i2k_idmap_new();
 	i2k_idmap_add_config(a.ids, cfg);
-	int r = fetch_all(&a, err);
+	struct i2k_init_opts io = {.keep_init = opts->keep_init, .archive = opts->init_archive};
+	int r = i2k_init_resolve(cfg, opts->store, &io, &a.inits, &a.n_inits, err);
+	if (r == 0)
+		r = fetch_all(&a, err);
 	if (r == 0)
 		a.root = i2k_fstree_new(opts->spool);
 	if (r == 0 && cfg->kernel.image)
 		r = add_kernel(&a, err);
 	if (r == 0)
 		r = add_init(&a, err);
+	if (r == 0)
+		r = add_volumes(&a, err);
 	for (size_t i = 0; r == 0 && i < cfg->n_onboot; i++)
 		r = add_bundle(&a, I2K_BUNDLE_ONBOOT, i, &cfg->onboot[i], err);
 	for (size_t i = 0; r == 0 && i < cfg->n_onshutdown; i++)
@@ -407,6 +554,8 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 		r = add_bundle(&a, I2K_BUNDLE_SERVICE, i, &cfg->services[i], err);
 	if (r == 0)
 		r = i2k_build_files(cfg, a.root, opts->spool, a.ids, opts->home, err);
+	if (r == 0)
+		r = check_init(&a, err);
 	if (r == 0)
 		r = i2k_check_interrupt(err);
 	if (r == 0) {

@@ -5,7 +5,9 @@
  * then assembles the root exactly as `linuxkit build` lays it out:
  *   boot/kernel, boot/cmdline, boot/ucode.cpio   from the kernel image
  *   kernel.tar unpacked at /                      (lib/modules/...)
- *   init images flattened at /                    (etc/resolv.conf → /run/resolvconf/resolv.conf)
+ *   init images flattened at /                    (etc/resolv.conf → /run/resolvconf/resolv.conf;
+ *                                                  the list as initimg.h resolves it)
+ *   containers/volumes/NAME/                      lower/, tmp/ (read-write only), merged/
  *   containers/onboot/NNN-NAME/                   config.json, runtime.json,
  *                                                 rootfs/ or lower/+tmp/+rootfs/
  *   containers/onshutdown/NNN-NAME/
@@ -18,6 +20,8 @@
  */
 #ifndef I2K_BUILDER_ASSEMBLE_ASSEMBLE_H
 #define I2K_BUILDER_ASSEMBLE_ASSEMBLE_H
+
+#include <stdbool.h>
 
 #include "builder/base/error.h"
 #include "builder/config/config.h"
@@ -35,6 +39,8 @@ struct i2k_assemble_opts {
 	 * I2K_ASSEMBLE_MAX_ROOT_DEFAULT. Over it: I2K_ERR_HOSTILE naming the
 	 * image and entry, before the data is read. */
 	uint64_t max_root_size;
+	bool keep_init;		  /* keep linuxkit/init, runc, containerd (initimg.h) */
+	const char *init_archive; /* i2kit's init archive; NULL → i2k_init_archive_path() */
 };
 
 #define I2K_ASSEMBLE_MAX_ROOT_DEFAULT (4ull << 30)
@@ -44,7 +50,8 @@ struct i2k_assemble_opts {
  * "FILE: nothing to build: ...", never an empty root. On success *out is a
  * new tree (caller frees; it references opts->spool). Errors name the
  * config position of the entry that failed ("FILE:LINE:COL: services[web]:
- * ..."). */
+ * ..."). A config with a kernel whose init images (with files:) put nothing
+ * at /init is I2K_ERR_CONFIG: the kernel would not find an init to run. */
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
 		      struct i2k_fstree **out, struct i2k_error **err);
 

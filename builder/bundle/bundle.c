@@ -40,6 +40,7 @@
 #include "builder/bundle/gojson.h"
 #include "builder/bundle/ids.h"
 #include "builder/bundle/mounts.h"
+#include "builder/bundle/volumes.h"
 
 /* The runtime-spec release LinuxKit's vendored specs-go is based on
  * (go.mod: github.com/opencontainers/runtime-spec v1.0.3-0.2021..., i.e.
@@ -546,17 +547,34 @@ static int make_config(struct ctx *c, bool readonly, char **out, struct i2k_erro
 	int r = make_process(c, &p, err);
 
 	if (r == 0) {
-		struct strs tmpfs = pick(&l->tmpfs, &y->tmpfs);
-		struct strs binds = pick_add(&l->binds, &y->binds, &y->binds_add);
-		struct i2k_bmount_input mi = {.readonly = readonly,
-					      .tmpfs = tmpfs.v,
-					      .ntmpfs = tmpfs.n,
-					      .binds = binds.v,
-					      .nbinds = binds.n,
-					      .mounts = pick_json(l->mounts, y->mounts)};
-		r = i2k_bmounts_build(&mi, &mounts, err);
-		strs_clear(&tmpfs);
-		strs_clear(&binds);
+		/* volume names in the YAML's binds and mounts (volumes.h) */
+		const struct i2k_bundle_input *in = c->in;
+		struct i2k_strv yb = {0}, yba = {0};
+		json_t *ym = NULL;
+		r = i2k_volumes_rewrite_binds(&y->binds, "binds", in->volumes, in->n_volumes, &yb,
+					      err);
+		if (r == 0)
+			r = i2k_volumes_rewrite_binds(&y->binds_add, "binds.add", in->volumes,
+						      in->n_volumes, &yba, err);
+		if (r == 0)
+			r = i2k_volumes_rewrite_mounts(y->mounts, in->volumes, in->n_volumes, &ym,
+						       err);
+		if (r == 0) {
+			struct strs tmpfs = pick(&l->tmpfs, &y->tmpfs);
+			struct strs binds = pick_add(&l->binds, &yb, &yba);
+			struct i2k_bmount_input mi = {.readonly = readonly,
+						      .tmpfs = tmpfs.v,
+						      .ntmpfs = tmpfs.n,
+						      .binds = binds.v,
+						      .nbinds = binds.n,
+						      .mounts = pick_json(l->mounts, ym)};
+			r = i2k_bmounts_build(&mi, &mounts, err);
+			strs_clear(&tmpfs);
+			strs_clear(&binds);
+		}
+		i2k_strv_clear(&yb);
+		i2k_strv_clear(&yba);
+		json_decref(ym);
 	}
 
 	if (r == 0) {

@@ -56,6 +56,10 @@ struct i2k_bundle_input {
 	struct i2k_fstree *rootfs;		  /* the flattened image (read for
 						     /etc/passwd, /etc/group) */
 	struct i2k_idmap *ids;			  /* may be NULL: no container names */
+	const struct i2k_volume_entry *volumes;	  /* the config's volumes: binds and
+						     mounts naming one are rewritten
+						     (volumes.h); may be NULL */
+	size_t n_volumes;
 };
 
 struct i2k_bundle {

@@ -2,6 +2,7 @@
  * parse.c, the per-image schema in imgopts.c, the YAML writer in emit.c. */
 #include "builder/config/config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,26 @@
 #include "builder/config/emit.h"
 #include "builder/config/imgopts.h"
 #include "builder/config/parse.h"
+
+const char *i2k_pos_prefix(const struct i2k_pos *p, char *buf, size_t n)
+{
+	if (p->file && p->line)
+		snprintf(buf, n, "%s:%u:%u: ", p->file, p->line, p->col);
+	else if (n > 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+char *i2k_file_source_path(const struct i2k_file_entry *f, const char *home)
+{
+	if (f->source == NULL)
+		return NULL;
+	if (strncmp(f->source, "~/", 2) == 0 && strlen(f->source) > 2) {
+		const char *h = home ? home : getenv("HOME");
+		return i2k_xasprintf("%s%s", h ? h : "", f->source + 1);
+	}
+	return i2k_xstrdup(f->source);
+}
 
 void i2k_strv_clear(struct i2k_strv *s)
 {
@@ -139,7 +160,6 @@ int i2k_config_merge(struct i2k_config *dst, struct i2k_config *src, struct i2k_
 		memset(&sk->module_names, 0, sizeof(sk->module_names));
 	}
 
-	size_t from_onboot = dst->n_onboot, from_onshutdown = dst->n_onshutdown;
 	size_t from_services = dst->n_services, from_volumes = dst->n_volumes;
 	append((void **)&dst->init, &dst->n_init, (void **)&s->init, &s->n_init, sizeof(*s->init));
 	append((void **)&dst->onboot, &dst->n_onboot, (void **)&s->onboot, &s->n_onboot,
@@ -157,11 +177,7 @@ int i2k_config_merge(struct i2k_config *dst, struct i2k_config *src, struct i2k_
 	       &s->n_files_read, sizeof(*s->files_read));
 	dst->trust_given = dst->trust_given || s->trust_given;
 
-	if (i2k_config_check_unique_images("onboot", dst->onboot, dst->n_onboot, from_onboot, err) <
-		0 ||
-	    i2k_config_check_unique_images("onshutdown", dst->onshutdown, dst->n_onshutdown,
-					   from_onshutdown, err) < 0 ||
-	    i2k_config_check_unique_images("service", dst->services, dst->n_services, from_services,
+	if (i2k_config_check_unique_images("service", dst->services, dst->n_services, from_services,
 					   err) < 0 ||
 	    i2k_config_check_unique_volumes(dst->volumes, dst->n_volumes, from_volumes, err) < 0)
 		return -1;

@@ -4,8 +4,8 @@
  * validating every key and type (errors carry FILE:LINE:COL), and merges
  * several files the way `linuxkit build a.yml b.yml` does: kernel fields of a
  * later file override, init/onboot/onshutdown/services/files/volumes lists
- * are appended, and a service/onboot/onshutdown name must stay unique within
- * its section.
+ * are appended, and service and volume names must stay unique (as in
+ * LinuxKit, onboot/onshutdown entries are numbered and may share a name).
  *
  * Per-image options (struct i2k_imgopts) keep "was it set?" information
  * because precedence matters: YAML > org.mobyproject.config label > image
@@ -133,7 +133,8 @@ struct i2k_volume_entry {
 	char *name;
 	char *image;
 	bool readonly;
-	char *format; /* "oci" (default) or "filesystem" */
+	char *format; /* NULL, "filesystem" (the image's tree, default) or "oci"
+			 (the image as an OCI image layout) */
 	struct i2k_strv platforms;
 	struct i2k_pos pos;
 };
@@ -191,8 +192,7 @@ int i2k_config_load(const char *const *paths, size_t n, struct i2k_config **out,
 		    struct i2k_error **err);
 /* Merges src into dst (dst is modified; src is consumed and freed, also on
  * failure). Kernel fields given in src override; lists are appended; a
- * duplicate onboot/onshutdown/service/volume name is an error naming both
- * positions. Regenerates dst->yaml. */
+ * duplicate service or volume name is an error naming both positions. Regenerates dst->yaml. */
 int i2k_config_merge(struct i2k_config *dst, struct i2k_config *src, struct i2k_error **err);
 
 /* Parses the JSON of an image's `org.mobyproject.config` label into opts
@@ -206,6 +206,14 @@ void i2k_imgopts_clear(struct i2k_imgopts *opts);
 
 void i2k_config_free(struct i2k_config *c);
 void i2k_config_freep(struct i2k_config **c);
+
+/* "FILE:LINE:COL: " for p into buf (or "" when p has no position); returns
+ * buf. For error messages. */
+const char *i2k_pos_prefix(const struct i2k_pos *p, char *buf, size_t n);
+
+/* The host path a files: entry's source names: "~/x" → home + "/x" (home
+ * NULL → $HOME), others as written. Caller frees; NULL when no source. */
+char *i2k_file_source_path(const struct i2k_file_entry *f, const char *home);
 
 void i2k_strv_clear(struct i2k_strv *s);
 void i2k_strv_push(struct i2k_strv *s, const char *str); /* copies */

@@ -404,10 +404,9 @@ static int parse_root(const struct i2k_cctx *c, const struct i2k_cnode *root,
 		if (r < 0)
 			return -1;
 	}
-	if (i2k_config_check_unique_images("onboot", cfg->onboot, cfg->n_onboot, 0, c->err) < 0 ||
-	    i2k_config_check_unique_images("onshutdown", cfg->onshutdown, cfg->n_onshutdown, 0,
-					   c->err) < 0 ||
-	    i2k_config_check_unique_images("service", cfg->services, cfg->n_services, 0, c->err) <
+	/* As LinuxKit: service names are unique (they run side by side),
+	 * onboot/onshutdown entries are numbered and may share a name. */
+	if (i2k_config_check_unique_images("service", cfg->services, cfg->n_services, 0, c->err) <
 		0 ||
 	    i2k_config_check_unique_volumes(cfg->volumes, cfg->n_volumes, 0, c->err) < 0)
 		return -1;

@@ -3,7 +3,8 @@
  *   1. if / is the initramfs: with i2kit.root=, mount that disk root and exec
  *      its /init (stage1.h); else move it to a tmpfs and re-exec (switchroot.h)
  *   2. early mounts + console (mounts.h), kernel cmdline (cmdline.h)
- *   3. kernel modules (modules.h), then lo, hostname, RNG seed, DHCP (net.h),
+ *   3. kernel modules (modules.h), the config's volumes (volumes.h), then lo,
+ *      hostname, RNG seed, DHCP (net.h),
  *      metadata from `i2kit run qemu --data` into /run/config (metadata.h)
  *   4. onboot containers in order, then services (supervise.h)
  *   5. no services and no i2kit.idle=1: power off; else serve until a power
@@ -22,6 +23,7 @@
 #include "stage1.h"
 #include "supervise.h"
 #include "switchroot.h"
+#include "volumes.h"
 
 #include <stdio.h>
 #include <sys/reboot.h>
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
 		i2ki_log_errno("reboot(RB_DISABLE_CAD)");
 	i2ki_sup_init();
 	i2ki_modules_boot();
+	i2ki_volumes_mount("/containers/volumes");
 	i2ki_sup_scan_input();
 	i2ki_net_boot();
 	i2ki_metadata_fetch();

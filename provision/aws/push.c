@@ -108,18 +108,21 @@ static int sink_block(uint64_t index, const uint8_t *buf, size_t len, void *ctx,
 }
 
 /* Reads the disk once for its content digest (→ ClientToken) and boot
- * mode, then opens the EBS sink for it. *r stays open for the caller. */
+ * mode, then opens the EBS sink for it. *r stays open for the caller; the
+ * sink keeps pointers to keys, which must outlive it. */
 static int sink_open(const struct i2k_aws *a, const struct i2k_push_opts *o,
-		     struct i2k_disk_reader *r, uint8_t *buf, struct i2k_sink **sink,
-		     struct i2k_error **err)
+		     struct i2k_disk_reader *r, uint8_t *buf, struct i2k_push_keys *keys,
+		     struct i2k_sink **sink, struct i2k_error **err)
 {
 	const char *boot = o->boot_mode;
 	if (boot == NULL && i2k_push_boot_mode(r, &boot, err) < 0)
 		return -1;
 	struct i2k_ebs_sink_opts so = o->sink;
-	_cleanup_free_ char *name = so.name ? NULL : i2k_push_default_name(o->image);
-	if (name)
-		so.name = name;
+	if (so.name == NULL) {
+		_cleanup_free_ char *name = i2k_push_default_name(o->image);
+		snprintf(keys->name, sizeof(keys->name), "%s", name);
+		so.name = keys->name;
+	}
 	so.size = i2k_disk_reader_size(r);
 	so.boot_mode = boot;
 	i2k_aws_debugf(a, "aws: %s: %s, %llu bytes, boot mode %s", o->image,
@@ -131,26 +134,27 @@ static int sink_open(const struct i2k_aws *a, const struct i2k_push_opts *o,
 		i2k_ebs_digest_abort(&d);
 		return i2k_error_wrap(err, "reading %s", o->image);
 	}
-	char digest[72];
-	i2k_ebs_digest_final(&d, digest);
-	_cleanup_free_ char *seed = i2k_xasprintf("i2kit-push-v1\n%s\n%s\n%s\n%s", digest, so.name,
-						  so.description ? so.description : "", boot);
+	i2k_ebs_digest_final(&d, keys->digest);
+	_cleanup_free_ char *seed =
+	    i2k_xasprintf("i2kit-push-v1\n%s\n%s\n%s\n%s", keys->digest, so.name,
+			  so.description ? so.description : "", boot);
 	uint8_t tok[32];
 	SHA256((const uint8_t *)seed, strlen(seed), tok);
-	char token[65];
-	i2k_aws_hex32(tok, token);
-	so.client_token = token;
-	so.content_digest = digest;
+	i2k_aws_hex32(tok, keys->token);
+	so.client_token = keys->token;
+	so.content_digest = keys->digest;
 	return i2k_ebs_sink_new(a, &so, sink, err);
 }
 
 int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct i2k_ebs_result *res,
 		 struct i2k_error **err)
 {
+	struct i2k_push_keys keys;
 	_cleanup_(i2k_disk_reader_freep) struct i2k_disk_reader *r = NULL;
 	_cleanup_free_ uint8_t *buf = i2k_xmalloc(I2K_EBS_BLOCK);
 	_cleanup_(i2k_sink_freep) struct i2k_sink *sink = NULL;
-	if (i2k_disk_reader_open(o->image, &r, err) < 0 || sink_open(a, o, r, buf, &sink, err) < 0)
+	if (i2k_disk_reader_open(o->image, &r, err) < 0 ||
+	    sink_open(a, o, r, buf, &keys, &sink, err) < 0)
 		return -1;
 	if (each_block(r, buf, sink_block, sink, err) < 0)
 		return i2k_error_wrap(err, "pushing %s to AWS", sink->name ? sink->name : o->image);
@@ -183,7 +187,8 @@ static int dest_open(void *ctx, const struct i2k_format *f, const char *name, st
 	o.image = path;
 	if (o.sink.name == NULL)
 		o.sink.name = name;
-	if (i2k_disk_reader_open(path, &r, err) < 0 || sink_open(d->aws, &o, r, buf, out, err) < 0)
+	if (i2k_disk_reader_open(path, &r, err) < 0 ||
+	    sink_open(d->aws, &o, r, buf, &d->keys, out, err) < 0)
 		return i2k_error_wrap(err, "pushing %s to AWS", o.sink.name);
 	return 0;
 }

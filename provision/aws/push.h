@@ -30,6 +30,12 @@ struct i2k_push_opts {
 	struct i2k_ebs_sink_opts sink;
 };
 
+/* The request of the aws provider's push op (provision/provider.h). */
+struct i2k_push_request {
+	const struct i2k_aws *aws;
+	const struct i2k_push_opts *opts;
+};
+
 /* Pushes o->image; *res on success. */
 int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct i2k_ebs_result *res,
 		 struct i2k_error **err);
@@ -42,8 +48,17 @@ int i2k_push_aws(const struct i2k_aws *a, const struct i2k_push_opts *o, struct 
  * written as files. After a successful build, pushed is set and result
  * holds the AMI. opts.sink.name NULL → the build's output name. d, a and
  * the strings in o must outlive the build. */
+/* The content digest, the ClientToken derived from it and the default AMI
+ * name: the EBS sink points into these, so they live as long as it. */
+struct i2k_push_keys {
+	char digest[72];
+	char token[65];
+	char name[256];
+};
+
 struct i2k_push_dest {
 	const struct i2k_aws *aws;
+	struct i2k_push_keys keys; /* the open sink points into these */
 	struct i2k_push_opts opts;
 	struct i2k_disk_dest dest; /* pass &d->dest in the build request */
 	bool pushed;

@@ -44,6 +44,10 @@ files:
     symlink: /etc/greeting
   - path: etc/linuxkit.yml
     metadata: yaml
+  # busybox as init: provides no /init, which a root with a kernel needs
+  - path: init
+    contents: "#!/bin/sh\nexec /bin/sh\n"
+    mode: "0755"
 YML
 
 # ---- tar output ---------------------------------------------------------

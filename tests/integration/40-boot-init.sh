@@ -98,6 +98,11 @@ onshutdown:
   - name: bye
     image: $REG_PLAIN/fixtures/busybox:latest
     command: ["/bin/echo", "goodbye from onshutdown"]
+files:
+  # the init under test: the root must provide /init (busybox does not)
+  - path: init
+    source: $REPO/build/init/init
+    mode: "0755"
 YML
 
 if build minimal "$W/minimal.yml"; then
@@ -151,6 +156,11 @@ onshutdown:
     binds:
       - /var/log:/var/log
     command: ["/bin/sh", "-c", "echo flaky.log has \$(grep -c 'flaky run' /var/log/flaky.log) lines"]
+files:
+  # the init under test: the root must provide /init (busybox does not)
+  - path: init
+    source: $REPO/build/init/init
+    mode: "0755"
 YML
 
 if build web "$W/web.yml"; then
@@ -197,6 +207,11 @@ services:
     binds:
       - /run/i2kit:/run/i2kit
     command: ["/bin/sh", "-c", "echo host is \$(hostname); sleep 1; touch /run/i2kit/poweroff; sleep 600"]
+files:
+  # the init under test: the root must provide /init (busybox does not)
+  - path: init
+    source: $REPO/build/init/init
+    mode: "0755"
 YML
 
 if build stop "$W/stop.yml"; then

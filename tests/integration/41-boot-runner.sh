@@ -159,13 +159,18 @@ files:
     mode: "0644"
   - path: lib/veth.ko
     source: "@VETH@"
+  # the init under test (also appended below as a cpio): the root must
+  # provide /init, which busybox does not
+  - path: init
+    source: "@INIT@"
+    mode: "0755"
 YML
 # veth is not among the fixture kernel's modules: the host's copy of the
 # same kernel's goes in as a file that a container insmod's (CAP_SYS_MODULE)
 KVER=$(for d in /lib/modules/*; do [ -e "/boot/vmlinuz-${d##*/}" ] && echo "${d##*/}"; done | sort -V | tail -n 1)
 VETH=/lib/modules/$KVER/kernel/drivers/net/veth.ko
 [ -f "$VETH" ] || t_skip_is_fail veth-module "$VETH missing: the veth checks below will fail"
-sed -e "s|@REG@|$REG_PLAIN|g" -e "s|@VETH@|$VETH|g" "$W/runner.yml.in" >"$W/runner.yml"
+sed -e "s|@REG@|$REG_PLAIN|g" -e "s|@VETH@|$VETH|g" -e "s|@INIT@|$INIT|g" "$W/runner.yml.in" >"$W/runner.yml"
 
 assert_exit build 0 "$I2KIT" build --format kernel+initrd --dir "$W/out" --name runner "$W/runner.yml"
 K=$W/out/runner-kernel

@@ -61,8 +61,13 @@ static int make(const struct i2k_config *c, enum i2k_bundle_kind kind, size_t id
 	const struct i2k_image_entry *e = kind == I2K_BUNDLE_ONBOOT	  ? &c->onboot[idx]
 					  : kind == I2K_BUNDLE_ONSHUTDOWN ? &c->onshutdown[idx]
 									  : &c->services[idx];
-	struct i2k_bundle_input in = {
-	    .kind = kind, .entry = e, .image_cfg = ic, .rootfs = tree, .ids = ids};
+	struct i2k_bundle_input in = {.kind = kind,
+				      .entry = e,
+				      .image_cfg = ic,
+				      .rootfs = tree,
+				      .ids = ids,
+				      .volumes = c->volumes,
+				      .n_volumes = c->n_volumes};
 	struct i2k_error *err = NULL;
 	*msg = NULL;
 	int r = i2k_bundle_make(&in, b, &err);
@@ -939,8 +944,13 @@ TEST(mount_errors)
 		const char *yaml, *msg;
 	} cases[] = {
 	    {"    binds: [/nocolon]\n", "cannot parse bind \"/nocolon\": missing ':'"},
-	    {"    binds: [\"a:b:c:d\"]\n", "cannot parse bind \"a:b:c:d\": too many ':'"},
-	    {"    binds.add: [\"a:b:c:d\"]\n", "cannot parse bind \"a:b:c:d\": too many ':'"},
+	    {"    binds: [\"/a:b:c:d\"]\n", "cannot parse bind \"/a:b:c:d\": too many ':'"},
+	    {"    binds.add: [\"/a:b:c:d\"]\n", "cannot parse bind \"/a:b:c:d\": too many ':'"},
+	    /* a source that is not absolute names a volume (LinuxKit's volume.go) */
+	    {"    binds: [\"a:b:c:d\"]\n", "volume \"a\" not found (binds[0])"},
+	    {"    binds.add: [\"/x:/x\", \"v:/v\"]\n", "volume \"v\" not found (binds.add[1])"},
+	    {"    mounts: [{type: bind, source: v, destination: /v}]\n",
+	     "volume \"v\" not found (mounts[0])"},
 	    {"    tmpfs: [\"/a:b:c\"]\n", "cannot parse tmpfs \"/a:b:c\": too many ':'"},
 	    {"    mounts: [{destination: /x, source: /y}]\n",
 	     "mount for destination \"/x\" is missing type"},
@@ -955,6 +965,80 @@ TEST(mount_errors)
 		CHECK_STR(m, want);
 		free(m);
 	}
+}
+
+/* volumes: (LinuxKit's docs/yaml.md, volume.go): a bind or bind mount whose
+ * source is a volume name points at the volume's merged directory; a
+ * read-only volume must be bound read-only. */
+TEST(volume_binds_and_mounts)
+{
+	static const char vols[] = "volumes:\n  - name: data\n  - name: conf\n    readonly: true\n";
+	_cleanup_free_ char *yaml = i2k_xasprintf(
+	    "%sservices:\n  - name: web\n    image: x\n    binds: [\"data:/data\", "
+	    "\"conf:/etc/conf:ro\", \"/var:/var\"]\n    mounts: [{type: bind, source: data, "
+	    "destination: /m, options: [ro, rbind]}]\nonboot:\n  - name: w\n    image: x\n"
+	    "    binds.add: [\"data:/out:rw\"]\n",
+	    vols);
+	struct i2k_config *c = parse_yaml(yaml);
+	struct i2k_image_config *ic = parse_image("{}");
+	CHECK(c != NULL && ic != NULL);
+	if (c && ic) {
+		struct i2k_bundle b = {0};
+		char *msg = NULL;
+		CHECK(make(c, I2K_BUNDLE_SERVICE, 0, ic, NULL, NULL, &b, &msg) == 0);
+		CHECK_CONTAINS(b.config_json, "\"destination\": \"/data\",\n"
+					      "            \"type\": \"bind\",\n"
+					      "            \"source\": "
+					      "\"/containers/volumes/data/merged\",");
+		CHECK_CONTAINS(b.config_json, "\"source\": \"/containers/volumes/conf/merged\"");
+		CHECK_CONTAINS(b.config_json, "\"destination\": \"/m\",\n"
+					      "            \"type\": \"bind\",\n"
+					      "            \"source\": "
+					      "\"/containers/volumes/data/merged\",");
+		CHECK_CONTAINS(b.config_json, "\"source\": \"/var\"");
+		CHECK(strstr(b.config_json, "\"source\": \"data\"") == NULL);
+		free(msg);
+		i2k_bundle_clear(&b);
+		CHECK(make(c, I2K_BUNDLE_ONBOOT, 0, ic, NULL, NULL, &b, &msg) == 0);
+		CHECK_CONTAINS(b.config_json, "\"source\": \"/containers/volumes/data/merged\"");
+		free(msg);
+		i2k_bundle_clear(&b);
+	}
+	i2k_config_free(c);
+	free_image(ic);
+
+	static const struct {
+		const char *yaml, *msg;
+	} bad[] = {
+	    {"    binds: [\"conf:/etc/conf\"]\n",
+	     "volume \"conf\" is read-only, but attempting to write into container read-write"},
+	    {"    binds: [\"conf:/etc/conf:rw\"]\n",
+	     "volume \"conf\" is read-only, but attempting to write into container read-write"},
+	    {"    binds.add: [\"conf:/etc/conf:ro,rbind\"]\n",
+	     "volume \"conf\" is read-only, but attempting to write into container read-write"},
+	    {"    mounts: [{type: bind, source: conf, destination: /c, options: [rw, ro]}]\n",
+	     "volume \"conf\" is read-only, but attempting to write into container read-write"},
+	    {"    mounts: [{type: bind, source: conf, destination: /c}]\n",
+	     "volume \"conf\" is read-only, but attempting to write into container read-write"},
+	    {"    binds: [\"nosuch:/x\"]\n", "volume \"nosuch\" not found (binds[0])"},
+	};
+	for (size_t i = 0; i < I2K_ARRAY_SIZE(bad); i++) {
+		_cleanup_free_ char *y = i2k_xasprintf(
+		    "%sservices:\n  - name: web\n    image: x\n%s", vols, bad[i].yaml);
+		_cleanup_free_ char *want =
+		    i2k_xasprintf("test.yml:6:5: services[web]: %s", bad[i].msg);
+		char *m = service_error(y, NULL);
+		CHECK_STR(m, want);
+		free(m);
+	}
+	/* read-only use of a read-only volume is fine */
+	_cleanup_free_ char *ok = i2k_xasprintf(
+	    "%sservices:\n  - name: web\n    image: x\n    binds: [\"conf:/etc/conf:ro\"]\n"
+	    "    mounts: [{type: bind, source: conf, destination: /c, options: [rbind, ro]}]\n",
+	    vols);
+	char *m = service_error(ok, NULL);
+	CHECK(m == NULL);
+	free(m);
 }
 
 TEST(label_errors)
@@ -1393,6 +1477,7 @@ int main(void)
 	RUN(namespaces_host_and_join);
 	RUN(mounts_tmpfs_binds_and_overrides);
 	RUN(mount_errors);
+	RUN(volume_binds_and_mounts);
 	RUN(label_errors);
 	RUN(error_sections_and_no_position);
 	RUN(gojson_format_and_escaping);

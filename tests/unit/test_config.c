@@ -430,9 +430,8 @@ TEST(errors)
 	EXPECT_ERROR("init: linuxkit/init\n", "t.yml:1:7: init: expected a list of strings");
 	EXPECT_ERROR("services:\n  - name: a\n    image: b\n  - name: a\n    image: c\n",
 		     "t.yml:4:5: duplicate service name \"a\" (first defined at t.yml:2:5)");
-	EXPECT_ERROR("onboot:\n  - {name: x, image: b}\n  - {name: y, image: b}\n"
-		     "  - {name: x, image: c}\n  - {name: y, image: c}\n",
-		     "t.yml:4:5: duplicate onboot name \"x\" (first defined at t.yml:2:5)");
+	EXPECT_ERROR("volumes:\n  - {name: v}\n  - {name: w}\n  - {name: v}\n",
+		     "t.yml:4:5: duplicate volume name \"v\" (first defined at t.yml:2:5)");
 	EXPECT_ERROR("kernel:\n  image: a\n  image: b\n",
 		     "t.yml:3:3: duplicate key \"image\" (first at line 2, column 3)");
 	EXPECT_ERROR("kernel:\n  image: k\n  modules: some\n",
@@ -734,9 +733,20 @@ TEST(merge)
 	CHECK_STR(a->kernel.cmdline, "q");
 	struct i2k_config *b2 = parse_ok("onboot:\n  - name: z\n    image: i\n  - name: x\n"
 					 "    image: j\n");
-	CHECK(i2k_config_merge(a, b2, &err) < 0);
+	/* as LinuxKit: onboot entries are numbered, their names may repeat */
+	CHECK(i2k_config_merge(a, b2, &err) == 0);
+	CHECK_INT(a->n_onboot, 3);
+	struct i2k_config *b3 = parse_ok("onshutdown:\n  - {name: s, image: i}\n"
+					 "  - {name: s, image: j}\n");
+	CHECK(b3 != NULL);
+	CHECK_INT(b3 ? b3->n_onshutdown : 0, 2);
+	CHECK(i2k_config_merge(a, b3, &err) == 0);
+	struct i2k_config *b4 = parse_ok("volumes:\n  - {name: v}\n");
+	CHECK(i2k_config_merge(a, b4, &err) == 0);
+	struct i2k_config *b5 = parse_ok("volumes:\n  - {name: v}\n");
+	CHECK(i2k_config_merge(a, b5, &err) < 0);
 	CHECK_STR(err ? err->msg : NULL,
-		  "t.yml:4:5: duplicate onboot name \"x\" (first defined at t.yml:5:5)");
+		  "t.yml:2:5: duplicate volume name \"v\" (first defined at t.yml:2:5)");
 	i2k_error_free(err);
 	i2k_config_free(a);
 }

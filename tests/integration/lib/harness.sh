@@ -440,3 +440,43 @@ assert_cache_ok() {
     local out
     if out=$(cache_verify "${2:-}"); then t_pass "$1"; else t_fail "$1" "$out"; fi
 }
+
+# boot_test_setup TOOL... : the common start of a build-and-boot test: fixtures
+# and registries ready, a fresh cache, SOURCE_DATE_EPOCH fixed, I2KIT set; a
+# missing TOOL is a failure (the script exits). Sets W to a new temp dir.
+boot_test_setup() {
+    I2KIT=${I2KIT:-$REPO/i2kit}
+    fixtures_ready
+    fresh_cache
+    export SOURCE_DATE_EPOCH=1700000000
+    W=$(t_tmpdir)
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { t_skip_is_fail "tool-$tool" "$tool not installed"; t_done; exit 1; }
+    done
+}
+
+# web_boot IMAGE CONSOLE CMD... : boots IMAGE with `CMD run qemu --publish
+# PORT:80` in the background (console in CONSOLE, state in IMAGE.run) and
+# waits up to 150 s for the guest's web page. Sets PAGE (empty if none came)
+# and VM_PID; stop the VM with web_boot_stop, which sets VM_RC.
+web_boot() {
+    local image=$1 console=$2 port _
+    shift 2
+    port=$("$T_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$@" run qemu --mem 512 --publish "$port:80" --timeout 180 --state "$image.run" \
+        --console-file "$console" "$image" >/dev/null 2>&1 &
+    VM_PID=$!
+    on_exit "kill -INT $VM_PID 2>/dev/null || true"
+    PAGE=
+    for _ in $(seq 1 150); do
+        if PAGE=$(curl -fsS -m 2 "http://127.0.0.1:$port/" 2>/dev/null); then break; fi
+        kill -0 "$VM_PID" 2>/dev/null || break
+        sleep 1
+    done
+}
+web_boot_stop() {
+    kill -INT "$VM_PID" 2>/dev/null || true
+    VM_RC=0
+    wait "$VM_PID" || VM_RC=$?
+}
