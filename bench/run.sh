@@ -255,7 +255,7 @@ row() { printf '%-52s %8s   %s\n' "$@"; }
 	lim=$(awk -v a="$(wall inflate)" -v b="$(wall pigz)" 'BEGIN {printf "%.2f", a + b}')
 	limc=$(awk -v a="$(cpu inflate)" -v b="$(cpu pigz)" 'BEGIN {printf "%.2f", a + b}')
 	row "  i2kit / codec limit (inflate + pigz -6 -p$NPROC)" "$(ratio "$(wall ref)" "$lim")" \
-		"limit ${lim}s (inflate $(wall inflate)s + pigz $(wall pigz)s; $limc cpu); target <= 1.2"
+		"limit ${lim}s (inflate $(wall inflate)s + pigz $(wall pigz)s; $limc cpu); cpu ratio $(ratio "$(cpu ref)" "$limc"); target <= 1.2"
 	row "  raw-efi alone / codec limit" "$(ratio "$(wall one)" "$lim")" "raw-efi alone $(wall one)s ($(cpu one) cpu)"
 	limz=$(awk -v a="$(wall inflate)" -v b="$(wall zstd)" 'BEGIN {printf "%.2f", a + b}')
 	row "  zstd: i2kit --compress zstd / (inflate + zstd -3 -T0)" "$(ratio "$(wall refz)" "$limz")" \
