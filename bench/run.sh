@@ -1,158 +1,285 @@
 #!/usr/bin/env bash
-# bench/run.sh — `make bench`: i2kit against the standard-tools pipeline and
-# against the codec limit, on the fixture images, reported as ratios
-# (lower is better for i2kit; < 1.00 means i2kit is faster).
+# bench/run.sh — `make bench`: one table of medians and the ratios computed in
+# the same run (bench/README.md says what each number means).
 #
-#   pull   i2kit cache pull (cold cache)  vs  skopeo copy docker:// → oci: of the same refs
-#   build  i2kit build kernel+initrd (warm cache, offline)
-#          vs  umoci unpack of each image + LinuxKit-style layout + find|cpio -o -H newc|gzip
-#   codec  i2kit build kernel+initrd  vs  gzip -6 alone over the same uncompressed cpio
-#          (the floor any gzip'd initrd writer pays on one core)
-#   memory peak RSS of i2kit build (KiB) and its ratio to the size of the initrd
-#   formats  each disk format vs the standard-tools pipeline (bench/formats.sh)
-#   boot   QEMU/TCG start → the web service answers through --publish, median of
-#          $BOOT_RUNS (default 5), kernel.modules auto vs all (initrd sizes too)
+#   BENCH_RUNS  rounds of the build measures (default 5); every round runs each
+#               measure once, in the same order, so load drift hits all sides
+#   BOOT_RUNS   boots per boot kind (default 3)
+#   BENCH_MEM   0 skips the --mem bisection (default 1)
+#   BENCH_BIG   0 skips the 4x workload (default 1)
 #
-# Each timing is the median of $BENCH_RUNS runs (default 3). Results go to
-# stdout and build/bench/results.txt.
+# Leaves nothing running: the registries and every QEMU are stopped on exit.
+# Results: stdout and build/bench/results.txt; raw samples in build/bench/*.t.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
+BOOT_RUNS=${BOOT_RUNS:-3}
+NPROC=$(nproc)
 . tests/integration/lib/harness.sh >/dev/null
 fixtures_ready >/dev/null 2>&1
-on_exit "bash '$REPO/fixtures/registry.sh' stop '$I2K_REG_STATE'" # leave nothing running
 B=$REPO/build/bench
 rm -rf "$B" && mkdir -p "$B"
-export SOURCE_DATE_EPOCH=1700000000
-REFS="kernel:6.1 busybox:latest web:latest"
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-now() { date +%s.%N; }
-timeit() { # CMD... → seconds (median of RUNS), runs a setup function "pre" first if defined
-	local i s e
-	for i in $(seq "$RUNS"); do
-		if declare -F pre >/dev/null; then pre; fi
-		s=$(now)
-		"$@" >/dev/null 2>&1
-		e=$(now)
-		echo "$e - $s" | bc -l
-	done | median
+VMS=
+cleanup() {
+	local p
+	for p in $VMS; do kill -INT "$p" 2>/dev/null || true; done
+	sleep 0.5
+	for p in $VMS; do kill -KILL "$p" 2>/dev/null || true; done
+	bash "$REPO/fixtures/registry.sh" stop "$I2K_REG_STATE" >/dev/null 2>&1 || true
 }
-ratio() { printf "%.2f" "$(echo "scale=4; $1 / $2" | bc -l)"; }
+on_exit cleanup
+export SOURCE_DATE_EPOCH=1700000000
+V=$(cat "$REPO/VERSION")
+I2K=$REPO/i2kit
+C=$B/cache
+log() { echo "bench: $*" >&2; }
 
-# modules: all — the standard-tools pipeline below cannot prune modules, so
-# both sides write the same root.
-cat >"$B/bench.yml" <<YML
+median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "nan"; else printf "%.2f", a / b}'; }
+# sample NAME CMD... — one run under /usr/bin/time; appends "wall cpu rss" to $B/NAME.t
+sample() {
+	local n=$1
+	shift
+	if ! /usr/bin/time -f '%e %U %S %M' -o "$B/$n.time" "$@" >"$B/$n.out" 2>&1; then
+		log "$n failed:"
+		tail -5 "$B/$n.out" >&2
+		exit 1
+	fi
+	awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$B/$n.time" >>"$B/$n.t"
+}
+col() { [ -f "$B/$1.t" ] && awk -v c="$2" '{print $c}' "$B/$1.t" | median || echo nan; } # NAME 1=wall 2=cpu 3=rss
+wall() { col "$1" 1; }
+cpu() { col "$1" 2; }
+rss() { col "$1" 3; }
+
+# ---- the workload: the issue's reference ------------------------------------------
+cat >"$B/ref.yml" <<YML
 kernel:
   image: $REG_PLAIN/fixtures/kernel:6.1
   cmdline: "console=ttyS0"
   modules: all
 init:
-  - $REG_PLAIN/fixtures/busybox:latest
+  - $REG_PLAIN/i2kit/init:$V
 onboot:
   - name: hello
     image: $REG_PLAIN/fixtures/busybox:latest
-services:
-  - name: web
-    image: $REG_PLAIN/fixtures/web:latest
-YML
-
-# ---- pull -----------------------------------------------------------------
-pull_i2kit() {
-	for r in $REFS; do "$REPO/i2kit" cache pull --cache "$B/cache" "$REG_PLAIN/fixtures/$r" || return 1; done
-}
-pull_skopeo() {
-	for r in $REFS; do
-		skopeo copy -q --src-tls-verify=false "docker://$REG_PLAIN/fixtures/$r" "oci:$B/skopeo:${r%%:*}" || return 1
-	done
-}
-pre() { rm -rf "$B/cache" "$B/skopeo"; }
-t_pull_i2k=$(timeit pull_i2kit)
-t_pull_std=$(timeit pull_skopeo)
-unset -f pre
-
-# ---- build ------------------------------------------------------------------
-pull_i2kit >/dev/null 2>&1
-pull_skopeo >/dev/null 2>&1
-build_i2kit() {
-	"$REPO/i2kit" build --offline --cache "$B/cache" --dir "$B/out" --name bench "$B/bench.yml"
-}
-build_std() { # what a hand-written script does with the standard tools
-	local R=$B/std
-	rm -rf "$R" && mkdir -p "$R/root/boot" "$R/root/containers/onboot/000-hello" "$R/root/containers/services/web"
-	umoci unpack --rootless --image "$B/skopeo:kernel" "$R/k" >/dev/null
-	cp "$R/k/rootfs/kernel" "$R/root/boot/kernel"
-	tar -xf "$R/k/rootfs/kernel.tar" -C "$R/root"
-	umoci unpack --rootless --image "$B/skopeo:busybox" "$R/bb" >/dev/null
-	cp -a "$R/bb/rootfs/." "$R/root/"
-	cp -a "$R/bb/rootfs" "$R/root/containers/onboot/000-hello/lower"
-	umoci unpack --rootless --image "$B/skopeo:web" "$R/web" >/dev/null
-	cp -a "$R/web/rootfs" "$R/root/containers/services/web/lower"
-	(cd "$R/root" && find . -path ./boot -prune -o -print | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6) >"$R/initrd.img"
-}
-t_build_i2k=$(timeit build_i2kit)
-t_build_std=$(timeit build_std)
-
-# ---- codec limit --------------------------------------------------------------
-"$REPO/i2kit" build --offline --cache "$B/cache" --dir "$B/raw" --name bench --compress none "$B/bench.yml" >/dev/null 2>&1
-gzip_only() { gzip -6 -c "$B/raw/bench-initrd.img" >"$B/raw/x.gz"; }
-t_codec=$(timeit gzip_only)
-
-# ---- memory -------------------------------------------------------------------
-/usr/bin/time -f '%M' -o "$B/rss" "$REPO/i2kit" build --offline --cache "$B/cache" --dir "$B/out" --name bench "$B/bench.yml" >/dev/null 2>&1
-rss=$(cat "$B/rss")
-initrd_kib=$(($(stat -c %s "$B/out/bench-initrd.img") / 1024))
-raw_kib=$(($(stat -c %s "$B/raw/bench-initrd.img") / 1024))
-
-# ---- boot to service ready ---------------------------------------------------
-BOOT_RUNS=${BOOT_RUNS:-5}
-"$REPO/i2kit" cache import --cache "$B/cache" "$REPO/build/init/i2kit-init-$(cat "$REPO/VERSION").tar" >/dev/null 2>&1
-for mods in auto all; do
-	cat >"$B/boot-$mods.yml" <<YML
-kernel:
-  image: $REG_PLAIN/fixtures/kernel:6.1
-  cmdline: "console=ttyS0"
-  modules: $mods
-init:
-  - i2kit/init:$(cat "$REPO/VERSION")
+    command: ["/bin/echo", "hello from onboot"]
 services:
   - name: web
     image: $REG_PLAIN/fixtures/web:latest
     net: host
+    capabilities.add:
+      - CAP_NET_BIND_SERVICE
 YML
-	"$REPO/i2kit" build --offline --cache "$B/cache" --dir "$B/boot" --name "$mods" "$B/boot-$mods.yml" >/dev/null 2>&1
+IMAGES="fixtures/kernel:6.1 fixtures/busybox:latest fixtures/web:latest i2kit/init:$V"
+log "pulling into $C and into OCI layouts for the tools pipeline"
+for r in $IMAGES; do
+	"$I2K" cache pull --cache "$C" "$REG_PLAIN/$r" >/dev/null 2>&1
+	n=${r#*/}
+	skopeo copy -q --src-tls-verify=false "docker://$REG_PLAIN/$r" "oci:$B/oci:${n%%:*}"
 done
-boot_once() { # NAME → seconds until the page answers (or 999)
-	local port s e vm
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	s=$(now)
-	"$REPO/i2kit" run qemu --accel tcg --mem 512 --publish "$port:80" --timeout 120 \
-		--state "$B/boot/run-$1" "$B/boot/$1" >/dev/null 2>&1 &
+export B C I2K REG_PLAIN NPROC
+I2KB=("$I2K" build --offline --cache "$C" --name ref "$B/ref.yml")
+
+# The standard-tools pipeline a user would script for the same two disks:
+# umoci unpack, cpio | gzip -6, objcopy UKI, mkfs.vfat + mcopy, sgdisk, dd,
+# qemu-img convert (from the OCI layouts already on disk: warm, like i2kit).
+std_ref() {
+	set -e
+	local R=$B/std
+	rm -rf "$R" && mkdir -p "$R/root/containers/onboot/000-hello" "$R/root/containers/services/web"
+	umoci unpack --rootless --image "$B/oci:kernel" "$R/k" >/dev/null
+	tar -xf "$R/k/rootfs/kernel.tar" -C "$R/root"
+	umoci unpack --rootless --image "$B/oci:init" "$R/init" >/dev/null
+	cp -a "$R/init/rootfs/." "$R/root/"
+	umoci unpack --rootless --image "$B/oci:busybox" "$R/bb" >/dev/null
+	cp -a "$R/bb/rootfs" "$R/root/containers/onboot/000-hello/lower"
+	umoci unpack --rootless --image "$B/oci:web" "$R/web" >/dev/null
+	cp -a "$R/web/rootfs" "$R/root/containers/services/web/lower"
+	(cd "$R/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6) >"$R/initrd.img"
+	printf 'console=ttyS0' >"$R/cmdline.txt"
+	objcopy --add-section .cmdline="$R/cmdline.txt" --change-section-vma .cmdline=0x30000 \
+		--add-section .initrd="$R/initrd.img" --change-section-vma .initrd=0x3000000 \
+		--add-section .linux="$R/k/rootfs/kernel" --change-section-vma .linux=0x2000000 \
+		/usr/lib/systemd/boot/efi/linuxx64.efi.stub "$R/uki.efi"
+	local mb=$(($(stat -c %s "$R/uki.efi") / 1048576 + 8))
+	mkfs.vfat -C -F 32 "$R/esp.img" $((mb * 1024)) >/dev/null
+	mmd -i "$R/esp.img" ::/EFI ::/EFI/BOOT
+	mcopy -i "$R/esp.img" "$R/uki.efi" ::/EFI/BOOT/BOOTX64.EFI
+	truncate -s $((mb + 2))M "$R/disk.img"
+	sgdisk -q -n 1:1M:+${mb}M -t 1:ef00 "$R/disk.img"
+	dd if="$R/esp.img" of="$R/disk.img" bs=1M seek=1 conv=notrunc,sparse status=none
+	qemu-img convert -O qcow2 "$R/disk.img" "$R/disk.qcow2"
+}
+export -f std_ref
+
+# The codec limit: inflate every layer of the four images (from the cache),
+# deflate the same uncompressed cpio on all cores.
+LAYERS=$(for n in kernel busybox web init; do
+	m=$(jq -r --arg n "$n" '.manifests[] | select(.annotations."org.opencontainers.image.ref.name" == $n) | .digest' "$B/oci/index.json")
+	jq -r '.layers[].digest' "$B/oci/blobs/sha256/${m#sha256:}"
+done | sort -u)
+LAYER_FILES=$(for l in $LAYERS; do echo "$B/oci/blobs/sha256/${l#sha256:}"; done | tr '\n' ' ')
+export LAYER_FILES
+inflate() { for f in $LAYER_FILES; do gzip -dc "$f"; done >/dev/null; }
+export -f inflate
+"$I2K" build --offline --cache "$C" --name raw --compress none --dir "$B/raw" "$B/ref.yml" >/dev/null 2>&1
+CPIO=$B/raw/raw-initrd.img
+export CPIO
+
+# cold: an empty cache, every blob from the local registry
+cold_build() { rm -rf "$B/cold" && "$I2K" build --cache "$B/cold" --name ref --dir "$B/o-cold" "$B/ref.yml" --format raw-efi --format qcow2-efi; }
+cold_pull() { rm -rf "$B/cold" && for r in $IMAGES; do "$I2K" cache pull --cache "$B/cold" "$REG_PLAIN/$r" || return 1; done; }
+export IMAGES
+export -f cold_build cold_pull
+
+log "build measures: $RUNS interleaved rounds"
+for i in $(seq "$RUNS"); do
+	log "round $i/$RUNS"
+	sample ref "${I2KB[@]}" --format raw-efi --format qcow2-efi --dir "$B/o-ref"
+	sample std bash -c std_ref
+	sample one "${I2KB[@]}" --format raw-efi --dir "$B/o-one"
+	sample inflate bash -c inflate
+	sample pigz bash -c 'pigz -6 -p"$NPROC" -c "$CPIO" >/dev/null'
+	sample zstd bash -c 'zstd -q -3 -T0 -c "$CPIO" >/dev/null'
+	sample refz "${I2KB[@]}" --format raw-efi --format qcow2-efi --compress zstd --dir "$B/o-refz"
+	sample cold bash -c cold_build
+	sample pull bash -c cold_pull
+done
+
+# ---- 4x workload: the reference plus a service image holding three more
+# copies of the kernel's modules (built with umoci from the fixture image) ----
+if [ "${BENCH_BIG:-1}" != 0 ]; then
+	log "4x workload"
+	G=$B/big
+	rm -rf "$G" && mkdir -p "$G"
+	umoci unpack --rootless --image "$B/oci:kernel" "$G/b" >/dev/null
+	mkdir -p "$G/m"
+	tar -xf "$G/b/rootfs/kernel.tar" -C "$G/m"
+	rm -rf "$G/b/rootfs/"*
+	for k in 1 2 3; do cp -a "$G/m" "$G/b/rootfs/copy$k"; done
+	rm -rf "$G/m"
+	skopeo copy -q "oci:$B/oci:kernel" "oci:$G/oci:big" # a base layout to repack into
+	umoci repack --image "$G/oci:big" "$G/b" >/dev/null
+	skopeo copy -q --dest-tls-verify=false "oci:$G/oci:big" "docker://$REG_PLAIN/bench/big:1"
+	"$I2K" cache pull --cache "$C" "$REG_PLAIN/bench/big:1" >/dev/null 2>&1
+	sed "s|^services:|services:\n  - name: big\n    image: $REG_PLAIN/bench/big:1\n    command: [\"/bin/true\"]|" "$B/ref.yml" >"$G/big.yml"
+	sample big "$I2K" build --offline --cache "$C" --name big --dir "$G/o" "$G/big.yml" --format raw-efi --format qcow2-efi
+	sample bigz "$I2K" build --offline --cache "$C" --name bigz --dir "$G/o" "$G/big.yml" --format raw-efi --format qcow2-efi --compress zstd
+	"$I2K" build --offline --cache "$C" --name bigraw --compress none --dir "$G/o" "$G/big.yml" >/dev/null 2>&1
+	big_mib=$(($(stat -c %s "$G/o/bigraw-initrd.img") >> 20))
+	rm -rf "$G/b" "$G/o"
+fi
+ref_mib=$(($(stat -c %s "$CPIO") >> 20))
+
+# ---- boots --------------------------------------------------------------------
+log "boot measures: $BOOT_RUNS boots of each kind (TCG)"
+sed 's/modules: all/modules: auto/' "$B/ref.yml" >"$B/boot.yml"
+"$I2K" build --offline --cache "$C" --name web --dir "$B/boot" "$B/boot.yml" \
+	--format kernel+initrd --format raw-bios --format raw-efi >/dev/null 2>&1
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# boot_once IMAGE MEM LIMIT_S → "qemu fw kernel init services answer total" seconds (nan when not reached)
+boot_once() {
+	local img=$1 mem=$2 limit=$3 port st s vm e= i
+	port=$(freeport)
+	st=$B/boot/state-$RANDOM
+	rm -rf "$st"
+	s=$EPOCHREALTIME
+	("$I2K" run qemu --accel tcg --mem "$mem" --publish "$port:80" --timeout "$((limit + 10))" \
+		--state "$st" "$img" 2>&1 | while IFS= read -r l; do echo "$EPOCHREALTIME $l"; done >"$st.log") &
 	vm=$!
-	e=
-	for _ in $(seq 1 600); do
-		if curl -fs -m 1 "http://127.0.0.1:$port/" >/dev/null 2>&1; then e=$(now); break; fi
+	VMS="$VMS $vm"
+	local tq=
+	for i in $(seq 1 $((limit * 10))); do
+		[ -z "$tq" ] && [ -s "$st/pid" ] && tq=$EPOCHREALTIME
+		if curl -fs -m 1 "http://127.0.0.1:$port/" >/dev/null 2>&1; then
+			e=$EPOCHREALTIME
+			break
+		fi
+		grep -q "Kernel panic\|Out of memory" "$st.log" 2>/dev/null && break
 		sleep 0.1
 	done
-	kill -INT $vm 2>/dev/null; wait $vm 2>/dev/null || true
-	if [ -n "$e" ]; then echo "$e - $s" | bc -l; else echo 999; fi
+	local qp
+	qp=$(cat "$st/pid" 2>/dev/null || true)
+	[ -n "$qp" ] && kill -INT "$qp" 2>/dev/null
+	for i in $(seq 1 100); do kill -0 "$vm" 2>/dev/null || break; sleep 0.1; done
+	kill -INT "$vm" 2>/dev/null || true
+	wait "$vm" 2>/dev/null || true
+	awk -v s="$s" -v tq="${tq:-nan}" -v e="${e:-nan}" '
+		function at(x) { return x == "nan" ? "nan" : sprintf("%.2f", x - s) }
+		!k && /^[0-9.]+ \[ *[0-9]+\.[0-9]+\]/ { k = $1 }
+		!n && /i2kit-init.*starting/ { n = $1 }
+		!v && /boot finished/ { v = $1 }
+		END { print at(tq), at(k ? k : "nan"), at(n ? n : "nan"), at(v ? v : "nan"), at(e) }' "$st.log"
 }
-t_boot_auto=$(for i in $(seq "$BOOT_RUNS"); do boot_once auto; done | median)
-t_boot_all=$(for i in $(seq "$BOOT_RUNS"); do boot_once all; done | median)
-size_auto=$(($(stat -c %s "$B/boot/auto-initrd.img") / 1024))
-size_all=$(($(stat -c %s "$B/boot/all-initrd.img") / 1024))
+for kind in initrd bios efi; do
+	case $kind in
+	initrd) img=$B/boot/web ;;
+	bios) img=$B/boot/web-bios.img ;;
+	efi) img=$B/boot/web-efi.img ;;
+	esac
+	for i in $(seq "$BOOT_RUNS"); do boot_once "$img" 512 120 >>"$B/boot-$kind.t"; done
+done
+bootcol() { awk -v c="$2" '$c != "nan" {print $c}' "$B/boot-$1.t" | median; }
+phase() { # KIND FROM TO → median of (TO - FROM) per boot
+	awk -v a="$2" -v b="$3" '$a != "nan" && $b != "nan" {print $b - $a}' "$B/boot-$1.t" | median
+}
 
+# ---- smallest --mem that serves (bisection over 8 MB steps, bounded boots) ----
+mem_min=skipped
+if [ "${BENCH_MEM:-1}" != 0 ]; then
+	log "--mem bisection"
+	lo=32 hi=256 # lo fails (assumed), hi serves (checked)
+	serves() { [ "$(boot_once "$B/boot/web" "$1" 60 | awk '{print $5}')" != nan ]; }
+	if serves $hi; then
+		n=0
+		while [ $((hi - lo)) -gt 8 ] && [ $n -lt 6 ]; do
+			mid=$(((lo + hi) / 2))
+			if serves $mid; then hi=$mid; else lo=$mid; fi
+			n=$((n + 1))
+		done
+		mem_min="$hi MB ($((lo + 1))..$hi; $((n + 1)) boots)"
+	else
+		mem_min="none up to $hi MB"
+	fi
+fi
+
+# ---- the table ------------------------------------------------------------------
+row() { printf '%-52s %8s   %s\n' "$@"; }
 {
-	echo "i2kit bench ($(nproc) cores, median of $RUNS)"
-	printf '%-44s %8s\n' "measure" "ratio"
-	printf '%-44s %8s   (i2kit %.2fs, skopeo %.2fs)\n' "pull: i2kit / skopeo copy" "$(ratio "$t_pull_i2k" "$t_pull_std")" "$t_pull_i2k" "$t_pull_std"
-	printf '%-44s %8s   (i2kit %.2fs, umoci+cpio+gzip %.2fs)\n' "build: i2kit / umoci+cpio+gzip" "$(ratio "$t_build_i2k" "$t_build_std")" "$t_build_i2k" "$t_build_std"
-	printf '%-44s %8s   (i2kit %.2fs, gzip -6 alone %.2fs)\n' "build: i2kit / gzip codec limit" "$(ratio "$t_build_i2k" "$t_codec")" "$t_build_i2k" "$t_codec"
-	printf '%-44s %8s   (peak RSS %d KiB, uncompressed initrd %d KiB)\n' "memory: peak RSS / uncompressed initrd" "$(ratio "$rss" "$raw_kib")" "$rss" "$raw_kib"
-	printf '%-44s %8s   (auto %.2fs, all %.2fs; median of %d TCG boots)\n' "boot to service: modules auto / all" "$(ratio "$t_boot_auto" "$t_boot_all")" "$t_boot_auto" "$t_boot_all" "$BOOT_RUNS"
-	printf '%-44s %8s   (auto %d KiB, all %d KiB)\n' "initrd size: modules auto / all" "$(ratio "$size_auto" "$size_all")" "$size_auto" "$size_all"
-	echo "initrd: $initrd_kib KiB gzip"
-	B=$B REPO=$REPO REG_PLAIN=$REG_PLAIN RUNS=$RUNS . "$REPO/bench/formats.sh"
-	B=$B REPO=$REPO RUNS=$RUNS . "$REPO/bench/aws.sh"
+	echo "i2kit bench: $NPROC cores, load $(cut -d' ' -f1-3 /proc/loadavg), medians of $RUNS interleaved rounds (wall s / user+sys CPU s)"
+	row "measure" "ratio" "detail"
+	row "warm raw-efi+qcow2-efi, all modules, gzip: i2kit / tools" "$(ratio "$(wall ref)" "$(wall std)")" \
+		"i2kit $(wall ref)s ($(cpu ref) cpu), tools $(wall std)s ($(cpu std) cpu); cpu ratio $(ratio "$(cpu ref)" "$(cpu std)"); target <= 0.33"
+	lim=$(awk -v a="$(wall inflate)" -v b="$(wall pigz)" 'BEGIN {printf "%.2f", a + b}')
+	limc=$(awk -v a="$(cpu inflate)" -v b="$(cpu pigz)" 'BEGIN {printf "%.2f", a + b}')
+	row "  i2kit / codec limit (inflate + pigz -6 -p$NPROC)" "$(ratio "$(wall ref)" "$lim")" \
+		"limit ${lim}s (inflate $(wall inflate)s + pigz $(wall pigz)s; $limc cpu); cpu ratio $(ratio "$(cpu ref)" "$limc"); target <= 1.2"
+	row "  raw-efi alone / codec limit" "$(ratio "$(wall one)" "$lim")" "raw-efi alone $(wall one)s ($(cpu one) cpu)"
+	limz=$(awk -v a="$(wall inflate)" -v b="$(wall zstd)" 'BEGIN {printf "%.2f", a + b}')
+	row "  zstd: i2kit --compress zstd / (inflate + zstd -3 -T0)" "$(ratio "$(wall refz)" "$limz")" \
+		"i2kit $(wall refz)s ($(cpu refz) cpu), limit ${limz}s (zstd $(wall zstd)s)"
+	row "shared intermediates: raw-efi+qcow2-efi / raw-efi" "$(ratio "$(wall ref)" "$(wall one)")" \
+		"cpu ratio $(ratio "$(cpu ref)" "$(cpu one)"); target <= 1.15"
+	row "cold / (warm + pull into an empty cache)" "$(ratio "$(wall cold)" "$(awk -v a="$(wall ref)" -v b="$(wall pull)" 'BEGIN {print a + b}')")" \
+		"cold $(wall cold)s, warm $(wall ref)s, pull $(wall pull)s; cold / warm $(ratio "$(wall cold)" "$(wall ref)"); target <= 1.3"
+	if [ "${BENCH_BIG:-1}" != 0 ]; then
+		row "peak RSS, gzip: 4x workload / reference" "$(ratio "$(rss big)" "$(rss ref)")" \
+			"ref $(($(rss ref) / 1024)) MiB (cpio $ref_mib MiB), 4x $(($(rss big) / 1024)) MiB (cpio $big_mib MiB); target flat, <= 64 MiB"
+		row "peak RSS, zstd: 4x workload / reference" "$(ratio "$(rss bigz)" "$(rss refz)")" \
+			"ref $(($(rss refz) / 1024)) MiB, 4x $(($(rss bigz) / 1024)) MiB; 4x build $(wall big)s gzip, $(wall bigz)s zstd"
+	else
+		row "peak RSS (4x workload skipped)" "" "ref gzip $(($(rss ref) / 1024)) MiB, zstd $(($(rss refz) / 1024)) MiB"
+	fi
+	echo "boot (TCG, --mem 512, modules auto; median of $BOOT_RUNS; seconds from 'i2kit run'):"
+	printf '  %-8s %6s %9s %9s %9s %9s %9s\n' kind qemu "firmware" "kernel" "init" "services" "answer"
+	printf '  %-8s %6s %9s %9s %9s %9s %9s\n' "" "(start)" "+decomp." "->init" "->svc" "->answer" "(total)"
+	for kind in initrd bios efi; do
+		printf '  %-8s %6s %9s %9s %9s %9s %9s\n' "$kind" "$(bootcol $kind 1)" "$(phase $kind 1 2)" \
+			"$(phase $kind 2 3)" "$(phase $kind 3 4)" "$(phase $kind 4 5)" "$(bootcol $kind 5)"
+	done
+	echo "  targets: initrd answer <= 2.0 s, efi <= 4 s"
+	echo "smallest --mem that serves the web example (kernel+initrd): $mem_min; target <= 64 MB"
 } | tee "$B/results.txt"
+rm -rf "$B/std" "$B/cold" "$B/o-"* "$B/raw"

@@ -1,6 +1,8 @@
 /* kvm.c — KVM usability probe: run one `hlt` in a throw-away VM (kvm.h). */
 #include "provision/kvm.h"
 #include "builder/base/bytes.h"
+#include "builder/base/cleanup.h"
+#include "builder/base/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,4 +293,103 @@ bool i2k_kvm_usable(const char *dev, int timeout_ms, char *why, size_t whylen)
 	else
 		snprintf(why, whylen, "probe failed");
 	return false;
+}
+
+/* ---- the cache ------------------------------------------------------------ */
+
+static void cpu_model(const char *cpuinfo, char *out, size_t len)
+{
+	snprintf(out, len, "unknown");
+	FILE *f = fopen(cpuinfo ? cpuinfo : "/proc/cpuinfo", "re");
+	if (f == NULL)
+		return;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "model name", 10) != 0)
+			continue;
+		const char *v = strchr(line, ':');
+		if (v == NULL)
+			continue;
+		v++;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		snprintf(out, len, "%.*s", (int)strcspn(v, "\n"), v);
+		break;
+	}
+	fclose(f);
+}
+
+bool i2k_kvm_probe_key(const char *dev, const char *cpuinfo, char *key, size_t keylen)
+{
+	if (dev == NULL)
+		dev = "/dev/kvm";
+	if (keylen)
+		key[0] = '\0';
+	struct stat st;
+	if (stat(dev, &st) < 0)
+		return false;
+	struct utsname u;
+	if (uname(&u) < 0)
+		return false;
+	char cpu[256];
+	cpu_model(cpuinfo, cpu, sizeof(cpu));
+	int n = snprintf(key, keylen,
+			 "i2kit-kvm-probe-1 kernel=%s|%s dev=%s rdev=%llx ino=%llu "
+			 "mtime=%lld.%09ld ctime=%lld.%09ld cpu=%s",
+			 u.release, u.version, dev, (unsigned long long)st.st_rdev,
+			 (unsigned long long)st.st_ino, (long long)st.st_mtim.tv_sec,
+			 st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, cpu);
+	/* The key is one line: no newline may come from uname or cpuinfo. */
+	for (char *p = key; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return n > 0 && (size_t)n < keylen;
+}
+
+bool i2k_kvm_usable_cached(const char *dev, const char *cache, int timeout_ms, char *why,
+			   size_t whylen, bool *hit)
+{
+	if (dev == NULL)
+		dev = "/dev/kvm";
+	if (hit)
+		*hit = false;
+	if (whylen > 0)
+		why[0] = '\0';
+	if (access(dev, R_OK | W_OK) != 0) {
+		snprintf(why, whylen, "%s: %s", dev, strerror(errno));
+		return false;
+	}
+	char key[1024];
+	if (cache == NULL || !i2k_kvm_probe_key(dev, NULL, key, sizeof(key)))
+		return i2k_kvm_usable(dev, timeout_ms, why, whylen);
+	_cleanup_free_ char *old = NULL;
+	size_t len = 0;
+	if (i2k_read_file(cache, 4096, &old, &len, NULL) == 0) {
+		size_t kl = strlen(key);
+		if (len > kl && memcmp(old, key, kl) == 0 && old[kl] == '\n') {
+			char *ans = old + kl + 1;
+			ans[strcspn(ans, "\n")] = '\0';
+			if (strcmp(ans, "ok") == 0) {
+				if (hit)
+					*hit = true;
+				return true;
+			}
+			if (strncmp(ans, "no ", 3) == 0) {
+				if (hit)
+					*hit = true;
+				snprintf(why, whylen, "%s", ans + 3);
+				return false;
+			}
+		}
+	}
+	bool ok = i2k_kvm_usable(dev, timeout_ms, why, whylen);
+	char *slash = strrchr(cache, '/');
+	if (slash && slash != cache) {
+		_cleanup_free_ char *dir = i2k_xasprintf("%.*s", (int)(slash - cache), cache);
+		i2k_mkdir_p(dir, 0700, NULL);
+	}
+	_cleanup_free_ char *rec =
+	    ok ? i2k_xasprintf("%s\nok\n", key) : i2k_xasprintf("%s\nno %s\n", key, why);
+	i2k_write_file_atomic(cache, rec, strlen(rec), 0600, NULL);
+	return ok;
 }

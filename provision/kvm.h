@@ -25,4 +25,23 @@
  * write 256 KiB (limit 50 ms; nested virtualisation?)"). Never prints. */
 bool i2k_kvm_usable(const char *dev, int timeout_ms, char *why, size_t whylen);
 
+/* The identity of "this machine and kernel" for the probe's cache, one
+ * line: the running kernel (uname release and version), dev's identity
+ * (st_rdev, inode, mtime and ctime in ns — a reloaded kvm module or a
+ * changed mode makes a new one) and the CPU model (the first "model name"
+ * in cpuinfo; NULL → "/proc/cpuinfo"). Returns false (key "") when dev
+ * cannot be stat'ed. */
+bool i2k_kvm_probe_key(const char *dev, const char *cpuinfo, char *key, size_t keylen);
+
+/* i2k_kvm_usable behind a cache file (NULL cache → no cache): when the
+ * file's first line is this machine's i2k_kvm_probe_key, its second line
+ * ("ok" or "no REASON") is the answer and nothing is probed (*hit = true,
+ * a few stat/read calls). Otherwise the probe runs and its answer,
+ * including a timeout or "too slow", is written atomically to cache
+ * (errors writing it are ignored: the cache only saves time). The cheap
+ * access() check always runs first and is never cached. Delete the file
+ * to force a new probe. hit may be NULL. */
+bool i2k_kvm_usable_cached(const char *dev, const char *cache, int timeout_ms, char *why,
+			   size_t whylen, bool *hit);
+
 #endif

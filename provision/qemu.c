@@ -19,6 +19,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "builder/store/store.h"
 #include "formats/format.h"
 #include "provision/child.h"
 #include "provision/console.h"
@@ -724,7 +725,9 @@ int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, ch
 		*out = I2K_QEMU_ACCEL_TCG;
 		return 0;
 	}
-	bool kvm = i2k_kvm_usable(NULL, I2K_QEMU_KVM_PROBE_MS, why, whylen);
+	_cleanup_free_ char *dir = i2k_store_default_dir();
+	_cleanup_free_ char *cache = i2k_xasprintf("%s/kvm-probe", dir);
+	bool kvm = i2k_kvm_usable_cached(NULL, cache, I2K_QEMU_KVM_PROBE_MS, why, whylen, NULL);
 	if (want == I2K_QEMU_ACCEL_KVM && !kvm)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED, "--accel kvm: kvm unusable: %s",
 				     why);

@@ -165,7 +165,9 @@ struct i2k_qemu_result {
 #define I2K_QEMU_KVM_PROBE_MS 5000
 
 /* The accelerator to use: TCG for TCG; for KVM and AUTO, KVM when a test
- * guest really runs on /dev/kvm (provision/kvm.h), else TCG with the reason
+ * guest really runs on /dev/kvm (provision/kvm.h; the answer cached in
+ * i2k_store_default_dir()/kvm-probe, keyed by kernel, device and CPU, so
+ * only the first run on a machine pays for the probe), else TCG with the reason
  * in why — or, for KVM, I2K_ERR_UNSUPPORTED "--accel kvm: kvm unusable:
  * WHY". */
 int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, char *why,
