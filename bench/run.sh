@@ -283,3 +283,8 @@ row() { printf '%-52s %8s   %s\n' "$@"; }
 	echo "smallest --mem that serves the web example (kernel+initrd): $mem_min; target <= 64 MB"
 } | tee "$B/results.txt"
 rm -rf "$B/std" "$B/cold" "$B/o-"* "$B/raw"
+# AWS: push throughput against moto (--jobs 1, 8, 64) and build --push vs
+# build + push; BENCH_AWS=0 skips it.
+if [ "${BENCH_AWS:-1}" != 0 ]; then
+	REG_PLAIN=$REG_PLAIN B=$B REPO=$REPO RUNS=$RUNS . "$REPO/bench/aws.sh" | tee -a "$B/results.txt"
+fi
