@@ -235,6 +235,11 @@ init:
 services:
   - name: big
     image: $B/big:latest
+files:
+  # busybox as init: provides no /init, which a root with a kernel needs
+  - path: init
+    contents: "#!/bin/sh\nexec /bin/sh\n"
+    mode: "0755"
 YML
 assert_exit kill-warm 0 "$I2KIT" cache pull "$B/kernel:6.1" "$B/busybox:latest" "$B/big:latest"
 left=
@@ -249,6 +254,8 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	[ -z "$stray" ] || left="$left [$i: $stray]"
 done
 assert_eq kill9-nothing-left "" "$left"
+# the loop must have killed real builds: the same build completes on its own
+assert_exit kill9-config-builds 0 "$I2KIT" build --format tar --dir "$W/kill-ok" --name k "$W/kill.yml"
 # a complete build afterwards: only the outputs, nothing else
 assert_exit kill9-then-build 0 "$I2KIT" build --format tar --dir "$W/kill" --name k "$W/kill.yml"
 assert_eq kill9-then-only-outputs "" "$(ls -A "$W/kill" | grep -v '^k\.tar$\|^k-kernel$\|^k-initrd\.img$\|^k-cmdline$' || true)"
