@@ -1024,7 +1024,12 @@ static int vm_verdict(const struct i2k_qemu_result *res, const struct i2k_qemu_o
 				     "the guest kernel panicked (see the console)");
 	if (res->timed_out || res->killed || res->quit_by_key || res->interrupted)
 		return 0;
-	if (res->guest_status == 0 && !res->kernel_seen) {
+	/* A reset (QEMU exits 0 with -no-reboot) before any guest line: the
+	 * kernel never ran. An isa-debug-exit write (QEMU exits with an odd
+	 * status) comes from a running guest, even a quiet one whose last line
+	 * was still in the UART when it wrote the port. */
+	if (res->guest_status == 0 && !res->kernel_seen && WIFEXITED(wst) &&
+	    WEXITSTATUS(wst) == 0) {
 		unsigned mem = o->mem_mb ? o->mem_mb : I2K_QEMU_DEFAULT_MEM;
 		return i2k_error_set(
 		    err, I2K_ERR_IO,
