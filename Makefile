@@ -4,6 +4,7 @@
 #   make deps         apt-get install every Debian package the project needs
 #   make test         unit tests (ASan+UBSan) + integration tests; last line "N passed, N failed"
 #   make unit         unit tests only
+#   make fuzz         libFuzzer harnesses for a bounded time (tests/fuzz/run.sh)
 #   make bench        benchmarks (ratios vs the standard-tools pipeline)
 #   make install PREFIX=/usr/local
 #   make format       apply .clang-format
@@ -95,7 +96,35 @@ build/tests/%: tests/unit/%.c tests/unit/test.h build/libi2k-asan.a
 
 build/fuzz/%: tests/fuzz/%.c build/libi2k-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -DI2K_FUZZ_MAIN -Wno-missing-prototypes -O1 -g $(ASAN) -o $@ $< build/libi2k-asan.a $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) -DI2K_FUZZ_MAIN -Wno-missing-prototypes -O1 -g $(ASAN) -MMD -MP -o $@ $< build/libi2k-asan.a $(LDLIBS)
+
+# libFuzzer builds (clang, -fsanitize=fuzzer): the library again with
+# coverage instrumentation, one binary per harness in build/fuzzer/.
+#   make fuzz                 every harness for FUZZ_TIME s (default 120) each,
+#                             then the round-trip target for ROUNDTRIP_TIME s
+#   make fuzz FUZZ_TIME=5 ROUNDTRIP_RUNS=30   the short pass CI runs
+# Crashes are left in build/fuzz-crashes/NAME/ (tests/fuzz/run.sh).
+FUZZ_CC ?= clang
+FOBJ := build/fuzzobj
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FLIB_OBJS := $(LIB_SRCS:%.c=$(FOBJ)/%.o) $(CLI_LIB_SRCS:%.c=$(FOBJ)/%.o)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzzer/%)
+$(FOBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_BASE) -Wno-error -w -O1 -g $(FUZZ_SAN) \
+		-fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+build/libi2k-fuzz.a: $(FLIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzzer/%: tests/fuzz/%.c build/libi2k-fuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_BASE) -Wno-format-nonliteral -Wno-missing-prototypes -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer \
+		-MMD -MP -o $@ $< build/libi2k-fuzz.a $(LDLIBS)
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	@tests/fuzz/run.sh
 
 unit: $(UNIT_BINS)
 	@tests/run.sh --unit-only
@@ -162,4 +191,4 @@ lint:
 clean:
 	rm -rf build i2kit i2kit-build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(ALIB_OBJS:.o=.d) $(UNIT_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(ALIB_OBJS:.o=.d) $(UNIT_BINS:=.d) $(FLIB_OBJS:.o=.d) $(wildcard build/fuzz/*.d build/fuzzer/*.d)

@@ -64,6 +64,9 @@ fi
 if [ "$mode" != integration ]; then
 	run_one lint 60 tests/lint.sh
 	run_one fuzz-replay 600 tests/fuzz/replay.sh
+	# coverage-guided, short: 5 s per parser harness, 30 round trips
+	# (`make fuzz` alone runs them for minutes; tests/fuzz/run.sh)
+	run_one fuzz-short 1200 make -s -j2 fuzz FUZZ_TIME=5 ROUNDTRIP_RUNS=30
 	for t in build/tests/test_*; do
 		[ -x "$t" ] || continue
 		[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue

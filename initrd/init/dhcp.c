@@ -57,10 +57,19 @@ size_t i2ki_dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const u
 	return len < 300 ? 300 : len; /* BOOTP minimum, zero padded */
 }
 
+/* A host address: not 0.0.0.0/8, loopback, multicast, class E or the
+ * limited broadcast. a is in network byte order. */
+static int unicast(uint32_t a)
+{
+	uint8_t first = ((const uint8_t *)&a)[0];
+	return first != 0 && first != 127 && first < 224;
+}
+
 int i2ki_dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6], int *type,
 		    struct dhcp_lease *l, const char **why)
 {
 	static const char *dummy;
+	int mask_given = 0;
 	if (!why)
 		why = &dummy;
 	memset(l, 0, sizeof(*l));
@@ -110,16 +119,22 @@ int i2ki_dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t 
 				*type = v[0];
 			break;
 		case 1:
-			if (olen == 4)
+			if (olen == 4) {
 				memcpy(&l->mask, v, 4);
+				mask_given = 1;
+			}
 			break;
 		case 3:
 			if (olen >= 4)
 				memcpy(&l->router, v, 4);
 			break;
 		case 6:
-			for (int i = 0; i + 4 <= olen && l->ndns < DHCP_MAX_DNS; i += 4)
-				memcpy(&l->dns[l->ndns++], v + i, 4);
+			for (int i = 0; i + 4 <= olen && l->ndns < DHCP_MAX_DNS; i += 4) {
+				uint32_t d;
+				memcpy(&d, v + i, 4);
+				if (unicast(d)) /* 0.0.0.0 or a broadcast is no server */
+					l->dns[l->ndns++] = d;
+			}
 			break;
 		case 15: {
 			size_t n = 0;
@@ -153,11 +168,29 @@ int i2ki_dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t 
 		*why = "no address offered";
 		return -1;
 	}
-	if (l->mask == 0 && l->addr) {
+	if (l->addr && !unicast(l->addr)) {
+		*why = "offered address is not a unicast address";
+		return -1;
+	}
+	uint32_t m = ntohl(l->mask);
+	if (mask_given && (m == 0 || (m & (~m >> 1)) != 0)) {
+		*why = "bad subnet mask";
+		return -1;
+	}
+	if (!mask_given && l->addr) {
 		/* classful default, as old servers expect */
 		uint8_t a = ((const uint8_t *)&l->addr)[0];
 		l->mask = htonl(a < 128 ? 0xff000000u : a < 192 ? 0xffff0000u : 0xffffff00u);
 	}
+	m = ntohl(l->mask);
+	uint32_t host = ntohl(l->addr) & ~m;
+	if (l->addr && m < 0xfffffffeu && (host == 0 || host == ~m)) {
+		*why = "offered address is the subnet's network or broadcast address";
+		return -1;
+	}
+	/* a router that is no usable next hop is dropped, not configured */
+	if (l->router && (!unicast(l->router) || l->router == l->addr))
+		l->router = 0;
 	return 0;
 }
 

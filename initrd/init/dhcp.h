@@ -31,7 +31,13 @@ size_t i2ki_dhcp_build(uint8_t *buf, size_t cap, int type, uint32_t xid, const u
 
 /* Parses a server reply: checks op=2, xid, chaddr = mac and the magic
  * cookie; fills *type (option 53) and *l. Returns 0, or -1 with a short
- * reason in *why (static string). */
+ * reason in *why (static string). Options of the wrong length are
+ * ignored; a truncated option, an address that is not a unicast host
+ * address (0/8, 127/8, 224/3) or the subnet's network/broadcast address,
+ * or a non-contiguous subnet mask reject the reply. Without a mask the
+ * classful one is used. A router that is not a unicast address or is the
+ * offered address is dropped (router 0); DNS servers that are not unicast
+ * addresses are skipped. */
 int i2ki_dhcp_parse(const uint8_t *msg, size_t len, uint32_t xid, const uint8_t mac[6], int *type,
 		    struct dhcp_lease *l, const char **why);
 

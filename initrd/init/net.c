@@ -197,11 +197,17 @@ static void configure(const char *ifname, const struct dhcp_lease *l)
 	}
 }
 
+/* At most this many "ignored a reply" lines per DHCP run: a hostile or
+ * broken server may send thousands. */
+#define DHCP_LOG_IGNORED 8
+
 /* Sends msg, then waits until deadline for a reply of one of the wanted
- * types; resends every second. Returns the type, or 0 on timeout. */
+ * types; resends every second. Replies for this client that are refused
+ * are logged with the reason (at most DHCP_LOG_IGNORED lines per run,
+ * counted in *ignored). Returns the type, or 0 on timeout. */
 static int exchange(int ps, int ifindex, const uint8_t *msg, size_t len, uint32_t xid,
 		    const uint8_t mac[6], int want1, int want2, long long deadline,
-		    struct dhcp_lease *l)
+		    struct dhcp_lease *l, int *ignored)
 {
 	uint8_t frame[1600];
 	size_t flen = i2ki_dhcp_wrap(frame, sizeof(frame), msg, len);
@@ -234,8 +240,18 @@ static int exchange(int ps, int ifindex, const uint8_t *msg, size_t len, uint32_
 		size_t plen;
 		const uint8_t *p = i2ki_dhcp_unwrap(in, (size_t)n, &plen);
 		int type;
-		if (!p || i2ki_dhcp_parse(p, plen, xid, mac, &type, l, NULL) < 0)
+		const char *why = NULL;
+		if (!p)
 			continue;
+		if (i2ki_dhcp_parse(p, plen, xid, mac, &type, l, &why) < 0) {
+			/* other clients' and other transactions' replies are normal */
+			if (strcmp(why, "not a reply") != 0 && strcmp(why, "other client") != 0 &&
+			    strcmp(why, "other transaction") != 0 && ++*ignored <= DHCP_LOG_IGNORED)
+				i2ki_log_warn("dhcp: ignored a reply: %s%s", why,
+					      *ignored == DHCP_LOG_IGNORED ? " (no more such lines)"
+									   : "");
+			continue;
+		}
 		if (type == want1 || type == want2)
 			return type;
 	}
@@ -283,16 +299,16 @@ int i2ki_net_dhcp(const char *ifname, int timeout_ms)
 	xid ^= (uint32_t)now_ms() ^ (uint32_t)(mac[4] << 8 | mac[5]);
 	uint8_t msg[DHCP_MSG_MAX];
 	struct dhcp_lease offer, ack;
-	int result = -1;
+	int result = -1, ignored = 0;
 	for (int attempt = 0; attempt < 3 && now_ms() < deadline; attempt++) {
 		size_t len = i2ki_dhcp_build(msg, sizeof(msg), DHCP_DISCOVER, xid, mac, 0, 0);
 		if (!exchange(ps, ifindex, msg, len, xid, mac, DHCP_OFFER, DHCP_OFFER, deadline,
-			      &offer))
+			      &offer, &ignored))
 			break;
 		len = i2ki_dhcp_build(msg, sizeof(msg), DHCP_REQUEST, xid, mac, offer.addr,
 				      offer.server);
-		int t =
-		    exchange(ps, ifindex, msg, len, xid, mac, DHCP_ACK, DHCP_NAK, deadline, &ack);
+		int t = exchange(ps, ifindex, msg, len, xid, mac, DHCP_ACK, DHCP_NAK, deadline,
+				 &ack, &ignored);
 		if (t == DHCP_ACK) {
 			if (ack.server == 0)
 				ack.server = offer.server;

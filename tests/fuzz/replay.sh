@@ -6,15 +6,7 @@
 # -fsanitize=fuzzer (see each file's header).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-declare -A seeds=(
-	[fuzz_config]=tests/data/config/fuzz
-	[fuzz_tar]=tests/data/image/seeds
-	[fuzz_manifest]=tests/data/fuzz/manifest
-	[fuzz_challenge]=tests/data/fuzz/challenge
-	[fuzz_service]=tests/data/fuzz/service
-	[fuzz_tar_sparse]=tests/data/fuzz/tar_sparse
-	[fuzz_aws]=tests/data/fuzz/aws
-)
+. tests/fuzz/seeds.sh
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)
 	bin=build/fuzz/$name

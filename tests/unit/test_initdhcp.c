@@ -163,6 +163,55 @@ TEST(parse_rejects)
 	CHECK_INT(type, DHCP_NAK);
 }
 
+/* What a hostile server may offer (found by tests/fuzz/fuzz_initdhcp.c's
+ * invariants; seeds in tests/data/fuzz/initdhcp): addresses that are no
+ * host address, a mask with holes, a router or DNS server that cannot be
+ * one. */
+TEST(parse_rejects_hostile_values)
+{
+	uint8_t m[DHCP_MSG_MAX];
+	static const uint8_t bad_addr[][4] = {
+	    {255, 255, 255, 255}, {127, 0, 0, 1}, {224, 0, 0, 5}, {0, 1, 2, 3}, {240, 1, 1, 1}};
+	for (size_t i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
+		size_t n = reply(m, DHCP_OFFER, 7, NULL, 0);
+		memcpy(m + 16, bad_addr[i], 4);
+		bad(m, n, 7, "offered address is not a unicast address");
+	}
+	/* 10.0.2.0/24 and 10.0.2.255/24 */
+	size_t n = reply(m, DHCP_OFFER, 7, NULL, 0);
+	m[19] = 0;
+	bad(m, n, 7, "offered address is the subnet's network or broadcast address");
+	m[19] = 255;
+	bad(m, n, 7, "offered address is the subnet's network or broadcast address");
+	/* the mask option comes after its code 1, length 4 in reply() */
+	const uint8_t holes[] = {1, 4, 255, 0, 255, 0};
+	n = reply(m, DHCP_OFFER, 7, holes, sizeof(holes));
+	bad(m, n, 7, "bad subnet mask");
+	const uint8_t zero[] = {1, 4, 0, 0, 0, 0};
+	n = reply(m, DHCP_OFFER, 7, zero, sizeof(zero));
+	bad(m, n, 7, "bad subnet mask");
+	/* a /32 lease is fine (cloud networks hand them out) */
+	const uint8_t host[] = {1, 4, 255, 255, 255, 255};
+	n = reply(m, DHCP_ACK, 7, host, sizeof(host));
+	struct dhcp_lease l;
+	int type;
+	CHECK_INT(i2ki_dhcp_parse(m, n, 7, MAC, &type, &l, NULL), 0);
+	CHECK(l.mask == ip4(255, 255, 255, 255));
+	/* a broadcast router is dropped; unusable DNS servers are skipped */
+	const uint8_t odd[] = {3, 4,   255, 255, 255, 255, 6, 14, 0, 0,	 0,
+			       0, 255, 255, 255, 255, 10,  0, 2,  9, 10, 0};
+	n = reply(m, DHCP_ACK, 7, odd, sizeof(odd));
+	CHECK_INT(i2ki_dhcp_parse(m, n, 7, MAC, &type, &l, NULL), 0);
+	CHECK(l.router == 0);
+	CHECK_INT(l.ndns, 2); /* 10.0.2.3 from reply(), then 10.0.2.9 */
+	CHECK(l.dns[1] == ip4(10, 0, 2, 9));
+	/* a router that is the offered address itself is dropped too */
+	const uint8_t self[] = {3, 4, 10, 0, 2, 15};
+	n = reply(m, DHCP_ACK, 7, self, sizeof(self));
+	CHECK_INT(i2ki_dhcp_parse(m, n, 7, MAC, &type, &l, NULL), 0);
+	CHECK(l.router == 0);
+}
+
 TEST(udp_wrap_roundtrip)
 {
 	uint8_t payload[300], frame[400];
@@ -348,6 +397,7 @@ int main(void)
 	RUN(build_discover_and_request);
 	RUN(parse_ack);
 	RUN(parse_rejects);
+	RUN(parse_rejects_hostile_values);
 	RUN(udp_wrap_roundtrip);
 	RUN(acpi_events);
 	RUN(switchroot_moves_tree);
