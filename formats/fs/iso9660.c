@@ -513,7 +513,8 @@ static void iso_names(struct node *dir)
 {
 	for (size_t i = 0; i < dir->nkids; i++)
 		iso_mangle(dir->kids[i]);
-	qsort(dir->kids, dir->nkids, sizeof(*dir->kids), iso_cmp_named);
+	if (dir->nkids > 1) /* an empty directory has no array (qsort(NULL) is undefined) */
+		qsort(dir->kids, dir->nkids, sizeof(*dir->kids), iso_cmp_named);
 	unsigned counter = 0;
 	struct node prev; /* the previous kid's identifier before renaming */
 	for (size_t i = 0; i < dir->nkids; i++) {
@@ -538,7 +539,8 @@ static void iso_names(struct node *dir)
 			iso_set(n, base, keep + (size_t)k, ext, elen);
 		} while (iso_taken(dir, n));
 	}
-	qsort(dir->kids, dir->nkids, sizeof(*dir->kids), iso_cmp);
+	if (dir->nkids > 1)
+		qsort(dir->kids, dir->nkids, sizeof(*dir->kids), iso_cmp);
 }
 
 /* ---- planning --------------------------------------------------------------- */

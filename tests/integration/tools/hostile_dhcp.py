@@ -99,14 +99,7 @@ def malformed(xid, mac):
     """Replies the client must refuse (name, DHCP message)."""
     good = lease_opts(OFFER) + b"\xff"
     m = []
-    m.append(("short", bootp(xid, mac, CLIENT_IP, good)[:200]))
-    m.append(("no-cookie", bootp(xid, mac, CLIENT_IP, good, cookie=b"\x63\x82\x53\x64")))
-    m.append(("truncated-option", bootp(xid, mac, CLIENT_IP, lease_opts(OFFER) + b"\x0f")))
-    m.append(("overlong-length", bootp(xid, mac, CLIENT_IP, lease_opts(OFFER) + b"\x0f\xc8abc")))
-    m.append(("pad-run-only", bootp(xid, mac, CLIENT_IP, b"\0" * 300)))
-    m.append(("no-end-no-type", bootp(xid, mac, CLIENT_IP, opt(1, b"\xff\xff\xff\x00"))))
-    m.append(("type-length-2", bootp(xid, mac, CLIENT_IP, opt(53, b"\x02\x02") + b"\xff")))
-    m.append(("no-address", bootp(xid, mac, b"\0\0\0\0", good)))
+    # values first: the client logs only its first 8 refusals per run
     m.append(("broadcast-address", bootp(xid, mac, b"\xff\xff\xff\xff", good)))
     m.append(("loopback-address", bootp(xid, mac, bytes([127, 0, 0, 1]), good)))
     m.append(("multicast-address", bootp(xid, mac, bytes([224, 0, 0, 5]), good)))
@@ -115,6 +108,14 @@ def malformed(xid, mac):
     m.append(("zero-mask", bootp(xid, mac, CLIENT_IP, lease_opts(OFFER, b"\0\0\0\0") + b"\xff")))
     m.append(("network-address", bootp(xid, mac, bytes([10, 0, 9, 0]), good)))
     m.append(("subnet-broadcast", bootp(xid, mac, bytes([10, 0, 9, 255]), good)))
+    m.append(("no-address", bootp(xid, mac, b"\0\0\0\0", good)))
+    m.append(("short", bootp(xid, mac, CLIENT_IP, good)[:200]))
+    m.append(("no-cookie", bootp(xid, mac, CLIENT_IP, good, cookie=b"\x63\x82\x53\x64")))
+    m.append(("truncated-option", bootp(xid, mac, CLIENT_IP, lease_opts(OFFER) + b"\x0f")))
+    m.append(("overlong-length", bootp(xid, mac, CLIENT_IP, lease_opts(OFFER) + b"\x0f\xc8abc")))
+    m.append(("pad-run-only", bootp(xid, mac, CLIENT_IP, b"\0" * 300)))
+    m.append(("no-end-no-type", bootp(xid, mac, CLIENT_IP, opt(1, b"\xff\xff\xff\x00"))))
+    m.append(("type-length-2", bootp(xid, mac, CLIENT_IP, opt(53, b"\x02\x02") + b"\xff")))
     m.append(("other-xid", bootp(xid ^ 1, mac, CLIENT_IP, good)))
     m.append(("other-mac", bootp(xid, b"\x02" + mac[1:], CLIENT_IP, good)))
     m.append(("not-a-reply", bootp(xid, mac, CLIENT_IP, good, op=1)))
