@@ -23,6 +23,7 @@
  *
  * make build/fuzzer/fuzz_roundtrip (libFuzzer) or build/fuzz/fuzz_roundtrip
  * (-DI2K_FUZZ_MAIN: replays files, tests/fuzz/replay.sh). */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -269,11 +270,13 @@ static int write_image(const char *fmt, struct i2k_fstree *t, const char *img)
 }
 
 /* Asks the checker (one python process for the whole run, started on
- * first use) to compare img with the expected listing; true when equal. */
+ * first use) to compare img with the expected listing; true when equal.
+ * Raw reads and writes retried on EINTR: libFuzzer's timeout timer
+ * (SIGALRM) interrupts them. */
 static bool check(const char *checker, const char *fmt, const char *img, const char *expected)
 {
-	static FILE *to, *from;
-	if (!to) {
+	static int to = -1, from = -1;
+	if (to < 0) {
 		int in[2], out[2];
 		if (pipe(in) < 0 || pipe(out) < 0)
 			abort();
@@ -292,18 +295,35 @@ static bool check(const char *checker, const char *fmt, const char *img, const c
 		}
 		close(in[0]);
 		close(out[1]);
-		to = fdopen(in[1], "w");
-		from = fdopen(out[0], "r");
-		if (!to || !from)
-			abort();
+		to = in[1];
+		from = out[0];
 	}
-	char line[16];
-	if (fprintf(to, "%s %s %s\n", fmt, img, expected) < 0 || fflush(to) != 0 ||
-	    !fgets(line, sizeof(line), from)) {
-		fprintf(stderr, "the round-trip checker %s is not running\n", checker);
+	char req[1024];
+	int n = snprintf(req, sizeof(req), "%s %s %s\n", fmt, img, expected);
+	if (n < 0 || (size_t)n >= sizeof(req))
 		abort();
+	for (int done = 0; done < n;) {
+		ssize_t w = write(to, req + done, (size_t)(n - done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto dead;
+		done += (int)w;
 	}
-	return line[0] == '0';
+	char c = 0, first = 0;
+	for (int i = 0; c != '\n';) {
+		ssize_t r = read(from, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			goto dead;
+		if (i++ == 0)
+			first = c;
+	}
+	return first == '0';
+dead:
+	fprintf(stderr, "the round-trip checker %s is not running\n", checker);
+	abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
