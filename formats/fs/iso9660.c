@@ -222,11 +222,17 @@ static void su_nm(struct bytes *b, const char *name)
 	} while (len > 0);
 }
 
-/* Symlink target as SL component records, packed into SL entries. */
+/* Symlink target as SL component records, packed into SL entries. A run
+ * of slashes inside the target keeps its length ("a//b"); a trailing slash
+ * is dropped, as libisofs does ("dir/" reads back as "dir"). */
 static void su_sl(struct bytes *b, const char *target)
 {
 	struct bytes comps = {0};
-	const char *p = target;
+	_cleanup_free_ char *t = i2k_xstrdup(target);
+	size_t tl = strlen(t);
+	while (tl > 1 && t[tl - 1] == '/')
+		t[--tl] = '\0';
+	const char *p = t;
 	if (*p == '/') {
 		uint8_t *c = bytes_add(&comps, 2);
 		c[0] = 0x08; /* ROOT */
@@ -236,7 +242,11 @@ static void su_sl(struct bytes *b, const char *target)
 	while (*p) {
 		const char *q = strchr(p, '/');
 		size_t n = q ? (size_t)(q - p) : strlen(p);
-		if (n == 1 && p[0] == '.') {
+		if (n == 0) {
+			/* "a//b": a ROOT component mid-path, as libisofs writes it
+			 * (Linux reads "a//b" back; xorriso too) */
+			bytes_add(&comps, 2)[0] = 0x08;
+		} else if (n == 1 && p[0] == '.') {
 			bytes_add(&comps, 2)[0] = 0x02; /* CURRENT */
 		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
 			bytes_add(&comps, 2)[0] = 0x04; /* PARENT */
@@ -254,7 +264,7 @@ static void su_sl(struct bytes *b, const char *target)
 			} while (left > 0);
 		}
 		p += n;
-		while (*p == '/')
+		if (*p == '/') /* one separator: the next one is a ROOT component */
 			p++;
 	}
 	if (comps.len == 0)

@@ -14,8 +14,9 @@
  *        and closure logic instead of fighting digests.
  * Oracles: after a successful import, `i2k_store_verify` of the store finds
  * no problem (every ref's closure present, every blob's digest right) and
- * every imported name is a ref; after a failed one, the store holds no ref
- * and verify still finds no problem. index.json alone also goes through
+ * every imported name is a ref, and `cache export` of those refs imports
+ * again into a fresh store with the same names; after a failed import the
+ * store holds no ref and verify still finds no problem. index.json alone also goes through
  * i2k_index_parse.
  *
  * Each run uses a fresh store in a temporary directory (TMPDIR, /dev/shm
@@ -136,6 +137,42 @@ static void check_store(struct i2k_store *s, char **names, size_t n, int importe
 	}
 }
 
+/* What was imported exports (the ustar writer of builder/store/archive.c)
+ * and imports again into a fresh store, consistent and with the same
+ * names. */
+static void reexport(struct i2k_store *s, const char *dir, char **names, size_t n)
+{
+	char out[300], cache2[300];
+	snprintf(out, sizeof(out), "%s/out.tar", dir);
+	snprintf(cache2, sizeof(cache2), "%s/cache2", dir);
+	struct i2k_error *e = NULL;
+	if (i2k_store_export(s, out, (const char *const *)names, n, &e) < 0) {
+		fprintf(stderr, "export of an imported image failed: %s\n", e ? e->msg : "?");
+		abort();
+	}
+	struct i2k_store *s2 = NULL;
+	if (i2k_store_open(cache2, &s2, &e) < 0)
+		abort();
+	char **names2 = NULL;
+	size_t n2 = 0;
+	if (i2k_store_import(s2, out, &names2, &n2, &e) < 0) {
+		fprintf(stderr, "what export wrote does not import: %s\n", e ? e->msg : "?");
+		abort();
+	}
+	check_store(s2, names2, n2, 1);
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < n2; j++)
+			found = found || strcmp(names[i], names2[j]) == 0;
+		if (!found)
+			abort();
+	}
+	for (size_t j = 0; j < n2; j++)
+		free(names2[j]);
+	free(names2);
+	i2k_store_free(s2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -188,6 +225,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0 && n == 0)
 		abort(); /* success means at least one named image */
 	check_store(s, names, n, rc == 0);
+	if (rc == 0)
+		reexport(s, dir, names, n);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

@@ -19,8 +19,8 @@ per format (what the format holds):
             directories, sizes (symlinks and hard links were written as
             plain files)
   iso       xorriso -find / -exec lsdl (Rock Ridge): names, types,
-            permissions, sizes (a symlink's: 0), targets (without a
-            trailing "/", which Rock Ridge cannot hold)
+            permissions, sizes (a symlink's: 0), targets (less a trailing
+            "/", which the writer drops as libisofs does)
 Exit 0 when equal; else prints the differences and exits 1.
 """
 import os
@@ -188,8 +188,8 @@ def check(fmt, img, exp):
         got = got_squashfs(img)
     elif fmt == "iso":
         got = got_iso(img)
-        # a Rock Ridge symlink has no data: xorriso lists size 0; an SL
-        # record has no trailing "/" (xorriso's own writer drops it too)
+        # a Rock Ridge symlink has no data: xorriso lists size 0; a
+        # trailing "/" of a target is dropped (as libisofs does)
         want = {p: (v[0], v[1], 0 if v[0] == "l" else v[2],
                     v[3].rstrip("/") or "/" if v[3] else v[3]) for p, v in want.items()}
     elif fmt == "ext4":
