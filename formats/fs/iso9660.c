@@ -223,8 +223,9 @@ static void su_nm(struct bytes *b, const char *name)
 }
 
 /* Symlink target as SL component records, packed into SL entries. A run
- * of slashes inside the target keeps its length ("a//b"); a trailing slash
- * is dropped, as libisofs does ("dir/" reads back as "dir"). */
+ * of slashes at the start or inside the target keeps its length ("a//b",
+ * "//x": one ROOT component per extra slash, as libisofs writes them); a
+ * trailing slash is dropped, as libisofs does ("dir/" reads back as "dir"). */
 static void su_sl(struct bytes *b, const char *target)
 {
 	struct bytes comps = {0};
@@ -236,8 +237,7 @@ static void su_sl(struct bytes *b, const char *target)
 	if (*p == '/') {
 		uint8_t *c = bytes_add(&comps, 2);
 		c[0] = 0x08; /* ROOT */
-		while (*p == '/')
-			p++;
+		p++;
 	}
 	while (*p) {
 		const char *q = strchr(p, '/');

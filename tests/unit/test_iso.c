@@ -96,6 +96,7 @@ static struct i2k_fstree *rich_tree(void)
 	/* found by tests/fuzz/fuzz_roundtrip.c: "//" inside a target was
 	 * written as "/"; a trailing "/" is dropped (as libisofs) */
 	add_full(t, "etc/slash-link", S_IFLNK | 0777, 0, 0, "a//b///c/", NULL, 0);
+	add_full(t, "etc/lead-link", S_IFLNK | 0777, 0, 0, "///x", NULL, 0);
 	add_full(t, "dev/tty0", S_IFCHR | 0620, 0, 5, NULL, NULL, 0);
 	add(t, "dev/fifo", S_IFIFO | 0644, NULL, 0);
 	add(t, "Mixed.Case.Name.tar.gz", S_IFREG | 0644, "x", 1);
@@ -225,6 +226,7 @@ TEST(rock_ridge_tree_reads_back)
 	CHECK_CONTAINS(l, "'/etc/abs-link' -> '/usr/bin/tool'");
 	CHECK_CONTAINS(l, "'/etc/rel-link' -> '../usr/./bin/tool'");
 	CHECK_CONTAINS(l, "'/etc/slash-link' -> 'a//b///c'");
+	CHECK_CONTAINS(l, "'/etc/lead-link' -> '///x'");
 	CHECK_CONTAINS(l, "crw--w----    1 0        5            4,64 Nov 14  2023 '/dev/tty0'");
 	CHECK_CONTAINS(l, "prw-r--r--");
 	CHECK_CONTAINS(l, "'/Mixed.Case.Name.tar.gz'");
