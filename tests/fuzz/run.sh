@@ -24,6 +24,7 @@ ROUNDTRIP_RUNS=${ROUNDTRIP_RUNS:-}
 rc=0
 for bin in build/fuzzer/fuzz_*; do
 	name=$(basename "$bin")
+	[[ "$name" == *.* || ! -x "$bin" ]] && continue # make's .d files
 	short=${name#fuzz_}
 	if [ -n "${FUZZ_ONLY:-}" ] && [[ ",$FUZZ_ONLY," != *",$short,"* ]]; then
 		continue
