@@ -102,6 +102,13 @@
  *                             instance numbers differ, are I2K_ERR_CONFIG errors.
  *     DnsRecord               with a hosted zone: A record → the Elastic IP
  *                             (TTL 60).
+ *   Stateful updates: a new AMI replaces the instance, and CloudFormation
+ *   creates the replacement (and its new attachment) before it deletes the
+ *   old one, while the volume is still attached there (VolumeInUse). So
+ *   deploy updates a stateful stack in two steps: once with
+ *   detach_data_volume (the old instance lets go of the volume), then
+ *   without it (the new instance gets it). The volume and its zone stay.
+ *   A replicated service without ports has no balancer and no DnsRecord.
  *   Outputs:
  *     Endpoint                balancer DNS name, or the Elastic IP (stateful);
  *                             absent for a replicated service without ports
@@ -129,6 +136,7 @@
 #ifndef I2K_PROVISION_AWS_STACK_TEMPLATE_H
 #define I2K_PROVISION_AWS_STACK_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "builder/base/error.h"
@@ -165,6 +173,8 @@ struct i2k_stack_service_inputs {
 	const char *internal_sg;  /* environment stack's internal security group;
 				     NULL → Parameter InternalSecurityGroupId */
 	unsigned data_volume_gib; /* stateful; 0 → I2K_STACK_DEFAULT_DATA_GIB */
+	bool detach_data_volume;  /* stateful: leave DataVolumeAttachment out (see
+				     "Stateful updates" above) */
 };
 
 /* Stack names: environment stack "ENV", service stack "SERVICE-ENV". Caller
