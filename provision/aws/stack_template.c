@@ -649,13 +649,8 @@ static void dns_record(struct svc_ctx *x)
 	_cleanup_free_ char *name =
 	    i2k_xasprintf("%s.%s.%.*s", x->svc->name, x->env->name, (int)zl, zone);
 	_cleanup_free_ char *fqdn = i2k_xasprintf("%s.", name);
-	json_t *rec = PACK("{s:s,s:s}", "Name", fqdn, "Type", "A");
-	if (zone[0] == 'Z' && !memchr(zone, '.', zl)) {
-		put(rec, "HostedZoneId", json_string(zone));
-	} else {
-		_cleanup_free_ char *zname = i2k_xasprintf("%.*s.", (int)zl, zone);
-		put(rec, "HostedZoneName", json_string(zname));
-	}
+	_cleanup_free_ char *zname = i2k_xasprintf("%.*s.", (int)zl, zone);
+	json_t *rec = PACK("{s:s,s:s,s:s}", "HostedZoneName", zname, "Name", fqdn, "Type", "A");
 	if (x->svc->stateful) {
 		put(rec, "TTL", json_string("60"));
 		put(rec, "ResourceRecords", PACK("[o]", ref("ElasticIp")));
@@ -682,6 +677,16 @@ static int check_service(const struct svc_ctx *x, struct i2k_error **err)
 	if (s->stateful && s->replicas != 1)
 		return i2k_error_set(err, I2K_ERR_CONFIG, "%s: stateful needs replicas: 1",
 				     s->file);
+	const char *zone = x->env->provider.hosted_zone;
+	if (zone && (zone[0] == 0 || zone[0] == '.'))
+		return i2k_error_set(err, I2K_ERR_CONFIG,
+				     "%s: provider.hosted_zone \"%s\" is not a domain name",
+				     x->env->file ? x->env->file : "environment", zone);
+	json_t *utf8 = x->in->user_data ? json_string(x->in->user_data) : NULL;
+	if (x->in->user_data && !utf8)
+		return i2k_error_set(err, I2K_ERR_CONFIG,
+				     "%s: the service's metadata is not UTF-8 text", s->file);
+	json_decref(utf8);
 	if (x->in->user_data && strlen(x->in->user_data) > I2K_STACK_USER_DATA_MAX)
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "%s: the service's metadata is %zu bytes, over EC2's user "

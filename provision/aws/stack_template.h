@@ -35,7 +35,8 @@
  *   provider.security_group when set, and (with ports) in InstanceSecurityGroup.
  *   IMDSv2 is required (MetadataOptions HttpTokens "required", hop limit 1).
  *   User data: in->user_data through Fn::Base64 (omitted when NULL); more
- *   than I2K_STACK_USER_DATA_MAX bytes is an I2K_ERR_CONFIG error.
+ *   than I2K_STACK_USER_DATA_MAX bytes, or text that is not UTF-8, is an
+ *   I2K_ERR_CONFIG error.
  *
  *   Replicated (not stateful):
  *     LaunchTemplate          AMI, type, key, groups, IMDSv2, user data,
@@ -83,8 +84,10 @@
  *                             CIDR is unknown here).
  *     DnsRecord               with provider.hosted_zone: an A alias
  *                             SERVICE.ENV.ZONE. → the balancer (GetAtt DNSName
- *                             and CanonicalHostedZoneID). A zone "Z..." without
- *                             a dot is a hosted zone id, else a zone name.
+ *                             and CanonicalHostedZoneID). provider.hosted_zone
+ *                             is the zone's domain name (HostedZoneName; a
+ *                             trailing dot is optional), not its id: the record
+ *                             name is made from it.
  *   Stateful (replicas is 1):
  *     Instance                AWS::EC2::Instance in the first subnet with the
  *                             same AMI, type, key, groups, IMDSv2, user data

@@ -466,19 +466,15 @@ TEST(dns_alias_record)
 	CHECK_STR(str_at(j, R "DnsRecord.Type"), "AWS::Route53::RecordSet");
 	json_decref(j);
 
-	/* a zone id; a trailing dot in a zone name is not doubled */
-	j = service_json(web_https, "name: prod\nprovider: {type: aws, hosted_zone: Z0123ABC}\n",
-			 &inputs);
-	CHECK_STR(str_at(j, R "DnsRecord.Properties.HostedZoneId"), "Z0123ABC");
-	CHECK(at(j, R "DnsRecord.Properties.HostedZoneName") == NULL);
-	CHECK_STR(str_at(j, R "DnsRecord.Properties.Name"), "web.prod.Z0123ABC.");
-	json_decref(j);
+	/* a trailing dot in the zone name is not doubled */
 	j = service_json(web_https, "name: prod\nprovider: {type: aws, hosted_zone: a.example.}\n",
 			 &inputs);
 	CHECK_STR(str_at(j, R "DnsRecord.Properties.HostedZoneName"), "a.example.");
 	CHECK_STR(str_at(j, "Outputs.DnsName.Value"), "web.prod.a.example");
 	json_decref(j);
 
+	SERVICE_ERR(web_https, "name: prod\nprovider: {type: aws, hosted_zone: .}\n", &inputs,
+		    "2 e.yml: provider.hosted_zone \".\" is not a domain name");
 	/* no zone, no record */
 	j = service_json(web_https, "name: prod\nprovider: {type: aws}\n", &inputs);
 	CHECK(at(j, R "DnsRecord") == NULL);
@@ -766,6 +762,9 @@ TEST(errors)
 		    "of 16384");
 	big[I2K_STACK_USER_DATA_MAX] = 0;
 	SERVICE_ERR("name: web\ncontainers: {c: {image: x}}\n", ENV_AWS, &fat, "(made)");
+	big[0] = (char)0xff;
+	SERVICE_ERR("name: web\ncontainers: {c: {image: x}}\n", ENV_AWS, &fat,
+		    "2 s.yml: the service's metadata is not UTF-8 text");
 	free(big);
 	SERVICE_ERR("name: web\ncontainers: {c: {image: x}}\n",
 		    "name: prod\nprovider: {type: aws, subnets: [s-1]}\n", &inputs,
