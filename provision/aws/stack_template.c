@@ -413,7 +413,9 @@ static void instance_props(struct svc_ctx *x, json_t *props)
 		put(props, "UserData", PACK("{s:s}", "Fn::Base64", x->in->user_data));
 }
 
-/* A TCP rule for port from source: a CIDR (when cidr) or a security group. */
+/* A TCP rule for port from source: a CIDR (when cidr) or a security group.
+ * EC2 allows only a-zA-Z0-9, spaces and ._-:/()#,@[]+=;{}!$* in rule
+ * descriptions (no apostrophe). */
 static json_t *ingress(unsigned port, json_t *source, bool cidr, const char *description)
 {
 	json_t *r = PACK("{s:s,s:i,s:i,s:s}", "IpProtocol", "tcp", "FromPort", (int)port, "ToPort",
@@ -512,8 +514,9 @@ static void balancer(struct svc_ctx *x, json_t *listeners, json_t *target_groups
 	json_t *lb_rules = must(json_array());
 	json_t *src = outside_source(x);
 	for (size_t i = 0; i < x->nports; i++)
-		push(lb_rules, ingress(x->ports[i].p->port, json_deep_copy(src), x->svc->public_,
-				       x->svc->public_ ? "clients" : "the environment's services"));
+		push(lb_rules,
+		     ingress(x->ports[i].p->port, json_deep_copy(src), x->svc->public_,
+			     x->svc->public_ ? "clients" : "services of the environment"));
 	json_decref(src);
 	security_group(x, "BalancerSecurityGroup", "load balancer", lb_rules);
 	security_group(x, "InstanceSecurityGroup", "instances, reachable from the balancer only",
@@ -607,7 +610,7 @@ static void stateful(struct svc_ctx *x)
 		    x, "InstanceSecurityGroup",
 		    x->svc->public_ ? "instance, open to clients" : "instance, for the services",
 		    instance_rules(x, outside_source(x), x->svc->public_,
-				   x->svc->public_ ? "clients" : "the environment's services"));
+				   x->svc->public_ ? "clients" : "services of the environment"));
 	json_t *props = must(json_object());
 	instance_props(x, props);
 	put(props, "SubnetId", first_subnet(x));

@@ -382,7 +382,7 @@ TEST(security_groups)
 	CHECK(eq_at(j, R "BalancerSecurityGroup.Properties.SecurityGroupIngress",
 		    "[{\"IpProtocol\":\"tcp\",\"FromPort\":80,\"ToPort\":80,"
 		    "\"SourceSecurityGroupId\":\"sg-internal\","
-		    "\"Description\":\"the environment's services\"}]"));
+		    "\"Description\":\"services of the environment\"}]"));
 	json_decref(j);
 }
 
@@ -583,6 +583,60 @@ TEST(tags_on_everything_taggable)
 	j = env_json(ENV_AWS, NULL);
 	check_tags(j, NULL);
 	json_decref(j);
+}
+
+/* EC2's character sets: group descriptions a-zA-Z0-9, spaces and
+ * ._-:/()#,@[]+=&;{}!$*; rule descriptions the same without '&'. */
+static bool ec2_text(const char *s, bool rule)
+{
+	if (!s || strlen(s) > 255)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr(" ._-:/()#,@[]+=;{}!$*", *s) ||
+		      (!rule && *s == '&')))
+			return false;
+	return true;
+}
+
+static void check_descriptions(json_t *j)
+{
+	const char *name;
+	json_t *r;
+	json_object_foreach(json_object_get(j, "Resources"), name, r)
+	{
+		const char *type = json_string_value(json_object_get(r, "Type"));
+		json_t *props = json_object_get(r, "Properties"), *rule;
+		size_t i;
+		if (strcmp(type, "AWS::EC2::SecurityGroupIngress") == 0)
+			CHECK(ec2_text(str_at(props, "Description"), true));
+		if (strcmp(type, "AWS::EC2::SecurityGroup") != 0)
+			continue;
+		CHECK(ec2_text(str_at(props, "GroupDescription"), false));
+		json_array_foreach(json_object_get(props, "SecurityGroupIngress"), i, rule)
+		{
+			if (!ec2_text(str_at(rule, "Description"), true))
+				fprintf(stderr, "  %s: rule description \"%s\"\n", name,
+					str_at(rule, "Description"));
+			CHECK(ec2_text(str_at(rule, "Description"), true));
+		}
+	}
+}
+
+TEST(security_group_descriptions_are_ec2_text)
+{
+	const char *svcs[] = {web_https, db_stateful,
+			      "name: api\ncontainers: {c: {image: x, ports: [\"80\"]}}\n"};
+	for (size_t i = 0; i < I2K_ARRAY_SIZE(svcs); i++) {
+		json_t *j = service_json(svcs[i], ENV_AWS, &inputs);
+		CHECK(j != NULL);
+		check_descriptions(j);
+		json_decref(j);
+	}
+	json_t *j = env_json(ENV_AWS, NULL);
+	check_descriptions(j);
+	json_decref(j);
+	CHECK(!ec2_text("the environment's services", true)); /* the checker checks */
 }
 
 TEST(deterministic)
@@ -809,6 +863,7 @@ int main(void)
 	RUN(stateful_instance_eip_volume);
 	RUN(dns_alias_record);
 	RUN(tags_on_everything_taggable);
+	RUN(security_group_descriptions_are_ec2_text);
 	RUN(deterministic);
 	RUN(environment_stack);
 	RUN(placeholders_become_parameters);
