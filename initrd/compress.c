@@ -478,6 +478,8 @@ static int zstd_error(struct i2k_error **err, const char *what, size_t r)
 			     ZSTD_getErrorName(r));
 }
 
+#define ZSTD_JOB_SIZE (2u << 20)
+
 static int zstd_init(struct i2k_compressor *c, int level, int threads, struct i2k_error **err)
 {
 	c->zc = ZSTD_createCCtx();
@@ -495,6 +497,12 @@ static int zstd_init(struct i2k_compressor *c, int level, int threads, struct i2
 				     "zstd: this libzstd has no multithreading support (%s); "
 				     "i2kit needs it for reproducible output",
 				     ZSTD_getErrorName(r));
+	/* jobs of ZSTD_JOB_SIZE instead of libzstd's 4 windows (8 MiB at level
+	 * 3): every worker holds a job's input and output, so this bounds the
+	 * compressor's memory (issue 13: RSS <= 64 MiB) */
+	r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_jobSize, ZSTD_JOB_SIZE);
+	if (ZSTD_isError(r))
+		return zstd_error(err, "setting the job size", r);
 	return 0;
 }
 
