@@ -213,7 +213,7 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	note(rq, "root assembled from %zu image%s in %.1f s", res->nimages,
 	     res->nimages == 1 ? "" : "s",
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	if (sbom && i2k_build_sbom_root(sbom, res->name, root, &sbom_doc, &sbom_len, err) < 0)
+	if (sbom && i2k_build_sbom_root(sbom, root, &sbom_doc, &sbom_len, err) < 0)
 		return -1;
 	if (i2k_modules_prune(root, &cfg->kernel, &res->modules, err) < 0)
 		return -1;

@@ -8,10 +8,10 @@
 #include "builder/base/util.h"
 #include "formats/spdx.h"
 
-int i2k_build_sbom_root(const struct i2k_sbom *s, const char *name, struct i2k_fstree *root,
-			char **doc, size_t *len, struct i2k_error **err)
+int i2k_build_sbom_root(const struct i2k_sbom *s, struct i2k_fstree *root, char **doc, size_t *len,
+			struct i2k_error **err)
 {
-	struct i2k_spdx_opts so = {.name = name, .created = i2k_source_date_epoch()};
+	struct i2k_spdx_opts so = {.name = I2K_BUILD_SBOM_NAME, .created = i2k_source_date_epoch()};
 	_cleanup_free_ char *text = NULL;
 	size_t n = 0;
 	uint64_t off = 0;

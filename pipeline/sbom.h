@@ -17,11 +17,16 @@
 #include "builder/sbom/sbom.h"
 #include "formats/output.h"
 
-/* Serialises s for the build called name and adds it to root as
- * sbom.spdx.json (0644, root:root, mtime SOURCE_DATE_EPOCH), replacing a
- * file an image put there. *doc (*len bytes) is the caller's. */
-int i2k_build_sbom_root(const struct i2k_sbom *s, const char *name, struct i2k_fstree *root,
-			char **doc, size_t *len, struct i2k_error **err);
+/* The document's name (and its root package's). Not the output name: the
+ * root's content must not depend on --name (build -s and a build of the
+ * same template with another name give the same image). */
+#define I2K_BUILD_SBOM_NAME "i2kit-root"
+
+/* Serialises s and adds it to root as sbom.spdx.json (0644, root:root,
+ * mtime SOURCE_DATE_EPOCH), replacing a file an image put there. *doc
+ * (*len bytes) is the caller's. */
+int i2k_build_sbom_root(const struct i2k_sbom *s, struct i2k_fstree *root, char **doc, size_t *len,
+			struct i2k_error **err);
 
 /* Writes doc as DIR/NAME.spdx.json (an output group of its own: temp
  * name, fsync, rename) and appends it to res with the format name "sbom". */

@@ -376,8 +376,8 @@ TEST(spdx_schema)
 		return;
 	OK(i2k_write_all(fd, d, strlen(d), &_e));
 	close(fd);
-	_cleanup_free_ char *cmd =
-	    i2k_xasprintf("python3 %s %s", test_data("../integration/tools/spdxcheck.py"), path);
+	_cleanup_free_ char *cmd = i2k_xasprintf(
+	    "/usr/bin/python3 %s %s", test_data("../integration/tools/spdxcheck.py"), path);
 	int rc = system(cmd);
 	CHECK_INT(rc, 0);
 	unlink(path);
