@@ -112,6 +112,48 @@ TEST(dpkg_parse)
 	i2k_pkg_list_clear(&l);
 }
 
+/* Oracle: this machine's dpkg database, parsed by us and listed by
+ * dpkg-query, gives the same installed (name, version, arch) set. */
+TEST(dpkg_matches_dpkg_query)
+{
+	size_t len;
+	char *db = NULL;
+	struct i2k_error *e = NULL;
+	if (i2k_read_file("/var/lib/dpkg/status", I2K_PKGDB_MAX_BYTES, &db, &len, &e) < 0) {
+		fprintf(stderr, "  cannot run: %s\n", e->msg);
+		i2k_error_free(e);
+		t_failed_checks++;
+		return;
+	}
+	struct i2k_pkg_list l = {0};
+	i2k_pkgdb_parse_dpkg(db, len, &l);
+	free(db);
+	struct i2k_buf ours = {.max = 0};
+	for (size_t i = 0; i < l.n; i++) {
+		_cleanup_free_ char *line = i2k_xasprintf("%s %s %s\n", l.v[i].name,
+							  STR0(l.v[i].version), STR0(l.v[i].arch));
+		i2k_buf_append(&ours, line, strlen(line), NULL);
+	}
+	i2k_pkg_list_clear(&l);
+	FILE *p = popen("dpkg-query -W -f='${db:Status-Status} ${Package} ${Version} "
+			"${Architecture}\\n' | awk '$1 == \"installed\" {print $2, $3, $4}'",
+			"r");
+	CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	struct i2k_buf theirs = {.max = 0};
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		i2k_buf_append(&theirs, buf, n, NULL);
+	CHECK_INT(pclose(p), 0);
+	CHECK(theirs.len > 1000); /* a Debian machine has hundreds of packages */
+	/* same lines, in the same order (both follow the status file) */
+	CHECK(ours.len == theirs.len && memcmp(ours.data, theirs.data, ours.len) == 0);
+	i2k_buf_free(&ours);
+	i2k_buf_free(&theirs);
+}
+
 static void put(struct i2k_fstree *t, const char *path, const char *rel)
 {
 	size_t len;
@@ -393,6 +435,7 @@ int main(void)
 	}
 	RUN(apk_parse);
 	RUN(dpkg_parse);
+	RUN(dpkg_matches_dpkg_query);
 	RUN(scan_tree);
 	RUN(spdx_deterministic);
 	RUN(spdx_content_sorted);
