@@ -438,8 +438,10 @@ int i2k_spdx_write(const struct i2k_sbom *s, const struct i2k_spdx_opts *o, char
 		for (size_t j = 0; j < s->images[i].pkgs.n; j++)
 			add_pkg(&d, image_id, &s->images[i], &s->images[i].pkgs.v[j]);
 	}
-	qsort(d.images, d.nimages, sizeof(*d.images), elem_cmp);
-	qsort(d.pkgs, d.npkgs, sizeof(*d.pkgs), elem_cmp);
+	if (d.nimages) /* qsort's base must not be NULL, even for 0 elements */
+		qsort(d.images, d.nimages, sizeof(*d.images), elem_cmp);
+	if (d.npkgs)
+		qsort(d.pkgs, d.npkgs, sizeof(*d.pkgs), elem_cmp);
 
 	_cleanup_free_ char *creator =
 	    o->creator ? i2k_xstrdup(o->creator) : i2k_xstrdup("Tool: i2kit-" I2K_VERSION);
