@@ -131,7 +131,7 @@ fresh_cache
 faultproxy_start "http://$REG_PLAIN" --drip 20000
 P=$FP_ADDR/fixtures
 start=$SECONDS
-assert_exit deadline-fails 3 env I2KIT_LOW_SPEED_TIMEOUT=1 I2KIT_TRANSFER_TIMEOUT=2 \
+assert_exit deadline-fails 3 env I2KIT_LOW_SPEED_TIMEOUT=30 I2KIT_TRANSFER_TIMEOUT=2 \
 	I2KIT_TRANSFER_RATE=1000000000 "$I2KIT" cache pull "$P/big:latest"
 assert_contains deadline-msg "$T_OUT" "i2kit: error: $P/big:latest: blob sha256:$big_layer: $FP_ADDR: transfer did not finish within its deadline of"
 assert_contains deadline-msg-knob "$T_OUT" "I2KIT_TRANSFER_TIMEOUT"
