@@ -1328,7 +1328,8 @@ int i2k_registry_pull(struct i2k_registry *r, struct i2k_store *s, const struct 
 		if (mi == NULL || e == NULL)
 			break;
 		if (!mirror_may_fall_back(e)) {
-			add_hint(&e, "served by mirror %s", mi->url);
+			if (e->code == I2K_ERR_INTEGRITY)
+				add_hint(&e, "served by mirror %s", mi->url);
 			break;
 		}
 		const struct i2k_mirror *more = next_mirror(r, ref, &(size_t){from});

@@ -97,6 +97,13 @@ conf "{\"auths\":{\"$REG_TOKEN\":{\"auth\":\"$(b64 "$TOKEN_USER:wrong")\",\"iden
 tlog_mark
 run auths-idtoken-over-auth 0 cache pull "$K/busybox:latest"
 assert_contains auths-idtoken-over-auth-post "$(tlog_new)" "grant=refresh_token"
+# a token server without OAuth2 (POST → 404): GET with the token, as the spec says
+fresh_cache
+conf "{\"auths\":{\"$REG_TOKEN\":{\"identitytoken\":\"i2kit-fixture-refresh-get-only\"}}}"
+tlog_mark
+run idtoken-get-fallback 0 cache pull "$K/busybox:latest"
+assert_contains idtoken-get-fallback-post "$(tlog_new)" "POST /token user=- status=404 scope=repository:fixtures/busybox:pull grant=refresh_token"
+assert_eq idtoken-get-fallback-get 1 "$(tlog_new | grep -c "^GET /token?.* user=$TOKEN_USER status=200 scope=repository:fixtures/busybox:pull\$" || true)"
 # a refused refresh token: named by where it came from, never quoted
 fresh_cache
 conf "{\"auths\":{\"$REG_TOKEN\":{\"identitytoken\":\"$WRONG_RT\"}}}"
@@ -203,7 +210,7 @@ assert_exit mirror-down-skopeo 0 skopeo inspect "oci:$I2KIT_CACHE:$P/busybox:lat
 
 # ---- no secret anywhere: outputs (-v), the cache ------------------------------------------
 for s in "$TOKEN_PASS" "$(b64 "$TOKEN_USER:$TOKEN_PASS")" "$REG_PASS" "$(b64 "$REG_USER:$REG_PASS")" \
-	i2kit-fixture-refresh "$WRONG_RT"; do
+	i2kit-fixture-refresh "$WRONG_RT" "$(b64 "<token>:i2kit-fixture-refresh-get-only")"; do
 	assert_eq "no-secret-in-output-${s:0:6}" 0 "$(grep -cF -- "$s" "$ALL" || true)"
 done
 assert_eq no-secret-in-cache 0 "$(grep -rlF -e "$TOKEN_PASS" -e i2kit-fixture-refresh -e "$REG_PASS" "$I2KIT_CACHE" | wc -l)"
