@@ -316,6 +316,16 @@ static char *first_line(const struct i2k_buf *b)
 	return s;
 }
 
+/* $I2KIT_CREDENTIAL_HELPER_TIMEOUT (seconds, 1..3600), else the default. */
+static long helper_timeout(void)
+{
+	const char *e = getenv("I2KIT_CREDENTIAL_HELPER_TIMEOUT");
+	long v = 0;
+	for (; e && *e >= '0' && *e <= '9' && v <= 3600; e++)
+		v = v * 10 + (*e - '0');
+	return e && *e == '\0' && v >= 1 && v <= 3600 ? v : I2K_CREDS_HELPER_TIMEOUT_S;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -325,9 +335,10 @@ static double now_s(void)
 
 /* Collects fd out and fd errfd until both close or the deadline passes
  * (-1 then, *timed_out; -1 also on SIGINT). */
-static int collect(int out, int errfd, struct i2k_buf *ob, struct i2k_buf *eb, bool *timed_out)
+static int collect(int out, int errfd, long timeout_s, struct i2k_buf *ob, struct i2k_buf *eb,
+		   bool *timed_out)
 {
-	double deadline = now_s() + I2K_CREDS_HELPER_TIMEOUT_S;
+	double deadline = now_s() + (double)timeout_s;
 	int fds[2] = {out, errfd};
 	struct i2k_buf *bufs[2] = {ob, eb};
 	while (fds[0] >= 0 || fds[1] >= 0) {
@@ -408,6 +419,8 @@ int i2k_creds_helper_get(const char *name, const char *server_url, struct i2k_cr
 	posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
 	char *argv[] = {prog, (char *)"get", NULL};
 	pid_t pid = -1;
+	/* in our process group, as Docker runs it: a helper may ask for a
+	 * passphrase on the terminal */
 	int rc = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pin[0]);
@@ -423,7 +436,8 @@ int i2k_creds_helper_get(const char *name, const char *server_url, struct i2k_cr
 	}
 	struct i2k_buf ob = {0}, eb = {0};
 	bool timed_out = false;
-	int xr = collect(pout[0], perr[0], &ob, &eb, &timed_out);
+	long timeout_s = helper_timeout();
+	int xr = collect(pout[0], perr[0], timeout_s, &ob, &eb, &timed_out);
 	if (xr < 0)
 		kill(pid, SIGKILL);
 	int st = 0;
@@ -432,8 +446,10 @@ int i2k_creds_helper_get(const char *name, const char *server_url, struct i2k_cr
 	int ret = -1;
 	if (xr < 0) {
 		if (timed_out)
-			i2k_error_set(err, I2K_ERR_AUTH, "%s get did not finish within %d s", prog,
-				      I2K_CREDS_HELPER_TIMEOUT_S);
+			i2k_error_set(err, I2K_ERR_AUTH,
+				      "%s get did not finish within %ld s "
+				      "($I2KIT_CREDENTIAL_HELPER_TIMEOUT)",
+				      prog, timeout_s);
 		else
 			i2k_error_set(err, I2K_ERR_INTERRUPTED, "%s: interrupted", prog);
 	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {

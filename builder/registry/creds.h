@@ -18,7 +18,10 @@
  * docker.io "https://index.docker.io/v1/"); it prints
  * {"ServerURL","Username","Secret"} (Username "<token>": Secret is an identity
  * token). Its output is bounded (I2K_CREDS_HELPER_OUT_MAX) and it must finish
- * within I2K_CREDS_HELPER_TIMEOUT_S seconds. Secrets never appear in error
+ * within $I2KIT_CREDENTIAL_HELPER_TIMEOUT seconds (default
+ * I2K_CREDS_HELPER_TIMEOUT_S), else it is killed. It inherits the
+ * environment, the process group and the terminal (to ask for a
+ * passphrase). Secrets never appear in error
  * messages; a failing helper's message (exit status and the first line it
  * printed, never after a successful exit) does.
  */
@@ -32,7 +35,7 @@
 
 #define I2K_CREDS_CONFIG_MAX (1 << 20)	     /* config.json */
 #define I2K_CREDS_HELPER_OUT_MAX (64u << 10) /* a helper's stdout / stderr */
-#define I2K_CREDS_HELPER_TIMEOUT_S 60
+#define I2K_CREDS_HELPER_TIMEOUT_S 120	     /* a helper may prompt for a passphrase */
 
 struct i2k_creds {
 	char *user;	     /* NULL when only an identity token is known */

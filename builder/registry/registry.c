@@ -593,7 +593,13 @@ static int handle_challenge(struct pull *pl, struct i2k_http *h, const struct i2
 					     "%s: authentication required: %s refused %s", pl->name,
 					     pl->host, who);
 		}
-		return i2k_error_set(err, I2K_ERR_AUTH, "%s: authentication required", pl->name);
+		/* an anonymous token that does not open the repository
+		 * (Docker Hub's answer for a private or missing one) */
+		_cleanup_free_ char *hint = no_creds_phrase(pl);
+		return i2k_error_set(err, I2K_ERR_AUTH,
+				     "%s: authentication required: the repository does not exist "
+				     "or needs credentials (%s)",
+				     pl->name, hint);
 	}
 	if (resp->www_authenticate == NULL)
 		return status_error(pl, NULL, resp, err);

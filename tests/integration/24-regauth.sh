@@ -115,6 +115,10 @@ assert_contains auths-idtoken-refused-msg2 "$T_OUT" "refused the identity token 
 rm -f "$DC/config.json"
 run hint-no-creds 3 cache pull --ca-file "$REG_CA" "$T/busybox:latest"
 assert_contains hint-no-creds-msg "$T_OUT" "$T/busybox:latest: authentication required (no credentials for $REG_TLS in the docker config.json: run 'docker login $REG_TLS', or point DOCKER_CONFIG at a config.json that has them)"
+# an anonymous token that does not open the repository (Docker Hub's way of
+# saying private or missing)
+run hint-anon-denied 3 cache pull "$K/anon-denied:latest"
+assert_contains hint-anon-denied-msg "$T_OUT" "$K/anon-denied:latest: authentication required: the repository does not exist or needs credentials (no credentials for $REG_TOKEN in the docker config.json: run 'docker login $REG_TOKEN'"
 run hint-404 1 cache pull "$P/busybox:no-such-tag"
 assert_contains hint-404-msg "$T_OUT" "$P/busybox:no-such-tag: manifest unknown"
 # no network at all (a new network namespace): DNS fails

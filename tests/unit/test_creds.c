@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder/base/util.h"
@@ -257,6 +258,7 @@ static const char fake_helper[] =
     ";;\n"
     "  garbage.example) echo 'helper-secret-not-json' ;;\n"
     "  fail.example) echo 'boom: keyring locked' >&2; exit 3 ;;\n"
+    "  hang.example) exec sleep 30 ;;\n"
     "  *) echo 'credentials not found in native keychain'; exit 1 ;;\n"
     "esac\n";
 
@@ -300,6 +302,16 @@ TEST(helper_run)
 	CHECK(e && strstr(e->msg, "helper-secret") == NULL);
 	i2k_error_free(e);
 	e = NULL;
+	/* hanging: killed after $I2KIT_CREDENTIAL_HELPER_TIMEOUT seconds */
+	setenv("I2KIT_CREDENTIAL_HELPER_TIMEOUT", "1", 1);
+	time_t t0 = time(NULL);
+	CHECK_INT(i2k_creds_helper_get("ut", "hang.example", &c, &e), -1);
+	CHECK(time(NULL) - t0 < 10);
+	CHECK_CONTAINS(e ? e->msg : NULL, "docker-credential-ut get did not finish within 1 s "
+					  "($I2KIT_CREDENTIAL_HELPER_TIMEOUT)");
+	i2k_error_free(e);
+	e = NULL;
+	unsetenv("I2KIT_CREDENTIAL_HELPER_TIMEOUT");
 	/* not installed */
 	CHECK_INT(i2k_creds_helper_get("i2k-no-such-helper", "h", &c, &e), -1);
 	CHECK_CONTAINS(
