@@ -44,6 +44,12 @@ assert_eq helper-store-stdin "get | $REG_TOKEN" "$(cat "$CRED_TEST_LOG")"
 assert_contains helper-store-token-user "$(tlog_new)" "GET /token?"
 assert_contains helper-store-token-user2 "$(tlog_new)" "user=$TOKEN_USER status=200"
 
+# several images of one registry at once: the helper runs once
+fresh_cache
+: >"$CRED_TEST_LOG"
+run helper-once-per-registry 0 cache pull "$K/busybox:latest" "$K/web:latest" "$K/layers:latest"
+assert_eq helper-once-per-registry-runs 1 "$(wc -l <"$CRED_TEST_LOG")"
+
 # credHelpers (for this registry) wins over credsStore, which wins over auths
 fresh_cache
 conf "{\"credsStore\":\"i2k-absent\",\"credHelpers\":{\"$REG_TOKEN\":\"test\"}}"
