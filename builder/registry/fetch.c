@@ -2,6 +2,7 @@
 #include "builder/registry/fetch.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,8 +159,16 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 	struct i2k_descriptor d;
 	int rc = i2k_registry_pull(r, f->s, &ref, platform_of(f), &d, err);
 	i2k_ref_clear(&ref);
-	if (rc < 0)
+	if (rc < 0) {
+		/* unreachable, but cached for another platform: say so */
+		if (other && err && *err && (*err)->code == I2K_ERR_NETWORK) {
+			char *msg = i2k_xasprintf("%s (the cache has %s only for %s)", (*err)->msg,
+						  image, other);
+			free((*err)->msg);
+			(*err)->msg = msg;
+		}
 		return -1;
+	}
 	memcpy(manifest_digest, d.digest, sizeof(d.digest));
 	free(d.media_type);
 	return 0;

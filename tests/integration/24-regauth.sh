@@ -210,9 +210,20 @@ assert_eq mirror-corrupt-no-ref "" "$("$I2KIT" cache ls --json | grep '"ref"' ||
 assert_cache_ok mirror-corrupt-cache-ok
 faultproxy_stop
 
-# the mirror down: the origin serves, with a warning
+# cached for one platform, the registry unreachable for another: the error says so
+fresh_cache
+run cached-other-arch-pull 0 cache pull "127.0.0.1:$MPORT/fixtures/busybox:latest"
+# (not reaped here: the harness reaps it at exit, so its pid cannot be reused)
 kill "$MIRROR_PID"
-wait "$MIRROR_PID" 2>/dev/null || true
+for _ in $(seq 1 50); do
+	curl -s -o /dev/null --max-time 1 "$M/v2/" || break
+	sleep 0.1
+done
+run cached-other-arch-unreachable 3 cache pull --arch arm64 "127.0.0.1:$MPORT/fixtures/busybox:latest"
+assert_contains cached-other-arch-msg "$T_OUT" "127.0.0.1:$MPORT/fixtures/busybox:latest: cannot connect to 127.0.0.1:$MPORT"
+assert_contains cached-other-arch-hint "$T_OUT" "(the cache has 127.0.0.1:$MPORT/fixtures/busybox:latest only for linux/amd64)"
+
+# the mirror down (since the step above): the origin serves, with a warning
 fresh_cache
 run mirror-down-falls-back 0 cache pull --mirror "$REG_PLAIN=$M" "$P/busybox:latest"
 assert_contains mirror-down-warning "$T_OUT" "warning: mirror $M failed: $P/busybox:latest: cannot connect to 127.0.0.1:$MPORT"
