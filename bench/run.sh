@@ -228,7 +228,7 @@ PY
 	for i in $(seq "${SCALE_RUNS:-3}"); do
 		for w in data512 data2g files25k files100k; do
 			sample "s-$w" "$I2K" build --offline --cache "$C" --name "$w" --dir "$Sd/o" \
-				--format raw-bios --root ext4 "$Sd/$w.yml"
+				--format raw-efi --root ext4 "$Sd/$w.yml"
 			rm -rf "$Sd/o"
 		done
 	done
@@ -336,7 +336,7 @@ row() { printf '%-52s %8s   %s\n' "$@"; }
 	row "warm rebuild, modules auto, kernel image unchanged" "$(wall auto)s" \
 		"$(cpu auto) cpu s, RSS $(($(rss auto) / 1024)) MiB; target <= 0.15 s"
 	if [ "${BENCH_SCALE:-1}" != 0 ]; then
-		row "ext4 root (raw-bios --root ext4): 2 GiB / 0.5 GiB of data" "$(ratio "$(wall s-data2g)" "$(wall s-data512)")" \
+		row "ext4 root (raw-efi --root ext4): 2 GiB / 0.5 GiB of data" "$(ratio "$(wall s-data2g)" "$(wall s-data512)")" \
 			"$(wall s-data512)s -> $(wall s-data2g)s (linear: 4.00); RSS $(($(rss s-data512) / 1024)) -> $(($(rss s-data2g) / 1024)) MiB, ratio $(ratio "$(rss s-data2g)" "$(rss s-data512)") (flat: 1.00)"
 		row "  100,000 / 25,000 files" "$(ratio "$(wall s-files100k)" "$(wall s-files25k)")" \
 			"$(wall s-files25k)s -> $(wall s-files100k)s (linear: 4.00); RSS $(($(rss s-files25k) / 1024)) -> $(($(rss s-files100k) / 1024)) MiB, ratio $(ratio "$(rss s-files100k)" "$(rss s-files25k)") (flat: 1.00)"
