@@ -409,10 +409,9 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 static void print_note(void *ctx, const char *fmt, va_list ap)
 {
 	(void)ctx;
-	if (i2k_cli_verbosity < 0)
-		return;
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char text[1024];
+	vsnprintf(text, sizeof(text), fmt, ap);
+	i2k_cli_note("%s", text);
 }
 
 /* An environment variable's value, NULL when unset or empty. */
@@ -540,6 +539,7 @@ int i2k_cmd_build(int argc, char **argv)
 	    .max_root_size = a.max_root,
 	    .keep_init = a.keep_init,
 	    .note = a.fetch.json ? NULL : print_note,
+	    .progress = {.fn = a.fetch.json ? NULL : i2k_cli_stage},
 	};
 	struct i2k_aws aws;
 	struct i2k_push_dest pd;
@@ -556,8 +556,9 @@ int i2k_cmd_build(int argc, char **argv)
 	}
 	struct i2k_build_result res = {0};
 	int rc = 0;
-	if (i2k_build_run(&rq, &res, &err) < 0 ||
-	    (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
+	int brc = i2k_build_run(&rq, &res, &err);
+	i2k_cli_progress_end();
+	if (brc < 0 || (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
 		rc = i2k_cli_fail(err);
 	} else if (a.output) {
 		if (i2k_cli_verbosity >= 0)

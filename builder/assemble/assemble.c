@@ -150,11 +150,15 @@ static int slot_tree(struct assembly *a, struct image_slot *s, struct i2k_fstree
 {
 	if (s->tree == NULL) {
 		struct i2k_fstree *t = i2k_fstree_new(a->opts->spool);
-		struct i2k_flatten_opts fo = {.max_size = a->max_root, .used = &a->expanded};
+		struct i2k_meter m;
+		i2k_meter_begin(&m, &a->opts->progress, I2K_STAGE_UNPACK, s->image, NULL, 0);
+		struct i2k_flatten_opts fo = {
+		    .max_size = a->max_root, .used = &a->expanded, .meter = &m};
 		if (i2k_image_flatten(s->img, a->opts->store, t, &fo, err) < 0) {
 			i2k_fstree_free(t);
 			return i2k_error_wrap(err, "image %s", s->image);
 		}
+		i2k_meter_end(&m);
 		s->tree = t;
 	}
 	*out = s->tree;

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
 #include "builder/config/config.h"
 #include "builder/fstree/fstree.h"
 #include "builder/registry/fetch.h"
@@ -41,6 +42,9 @@ struct i2k_assemble_opts {
 	uint64_t max_root_size;
 	bool keep_init;		  /* keep linuxkit/init, runc, containerd (initimg.h) */
 	const char *init_archive; /* i2kit's init archive; NULL → i2k_init_archive_path() */
+	/* Optional: UNPACK progress, one step per image flattened (what: the
+	 * image as the config names it; done: bytes of files unpacked). */
+	struct i2k_stage_cb progress;
 };
 
 #define I2K_ASSEMBLE_MAX_ROOT_DEFAULT (4ull << 30)

@@ -317,6 +317,8 @@ static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_
 					   (unsigned long long)size,
 					   (unsigned long long)c->opts->max_size);
 		*c->used += size;
+		if (c->opts && c->opts->meter)
+			i2k_meter_add(c->opts->meter, size);
 		break;
 	}
 	case AE_IFDIR:
