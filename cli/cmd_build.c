@@ -68,9 +68,15 @@ static void help(void)
 	       "                          their digests) as JSON on stdout; errors as JSON\n"
 	       "                          on stderr\n"
 	       "  -q, --quiet             no progress or summary (errors only)\n"
-	       "  -v, --verbose           a line per blob pulled\n"
+	       "  -v, --verbose           progress adds a line per blob pulled\n"
 	       "  --dry-run               print the merged YAML and stop (nothing is fetched\n"
 	       "                          or written)\n\n"
+	       "Progress goes to stderr. On a terminal: one live area with a line per step\n"
+	       "under way (each image pulled with MiB done/total, speed and ETA; then\n"
+	       "unpack, compress, make disk, write with their sizes), finished steps\n"
+	       "printed above it, the area erased at the end, on Ctrl-C and before an\n"
+	       "error. Otherwise: a line per finished step and, during a long step, at\n"
+	       "most one progress line per 5 s. Nothing with --json or -q.\n\n"
 	       "Formats:\n");
 	for (size_t i = 0; i < n; i++)
 		printf("  %-18s %s\n", f[i].name, f[i].help);

@@ -267,6 +267,24 @@ static void *ticker(void *arg)
 	}
 }
 
+/* fork() with the ticker running: the child has no ticker, and P.mu must
+ * not be left locked by a thread that does not exist there. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&P.mu);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&P.mu);
+}
+
+static void fork_child(void)
+{
+	P.ticking = false;
+	pthread_mutex_unlock(&P.mu);
+}
+
 /* The renderer, made on first use (P.mu held); NULL with -q. */
 static struct i2k_render *renderer(void)
 {
@@ -279,6 +297,9 @@ static struct i2k_render *renderer(void)
 				    .width = P.tty ? term_width() : 0,
 				    .verbosity = i2k_cli_verbosity};
 	P.r = i2k_render_new(&o);
+	static bool atfork;
+	if (!atfork)
+		atfork = pthread_atfork(fork_prepare, fork_parent, fork_child) == 0;
 	/* The ticker never takes SIGINT/SIGTERM: they interrupt the main
 	 * thread's system calls. */
 	sigset_t block, old;

@@ -194,10 +194,11 @@ static void put_eta(struct i2k_render *r, double secs)
 		putf(r, "%ldh%02ldm", s / 3600, (s / 60) % 60);
 }
 
-/* "1.2/3.4 MiB", "1.2 MiB", "1.2/3.4 MiB -> 0.5 MiB" (sep: "/" or " of "). */
+/* "1.2/3.4 MiB", "1.2 MiB", "1.2/3.4 MiB -> 0.5 MiB" (sep: "/" or " of ");
+ * a total passed (an estimate) is not shown. */
 static void put_sizes(struct i2k_render *r, const struct item *it, const char *sep)
 {
-	if (it->total)
+	if (it->total && it->done <= it->total)
 		putf(r, "%.1f%s%.1f MiB", (double)it->done / MIB, sep, (double)it->total / MIB);
 	else
 		putf(r, "%.1f MiB", (double)it->done / MIB);
