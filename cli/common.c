@@ -91,8 +91,11 @@ static void on_signal(int sig)
 	i2k_interrupted = 1;
 }
 
+static void cli_warn(const char *msg, void *ctx);
+
 void i2k_cli_signals(void)
 {
+	i2k_set_warn_handler(cli_warn, NULL);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -346,6 +349,22 @@ void i2k_cli_note(const char *fmt, ...)
 	struct i2k_render *r = renderer();
 	if (r)
 		i2k_render_note(r, text, mono_ms());
+	pthread_mutex_unlock(&P.mu);
+}
+
+/* Library warnings: above the live area while there is one (even with
+ * -q a warning is printed). */
+static void cli_warn(const char *msg, void *ctx)
+{
+	(void)ctx;
+	pthread_mutex_lock(&P.mu);
+	if (P.r && !i2k_interrupted) {
+		char text[1024];
+		snprintf(text, sizeof(text), "i2kit: warning: %s", msg);
+		i2k_render_note(P.r, text, mono_ms());
+	} else {
+		fprintf(stderr, "i2kit: warning: %s\n", msg);
+	}
 	pthread_mutex_unlock(&P.mu);
 }
 

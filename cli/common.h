@@ -33,7 +33,8 @@ int i2k_cli_match_opt(const char *const *names, size_t n, int argc, char **argv,
 		      const char **val, struct i2k_error **err);
 
 /* Installs SIGINT/SIGTERM handlers that set i2k_interrupted (a second
- * signal exits immediately with status 130). */
+ * signal exits immediately with status 130), and the library's warning
+ * handler ("i2kit: warning: MSG" on stderr, above the progress area). */
 void i2k_cli_signals(void);
 
 /* Options shared by build and cache: --cache DIR, --offline, --pull,

@@ -525,10 +525,15 @@ void i2k_render_event(struct i2k_render *r, const struct i2k_stage_event *ev, in
 
 void i2k_render_note(struct i2k_render *r, const char *text, int64_t now)
 {
-	if (r->closed || r->o.verbosity < 0)
+	if (r->o.verbosity < 0)
 		return;
-	line(r, now, "%s", text);
-	maybe_draw(r, now);
+	if (r->closed) { /* a plain line: the area is gone for good */
+		put_cut(r, text, 1023);
+		put(r, "\n", 1);
+	} else {
+		line(r, now, "%s", text);
+		maybe_draw(r, now);
+	}
 	flush(r);
 }
 

@@ -19,8 +19,9 @@
  * the last line printed; none for a step that ends within 5 s.
  *
  * verbosity < 0 prints nothing; > 0 adds a line per blob of a pull.
- * i2k_render_clear erases the area for good: after it nothing is drawn
- * (the caller prints its error on a clean line).
+ * i2k_render_clear erases the area for good: after it no area is drawn
+ * and events print nothing (the caller prints its error on a clean line);
+ * notes (warnings) still print as plain lines.
  */
 #ifndef I2K_CLI_PROGRESS_H
 #define I2K_CLI_PROGRESS_H

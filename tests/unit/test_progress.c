@@ -185,11 +185,13 @@ TEST(tty_clear_before_an_error)
 	/* the caller prints its error now, on a clean line; nothing follows */
 	ev(r, 200, I2K_STAGE_FETCH, I2K_STEP_UPDATE, REF, BLOB, 1, 2, 0);
 	ev(r, 300, I2K_STAGE_FETCH, I2K_STEP_END, REF, NULL, 0, 0, 0);
-	i2k_render_note(r, "note", 400);
 	i2k_render_tick(r, 5000);
 	i2k_render_tick(r, 20000);
 	i2k_render_clear(r);
 	CHECK_STR(take(), "");
+	i2k_render_note(r, "i2kit: warning: w", 20000); /* a plain line, no area */
+	i2k_render_tick(r, 30000);
+	CHECK_STR(take(), "i2kit: warning: w\n");
 	done_render(r);
 }
 
