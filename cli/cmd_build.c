@@ -420,6 +420,32 @@ static void print_note(void *ctx, const char *fmt, va_list ap)
 	i2k_cli_note("%s", text);
 }
 
+/* --push aws: the upload is the aws format's WRITE step ("write aws (EBS)"
+ * with the disk bytes passed), the later phases are notes, once each. */
+static void push_progress(const struct i2k_ebs_progress *p, void *ctx)
+{
+	const char **last = ctx;
+	bool upload = strcmp(p->phase, "upload") == 0;
+	if (!upload && *last && strcmp(*last, p->phase) == 0)
+		return;
+	struct i2k_stage_event ev = {.stage = I2K_STAGE_WRITE,
+				     .step = upload ? I2K_STEP_UPDATE : I2K_STEP_END,
+				     .what = "aws (EBS)",
+				     .done = p->written,
+				     .total = p->size};
+	if (upload || (*last && strcmp(*last, "upload") == 0))
+		i2k_cli_stage(&ev, NULL);
+	if (strcmp(p->phase, "complete") == 0)
+		i2k_cli_note("completing the snapshot (%llu blocks sent, %llu zero skipped)",
+			     (unsigned long long)p->blocks_sent,
+			     (unsigned long long)(p->blocks_total - p->blocks_sent));
+	else if (strcmp(p->phase, "wait") == 0)
+		i2k_cli_note("waiting for AWS");
+	else if (strcmp(p->phase, "register") == 0)
+		i2k_cli_note("registering the AMI");
+	*last = p->phase;
+}
+
 /* An environment variable's value, NULL when unset or empty. */
 static const char *env_path(const char *name)
 {
@@ -550,6 +576,7 @@ int i2k_cmd_build(int argc, char **argv)
 	struct i2k_aws aws;
 	struct i2k_push_dest pd;
 	bool have_aws = false;
+	const char *push_phase = NULL;
 	if (a.push) {
 		if (i2k_cli_aws_resolve(&a.aws, a.aws_debug, &aws, &err) < 0) {
 			args_clear(&a);
@@ -557,6 +584,10 @@ int i2k_cmd_build(int argc, char **argv)
 		}
 		have_aws = true;
 		struct i2k_push_opts po = {.sink = {.replace = a.replace}};
+		if (!a.fetch.json) {
+			po.sink.progress = push_progress;
+			po.sink.progress_ctx = &push_phase;
+		}
 		i2k_push_dest_init(&pd, &aws, &po);
 		rq.out.disk_dest = &pd.dest;
 	}
