@@ -43,7 +43,8 @@ struct i2k_assemble_opts {
 	bool keep_init;		  /* keep linuxkit/init, runc, containerd (initimg.h) */
 	const char *init_archive; /* i2kit's init archive; NULL → i2k_init_archive_path() */
 	/* Optional: UNPACK progress, one step per image flattened (what: the
-	 * image as the config names it; done: bytes of files unpacked). */
+	 * image as the config names it; done: bytes of files unpacked) and one
+	 * for the kernel's tar (what: its name, e.g. "kernel.tar"). */
 	struct i2k_stage_cb progress;
 };
 

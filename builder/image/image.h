@@ -79,8 +79,8 @@ struct i2k_flatten_opts {
 	 * per call) accumulates across calls, e.g. every image of one root. */
 	uint64_t max_size;
 	uint64_t *used;
-	/* Optional (borrowed): the size of each regular file unpacked is
-	 * added to it (UNPACK progress). */
+	/* Optional (borrowed): the data bytes of regular files are added to
+	 * it as they are unpacked (UNPACK progress). */
 	struct i2k_meter *meter;
 };
 /* Device nodes: LinuxKit images (e.g. the kernel/init ones) legitimately
