@@ -4,7 +4,7 @@
 # speed and the build stages, cut to the terminal's width and erased at the
 # end; Ctrl-C and a failing pull erase it and print the error on its own
 # line; to a pipe,
-# during a registry that stalls for 8 s (fixtures/faultproxy.py), no escape
+# during a registry that stalls for 9 s (fixtures/faultproxy.py), no escape
 # codes, a line per finished step and a progress line at least once in the
 # stall but never more than one per 5 s. (The pull-only cases — plain
 # lines, -q, -v, a TTY pull — are in 23-cache.)
@@ -110,9 +110,11 @@ else
 fi
 assert_contains error-own-line "$(printf '%s' "$tail" | tr -d '\r' | head -1)" "i2kit: error: $FP_ADDR/fixtures/web:latest: blob sha256:"
 
-# ---- a pipe during an 8 s stall: a line at least once in it, at most one per 5 s --------
+# ---- a pipe during a 9 s stall: a line at least once in it, at most one per 5 s --------
+# (kernel and busybox cached first: the stall starts right after the last line)
 fresh_cache
-stall_config 8 "$W/pipe.yml"
+assert_exit pipe-warm 0 "$I2KIT" cache pull "$B/kernel:6.1" "$B/busybox:latest"
+stall_config 9 "$W/pipe.yml"
 rc=0
 set +o pipefail
 { "$I2KIT" build --format kernel+initrd --dir "$W/pipe" "$W/pipe.yml" 2>&1 >/dev/null || echo "exit $?"; } |
@@ -133,9 +135,9 @@ if gaps=$("$T_PY" "$TTYLOG" gaps "$W/pipe.log" '^(pulling|unpacking|compressing|
 else
 	t_fail pipe-at-most-one-per-5s "$gaps"
 fi
-# the stall (8 s) gets a line, and at most one: 5 s after the last line
+# the stall (9 s) gets a line 5 s after the last one
 n=$(grep -c ", no data for " "$W/pipe.log" || true)
-assert_eq pipe-one-line-in-the-stall 1 "$n"
+[ "$n" -ge 1 ] && t_pass pipe-line-in-the-stall || t_fail pipe-line-in-the-stall "$n lines"
 
 # ---- -q: nothing at all, even in a stall --------------------------------------------------
 fresh_cache
