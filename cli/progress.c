@@ -411,7 +411,7 @@ static void plain_progress(struct i2k_render *r, int64_t now)
 	for (size_t i = 0; i < r->nitems; i++) {
 		if (!r->items[i].active)
 			continue;
-		if (first == NULL)
+		if (first == NULL || r->items[i].start_ms < first->start_ms)
 			first = &r->items[i];
 		n++;
 	}

@@ -3,11 +3,11 @@
 # on a TTY (a pty from `script`) one live area with the image names, bytes,
 # speed and the build stages, cut to the terminal's width and erased at the
 # end; Ctrl-C and a failing pull erase it and print the error on its own
-# line; to a pipe,
-# during a registry that stalls for 9 s (fixtures/faultproxy.py), no escape
-# codes, a line per finished step and a progress line at least once in the
-# stall but never more than one per 5 s. (The pull-only cases — plain
-# lines, -q, -v, a TTY pull — are in 23-cache.)
+# line; to a pipe, during a registry that stalls for 9 s
+# (fixtures/faultproxy.py), no escape codes, a line per finished step and a
+# progress line at least once in the stall but never more than one per 5 s;
+# -q prints nothing. (The pull-only cases — plain lines, -q, -v, a TTY
+# pull — are in 23-cache.)
 set -euo pipefail
 . "$(dirname "$0")/lib/harness.sh"
 I2KIT=${I2KIT:-$REPO/i2kit}
