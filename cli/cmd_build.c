@@ -73,9 +73,15 @@ static void help(void)
 	       "                          their digests) as JSON on stdout; errors as JSON\n"
 	       "                          on stderr\n"
 	       "  -q, --quiet             no progress or summary (errors only)\n"
-	       "  -v, --verbose           a line per blob pulled\n"
+	       "  -v, --verbose           progress adds a line per blob pulled\n"
 	       "  --dry-run               print the merged YAML and stop (nothing is fetched\n"
 	       "                          or written)\n\n"
+	       "Progress goes to stderr. On a terminal: one live area with a line per step\n"
+	       "under way (each image pulled with MiB done/total, speed and ETA; then\n"
+	       "unpack, compress, make disk, write with their sizes), finished steps\n"
+	       "printed above it, the area erased at the end, on Ctrl-C and before an\n"
+	       "error. Otherwise: a line per finished step and, during a long step, at\n"
+	       "most one progress line per 5 s. Nothing with --json or -q.\n\n"
 	       "Formats:\n");
 	for (size_t i = 0; i < n; i++)
 		printf("  %-18s %s\n", f[i].name, f[i].help);
@@ -415,10 +421,35 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 static void print_note(void *ctx, const char *fmt, va_list ap)
 {
 	(void)ctx;
-	if (i2k_cli_verbosity < 0)
+	char text[1024];
+	vsnprintf(text, sizeof(text), fmt, ap);
+	i2k_cli_note("%s", text);
+}
+
+/* --push aws: the upload is the aws format's WRITE step ("write aws (EBS)"
+ * with the disk bytes passed), the later phases are notes, once each. */
+static void push_progress(const struct i2k_ebs_progress *p, void *ctx)
+{
+	const char **last = ctx;
+	bool upload = strcmp(p->phase, "upload") == 0;
+	if (!upload && *last && strcmp(*last, p->phase) == 0)
 		return;
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	struct i2k_stage_event ev = {.stage = I2K_STAGE_WRITE,
+				     .step = upload ? I2K_STEP_UPDATE : I2K_STEP_END,
+				     .what = "aws (EBS)",
+				     .done = p->written,
+				     .total = p->size};
+	if (upload || (*last && strcmp(*last, "upload") == 0))
+		i2k_cli_stage(&ev, NULL);
+	if (strcmp(p->phase, "complete") == 0)
+		i2k_cli_note("completing the snapshot (%llu blocks sent, %llu zero skipped)",
+			     (unsigned long long)p->blocks_sent,
+			     (unsigned long long)(p->blocks_total - p->blocks_sent));
+	else if (strcmp(p->phase, "wait") == 0)
+		i2k_cli_note("waiting for AWS");
+	else if (strcmp(p->phase, "register") == 0)
+		i2k_cli_note("registering the AMI");
+	*last = p->phase;
 }
 
 /* An environment variable's value, NULL when unset or empty. */
@@ -547,10 +578,12 @@ int i2k_cmd_build(int argc, char **argv)
 	    .keep_init = a.keep_init,
 	    .no_sbom = a.no_sbom,
 	    .note = a.fetch.json ? NULL : print_note,
+	    .progress = {.fn = a.fetch.json ? NULL : i2k_cli_stage},
 	};
 	struct i2k_aws aws;
 	struct i2k_push_dest pd;
 	bool have_aws = false;
+	const char *push_phase = NULL;
 	if (a.push) {
 		if (i2k_cli_aws_resolve(&a.aws, a.aws_debug, &aws, &err) < 0) {
 			args_clear(&a);
@@ -558,13 +591,18 @@ int i2k_cmd_build(int argc, char **argv)
 		}
 		have_aws = true;
 		struct i2k_push_opts po = {.sink = {.replace = a.replace}};
+		if (!a.fetch.json) {
+			po.sink.progress = push_progress;
+			po.sink.progress_ctx = &push_phase;
+		}
 		i2k_push_dest_init(&pd, &aws, &po);
 		rq.out.disk_dest = &pd.dest;
 	}
 	struct i2k_build_result res = {0};
 	int rc = 0;
-	if (i2k_build_run(&rq, &res, &err) < 0 ||
-	    (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
+	int brc = i2k_build_run(&rq, &res, &err);
+	i2k_cli_progress_end();
+	if (brc < 0 || (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
 		rc = i2k_cli_fail(err);
 	} else if (a.output) {
 		if (i2k_cli_verbosity >= 0)

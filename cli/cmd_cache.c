@@ -223,6 +223,8 @@ static int cmd_pull(struct i2k_store *s, struct i2k_cli_fetch *c, char **refs, i
 		return -1;
 	char(*digests)[I2K_DIGEST_LEN + 1] = i2k_xcalloc((size_t)n, sizeof(*digests));
 	int rc = i2k_fetch_images(f, (const char *const *)refs, (size_t)n, digests, err);
+	if (rc == 0)
+		i2k_cli_progress_end();
 	if (rc == 0) {
 		json_t *arr = c->json ? json_array() : NULL;
 		for (int i = 0; i < n; i++) {

@@ -338,7 +338,9 @@ static int deploy(struct dargs *d)
 	_cleanup_free_ char *dir = NULL;
 	struct i2k_local_spec spec;
 	long long t0 = time(NULL);
-	if (i2k_local_prepare(m, env, &dopts, &dir, &spec, &err) < 0)
+	int prc = i2k_local_prepare(m, env, &dopts, &dir, &spec, &err);
+	i2k_cli_progress_end(); /* the pulls' display, before deploy's own lines */
+	if (prc < 0)
 		return fail(err);
 	_cleanup_free_ char *hash = i2k_xstrdup(spec.hash);
 	i2k_local_spec_clear(&spec);

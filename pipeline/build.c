@@ -194,15 +194,21 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	if (i2k_config_load(rq->files, rq->nfiles, &cfg, err) < 0 ||
 	    i2k_assemble_check(cfg, NULL, err) < 0)
 		return -1;
+	struct i2k_fetch_opts fo = *rq->fetch;
+	if (rq->progress.fn) {
+		fo.registry.progress = i2k_registry_progress_stage;
+		fo.registry.progress_ctx = (void *)&rq->progress;
+		o.progress = rq->progress;
+	}
 	if (i2k_store_open(cache_dir, &store, err) < 0 ||
-	    i2k_fetcher_new(store, rq->fetch, &fetcher, err) < 0 ||
-	    i2k_spool_new(NULL, &spool, err) < 0)
+	    i2k_fetcher_new(store, &fo, &fetcher, err) < 0 || i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
 	struct i2k_assemble_opts ao = {.store = store,
 				       .fetcher = fetcher,
 				       .spool = spool,
 				       .max_root_size = rq->max_root_size,
 				       .keep_init = rq->keep_init,
+				       .progress = rq->progress,
 				       .sbom = sbom};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

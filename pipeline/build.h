@@ -18,7 +18,11 @@
  * Each error is wrapped once with the stage or format it came from
  * ("raw-efi output: ...", config errors keep their FILE:LINE:COL). The
  * library never prints: notes (module pruning) go to the request's note
- * callback, pull progress to fetch->registry.progress.
+ * callback; progress inside the stages goes to the request's progress
+ * callback (builder/base/progress.h): FETCH per image and blob (instead of
+ * fetch->registry.progress), UNPACK per image flattened, COMPRESS for the
+ * initrd, FS for the squashfs root and each disk laid out, WRITE per
+ * format. Without it, pull progress goes to fetch->registry.progress.
  */
 #ifndef I2K_PIPELINE_BUILD_H
 #define I2K_PIPELINE_BUILD_H
@@ -50,6 +54,7 @@ struct i2k_build_request {
 	bool no_sbom;		/* --no-sbom: no SBOM in the root nor beside (pipeline/sbom.h) */
 	i2k_build_note_fn note; /* optional */
 	void *note_ctx;
+	struct i2k_stage_cb progress; /* optional; called from worker threads too */
 };
 
 /* An image the config names, as written, and the platform manifest digest

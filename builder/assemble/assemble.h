@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
 #include "builder/config/config.h"
 #include "builder/fstree/fstree.h"
 #include "builder/registry/fetch.h"
@@ -46,6 +47,10 @@ struct i2k_assemble_opts {
 	 * order: kernel, init, volumes' and containers' images) is added to it
 	 * with the packages of the tree it was flattened to (builder/sbom). */
 	struct i2k_sbom *sbom;
+	/* Optional: UNPACK progress, one step per image flattened (what: the
+	 * image as the config names it; done: bytes of files unpacked) and one
+	 * for the kernel's tar (what: its name, e.g. "kernel.tar"). */
+	struct i2k_stage_cb progress;
 };
 
 #define I2K_ASSEMBLE_MAX_ROOT_DEFAULT (4ull << 30)

@@ -236,6 +236,21 @@ struct pull {
 	struct i2k_error *err;
 };
 
+void i2k_registry_progress_stage(const struct i2k_progress *p, void *ctx)
+{
+	static const enum i2k_step steps[] = {[I2K_PROGRESS_START] = I2K_STEP_BEGIN,
+					      [I2K_PROGRESS_DATA] = I2K_STEP_UPDATE,
+					      [I2K_PROGRESS_DONE] = I2K_STEP_END,
+					      [I2K_PROGRESS_CACHED] = I2K_STEP_CACHED};
+	struct i2k_stage_event ev = {.stage = I2K_STAGE_FETCH,
+				     .step = steps[p->kind],
+				     .what = p->ref,
+				     .detail = p->digest,
+				     .done = p->done,
+				     .total = p->total};
+	i2k_stage_report(ctx, &ev);
+}
+
 static void progress(struct pull *pl, int kind, const char *digest, uint64_t done, uint64_t total)
 {
 	struct i2k_registry *r = pl->r;

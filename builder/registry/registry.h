@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
 #include "builder/registry/mirror.h"
 #include "builder/registry/ref.h"
 #include "builder/store/store.h"
@@ -50,6 +51,10 @@ struct i2k_progress {
 	enum { I2K_PROGRESS_START, I2K_PROGRESS_DATA, I2K_PROGRESS_DONE, I2K_PROGRESS_CACHED } kind;
 };
 typedef void (*i2k_progress_fn)(const struct i2k_progress *p, void *ctx);
+/* An i2k_progress_fn that passes each event on as an I2K_STAGE_FETCH
+ * stage event (START → BEGIN, DATA → UPDATE, DONE → END, CACHED → CACHED;
+ * ref → what, digest → detail) to the struct i2k_stage_cb given as ctx. */
+void i2k_registry_progress_stage(const struct i2k_progress *p, void *ctx);
 
 struct i2k_registry_opts {
 	const char *const *insecure_hosts; /* "host[:port]" allowed over plain HTTP */
