@@ -64,6 +64,9 @@ static void help(void)
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
+	       "  --verify-key KEY.pub    require every image's cosign signature to verify\n"
+	       "                          with this key (repeatable: any key; the YAML's\n"
+	       "                          i2kit-verify: names keys per image)\n"
 	       "  --json                  print the files written and the images used (with\n"
 	       "                          their digests) as JSON on stdout; errors as JSON\n"
 	       "                          on stderr\n"
@@ -537,6 +540,8 @@ int i2k_cmd_build(int argc, char **argv)
 			     .ldlinux_c32 = env_path("I2KIT_LDLINUX_C32")}},
 	    .cache_dir = a.fetch.cache_dir,
 	    .fetch = &a.fetch.fetch,
+	    .verify_keys = a.fetch.verify_keys,
+	    .n_verify_keys = a.fetch.n_verify_keys,
 	    .max_root_size = a.max_root,
 	    .keep_init = a.keep_init,
 	    .note = a.fetch.json ? NULL : print_note,
