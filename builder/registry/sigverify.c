@@ -12,8 +12,12 @@
 #include "builder/registry/session.h"
 #include "builder/registry/sigpayload.h"
 
-#define EMPTY_JSON_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-#define MT_EMPTY "application/vnd.oci.empty.v1+json"
+/* The bundle's config: an empty OCI image config (as cosign gives its
+ * signature manifests), so `skopeo inspect` and umoci read the ref. */
+#define BUNDLE_CONFIG                                                                              \
+	"{\"architecture\":\"\",\"config\":{},\"os\":\"\",\"rootfs\":{\"diff_ids\":[],\"type\":"   \
+	"\"layers\"}}"
+#define MT_IMAGE_CONFIG "application/vnd.oci.image.config.v1+json"
 #define BUNDLE_TYPE "application/vnd.i2kit.signature-bundle.v1"
 #define ROLE_KEY "dev.i2kit.signature.role"
 
@@ -387,16 +391,18 @@ static int bundle_save(struct i2k_store *s, const char *name, const struct bundl
 		json_array_append_new(layers,
 				      layer_json(I2K_SIG_PAYLOAD_MT, m->layers[i].payload.digest,
 						 (size_t)m->layers[i].payload.size, "payload"));
+	char cd[I2K_DIGEST_LEN + 1];
+	i2k_sha256_digest(BUNDLE_CONFIG, strlen(BUNDLE_CONFIG), cd);
 	if (rc == 0)
-		rc = i2k_store_put_blob(s, EMPTY_JSON_DIGEST, "{}", 2, err);
+		rc = i2k_store_put_blob(s, cd, BUNDLE_CONFIG, strlen(BUNDLE_CONFIG), err);
 	if (rc < 0) {
 		json_decref(layers);
 		return -1;
 	}
-	json_t *root =
-	    json_pack("{s:i,s:s,s:s,s:{s:s,s:s,s:i},s:o}", "schemaVersion", 2, "mediaType",
-		      I2K_MT_OCI_MANIFEST, "artifactType", BUNDLE_TYPE, "config", "mediaType",
-		      MT_EMPTY, "digest", EMPTY_JSON_DIGEST, "size", 2, "layers", layers);
+	json_t *root = json_pack("{s:i,s:s,s:s,s:{s:s,s:s,s:i},s:o}", "schemaVersion", 2,
+				 "mediaType", I2K_MT_OCI_MANIFEST, "artifactType", BUNDLE_TYPE,
+				 "config", "mediaType", MT_IMAGE_CONFIG, "digest", cd, "size",
+				 (int)strlen(BUNDLE_CONFIG), "layers", layers);
 	_cleanup_free_ char *doc = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(root);
 	if (doc == NULL)
