@@ -244,5 +244,31 @@ assert_exit index-offline 0 "$I2KIT" build --offline --format tar --dir "$W/out-
 	--verify-key "$K/ecdsa.pub" "$W/multi.yml"
 assert_exit index-pull-verify 0 "$I2KIT" cache pull --verify-key "$K/ecdsa.pub" "$R/multi:latest"
 assert_exit pull-verify-unsigned 1 "$I2KIT" cache pull --verify-key "$K/ecdsa.pub" "$R/unsigned:latest"
+
+# ---- Docker schema 2: signed in its registry form, cached in its OCI form ---------------
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+	"docker://$REG_PLAIN/fixtures/busybox:v2s2" "docker://$R/v2s2:latest" >&2
+assert_contains v2s2-is-docker "$(skopeo inspect --tls-verify=false --raw "docker://$R/v2s2:latest")" \
+	"application/vnd.docker.distribution.manifest.v2+json"
+assert_exit v2s2-sign 0 "$I2KIT" sign -q --key "$K/ed25519.pem" "$R/v2s2:latest"
+yml "$W/v2s2.yml" "$R/v2s2:latest"
+assert_exit v2s2-verified 0 build v2s2 "$W/v2s2.yml" --verify-key "$K/ed25519.pub"
+assert_exit v2s2-offline 0 "$I2KIT" build --offline --format tar --dir "$W/out-v2s2b" --name img \
+	--verify-key "$K/ed25519.pub" "$W/v2s2.yml"
+
+# ---- a token-auth registry: sign asks for a pull,push token with the Docker config's user --
+DC=$(t_tmpdir)
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REG_TOKEN" "$(printf '%s' "$TOKEN_USER:$TOKEN_PASS" | base64 -w0)" >"$DC/config.json"
+T=$REG_TOKEN/sig$$-$RANDOM
+skopeo copy -q --dest-tls-verify=false --dest-creds "$TOKEN_USER:$TOKEN_PASS" \
+	"oci:$I2K_OCI:busybox:latest" "docker://$T/busybox:latest" >&2
+assert_exit token-sign 0 env DOCKER_CONFIG="$DC" "$I2KIT" sign -q --key "$K/ecdsa.pem" "$T/busybox:latest"
+assert_contains token-push-scope "$(cat "$REG_STATE/tokensrv.requests.log")" "repository:${T#"$REG_TOKEN"/}/busybox:pull,push"
+yml "$W/token.yml" "$T/busybox:latest"
+assert_exit token-verified 0 env DOCKER_CONFIG="$DC" "$I2KIT" build --format tar --dir "$W/out-token" \
+	--name img --verify-key "$K/ecdsa.pub" "$W/token.yml"
+assert_exit token-no-creds 3 env DOCKER_CONFIG="$(t_tmpdir)" "$I2KIT" sign -q --key "$K/ecdsa.pem" "$T/busybox:latest"
+assert_contains token-no-creds-msg "$T_OUT" "i2kit: error: $T/busybox:latest: authentication required"
+
 assert_cache_ok cache-sound-end
 t_done
