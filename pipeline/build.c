@@ -11,6 +11,7 @@
 
 #include "builder/assemble/assemble.h"
 #include "builder/assemble/check.h"
+#include "builder/assemble/initimg.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/config/config.h"
@@ -196,6 +197,7 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	_cleanup_(i2k_sig_policy_freep) struct i2k_sig_policy *policy = NULL;
 	if (rq->n_verify_keys > 0 || cfg->n_verify > 0) {
 		i2k_sig_policy_new(&policy);
+		i2k_sig_policy_exempt(policy, i2k_init_own_ref_prefix());
 		for (size_t i = 0; i < rq->n_verify_keys; i++)
 			if (i2k_sig_policy_add_default(policy, rq->verify_keys[i], err) < 0)
 				return i2k_error_wrap(err, "--verify-key");

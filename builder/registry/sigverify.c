@@ -30,6 +30,8 @@ struct keyset {
 };
 
 struct i2k_sig_policy {
+	char **exempt;
+	size_t n_exempt;
 	struct keyset def;
 	struct keyset *images;
 	size_t n, cap;
@@ -53,6 +55,9 @@ void i2k_sig_policy_free(struct i2k_sig_policy *p)
 {
 	if (p == NULL)
 		return;
+	for (size_t i = 0; i < p->n_exempt; i++)
+		free(p->exempt[i]);
+	free(p->exempt);
 	keyset_clear(&p->def);
 	for (size_t i = 0; i < p->n; i++)
 		keyset_clear(&p->images[i]);
@@ -101,9 +106,20 @@ int i2k_sig_policy_add_image(struct i2k_sig_policy *p, const char *image, const 
 	return keyset_add(ks, path, err);
 }
 
+void i2k_sig_policy_exempt(struct i2k_sig_policy *p, const char *prefix)
+{
+	p->exempt = i2k_xrealloc(p->exempt, (p->n_exempt + 1) * sizeof(*p->exempt));
+	p->exempt[p->n_exempt++] = i2k_xstrdup(prefix);
+}
+
 const struct i2k_sigkey *const *i2k_sig_policy_keys(const struct i2k_sig_policy *p,
 						    const char *canonical, size_t *n)
 {
+	for (size_t i = 0; p && i < p->n_exempt; i++)
+		if (i2k_str_has_prefix(canonical, p->exempt[i])) {
+			*n = 0;
+			return NULL;
+		}
 	for (size_t i = 0; p && i < p->n; i++)
 		if (strcmp(p->images[i].canonical, canonical) == 0) {
 			*n = p->images[i].n;

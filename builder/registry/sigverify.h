@@ -55,6 +55,9 @@ int i2k_sig_policy_add_default(struct i2k_sig_policy *p, const char *path, struc
  * canonical name). Several keys for one image: any may verify. */
 int i2k_sig_policy_add_image(struct i2k_sig_policy *p, const char *image, const char *path,
 			     struct i2k_error **err);
+/* Images whose canonical name starts with prefix are not checked (i2kit's
+ * own bundled init). */
+void i2k_sig_policy_exempt(struct i2k_sig_policy *p, const char *prefix);
 /* The keys that apply to the canonical name (borrowed; n = 0: none). */
 const struct i2k_sigkey *const *i2k_sig_policy_keys(const struct i2k_sig_policy *p,
 						    const char *canonical, size_t *n);

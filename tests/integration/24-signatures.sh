@@ -245,6 +245,25 @@ assert_exit index-offline 0 "$I2KIT" build --offline --format tar --dir "$W/out-
 assert_exit index-pull-verify 0 "$I2KIT" cache pull --verify-key "$K/ecdsa.pub" "$R/multi:latest"
 assert_exit pull-verify-unsigned 1 "$I2KIT" cache pull --verify-key "$K/ecdsa.pub" "$R/unsigned:latest"
 
+# ---- a bootable build: kernel and busybox signed, i2kit's own init (from the
+# installation, not a registry) is not asked for a signature ----------------------
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+	"docker://$REG_PLAIN/fixtures/kernel:6.1" "docker://$R/kernel:6.1" >&2
+assert_exit kernel-sign 0 "$I2KIT" sign -q --key "$K/ecdsa.pem" "$R/kernel:6.1"
+cat >"$W/vm.yml" <<YML
+kernel:
+  image: $R/kernel:6.1
+  cmdline: "console=ttyS0"
+onboot:
+  - name: hello
+    image: $R/busybox:latest
+    command: ["/bin/echo", "hi"]
+YML
+assert_exit vm-verified 0 "$I2KIT" build --dir "$W/out-vm" --name vm --verify-key "$K/ecdsa.pub" "$W/vm.yml"
+assert_file vm-initrd "$W/out-vm/vm-initrd.img"
+assert_exit vm-wrong-key 1 "$I2KIT" build --dir "$W/out-vm2" --name vm --verify-key "$W/other.pub" "$W/vm.yml"
+assert_contains vm-wrong-key-msg "$T_OUT" "i2kit: error: $R/kernel:6.1: signature: no signature of"
+
 # ---- Docker schema 2: signed in its registry form, cached in its OCI form ---------------
 skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
 	"docker://$REG_PLAIN/fixtures/busybox:v2s2" "docker://$R/v2s2:latest" >&2
