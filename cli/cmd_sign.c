@@ -70,6 +70,9 @@ int i2k_cmd_sign(int argc, char **argv)
 		else if (r == 0)
 			images[n++] = a;
 	}
+	if (status == 0 && (c.n_verify_keys > 0 || c.fetch.offline))
+		status = i2k_cli_usage("sign", "%s does not apply to sign",
+				       c.n_verify_keys ? "--verify-key" : "--offline");
 	if (status == 0 && key_path == NULL)
 		status = i2k_cli_usage("sign", "--key KEY.pem is required");
 	if (status == 0 && n == 0)

@@ -98,6 +98,7 @@ assert_contains sign-public-key-msg "$T_OUT" "i2kit: error: $K/ecdsa.pub: not a 
 assert_exit sign-missing-image 1 "$I2KIT" sign --key "$K/ecdsa.pem" "$R/nothere:latest"
 assert_contains sign-missing-image-msg "$T_OUT" "i2kit: error: $R/nothere:latest"
 assert_exit sign-no-key 2 "$I2KIT" sign "$R/busybox:latest"
+assert_exit sign-verify-key-usage 2 "$I2KIT" sign --key "$K/ecdsa.pem" --verify-key "$K/ecdsa.pub" "$R/busybox:latest"
 # the signature verifies with openssl over the payload bytes (an independent check)
 "$PY" - "$REG_PLAIN" "${R#"$REG_PLAIN"/}/web" "$WEB" "$W" <<'PY'
 import base64, json, sys, urllib.request
