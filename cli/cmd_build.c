@@ -61,9 +61,14 @@ static void help(void)
 	       "  --pull                  re-resolve tags even when cached\n"
 	       "  --keep-init             keep linuxkit/init, runc, containerd in init:\n"
 	       "                          (default: replaced by i2kit's own init)\n"
+	       "  --no-sbom               no SPDX SBOM (default: /sbom.spdx.json in the root\n"
+	       "                          and NAME.spdx.json beside the outputs)\n"
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
+	       "  --mirror REG=URL        try the mirror URL before registry REG, e.g.\n"
+	       "                          docker.io=https://mirror.lan (repeatable)\n"
+	       "  --mirrors-file F        REG=URL lines (default $I2KIT_MIRRORS_FILE)\n"
 	       "  --verify-key KEY.pub    require every image's cosign signature to verify\n"
 	       "                          with this key (repeatable: any key; the YAML's\n"
 	       "                          i2kit-verify: names keys per image)\n"
@@ -143,6 +148,7 @@ struct build_args {
 	bool dry_run;
 	const char *output; /* -o FILE|-: the one file of a one-file format */
 	bool keep_init;
+	bool no_sbom;
 };
 
 static void args_clear(struct build_args *a)
@@ -248,8 +254,8 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			return -1;
 		if (r > 0)
 			continue;
-		if (strcmp(arg, "--keep-init") == 0) {
-			a->keep_init = true;
+		if (strcmp(arg, "--keep-init") == 0 || strcmp(arg, "--no-sbom") == 0) {
+			*(arg[2] == 'k' ? &a->keep_init : &a->no_sbom) = true;
 			continue;
 		}
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -544,6 +550,7 @@ int i2k_cmd_build(int argc, char **argv)
 	    .n_verify_keys = a.fetch.n_verify_keys,
 	    .max_root_size = a.max_root,
 	    .keep_init = a.keep_init,
+	    .no_sbom = a.no_sbom,
 	    .note = a.fetch.json ? NULL : print_note,
 	};
 	struct i2k_aws aws;

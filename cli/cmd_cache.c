@@ -41,6 +41,9 @@ static void help(void)
 	    "  --pull                  re-resolve tags even when cached\n"
 	    "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	    "  --ca-file PEM           extra CA certificates for registries\n"
+	    "  --mirror REG=URL        try the mirror URL before registry REG, e.g.\n"
+	    "                          docker.io=https://mirror.lan (repeatable)\n"
+	    "  --mirrors-file F        REG=URL lines (default $I2KIT_MIRRORS_FILE)\n"
 	    "  --verify-key KEY.pub    pull: require a cosign signature verifying with KEY\n"
 	    "  --json                  machine-readable output on stdout (ls, pull)\n\n"
 	    "'i2kit cache VERB --help' describes one verb.\n");

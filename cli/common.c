@@ -152,8 +152,9 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 		i2k_cli_verbosity = 1;
 		return 1;
 	}
-	static const char *const names[] = {"--cache", "--insecure-registry", "--ca-file",
-					    "--arch",  "--platform",	      "--verify-key"};
+	static const char *const names[] = {"--cache",	      "--insecure-registry", "--ca-file",
+					    "--arch",	      "--platform",	     "--mirror",
+					    "--mirrors-file", "--verify-key"};
 	struct i2k_error *e = NULL;
 	int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, i, &v, &e);
 	if (which == -1)
@@ -177,6 +178,18 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 	case 2:
 		c->fetch.registry.ca_file = v;
 		break;
+	case 5:
+		if (i2k_mirror_list_add(&c->mirrors, v, &e) < 0) {
+			i2k_cli_usage(cmd, "%s", e->msg);
+			i2k_error_free(e);
+			return -1;
+		}
+		c->fetch.registry.mirrors = c->mirrors.v;
+		c->fetch.registry.n_mirrors = c->mirrors.n;
+		break;
+	case 6:
+		c->fetch.registry.mirrors_file = v;
+		break;
 	case 3:
 		if (strcmp(v, "amd64") != 0 && strcmp(v, "arm64") != 0) {
 			i2k_cli_usage(cmd, "--arch must be amd64 or arm64, not \"%s\"", v);
@@ -184,7 +197,7 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 		}
 		c->fetch.platform.arch = v;
 		break;
-	case 5:
+	case 7:
 		c->verify_keys =
 		    i2k_xrealloc(c->verify_keys, (c->n_verify_keys + 1) * sizeof(*c->verify_keys));
 		c->verify_keys[c->n_verify_keys++] = v;
@@ -214,6 +227,7 @@ void i2k_cli_fetch_clear(struct i2k_cli_fetch *c)
 {
 	free(c->cache_dir);
 	free(c->insecure);
+	i2k_mirror_list_clear(&c->mirrors);
 	free(c->platform_buf);
 	free(c->verify_keys);
 	memset(c, 0, sizeof(*c));

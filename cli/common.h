@@ -38,7 +38,8 @@ void i2k_cli_signals(void);
 
 /* Options shared by build and cache: --cache DIR, --offline, --pull,
  * --insecure-registry HOST (repeatable), --arch A, --platform OS/ARCH[/V],
- * --ca-file F, --verify-key KEY.pub (repeatable; the caller uses it). i2k_cli_fetch_opt tries to
+ * --ca-file F, --mirror REGISTRY=URL (repeatable), --mirrors-file F,
+ * --verify-key KEY.pub (repeatable; the caller uses it). i2k_cli_fetch_opt tries to
  * consume argv[*i] (and its value); returns 1 if it did, 0 if the option is not one of these, -1
  * (with a usage message printed) on a bad value. */
 struct i2k_cli_fetch {
@@ -46,6 +47,7 @@ struct i2k_cli_fetch {
 	struct i2k_fetch_opts fetch;
 	const char **insecure; /* storage behind fetch.registry.insecure_hosts */
 	size_t n_insecure;
+	struct i2k_mirror_list mirrors; /* storage behind fetch.registry.mirrors */
 	char *platform_buf;
 	bool json;
 	const char **verify_keys; /* --verify-key KEY.pub (repeatable), from argv */

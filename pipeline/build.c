@@ -22,6 +22,7 @@
 #include "formats/format.h"
 #include "formats/writers.h"
 #include "kernel/uki.h"
+#include "pipeline/sbom.h"
 
 void i2k_build_result_free(struct i2k_build_result *r)
 {
@@ -187,6 +188,9 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	_cleanup_(i2k_fetcher_freep) struct i2k_fetcher *fetcher = NULL;
 	_cleanup_(i2k_spool_freep) struct i2k_spool *spool = NULL;
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = NULL;
+	_cleanup_(i2k_sbom_freep) struct i2k_sbom *sbom = rq->no_sbom ? NULL : i2k_sbom_new();
+	_cleanup_free_ char *sbom_doc = NULL;
+	size_t sbom_len = 0;
 	_cleanup_free_ char *cache_dir =
 	    rq->cache_dir ? i2k_xstrdup(rq->cache_dir) : i2k_store_default_dir();
 	if (i2k_config_load(rq->files, rq->nfiles, &cfg, err) < 0 ||
@@ -216,7 +220,8 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 				       .fetcher = fetcher,
 				       .spool = spool,
 				       .max_root_size = rq->max_root_size,
-				       .keep_init = rq->keep_init};
+				       .keep_init = rq->keep_init,
+				       .sbom = sbom};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (i2k_assemble_root(cfg, &ao, &root, err) < 0 ||
@@ -226,6 +231,8 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	note(rq, "root assembled from %zu image%s in %.1f s", res->nimages,
 	     res->nimages == 1 ? "" : "s",
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (sbom && i2k_build_sbom_root(sbom, root, &sbom_doc, &sbom_len, err) < 0)
+		return -1;
 	if (i2k_modules_prune(root, &cfg->kernel, &res->modules, err) < 0)
 		return -1;
 	if (res->modules.pruned > 0)
@@ -239,6 +246,10 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	note(rq, "%zu file%s written in %.1f s", res->out.nfiles, res->out.nfiles == 1 ? "" : "s",
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	/* last, so a failed format leaves no SBOM of outputs that do not exist */
+	if (sbom_doc &&
+	    i2k_build_sbom_file(o.dir, res->name, sbom_doc, sbom_len, &res->out, err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -9,8 +9,11 @@
  *                     when offline)
  *   builder/assemble  the root tree, laid out as `linuxkit build` does
  *   kernel/modules    kernel modules pruned as kernel.modules asks
+ *   pipeline/sbom     the SPDX SBOM of the images and their packages, into
+ *                     the root (/sbom.spdx.json) unless no_sbom
  *   formats/          every format written from one set of artifacts, so
- *                     the initrd, UKI, ESP, roots and disks are made once
+ *                     the initrd, UKI, ESP, roots and disks are made once;
+ *                     then DIR/NAME.spdx.json (format "sbom") unless no_sbom
  *
  * Each error is wrapped once with the stage or format it came from
  * ("raw-efi output: ...", config errors keep their FILE:LINE:COL). The
@@ -49,6 +52,7 @@ struct i2k_build_request {
 	size_t n_verify_keys;
 	uint64_t max_root_size; /* unpacked root limit; 0 → builder/assemble's default */
 	bool keep_init;		/* --keep-init (builder/assemble/initimg.h) */
+	bool no_sbom;		/* --no-sbom: no SBOM in the root nor beside (pipeline/sbom.h) */
 	i2k_build_note_fn note; /* optional */
 	void *note_ctx;
 };

@@ -506,6 +506,23 @@ static int check_init(struct assembly *a, struct i2k_error **err)
 	return -1;
 }
 
+/* Every image with its digest and, when it was flattened, the packages of
+ * its final tree (builder/sbom reads the databases from the spool). */
+static int add_sbom(struct assembly *a, struct i2k_error **err)
+{
+	for (size_t i = 0; a->opts->sbom && i < a->n_slots; i++) {
+		const struct image_slot *s = &a->slots[i];
+		struct i2k_sbom_image_info info = {.ref = s->image,
+						   .refname = s->refname,
+						   .digest = s->digest,
+						   .os = s->img->config.os,
+						   .arch = s->img->config.architecture};
+		if (i2k_sbom_add_image(a->opts->sbom, &info, s->tree, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void assembly_clear(struct assembly *a)
 {
 	for (size_t i = 0; i < a->n_slots; i++) {
@@ -556,6 +573,8 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 		r = i2k_build_files(cfg, a.root, opts->spool, a.ids, opts->home, err);
 	if (r == 0)
 		r = check_init(&a, err);
+	if (r == 0)
+		r = add_sbom(&a, err);
 	if (r == 0)
 		r = i2k_check_interrupt(err);
 	if (r == 0) {

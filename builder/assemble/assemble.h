@@ -27,6 +27,7 @@
 #include "builder/config/config.h"
 #include "builder/fstree/fstree.h"
 #include "builder/registry/fetch.h"
+#include "builder/sbom/sbom.h"
 #include "builder/store/store.h"
 
 struct i2k_assemble_opts {
@@ -41,6 +42,10 @@ struct i2k_assemble_opts {
 	uint64_t max_root_size;
 	bool keep_init;		  /* keep linuxkit/init, runc, containerd (initimg.h) */
 	const char *init_archive; /* i2kit's init archive; NULL → i2k_init_archive_path() */
+	/* Borrowed, may be NULL: on success every image fetched (in config
+	 * order: kernel, init, volumes' and containers' images) is added to it
+	 * with the packages of the tree it was flattened to (builder/sbom). */
+	struct i2k_sbom *sbom;
 };
 
 #define I2K_ASSEMBLE_MAX_ROOT_DEFAULT (4ull << 30)

@@ -2,6 +2,7 @@
 #include "builder/registry/fetch.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,9 +57,13 @@ static const struct i2k_platform *platform_of(const struct i2k_fetcher *f)
 }
 
 /* 1 when `name` is in the store with every blob present and a config for
- * the requested platform (digest in out), 0 when not (or unreadable). */
-static int cached(struct i2k_fetcher *f, const char *name, char out[I2K_DIGEST_LEN + 1])
+ * the requested platform (digest in out), 0 when not (or unreadable). When
+ * it is there whole but for another platform, *other names that platform
+ * (caller frees). */
+static int cached(struct i2k_fetcher *f, const char *name, char out[I2K_DIGEST_LEN + 1],
+		  char **other)
 {
+	*other = NULL;
 	struct i2k_store_ref sr = {0};
 	struct i2k_error *e = NULL;
 	int found = i2k_store_ref_get(f->s, name, &sr, &e);
@@ -81,8 +86,11 @@ static int cached(struct i2k_fetcher *f, const char *name, char out[I2K_DIGEST_L
 	if (i2k_store_read_blob(f->s, m.config.digest, I2K_CONFIG_MAX, &cdata, &clen, &e) < 0 ||
 	    i2k_config_platform(cdata, clen, &os, &arch, &variant, &e) < 0)
 		goto out;
-	if (!i2k_platform_matches(platform_of(f), os, arch, variant))
+	if (!i2k_platform_matches(platform_of(f), os, arch, variant)) {
+		struct i2k_platform have = {.os = os, .arch = arch, .variant = variant};
+		*other = i2k_platform_string(&have);
 		goto out;
+	}
 	memcpy(out, sr.desc.digest, I2K_DIGEST_LEN + 1);
 	ret = 1;
 out:
@@ -152,7 +160,8 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 		return -1;
 	_cleanup_free_ char *name = i2k_ref_string(&ref);
 	char digest[I2K_DIGEST_LEN + 1];
-	bool have = cached(f, name, digest);
+	_cleanup_free_ char *other = NULL;
+	bool have = cached(f, name, digest, &other);
 	/* --pull refreshes tags; a digest-pinned image never changes. */
 	bool refresh = f->o->pull_always && ref.digest == NULL && !f->o->offline;
 	if (have && !refresh) {
@@ -166,8 +175,18 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 	}
 	if (f->o->offline) {
 		i2k_ref_clear(&ref);
+		if (other) {
+			_cleanup_free_ char *want = i2k_platform_string(platform_of(f));
+			return i2k_error_set(err, I2K_ERR_OFFLINE,
+					     "%s: cached only for %s, not %s, and --offline was "
+					     "given (pull it for %s without --offline, or build "
+					     "for %s with --platform)",
+					     image, other, want, want, other);
+		}
 		return i2k_error_set(err, I2K_ERR_OFFLINE,
-				     "%s: not in the cache and --offline was given", image);
+				     "%s: not in the cache and --offline was given (run once "
+				     "without --offline, or 'i2kit cache import' an archive of it)",
+				     image);
 	}
 	struct i2k_registry *r = registry(f, err);
 	if (r == NULL) {
@@ -181,8 +200,16 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 		rc = -1;
 	}
 	i2k_ref_clear(&ref);
-	if (rc < 0)
+	if (rc < 0) {
+		/* unreachable, but cached for another platform: say so */
+		if (other && err && *err && (*err)->code == I2K_ERR_NETWORK) {
+			char *msg = i2k_xasprintf("%s (the cache has %s only for %s)", (*err)->msg,
+						  image, other);
+			free((*err)->msg);
+			(*err)->msg = msg;
+		}
 		return -1;
+	}
 	memcpy(manifest_digest, d.digest, sizeof(d.digest));
 	free(d.media_type);
 	return 0;

@@ -403,6 +403,7 @@ static int transport_error(struct i2k_http *h, CURLcode c, const char *url,
 	const char *msg = h->errbuf[0] ? h->errbuf : curl_easy_strerror(c);
 	resp->retryable = retryable_code(c);
 	resp->tls_handshake_failed = c == CURLE_SSL_CONNECT_ERROR;
+	resp->resolve_failed = c == CURLE_COULDNT_RESOLVE_HOST;
 	if (c == CURLE_COULDNT_CONNECT && oserr)
 		return i2k_error_set(err, I2K_ERR_NETWORK, "cannot connect to %s: %s", who,
 				     strerror((int)oserr));
@@ -432,6 +433,8 @@ static int perform_one(struct i2k_http *h, const struct i2k_http_req *req, const
 		accept = i2k_xasprintf("Accept: %s", req->accept);
 		hdrs = curl_slist_append(hdrs, accept);
 	}
+	if (req->form)
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
 	if (send_auth && req->authorization) {
 		authz = i2k_xasprintf("Authorization: %s", req->authorization);
 		hdrs = curl_slist_append(hdrs, authz);
@@ -475,7 +478,10 @@ static int perform_one(struct i2k_http *h, const struct i2k_http_req *req, const
 		curl_easy_setopt(e, CURLOPT_RANGE, range);
 	if (req->head)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	if (req->method) {
+	if (req->form) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(req->form));
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->form);
+	} else if (req->method) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);

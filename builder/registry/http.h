@@ -67,12 +67,14 @@ struct i2k_http_resp {
 	bool tls_handshake_failed; /* transport failure in the TLS handshake itself
 				    * (e.g. the server speaks plain HTTP) — not a
 				    * certificate verification failure */
+	bool resolve_failed;	   /* transport failure: the host name did not resolve */
 };
 void i2k_http_resp_clear(struct i2k_http_resp *r);
 
 struct i2k_http_req {
 	const char *url;
 	bool head;	    /* HEAD instead of GET */
+	const char *form;   /* POST this application/x-www-form-urlencoded body */
 	const char *method; /* "POST", "PUT" (with body): NULL → GET/HEAD */
 	const void *body;   /* request body for method (may be NULL: empty) */
 	size_t body_len;

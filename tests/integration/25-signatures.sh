@@ -1,5 +1,5 @@
 #!/bin/bash
-# 24-signatures.sh — cosign-style signatures against the plain fixture
+# 25-signatures.sh — cosign-style signatures against the plain fixture
 # registry: `i2kit sign` (ECDSA P-256 and Ed25519 keys from
 # fixtures/signing.sh) writes the sha256-DIGEST.sig manifest and payload;
 # `build --verify-key` accepts signed images and refuses an unsigned image,
