@@ -3,7 +3,10 @@
  * Implemented in registry.c (it shares the pull's authentication, token
  * cache, retries, plain-HTTP probing and error wording).
  *
- * A session is used by one thread at a time. The ref passed to open must
+ * A session talks to the image's registry itself, never to a mirror
+ * (signatures are read and pushed where the image lives). Credentials
+ * come from the Docker config / credential helpers at the first challenge,
+ * as for a pull. A session is used by one thread at a time. The ref passed to open must
  * outlive the session. push=true asks the token server for the
  * "pull,push" scope.
  */
