@@ -69,6 +69,9 @@ static void help(void)
 	       "  --mirror REG=URL        try the mirror URL before registry REG, e.g.\n"
 	       "                          docker.io=https://mirror.lan (repeatable)\n"
 	       "  --mirrors-file F        REG=URL lines (default $I2KIT_MIRRORS_FILE)\n"
+	       "  --verify-key KEY.pub    require every image's cosign signature to verify\n"
+	       "                          with this key (repeatable: any key; the YAML's\n"
+	       "                          i2kit-verify: names keys per image)\n"
 	       "  --json                  print the files written and the images used (with\n"
 	       "                          their digests) as JSON on stdout; errors as JSON\n"
 	       "                          on stderr\n"
@@ -574,6 +577,8 @@ int i2k_cmd_build(int argc, char **argv)
 			     .ldlinux_c32 = env_path("I2KIT_LDLINUX_C32")}},
 	    .cache_dir = a.fetch.cache_dir,
 	    .fetch = &a.fetch.fetch,
+	    .verify_keys = a.fetch.verify_keys,
+	    .n_verify_keys = a.fetch.n_verify_keys,
 	    .max_root_size = a.max_root,
 	    .keep_init = a.keep_init,
 	    .no_sbom = a.no_sbom,

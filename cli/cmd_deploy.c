@@ -44,7 +44,8 @@ static void help(void)
 	       "  --wait S                how long --detach and a redeploy wait for health\n"
 	       "                          (default %u)\n"
 	       "  --cache DIR, --offline, --pull, --insecure-registry HOST, --ca-file F,\n"
-	       "  --mirror REG=URL, --mirrors-file F   as for `i2kit build`\n\n"
+	       "  --mirror REG=URL, --mirrors-file F, --verify-key KEY.pub\n"
+	       "                          as for `i2kit build`\n\n"
 	       "State: $XDG_STATE_HOME/i2kit/local/SERVICE (else ~/.local/state/...).\n"
 	       "See also: i2kit ps, i2kit logs SERVICE, i2kit destroy -s SERVICE.yml.\n",
 	       I2K_LOCAL_DEFAULT_MEM, DEFAULT_WAIT_S);

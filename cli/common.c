@@ -157,9 +157,9 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 		i2k_cli_verbosity = 1;
 		return 1;
 	}
-	static const char *const names[] = {"--cache",	     "--insecure-registry", "--ca-file",
-					    "--arch",	     "--platform",	    "--mirror",
-					    "--mirrors-file"};
+	static const char *const names[] = {"--cache",	      "--insecure-registry", "--ca-file",
+					    "--arch",	      "--platform",	     "--mirror",
+					    "--mirrors-file", "--verify-key"};
 	struct i2k_error *e = NULL;
 	int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, i, &v, &e);
 	if (which == -1)
@@ -202,6 +202,11 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 		}
 		c->fetch.platform.arch = v;
 		break;
+	case 7:
+		c->verify_keys =
+		    i2k_xrealloc(c->verify_keys, (c->n_verify_keys + 1) * sizeof(*c->verify_keys));
+		c->verify_keys[c->n_verify_keys++] = v;
+		break;
 	default: {
 		free(c->platform_buf);
 		c->platform_buf = i2k_xstrdup(v);
@@ -229,6 +234,7 @@ void i2k_cli_fetch_clear(struct i2k_cli_fetch *c)
 	free(c->insecure);
 	i2k_mirror_list_clear(&c->mirrors);
 	free(c->platform_buf);
+	free(c->verify_keys);
 	memset(c, 0, sizeof(*c));
 }
 

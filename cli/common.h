@@ -39,7 +39,8 @@ void i2k_cli_signals(void);
 
 /* Options shared by build and cache: --cache DIR, --offline, --pull,
  * --insecure-registry HOST (repeatable), --arch A, --platform OS/ARCH[/V],
- * --ca-file F, --mirror REGISTRY=URL (repeatable), --mirrors-file F. i2k_cli_fetch_opt tries to
+ * --ca-file F, --mirror REGISTRY=URL (repeatable), --mirrors-file F,
+ * --verify-key KEY.pub (repeatable; the caller uses it). i2k_cli_fetch_opt tries to
  * consume argv[*i] (and its value); returns 1 if it did, 0 if the option is not one of these, -1
  * (with a usage message printed) on a bad value. */
 struct i2k_cli_fetch {
@@ -50,6 +51,8 @@ struct i2k_cli_fetch {
 	struct i2k_mirror_list mirrors; /* storage behind fetch.registry.mirrors */
 	char *platform_buf;
 	bool json;
+	const char **verify_keys; /* --verify-key KEY.pub (repeatable), from argv */
+	size_t n_verify_keys;
 };
 void i2k_cli_fetch_init(struct i2k_cli_fetch *c);
 int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char **argv, int *i);

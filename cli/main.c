@@ -15,6 +15,7 @@
 #include "cli/cmd_ps.h"
 #include "cli/cmd_push.h"
 #include "cli/cmd_run.h"
+#include "cli/cmd_sign.h"
 #include "cli/cmd_template.h"
 #include "cli/cmd_validate.h"
 #include "cli/cmd_version.h"
@@ -37,6 +38,7 @@ static const struct command commands[] = {
     {"logs", i2k_cmd_logs, "show a deployed service's consoles"},
     {"destroy", i2k_cmd_destroy, "stop a deployed service and remove its state"},
     {"push", i2k_cmd_push, "upload a disk image as an AMI (push aws)"},
+    {"sign", i2k_cmd_sign, "sign images in their registry (cosign-compatible)"},
     {"aws", i2k_cmd_aws, "list or remove the AMIs i2kit registered"},
     {"version", i2k_cmd_version, "print the version"},
 };

@@ -11,10 +11,12 @@
 
 #include "builder/assemble/assemble.h"
 #include "builder/assemble/check.h"
+#include "builder/assemble/initimg.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/config/config.h"
 #include "builder/fstree/spool.h"
+#include "builder/registry/sigverify.h"
 #include "builder/store/store.h"
 #include "formats/disk/isohybrid.h"
 #include "formats/format.h"
@@ -200,6 +202,22 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 		fo.registry.progress_ctx = (void *)&rq->progress;
 		o.progress = rq->progress;
 	}
+	/* Signature keys: loaded before anything is fetched. */
+	_cleanup_(i2k_sig_policy_freep) struct i2k_sig_policy *policy = NULL;
+	if (rq->n_verify_keys > 0 || cfg->n_verify > 0) {
+		i2k_sig_policy_new(&policy);
+		i2k_sig_policy_exempt(policy, i2k_init_own_ref_prefix());
+		for (size_t i = 0; i < rq->n_verify_keys; i++)
+			if (i2k_sig_policy_add_default(policy, rq->verify_keys[i], err) < 0)
+				return i2k_error_wrap(err, "--verify-key");
+		for (size_t i = 0; i < cfg->n_verify; i++)
+			if (i2k_sig_policy_add_image(policy, cfg->verify[i].image,
+						     cfg->verify[i].key, err) < 0)
+				return i2k_error_wrap(
+				    err, "%s:%u:%u: i2kit-verify", cfg->verify[i].pos.file,
+				    cfg->verify[i].pos.line, cfg->verify[i].pos.col);
+		fo.verify = policy;
+	}
 	if (i2k_store_open(cache_dir, &store, err) < 0 ||
 	    i2k_fetcher_new(store, &fo, &fetcher, err) < 0 || i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
@@ -213,7 +231,7 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (i2k_assemble_root(cfg, &ao, &root, err) < 0 ||
-	    resolve_images(cfg, store, rq->fetch, res, err) < 0)
+	    resolve_images(cfg, store, &fo, res, err) < 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	note(rq, "root assembled from %zu image%s in %.1f s", res->nimages,

@@ -49,6 +49,11 @@ struct i2k_build_request {
 	struct i2k_format_opts out;
 	const char *cache_dir;		    /* NULL → i2k_store_default_dir() */
 	const struct i2k_fetch_opts *fetch; /* borrowed; required */
+	/* --verify-key: public key files; every image must carry a signature
+	 * that verifies with one of them, unless the config's i2kit-verify:
+	 * names other keys for it (builder/registry/sigverify.h). */
+	const char *const *verify_keys;
+	size_t n_verify_keys;
 	uint64_t max_root_size; /* unpacked root limit; 0 → builder/assemble's default */
 	bool keep_init;		/* --keep-init (builder/assemble/initimg.h) */
 	bool no_sbom;		/* --no-sbom: no SBOM in the root nor beside (pipeline/sbom.h) */

@@ -10,6 +10,7 @@
 #include "builder/base/util.h"
 #include "builder/registry/manifest.h"
 #include "builder/registry/ref.h"
+#include "builder/registry/sigverify.h"
 
 #define FETCH_PARALLEL_IMAGES 4
 
@@ -118,6 +119,39 @@ static struct i2k_registry *registry(struct i2k_fetcher *f, struct i2k_error **e
 	return r;
 }
 
+/* The signature check for a fetched image (sigverify.h); no-op without a
+ * key for it. Errors name the image as written. */
+static int verify_image(struct i2k_fetcher *f, const char *image, const struct i2k_ref *ref,
+			const char *name, const char *digest, struct i2k_error **err)
+{
+	size_t nkeys = 0;
+	const struct i2k_sigkey *const *keys = i2k_sig_policy_keys(f->o->verify, name, &nkeys);
+	if (nkeys == 0)
+		return 0;
+	if (!f->o->pull_always || f->o->offline) {
+		struct i2k_error *e = NULL;
+		int c = i2k_sig_check_cached(f->s, ref, digest, keys, nkeys, &e);
+		if (c == 1)
+			return 0;
+		if (f->o->offline) {
+			if (c < 0) {
+				i2k_error_propagate(err, &e);
+				return i2k_error_wrap(err, "%s", image);
+			}
+			return i2k_error_set(err, I2K_ERR_OFFLINE,
+					     "%s: signature: not in the cache and --offline was "
+					     "given",
+					     image);
+		}
+		i2k_error_free(e); /* stale evidence: fetch it again */
+	}
+	struct i2k_registry *r = registry(f, err);
+	if (r == NULL ||
+	    i2k_sig_fetch_and_check(r, f->s, ref, platform_of(f), digest, keys, nkeys, err) < 0)
+		return i2k_error_wrap(err, "%s", image);
+	return 0;
+}
+
 int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 		    char manifest_digest[I2K_DIGEST_LEN + 1], struct i2k_error **err)
 {
@@ -132,8 +166,11 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 	bool refresh = f->o->pull_always && ref.digest == NULL && !f->o->offline;
 	if (have && !refresh) {
 		report(f, name, I2K_PROGRESS_CACHED);
-		memcpy(manifest_digest, digest, sizeof(digest));
+		int vr = verify_image(f, image, &ref, name, digest, err);
 		i2k_ref_clear(&ref);
+		if (vr < 0)
+			return -1;
+		memcpy(manifest_digest, digest, sizeof(digest));
 		return 0;
 	}
 	if (f->o->offline) {
@@ -158,6 +195,10 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 	}
 	struct i2k_descriptor d;
 	int rc = i2k_registry_pull(r, f->s, &ref, platform_of(f), &d, err);
+	if (rc == 0 && verify_image(f, image, &ref, name, d.digest, err) < 0) {
+		free(d.media_type);
+		rc = -1;
+	}
 	i2k_ref_clear(&ref);
 	if (rc < 0) {
 		/* unreachable, but cached for another platform: say so */

@@ -28,6 +28,7 @@
 #include "builder/registry/http.h"
 #include "builder/registry/manifest.h"
 #include "builder/registry/mirror.h"
+#include "builder/registry/session.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_CAP_MS 3200
@@ -1370,4 +1371,98 @@ int i2k_registry_pull(struct i2k_registry *r, struct i2k_store *s, const struct 
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- sessions: one repository, for signatures and pushes (session.h) ------------ */
+
+struct i2k_registry_session {
+	struct pull pl;
+	struct i2k_http *h;
+};
+
+void i2k_registry_session_free(struct i2k_registry_session *s)
+{
+	if (s == NULL)
+		return;
+	i2k_http_free(s->h);
+	pull_clear(&s->pl);
+	free(s);
+}
+
+void i2k_registry_session_freep(struct i2k_registry_session **s)
+{
+	i2k_registry_session_free(*s);
+	*s = NULL;
+}
+
+int i2k_registry_session_open(struct i2k_registry *r, const struct i2k_ref *ref, bool push,
+			      struct i2k_registry_session **out, struct i2k_error **err)
+{
+	struct i2k_registry_session *s = i2k_xcalloc(1, sizeof(*s));
+	struct pull *pl = &s->pl;
+	*pl = (struct pull){.r = r, .ref = ref};
+	pthread_mutex_init(&pl->mu, NULL);
+	pl->name = i2k_ref_string(ref);
+	pl->host = i2k_xstrdup(i2k_ref_api_host(ref));
+	pl->scope = i2k_xasprintf("repository:%s:%s", ref->repository, push ? "pull,push" : "pull");
+	struct i2k_error *e = NULL; /* credentials load at the first challenge */
+	int rc = i2k_http_new(&r->policy, &s->h, &e);
+	if (rc == 0)
+		rc = resolve_base(pl, s->h, &e);
+	if (rc < 0) {
+		if (e == NULL)
+			i2k_error_set(&e, I2K_ERR_INTERNAL, "session failed without an error");
+		i2k_error_propagate(err, &e);
+		i2k_registry_session_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+const char *i2k_registry_session_base(const struct i2k_registry_session *s)
+{
+	return s->pl.base;
+}
+
+const char *i2k_registry_session_name(const struct i2k_registry_session *s)
+{
+	return s->pl.name;
+}
+
+int i2k_registry_session_do(struct i2k_registry_session *s, struct i2k_http_req *req,
+			    const char *what, struct i2k_http_resp *resp, struct i2k_error **err)
+{
+	struct attempt_ops ops = {.what = what};
+	return do_request(&s->pl, s->h, req, true, &ops, resp, err);
+}
+
+int i2k_registry_session_status_error(struct i2k_registry_session *s, const char *what,
+				      const struct i2k_http_resp *resp, struct i2k_error **err)
+{
+	return status_error(&s->pl, what, resp, err);
+}
+
+int i2k_registry_session_get_manifest(struct i2k_registry_session *s, const char *reference,
+				      const char *want_digest, char **data, size_t *len,
+				      char digest[I2K_DIGEST_LEN + 1], struct i2k_error **err)
+{
+	struct fetched f = {0};
+	if (get_manifest(&s->pl, s->h, reference, want_digest, &f, err) < 0)
+		return -1;
+	*data = I2K_STEAL(f.data);
+	*len = f.len;
+	memcpy(digest, f.digest, sizeof(f.digest));
+	fetched_clear(&f);
+	return 0;
+}
+
+int i2k_registry_session_get_blob(struct i2k_registry_session *s, struct i2k_store *st,
+				  const struct i2k_descriptor *d, uint64_t max,
+				  struct i2k_error **err)
+{
+	s->pl.s = st;
+	s->pl.job_role = "blob";
+	s->pl.job_max = max;
+	return download_blob(&s->pl, s->h, d, err);
 }

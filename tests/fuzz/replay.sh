@@ -15,6 +15,7 @@ declare -A seeds=(
 	[fuzz_tar_sparse]=tests/data/fuzz/tar_sparse
 	[fuzz_aws]=tests/data/fuzz/aws
 	[fuzz_pkgdb]=tests/data/fuzz/pkgdb
+	[fuzz_signature]=tests/data/fuzz/signature
 )
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)
