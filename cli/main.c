@@ -31,7 +31,7 @@ static const struct command commands[] = {
     {"validate", i2k_cmd_validate, "check YAML files without building"},
     {"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
     {"run", i2k_cmd_run, "boot an image locally (qemu)"},
-    {"template", i2k_cmd_template, "print the LinuxKit YAML of a service manifest"},
+    {"template", i2k_cmd_template, "print a service's LinuxKit YAML or CloudFormation template"},
     {"deploy", i2k_cmd_deploy, "run a service's replicas behind a load balancer (local)"},
     {"ps", i2k_cmd_ps, "list deployed services and their replicas"},
     {"logs", i2k_cmd_logs, "show a deployed service's consoles"},

@@ -35,7 +35,8 @@
  *   provider.security_group when set, and (with ports) in InstanceSecurityGroup.
  *   IMDSv2 is required (MetadataOptions HttpTokens "required", hop limit 1).
  *   User data: in->user_data through Fn::Base64 (omitted when NULL); more
- *   than I2K_STACK_USER_DATA_MAX bytes is an I2K_ERR_CONFIG error.
+ *   than I2K_STACK_USER_DATA_MAX bytes, or text that is not UTF-8, is an
+ *   I2K_ERR_CONFIG error.
  *
  *   Replicated (not stateful):
  *     LaunchTemplate          AMI, type, key, groups, IMDSv2, user data,
@@ -83,8 +84,10 @@
  *                             CIDR is unknown here).
  *     DnsRecord               with provider.hosted_zone: an A alias
  *                             SERVICE.ENV.ZONE. → the balancer (GetAtt DNSName
- *                             and CanonicalHostedZoneID). A zone "Z..." without
- *                             a dot is a hosted zone id, else a zone name.
+ *                             and CanonicalHostedZoneID). provider.hosted_zone
+ *                             is the zone's domain name (HostedZoneName; a
+ *                             trailing dot is optional), not its id: the record
+ *                             name is made from it.
  *   Stateful (replicas is 1):
  *     Instance                AWS::EC2::Instance in the first subnet with the
  *                             same AMI, type, key, groups, IMDSv2, user data
@@ -102,6 +105,13 @@
  *                             instance numbers differ, are I2K_ERR_CONFIG errors.
  *     DnsRecord               with a hosted zone: A record → the Elastic IP
  *                             (TTL 60).
+ *   Stateful updates: a new AMI replaces the instance, and CloudFormation
+ *   creates the replacement (and its new attachment) before it deletes the
+ *   old one, while the volume is still attached there (VolumeInUse). So
+ *   deploy updates a stateful stack in two steps: once with
+ *   detach_data_volume (the old instance lets go of the volume), then
+ *   without it (the new instance gets it). The volume and its zone stay.
+ *   A replicated service without ports has no balancer and no DnsRecord.
  *   Outputs:
  *     Endpoint                balancer DNS name, or the Elastic IP (stateful);
  *                             absent for a replicated service without ports
@@ -129,6 +139,7 @@
 #ifndef I2K_PROVISION_AWS_STACK_TEMPLATE_H
 #define I2K_PROVISION_AWS_STACK_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "builder/base/error.h"
@@ -165,6 +176,8 @@ struct i2k_stack_service_inputs {
 	const char *internal_sg;  /* environment stack's internal security group;
 				     NULL → Parameter InternalSecurityGroupId */
 	unsigned data_volume_gib; /* stateful; 0 → I2K_STACK_DEFAULT_DATA_GIB */
+	bool detach_data_volume;  /* stateful: leave DataVolumeAttachment out (see
+				     "Stateful updates" above) */
 };
 
 /* Stack names: environment stack "ENV", service stack "SERVICE-ENV". Caller
