@@ -466,6 +466,32 @@ out:
 	return rc;
 }
 
+/* A stateful service's stack exists and its instance runs another AMI (or
+ * cannot be asked): the update must detach the data volume first. */
+static bool stateful_needs_detach(const struct i2k_aws *a, const char *stack, const char *ami)
+{
+	struct i2k_cfn_stack st;
+	if (i2k_cfn_describe_stack(a, NULL, stack, &st, NULL) != 0)
+		return false; /* no stack: a create */
+	enum i2k_cfn_class cl = i2k_cfn_status_class(st.status);
+	bool live = cl == I2K_CFN_OK || strcmp(st.status, "UPDATE_ROLLBACK_COMPLETE") == 0;
+	const char *iid = i2k_cfn_output(&st, "InstanceId");
+	bool detach = live;
+	if (live && iid) {
+		struct i2k_fleet_instance in = {.id = i2k_xstrdup(iid)};
+		if (i2k_fleet_describe_instances(a, NULL, &in, 1, NULL) == 0 && in.image)
+			detach = strcmp(in.image, ami) != 0;
+		free(in.id);
+		free(in.image);
+		free(in.state);
+		free(in.private_ip);
+		free(in.public_ip);
+		free(in.type);
+	}
+	i2k_cfn_stack_clear(&st);
+	return detach;
+}
+
 static int deploy(const struct i2k_service *m, const struct i2k_environment *env,
 		  const struct i2k_aws_deploy_opts *o, struct i2k_aws_deploy_result *res,
 		  struct i2k_error **err)
@@ -528,13 +554,30 @@ static int deploy(const struct i2k_service *m, const struct i2k_environment *env
 					       .subnets = (const char *const *)subnets,
 					       .nsubnets = nsub,
 					       .internal_sg = sg};
-	if (i2k_stack_service_template(m, env, &sin, &svc_body, err) < 0)
-		goto out;
 	op.name = svc_name;
-	op.body = svc_body;
 	op.tags = svc_tags;
 	op.ntags = 2;
 	res->stack = i2k_xstrdup(svc_name);
+	if (m->stateful && stateful_needs_detach(a, svc_name, res->ami)) {
+		/* step 1 of a stateful update (stack_template.h): the old
+		 * instance lets go of the data volume before it is replaced */
+		_cleanup_free_ char *body = NULL;
+		struct i2k_cfn_stack st = {0};
+		bool c1 = false, n1 = false;
+		sin.detach_data_volume = true;
+		dnote(o, "stateful update: detaching the data volume from the old instance first");
+		if (i2k_stack_service_template(m, env, &sin, &body, err) < 0)
+			goto out;
+		op.body = body;
+		int r = apply_stack(&op, &st, &c1, &n1, err);
+		i2k_cfn_stack_clear(&st);
+		if (r < 0)
+			goto out;
+		sin.detach_data_volume = false;
+	}
+	if (i2k_stack_service_template(m, env, &sin, &svc_body, err) < 0)
+		goto out;
+	op.body = svc_body;
 	if (apply_stack(&op, &svcst, &res->created, &res->no_changes, err) < 0)
 		goto out;
 	ami_in_use = true;

@@ -15,7 +15,9 @@
  *     internal security group.
  *  3. the service stack "SERVICE-ENV" is created or updated with the AMI,
  *     stack tags i2kit:service and i2kit:environment, user data
- *     {"i2kit":{"environment":ENV,"service":SERVICE}}. While an operation
+ *     {"i2kit":{"environment":ENV,"service":SERVICE}}. A stateful service
+ *     whose instance runs another AMI is updated in two steps, first with
+ *     the data volume detached (stack_template.h). While an operation
  *     runs its events are passed to on_stack_event as they come. A stack
  *     found busy is waited for first; one in ROLLBACK_COMPLETE (a create
  *     that failed earlier: it can only be deleted) is deleted and created
