@@ -60,6 +60,9 @@ int i2k_cli_deploy_aws(const struct i2k_service *m, const struct i2k_environment
 	struct i2k_error *err = NULL;
 	const struct i2k_provider *p;
 	i2k_provider_op op;
+	if (!env)
+		return i2k_cli_usage("deploy", "the aws provider needs an environment (-e "
+					       "ENV.yml): its name names the stacks");
 	if (i2k_provider_get("aws", I2K_PROVIDER_DEPLOY, &p, &op, &err) < 0)
 		return i2k_cli_fail(err);
 	struct i2k_aws a;

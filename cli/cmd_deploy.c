@@ -329,6 +329,9 @@ static int deploy(struct dargs *d)
 		return fail(err);
 	}
 	if (strcmp(prov->name, "aws") == 0) {
+		if (d->detach || d->npub || d->mem || d->cpus)
+			return i2k_cli_usage("deploy", "--detach, --publish, --mem and --cpus are "
+						       "for the local provider");
 		struct i2k_local_deploy_opts b = {.exe = exe,
 						  .build_args = d->bargs,
 						  .nbuild_args = d->nbargs,

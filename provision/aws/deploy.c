@@ -296,11 +296,15 @@ static int delete_and_wait(const struct stack_op *op, const char *id, struct i2k
 
 /* Creates or updates op->name; *final its last description. *created:
  * the stack did not exist before (on failure it has been deleted again).
- * *no_changes for "No updates are to be performed". */
+ * *no_changes for "No updates are to be performed". *live: the new
+ * template is (or may still become) the stack's — false after a refused
+ * call, a failed create that was deleted, or an update rolled back to
+ * the previous template; true when the outcome is unknown (a timeout, an
+ * interrupt, a failed clean-up). */
 static int apply_stack(const struct stack_op *op, struct i2k_cfn_stack *final, bool *created,
-		       bool *no_changes, struct i2k_error **err)
+		       bool *no_changes, bool *live, struct i2k_error **err)
 {
-	*created = *no_changes = false;
+	*created = *no_changes = *live = false;
 	struct i2k_cfn_params p = {
 	    .name = op->name, .template_body = op->body, .tags = op->tags, .ntags = op->ntags};
 	struct i2k_cfn_stack cur;
@@ -363,19 +367,29 @@ static int apply_stack(const struct stack_op *op, struct i2k_cfn_stack *final, b
 		}
 		i2k_cfn_stack_clear(&cur);
 	}
+	*live = true;
 	if (wait_op(op, id, since, final, err) == 0)
 		return 0;
-	if (*created && i2k_cfn_status_class(final->status) != I2K_CFN_GONE) {
-		/* a failed create holds nothing useful: remove it */
-		i2k_aws_set_uninterruptible(true);
-		struct i2k_error *e = NULL;
-		note(op->on_event, op->ctx, "deleting the failed stack %s", op->name);
-		if (delete_and_wait(op, id, &e) < 0) {
-			i2k_error_wrap(err, "deleting the failed stack too failed: %s", e->msg);
-			i2k_error_free(e);
-		}
-		i2k_aws_set_uninterruptible(false);
+	if (!*created) {
+		*live = !final->status || strcmp(final->status, "UPDATE_ROLLBACK_COMPLETE") != 0;
+		return -1;
 	}
+	if (i2k_cfn_status_class(final->status) == I2K_CFN_GONE) {
+		*live = false;
+		return -1;
+	}
+	/* a failed (or abandoned) create holds nothing useful: remove it */
+	i2k_aws_set_uninterruptible(true);
+	struct i2k_error *e = NULL;
+	note(op->on_event, op->ctx, "deleting the failed stack %s", op->name);
+	if (delete_and_wait(op, id, &e) < 0) {
+		note(op->on_event, op->ctx, "deleting the failed stack %s failed too: %s", op->name,
+		     e->msg);
+		i2k_error_free(e);
+	} else {
+		*live = false;
+	}
+	i2k_aws_set_uninterruptible(false);
 	return -1;
 }
 
@@ -532,7 +546,8 @@ static int deploy(const struct i2k_service *m, const struct i2k_environment *env
 	op.body = env_body;
 	op.tags = env_tags;
 	op.ntags = 1;
-	if (apply_stack(&op, &envst, &created, &nochg, err) < 0) {
+	bool live = false;
+	if (apply_stack(&op, &envst, &created, &nochg, &live, err) < 0) {
 		i2k_error_wrap(err, "environment stack %s", env_name);
 		goto out;
 	}
@@ -569,17 +584,23 @@ static int deploy(const struct i2k_service *m, const struct i2k_environment *env
 		if (i2k_stack_service_template(m, env, &sin, &body, err) < 0)
 			goto out;
 		op.body = body;
-		int r = apply_stack(&op, &st, &c1, &n1, err);
+		int r = apply_stack(&op, &st, &c1, &n1, &live, err);
 		i2k_cfn_stack_clear(&st);
-		if (r < 0)
+		if (r < 0) {
+			ami_in_use = live;
 			goto out;
+		}
 		sin.detach_data_volume = false;
 	}
 	if (i2k_stack_service_template(m, env, &sin, &svc_body, err) < 0)
 		goto out;
 	op.body = svc_body;
-	if (apply_stack(&op, &svcst, &res->created, &res->no_changes, err) < 0)
+	if (apply_stack(&op, &svcst, &res->created, &res->no_changes, &live, err) < 0) {
+		ami_in_use = live;
+		if (live && res->ami_built)
+			dnote(o, "AMI %s is kept: the stack may still use it", res->ami);
 		goto out;
+	}
 	ami_in_use = true;
 	res->stack_id = i2k_xstrdup(svcst.id);
 	res->status = i2k_xstrdup(svcst.status);
@@ -604,8 +625,7 @@ out:
 		dnote(o, "deregistering AMI %s (pushed by this deploy, used by no stack)",
 		      res->ami);
 		if (remove_ami(a, res->ami, snap, NULL, &e) < 0) {
-			i2k_error_wrap(err, "removing the unused AMI %s failed too: %s", res->ami,
-				       e->msg);
+			dnote(o, "removing the unused AMI %s failed too: %s", res->ami, e->msg);
 			i2k_error_free(e);
 		}
 	}

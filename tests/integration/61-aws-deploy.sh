@@ -423,6 +423,9 @@ aws_py moto-vpc-leftovers test
 assert_exit destroy-all 0 "$I2KIT" destroy --provider aws -e "$W/env.yml" --all --endpoint-url "$MOTO_URL"
 assert_eq destroy-all-env-stack-gone none "$(aws_py stack-status test)"
 assert_exit destroy-needs-env 2 "$I2KIT" destroy --provider aws -s "$W/web.yml"
+assert_exit deploy-local-options-refused 2 "$I2KIT" deploy --provider aws --detach -s "$W/web.yml" -e "$W/env.yml"
+assert_exit deploy-aws-needs-env 2 "$I2KIT" deploy --provider aws --endpoint-url "$MOTO_URL" "${FETCH[@]}" -s "$W/web.yml"
+assert_contains deploy-aws-needs-env-message "$T_OUT" "needs an environment"
 
 # ---- a CreateStack refused at once: the AMI pushed for it is removed (last:
 # moto's stuck record of the refused stack breaks its DescribeStacks listing)
