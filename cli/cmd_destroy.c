@@ -49,7 +49,8 @@ int i2k_cmd_destroy(int argc, char **argv)
 			       "       i2kit destroy SERVICE... | --all\n\n"
 			       "Powers a deployed service's VMs off (ACPI, then killed after a\n"
 			       "timeout), closes its ports and removes its state. A stateful\n"
-			       "service's data disk is kept unless --volumes.\n");
+			       "service's data disk is kept unless --volumes.\n"
+			       "(AWS: i2kit destroy --provider aws --help)\n");
 			free(services);
 			return 0;
 		}

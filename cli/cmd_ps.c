@@ -81,7 +81,8 @@ int i2k_cmd_ps(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf("Usage: i2kit ps [--json]\n\nLists the services deployed with the "
-			       "local provider and their replicas.\n");
+			       "local provider and their replicas.\n(AWS: i2kit ps --provider aws "
+			       "--help)\n");
 			return 0;
 		}
 		if (strcmp(argv[i], "--json") == 0)
