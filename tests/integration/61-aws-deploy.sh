@@ -397,6 +397,33 @@ PROXY_ARGS=()
 assert_eq unhealthy-exit-3 3 "$rc"
 assert_contains unhealthy-message "$(cat "$W/uh.out.err")" "1 of 2 targets healthy after 3 s; i-2 is unhealthy: Target.FailedHealthChecks"
 
+# ---- Ctrl-C while a create runs: the stack is deleted, the AMI removed, exit 130 ----------
+# (canned: moto's creates finish at once, so the stack is kept CREATE_IN_PROGRESS
+# for two polls; the first DescribeStacks — does it exist? — and the ones of the
+# deletion reach moto)
+sed 's/<StackStatus>UPDATE_ROLLBACK_COMPLETE</<StackStatus>CREATE_IN_PROGRESS</; s/web-test/api-test/g' \
+	"$W/failed-stacks.xml" >"$W/busy-stacks.xml"
+sed 's/^name: web$/name: api/' "$W/web.yml" >"$W/api.yml"
+rm -f "$W/int.log"
+proxy_start "$W/int.log" --reply "DescribeStacks:api-test=-" --reply "DescribeStacks:api-test=$W/busy-stacks.xml" \
+	--reply "DescribeStacks:api-test=$W/busy-stacks.xml" --reply "DescribeStacks:api-test=-"
+"$I2KIT" deploy --provider aws --endpoint-url "$PX_URL" "${FETCH[@]}" -s "$W/api.yml" -e "$W/env.yml" \
+	>"$W/int.out" 2>&1 &
+pid=$!
+for i in $(seq 1 600); do
+	[ "$(jq -r 'select(.fault=="reply") | .n' "$W/int.log" 2>/dev/null | wc -l)" -ge 2 ] && break
+	sleep 0.1
+done
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+proxy_stop
+assert_eq interrupt-exit-130 130 "$rc"
+assert_contains interrupt-deletes-stack "$(cat "$W/int.out")" "deleting the failed stack api-test"
+assert_eq interrupt-stack-gone none "$(aws_py stack-status api-test)"
+assert_eq interrupt-ami-pushed 1 "$(jq -r 'select(.op=="RegisterImage" and .status==200) | .n' "$W/int.log" | wc -l)"
+assert_eq interrupt-ami-removed 0 "$(aws_py images api test)"
+
 # ---- a wrong secret ----------------------------------------------------------------------------
 stacks0=$(aws_py stack-names)
 assert_exit wrong-secret-exit-3 3 env AWS_SECRET_ACCESS_KEY=not-the-secret-xyz \
