@@ -55,9 +55,7 @@ I2KIT=${I2KIT:-$REPO/i2kit}
 PY=$(moto_python)
 W=$(t_tmpdir)
 
-for tool in jq; do
-	command -v $tool >/dev/null || t_skip_is_fail "tool-$tool" "$tool is not installed"
-done
+command -v jq >/dev/null || t_skip_is_fail tool-jq "jq is not installed"
 if ! moto_start "$W/moto" 2>"$W/moto-start.err"; then
 	t_skip_is_fail moto-start "$(cat "$W/moto-start.err")"
 	t_done
@@ -410,7 +408,7 @@ proxy_start "$W/int.log" --reply "DescribeStacks:api-test=-" --reply "DescribeSt
 "$I2KIT" deploy --provider aws --endpoint-url "$PX_URL" "${FETCH[@]}" -s "$W/api.yml" -e "$W/env.yml" \
 	>"$W/int.out" 2>&1 &
 pid=$!
-for i in $(seq 1 600); do
+for _ in $(seq 1 600); do
 	[ "$(jq -r 'select(.fault=="reply") | .n' "$W/int.log" 2>/dev/null | wc -l)" -ge 2 ] && break
 	sleep 0.1
 done
