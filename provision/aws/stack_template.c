@@ -627,6 +627,9 @@ static void stateful(struct svc_ctx *x)
 			       PACK("{s:o,s:i,s:s,s:o}", "AvailabilityZone",
 				    getatt("Instance", "AvailabilityZone"), "Size", (int)gib,
 				    "VolumeType", "gp3", "Tags", tags(x->svc, x->env, false)));
+	if (x->in->data_snapshot_id)
+		put(json_object_get(vol, "Properties"), "SnapshotId",
+		    json_string(x->in->data_snapshot_id));
 	put(vol, "DeletionPolicy", json_string("Snapshot"));
 	put(vol, "UpdateReplacePolicy", json_string("Snapshot"));
 	add_resource(x->root, "DataVolume", vol);

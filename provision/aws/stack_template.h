@@ -94,9 +94,15 @@
  *     ElasticIp               AWS::EC2::EIP (domain vpc) on the instance
  *     DataVolume              AWS::EC2::Volume gp3 of in->data_volume_gib
  *                             (0 → I2K_STACK_DEFAULT_DATA_GIB) in the
- *                             instance's zone; DeletionPolicy and
- *                             UpdateReplacePolicy Snapshot, so its data
- *                             outlives the stack
+ *                             instance's zone, from in->data_snapshot_id when
+ *                             set; DeletionPolicy and UpdateReplacePolicy
+ *                             Snapshot, so its data outlives the stack. The
+ *                             guest init mounts only an ext4 labelled
+ *                             "i2kit-data" (initrd/init/datadisk.h), so deploy
+ *                             should pass a snapshot holding one (the empty
+ *                             file system provision/local/datadisk.h writes,
+ *                             pushed with the EBS direct APIs); a blank volume
+ *                             is attached but never mounted.
  *     DataVolumeAttachment    as I2K_STACK_DATA_DEVICE
  *     InstanceSecurityGroup   (with ports) ingress TCP on each instance port
  *                             from 0.0.0.0/0 when public, else from the
@@ -172,12 +178,14 @@ struct i2k_stack_service_inputs {
 	const char *vpc_id;    /* from the environment stack's outputs or
 				  environment.yml; NULL → Parameter VpcId */
 	const char *const *subnets;
-	size_t nsubnets;	  /* 0 → Parameter SubnetIds */
-	const char *internal_sg;  /* environment stack's internal security group;
-				     NULL → Parameter InternalSecurityGroupId */
-	unsigned data_volume_gib; /* stateful; 0 → I2K_STACK_DEFAULT_DATA_GIB */
-	bool detach_data_volume;  /* stateful: leave DataVolumeAttachment out (see
-				     "Stateful updates" above) */
+	size_t nsubnets;	      /* 0 → Parameter SubnetIds */
+	const char *internal_sg;      /* environment stack's internal security group;
+					 NULL → Parameter InternalSecurityGroupId */
+	unsigned data_volume_gib;     /* stateful; 0 → I2K_STACK_DEFAULT_DATA_GIB */
+	const char *data_snapshot_id; /* stateful: the data volume's initial
+					 content (SnapshotId); NULL → blank */
+	bool detach_data_volume;      /* stateful: leave DataVolumeAttachment out (see
+					 "Stateful updates" above) */
 };
 
 /* Stack names: environment stack "ENV", service stack "SERVICE-ENV". Caller

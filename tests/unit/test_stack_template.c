@@ -415,6 +415,7 @@ TEST(stateful_instance_eip_volume)
 	CHECK(eq_at(j, R "DataVolume.Properties.AvailabilityZone",
 		    "{\"Fn::GetAtt\":[\"Instance\",\"AvailabilityZone\"]}"));
 	CHECK_STR(str_at(j, R "DataVolume.DeletionPolicy"), "Snapshot");
+	CHECK(at(j, R "DataVolume.Properties.SnapshotId") == NULL);
 	CHECK(eq_at(j, R "DataVolumeAttachment.Properties",
 		    "{\"InstanceId\":{\"Ref\":\"Instance\"},\"VolumeId\":{\"Ref\":\"DataVolume\"},"
 		    "\"Device\":\"/dev/xvdf\"}"));
@@ -435,10 +436,12 @@ TEST(stateful_instance_eip_volume)
 	/* the first step of an update that replaces the instance */
 	in.detach_data_volume = true;
 	in.data_volume_gib = 0;
+	in.data_snapshot_id = "snap-0a1";
 	j = service_json(db_stateful, ENV_AWS, &in);
 	CHECK(at(j, R "DataVolumeAttachment") == NULL);
 	CHECK(at(j, R "DataVolume") != NULL);
 	CHECK_INT(int_at(j, R "DataVolume.Properties.Size"), I2K_STACK_DEFAULT_DATA_GIB);
+	CHECK_STR(str_at(j, R "DataVolume.Properties.SnapshotId"), "snap-0a1");
 	json_decref(j);
 
 	SERVICE_ERR("name: db\nstateful: true\ncontainers: {pg: {image: x, ports: "
