@@ -64,14 +64,14 @@ fi
 on_exit "moto_stop '$W/moto'"
 
 proxy_start() { # LOG [awsproxy options] → sets PX_URL PX_PID
-	local log=$1 d i
+	local log=$1 d
 	shift
 	d=$(mktemp -d "$W/px.XXXX")
 	"$PY" "$REPO/fixtures/awsproxy.py" --upstream "$MOTO_URL" --port-file "$d/port" \
 		--log "$log" "$@" >/dev/null 2>"$d/err" &
 	PX_PID=$!
 	on_exit "kill $PX_PID"
-	for i in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.1; done
+	for _ in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.1; done
 	PX_URL=http://127.0.0.1:$(cat "$d/port")
 }
 proxy_stop() { kill "$PX_PID" 2>/dev/null || true; wait "$PX_PID" 2>/dev/null || true; }
