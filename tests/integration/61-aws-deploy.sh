@@ -265,7 +265,16 @@ assert_exit plain-ps-before 0 "$I2KIT" ps --provider aws -e "$W/env.yml" --endpo
 assert_contains ps-lists-web "$T_OUT" "web"
 
 # ---- unchanged redeploy: nothing built or pushed ------------------------------------
+# (moto updates a stack even when nothing changed; AWS answers this, canned:)
+cat >"$W/noupdates.xml" <<XML
+<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>
+<Code>ValidationError</Code><Message>No updates are to be performed.</Message></Error>
+<RequestId>canned</RequestId></ErrorResponse>
+XML
+PROXY_ARGS=(--reply "UpdateStack:web-test=$W/noupdates.xml")
 deploy "$W/same.log" "$W/same.out" -s "$W/web.yml" -e "$W/env.yml"
+PROXY_ARGS=()
+assert_contains same-no-updates-is-success "$(cat "$W/same.out.err")" "stack web-test: no updates are to be performed"
 assert_eq same-exit 0 "$rc"
 assert_eq same-nothing-pushed 0 "$(jq -r 'select(.op=="StartSnapshot" or .op=="RegisterImage") | .n' "$W/same.log" | wc -l)"
 assert_contains same-ami-reused "$(cat "$W/same.out.err")" "$AMI1"
