@@ -12,6 +12,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "provision/aws/datasnap.h"
 #include "provision/aws/ec2.h"
 #include "provision/aws/fleet.h"
 #include "provision/aws/stack_template.h"
@@ -511,7 +512,8 @@ static int deploy(const struct i2k_service *m, const struct i2k_environment *env
 		  struct i2k_error **err)
 {
 	const struct i2k_aws *a = o->aws;
-	_cleanup_free_ char *snap = NULL;
+	_cleanup_free_ char *snap = NULL, *data_snap = NULL;
+	bool data_made = false;
 	if (ensure_ami(m, env, o, &res->ami, &snap, &res->ami_built, err) < 0)
 		return i2k_error_wrap(err, "the AMI of %s", m->name);
 	bool ami_in_use = !res->ami_built;
@@ -573,6 +575,13 @@ static int deploy(const struct i2k_service *m, const struct i2k_environment *env
 	op.tags = svc_tags;
 	op.ntags = 2;
 	res->stack = i2k_xstrdup(svc_name);
+	if (m->stateful) {
+		dnote(o, "the data volume's initial snapshot (empty ext4 \"i2kit-data\")");
+		if (i2k_aws_data_snapshot(a, m->name, env->name, I2K_STACK_DEFAULT_DATA_GIB,
+					  &data_snap, &data_made, err) < 0)
+			goto out;
+		sin.data_snapshot_id = data_snap;
+	}
 	if (m->stateful && stateful_needs_detach(a, svc_name, res->ami)) {
 		/* step 1 of a stateful update (stack_template.h): the old
 		 * instance lets go of the data volume before it is replaced */
@@ -628,6 +637,12 @@ out:
 			dnote(o, "removing the unused AMI %s failed too: %s", res->ami, e->msg);
 			i2k_error_free(e);
 		}
+	}
+	if (rc < 0 && data_made && !ami_in_use) {
+		/* made for a stack that never came to be */
+		i2k_aws_set_uninterruptible(true);
+		i2k_ec2_delete_snapshot(a, NULL, data_snap, NULL);
+		i2k_aws_set_uninterruptible(false);
 	}
 	strv_free(zones, nz);
 	strv_free(subnets, nsub);
@@ -685,6 +700,19 @@ static int destroy_service(const struct i2k_aws_destroy_request *rq, const char 
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = remove_ami(rq->aws, imgs[i].id, imgs[i].snapshot_id, done, err);
 	i2k_ec2_images_free(imgs, n);
+	char **ds = NULL;
+	size_t nds = 0;
+	if (rc == 0)
+		rc = i2k_aws_data_snapshots(rq->aws, service, rq->env, &ds, &nds, err);
+	for (size_t i = 0; rc == 0 && i < nds; i++) {
+		rc = i2k_ec2_delete_snapshot(rq->aws, NULL, ds[i], err);
+		if (rc == 0)
+			json_array_append_new(
+			    done,
+			    json_sprintf("snapshot %s deleted (the data volume's initial one)",
+					 ds[i]));
+	}
+	strv_free(ds, nds);
 	return rc;
 }
 

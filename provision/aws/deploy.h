@@ -15,7 +15,9 @@
  *     internal security group.
  *  3. the service stack "SERVICE-ENV" is created or updated with the AMI,
  *     stack tags i2kit:service and i2kit:environment, user data
- *     {"i2kit":{"environment":ENV,"service":SERVICE}}. A stateful service
+ *     {"i2kit":{"environment":ENV,"service":SERVICE}}; a stateful
+ *     service's data volume starts from its empty-ext4 snapshot
+ *     (datasnap.h, made once, reused). A stateful service
  *     whose instance runs another AMI is updated in two steps, first with
  *     the data volume detached (stack_template.h). While an operation
  *     runs its events are passed to on_stack_event as they come. A stack
@@ -42,8 +44,9 @@
  * Destroy (i2k_aws_destroy): DeleteStack of SERVICE-ENV, waiting for
  * DELETE_COMPLETE with its events; then every AMI tagged i2kit:service =
  * SERVICE and i2kit:environment = ENV is deregistered and its snapshots
- * deleted. With all: every service stack of the environment (stack tag
- * i2kit:environment) the same way, then the environment stack.
+ * deleted, and the data volume's initial snapshot too (the snapshot
+ * CloudFormation takes of the data volume itself is kept). With all: every service stack of the
+ * environment (stack tag i2kit:environment) the same way, then the environment stack.
  *
  * Ps (i2k_aws_ps): the service stacks (stack tag i2kit:service) of one
  * environment or of all, as JSON: [{service, environment, stack, status,

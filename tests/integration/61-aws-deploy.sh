@@ -135,6 +135,9 @@ elif what == "moto-vpc-leftovers":
         for a in r["Associations"]:
             ec2.disassociate_route_table(AssociationId=a["RouteTableAssociationId"])
         ec2.delete_route_table(RouteTableId=r["RouteTableId"])
+elif what == "data-snapshots":   # snapshots tagged i2kit:data=SERVICE-ENV
+    f = [{"Name": "tag:i2kit:data", "Values": [args[0]]}]
+    print(" ".join(s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=f)["Snapshots"]))
 elif what == "stack-names":
     print(" ".join(sorted(s["StackName"] for s in cf.describe_stacks()["Stacks"])))
 PY
@@ -325,6 +328,11 @@ assert_eq stateful-create-exit 0 "$rc"
 DT=$(sent_template "$W/db.log" CreateStack db-test)
 assert_eq stateful-resources "AWS::EC2::EIP AWS::EC2::Instance AWS::EC2::SecurityGroup AWS::EC2::Volume AWS::EC2::VolumeAttachment" \
 	"$(jq -r '[.Resources[].Type] | sort | join(" ")' <<<"$DT")"
+DSNAP=$(jq -r '.Resources.DataVolume.Properties.SnapshotId' <<<"$DT")
+assert_contains stateful-data-snapshot-sent "$DSNAP" "snap-"
+assert_eq stateful-data-snapshot-tagged "$DSNAP" "$(aws_py data-snapshots db-test)"
+assert_eq stateful-data-snapshot-started "10 db-test" \
+	"$(jq -r 'select(.op=="StartSnapshot") | select(any(.json.Tags[]?; .Key=="i2kit:data")) | "\(.json.VolumeSize) \(.json.Tags[] | select(.Key=="i2kit:data") | .Value)"' "$W/db.log")"
 assert_eq stateful-no-health-wait 0 "$(jq -r 'select(.op=="DescribeTargetHealth") | .n' "$W/db.log" | wc -l)"
 assert_contains stateful-endpoint "$(jq -r '.urls[0]' "$W/db.json")" ":5432"
 deploy "$W/db2.log" "$W/db2.json" -s "$W/db2.yml" -e "$W/env.yml" --json
@@ -338,9 +346,13 @@ assert_eq stateful-update-step1-detached "false $DB2AMI" \
 assert_eq stateful-update-step2-attached "true $DB2AMI" \
 	"$(jq -c 'select(.op=="UpdateStack" and .form.StackName=="db-test") | .form.TemplateBody | fromjson' "$W/db2.log" | tail -1 |
 		jq -r '"\(.Resources | has("DataVolumeAttachment")) \(.Resources.Instance.Properties.ImageId)"')"
+assert_eq stateful-update-same-data-snapshot "$DSNAP $DSNAP" \
+	"$(jq -c 'select(.op=="UpdateStack" and .form.StackName=="db-test") | .form.TemplateBody | fromjson' "$W/db2.log" |
+		jq -r '.Resources.DataVolume.Properties.SnapshotId' | tr '\n' ' ' | sed 's/ $//')"
 assert_exit stateful-destroy 0 "$I2KIT" destroy --provider aws -s "$W/db.yml" -e "$W/env.yml" --endpoint-url "$MOTO_URL"
 assert_eq stateful-destroy-stack-gone none "$(aws_py stack-status db-test)"
 assert_eq stateful-destroy-amis-gone 0 "$(aws_py images db test)"
+assert_eq stateful-destroy-data-snapshot-gone 0 "$(aws_py snapshot-exists "$DSNAP")"
 
 # ---- a failing update (canned: moto cannot fail one) -------------------------------------
 STACK_ID=$("$PY" -c "import boto3,sys; print(boto3.client('cloudformation',endpoint_url='$MOTO_URL',region_name='us-east-1').describe_stacks(StackName='web-test')['Stacks'][0]['StackId'])")
