@@ -135,6 +135,23 @@ elif what == "moto-vpc-leftovers":
         for a in r["Associations"]:
             ec2.disassociate_route_table(AssociationId=a["RouteTableAssociationId"])
         ec2.delete_route_table(RouteTableId=r["RouteTableId"])
+elif what == "ext4-label":       # SNAP → the volume label of the ext4 in block 0
+    # moto rejects boto3's own signed EBS GETs (as in awscheck.py readback):
+    # authentication is off for this read only
+    import urllib.request
+    def auth(on):
+        urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset-auth",
+            data=b"0" if on else b"1000000000", method="POST", headers={"Content-Type": "text/plain"})).read()
+    auth(False)
+    try:
+        ebs = boto3.client("ebs", **kw)
+        blocks = ebs.list_snapshot_blocks(SnapshotId=args[0])["Blocks"]
+        b0 = [b for b in blocks if b["BlockIndex"] == 0]
+        data = ebs.get_snapshot_block(SnapshotId=args[0], BlockIndex=0, BlockToken=b0[0]["BlockToken"])["BlockData"].read() if b0 else b""
+    finally:
+        auth(True)
+    sb = data[1024:2048]
+    print(sb[120:136].rstrip(b"\0").decode() if len(sb) == 1024 and sb[56:58] == b"\x53\xef" else "not-ext4")
 elif what == "data-snapshots":   # snapshots tagged i2kit:data=SERVICE-ENV
     f = [{"Name": "tag:i2kit:data", "Values": [args[0]]}]
     print(" ".join(s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=f)["Snapshots"]))
@@ -333,6 +350,7 @@ assert_contains stateful-data-snapshot-sent "$DSNAP" "snap-"
 assert_eq stateful-data-snapshot-tagged "$DSNAP" "$(aws_py data-snapshots db-test)"
 assert_eq stateful-data-snapshot-started "10 db-test" \
 	"$(jq -r 'select(.op=="StartSnapshot") | select(any(.json.Tags[]?; .Key=="i2kit:data")) | "\(.json.VolumeSize) \(.json.Tags[] | select(.Key=="i2kit:data") | .Value)"' "$W/db.log")"
+assert_eq stateful-data-snapshot-is-ext4-i2kit-data i2kit-data "$(aws_py ext4-label "$DSNAP")"
 assert_eq stateful-no-health-wait 0 "$(jq -r 'select(.op=="DescribeTargetHealth") | .n' "$W/db.log" | wc -l)"
 assert_contains stateful-endpoint "$(jq -r '.urls[0]' "$W/db.json")" ":5432"
 deploy "$W/db2.log" "$W/db2.json" -s "$W/db2.yml" -e "$W/env.yml" --json
