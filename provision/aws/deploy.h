@@ -37,20 +37,24 @@
  * deleted when the service stack was not created or updated with it (a
  * refused CreateStack/UpdateStack, a failed operation, a failed
  * environment stack). An update that fails is rolled back by
- * CloudFormation to the previous version, which keeps running. The
- * environment stack stays (shared by the environment's services; `destroy
+ * CloudFormation to the previous version, which keeps running. When the
+ * outcome is unknown (a stack wait that timed out or was interrupted on
+ * an update) the AMI is kept, since the stack may still use it; an
+ * interrupted create is deleted like a failed one. The environment stack
+ * stays (shared by the environment's services; `destroy
  * --all` removes it).
  *
  * Destroy (i2k_aws_destroy): DeleteStack of SERVICE-ENV, waiting for
  * DELETE_COMPLETE with its events; then every AMI tagged i2kit:service =
  * SERVICE and i2kit:environment = ENV is deregistered and its snapshots
  * deleted, and the data volume's initial snapshot too (the snapshot
- * CloudFormation takes of the data volume itself is kept). With all: every service stack of the
- * environment (stack tag i2kit:environment) the same way, then the environment stack.
+ * CloudFormation takes of the data volume itself is kept). With all:
+ * every service stack of the environment (stack tag i2kit:environment)
+ * the same way, then the environment stack.
  *
  * Ps (i2k_aws_ps): the service stacks (stack tag i2kit:service) of one
  * environment or of all, as JSON: [{service, environment, stack, status,
- * endpoint, dns_name, ami?, desired, instances: [{id, lifecycle, health,
+ * endpoint, dns_name, desired, instances: [{id, lifecycle, health,
  * state, zone, image, private_ip, public_ip, target_health}]}].
  */
 #ifndef I2K_PROVISION_AWS_DEPLOY_H
