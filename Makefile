@@ -147,6 +147,8 @@ deps:
 		$$(grep -hv '^#' packages.txt $$(ls fixtures/PACKAGES 2>/dev/null))
 	@# the AWS tests' emulator (Debian has no python3-moto)
 	python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install 'moto[server]' boto3
+	@# the CloudFormation linter 62-aws-template checks every template with
+	command -v cfn-lint >/dev/null || python3 -m pip install cfn-lint
 
 # The guest init ships with the program: i2kit finds its OCI archive in
 # ../share/i2kit next to its bin/ (builder/assemble/initimg.h).

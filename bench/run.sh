@@ -7,6 +7,8 @@
 #   BOOT_RUNS   boots per boot kind (default 3)
 #   BENCH_MEM   0 skips the --mem bisection (default 1)
 #   BENCH_BIG   0 skips the 4x workload (default 1)
+#   BENCH_SCALE 0 skips the ext4 data / file-count scaling rows (default 1);
+#               SCALE_RUNS rounds of them (default 3)
 #
 # Leaves nothing running: the registries and every QEMU are stopped on exit.
 # Results: stdout and build/bench/results.txt; raw samples in build/bench/*.t.
@@ -134,6 +136,11 @@ cold_pull() { rm -rf "$B/cold" && for r in $IMAGES; do "$I2K" cache pull --cache
 export IMAGES
 export -f cold_build cold_pull
 
+# warm rebuild, modules: auto, after a change that does not touch the kernel
+# image (the onboot command differs every time: nothing can be reused whole)
+sed 's/modules: all/modules: auto/' "$B/ref.yml" >"$B/auto.yml"
+"$I2K" build --offline --cache "$C" --name auto --dir "$B/o-auto" "$B/auto.yml" >/dev/null 2>&1
+
 log "build measures: $RUNS interleaved rounds"
 for i in $(seq "$RUNS"); do
 	log "round $i/$RUNS"
@@ -146,6 +153,8 @@ for i in $(seq "$RUNS"); do
 	sample refz "${I2KB[@]}" --format raw-efi --format qcow2-efi --compress zstd --dir "$B/o-refz"
 	sample cold bash -c cold_build
 	sample pull bash -c cold_pull
+	sed "s/hello from onboot/hello $i/" "$B/auto.yml" >"$B/auto-$i.yml"
+	sample auto "$I2K" build --offline --cache "$C" --name auto --dir "$B/o-auto" "$B/auto-$i.yml"
 done
 
 # ---- 4x workload: the reference plus a service image holding three more
@@ -172,6 +181,58 @@ if [ "${BENCH_BIG:-1}" != 0 ]; then
 	rm -rf "$G/b" "$G/o"
 fi
 ref_mib=$(($(stat -c %s "$CPIO") >> 20))
+
+# ---- scaling: an ext4 root of 512 MiB vs 2 GiB of data, and 25,000 vs
+# 100,000 files (synthetic images, umoci-packed, pulled from the registry);
+# BENCH_SCALE=0 skips it. Time should grow linearly, RSS stay flat. ------------
+if [ "${BENCH_SCALE:-1}" != 0 ]; then
+	log "scaling workloads (ext4 root: 0.5 vs 2 GiB, 25k vs 100k files)"
+	Sd=$B/scale
+	rm -rf "$Sd" && mkdir -p "$Sd"
+	skopeo copy -q "oci:$B/oci:busybox" "oci:$Sd/oci:base"
+	# scale_image NAME KIND N: KIND data → N MiB in 64 MiB files of varied,
+	# compressible bytes; KIND files → N files of 1..4 KiB in 100 dirs
+	scale_image() {
+		umoci unpack --rootless --image "$Sd/oci:base" "$Sd/u" >/dev/null
+		python3 - "$Sd/u/rootfs/data" "$2" "$3" <<'PY'
+import os, sys, random
+root, kind, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(root)
+rnd = random.Random(7)
+if kind == "data":
+    block = bytes(rnd.getrandbits(8) for _ in range(1 << 14)) * 16  # 256 KiB
+    for i in range(n // 64):
+        with open(f"{root}/blob{i}", "wb") as f:
+            for j in range(256):
+                f.write(block[j:] + block[:j])
+else:
+    for i in range(n):
+        d = f"{root}/d{i % 100}"
+        if i < 100:
+            os.makedirs(d)
+        with open(f"{d}/f{i}", "wb") as f:
+            f.write((b"%d " % i) * rnd.randint(200, 800))
+PY
+		umoci repack --image "$Sd/oci:base" "$Sd/u" >/dev/null
+		rm -rf "$Sd/u"
+		skopeo copy -q --dest-tls-verify=false "oci:$Sd/oci:base" "docker://$REG_PLAIN/bench/$1:1"
+		skopeo copy -q "oci:$B/oci:busybox" "oci:$Sd/oci:base" # back to the plain base
+		"$I2K" cache pull --cache "$C" "$REG_PLAIN/bench/$1:1" >/dev/null 2>&1
+		sed "s|^services:|services:\n  - name: $1\n    image: $REG_PLAIN/bench/$1:1\n    command: [\"/bin/true\"]|" \
+			"$B/auto.yml" >"$Sd/$1.yml"
+	}
+	scale_image data512 data 512
+	scale_image data2g data 2048
+	scale_image files25k files 25000
+	scale_image files100k files 100000
+	for i in $(seq "${SCALE_RUNS:-3}"); do
+		for w in data512 data2g files25k files100k; do
+			sample "s-$w" "$I2K" build --offline --cache "$C" --name "$w" --dir "$Sd/o" \
+				--format raw-efi --root ext4 "$Sd/$w.yml"
+			rm -rf "$Sd/o"
+		done
+	done
+fi
 
 # ---- boots --------------------------------------------------------------------
 log "boot measures: $BOOT_RUNS boots of each kind (TCG)"
@@ -272,6 +333,14 @@ row() { printf '%-52s %8s   %s\n' "$@"; }
 	else
 		row "peak RSS (4x workload skipped)" "" "ref gzip $(($(rss ref) / 1024)) MiB, zstd $(($(rss refz) / 1024)) MiB"
 	fi
+	row "warm rebuild, modules auto, kernel image unchanged" "$(wall auto)s" \
+		"$(cpu auto) cpu s, RSS $(($(rss auto) / 1024)) MiB; target <= 0.15 s"
+	if [ "${BENCH_SCALE:-1}" != 0 ]; then
+		row "ext4 root (raw-efi --root ext4): 2 GiB / 0.5 GiB of data" "$(ratio "$(wall s-data2g)" "$(wall s-data512)")" \
+			"$(wall s-data512)s -> $(wall s-data2g)s (linear: 4.00), cpu $(cpu s-data512) -> $(cpu s-data2g) s, ratio $(ratio "$(cpu s-data2g)" "$(cpu s-data512)"); RSS $(($(rss s-data512) / 1024)) -> $(($(rss s-data2g) / 1024)) MiB, ratio $(ratio "$(rss s-data2g)" "$(rss s-data512)") (flat: 1.00)"
+		row "  100,000 / 25,000 files" "$(ratio "$(wall s-files100k)" "$(wall s-files25k)")" \
+			"$(wall s-files25k)s -> $(wall s-files100k)s (linear: 4.00), cpu $(cpu s-files25k) -> $(cpu s-files100k) s, ratio $(ratio "$(cpu s-files100k)" "$(cpu s-files25k)"); RSS $(($(rss s-files25k) / 1024)) -> $(($(rss s-files100k) / 1024)) MiB, ratio $(ratio "$(rss s-files100k)" "$(rss s-files25k)") (flat: 1.00)"
+	fi
 	echo "boot (TCG, --mem 512, modules auto; median of $BOOT_RUNS; seconds from 'i2kit run'):"
 	printf '  %-8s %6s %9s %9s %9s %9s %9s\n' kind qemu "firmware" "kernel" "init" "services" "answer"
 	printf '  %-8s %6s %9s %9s %9s %9s %9s\n' "" "(start)" "+decomp." "->init" "->svc" "->answer" "(total)"
@@ -282,7 +351,7 @@ row() { printf '%-52s %8s   %s\n' "$@"; }
 	echo "  targets: initrd answer <= 2.0 s, efi <= 4 s"
 	echo "smallest --mem that serves the web example (kernel+initrd): $mem_min; target <= 64 MB"
 } | tee "$B/results.txt"
-rm -rf "$B/std" "$B/cold" "$B/o-"* "$B/raw"
+rm -rf "$B/std" "$B/cold" "$B/o-"* "$B/raw" "$B/scale"
 # AWS: push throughput against moto (--jobs 1, 8, 64) and build --push vs
 # build + push; BENCH_AWS=0 skips it.
 if [ "${BENCH_AWS:-1}" != 0 ]; then

@@ -61,16 +61,30 @@ static void help(void)
 	       "  --pull                  re-resolve tags even when cached\n"
 	       "  --keep-init             keep linuxkit/init, runc, containerd in init:\n"
 	       "                          (default: replaced by i2kit's own init)\n"
+	       "  --no-sbom               no SPDX SBOM (default: /sbom.spdx.json in the root\n"
+	       "                          and NAME.spdx.json beside the outputs)\n"
 	       "  --cache DIR             image cache (default $I2KIT_CACHE or ~/.cache/i2kit)\n"
 	       "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	       "  --ca-file PEM           extra CA certificates for registries\n"
+	       "  --mirror REG=URL        try the mirror URL before registry REG, e.g.\n"
+	       "                          docker.io=https://mirror.lan (repeatable)\n"
+	       "  --mirrors-file F        REG=URL lines (default $I2KIT_MIRRORS_FILE)\n"
+	       "  --verify-key KEY.pub    require every image's cosign signature to verify\n"
+	       "                          with this key (repeatable: any key; the YAML's\n"
+	       "                          i2kit-verify: names keys per image)\n"
 	       "  --json                  print the files written and the images used (with\n"
 	       "                          their digests) as JSON on stdout; errors as JSON\n"
 	       "                          on stderr\n"
 	       "  -q, --quiet             no progress or summary (errors only)\n"
-	       "  -v, --verbose           a line per blob pulled\n"
+	       "  -v, --verbose           progress adds a line per blob pulled\n"
 	       "  --dry-run               print the merged YAML and stop (nothing is fetched\n"
 	       "                          or written)\n\n"
+	       "Progress goes to stderr. On a terminal: one live area with a line per step\n"
+	       "under way (each image pulled with MiB done/total, speed and ETA; then\n"
+	       "unpack, compress, make disk, write with their sizes), finished steps\n"
+	       "printed above it, the area erased at the end, on Ctrl-C and before an\n"
+	       "error. Otherwise: a line per finished step and, during a long step, at\n"
+	       "most one progress line per 5 s. Nothing with --json or -q.\n\n"
 	       "Formats:\n");
 	for (size_t i = 0; i < n; i++)
 		printf("  %-18s %s\n", f[i].name, f[i].help);
@@ -140,6 +154,7 @@ struct build_args {
 	bool dry_run;
 	const char *output; /* -o FILE|-: the one file of a one-file format */
 	bool keep_init;
+	bool no_sbom;
 };
 
 static void args_clear(struct build_args *a)
@@ -245,8 +260,8 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 			return -1;
 		if (r > 0)
 			continue;
-		if (strcmp(arg, "--keep-init") == 0) {
-			a->keep_init = true;
+		if (strcmp(arg, "--keep-init") == 0 || strcmp(arg, "--no-sbom") == 0) {
+			*(arg[2] == 'k' ? &a->keep_init : &a->no_sbom) = true;
 			continue;
 		}
 		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -409,10 +424,35 @@ static int parse_args(struct build_args *a, int argc, char **argv, bool *help_on
 static void print_note(void *ctx, const char *fmt, va_list ap)
 {
 	(void)ctx;
-	if (i2k_cli_verbosity < 0)
+	char text[1024];
+	vsnprintf(text, sizeof(text), fmt, ap);
+	i2k_cli_note("%s", text);
+}
+
+/* --push aws: the upload is the aws format's WRITE step ("write aws (EBS)"
+ * with the disk bytes passed), the later phases are notes, once each. */
+static void push_progress(const struct i2k_ebs_progress *p, void *ctx)
+{
+	const char **last = ctx;
+	bool upload = strcmp(p->phase, "upload") == 0;
+	if (!upload && *last && strcmp(*last, p->phase) == 0)
 		return;
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	struct i2k_stage_event ev = {.stage = I2K_STAGE_WRITE,
+				     .step = upload ? I2K_STEP_UPDATE : I2K_STEP_END,
+				     .what = "aws (EBS)",
+				     .done = p->written,
+				     .total = p->size};
+	if (upload || (*last && strcmp(*last, "upload") == 0))
+		i2k_cli_stage(&ev, NULL);
+	if (strcmp(p->phase, "complete") == 0)
+		i2k_cli_note("completing the snapshot (%llu blocks sent, %llu zero skipped)",
+			     (unsigned long long)p->blocks_sent,
+			     (unsigned long long)(p->blocks_total - p->blocks_sent));
+	else if (strcmp(p->phase, "wait") == 0)
+		i2k_cli_note("waiting for AWS");
+	else if (strcmp(p->phase, "register") == 0)
+		i2k_cli_note("registering the AMI");
+	*last = p->phase;
 }
 
 /* An environment variable's value, NULL when unset or empty. */
@@ -537,13 +577,18 @@ int i2k_cmd_build(int argc, char **argv)
 			     .ldlinux_c32 = env_path("I2KIT_LDLINUX_C32")}},
 	    .cache_dir = a.fetch.cache_dir,
 	    .fetch = &a.fetch.fetch,
+	    .verify_keys = a.fetch.verify_keys,
+	    .n_verify_keys = a.fetch.n_verify_keys,
 	    .max_root_size = a.max_root,
 	    .keep_init = a.keep_init,
+	    .no_sbom = a.no_sbom,
 	    .note = a.fetch.json ? NULL : print_note,
+	    .progress = {.fn = a.fetch.json ? NULL : i2k_cli_stage},
 	};
 	struct i2k_aws aws;
 	struct i2k_push_dest pd;
 	bool have_aws = false;
+	const char *push_phase = NULL;
 	if (a.push) {
 		if (i2k_cli_aws_resolve(&a.aws, a.aws_debug, &aws, &err) < 0) {
 			args_clear(&a);
@@ -551,13 +596,18 @@ int i2k_cmd_build(int argc, char **argv)
 		}
 		have_aws = true;
 		struct i2k_push_opts po = {.sink = {.replace = a.replace}};
+		if (!a.fetch.json) {
+			po.sink.progress = push_progress;
+			po.sink.progress_ctx = &push_phase;
+		}
 		i2k_push_dest_init(&pd, &aws, &po);
 		rq.out.disk_dest = &pd.dest;
 	}
 	struct i2k_build_result res = {0};
 	int rc = 0;
-	if (i2k_build_run(&rq, &res, &err) < 0 ||
-	    (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
+	int brc = i2k_build_run(&rq, &res, &err);
+	i2k_cli_progress_end();
+	if (brc < 0 || (a.output && deliver_output(res.out.files[0].path, a.output, &err) < 0)) {
 		rc = i2k_cli_fail(err);
 	} else if (a.output) {
 		if (i2k_cli_verbosity >= 0)

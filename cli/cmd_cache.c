@@ -15,6 +15,7 @@
 #include "builder/registry/fetch.h"
 #include "builder/registry/manifest.h"
 #include "builder/registry/ref.h"
+#include "builder/registry/sigverify.h"
 #include "builder/store/store.h"
 #include "cli/common.h"
 
@@ -40,6 +41,10 @@ static void help(void)
 	    "  --pull                  re-resolve tags even when cached\n"
 	    "  --insecure-registry H   allow plain HTTP for host H (repeatable)\n"
 	    "  --ca-file PEM           extra CA certificates for registries\n"
+	    "  --mirror REG=URL        try the mirror URL before registry REG, e.g.\n"
+	    "                          docker.io=https://mirror.lan (repeatable)\n"
+	    "  --mirrors-file F        REG=URL lines (default $I2KIT_MIRRORS_FILE)\n"
+	    "  --verify-key KEY.pub    pull: require a cosign signature verifying with KEY\n"
 	    "  --json                  machine-readable output on stdout (ls, pull)\n\n"
 	    "'i2kit cache VERB --help' describes one verb.\n");
 }
@@ -216,10 +221,21 @@ static int cmd_pull(struct i2k_store *s, struct i2k_cli_fetch *c, char **refs, i
 	_cleanup_(i2k_fetcher_freep) struct i2k_fetcher *f = NULL;
 	if (c->json)
 		c->fetch.registry.progress = NULL;
-	if (i2k_fetcher_new(s, &c->fetch, &f, err) < 0)
+	_cleanup_(i2k_sig_policy_freep) struct i2k_sig_policy *policy = NULL;
+	struct i2k_fetch_opts fo = c->fetch; /* in scope as long as f */
+	if (c->n_verify_keys > 0) {
+		i2k_sig_policy_new(&policy);
+		for (size_t i = 0; i < c->n_verify_keys; i++)
+			if (i2k_sig_policy_add_default(policy, c->verify_keys[i], err) < 0)
+				return i2k_error_wrap(err, "--verify-key");
+		fo.verify = policy;
+	}
+	if (i2k_fetcher_new(s, &fo, &f, err) < 0)
 		return -1;
 	char(*digests)[I2K_DIGEST_LEN + 1] = i2k_xcalloc((size_t)n, sizeof(*digests));
 	int rc = i2k_fetch_images(f, (const char *const *)refs, (size_t)n, digests, err);
+	if (rc == 0)
+		i2k_cli_progress_end();
 	if (rc == 0) {
 		json_t *arr = c->json ? json_array() : NULL;
 		for (int i = 0; i < n; i++) {

@@ -13,6 +13,8 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "cli/aws_deploy.h"
+#include "cli/cmd_aws.h"
 #include "cli/cmd_ps.h"
 #include "cli/cmd_template.h"
 #include "cli/common.h"
@@ -35,15 +37,19 @@ static void help(void)
 	       "Options:\n"
 	       "  --detach                leave a supervisor running in the background\n"
 	       "                          (returns once every replica is healthy)\n"
-	       "  --provider local        the provider (local; aws is `i2kit deploy` with an\n"
-	       "                          aws environment, not available here yet)\n"
+	       "  --provider local|aws    the provider (default: the environment's\n"
+	       "                          provider.type, else local). aws: AMI + CloudFormation\n"
+	       "                          stacks ENV and SERVICE-ENV (needs -e ENV.yml), stack\n"
+	       "                          events as they happen, the endpoint URL at the end;\n"
+	       "                          --region, --profile, --endpoint-url, --debug, --json\n"
 	       "  --publish LISTEN:PORT   balance the manifest's PORT on 127.0.0.1:LISTEN\n"
 	       "                          (0 = any free port; repeatable)\n"
 	       "  --mem MB, --cpus N      VM size (default: instance_type, else %u MB, 1)\n"
 	       "  --accel auto|kvm|tcg    accelerator (default auto)\n"
 	       "  --wait S                how long --detach and a redeploy wait for health\n"
-	       "                          (default %u)\n"
-	       "  --cache DIR, --offline, --pull, --insecure-registry HOST, --ca-file F\n"
+	       "                          (aws: for `replicas` healthy targets; default %u)\n"
+	       "  --cache DIR, --offline, --pull, --insecure-registry HOST, --ca-file F,\n"
+	       "  --mirror REG=URL, --mirrors-file F, --verify-key KEY.pub\n"
 	       "                          as for `i2kit build`\n\n"
 	       "State: $XDG_STATE_HOME/i2kit/local/SERVICE (else ~/.local/state/...).\n"
 	       "See also: i2kit ps, i2kit logs SERVICE, i2kit destroy -s SERVICE.yml.\n",
@@ -184,6 +190,8 @@ struct dargs {
 	const char **bargs;
 	size_t nbargs;
 	struct i2k_cli_fetch cf;
+	struct i2k_aws_opts ao; /* --provider aws: --region, --profile, ... */
+	bool aws_debug;
 };
 
 static int parse_uint(const char *opt, const char *v, unsigned long max, unsigned *out)
@@ -225,6 +233,15 @@ static int parse(int argc, char **argv, struct dargs *d)
 			d->detach = true;
 			continue;
 		}
+		struct i2k_error *ae = NULL;
+		int ar = i2k_cli_aws_opt(&d->ao, &d->aws_debug, argc, argv, &i, &ae);
+		if (ar < 0) {
+			i2k_cli_usage("deploy", "%s", ae->msg);
+			i2k_error_free(ae);
+			return -1;
+		}
+		if (ar > 0)
+			continue;
 		int first = i;
 		int f = i2k_cli_fetch_opt(&d->cf, "deploy", argc, argv, &i);
 		if (f < 0)
@@ -307,6 +324,22 @@ static int deploy(struct dargs *d)
 	i2k_provider_op deploy_op;
 	if (i2k_provider_get(provider, I2K_PROVIDER_DEPLOY, &prov, &deploy_op, &err) < 0)
 		return fail(err);
+	_cleanup_free_ char *exe = self_exe();
+	if (!exe) {
+		i2k_error_errno(&err, errno, I2K_ERR_INTERNAL, "/proc/self/exe");
+		return fail(err);
+	}
+	if (strcmp(prov->name, "aws") == 0) {
+		if (d->detach || d->npub || d->mem || d->cpus)
+			return i2k_cli_usage("deploy", "--detach, --publish, --mem and --cpus are "
+						       "for the local provider");
+		struct i2k_local_deploy_opts b = {.exe = exe,
+						  .build_args = d->bargs,
+						  .nbuild_args = d->nbargs,
+						  .fetch = &d->cf.fetch,
+						  .cache_dir = d->cf.cache_dir};
+		return i2k_cli_deploy_aws(m, env, &d->ao, d->aws_debug, &b, d->wait_s, d->cf.json);
+	}
 	const char *accel = d->accel;
 	if (strcmp(accel, "auto") == 0) {
 		char why[256] = "";
@@ -316,11 +349,6 @@ static int deploy(struct dargs *d)
 		accel = chosen == I2K_QEMU_ACCEL_KVM ? "kvm" : "tcg";
 		if (chosen != I2K_QEMU_ACCEL_KVM)
 			fprintf(stderr, "i2kit: deploy: using tcg (kvm unusable: %s)\n", why);
-	}
-	_cleanup_free_ char *exe = self_exe();
-	if (!exe) {
-		i2k_error_errno(&err, errno, I2K_ERR_INTERNAL, "/proc/self/exe");
-		return fail(err);
 	}
 	struct out o = {.f = stderr, .tty = isatty(2)};
 	struct i2k_local_deploy_opts dopts = {.exe = exe,
@@ -338,7 +366,9 @@ static int deploy(struct dargs *d)
 	_cleanup_free_ char *dir = NULL;
 	struct i2k_local_spec spec;
 	long long t0 = time(NULL);
-	if (i2k_local_prepare(m, env, &dopts, &dir, &spec, &err) < 0)
+	int prc = i2k_local_prepare(m, env, &dopts, &dir, &spec, &err);
+	i2k_cli_progress_end(); /* the pulls' display, before deploy's own lines */
+	if (prc < 0)
 		return fail(err);
 	_cleanup_free_ char *hash = i2k_xstrdup(spec.hash);
 	i2k_local_spec_clear(&spec);

@@ -9,6 +9,7 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "cli/cmd_template.h"
+#include "cli/aws_deploy.h"
 #include "cli/common.h"
 #include "provision/local/destroy.h"
 #include "provision/local/state.h"
@@ -33,6 +34,8 @@ static int destroy_one(const char *name, bool volumes)
 
 int i2k_cmd_destroy(int argc, char **argv)
 {
+	if (i2k_cli_wants_aws(argc, argv))
+		return i2k_cli_destroy_aws(argc, argv);
 	static const char *const names[] = {"-s", "--service", "-e", "--environment"};
 	const char *svc = NULL, *envf = NULL;
 	bool volumes = false, all = false;
@@ -46,7 +49,8 @@ int i2k_cmd_destroy(int argc, char **argv)
 			       "       i2kit destroy SERVICE... | --all\n\n"
 			       "Powers a deployed service's VMs off (ACPI, then killed after a\n"
 			       "timeout), closes its ports and removes its state. A stateful\n"
-			       "service's data disk is kept unless --volumes.\n");
+			       "service's data disk is kept unless --volumes.\n"
+			       "(AWS: i2kit destroy --provider aws --help)\n");
 			free(services);
 			return 0;
 		}

@@ -8,6 +8,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "cli/aws_deploy.h"
 #include "cli/common.h"
 #include "provision/local/state.h"
 #include "provision/provider.h"
@@ -74,11 +75,14 @@ int i2k_cli_print_status(FILE *f, const json_t *st, bool live)
 
 int i2k_cmd_ps(int argc, char **argv)
 {
+	if (i2k_cli_wants_aws(argc, argv))
+		return i2k_cli_ps_aws(argc, argv);
 	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf("Usage: i2kit ps [--json]\n\nLists the services deployed with the "
-			       "local provider and their replicas.\n");
+			       "local provider and their replicas.\n(AWS: i2kit ps --provider aws "
+			       "--help)\n");
 			return 0;
 		}
 		if (strcmp(argv[i], "--json") == 0)

@@ -1,6 +1,10 @@
 /* cmd_template.h — `i2kit template -s SERVICE.yml [-e ENVIRONMENT.yml]`:
  * prints the LinuxKit YAML generated from a service manifest
  * (provision/template.h) on stdout; `i2kit build` accepts it as is.
+ * With `--provider aws --cloudformation` (and -e) it prints the service
+ * stack's CloudFormation template instead, with `--environment-stack` the
+ * environment stack's (provision/aws/stack_template.h); what only a deploy
+ * knows becomes template Parameters.
  *
  * Exit status: 0; 1 for a manifest error (one line with FILE:LINE:COL);
  * 2 for usage.

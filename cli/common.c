@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "cli/progress.h"
 
 bool i2k_cli_json_errors;
 
@@ -89,8 +91,11 @@ static void on_signal(int sig)
 	i2k_interrupted = 1;
 }
 
+static void cli_warn(const char *msg, void *ctx);
+
 void i2k_cli_signals(void)
 {
+	i2k_set_warn_handler(cli_warn, NULL);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -152,8 +157,9 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 		i2k_cli_verbosity = 1;
 		return 1;
 	}
-	static const char *const names[] = {"--cache", "--insecure-registry", "--ca-file", "--arch",
-					    "--platform"};
+	static const char *const names[] = {"--cache",	      "--insecure-registry", "--ca-file",
+					    "--arch",	      "--platform",	     "--mirror",
+					    "--mirrors-file", "--verify-key"};
 	struct i2k_error *e = NULL;
 	int which = i2k_cli_match_opt(names, I2K_ARRAY_SIZE(names), argc, argv, i, &v, &e);
 	if (which == -1)
@@ -177,12 +183,29 @@ int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char *
 	case 2:
 		c->fetch.registry.ca_file = v;
 		break;
+	case 5:
+		if (i2k_mirror_list_add(&c->mirrors, v, &e) < 0) {
+			i2k_cli_usage(cmd, "%s", e->msg);
+			i2k_error_free(e);
+			return -1;
+		}
+		c->fetch.registry.mirrors = c->mirrors.v;
+		c->fetch.registry.n_mirrors = c->mirrors.n;
+		break;
+	case 6:
+		c->fetch.registry.mirrors_file = v;
+		break;
 	case 3:
 		if (strcmp(v, "amd64") != 0 && strcmp(v, "arm64") != 0) {
 			i2k_cli_usage(cmd, "--arch must be amd64 or arm64, not \"%s\"", v);
 			return -1;
 		}
 		c->fetch.platform.arch = v;
+		break;
+	case 7:
+		c->verify_keys =
+		    i2k_xrealloc(c->verify_keys, (c->n_verify_keys + 1) * sizeof(*c->verify_keys));
+		c->verify_keys[c->n_verify_keys++] = v;
 		break;
 	default: {
 		free(c->platform_buf);
@@ -209,44 +232,26 @@ void i2k_cli_fetch_clear(struct i2k_cli_fetch *c)
 {
 	free(c->cache_dir);
 	free(c->insecure);
+	i2k_mirror_list_clear(&c->mirrors);
 	free(c->platform_buf);
+	free(c->verify_keys);
 	memset(c, 0, sizeof(*c));
 }
 
 /* ---- progress ------------------------------------------------------------------
- * One record per image (ref) and per blob; called from the fetcher's worker
- * threads, hence the mutex. On a TTY the images being pulled form a live
- * area at the bottom of stderr (one line each: bytes/total, speed, ETA),
- * redrawn at most every 100 ms; lines for finished steps are printed above
- * it. Not on a TTY: a line per finished step, and at most one line per 5 s
- * per image during long transfers. */
+ * One renderer (cli/progress.h) behind a mutex: fed by the library's
+ * callbacks (from worker threads too) and by a ticker thread every 100 ms
+ * (redraws of a stale area, speed/ETA refresh, the 5 s line off a TTY, and
+ * erasing the area as soon as Ctrl-C is seen). */
 
 int i2k_cli_verbosity;
 
-#define PROG_REFS 128
-#define PROG_BLOBS 1024
-
-struct prog_ref {
-	char *ref;
-	uint64_t done, total;
-	int64_t start_ms, last_ms;
-	bool finished;
-};
-struct prog_blob {
-	char digest[80];
-	size_t ref;
-	uint64_t done, total;
-};
 static struct {
 	pthread_mutex_t mu;
-	int tty;
-	struct prog_ref refs[PROG_REFS];
-	size_t nrefs;
-	struct prog_blob blobs[PROG_BLOBS];
-	size_t nblobs;
-	size_t area; /* lines of the live area now on screen */
-	int64_t drawn_ms;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .tty = -1};
+	struct i2k_render *r;
+	bool tty, ticking, stop;
+	pthread_t ticker;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t mono_ms(void)
 {
@@ -255,160 +260,158 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void area_erase(void)
+static int term_width(void)
 {
-	if (P.area) {
-		fprintf(stderr, "\x1b[%zuA\r\x1b[J", P.area);
-		P.area = 0;
+	struct winsize ws;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+static void *ticker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&P.mu);
+		if (P.stop) {
+			pthread_mutex_unlock(&P.mu);
+			return NULL;
+		}
+		if (i2k_interrupted) {
+			i2k_render_clear(P.r);
+		} else {
+			if (P.tty)
+				i2k_render_set_width(P.r, term_width());
+			i2k_render_tick(P.r, mono_ms());
+		}
+		pthread_mutex_unlock(&P.mu);
 	}
 }
 
-static void area_draw(int64_t now)
-{
-	for (size_t i = 0; i < P.nrefs; i++) {
-		struct prog_ref *r = &P.refs[i];
-		if (r->finished)
-			continue;
-		double secs = (double)(now - r->start_ms) / 1000.0;
-		double speed = secs > 0.2 ? (double)r->done / secs : 0;
-		char eta[32] = "";
-		if (speed > 0 && r->total > r->done)
-			snprintf(eta, sizeof(eta), " ETA %.0fs",
-				 (double)(r->total - r->done) / speed);
-		fprintf(stderr, "%-40.40s %8.1f/%.1f MiB %7.1f MiB/s%s\x1b[K\n", r->ref,
-			(double)r->done / 1048576.0, (double)r->total / 1048576.0,
-			speed / 1048576.0, eta);
-		P.area++;
-	}
-	P.drawn_ms = now;
-}
-
-/* A permanent line: above the live area on a TTY. */
-static void prog_line(int64_t now, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void prog_line(int64_t now, const char *fmt, ...)
-{
-	if (P.tty)
-		area_erase();
-	va_list ap;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (P.tty)
-		area_draw(now);
-}
-
-static struct prog_ref *ref_of(const char *ref, int64_t now)
-{
-	for (size_t i = 0; i < P.nrefs; i++)
-		if (strcmp(P.refs[i].ref, ref) == 0)
-			return &P.refs[i];
-	if (P.nrefs == PROG_REFS)
-		return NULL;
-	struct prog_ref *r = &P.refs[P.nrefs++];
-	*r = (struct prog_ref){.ref = i2k_xstrdup(ref), .start_ms = now, .last_ms = now};
-	return r;
-}
-
-static struct prog_blob *blob_of(const char *digest, size_t ref)
-{
-	for (size_t i = 0; i < P.nblobs; i++)
-		if (P.blobs[i].ref == ref && strcmp(P.blobs[i].digest, digest) == 0)
-			return &P.blobs[i];
-	if (P.nblobs == PROG_BLOBS)
-		return NULL;
-	struct prog_blob *b = &P.blobs[P.nblobs++];
-	memset(b, 0, sizeof(*b));
-	snprintf(b->digest, sizeof(b->digest), "%s", digest);
-	b->ref = ref;
-	return b;
-}
-
-void i2k_cli_progress_clear(void)
+/* fork() with the ticker running: the child has no ticker, and P.mu must
+ * not be left locked by a thread that does not exist there. */
+static void fork_prepare(void)
 {
 	pthread_mutex_lock(&P.mu);
-	if (P.tty > 0)
-		area_erase();
-	fflush(stderr);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&P.mu);
+}
+
+static void fork_child(void)
+{
+	P.ticking = false;
+	pthread_mutex_unlock(&P.mu);
+}
+
+/* The renderer, made on first use (P.mu held); NULL with -q. */
+static struct i2k_render *renderer(void)
+{
+	if (P.r || i2k_cli_verbosity < 0)
+		return P.r;
+	const char *term = getenv("TERM");
+	P.tty = isatty(STDERR_FILENO) && term && strcmp(term, "dumb") != 0;
+	struct i2k_render_opts o = {.out = stderr,
+				    .tty = P.tty,
+				    .width = P.tty ? term_width() : 0,
+				    .verbosity = i2k_cli_verbosity};
+	P.r = i2k_render_new(&o);
+	static bool atfork;
+	if (!atfork)
+		atfork = pthread_atfork(fork_prepare, fork_parent, fork_child) == 0;
+	/* The ticker never takes SIGINT/SIGTERM: they interrupt the main
+	 * thread's system calls. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	P.ticking = pthread_create(&P.ticker, NULL, ticker, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return P.r;
+}
+
+void i2k_cli_stage(const struct i2k_stage_event *ev, void *ctx)
+{
+	(void)ctx;
+	if (i2k_cli_verbosity < 0)
+		return;
+	pthread_mutex_lock(&P.mu);
+	struct i2k_render *r = renderer();
+	if (r && i2k_interrupted)
+		i2k_render_clear(r);
+	else if (r)
+		i2k_render_event(r, ev, mono_ms());
 	pthread_mutex_unlock(&P.mu);
 }
 
 void i2k_cli_progress(const struct i2k_progress *p, void *ctx)
 {
 	(void)ctx;
+	static const struct i2k_stage_cb cb = {.fn = i2k_cli_stage};
+	i2k_registry_progress_stage(p, (void *)&cb);
+}
+
+void i2k_cli_note(const char *fmt, ...)
+{
 	if (i2k_cli_verbosity < 0)
 		return;
+	char text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	pthread_mutex_lock(&P.mu);
-	if (P.tty < 0)
-		P.tty = isatty(STDERR_FILENO) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
-	int64_t now = mono_ms();
-	struct prog_ref *r = ref_of(p->ref ? p->ref : "?", now);
-	if (r == NULL)
-		goto out;
-	size_t ri = (size_t)(r - P.refs);
-	double mib;
-	switch (p->kind) {
-	case I2K_PROGRESS_START:
-		if (p->digest == NULL) {
-			r->start_ms = r->last_ms = now;
-			r->finished = false;
-			if (!P.tty)
-				prog_line(now, "pulling %s", r->ref);
-		} else {
-			struct prog_blob *b = blob_of(p->digest, ri);
-			if (b && b->total == 0) {
-				b->total = p->total;
-				b->done = p->done;
-				r->total += p->total;
-				r->done += p->done;
-			}
-		}
-		break;
-	case I2K_PROGRESS_CACHED:
-		if (p->digest == NULL) {
-			r->finished = true;
-			prog_line(now, "cached  %s", r->ref);
-		} else if (i2k_cli_verbosity > 0) {
-			prog_line(now, "  %.19s cached (%llu KiB)", p->digest,
-				  (unsigned long long)(p->total / 1024));
-		}
-		break;
-	case I2K_PROGRESS_DATA:
-		if (p->digest) {
-			struct prog_blob *b = blob_of(p->digest, ri);
-			if (b && p->done >= b->done) {
-				r->done += p->done - b->done;
-				b->done = p->done;
-			}
-		}
-		if (P.tty && now - P.drawn_ms >= 100) {
-			area_erase();
-			area_draw(now);
-		} else if (!P.tty && now - r->last_ms >= 5000) {
-			r->last_ms = now;
-			prog_line(now, "pulling %s: %.1f of %.1f MiB", r->ref,
-				  (double)r->done / 1048576.0, (double)r->total / 1048576.0);
-		}
-		break;
-	case I2K_PROGRESS_DONE:
-		if (p->digest) {
-			struct prog_blob *b = blob_of(p->digest, ri);
-			if (b && b->total > b->done) {
-				r->done += b->total - b->done;
-				b->done = b->total;
-			}
-			if (i2k_cli_verbosity > 0)
-				prog_line(now, "  %.19s done (%llu KiB)", p->digest,
-					  (unsigned long long)(p->done / 1024));
-		} else {
-			r->finished = true;
-			mib = (double)r->done / 1048576.0;
-			prog_line(now, "pulled  %s (%.1f MiB in %.1f s)", r->ref, mib,
-				  (double)(now - r->start_ms) / 1000.0);
-		}
-		break;
+	struct i2k_render *r = renderer();
+	if (r)
+		i2k_render_note(r, text, mono_ms());
+	pthread_mutex_unlock(&P.mu);
+}
+
+/* Library warnings: above the live area while there is one (even with
+ * -q a warning is printed). */
+static void cli_warn(const char *msg, void *ctx)
+{
+	(void)ctx;
+	pthread_mutex_lock(&P.mu);
+	if (P.r && !i2k_interrupted) {
+		char text[1024];
+		snprintf(text, sizeof(text), "i2kit: warning: %s", msg);
+		i2k_render_note(P.r, text, mono_ms());
+	} else {
+		fprintf(stderr, "i2kit: warning: %s\n", msg);
 	}
-out:
+	pthread_mutex_unlock(&P.mu);
+}
+
+void i2k_cli_progress_clear(void)
+{
+	pthread_mutex_lock(&P.mu);
+	if (P.r)
+		i2k_render_clear(P.r);
+	fflush(stderr);
+	pthread_mutex_unlock(&P.mu);
+}
+
+void i2k_cli_progress_end(void)
+{
+	pthread_mutex_lock(&P.mu);
+	P.stop = true;
+	bool join = P.ticking;
+	P.ticking = false;
+	pthread_mutex_unlock(&P.mu);
+	if (join)
+		pthread_join(P.ticker, NULL);
+	pthread_mutex_lock(&P.mu);
+	if (P.r)
+		i2k_render_clear(P.r);
+	i2k_render_free(P.r);
+	P.r = NULL;
+	P.stop = false;
 	fflush(stderr);
 	pthread_mutex_unlock(&P.mu);
 }

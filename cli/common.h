@@ -33,35 +33,50 @@ int i2k_cli_match_opt(const char *const *names, size_t n, int argc, char **argv,
 		      const char **val, struct i2k_error **err);
 
 /* Installs SIGINT/SIGTERM handlers that set i2k_interrupted (a second
- * signal exits immediately with status 130). */
+ * signal exits immediately with status 130), and the library's warning
+ * handler ("i2kit: warning: MSG" on stderr, above the progress area). */
 void i2k_cli_signals(void);
 
 /* Options shared by build and cache: --cache DIR, --offline, --pull,
  * --insecure-registry HOST (repeatable), --arch A, --platform OS/ARCH[/V],
- * --ca-file F. i2k_cli_fetch_opt tries to consume argv[*i] (and its value);
- * returns 1 if it did, 0 if the option is not one of these, -1 (with a
- * usage message printed) on a bad value. */
+ * --ca-file F, --mirror REGISTRY=URL (repeatable), --mirrors-file F,
+ * --verify-key KEY.pub (repeatable; the caller uses it). i2k_cli_fetch_opt tries to
+ * consume argv[*i] (and its value); returns 1 if it did, 0 if the option is not one of these, -1
+ * (with a usage message printed) on a bad value. */
 struct i2k_cli_fetch {
 	char *cache_dir; /* NULL → i2k_store_default_dir() */
 	struct i2k_fetch_opts fetch;
 	const char **insecure; /* storage behind fetch.registry.insecure_hosts */
 	size_t n_insecure;
+	struct i2k_mirror_list mirrors; /* storage behind fetch.registry.mirrors */
 	char *platform_buf;
 	bool json;
+	const char **verify_keys; /* --verify-key KEY.pub (repeatable), from argv */
+	size_t n_verify_keys;
 };
 void i2k_cli_fetch_init(struct i2k_cli_fetch *c);
 int i2k_cli_fetch_opt(struct i2k_cli_fetch *c, const char *cmd, int argc, char **argv, int *i);
 void i2k_cli_fetch_clear(struct i2k_cli_fetch *c);
-/* The progress callback for pulls (thread-safe; stderr): on a TTY a live
- * area with one line per image being pulled (MiB done/total, speed, ETA),
- * finished steps as lines above it ("pulled  REF (N MiB in S s)", "cached
- * REF"); not on a TTY (or TERM=dumb) "pulling REF", the finished steps, and
- * at most one "pulling REF: N of M MiB" line per 5 s per image. -v adds a
- * line per blob; -q (i2k_cli_verbosity < 0) prints nothing. Nothing with
- * --json (the caller passes no callback). */
+/* Progress on stderr (thread-safe), drawn by cli/progress.h: on a TTY (and
+ * TERM not dumb) a live area with one line per step under way (image
+ * pulled: MiB done/total, speed, ETA; unpack, compress, make, write with
+ * their sizes), finished steps as lines above it; not on a TTY a line per
+ * finished step and at most one progress line per 5 s. -v adds a line per
+ * blob; -q (i2k_cli_verbosity < 0) prints nothing. Nothing with --json
+ * (the caller passes no callback).
+ *
+ * i2k_cli_stage is a struct i2k_stage_cb function (a build request's
+ * progress); i2k_cli_progress the registry's callback for pulls;
+ * i2k_cli_note prints a permanent line (a build's notes) above the area. */
+void i2k_cli_stage(const struct i2k_stage_event *ev, void *ctx);
 void i2k_cli_progress(const struct i2k_progress *p, void *ctx);
-/* Erases the live area (before an error message or on Ctrl-C). */
+void i2k_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Erases the live area for good (before an error message; Ctrl-C erases
+ * it at once by itself). */
 void i2k_cli_progress_clear(void);
+/* Stops the display's thread and erases the area: call when the work is
+ * over, before printing the results. A later event starts a new display. */
+void i2k_cli_progress_end(void);
 /* -q: -1, default 0, -v: 1 (set by i2k_cli_fetch_opt). */
 extern int i2k_cli_verbosity;
 

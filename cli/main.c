@@ -15,6 +15,7 @@
 #include "cli/cmd_ps.h"
 #include "cli/cmd_push.h"
 #include "cli/cmd_run.h"
+#include "cli/cmd_sign.h"
 #include "cli/cmd_template.h"
 #include "cli/cmd_validate.h"
 #include "cli/cmd_version.h"
@@ -31,12 +32,13 @@ static const struct command commands[] = {
     {"validate", i2k_cmd_validate, "check YAML files without building"},
     {"cache", i2k_cmd_cache, "list, pull, export, import and clean cached images"},
     {"run", i2k_cmd_run, "boot an image locally (qemu)"},
-    {"template", i2k_cmd_template, "print the LinuxKit YAML of a service manifest"},
+    {"template", i2k_cmd_template, "print a service's LinuxKit YAML or CloudFormation template"},
     {"deploy", i2k_cmd_deploy, "run a service's replicas behind a load balancer (local)"},
     {"ps", i2k_cmd_ps, "list deployed services and their replicas"},
     {"logs", i2k_cmd_logs, "show a deployed service's consoles"},
     {"destroy", i2k_cmd_destroy, "stop a deployed service and remove its state"},
     {"push", i2k_cmd_push, "upload a disk image as an AMI (push aws)"},
+    {"sign", i2k_cmd_sign, "sign images in their registry (cosign-compatible)"},
     {"aws", i2k_cmd_aws, "list or remove the AMIs i2kit registered"},
     {"version", i2k_cmd_version, "print the version"},
 };

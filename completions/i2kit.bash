@@ -31,7 +31,7 @@ _i2kit() {
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
-	--console-file | --data-file | --ca-file)
+	--console-file | --data-file | --ca-file | --mirrors-file | --verify-key | --key)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;

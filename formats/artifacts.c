@@ -219,22 +219,59 @@ int i2k_artifacts_seed(struct i2k_artifacts *a, enum i2k_root_mode mode, uint8_t
 /* Compressed cpio of t without boot/...; gzip output is zero-padded to 4
  * bytes like LinuxKit's (pad4.Writer). zstd output is not padded: `zstd -t`
  * rejects trailing zeros; the cpio inside is a multiple of 4. */
+/* COMPRESS progress: the cpio bytes going into the compressor (the
+ * compressor emits on this thread, so its output count is current). */
+struct metered_compressor {
+	struct i2k_compressor *c;
+	struct i2k_meter meter;
+};
+
+static int metered_write(void *ctx, const void *buf, size_t len, struct i2k_error **err)
+{
+	struct metered_compressor *m = ctx;
+	if (i2k_compressor_write(m->c, buf, len, err) < 0)
+		return -1;
+	i2k_meter_set(&m->meter, m->meter.done + len, i2k_compressor_bytes_out(m->c));
+	return 0;
+}
+
+/* The file data the initrd will hold (what the filter keeps). */
+static int sum_data(const struct i2k_walk_entry *e, void *ctx)
+{
+	if (e->first && S_ISREG(e->inode->mode) &&
+	    i2k_cpio_filter_linuxkit(e->path, e->inode, NULL))
+		*(uint64_t *)ctx += e->inode->size;
+	return 0;
+}
+
 static int write_initrd(struct i2k_fstree *t, const struct i2k_format_opts *o, struct i2k_ostream s,
 			struct i2k_error **err)
 {
 	struct i2k_compressor_opts co = {
 	    .kind = o->compression, .level = o->level, .threads = o->threads};
+	struct metered_compressor m = {0};
 	_cleanup_(i2k_compressor_freep) struct i2k_compressor *c = NULL;
 	if (i2k_compressor_new(&co, s, &c, err) < 0)
 		return -1;
+	m.c = c;
+	uint64_t total = 0; /* file data: the cpio is slightly larger */
+	if (o->progress.fn)
+		i2k_fstree_walk(t, true, sum_data, &total);
+	i2k_meter_begin(&m.meter, &o->progress, I2K_STAGE_COMPRESS, "initrd",
+			i2k_compression_name(o->compression), total);
 	struct i2k_cpio_tree_opts copts = {.filter = i2k_cpio_filter_linuxkit};
-	if (i2k_cpio_write_tree(t, &copts, i2k_compressor_stream(c), err) < 0 ||
+	if (i2k_cpio_write_tree(t, &copts, (struct i2k_ostream){.write = metered_write, .ctx = &m},
+				err) < 0 ||
 	    i2k_compressor_finish(c, err) < 0)
 		return -1;
-	if (o->compression != I2K_COMPRESS_GZIP)
-		return 0;
 	uint64_t out = i2k_compressor_bytes_out(c);
-	return i2k_ostream_zeros(s, (size_t)((4 - (out & 3)) & 3), err);
+	uint64_t pad = o->compression == I2K_COMPRESS_GZIP ? (4 - (out & 3)) & 3 : 0;
+	if (pad && i2k_ostream_zeros(s, (size_t)pad, err) < 0)
+		return -1;
+	m.meter.total = m.meter.done;
+	m.meter.out = out + pad;
+	i2k_meter_end(&m.meter);
+	return 0;
 }
 
 int i2k_artifacts_initrd(struct i2k_artifacts *a, enum i2k_root_mode mode, int *fd, uint64_t *size,
@@ -296,8 +333,14 @@ int i2k_artifacts_squashfs(struct i2k_artifacts *a, struct i2k_sink **sqfs, uint
 		if (i2k_sink_tmpfile_new(cap, "squashfs root", &s, NULL, err) < 0)
 			return -1;
 		struct i2k_squashfs_opts so = {.mtime = i2k_source_date_epoch()};
+		struct i2k_meter m;
+		i2k_meter_begin(&m, &a->o->progress, I2K_STAGE_FS, "squashfs", NULL, 0);
+		s->meter = &m;
 		if (i2k_squashfs_write(a->rootfs, &so, s, &a->sqfs_bytes, err) < 0)
 			return -1;
+		s->meter = NULL;
+		i2k_meter_set(&m, a->sqfs_bytes, 0);
+		i2k_meter_end(&m);
 		a->sqfs = I2K_STEAL(s);
 		a->stats.squashfs++;
 	}
@@ -574,10 +617,19 @@ int i2k_artifacts_disk(struct i2k_artifacts *a, const struct i2k_format *f, stru
 	_cleanup_(i2k_sink_freep) struct i2k_sink *disk = NULL;
 	if (i2k_sink_tmpfile_new(size, "disk", &disk, NULL, err) < 0)
 		return -1;
+	struct i2k_meter m;
+	i2k_meter_begin(&m, &a->o->progress, I2K_STAGE_FS,
+			f->boot == I2K_BOOT_EFI_GPT   ? "EFI disk"
+			: f->boot == I2K_BOOT_EFI_ISO ? "EFI ISO"
+						      : "BIOS disk",
+			NULL, 0);
+	disk->meter = &m;
 	int r = f->boot == I2K_BOOT_EFI_GPT ? fill_efi_gpt(a, mode, p, disk, err)
 					    : i2k_isoboot_write(p->iso, disk, err);
+	disk->meter = NULL;
 	if (r < 0 || i2k_sink_finish(disk, err) < 0)
 		return -1;
+	i2k_meter_end(&m);
 	a->disks[a->ndisks++] =
 	    (struct disk){.boot = f->boot, .mode = mode, .size = size, .sink = I2K_STEAL(disk)};
 	a->stats.disks++;

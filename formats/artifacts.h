@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
 #include "builder/fstree/fstree.h"
 #include "formats/format.h"
 #include "formats/sink.h"
@@ -60,6 +61,9 @@ struct i2k_format_opts {
 	enum i2k_root_mode root; /* ... this mode; else each format's default */
 	struct i2k_boot_data boot;
 	const struct i2k_disk_dest *disk_dest; /* NULL → files */
+	/* Optional: COMPRESS (initrd), FS (squashfs, disks) and WRITE (each
+	 * format's files) progress; see builder/base/progress.h. */
+	struct i2k_stage_cb progress;
 };
 
 struct i2k_artifacts;

@@ -45,11 +45,12 @@ char *i2k_output_path(const char *dir, const char *name, const char *suffix)
 
 struct out_sink {
 	struct i2k_sink base;
-	int fd;			/* borrowed from the atomic file */
-	struct i2k_sha256 *sha; /* borrowed */
-	uint64_t hashed;	/* bytes [0, hashed) are in sha */
-	uint64_t length;	/* end of the last byte written or zeroed */
-	bool backwards;		/* a write went before `hashed`: rehash at commit */
+	int fd;			 /* borrowed from the atomic file */
+	struct i2k_sha256 *sha;	 /* borrowed */
+	uint64_t hashed;	 /* bytes [0, hashed) are in sha */
+	uint64_t length;	 /* end of the last byte written or zeroed */
+	bool backwards;		 /* a write went before `hashed`: rehash at commit */
+	struct i2k_meter *meter; /* the group's (WRITE progress) */
 };
 
 static void hash_zeros(struct i2k_sha256 *sha, uint64_t n)
@@ -86,6 +87,7 @@ static int osink_write(struct i2k_sink *s, uint64_t off, const void *buf, size_t
 	struct out_sink *o = (struct out_sink *)s;
 	if (i2k_pwrite_all(o->fd, buf, len, (off_t)off, err) < 0)
 		return -1;
+	i2k_meter_add(o->meter, len);
 	if (hash_to(o, off)) {
 		i2k_sha256_update(o->sha, buf, len);
 		o->hashed += len;
@@ -159,11 +161,13 @@ struct out_file {
 	struct i2k_sha256 *sha;
 	struct out_sink sink; /* sink mode */
 	bool sink_used;
+	struct i2k_meter *meter; /* the group's */
 };
 
 struct i2k_output_group {
 	size_t n;
 	struct out_file f[I2K_OUTPUT_MAX_FILES];
+	struct i2k_meter meter; /* WRITE progress (no callback: silent) */
 };
 
 int i2k_output_group_open(const char *dir, const char *name, const char *const *suffixes, size_t n,
@@ -188,14 +192,32 @@ int i2k_output_group_open(const char *dir, const char *name, const char *const *
 		    .ops = &out_sink_ops, .size = SINK_CAPACITY, .name = f->af.final_path};
 		f->sink.fd = f->af.fd;
 		f->sink.sha = f->sha;
+		f->sink.meter = &g->meter;
+		f->meter = &g->meter;
 	}
 	*out = g;
 	return 0;
 }
 
+void i2k_output_group_progress(struct i2k_output_group *g, const struct i2k_stage_cb *cb,
+			       const char *what, uint64_t total)
+{
+	i2k_meter_begin(&g->meter, cb, I2K_STAGE_WRITE, what, NULL, total);
+}
+
+/* The stream of one file: its fd writer, counted by the group's meter. */
+static int metered_write(void *ctx, const void *buf, size_t len, struct i2k_error **err)
+{
+	struct out_file *f = ctx;
+	if (i2k_ostream_write(i2k_fd_writer_stream(&f->fw), buf, len, err) < 0)
+		return -1;
+	i2k_meter_add(f->meter, len);
+	return 0;
+}
+
 struct i2k_ostream i2k_output_stream(struct i2k_output_group *g, size_t i)
 {
-	return i2k_fd_writer_stream(&g->f[i].fw);
+	return (struct i2k_ostream){.write = metered_write, .ctx = &g->f[i]};
 }
 
 struct i2k_sink *i2k_output_sink(struct i2k_output_group *g, size_t i)
@@ -253,6 +275,13 @@ int i2k_output_group_commit(struct i2k_output_group *g, const char *format,
 			unlink(paths[j]);
 	for (size_t i = 0; r == 0 && i < g->n; i++)
 		i2k_output_result_add(res, paths[i], format, sizes[i], digests[i]);
+	if (r == 0) {
+		uint64_t total = 0;
+		for (size_t i = 0; i < g->n; i++)
+			total += sizes[i];
+		i2k_meter_set(&g->meter, total, 0);
+		i2k_meter_end(&g->meter);
+	}
 	for (size_t i = 0; i < g->n; i++)
 		free(paths[i]);
 	return r;

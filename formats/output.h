@@ -31,6 +31,7 @@
 
 #include "builder/base/error.h"
 #include "builder/base/hash.h"
+#include "builder/base/progress.h"
 #include "formats/sink.h"
 #include "initrd/compress.h"
 
@@ -64,6 +65,12 @@ struct i2k_output_group;
  * DIR/NAME+suffixes[i]; dir must exist. *out is the caller's. */
 int i2k_output_group_open(const char *dir, const char *name, const char *const *suffixes, size_t n,
 			  struct i2k_output_group **out, struct i2k_error **err);
+/* Reports WRITE progress (what: e.g. the format's name, borrowed; total
+ * 0 = unknown) to cb (borrowed; may be NULL): BEGIN now, the bytes written
+ * to every file of the group (streams and sinks; zeroed holes do not
+ * count) as they go, END at a successful commit. */
+void i2k_output_group_progress(struct i2k_output_group *g, const struct i2k_stage_cb *cb,
+			       const char *what, uint64_t total);
 /* Buffered, hashing writer for file i (borrowed from the group). */
 struct i2k_ostream i2k_output_stream(struct i2k_output_group *g, size_t i);
 /* A block sink over file i (borrowed; its capacity is unbounded, the

@@ -42,7 +42,11 @@ int i2k_sink_write_at(struct i2k_sink *s, uint64_t off, const void *buf, size_t 
 				     s->name ? s->name : "sink");
 	if (check_range(s, off, len, "write", err) < 0)
 		return -1;
-	return len ? s->ops->write_at(s, off, buf, len, err) : 0;
+	if (len == 0)
+		return 0;
+	if (s->meter)
+		i2k_meter_add(s->meter, len);
+	return s->ops->write_at(s, off, buf, len, err);
 }
 
 int i2k_sink_read_at(struct i2k_sink *s, uint64_t off, void *buf, size_t len,

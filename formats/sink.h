@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
 
 struct i2k_sink;
 
@@ -44,6 +45,9 @@ struct i2k_sink {
 	uint64_t size;	  /* fixed capacity in bytes */
 	const char *name; /* for messages ("ESP", "root partition", ...) */
 	bool finished;
+	/* Optional (borrowed): i2k_sink_write_at adds the bytes written to
+	 * this sink (and through windows of it) to the meter (progress). */
+	struct i2k_meter *meter;
 };
 
 /* Bounds-checked calls through ops. */

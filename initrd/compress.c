@@ -171,6 +171,8 @@ struct i2k_compressor {
 	uint64_t in_bytes, out_bytes;
 	unsigned char *obuf; /* OUT_CHUNK bytes (zstd) */
 	ZSTD_CCtx *zc;
+	unsigned char held; /* zstd: the last input byte, fed with the next write or at finish */
+	bool has_held;
 	/* gzip */
 	int level;
 	unsigned long crc;
@@ -478,6 +480,8 @@ static int zstd_error(struct i2k_error **err, const char *what, size_t r)
 			     ZSTD_getErrorName(r));
 }
 
+#define ZSTD_JOB_SIZE (2u << 20)
+
 static int zstd_init(struct i2k_compressor *c, int level, int threads, struct i2k_error **err)
 {
 	c->zc = ZSTD_createCCtx();
@@ -495,6 +499,12 @@ static int zstd_init(struct i2k_compressor *c, int level, int threads, struct i2
 				     "zstd: this libzstd has no multithreading support (%s); "
 				     "i2kit needs it for reproducible output",
 				     ZSTD_getErrorName(r));
+	/* jobs of ZSTD_JOB_SIZE instead of libzstd's 4 windows (8 MiB at level
+	 * 3): every worker holds a job's input and output, so this bounds the
+	 * compressor's memory (issue 13: RSS <= 64 MiB) */
+	r = ZSTD_CCtx_setParameter(c->zc, ZSTD_c_jobSize, ZSTD_JOB_SIZE);
+	if (ZSTD_isError(r))
+		return zstd_error(err, "setting the job size", r);
 	return 0;
 }
 
@@ -516,6 +526,25 @@ static int zstd_run(struct i2k_compressor *c, const void *buf, size_t len, ZSTD_
 			return 0;
 		}
 	}
+}
+
+/* Feeds buf but its last byte, which is held back until the next write or
+ * finish. libzstd's multithreaded mode makes a job of every jobSize bytes,
+ * but whether the job that ends exactly at the end of the input is made
+ * during the last write (then the frame ends with an empty last block) or at
+ * finish (then that job is the last block) depends on how fast the workers
+ * and the sink are. With a byte held back, the final job always gets its
+ * data at finish: the same bytes whatever the timing. */
+static int zstd_write(struct i2k_compressor *c, const unsigned char *buf, size_t len,
+		      struct i2k_error **err)
+{
+	if (c->has_held && zstd_run(c, &c->held, 1, ZSTD_e_continue, err) < 0)
+		return -1;
+	if (len > 1 && zstd_run(c, buf, len - 1, ZSTD_e_continue, err) < 0)
+		return -1;
+	c->held = buf[len - 1];
+	c->has_held = true;
+	return 0;
 }
 
 int i2k_compressor_new(const struct i2k_compressor_opts *opts, struct i2k_ostream out,
@@ -575,7 +604,7 @@ int i2k_compressor_write(struct i2k_compressor *c, const void *buf, size_t len,
 		r = gzip_write(c, buf, len, err);
 		break;
 	case I2K_COMPRESS_ZSTD:
-		r = zstd_run(c, buf, len, ZSTD_e_continue, err);
+		r = zstd_write(c, buf, len, err);
 		break;
 	default:
 		r = emit(c, buf, len, err);
@@ -605,7 +634,7 @@ int i2k_compressor_finish(struct i2k_compressor *c, struct i2k_error **err)
 	if (c->kind == I2K_COMPRESS_GZIP)
 		r = gzip_finish(c, err);
 	else if (c->kind == I2K_COMPRESS_ZSTD)
-		r = zstd_run(c, NULL, 0, ZSTD_e_end, err);
+		r = zstd_run(c, &c->held, c->has_held ? 1 : 0, ZSTD_e_end, err);
 	c->state = r < 0 ? C_FAILED : C_FINISHED;
 	return r;
 }

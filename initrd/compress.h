@@ -24,8 +24,10 @@
  * zstd (RFC 8878), one frame, content checksum on, no content size (the
  *   input length is not known in advance). Default level 3. Compressed with
  *   ZSTD_c_nbWorkers = max(1, threads): libzstd's multithreaded mode cuts the
- *   input into jobs whose size depends only on the compression parameters,
- *   so the frame is identical for any nbWorkers >= 1 (tests check 1 vs 2).
+ *   input into jobs of a fixed size (2 MiB here, which bounds memory), so
+ *   the frame is identical for any nbWorkers >= 1 (tests check 1, 2 and 4
+ *   workers); the last input byte is held back until finish so that the
+ *   final job does not depend on timing (tests check a slow sink).
  *   nbWorkers = 0 (libzstd's single-threaded mode) would give different
  *   bytes, so it is never used; a libzstd built without threads is rejected
  *   (I2K_ERR_UNSUPPORTED) rather than silently producing other output.

@@ -11,15 +11,18 @@
 
 #include "builder/assemble/assemble.h"
 #include "builder/assemble/check.h"
+#include "builder/assemble/initimg.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/config/config.h"
 #include "builder/fstree/spool.h"
+#include "builder/registry/sigverify.h"
 #include "builder/store/store.h"
 #include "formats/disk/isohybrid.h"
 #include "formats/format.h"
 #include "formats/writers.h"
 #include "kernel/uki.h"
+#include "pipeline/sbom.h"
 
 void i2k_build_result_free(struct i2k_build_result *r)
 {
@@ -185,29 +188,57 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	_cleanup_(i2k_fetcher_freep) struct i2k_fetcher *fetcher = NULL;
 	_cleanup_(i2k_spool_freep) struct i2k_spool *spool = NULL;
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = NULL;
+	_cleanup_(i2k_sbom_freep) struct i2k_sbom *sbom = rq->no_sbom ? NULL : i2k_sbom_new();
+	_cleanup_free_ char *sbom_doc = NULL;
+	size_t sbom_len = 0;
 	_cleanup_free_ char *cache_dir =
 	    rq->cache_dir ? i2k_xstrdup(rq->cache_dir) : i2k_store_default_dir();
 	if (i2k_config_load(rq->files, rq->nfiles, &cfg, err) < 0 ||
 	    i2k_assemble_check(cfg, NULL, err) < 0)
 		return -1;
+	struct i2k_fetch_opts fo = *rq->fetch;
+	if (rq->progress.fn) {
+		fo.registry.progress = i2k_registry_progress_stage;
+		fo.registry.progress_ctx = (void *)&rq->progress;
+		o.progress = rq->progress;
+	}
+	/* Signature keys: loaded before anything is fetched. */
+	_cleanup_(i2k_sig_policy_freep) struct i2k_sig_policy *policy = NULL;
+	if (rq->n_verify_keys > 0 || cfg->n_verify > 0) {
+		i2k_sig_policy_new(&policy);
+		i2k_sig_policy_exempt(policy, i2k_init_own_ref_prefix());
+		for (size_t i = 0; i < rq->n_verify_keys; i++)
+			if (i2k_sig_policy_add_default(policy, rq->verify_keys[i], err) < 0)
+				return i2k_error_wrap(err, "--verify-key");
+		for (size_t i = 0; i < cfg->n_verify; i++)
+			if (i2k_sig_policy_add_image(policy, cfg->verify[i].image,
+						     cfg->verify[i].key, err) < 0)
+				return i2k_error_wrap(
+				    err, "%s:%u:%u: i2kit-verify", cfg->verify[i].pos.file,
+				    cfg->verify[i].pos.line, cfg->verify[i].pos.col);
+		fo.verify = policy;
+	}
 	if (i2k_store_open(cache_dir, &store, err) < 0 ||
-	    i2k_fetcher_new(store, rq->fetch, &fetcher, err) < 0 ||
-	    i2k_spool_new(NULL, &spool, err) < 0)
+	    i2k_fetcher_new(store, &fo, &fetcher, err) < 0 || i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
 	struct i2k_assemble_opts ao = {.store = store,
 				       .fetcher = fetcher,
 				       .spool = spool,
 				       .max_root_size = rq->max_root_size,
-				       .keep_init = rq->keep_init};
+				       .keep_init = rq->keep_init,
+				       .progress = rq->progress,
+				       .sbom = sbom};
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (i2k_assemble_root(cfg, &ao, &root, err) < 0 ||
-	    resolve_images(cfg, store, rq->fetch, res, err) < 0)
+	    resolve_images(cfg, store, &fo, res, err) < 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	note(rq, "root assembled from %zu image%s in %.1f s", res->nimages,
 	     res->nimages == 1 ? "" : "s",
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (sbom && i2k_build_sbom_root(sbom, root, &sbom_doc, &sbom_len, err) < 0)
+		return -1;
 	if (i2k_modules_prune(root, &cfg->kernel, &res->modules, err) < 0)
 		return -1;
 	if (res->modules.pruned > 0)
@@ -221,6 +252,10 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	note(rq, "%zu file%s written in %.1f s", res->out.nfiles, res->out.nfiles == 1 ? "" : "s",
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	/* last, so a failed format leaves no SBOM of outputs that do not exist */
+	if (sbom_doc &&
+	    i2k_build_sbom_file(o.dir, res->name, sbom_doc, sbom_len, &res->out, err) < 0)
+		return -1;
 	return 0;
 }
 

@@ -9,13 +9,20 @@
  *                     when offline)
  *   builder/assemble  the root tree, laid out as `linuxkit build` does
  *   kernel/modules    kernel modules pruned as kernel.modules asks
+ *   pipeline/sbom     the SPDX SBOM of the images and their packages, into
+ *                     the root (/sbom.spdx.json) unless no_sbom
  *   formats/          every format written from one set of artifacts, so
- *                     the initrd, UKI, ESP, roots and disks are made once
+ *                     the initrd, UKI, ESP, roots and disks are made once;
+ *                     then DIR/NAME.spdx.json (format "sbom") unless no_sbom
  *
  * Each error is wrapped once with the stage or format it came from
  * ("raw-efi output: ...", config errors keep their FILE:LINE:COL). The
  * library never prints: notes (module pruning) go to the request's note
- * callback, pull progress to fetch->registry.progress.
+ * callback; progress inside the stages goes to the request's progress
+ * callback (builder/base/progress.h): FETCH per image and blob (instead of
+ * fetch->registry.progress), UNPACK per image flattened, COMPRESS for the
+ * initrd, FS for the squashfs root and each disk laid out, WRITE per
+ * format. Without it, pull progress goes to fetch->registry.progress.
  */
 #ifndef I2K_PIPELINE_BUILD_H
 #define I2K_PIPELINE_BUILD_H
@@ -42,10 +49,17 @@ struct i2k_build_request {
 	struct i2k_format_opts out;
 	const char *cache_dir;		    /* NULL → i2k_store_default_dir() */
 	const struct i2k_fetch_opts *fetch; /* borrowed; required */
+	/* --verify-key: public key files; every image must carry a signature
+	 * that verifies with one of them, unless the config's i2kit-verify:
+	 * names other keys for it (builder/registry/sigverify.h). */
+	const char *const *verify_keys;
+	size_t n_verify_keys;
 	uint64_t max_root_size; /* unpacked root limit; 0 → builder/assemble's default */
 	bool keep_init;		/* --keep-init (builder/assemble/initimg.h) */
+	bool no_sbom;		/* --no-sbom: no SBOM in the root nor beside (pipeline/sbom.h) */
 	i2k_build_note_fn note; /* optional */
 	void *note_ctx;
+	struct i2k_stage_cb progress; /* optional; called from worker threads too */
 };
 
 /* An image the config names, as written, and the platform manifest digest

@@ -5,6 +5,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "provision/aws/deploy.h"
 #include "provision/aws/push.h"
 #include "provision/local/destroy.h"
 #include "provision/local/state.h"
@@ -20,6 +21,22 @@ static int aws_push(const void *request, void *result, struct i2k_error **err)
 {
 	const struct i2k_push_request *rq = request;
 	return i2k_push_aws(rq->aws, rq->opts, result, err);
+}
+
+static int aws_deploy(const void *request, void *result, struct i2k_error **err)
+{
+	const struct i2k_aws_deploy_request *rq = request;
+	return i2k_aws_deploy(rq->service, rq->env, rq->opts, result, err);
+}
+
+static int aws_destroy(const void *request, void *result, struct i2k_error **err)
+{
+	return i2k_aws_destroy(request, result, err);
+}
+
+static int aws_ps(const void *request, void *result, struct i2k_error **err)
+{
+	return i2k_aws_ps(request, result, err);
 }
 
 static int local_deploy(const void *request, void *result, struct i2k_error **err)
@@ -56,7 +73,10 @@ static const struct i2k_provider table[] = {
     {.name = "aws",
      .help = "AMIs through the EBS direct APIs; services with CloudFormation",
      .image_format = "aws",
-     .push = aws_push},
+     .push = aws_push,
+     .deploy = aws_deploy,
+     .destroy = aws_destroy,
+     .ps = aws_ps},
 };
 
 const struct i2k_provider *i2k_providers(size_t *n)

@@ -6,7 +6,9 @@
  *   qemu   run: boot an image on this machine (provision/qemu.h)
  *   local  deploy/destroy/ps: replicas on QEMU behind a local balancer
  *   aws    push: an AMI through the EBS direct APIs; deploy/destroy/ps:
- *          CloudFormation
+ *          CloudFormation (requests and results in provision/aws/deploy.h:
+ *          i2k_aws_deploy_request → i2k_aws_deploy_result,
+ *          i2k_aws_destroy_request → json_t *, i2k_aws_ps_request → json_t *)
  *
  * Adding a provider = one row here + its ops file + (for a new verb) one
  * row in the CLI's verb table. Ops take the provider's own request struct

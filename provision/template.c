@@ -97,6 +97,10 @@ int i2k_template_linuxkit_yaml(const struct i2k_service *m, const struct i2k_env
 			list(&b, "    ", "command", c->command, c->ncommand);
 		if (c->env)
 			list(&b, "    ", "env", c->env, c->nenv);
+		if (m->stateful) {
+			char *const bind[] = {I2K_TEMPLATE_DATA_BIND};
+			list(&b, "    ", "binds", bind, 1);
+		}
 		put(&b, "    annotations:\n      org.i2kit.restart: \"always\"\n"
 			"      org.i2kit.service: ");
 		quoted(&b, m->name);

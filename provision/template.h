@@ -11,7 +11,10 @@
  *             Docker's default capability set (never "all"), command and
  *             env when given, and the annotations org.i2kit.restart: always
  *             (read by the guest init's supervisor), org.i2kit.service and
- *             org.i2kit.container.
+ *             org.i2kit.container; for a stateful service also the bind
+ *             I2K_TEMPLATE_DATA_BIND: the data disk the guest init mounts
+ *             (initrd/init/datadisk.h) appears at /data in every container
+ *             of the pod.
  *   files:    etc/i2kit/service (the service name, for the guest) and
  *             etc/linuxkit.yml (metadata: yaml).
  * Every string is written as a JSON (= YAML double-quoted) scalar, so image
@@ -28,6 +31,9 @@
 
 #define I2K_TEMPLATE_KERNEL "linuxkit/kernel:6.6.71"
 #define I2K_TEMPLATE_CMDLINE "console=ttyS0"
+/* The guest init mounts the data disk at I2KI_DATA_DIR (initrd/init/datadisk.h;
+ * test_service checks the two agree). */
+#define I2K_TEMPLATE_DATA_BIND "/var/lib/i2kit/data:/data"
 
 /* Docker's default capability set (moby's oci/caps DefaultCapabilities). */
 extern const char *const i2k_template_default_caps[];

@@ -150,11 +150,15 @@ static int slot_tree(struct assembly *a, struct image_slot *s, struct i2k_fstree
 {
 	if (s->tree == NULL) {
 		struct i2k_fstree *t = i2k_fstree_new(a->opts->spool);
-		struct i2k_flatten_opts fo = {.max_size = a->max_root, .used = &a->expanded};
+		struct i2k_meter m;
+		i2k_meter_begin(&m, &a->opts->progress, I2K_STAGE_UNPACK, s->image, NULL, 0);
+		struct i2k_flatten_opts fo = {
+		    .max_size = a->max_root, .used = &a->expanded, .meter = &m};
 		if (i2k_image_flatten(s->img, a->opts->store, t, &fo, err) < 0) {
 			i2k_fstree_free(t);
 			return i2k_error_wrap(err, "image %s", s->image);
 		}
+		i2k_meter_end(&m);
 		s->tree = t;
 	}
 	*out = s->tree;
@@ -213,11 +217,15 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 		_cleanup_close_ int fd = -1;
 		if (i2k_spool_extent_fd(a->opts->spool, t->data_off, t->size, &fd, err) < 0)
 			return -1;
-		struct i2k_flatten_opts fo = {.max_size = a->max_root, .used = &a->expanded};
+		struct i2k_meter m; /* total: the tar's size, near enough */
+		i2k_meter_begin(&m, &a->opts->progress, I2K_STAGE_UNPACK, tarname, NULL, t->size);
+		struct i2k_flatten_opts fo = {
+		    .max_size = a->max_root, .used = &a->expanded, .meter = &m};
 		if (i2k_layer_apply(fd, NULL, a->root, &fo, err) < 0)
 			return i2k_error_wrap(err, "%skernel: %s in %s",
 					      i2k_pos_prefix(&k->pos, pb, sizeof(pb)), tarname,
 					      k->image);
+		i2k_meter_end(&m);
 	}
 	return 0;
 }
@@ -506,6 +514,23 @@ static int check_init(struct assembly *a, struct i2k_error **err)
 	return -1;
 }
 
+/* Every image with its digest and, when it was flattened, the packages of
+ * its final tree (builder/sbom reads the databases from the spool). */
+static int add_sbom(struct assembly *a, struct i2k_error **err)
+{
+	for (size_t i = 0; a->opts->sbom && i < a->n_slots; i++) {
+		const struct image_slot *s = &a->slots[i];
+		struct i2k_sbom_image_info info = {.ref = s->image,
+						   .refname = s->refname,
+						   .digest = s->digest,
+						   .os = s->img->config.os,
+						   .arch = s->img->config.architecture};
+		if (i2k_sbom_add_image(a->opts->sbom, &info, s->tree, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void assembly_clear(struct assembly *a)
 {
 	for (size_t i = 0; i < a->n_slots; i++) {
@@ -556,6 +581,8 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 		r = i2k_build_files(cfg, a.root, opts->spool, a.ids, opts->home, err);
 	if (r == 0)
 		r = check_init(&a, err);
+	if (r == 0)
+		r = add_sbom(&a, err);
 	if (r == 0)
 		r = i2k_check_interrupt(err);
 	if (r == 0) {

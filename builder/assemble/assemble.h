@@ -24,9 +24,11 @@
 #include <stdbool.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
 #include "builder/config/config.h"
 #include "builder/fstree/fstree.h"
 #include "builder/registry/fetch.h"
+#include "builder/sbom/sbom.h"
 #include "builder/store/store.h"
 
 struct i2k_assemble_opts {
@@ -41,6 +43,14 @@ struct i2k_assemble_opts {
 	uint64_t max_root_size;
 	bool keep_init;		  /* keep linuxkit/init, runc, containerd (initimg.h) */
 	const char *init_archive; /* i2kit's init archive; NULL → i2k_init_archive_path() */
+	/* Borrowed, may be NULL: on success every image fetched (in config
+	 * order: kernel, init, volumes' and containers' images) is added to it
+	 * with the packages of the tree it was flattened to (builder/sbom). */
+	struct i2k_sbom *sbom;
+	/* Optional: UNPACK progress, one step per image flattened (what: the
+	 * image as the config names it; done: bytes of files unpacked) and one
+	 * for the kernel's tar (what: its name, e.g. "kernel.tar"). */
+	struct i2k_stage_cb progress;
 };
 
 #define I2K_ASSEMBLE_MAX_ROOT_DEFAULT (4ull << 30)

@@ -107,6 +107,11 @@ static int classify(const struct i2k_init_entry *e, enum kind *k, struct i2k_err
 	return rc;
 }
 
+const char *i2k_init_own_ref_prefix(void)
+{
+	return CANONICAL "@";
+}
+
 /* Imports the bundled archive and returns "docker.io/i2kit/init:V@DIGEST". */
 static char *own_init(struct i2k_store *store, const struct i2k_init_opts *opts,
 		      struct i2k_error **err)

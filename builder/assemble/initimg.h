@@ -43,6 +43,11 @@ struct i2k_init_opts {
 	const char *archive; /* NULL → i2k_init_archive_path() */
 };
 
+/* "docker.io/i2kit/init:VERSION@": the prefix of the digest-pinned cache ref
+ * of the bundled init once imported. It comes from i2kit's installation,
+ * not from a registry, so signature checks (--verify-key) skip it. */
+const char *i2k_init_own_ref_prefix(void);
+
 /* Computes the init images to fetch for cfg. *out is a new array of n
  * entries (images owned by it; positions borrowed from cfg): free with
  * i2k_init_list_free. Imports the bundled archive into store when i2kit's

@@ -102,6 +102,11 @@ void i2k_config_free(struct i2k_config *c)
 		i2k_strv_clear(&c->volumes[i].platforms);
 	}
 	free(c->volumes);
+	for (size_t i = 0; i < c->n_verify; i++) {
+		free(c->verify[i].image);
+		free(c->verify[i].key);
+	}
+	free(c->verify);
 	for (size_t i = 0; i < c->n_files_read; i++)
 		free(c->files_read[i]);
 	free(c->files_read);
@@ -172,6 +177,8 @@ int i2k_config_merge(struct i2k_config *dst, struct i2k_config *src, struct i2k_
 	       sizeof(*s->files));
 	append((void **)&dst->volumes, &dst->n_volumes, (void **)&s->volumes, &s->n_volumes,
 	       sizeof(*s->volumes));
+	append((void **)&dst->verify, &dst->n_verify, (void **)&s->verify, &s->n_verify,
+	       sizeof(*s->verify));
 	/* The positions point at the file names: move them too. */
 	append((void **)&dst->files_read, &dst->n_files_read, (void **)&s->files_read,
 	       &s->n_files_read, sizeof(*s->files_read));

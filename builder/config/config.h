@@ -159,6 +159,15 @@ struct i2k_init_entry {
 	struct i2k_pos pos;
 };
 
+/* One `i2kit-verify:` pair (an i2kit extension, see README "Signatures"):
+ * the image (as written) must carry a signature that verifies with the
+ * public key file `key` (a path relative to the working directory). */
+struct i2k_verify_entry {
+	char *image;
+	char *key;
+	struct i2k_pos pos;
+};
+
 struct i2k_config {
 	struct i2k_kernel_cfg kernel;
 	struct i2k_init_entry *init;
@@ -169,6 +178,8 @@ struct i2k_config {
 	size_t n_files;
 	struct i2k_volume_entry *volumes;
 	size_t n_volumes;
+	struct i2k_verify_entry *verify; /* "i2kit-verify:" (not re-emitted) */
+	size_t n_verify;
 	bool trust_given;  /* "trust:" present (accepted, ignored with a warning) */
 	char **files_read; /* names of the YAML files, owner of i2k_pos.file */
 	size_t n_files_read;

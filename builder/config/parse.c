@@ -363,6 +363,43 @@ int i2k_config_check_unique_volumes(const struct i2k_volume_entry *e, size_t n, 
 	return check_unique("volume", v, n, from, err);
 }
 
+/* ---- i2kit-verify (an i2kit extension) --------------------------------------------- */
+
+/* i2kit-verify: {IMAGE: KEY.pub | [KEY.pub, ...]} */
+static int parse_verify(const struct i2k_cctx *c, const struct i2k_cnode *n, struct i2k_config *cfg)
+{
+	struct i2k_cpath p = I2K_CPATH_KEY(NULL, "i2kit-verify");
+	if (n->kind != I2K_CN_MAP)
+		return i2k_cctx_fail(c, n, &p, "expected a mapping of image to public key file");
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct i2k_cnode *key = &n->kids[i], *v = &n->kids[i + 1];
+		struct i2k_cpath kp = I2K_CPATH_KEY(&p, key->text);
+		if (key->kind != I2K_CN_SCALAR || key->text[0] == '\0')
+			return i2k_cctx_fail(c, key, &p, "image must not be empty");
+		const struct i2k_cnode *one = v;
+		size_t count = 1;
+		if (v->kind == I2K_CN_SEQ) {
+			count = v->n;
+			if (count == 0)
+				return i2k_cctx_fail(c, v, &kp, "expected a key file or a list");
+		}
+		for (size_t j = 0; j < count; j++) {
+			if (v->kind == I2K_CN_SEQ)
+				one = &v->kids[j];
+			char *path = NULL;
+			if (i2k_cnode_str(c, one, &kp, false, &path, NULL) < 0)
+				return -1;
+			cfg->verify =
+			    i2k_xrealloc(cfg->verify, (cfg->n_verify + 1) * sizeof(*cfg->verify));
+			cfg->verify[cfg->n_verify++] = (struct i2k_verify_entry){
+			    .image = i2k_xstrdup(key->text), .key = path, .pos = pos_of(c, one)};
+			if (*path == '\0')
+				return i2k_cctx_fail(c, one, &kp, "key file must not be empty");
+		}
+	}
+	return 0;
+}
+
 /* ---- top level ------------------------------------------------------------------ */
 
 static int parse_root(const struct i2k_cctx *c, const struct i2k_cnode *root,
@@ -383,6 +420,11 @@ static int parse_root(const struct i2k_cctx *c, const struct i2k_cnode *root,
 			     strcmp(k, "onboot") == 0 || strcmp(k, "onshutdown") == 0 ||
 			     strcmp(k, "services") == 0 || strcmp(k, "files") == 0 ||
 			     strcmp(k, "volumes") == 0;
+		if (strcmp(k, "i2kit-verify") == 0) {
+			if (!i2k_cnode_is_null(v) && parse_verify(c, v, cfg) < 0)
+				return -1;
+			continue;
+		}
 		if (!known)
 			return i2k_cctx_unknown_key(c, key, NULL);
 		if (i2k_cnode_is_null(v)) /* "services:" with every entry commented out */

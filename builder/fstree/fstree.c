@@ -692,6 +692,25 @@ struct i2k_inode *i2k_fstree_lookup(struct i2k_fstree *t, const char *path)
 	return d ? d->inode : NULL;
 }
 
+int i2k_fstree_readdir(struct i2k_fstree *t, const char *path, i2k_readdir_fn cb, void *ctx)
+{
+	struct path p;
+	if (path_parse(path, &p, NULL) < 0)
+		return 0;
+	struct i2k_dentry *d = find_dentry(t, &p);
+	path_clear(&p);
+	if (d == NULL || d->dir == NULL)
+		return 0;
+	struct i2k_dentry **v = dir_sorted(d->dir);
+	size_t n = d->dir->count;
+	for (size_t i = 0; i < n; i++) {
+		int r = cb(v[i]->name, v[i]->inode, ctx);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 /* ---- graft ------------------------------------------------------------------- */
 
 static struct i2k_inode *dir_inode_copy(const struct i2k_inode *src)

@@ -131,6 +131,13 @@ int i2k_fstree_whiteout(struct i2k_fstree *t, const char *path, bool opaque,
  * is not a directory. */
 struct i2k_inode *i2k_fstree_lookup(struct i2k_fstree *t, const char *path);
 
+/* Calls cb(name, inode, ctx) for each child of the directory at path, in
+ * name order (no symlink following). A missing path or one that is not a
+ * directory has no children: returns 0 without calling cb. A non-zero
+ * return from cb stops the listing and is returned. cb must not modify t. */
+typedef int (*i2k_readdir_fn)(const char *name, struct i2k_inode *ino, void *ctx);
+int i2k_fstree_readdir(struct i2k_fstree *t, const char *path, i2k_readdir_fn cb, void *ctx);
+
 /* Sets/replaces one xattr on an inode (value copied). */
 void i2k_inode_set_xattr(struct i2k_inode *ino, const char *name, const void *value, size_t len);
 

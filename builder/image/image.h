@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
 #include "builder/fstree/fstree.h"
 #include "builder/store/store.h"
 
@@ -78,6 +79,9 @@ struct i2k_flatten_opts {
 	 * per call) accumulates across calls, e.g. every image of one root. */
 	uint64_t max_size;
 	uint64_t *used;
+	/* Optional (borrowed): the data bytes of regular files are added to
+	 * it as they are unpacked (UNPACK progress). */
+	struct i2k_meter *meter;
 };
 /* Device nodes: LinuxKit images (e.g. the kernel/init ones) legitimately
  * carry /dev entries, so they are kept by default; reject_devices=true makes

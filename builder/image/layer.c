@@ -209,6 +209,8 @@ static int copy_data(struct archive *a, const struct entry_ctx *c, struct archiv
 			i2k_spool_abort(sp);
 			return -1;
 		}
+		if (c->opts && c->opts->meter)
+			i2k_meter_add(c->opts->meter, len);
 	}
 	if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
 		i2k_spool_extend(sp, (uint64_t)archive_entry_size(e)); /* trailing sparse hole */

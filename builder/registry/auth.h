@@ -10,9 +10,8 @@
 
 #include "builder/base/error.h"
 
-#define I2K_AUTH_CHALLENGE_MAX 4096   /* longest WWW-Authenticate value we parse */
-#define I2K_AUTH_CONFIG_MAX (1 << 20) /* config.json */
-#define I2K_AUTH_TOKEN_MAX (1 << 20)  /* token server response */
+#define I2K_AUTH_CHALLENGE_MAX 4096  /* longest WWW-Authenticate value we parse */
+#define I2K_AUTH_TOKEN_MAX (1 << 20) /* token server response */
 
 enum i2k_auth_scheme { I2K_AUTH_NONE, I2K_AUTH_BASIC, I2K_AUTH_BEARER };
 
@@ -32,21 +31,6 @@ struct i2k_challenge {
  * realm. Caller clears *out with i2k_challenge_clear (also after failure). */
 int i2k_challenge_parse(const char *header, struct i2k_challenge *out, struct i2k_error **err);
 void i2k_challenge_clear(struct i2k_challenge *c);
-
-/* Looks up credentials for `registry` (a ref's registry name, e.g.
- * "docker.io", "127.0.0.1:5000") in DIR/config.json `auths`. dir NULL →
- * $DOCKER_CONFIG, else $HOME/.docker. Keys may be "host", "https://host",
- * "http://host/v1/" etc.; for docker.io also "index.docker.io",
- * "https://index.docker.io/v1/" and "registry-1.docker.io". An entry gives
- * either "auth" (base64 of "user:password") or "username" + "password".
- * Returns 1 with *user and *pass (caller frees) when found, 0 when not (no
- * file, no matching entry, entry without credentials), -1 on a malformed file
- * (I2K_ERR_CONFIG "PATH: ..."). */
-int i2k_auth_config_lookup(const char *dir, const char *registry, char **user, char **pass,
-			   struct i2k_error **err);
-/* Same on an in-memory config.json (path is used in messages only). */
-int i2k_auth_config_parse(const char *json, size_t len, const char *path, const char *registry,
-			  char **user, char **pass, struct i2k_error **err);
 
 /* Extracts "token" (or "access_token") and "expires_in" (seconds; 60 when
  * absent or < 60, per the distribution spec) from a token server reply.

@@ -2,6 +2,7 @@
 #include "builder/registry/fetch.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "builder/base/util.h"
 #include "builder/registry/manifest.h"
 #include "builder/registry/ref.h"
+#include "builder/registry/sigverify.h"
 
 #define FETCH_PARALLEL_IMAGES 4
 
@@ -55,9 +57,13 @@ static const struct i2k_platform *platform_of(const struct i2k_fetcher *f)
 }
 
 /* 1 when `name` is in the store with every blob present and a config for
- * the requested platform (digest in out), 0 when not (or unreadable). */
-static int cached(struct i2k_fetcher *f, const char *name, char out[I2K_DIGEST_LEN + 1])
+ * the requested platform (digest in out), 0 when not (or unreadable). When
+ * it is there whole but for another platform, *other names that platform
+ * (caller frees). */
+static int cached(struct i2k_fetcher *f, const char *name, char out[I2K_DIGEST_LEN + 1],
+		  char **other)
 {
+	*other = NULL;
 	struct i2k_store_ref sr = {0};
 	struct i2k_error *e = NULL;
 	int found = i2k_store_ref_get(f->s, name, &sr, &e);
@@ -80,8 +86,11 @@ static int cached(struct i2k_fetcher *f, const char *name, char out[I2K_DIGEST_L
 	if (i2k_store_read_blob(f->s, m.config.digest, I2K_CONFIG_MAX, &cdata, &clen, &e) < 0 ||
 	    i2k_config_platform(cdata, clen, &os, &arch, &variant, &e) < 0)
 		goto out;
-	if (!i2k_platform_matches(platform_of(f), os, arch, variant))
+	if (!i2k_platform_matches(platform_of(f), os, arch, variant)) {
+		struct i2k_platform have = {.os = os, .arch = arch, .variant = variant};
+		*other = i2k_platform_string(&have);
 		goto out;
+	}
 	memcpy(out, sr.desc.digest, I2K_DIGEST_LEN + 1);
 	ret = 1;
 out:
@@ -110,6 +119,39 @@ static struct i2k_registry *registry(struct i2k_fetcher *f, struct i2k_error **e
 	return r;
 }
 
+/* The signature check for a fetched image (sigverify.h); no-op without a
+ * key for it. Errors name the image as written. */
+static int verify_image(struct i2k_fetcher *f, const char *image, const struct i2k_ref *ref,
+			const char *name, const char *digest, struct i2k_error **err)
+{
+	size_t nkeys = 0;
+	const struct i2k_sigkey *const *keys = i2k_sig_policy_keys(f->o->verify, name, &nkeys);
+	if (nkeys == 0)
+		return 0;
+	if (!f->o->pull_always || f->o->offline) {
+		struct i2k_error *e = NULL;
+		int c = i2k_sig_check_cached(f->s, ref, digest, keys, nkeys, &e);
+		if (c == 1)
+			return 0;
+		if (f->o->offline) {
+			if (c < 0) {
+				i2k_error_propagate(err, &e);
+				return i2k_error_wrap(err, "%s", image);
+			}
+			return i2k_error_set(err, I2K_ERR_OFFLINE,
+					     "%s: signature: not in the cache and --offline was "
+					     "given",
+					     image);
+		}
+		i2k_error_free(e); /* stale evidence: fetch it again */
+	}
+	struct i2k_registry *r = registry(f, err);
+	if (r == NULL ||
+	    i2k_sig_fetch_and_check(r, f->s, ref, platform_of(f), digest, keys, nkeys, err) < 0)
+		return i2k_error_wrap(err, "%s", image);
+	return 0;
+}
+
 int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 		    char manifest_digest[I2K_DIGEST_LEN + 1], struct i2k_error **err)
 {
@@ -118,19 +160,33 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 		return -1;
 	_cleanup_free_ char *name = i2k_ref_string(&ref);
 	char digest[I2K_DIGEST_LEN + 1];
-	bool have = cached(f, name, digest);
+	_cleanup_free_ char *other = NULL;
+	bool have = cached(f, name, digest, &other);
 	/* --pull refreshes tags; a digest-pinned image never changes. */
 	bool refresh = f->o->pull_always && ref.digest == NULL && !f->o->offline;
 	if (have && !refresh) {
 		report(f, name, I2K_PROGRESS_CACHED);
-		memcpy(manifest_digest, digest, sizeof(digest));
+		int vr = verify_image(f, image, &ref, name, digest, err);
 		i2k_ref_clear(&ref);
+		if (vr < 0)
+			return -1;
+		memcpy(manifest_digest, digest, sizeof(digest));
 		return 0;
 	}
 	if (f->o->offline) {
 		i2k_ref_clear(&ref);
+		if (other) {
+			_cleanup_free_ char *want = i2k_platform_string(platform_of(f));
+			return i2k_error_set(err, I2K_ERR_OFFLINE,
+					     "%s: cached only for %s, not %s, and --offline was "
+					     "given (pull it for %s without --offline, or build "
+					     "for %s with --platform)",
+					     image, other, want, want, other);
+		}
 		return i2k_error_set(err, I2K_ERR_OFFLINE,
-				     "%s: not in the cache and --offline was given", image);
+				     "%s: not in the cache and --offline was given (run once "
+				     "without --offline, or 'i2kit cache import' an archive of it)",
+				     image);
 	}
 	struct i2k_registry *r = registry(f, err);
 	if (r == NULL) {
@@ -139,9 +195,21 @@ int i2k_fetch_image(struct i2k_fetcher *f, const char *image,
 	}
 	struct i2k_descriptor d;
 	int rc = i2k_registry_pull(r, f->s, &ref, platform_of(f), &d, err);
+	if (rc == 0 && verify_image(f, image, &ref, name, d.digest, err) < 0) {
+		free(d.media_type);
+		rc = -1;
+	}
 	i2k_ref_clear(&ref);
-	if (rc < 0)
+	if (rc < 0) {
+		/* unreachable, but cached for another platform: say so */
+		if (other && err && *err && (*err)->code == I2K_ERR_NETWORK) {
+			char *msg = i2k_xasprintf("%s (the cache has %s only for %s)", (*err)->msg,
+						  image, other);
+			free((*err)->msg);
+			(*err)->msg = msg;
+		}
 		return -1;
+	}
 	memcpy(manifest_digest, d.digest, sizeof(d.digest));
 	free(d.media_type);
 	return 0;

@@ -17,11 +17,18 @@
 #include "builder/registry/registry.h"
 #include "builder/store/store.h"
 
+struct i2k_sig_policy;
+
 struct i2k_fetch_opts {
 	bool offline;
 	bool pull_always; /* --pull: re-resolve tags even when cached */
 	struct i2k_platform platform;
 	struct i2k_registry_opts registry;
+	/* Signature keys (sigverify.h), borrowed; NULL or no key for an image:
+	 * not verified. An image a key applies to is returned only once its
+	 * signature verified (from the cached evidence, else fetched; offline
+	 * needs the evidence cached; --pull fetches it afresh). */
+	const struct i2k_sig_policy *verify;
 };
 
 struct i2k_fetcher;

@@ -178,6 +178,7 @@ void i2k_http_resp_clear(struct i2k_http_resp *r)
 	free(r->www_authenticate);
 	free(r->docker_content_digest);
 	free(r->content_range);
+	free(r->location);
 	i2k_buf_free(&r->body);
 	memset(r, 0, sizeof(*r));
 	r->retry_after_s = -1;
@@ -249,7 +250,9 @@ static void reset_headers(struct i2k_http_resp *r)
 	free(r->www_authenticate);
 	free(r->docker_content_digest);
 	free(r->content_range);
+	free(r->location);
 	r->content_type = r->www_authenticate = r->docker_content_digest = r->content_range = NULL;
+	r->location = NULL;
 	r->retry_after_s = -1;
 	r->content_length = -1;
 }
@@ -304,6 +307,9 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 	} else if (header_is(line, n, "content-range", &v, &vl)) {
 		free(r->content_range);
 		r->content_range = trimmed(v, vl);
+	} else if (header_is(line, n, "location", &v, &vl)) {
+		free(r->location);
+		r->location = trimmed(v, vl);
 	} else if (header_is(line, n, "retry-after", &v, &vl)) {
 		_cleanup_free_ char *t = trimmed(v, vl);
 		long s = 0;
@@ -397,6 +403,7 @@ static int transport_error(struct i2k_http *h, CURLcode c, const char *url,
 	const char *msg = h->errbuf[0] ? h->errbuf : curl_easy_strerror(c);
 	resp->retryable = retryable_code(c);
 	resp->tls_handshake_failed = c == CURLE_SSL_CONNECT_ERROR;
+	resp->resolve_failed = c == CURLE_COULDNT_RESOLVE_HOST;
 	if (c == CURLE_COULDNT_CONNECT && oserr)
 		return i2k_error_set(err, I2K_ERR_NETWORK, "cannot connect to %s: %s", who,
 				     strerror((int)oserr));
@@ -421,14 +428,22 @@ static int perform_one(struct i2k_http *h, const struct i2k_http_req *req, const
 		resp->body.max = req->max_body ? req->max_body : I2K_HTTP_ERROR_BODY_MAX;
 
 	struct curl_slist *hdrs = NULL;
-	_cleanup_free_ char *accept = NULL, *authz = NULL;
+	_cleanup_free_ char *accept = NULL, *authz = NULL, *ctype = NULL;
 	if (req->accept) {
 		accept = i2k_xasprintf("Accept: %s", req->accept);
 		hdrs = curl_slist_append(hdrs, accept);
 	}
+	if (req->form)
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
 	if (send_auth && req->authorization) {
 		authz = i2k_xasprintf("Authorization: %s", req->authorization);
 		hdrs = curl_slist_append(hdrs, authz);
+	}
+	if (req->method) {
+		ctype = i2k_xasprintf("Content-Type: %s", req->content_type
+							      ? req->content_type
+							      : "application/octet-stream");
+		hdrs = curl_slist_append(hdrs, ctype);
 	}
 	char range[48];
 	if (req->range_from > 0)
@@ -463,6 +478,14 @@ static int perform_one(struct i2k_http *h, const struct i2k_http_req *req, const
 		curl_easy_setopt(e, CURLOPT_RANGE, range);
 	if (req->head)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (req->form) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(req->form));
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->form);
+	} else if (req->method) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+	}
 
 	CURLcode c = curl_easy_perform(e);
 	curl_slist_free_all(hdrs);

@@ -57,6 +57,7 @@ struct i2k_http_resp {
 	char *www_authenticate; /* first WWW-Authenticate header */
 	char *docker_content_digest;
 	char *content_range;
+	char *location;		/* Location header (as sent; may be relative) */
 	long retry_after_s;	/* -1 when absent or not delta-seconds */
 	int64_t content_length; /* -1 when unknown */
 	/* 2xx without on_data: the body (at most req.max_body). Other
@@ -66,12 +67,18 @@ struct i2k_http_resp {
 	bool tls_handshake_failed; /* transport failure in the TLS handshake itself
 				    * (e.g. the server speaks plain HTTP) — not a
 				    * certificate verification failure */
+	bool resolve_failed;	   /* transport failure: the host name did not resolve */
 };
 void i2k_http_resp_clear(struct i2k_http_resp *r);
 
 struct i2k_http_req {
 	const char *url;
-	bool head;		   /* HEAD instead of GET */
+	bool head;	    /* HEAD instead of GET */
+	const char *form;   /* POST this application/x-www-form-urlencoded body */
+	const char *method; /* "POST", "PUT" (with body): NULL → GET/HEAD */
+	const void *body;   /* request body for method (may be NULL: empty) */
+	size_t body_len;
+	const char *content_type;  /* Content-Type of body, or NULL */
 	const char *accept;	   /* Accept header value or NULL */
 	const char *authorization; /* Authorization header value, original host only */
 	uint64_t range_from;	   /* > 0 → "Range: bytes=N-" */

@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,8 +24,11 @@
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
 #include "builder/registry/auth.h"
+#include "builder/registry/creds.h"
 #include "builder/registry/http.h"
 #include "builder/registry/manifest.h"
+#include "builder/registry/mirror.h"
+#include "builder/registry/session.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_CAP_MS 3200
@@ -36,8 +41,8 @@ struct token {
 };
 
 struct creds {
-	char *registry;
-	char *user, *pass; /* NULL when none configured */
+	char *key;	    /* registry name, or a mirror's host[:port] */
+	struct i2k_creds c; /* secret NULL when none configured */
 };
 
 struct i2k_registry {
@@ -45,6 +50,7 @@ struct i2k_registry {
 	char **insecure;
 	char *ca_file, *docker_config_dir;
 	struct i2k_http_policy policy;
+	struct i2k_mirror_list mirrors;
 
 	pthread_mutex_t mu; /* tokens, creds, basic_hosts */
 	struct token *tokens;
@@ -77,6 +83,35 @@ static long env_long(const char *name, long def)
 	return v > 100000000 ? 100000000 : (long)v;
 }
 
+/* Copies o's mirrors and those of the mirrors file; checks the plain-HTTP
+ * policy for each (the mirror list's strings are owned by r). */
+static int add_mirrors(struct i2k_registry *r, const struct i2k_registry_opts *o,
+		       struct i2k_error **err)
+{
+	for (size_t i = 0; i < o->n_mirrors; i++) {
+		_cleanup_free_ char *spec =
+		    i2k_xasprintf("%s=%s", o->mirrors[i].registry, o->mirrors[i].url);
+		if (i2k_mirror_list_add(&r->mirrors, spec, err) < 0)
+			return -1;
+	}
+	const char *file = o->mirrors_file;
+	if (file == NULL)
+		file = getenv("I2KIT_MIRRORS_FILE");
+	if (file && *file && i2k_mirror_list_load(&r->mirrors, file, err) < 0)
+		return -1;
+	for (size_t i = 0; i < r->mirrors.n; i++) {
+		const struct i2k_mirror *m = &r->mirrors.v[i];
+		_cleanup_free_ char *host = i2k_http_url_authority(m->url);
+		if (i2k_str_has_prefix(m->url, "http://") &&
+		    !i2k_http_plain_allowed(&r->policy, host))
+			return i2k_error_set(err, I2K_ERR_USAGE,
+					     "mirror %s for %s is plain HTTP: allow it with "
+					     "--insecure-registry %s, or use https://",
+					     m->url, m->registry, host);
+	}
+	return 0;
+}
+
 int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **out,
 		     struct i2k_error **err)
 {
@@ -94,6 +129,9 @@ int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **ou
 	r->o.ca_file = r->ca_file;
 	r->docker_config_dir = i2k_xstrdup(o->docker_config_dir);
 	r->o.docker_config_dir = r->docker_config_dir;
+	r->o.mirrors = NULL;
+	r->o.n_mirrors = 0;
+	r->o.mirrors_file = NULL;
 	if (r->o.parallel <= 0)
 		r->o.parallel = 4;
 	if (r->o.parallel > 32)
@@ -121,9 +159,9 @@ int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **ou
 	};
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->progress_mu, NULL);
-	/* Fail early on an unreadable CA file. */
+	/* Fail early on an unreadable CA file, a bad mirror or mirrors file. */
 	struct i2k_http *probe = NULL;
-	if (i2k_http_new(&r->policy, &probe, err) < 0) {
+	if (i2k_http_new(&r->policy, &probe, err) < 0 || add_mirrors(r, o, err) < 0) {
 		i2k_registry_free(r);
 		return -1;
 	}
@@ -148,11 +186,11 @@ void i2k_registry_free(struct i2k_registry *r)
 	}
 	free(r->tokens);
 	for (size_t i = 0; i < r->n_creds; i++) {
-		free(r->creds[i].registry);
-		free(r->creds[i].user);
-		free(r->creds[i].pass);
+		free(r->creds[i].key);
+		i2k_creds_clear(&r->creds[i].c);
 	}
 	free(r->creds);
+	i2k_mirror_list_clear(&r->mirrors);
 	for (size_t i = 0; i < r->n_basic; i++)
 		free(r->basic_hosts[i]);
 	free(r->basic_hosts);
@@ -183,7 +221,12 @@ struct pull {
 	char *host;  /* API host[:port] */
 	char *base;  /* SCHEME://HOST/v2/REPO */
 	char *scope; /* repository:REPO:pull */
-	char *user, *pass;
+	/* The endpoint being tried: the registry, or mirror_url. */
+	const char *mirror_url;
+	/* Credentials for host (lazily, at the first challenge): user NULL
+	 * with pass set means an identity token only. */
+	bool creds_loaded, idtoken;
+	char *user, *pass, *cred_source;
 
 	pthread_mutex_t mu; /* jobs, cancel, err */
 	struct i2k_descriptor *jobs;
@@ -193,6 +236,21 @@ struct pull {
 	atomic_int cancel;    /* read by workers without the lock */
 	struct i2k_error *err;
 };
+
+void i2k_registry_progress_stage(const struct i2k_progress *p, void *ctx)
+{
+	static const enum i2k_step steps[] = {[I2K_PROGRESS_START] = I2K_STEP_BEGIN,
+					      [I2K_PROGRESS_DATA] = I2K_STEP_UPDATE,
+					      [I2K_PROGRESS_DONE] = I2K_STEP_END,
+					      [I2K_PROGRESS_CACHED] = I2K_STEP_CACHED};
+	struct i2k_stage_event ev = {.stage = I2K_STAGE_FETCH,
+				     .step = steps[p->kind],
+				     .what = p->ref,
+				     .detail = p->digest,
+				     .done = p->done,
+				     .total = p->total};
+	i2k_stage_report(ctx, &ev);
+}
 
 static void progress(struct pull *pl, int kind, const char *digest, uint64_t done, uint64_t total)
 {
@@ -220,7 +278,7 @@ static char *current_auth(struct pull *pl)
 			res = i2k_xstrdup(t->value);
 	}
 	for (size_t i = 0; i < r->n_basic && !res; i++)
-		if (strcmp(r->basic_hosts[i], pl->host) == 0 && pl->user)
+		if (strcmp(r->basic_hosts[i], pl->host) == 0 && pl->user && !pl->idtoken)
 			res = i2k_auth_basic_header(pl->user, pl->pass);
 	pthread_mutex_unlock(&r->mu);
 	return res;
@@ -326,34 +384,70 @@ static int resolve_base(struct pull *pl, struct i2k_http *h, struct i2k_error **
 	return 0;
 }
 
-/* Loads (once per registry client) the credentials for pl->ref->registry. */
+/* Loads (once per registry client and key) the credentials for the
+ * endpoint: the registry's name, or a mirror's host[:port]. A failing
+ * credential helper is an error every time it is asked. */
 static int load_creds(struct pull *pl, struct i2k_error **err)
 {
 	struct i2k_registry *r = pl->r;
-	const char *reg = pl->ref->registry;
+	const char *key = pl->mirror_url ? pl->host : pl->ref->registry;
+	pl->creds_loaded = true;
 	int ret = 0;
 	pthread_mutex_lock(&r->mu);
 	struct creds *c = NULL;
 	for (size_t i = 0; i < r->n_creds && !c; i++)
-		if (strcmp(r->creds[i].registry, reg) == 0)
+		if (strcmp(r->creds[i].key, key) == 0)
 			c = &r->creds[i];
 	if (c == NULL) {
-		char *u = NULL, *p = NULL;
-		if (i2k_auth_config_lookup(r->docker_config_dir, reg, &u, &p, err) < 0) {
-			ret = -1;
+		struct i2k_creds found;
+		if (i2k_creds_lookup(r->docker_config_dir, key, &found, err) < 0) {
+			i2k_creds_clear(&found);
+			ret = i2k_error_wrap(err, "%s", pl->name);
 		} else {
 			i2k_xgrow((void **)&r->creds, &r->cap_creds, r->n_creds + 1,
 				  sizeof(*r->creds));
 			c = &r->creds[r->n_creds++];
-			*c = (struct creds){.registry = i2k_xstrdup(reg), .user = u, .pass = p};
+			*c = (struct creds){.key = i2k_xstrdup(key), .c = found};
 		}
 	}
-	if (c) {
-		pl->user = i2k_xstrdup(c->user);
-		pl->pass = i2k_xstrdup(c->pass);
+	if (c && c->c.secret) {
+		pl->user = i2k_xstrdup(c->c.user);
+		pl->pass = i2k_xstrdup(c->c.secret);
+		pl->idtoken = c->c.identity_token;
+		pl->cred_source = i2k_xstrdup(c->c.source);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return ret;
+}
+
+/* Forgets the endpoint's credentials (wiping the secret). */
+static void drop_creds(struct pull *pl)
+{
+	free(pl->user);
+	if (pl->pass)
+		explicit_bzero(pl->pass, strlen(pl->pass));
+	free(pl->pass);
+	free(pl->cred_source);
+	pl->user = pl->pass = pl->cred_source = NULL;
+	pl->creds_loaded = pl->idtoken = false;
+}
+
+/* "the credentials of user \"U\" (from SOURCE)" / "the identity token
+ * from SOURCE", for messages. Caller frees. */
+static char *creds_phrase(const struct pull *pl)
+{
+	if (pl->idtoken)
+		return i2k_xasprintf("the identity token from %s", pl->cred_source);
+	return i2k_xasprintf("the credentials of user \"%s\" (from %s)", pl->user, pl->cred_source);
+}
+
+/* The hint for an endpoint without credentials. Caller frees. */
+static char *no_creds_phrase(const struct pull *pl)
+{
+	const char *key = pl->mirror_url ? pl->host : pl->ref->registry;
+	return i2k_xasprintf("no credentials for %s in the docker config.json: run 'docker "
+			     "login %s', or point DOCKER_CONFIG at a config.json that has them",
+			     key, key);
 }
 
 /* Sleeps for the backoff of `attempt` (0-based), honouring Retry-After. */
@@ -450,6 +544,44 @@ static char *query_escape(const char *s)
 	return b.data;
 }
 
+/* Appends " (HINT)" to the message of *err. Returns -1. */
+static int add_hint(struct i2k_error **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int add_hint(struct i2k_error **err, const char *fmt, ...)
+{
+	if (err == NULL || *err == NULL)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	char *hint = NULL;
+	if (vasprintf(&hint, fmt, ap) < 0)
+		hint = NULL;
+	va_end(ap);
+	if (hint) {
+		char *msg = i2k_xasprintf("%s (%s)", (*err)->msg ? (*err)->msg : "", hint);
+		free((*err)->msg);
+		(*err)->msg = msg;
+		free(hint);
+	}
+	return -1;
+}
+
+/* A host name that does not resolve: offline, or a typo in the registry
+ * part of the image name. */
+static int resolve_hint(struct pull *pl, struct i2k_error **err)
+{
+	if (pl->mirror_url)
+		return add_hint(err, "mirror %s: unknown host", pl->mirror_url);
+	if (strcmp(pl->ref->registry, "docker.io") == 0)
+		return add_hint(err, "offline? images already in the cache build with --offline; "
+				     "'i2kit cache ls' lists them");
+	return add_hint(err,
+			"unknown registry host \"%s\": the first part of an image name names "
+			"the registry when it has a '.' or ':'; offline? images already in the "
+			"cache build with --offline",
+			pl->ref->registry);
+}
+
 /* Hooks for do_request around each attempt. */
 struct attempt_ops {
 	/* before every attempt (e.g. set the Range offset) */
@@ -468,13 +600,22 @@ static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_cha
 static int handle_challenge(struct pull *pl, struct i2k_http *h, const struct i2k_http_resp *resp,
 			    bool had_auth, struct i2k_error **err)
 {
+	if (!pl->creds_loaded && load_creds(pl, err) < 0)
+		return -1;
 	if (had_auth) {
-		if (pl->user)
+		if (pl->pass) {
+			_cleanup_free_ char *who = creds_phrase(pl);
 			return i2k_error_set(err, I2K_ERR_AUTH,
-					     "%s: authentication required: %s refused the "
-					     "credentials of user \"%s\"",
-					     pl->name, pl->host, pl->user);
-		return i2k_error_set(err, I2K_ERR_AUTH, "%s: authentication required", pl->name);
+					     "%s: authentication required: %s refused %s", pl->name,
+					     pl->host, who);
+		}
+		/* an anonymous token that does not open the repository
+		 * (Docker Hub's answer for a private or missing one) */
+		_cleanup_free_ char *hint = no_creds_phrase(pl);
+		return i2k_error_set(err, I2K_ERR_AUTH,
+				     "%s: authentication required: the repository does not exist "
+				     "or needs credentials (%s)",
+				     pl->name, hint);
 	}
 	if (resp->www_authenticate == NULL)
 		return status_error(pl, NULL, resp, err);
@@ -486,11 +627,15 @@ static int handle_challenge(struct pull *pl, struct i2k_http *h, const struct i2
 	int ret = 0;
 	if (ch.scheme == I2K_AUTH_BEARER) {
 		ret = fetch_token(pl, h, &ch, err);
-	} else if (pl->user == NULL) {
+	} else if (pl->pass == NULL) {
+		_cleanup_free_ char *hint = no_creds_phrase(pl);
+		ret = i2k_error_set(err, I2K_ERR_AUTH, "%s: authentication required (%s)", pl->name,
+				    hint);
+	} else if (pl->idtoken) {
 		ret = i2k_error_set(err, I2K_ERR_AUTH,
-				    "%s: authentication required (no credentials for %s in the "
-				    "docker config.json)",
-				    pl->name, pl->ref->registry);
+				    "%s: %s asks for basic authentication, but %s has only an "
+				    "identity token for it",
+				    pl->name, pl->host, pl->cred_source);
 	} else {
 		mark_basic(pl);
 	}
@@ -531,8 +676,11 @@ static int do_request(struct pull *pl, struct i2k_http *h, struct i2k_http_req *
 			/* transport errors name the host only: add the image */
 			if ((*err)->code == I2K_ERR_NETWORK) {
 				if (ops && ops->what)
-					return i2k_error_wrap(err, "%s: %s", pl->name, ops->what);
-				return i2k_error_wrap(err, "%s", pl->name);
+					i2k_error_wrap(err, "%s: %s", pl->name, ops->what);
+				else
+					i2k_error_wrap(err, "%s", pl->name);
+				if (resp->resolve_failed)
+					resolve_hint(pl, err);
 			}
 			return -1;
 		}
@@ -568,6 +716,42 @@ static int do_request(struct pull *pl, struct i2k_http *h, struct i2k_http_req *
 	}
 }
 
+/* One token request: OAuth2 POST (grant_type=refresh_token, for an identity
+ * token) or GET with basic credentials (or anonymous). 0 with the response
+ * in resp, -1 on a transport error. */
+static int token_request(struct pull *pl, struct i2k_http *h, const struct i2k_challenge *ch,
+			 bool oauth, struct i2k_http_resp *resp, struct i2k_error **err)
+{
+	_cleanup_free_ char *svc = query_escape(ch->service ? ch->service : "");
+	_cleanup_free_ char *scope = query_escape(pl->scope);
+	_cleanup_free_ char *url = NULL, *form = NULL, *basic = NULL;
+	if (oauth) {
+		_cleanup_free_ char *rt = query_escape(pl->pass);
+		url = i2k_xstrdup(ch->realm);
+		form = i2k_xasprintf("grant_type=refresh_token&refresh_token=%s&service=%s&"
+				     "scope=%s&client_id=i2kit",
+				     rt, svc, scope);
+		explicit_bzero(rt, strlen(rt));
+	} else {
+		url = i2k_xasprintf("%s%cservice=%s&scope=%s", ch->realm,
+				    strchr(ch->realm, '?') ? '&' : '?', svc, scope);
+		/* an identity token on GET (the OAuth2 fallback): as the
+		 * password of its user, "<token>" when none is known */
+		if (pl->pass)
+			basic = i2k_auth_basic_header(pl->user ? pl->user : "<token>", pl->pass);
+	}
+	/* The token server gets the basic credentials, never a registry token. */
+	struct i2k_http_req req = {
+	    .url = url, .max_body = I2K_AUTH_TOKEN_MAX, .authorization = basic, .form = form};
+	struct attempt_ops ops = {.what = "fetching a token"};
+	int rc = do_request(pl, h, &req, false, &ops, resp, err);
+	if (form)
+		explicit_bzero(form, strlen(form));
+	if (basic)
+		explicit_bzero(basic, strlen(basic));
+	return rc;
+}
+
 static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_challenge *ch,
 		       struct i2k_error **err)
 {
@@ -581,35 +765,35 @@ static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_cha
 		return i2k_error_set(err, I2K_ERR_NETWORK,
 				     "%s: refusing to fetch a token over plain HTTP from %s",
 				     pl->name, scheme_host);
-	_cleanup_free_ char *svc = query_escape(ch->service ? ch->service : "");
-	_cleanup_free_ char *scope = query_escape(pl->scope);
-	_cleanup_free_ char *url = i2k_xasprintf("%s%cservice=%s&scope=%s", ch->realm,
-						 strchr(ch->realm, '?') ? '&' : '?', svc, scope);
-	_cleanup_free_ char *basic = pl->user ? i2k_auth_basic_header(pl->user, pl->pass) : NULL;
-	/* The token server gets the basic credentials, never a registry token. */
-	struct i2k_http_req req = {
-	    .url = url, .max_body = I2K_AUTH_TOKEN_MAX, .authorization = basic};
 	struct i2k_http_resp resp = {0};
-	struct attempt_ops ops = {.what = "fetching a token"};
-	int rc = do_request(pl, h, &req, false, &ops, &resp, err);
+	int rc = token_request(pl, h, ch, pl->idtoken, &resp, err);
+	/* distribution's OAuth2 spec: a token server without OAuth2 answers
+	 * the POST with 404; use GET then (405: likewise, as containerd does) */
+	if (rc == 0 && pl->idtoken && (resp.status == 404 || resp.status == 405)) {
+		i2k_http_resp_clear(&resp);
+		rc = token_request(pl, h, ch, false, &resp, err);
+	}
 	if (rc < 0) {
 		i2k_http_resp_clear(&resp);
 		if ((*err)->code == I2K_ERR_NETWORK)
 			return -1; /* do_request named the image and the step */
 		return i2k_error_wrap(err, "%s: fetching a token", pl->name);
 	}
-	if (resp.status == 401 || resp.status == 403) {
-		if (pl->user)
+	if (resp.status == 401 || resp.status == 403 || (pl->idtoken && resp.status == 400)) {
+		/* (RFC 6749: a refused refresh token is 400 invalid_grant) */
+		if (pl->pass) {
+			_cleanup_free_ char *who = creds_phrase(pl);
+			rc =
+			    i2k_error_set(err, I2K_ERR_AUTH,
+					  "%s: authentication required: token server %s refused %s",
+					  pl->name, scheme_host, who);
+		} else {
+			_cleanup_free_ char *hint = no_creds_phrase(pl);
 			rc = i2k_error_set(err, I2K_ERR_AUTH,
-					   "%s: authentication required: token server %s refused "
-					   "the credentials of user \"%s\"",
-					   pl->name, scheme_host, pl->user);
-		else
-			rc = i2k_error_set(err, I2K_ERR_AUTH,
-					   "%s: authentication required (no credentials for %s in "
-					   "the docker config.json, and token server %s refused "
-					   "anonymous access)",
-					   pl->name, pl->ref->registry, scheme_host);
+					   "%s: authentication required (token server %s refused "
+					   "anonymous access; %s)",
+					   pl->name, scheme_host, hint);
+		}
 		i2k_http_resp_clear(&resp);
 		return rc;
 	}
@@ -623,10 +807,13 @@ static int fetch_token(struct pull *pl, struct i2k_http *h, const struct i2k_cha
 	long expires = 60;
 	rc = i2k_auth_token_parse(resp.body.data ? resp.body.data : "", resp.body.len, &token,
 				  &expires, err);
+	if (resp.body.data)
+		explicit_bzero(resp.body.data, resp.body.len);
 	i2k_http_resp_clear(&resp);
 	if (rc < 0)
 		return i2k_error_wrap(err, "%s: %s", pl->name, scheme_host);
 	store_token(pl, token, expires);
+	explicit_bzero(token, strlen(token));
 	return 0;
 }
 
@@ -947,11 +1134,52 @@ static void pull_clear(struct pull *pl)
 	free(pl->host);
 	free(pl->base);
 	free(pl->scope);
-	free(pl->user);
-	free(pl->pass);
+	drop_creds(pl);
 	free(pl->jobs);
 	i2k_error_free(pl->err);
 	pthread_mutex_destroy(&pl->mu);
+}
+
+/* Forgets the endpoint-specific state of pl before trying another one. */
+static void pull_reset_endpoint(struct pull *pl)
+{
+	free(pl->host);
+	free(pl->base);
+	pl->host = pl->base = NULL;
+	pl->mirror_url = NULL;
+	drop_creds(pl);
+	free(pl->jobs);
+	pl->jobs = NULL;
+	pl->n_jobs = pl->next_job = 0;
+	pl->cancel = 0;
+	i2k_error_free(pl->err);
+	pl->err = NULL;
+}
+
+/* The first mirror of ref's registry at index >= *from (advanced past it),
+ * or NULL. */
+static const struct i2k_mirror *next_mirror(struct i2k_registry *r, const struct i2k_ref *ref,
+					    size_t *from)
+{
+	for (; *from < r->mirrors.n; (*from)++)
+		if (strcmp(r->mirrors.v[*from].registry, ref->registry) == 0)
+			return &r->mirrors.v[(*from)++];
+	return NULL;
+}
+
+/* A mirror that fails this way is passed over; bad data is not. */
+static bool mirror_may_fall_back(const struct i2k_error *e)
+{
+	switch (e->code) {
+	case I2K_ERR_NETWORK:
+	case I2K_ERR_NOTFOUND:
+	case I2K_ERR_AUTH:
+	case I2K_ERR_REGISTRY:
+	case I2K_ERR_UNSUPPORTED:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int check_config(struct pull *pl, const struct i2k_descriptor *cfg,
@@ -1091,20 +1319,47 @@ int i2k_registry_pull(struct i2k_registry *r, struct i2k_store *s, const struct 
 	struct pull pl = {.r = r, .s = s, .ref = ref};
 	pthread_mutex_init(&pl.mu, NULL);
 	pl.name = i2k_ref_string(ref);
-	pl.host = i2k_xstrdup(i2k_ref_api_host(ref));
 	pl.scope = i2k_xasprintf("repository:%s:pull", ref->repository);
 	struct i2k_http *h = NULL;
 	struct i2k_error *e = NULL; /* internal code inspects the error: never NULL */
-	int rc = load_creds(&pl, &e);
-	if (rc == 0)
-		rc = i2k_http_new(&r->policy, &h, &e);
-	if (rc == 0)
-		rc = resolve_base(&pl, h, &e);
-	if (rc == 0) {
-		progress(&pl, I2K_PROGRESS_START, NULL, 0, 0);
-		rc = pull_image(&pl, h, p, out, &e);
-		if (rc == 0)
+	int rc = i2k_http_new(&r->policy, &h, &e);
+	bool started = false;
+	size_t from = 0;
+	while (rc == 0) {
+		/* this registry's mirrors in order, then the registry */
+		const struct i2k_mirror *mi = next_mirror(r, ref, &from);
+		pull_reset_endpoint(&pl);
+		if (mi) {
+			pl.mirror_url = mi->url;
+			pl.host = i2k_http_url_authority(mi->url);
+			pl.base = i2k_xasprintf("%s/v2/%s", mi->url, ref->repository);
+		} else {
+			pl.host = i2k_xstrdup(i2k_ref_api_host(ref));
+			rc = resolve_base(&pl, h, &e);
+		}
+		if (rc == 0) {
+			if (!started)
+				progress(&pl, I2K_PROGRESS_START, NULL, 0, 0);
+			started = true;
+			rc = pull_image(&pl, h, p, out, &e);
+		}
+		if (rc == 0) {
 			progress(&pl, I2K_PROGRESS_DONE, NULL, 0, 0);
+			break;
+		}
+		if (mi == NULL || e == NULL)
+			break;
+		if (!mirror_may_fall_back(e)) {
+			if (e->code == I2K_ERR_INTEGRITY)
+				add_hint(&e, "served by mirror %s", mi->url);
+			break;
+		}
+		const struct i2k_mirror *more = next_mirror(r, ref, &(size_t){from});
+		i2k_warn("mirror %s failed: %s; trying %s", mi->url, e->msg,
+			 more ? more->url : ref->registry);
+		i2k_error_free(e);
+		e = NULL;
+		rc = 0;
 	}
 	i2k_http_free(h);
 	pull_clear(&pl);
@@ -1116,4 +1371,98 @@ int i2k_registry_pull(struct i2k_registry *r, struct i2k_store *s, const struct 
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- sessions: one repository, for signatures and pushes (session.h) ------------ */
+
+struct i2k_registry_session {
+	struct pull pl;
+	struct i2k_http *h;
+};
+
+void i2k_registry_session_free(struct i2k_registry_session *s)
+{
+	if (s == NULL)
+		return;
+	i2k_http_free(s->h);
+	pull_clear(&s->pl);
+	free(s);
+}
+
+void i2k_registry_session_freep(struct i2k_registry_session **s)
+{
+	i2k_registry_session_free(*s);
+	*s = NULL;
+}
+
+int i2k_registry_session_open(struct i2k_registry *r, const struct i2k_ref *ref, bool push,
+			      struct i2k_registry_session **out, struct i2k_error **err)
+{
+	struct i2k_registry_session *s = i2k_xcalloc(1, sizeof(*s));
+	struct pull *pl = &s->pl;
+	*pl = (struct pull){.r = r, .ref = ref};
+	pthread_mutex_init(&pl->mu, NULL);
+	pl->name = i2k_ref_string(ref);
+	pl->host = i2k_xstrdup(i2k_ref_api_host(ref));
+	pl->scope = i2k_xasprintf("repository:%s:%s", ref->repository, push ? "pull,push" : "pull");
+	struct i2k_error *e = NULL; /* credentials load at the first challenge */
+	int rc = i2k_http_new(&r->policy, &s->h, &e);
+	if (rc == 0)
+		rc = resolve_base(pl, s->h, &e);
+	if (rc < 0) {
+		if (e == NULL)
+			i2k_error_set(&e, I2K_ERR_INTERNAL, "session failed without an error");
+		i2k_error_propagate(err, &e);
+		i2k_registry_session_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+const char *i2k_registry_session_base(const struct i2k_registry_session *s)
+{
+	return s->pl.base;
+}
+
+const char *i2k_registry_session_name(const struct i2k_registry_session *s)
+{
+	return s->pl.name;
+}
+
+int i2k_registry_session_do(struct i2k_registry_session *s, struct i2k_http_req *req,
+			    const char *what, struct i2k_http_resp *resp, struct i2k_error **err)
+{
+	struct attempt_ops ops = {.what = what};
+	return do_request(&s->pl, s->h, req, true, &ops, resp, err);
+}
+
+int i2k_registry_session_status_error(struct i2k_registry_session *s, const char *what,
+				      const struct i2k_http_resp *resp, struct i2k_error **err)
+{
+	return status_error(&s->pl, what, resp, err);
+}
+
+int i2k_registry_session_get_manifest(struct i2k_registry_session *s, const char *reference,
+				      const char *want_digest, char **data, size_t *len,
+				      char digest[I2K_DIGEST_LEN + 1], struct i2k_error **err)
+{
+	struct fetched f = {0};
+	if (get_manifest(&s->pl, s->h, reference, want_digest, &f, err) < 0)
+		return -1;
+	*data = I2K_STEAL(f.data);
+	*len = f.len;
+	memcpy(digest, f.digest, sizeof(f.digest));
+	fetched_clear(&f);
+	return 0;
+}
+
+int i2k_registry_session_get_blob(struct i2k_registry_session *s, struct i2k_store *st,
+				  const struct i2k_descriptor *d, uint64_t max,
+				  struct i2k_error **err)
+{
+	s->pl.s = st;
+	s->pl.job_role = "blob";
+	s->pl.job_max = max;
+	return download_blob(&s->pl, s->h, d, err);
 }

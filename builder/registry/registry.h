@@ -3,8 +3,18 @@
  * Speaks Docker v2 schema 2 and OCI manifests and indexes; picks the
  * platform from an index by os/architecture (and variant when given);
  * authenticates anonymously, with a bearer-token challenge
- * (realm/service/scope), with basic auth, using credentials from
- * ~/.docker/config.json `auths` (or $DOCKER_CONFIG/config.json). TLS is
+ * (realm/service/scope), with basic auth, or with an OAuth2 refresh token
+ * (Docker's "identitytoken": POST grant_type=refresh_token to the realm,
+ * falling back to GET when that answers 404 or 405, as the distribution
+ * spec says), using credentials found as Docker finds them (creds.h:
+ * credHelpers, credsStore, auths of ~/.docker/config.json or
+ * $DOCKER_CONFIG/config.json) — looked up only when a registry asks for
+ * authentication, once per registry host. Secrets are never put in an
+ * error message. Mirrors (mirror.h) of a registry are tried first, in order;
+ * a mirror that cannot be reached, lacks the image or refuses access is
+ * passed over for the next one and finally the registry itself (a warning
+ * through i2k_warn says so), while a mirror serving bad data (digest or
+ * size mismatch) fails the pull. TLS is
  * verified; plain HTTP only for localhost/127.0.0.1 and hosts listed as
  * insecure. Every blob's sha256 is checked while it streams into the store;
  * 429/5xx/timeouts are retried with backoff; an interrupted blob resumes with
@@ -22,6 +32,8 @@
 #include <stdint.h>
 
 #include "builder/base/error.h"
+#include "builder/base/progress.h"
+#include "builder/registry/mirror.h"
 #include "builder/registry/ref.h"
 #include "builder/store/store.h"
 
@@ -39,14 +51,24 @@ struct i2k_progress {
 	enum { I2K_PROGRESS_START, I2K_PROGRESS_DATA, I2K_PROGRESS_DONE, I2K_PROGRESS_CACHED } kind;
 };
 typedef void (*i2k_progress_fn)(const struct i2k_progress *p, void *ctx);
+/* An i2k_progress_fn that passes each event on as an I2K_STAGE_FETCH
+ * stage event (START → BEGIN, DATA → UPDATE, DONE → END, CACHED → CACHED;
+ * ref → what, digest → detail) to the struct i2k_stage_cb given as ctx. */
+void i2k_registry_progress_stage(const struct i2k_progress *p, void *ctx);
 
 struct i2k_registry_opts {
 	const char *const *insecure_hosts; /* "host[:port]" allowed over plain HTTP */
 	size_t n_insecure_hosts;
 	const char *ca_file; /* extra CA bundle (PEM); NULL → $I2KIT_CA_FILE or system */
 	const char *docker_config_dir; /* NULL → $DOCKER_CONFIG or ~/.docker */
-	int parallel;		       /* concurrent blob downloads, 0 → 4 */
-	int max_retries;	       /* 0 → 5 */
+	/* Mirrors (copied), then those of mirrors_file (NULL →
+	 * $I2KIT_MIRRORS_FILE when set); i2k_registry_new fails on a bad file
+	 * or on an http:// mirror that the plain-HTTP policy refuses. */
+	const struct i2k_mirror *mirrors;
+	size_t n_mirrors;
+	const char *mirrors_file;
+	int parallel;	 /* concurrent blob downloads, 0 → 4 */
+	int max_retries; /* 0 → 5 */
 	/* Slow peers (see http.h): a transfer moving less than low_speed_limit
 	 * bytes/s over a window of low_speed_timeout_s seconds, or running past
 	 * transfer_timeout_s + blob size / transfer_rate seconds, is cut off

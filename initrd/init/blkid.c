@@ -255,3 +255,15 @@ const char *i2ki_blkid_fstype(int fd)
 		return "ext4";
 	return NULL;
 }
+
+int i2ki_blkid_ext4_label(int fd, char out[17])
+{
+	uint8_t b[16];
+	uint8_t magic[2];
+	if (read_at(fd, magic, 2, 1080) < 0 || i2k_get_le16(magic) != 0xEF53 ||
+	    read_at(fd, b, sizeof(b), 1024 + 0x78) < 0)
+		return -1;
+	memcpy(out, b, 16);
+	out[16] = 0;
+	return 0;
+}

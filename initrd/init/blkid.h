@@ -67,6 +67,11 @@ const struct blkid_part *i2ki_blkid_gpt_find_label(const struct blkid_gpt *g, co
  * there (or it cannot be read). */
 const char *i2ki_blkid_fstype(int fd);
 
+/* The volume name of the ext2/3/4 file system on fd (s_volume_name, 16
+ * bytes, NUL-terminated into out): 0, or -1 when fd holds no ext superblock
+ * or cannot be read. */
+int i2ki_blkid_ext4_label(int fd, char out[17]);
+
 /* GUID text of 16 on-disk bytes (first three fields little-endian, as in
  * GPT and EFI): "c12a7328-f81f-11d2-ba4b-00a0c93ec93b". */
 void i2ki_blkid_guid_format(const uint8_t raw[16], char out[37]);

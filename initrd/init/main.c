@@ -3,7 +3,8 @@
  *   1. if / is the initramfs: with i2kit.root=, mount that disk root and exec
  *      its /init (stage1.h); else move it to a tmpfs and re-exec (switchroot.h)
  *   2. early mounts + console (mounts.h), kernel cmdline (cmdline.h)
- *   3. kernel modules (modules.h), the config's volumes (volumes.h), then lo,
+ *   3. kernel modules (modules.h), the config's volumes (volumes.h), the
+ *      stateful data disk (datadisk.h), then lo,
  *      hostname, RNG seed, DHCP (net.h),
  *      metadata from `i2kit run qemu --data` into /run/config (metadata.h)
  *   4. onboot containers in order, then services (supervise.h)
@@ -14,6 +15,7 @@
  * It never exits: every failure is logged ("i2kit-init: ...") and survived.
  * Run as any other pid (for a quick look) it only prints what it would do. */
 #include "cmdline.h"
+#include "datadisk.h"
 #include "log.h"
 #include "metadata.h"
 #include "modules.h"
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
 	i2ki_sup_init();
 	i2ki_modules_boot();
 	i2ki_volumes_mount("/containers/volumes");
+	i2ki_datadisk_mount("/sys", "/dev", I2KI_DATA_LABEL, I2KI_DATA_DIR);
 	i2ki_sup_scan_input();
 	i2ki_net_boot();
 	i2ki_metadata_fetch();

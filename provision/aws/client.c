@@ -25,11 +25,15 @@ static const char *const svc_names[I2K_AWS_NSVC] = {
     [I2K_AWS_EBS] = "ebs",
     [I2K_AWS_STS] = "sts",
     [I2K_AWS_CLOUDFORMATION] = "cloudformation",
+    [I2K_AWS_ELBV2] = "elasticloadbalancing",
+    [I2K_AWS_AUTOSCALING] = "autoscaling",
 };
 static const char *const svc_versions[I2K_AWS_NSVC] = {
     [I2K_AWS_EC2] = "2016-11-15",
     [I2K_AWS_STS] = "2011-06-15",
     [I2K_AWS_CLOUDFORMATION] = "2010-05-15",
+    [I2K_AWS_ELBV2] = "2015-12-01",
+    [I2K_AWS_AUTOSCALING] = "2011-01-01",
 };
 
 const char *i2k_aws_svc_name(enum i2k_aws_svc s)

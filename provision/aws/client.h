@@ -41,9 +41,12 @@ enum i2k_aws_svc {
 	I2K_AWS_EBS,
 	I2K_AWS_STS,
 	I2K_AWS_CLOUDFORMATION,
+	I2K_AWS_ELBV2,
+	I2K_AWS_AUTOSCALING,
 	I2K_AWS_NSVC,
 };
-/* "ec2", "ebs", "sts", "cloudformation" (signing name and host prefix). */
+/* "ec2", "ebs", "sts", "cloudformation", "elasticloadbalancing",
+ * "autoscaling" (signing name and host prefix). */
 const char *i2k_aws_svc_name(enum i2k_aws_svc s);
 
 struct i2k_aws_creds {
@@ -119,9 +122,9 @@ void i2k_aws_params_addf(struct i2k_aws_params *p, const char *k, const char *fm
 void i2k_aws_params_clear(struct i2k_aws_params *p);
 
 /* A Query API call (EC2 2016-11-15, STS 2011-06-15, CloudFormation
- * 2010-05-15): POSTs Action, Version and p form-encoded; *doc (caller frees
- * with xmlFreeDoc) is the parsed answer. code_out (optional): the AWS
- * error code on failure (caller frees). */
+ * 2010-05-15, ELBv2 2015-12-01, Auto Scaling 2011-01-01): POSTs Action, Version and p form-encoded;
+ * *doc (caller frees with xmlFreeDoc) is the parsed answer. code_out (optional): the AWS error code
+ * on failure (caller frees). */
 int i2k_aws_query(const struct i2k_aws *a, struct i2k_aws_conn *c, enum i2k_aws_svc svc,
 		  const char *action, const struct i2k_aws_params *p, xmlDoc **doc, char **code_out,
 		  struct i2k_error **err);

@@ -518,6 +518,8 @@ int i2k_aws_resolve(const struct i2k_aws_opts *o, struct i2k_aws *a, struct i2k_
 	    [I2K_AWS_EBS] = "AWS_ENDPOINT_URL_EBS",
 	    [I2K_AWS_STS] = "AWS_ENDPOINT_URL_STS",
 	    [I2K_AWS_CLOUDFORMATION] = "AWS_ENDPOINT_URL_CLOUDFORMATION",
+	    [I2K_AWS_ELBV2] = "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+	    [I2K_AWS_AUTOSCALING] = "AWS_ENDPOINT_URL_AUTO_SCALING",
 	};
 	for (int s = 0; s < I2K_AWS_NSVC; s++) {
 		const char *ep = o->endpoint_url;

@@ -27,8 +27,9 @@
  * then (only when the credentials came from instance metadata) the
  * instance's region; none: I2K_ERR_USAGE.
  *
- * Endpoints, per service (ec2, ebs, sts, cloudformation): --endpoint-url
- * (all services), AWS_ENDPOINT_URL_EC2 / _EBS / _STS / _CLOUDFORMATION,
+ * Endpoints, per service (ec2, ebs, sts, cloudformation, elasticloadbalancing,
+ * autoscaling): --endpoint-url (all services), AWS_ENDPOINT_URL_EC2 / _EBS /
+ * _STS / _CLOUDFORMATION / _ELASTIC_LOAD_BALANCING_V2 / _AUTO_SCALING,
  * AWS_ENDPOINT_URL, the profile's endpoint_url, else
  * https://SERVICE.REGION.amazonaws.com (.amazonaws.com.cn in cn-*).
  * Also read: AWS_MAX_ATTEMPTS (retries, client.h), AWS_CA_BUNDLE.

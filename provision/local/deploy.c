@@ -105,11 +105,9 @@ static int write_docker_config(const char *docker_dir, const struct i2k_environm
 	return rc;
 }
 
-/* SHA-256 over the YAML and "IMAGE DIGEST\n" for each image it names.
- * With docker_dir, the credentials are written there first and used. */
-static int content_hash(const char *yaml, const struct i2k_local_deploy_opts *o,
-			const struct i2k_environment *env, const char *docker_dir, char out[17],
-			struct i2k_error **err)
+int i2k_local_content_hash(const char *yaml, const struct i2k_local_deploy_opts *o,
+			   const struct i2k_environment *env, const char *docker_dir, char out[17],
+			   struct i2k_error **err)
 {
 	struct i2k_config *cfg = NULL;
 	if (i2k_config_parse("<template>", yaml, strlen(yaml), &cfg, err) < 0)
@@ -256,7 +254,7 @@ static int prepare(const struct i2k_service *m, const struct i2k_environment *en
 	char hash[17];
 	_cleanup_free_ char *docker_dir =
 	    env && env->docker_username ? i2k_xasprintf("%s/docker", dir) : NULL;
-	if (content_hash(yaml, o, env, docker_dir, hash, err) < 0)
+	if (i2k_local_content_hash(yaml, o, env, docker_dir, hash, err) < 0)
 		return -1;
 	_cleanup_free_ char *imgdir = i2k_xasprintf("%s/images/%s", dir, hash);
 	_cleanup_free_ char *prefix = i2k_xasprintf("%s/%s", imgdir, m->name);

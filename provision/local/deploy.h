@@ -70,6 +70,14 @@ int i2k_local_prepare(const struct i2k_service *m, const struct i2k_environment 
 		      const struct i2k_local_deploy_opts *o, char **dir,
 		      struct i2k_local_spec *spec, struct i2k_error **err);
 
+/* The content hash above (16 hex digits) of a generated LinuxKit YAML: the
+ * images it names are resolved through o->fetch and o->cache_dir. With
+ * docker_dir, env's docker credentials are written there first and used.
+ * Also names the aws provider's AMIs. */
+int i2k_local_content_hash(const char *yaml, const struct i2k_local_deploy_opts *o,
+			   const struct i2k_environment *env, const char *docker_dir, char out[17],
+			   struct i2k_error **err);
+
 /* The spec's ports and checks from a manifest (no I/O). */
 int i2k_local_spec_ports(const struct i2k_service *m, const struct i2k_local_publish *publish,
 			 size_t npublish, struct i2k_local_spec *spec, struct i2k_error **err);

@@ -1,8 +1,10 @@
 /* fuzz_challenge.c — fuzzes the WWW-Authenticate challenge parser and the
- * token-response / docker config.json parsers (builder/registry/auth.c).
+ * token-response, docker config.json and credential-helper output parsers
+ * (builder/registry/auth.c, creds.c).
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. $(pkg-config --cflags jansson) \
- *       tests/fuzz/fuzz_challenge.c builder/registry/auth.c builder/base/[a-z]*.c \
+ *       tests/fuzz/fuzz_challenge.c builder/registry/auth.c builder/registry/creds.c \
+ *       builder/base/[a-z]*.c \
  *       $(pkg-config --libs jansson libcrypto)
  * or, to replay files without libFuzzer: add -DI2K_FUZZ_MAIN (and drop
  * "fuzzer," from -fsanitize) and run `./a.out FILE...`.
@@ -15,6 +17,7 @@
 
 #include "builder/base/error.h"
 #include "builder/registry/auth.h"
+#include "builder/registry/creds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,12 +44,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(tok);
 	i2k_error_free(e);
 	e = NULL;
-	char *u = NULL, *p = NULL;
-	if (i2k_auth_config_parse(s, size, "fuzz", "docker.io", &u, &p, &e) == 1 &&
-	    (u == NULL || p == NULL))
+	struct i2k_creds cr;
+	char *helper = NULL;
+	const char *kind = NULL;
+	int how = i2k_creds_parse(s, size, "fuzz", "docker.io", &cr, &helper, &kind, &e);
+	if ((how == I2K_CREDS_FOUND && cr.secret == NULL) ||
+	    (how == I2K_CREDS_HELPER && (helper == NULL || kind == NULL)))
+		abort(); /* contract: found means a secret, helper means a name */
+	free(helper);
+	i2k_creds_clear(&cr);
+	i2k_error_free(e);
+	e = NULL;
+	if (i2k_creds_helper_parse("fuzz", s, size, &cr, &e) == 0 &&
+	    (cr.secret == NULL || (cr.user == NULL && !cr.identity_token)))
 		abort();
-	free(u);
-	free(p);
+	i2k_creds_clear(&cr);
 	i2k_error_free(e);
 	char *d = NULL;
 	size_t dl = 0;

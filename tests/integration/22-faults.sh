@@ -131,7 +131,7 @@ fresh_cache
 faultproxy_start "http://$REG_PLAIN" --drip 20000
 P=$FP_ADDR/fixtures
 start=$SECONDS
-assert_exit deadline-fails 3 env I2KIT_LOW_SPEED_TIMEOUT=1 I2KIT_TRANSFER_TIMEOUT=2 \
+assert_exit deadline-fails 3 env I2KIT_LOW_SPEED_TIMEOUT=30 I2KIT_TRANSFER_TIMEOUT=2 \
 	I2KIT_TRANSFER_RATE=1000000000 "$I2KIT" cache pull "$P/big:latest"
 assert_contains deadline-msg "$T_OUT" "i2kit: error: $P/big:latest: blob sha256:$big_layer: $FP_ADDR: transfer did not finish within its deadline of"
 assert_contains deadline-msg-knob "$T_OUT" "I2KIT_TRANSFER_TIMEOUT"
@@ -250,7 +250,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	sleep "$(awk -v i="$i" 'BEGIN { print 0.3 * i }')"
 	kill -9 "$kpid" 2>/dev/null || true
 	wait "$kpid" 2>/dev/null || true
-	stray=$(ls -A "$W/kill" 2>/dev/null | grep -v '^k\.tar$\|^k-kernel$\|^k-initrd\.img$\|^k-cmdline$' || true)
+	stray=$(ls -A "$W/kill" 2>/dev/null | grep -v '^k\.tar$\|^k-kernel$\|^k-initrd\.img$\|^k-cmdline$\|^k\.spdx\.json$' || true)
 	[ -z "$stray" ] || left="$left [$i: $stray]"
 done
 assert_eq kill9-nothing-left "" "$left"
@@ -258,7 +258,7 @@ assert_eq kill9-nothing-left "" "$left"
 assert_exit kill9-config-builds 0 "$I2KIT" build --format tar --dir "$W/kill-ok" --name k "$W/kill.yml"
 # a complete build afterwards: only the outputs, nothing else
 assert_exit kill9-then-build 0 "$I2KIT" build --format tar --dir "$W/kill" --name k "$W/kill.yml"
-assert_eq kill9-then-only-outputs "" "$(ls -A "$W/kill" | grep -v '^k\.tar$\|^k-kernel$\|^k-initrd\.img$\|^k-cmdline$' || true)"
+assert_eq kill9-then-only-outputs "" "$(ls -A "$W/kill" | grep -v '^k\.tar$\|^k-kernel$\|^k-initrd\.img$\|^k-cmdline$\|^k\.spdx\.json$' || true)"
 i2kit_verify kill9
 
 # ---- registry killed mid-pull, restarted, pull again → resumes the partial --------------

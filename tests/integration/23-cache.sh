@@ -47,7 +47,7 @@ assert_eq offline-miss-no-socket 0 "$(no_inet "$W/t2")"
 assert_exit offline-miss-dead-host 1 "$I2KIT" cache pull --offline 127.0.0.1:1/x/y:z
 assert_contains offline-miss-dead-host-msg "$T_OUT" "127.0.0.1:1/x/y:z: not in the cache and --offline was given"
 assert_exit offline-wrong-platform 1 "$I2KIT" cache pull --offline --arch arm64 "$B/busybox:latest"
-assert_contains offline-wrong-platform-msg "$T_OUT" "not in the cache and --offline was given"
+assert_contains offline-wrong-platform-msg "$T_OUT" "$B/busybox:latest: cached only for linux/amd64, not linux/arm64, and --offline was given"
 assert_exit registry-down-miss 3 "$I2KIT" cache pull "$B/layers:latest"
 assert_contains registry-down-miss-msg "$T_OUT" "cannot connect to $REG_PLAIN"
 bash "$REPO/fixtures/registry.sh" start-one "$I2K_REG_STATE" plain >&2

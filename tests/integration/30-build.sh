@@ -83,7 +83,7 @@ assert refs == want, refs
 for i in d["images"]:
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", i["digest"]), i
     assert os.path.exists(sys.argv[2] + "/blobs/sha256/" + i["digest"][7:]), i
-assert [f["format"] for f in d["files"]] == ["tar"], d["files"]
+assert [f["format"] for f in d["files"]] == ["tar", "sbom"], d["files"]
 print("ok")
 PY
 )"

@@ -82,9 +82,21 @@ wait_screen() { # PATTERN SECONDS: wait until the screen matches (grep -E)
 	done
 	return 1
 }
+# an empty screen and history, so that a wait_screen never matches what an
+# earlier step left on it (a "guest#" prompt of the previous VM)
+fresh_screen() {
+	local i
+	tx "clear" Enter
+	for ((i = 0; i < 40; i++)); do
+		tmux -L "$S" clear-history -t t
+		screen | grep -q 'guest#' || return 0
+		sleep 0.25
+	done
+	t_fail fresh-screen "the screen still shows an old prompt: $(screen | tail -3)"
+}
 # run CMD in the tmux shell with stty -a around it; EXIT=N afterwards
 run_tty() { # TAG CMD
-	tmux -L "$S" clear-history -t t
+	fresh_screen
 	tx "clear; stty -a >'$W/$1.before'; $2; echo EXIT-$1=\$?; stty -a >'$W/$1.after'" Enter
 }
 qemu_left() { pgrep -f "qemu-system.*$1" || true; }
@@ -127,7 +139,7 @@ assert_eq tty-restored-after-sigterm "$(cat "$W/b.before")" "$(cat "$W/b.after" 
 
 # ---- 3: QEMU dies under the console (a crash): tty restored ----------------------
 # (inside script(1), which records what reaches the terminal)
-tmux -L "$S" clear-history -t t
+fresh_screen
 tx "clear; script -q -e -c \"stty -a >'$W/c.before'; '$I2KIT' run qemu --accel tcg --state '$W/sc' '$W/vm'; echo EXIT-c=\\\$?; stty -a >'$W/c.after'\" '$W/c.typescript'" Enter
 wait_screen 'guest#' 240 || t_fail crash-boot "$(screen | tail -10)"
 kill -KILL "$(cat "$W/sc/pid")"

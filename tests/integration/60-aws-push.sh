@@ -304,5 +304,13 @@ jq .aws "$W/built-build.json" >"$W/built.json"
 "$PY" "$CHECK" readback "$MOTO_URL" "$MOTO_KEY_ID" "$MOTO_SECRET" "$(jq -r .snapshot "$W/built.json")" \
 	"$W/bl/built.raw" | pass_lines build-push
 assert_exit build-push-needs-aws-format 2 "$I2KIT" build --format raw-efi --push aws "$W/web.yml"
+# without --json: the upload is the aws format's write step in the progress lines
+rc=0
+creds_env "$I2KIT" build --format aws --push aws --endpoint-url "$MOTO_URL" --dir "$W/bq" \
+	--name built-plain "$W/web.yml" >"$W/bq.out" 2>"$W/bq.err" || rc=$?
+assert_eq build-push-plain-exit 0 "$rc"
+assert_contains build-push-progress-written "$(cat "$W/bq.err")" "written aws (EBS) ("
+assert_contains build-push-progress-register "$(cat "$W/bq.err")" "registering the AMI"
+assert_contains build-push-prints-ami "$(cat "$W/bq.out")" "ami-"
 
 t_done

@@ -227,7 +227,7 @@ instance_type: t3.nano
 containers:
   db:
     image: $REG_TLS/fixtures/busybox:latest
-    command: ["/bin/httpd", "-f", "-p", "5432", "-h", "/etc"]
+    command: ["/bin/sh", "-c", "echo booted >>/data/boots && exec /bin/httpd -f -p 5432 -h /data"]
     ports: ["5432"]
 YML
 assert_exit db-no-creds 3 "$I2KIT" deploy -s "$W/db.yml" -e "$W/env-nocreds.yml" "${FETCH[@]}" \
@@ -252,6 +252,10 @@ assert_eq db-one-replica 1 "$(jq '.replicas | length' "$STATE/db/status.json")"
 assert_contains db-disk-attached "$(cat "$STATE/db/desired.json")" "data.img"
 assert_contains db-size-from-instance-type "$(ps -o args= -p "$up")" "--cpus=2"
 dbport=$(jq -r '.ports[0].port' "$STATE/db/status.json")
+# the guest init mounts the data disk and the template binds it at /data
+assert_eq db-data-written "booted" "$(fetch_published "http://127.0.0.1:$dbport/boots" 60 "$up" || true)"
+assert_contains db-data-disk-mounted "$(cat "$STATE"/db/replicas/*/console.log 2>/dev/null)" \
+	"(label i2kit-data) mounted on /var/lib/i2kit/data"
 # a redeploy may not change the ports of a running service
 sed 's/ports: \["5432"\]/ports: ["5433"]/' "$W/db.yml" >"$W/db-port.yml"
 assert_exit db-port-change-refused 1 "$I2KIT" deploy -s "$W/db-port.yml" -e "$W/env-priv.yml" \
@@ -266,8 +270,16 @@ s=$(ps -o stat= -p "$up" 2>/dev/null || true)
 case "$s" in "" | Z*) t_pass db-ctrl-c-no-replica ;; *) t_fail db-ctrl-c-no-replica "pid $up: $s" ;; esac
 assert_eq db-ctrl-c-no-port 0 "$(ss -ltnH "sport = :$dbport" | wc -l)"
 assert_eq db-ctrl-c-no-replicas-dir no "$([ -e "$STATE/db/replicas" ] && echo yes || echo no)"
+# a second deploy finds what the first wrote on the kept disk
+assert_exit db-redeploy 0 "$I2KIT" deploy -s "$W/db.yml" -e "$W/env-priv.yml" "${FETCH[@]}" \
+	--ca-file "$REG_CA" --publish 0:5432 --mem "$MEM" --accel tcg --detach --wait 400
+dbport=$(jq -r '.ports[0].port' "$STATE/db/status.json")
+assert_eq db-data-kept "$(printf 'booted\nbooted')" \
+	"$(fetch_published "http://127.0.0.1:$dbport/boots" 60 || true)"
 assert_exit db-destroy 0 "$I2KIT" destroy db
 assert_file db-disk-kept "$STATE/db/data.img"
+assert_exit db-data-fsck-after 0 e2fsck -fn "$STATE/db/data.img"
+assert_eq db-data-on-disk "$(printf 'booted\nbooted')" "$(debugfs -R 'cat /boots' "$STATE/db/data.img" 2>/dev/null)"
 assert_eq db-only-disk-left "data.img" "$(ls "$STATE/db")"
 assert_exit db-destroy-volumes 0 "$I2KIT" destroy db --volumes
 assert_eq db-gone no "$([ -e "$STATE/db" ] && echo yes || echo no)"

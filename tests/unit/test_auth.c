@@ -1,13 +1,11 @@
-/* test_auth.c — WWW-Authenticate challenges, docker config.json credential
- * lookup, token responses and base64 (builder/registry/auth.c), and the
- * plain-HTTP policy (builder/registry/http.c). */
+/* test_auth.c — WWW-Authenticate challenges, token responses and base64
+ * (builder/registry/auth.c), and the plain-HTTP policy
+ * (builder/registry/http.c). Docker config.json credentials: test_creds.c. */
 #include "builder/registry/auth.h"
 #include "builder/registry/http.h"
 #include "tests/unit/test.h"
 
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "builder/base/util.h"
 
@@ -140,141 +138,6 @@ TEST(base64)
 	free(h);
 }
 
-static int lookup(const char *json, const char *registry, char **u, char **p, struct i2k_error **e)
-{
-	return i2k_auth_config_parse(json, strlen(json), "cfg.json", registry, u, p, e);
-}
-
-TEST(config_json_lookup)
-{
-	char *u = NULL, *p = NULL;
-	struct i2k_error *e = NULL;
-	/* base64 "auth" field, plain host key */
-	const char *j1 = "{\"auths\":{\"127.0.0.1:5000\":{\"auth\":\"dXNlcjpwYTpzcw==\"}}}";
-	CHECK_INT(lookup(j1, "127.0.0.1:5000", &u, &p, &e), 1);
-	CHECK_STR(u, "user");
-	CHECK_STR(p, "pa:ss");
-	free(u);
-	free(p);
-	CHECK_INT(lookup(j1, "127.0.0.1:5001", &u, &p, &e), 0);
-	CHECK(u == NULL && p == NULL);
-	/* https:// key with a path, username/password fields */
-	const char *j2 = "{\"auths\":{\"https://reg.example:443/v2/\":"
-			 "{\"username\":\"alice\",\"password\":\"s3cret\"}}}";
-	CHECK_INT(lookup(j2, "reg.example:443", &u, &p, &e), 1);
-	CHECK_STR(u, "alice");
-	CHECK_STR(p, "s3cret");
-	free(u);
-	free(p);
-	/* docker.io via Docker's legacy key */
-	const char *j3 = "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"YTpi\"}},"
-			 "\"credsStore\":\"desktop\"}";
-	CHECK_INT(lookup(j3, "docker.io", &u, &p, &e), 1);
-	CHECK_STR(u, "a");
-	CHECK_STR(p, "b");
-	free(u);
-	free(p);
-	CHECK_INT(lookup(j3, "index.docker.io.evil", &u, &p, &e), 0);
-	/* an exact key wins over an equivalent form */
-	const char *j4 =
-	    "{\"auths\":{\"https://h\":{\"auth\":\"eDp5\"},\"h\":{\"auth\":\"YTpi\"}}}";
-	CHECK_INT(lookup(j4, "h", &u, &p, &e), 1);
-	CHECK_STR(u, "a");
-	free(u);
-	free(p);
-	/* entries without credentials, no auths at all */
-	CHECK_INT(lookup("{\"auths\":{\"h\":{}}}", "h", &u, &p, &e), 0);
-	CHECK_INT(lookup("{\"auths\":{\"h\":{\"auth\":\"\"}}}", "h", &u, &p, &e), 0);
-	CHECK_INT(lookup("{}", "h", &u, &p, &e), 0);
-	CHECK(e == NULL);
-}
-
-static void config_rejects(const char *json, const char *why, int line)
-{
-	char *u = NULL, *p = NULL;
-	struct i2k_error *e = NULL;
-	int rc = lookup(json, "h", &u, &p, &e);
-	if (rc != -1 || e == NULL || e->code != I2K_ERR_CONFIG || !strstr(e->msg, why) ||
-	    !strstr(e->msg, "cfg.json")) {
-		fprintf(stderr, "  line %d: rc=%d msg=\"%s\" lacks \"%s\"\n", line, rc,
-			e ? e->msg : "", why);
-		t_failed_checks++;
-	}
-	free(u);
-	free(p);
-	i2k_error_free(e);
-}
-
-TEST(config_json_errors)
-{
-	config_rejects("{", "invalid JSON", __LINE__);
-	config_rejects("[]", "not a JSON object", __LINE__);
-	config_rejects("{\"auths\":[]}", "\"auths\" is not an object", __LINE__);
-	config_rejects("{\"auths\":{\"h\":{\"auth\":\"!!!!\"}}}", "auth is not valid base64",
-		       __LINE__);
-	config_rejects("{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}",
-		       "does not decode to user:password", __LINE__);
-}
-
-TEST(config_json_files)
-{
-	char dir[] = "/tmp/i2k-test-auth-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
-	char path[256];
-	snprintf(path, sizeof(path), "%s/config.json", dir);
-	FILE *f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (f) {
-		fputs("{\"auths\":{\"127.0.0.1:5443\":{\"auth\":\"dTpw\"}}}", f);
-		fclose(f);
-	}
-	char *u = NULL, *p = NULL;
-	struct i2k_error *e = NULL;
-	CHECK_INT(i2k_auth_config_lookup(dir, "127.0.0.1:5443", &u, &p, &e), 1);
-	CHECK_STR(u, "u");
-	CHECK_STR(p, "p");
-	free(u);
-	free(p);
-	/* $DOCKER_CONFIG when no dir is given */
-	setenv("DOCKER_CONFIG", dir, 1);
-	CHECK_INT(i2k_auth_config_lookup(NULL, "127.0.0.1:5443", &u, &p, &e), 1);
-	free(u);
-	free(p);
-	/* $HOME/.docker when neither is set */
-	unsetenv("DOCKER_CONFIG");
-	char home[300];
-	snprintf(home, sizeof(home), "%s/home", dir);
-	mkdir(home, 0700);
-	setenv("HOME", home, 1);
-	CHECK_INT(i2k_auth_config_lookup(NULL, "127.0.0.1:5443", &u, &p, &e), 0);
-	char hd[320], hp[340];
-	snprintf(hd, sizeof(hd), "%s/.docker", home);
-	mkdir(hd, 0700);
-	snprintf(hp, sizeof(hp), "%s/config.json", hd);
-	f = fopen(hp, "w");
-	if (f) {
-		fputs("{\"auths\":{\"https://127.0.0.1:5443\":{\"username\":\"x\",\"password\":"
-		      "\"y\"}}}",
-		      f);
-		fclose(f);
-	}
-	CHECK_INT(i2k_auth_config_lookup(NULL, "127.0.0.1:5443", &u, &p, &e), 1);
-	CHECK_STR(u, "x");
-	free(u);
-	free(p);
-	/* missing file in an explicit dir → 0; malformed → -1 naming the file */
-	CHECK_INT(i2k_auth_config_lookup("/nonexistent-i2k", "h", &u, &p, &e), 0);
-	f = fopen(path, "w");
-	if (f) {
-		fputs("{not json", f);
-		fclose(f);
-	}
-	CHECK_INT(i2k_auth_config_lookup(dir, "h", &u, &p, &e), -1);
-	CHECK_CONTAINS(e ? e->msg : NULL, path);
-	i2k_error_free(e);
-	i2k_rm_rf(dir, NULL);
-}
-
 TEST(token_response)
 {
 	char *t = NULL;
@@ -350,9 +213,6 @@ int main(void)
 	RUN(basic_challenge);
 	RUN(challenge_errors);
 	RUN(base64);
-	RUN(config_json_lookup);
-	RUN(config_json_errors);
-	RUN(config_json_files);
 	RUN(token_response);
 	RUN(plain_http_policy);
 	return TEST_DONE();

@@ -280,6 +280,40 @@ TEST(zstd_same_bytes_for_1_and_2_workers)
 	free(in);
 }
 
+/* A sink slower than the workers: the job that ends exactly at the end of
+ * the input (24 MiB = 12 jobs of 2 MiB) must not move between the last
+ * write and finish (it did: 3 bytes of empty last block, depending on
+ * timing). */
+static int slow_write(void *ctx, const void *buf, size_t len, struct i2k_error **err)
+{
+	usleep(2000);
+	return mem_write(ctx, buf, len, err);
+}
+
+TEST(zstd_same_bytes_with_a_slow_sink)
+{
+	size_t n = 24 << 20;
+	unsigned char *in = make_data(n);
+	struct membuf fast, slow = {0};
+	CHECK(compress_buf(I2K_COMPRESS_ZSTD, 3, 1, in, n, 1 << 20, &fast) == 0);
+	struct i2k_error *err = NULL;
+	struct i2k_compressor *c = NULL;
+	struct i2k_compressor_opts o = {.kind = I2K_COMPRESS_ZSTD, .level = 3, .threads = 4};
+	struct i2k_ostream st = {.write = slow_write, .ctx = &slow};
+	CHECK(i2k_compressor_new(&o, st, &c, &err) == 0);
+	int r = 0;
+	for (size_t off = 0; c && off < n && r == 0; off += 3 << 20)
+		r = i2k_compressor_write(c, in + off, 3 << 20, &err);
+	CHECK(c && r == 0 && i2k_compressor_finish(c, &err) == 0);
+	CHECK_INT(slow.len, fast.len);
+	CHECK(slow.len == fast.len && memcmp(slow.data, fast.data, fast.len) == 0);
+	i2k_error_free(err);
+	i2k_compressor_free(c);
+	free(fast.data);
+	free(slow.data);
+	free(in);
+}
+
 TEST(none_passes_through)
 {
 	unsigned char in[1000];
@@ -459,6 +493,7 @@ int main(void)
 	RUN(gzip_threads_sink_failure);
 	RUN(zstd_roundtrip_and_cli_check);
 	RUN(zstd_same_bytes_for_1_and_2_workers);
+	RUN(zstd_same_bytes_with_a_slow_sink);
 	RUN(none_passes_through);
 	RUN(names_and_parse);
 	RUN(bad_levels_rejected);

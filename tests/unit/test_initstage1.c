@@ -3,7 +3,8 @@
  * parsing, GPT reading from synthetic disk images (built here, with an
  * independent CRC check value, and one made by sgdisk as the oracle),
  * partition lookup through a fake /sys/class/block and /dev, superblock
- * detection and freeing a tree without crossing file systems. i2ki_stage1_run
+ * detection, the stateful data disk found by its ext4 label (datadisk.c)
+ * and freeing a tree without crossing file systems. i2ki_stage1_run
  * itself needs a VM: tests/integration/52-disk-root.sh boots it. */
 #include "initrd/init/util.c"
 #include "initrd/init/blkid.c"
@@ -12,6 +13,7 @@
 #include "initrd/init/modules.c"
 #include "initrd/init/mounts.c"
 #include "initrd/init/stage1.c"
+#include "initrd/init/datadisk.c"
 
 #include "tests/unit/test.h"
 
@@ -343,6 +345,20 @@ TEST(superblocks)
 	CHECK(rc == 0);
 	fd = open(p, O_RDONLY);
 	CHECK_STR(i2ki_blkid_fstype(fd), "ext4");
+	char label[17] = "x";
+	CHECK_INT(i2ki_blkid_ext4_label(fd, label), 0);
+	CHECK_STR(label, "");
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -f %s && mkfs.ext4 -q -L i2kit-data-label %s 2M >/dev/null 2>&1", p, p);
+	CHECK(system(cmd) == 0);
+	fd = open(p, O_RDONLY);
+	CHECK_INT(i2ki_blkid_ext4_label(fd, label), 0);
+	CHECK_STR(label, "i2kit-data-label"); /* 16 bytes, no NUL on disk */
+	close(fd);
+	fd = open(p, O_RDWR);
+	pwrite_all(fd, "\0\0", 2, 1080); /* no ext magic: no label */
+	CHECK_INT(i2ki_blkid_ext4_label(fd, label), -1);
 	close(fd);
 }
 
@@ -499,6 +515,31 @@ static void fake_tree(char *sysfs, char *dev, size_t len)
 		put_file("dev/vda2", NULL); /* no mknod without root */
 }
 
+/* The data disk is the device whose ext4 label matches, whatever its name;
+ * mounting a regular file fails (not a block device, or not root), which
+ * is the "found but not mounted" answer. */
+TEST(data_disk_found_by_label)
+{
+	char sysfs[300], dev[300], dir[400], cmd[1024];
+	fake_tree(sysfs, dev, sizeof(sysfs));
+	put_file("sys/class/block/vdc/dev", "253:32\n");
+	snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -L i2kit-data %s/vdc 4M >/dev/null 2>&1", dev);
+	CHECK(system(cmd) == 0);
+	snprintf(dir, sizeof(dir), "%s/var/lib/i2kit/data", tmpdir);
+	log_start();
+	CHECK_INT(i2ki_datadisk_mount(sysfs, dev, "other", dir), 0);
+	struct stat st;
+	CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode)); /* made even without a disk */
+	CHECK_INT(i2ki_datadisk_mount(sysfs, dev, "i2kit-data", dir), -1);
+	const char *t = log_text();
+	char want[1200];
+	snprintf(want, sizeof(want), "data disk: mount %s/vdc (label i2kit-data) on %s", dev, dir);
+	CHECK_CONTAINS(t, want);
+	log_stop();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/class/block/vdc %s/vdc", sysfs, dev);
+	CHECK(system(cmd) == 0); /* the other tests see the tree without it */
+}
+
 TEST(find_root_device)
 {
 	char sysfs[300], dev[300], path[512], seen[1024], want[600];
@@ -613,6 +654,7 @@ int main(void)
 	RUN(gpt_rejects_what_the_kernel_rejects);
 	RUN(gpt_reads_sgdisk_oracle);
 	RUN(superblocks);
+	RUN(data_disk_found_by_label);
 	RUN(parse_root_options);
 	RUN(parse_mount_flags);
 	RUN(find_root_device);

@@ -5,6 +5,7 @@
 
 #include "builder/config/config.h"
 #include "provision/service.h"
+#include "initrd/init/datadisk.h"
 #include "provision/template.h"
 
 static int svc(const char *yaml, struct i2k_service **m, struct i2k_error **e)
@@ -412,6 +413,41 @@ TEST(template_round_trips_through_the_config_parser)
 	i2k_service_free(m);
 }
 
+/* a stateful service's containers bind the data disk the guest init mounts */
+TEST(template_stateful_binds_the_data_disk)
+{
+	CHECK(strncmp(I2K_TEMPLATE_DATA_BIND, I2KI_DATA_DIR ":", strlen(I2KI_DATA_DIR) + 1) == 0);
+	const char *y = "name: db\nstateful: true\n"
+			"containers: {a: {image: x}, b: {image: y}}\n";
+	struct i2k_service *m = NULL;
+	OK(svc(y, &m, &_e));
+	if (!m)
+		return;
+	char *out = NULL;
+	struct i2k_config *c = NULL;
+	OK(i2k_template_linuxkit_yaml(m, NULL, &out, &_e));
+	if (out)
+		OK(i2k_config_parse("t.yml", out, strlen(out), &c, &_e));
+	if (c) {
+		CHECK_INT(c->n_services, 2);
+		for (size_t i = 0; i < c->n_services; i++) {
+			CHECK_INT(c->services[i].opts.binds.n, 1);
+			if (c->services[i].opts.binds.n == 1)
+				CHECK_STR(c->services[i].opts.binds.v[0],
+					  "/var/lib/i2kit/data:/data");
+		}
+	}
+	i2k_config_free(c);
+	free(out);
+	out = NULL;
+	/* a stateless one binds nothing */
+	m->stateful = false;
+	OK(i2k_template_linuxkit_yaml(m, NULL, &out, &_e));
+	CHECK(out && !strstr(out, "binds"));
+	free(out);
+	i2k_service_free(m);
+}
+
 int main(void)
 {
 	t_prog = "test_service";
@@ -424,5 +460,6 @@ int main(void)
 	RUN(shell_split);
 	RUN(instance_types);
 	RUN(template_round_trips_through_the_config_parser);
+	RUN(template_stateful_binds_the_data_disk);
 	return TEST_DONE();
 }
