@@ -306,7 +306,7 @@ TEST(run_option_errors)
 	FAILS(parse(&a, &_e, "run", NULL), I2K_ERR_USAGE,
 	      "no provider given (i2kit run qemu IMAGE)");
 	i2k_run_args_clear(&a);
-	BAD("the aws provider cannot run (it can: push)", "aws", "img");
+	BAD("the aws provider cannot run (it can: push, deploy, destroy, ps)", "aws", "img");
 	BAD("unknown provider \"vbox\" (qemu, local or aws)", "vbox", "img");
 	BAD("no IMAGE given", "qemu");
 	BAD("no IMAGE given", "qemu", "--mem", "64");
