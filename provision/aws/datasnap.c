@@ -19,32 +19,8 @@
 int i2k_aws_data_snapshots(const struct i2k_aws *a, const char *service, const char *env,
 			   char ***out, size_t *n, struct i2k_error **err)
 {
-	*out = NULL;
-	*n = 0;
 	_cleanup_free_ char *key = i2k_xasprintf("%s-%s", service, env);
-	struct i2k_aws_params p = {0};
-	i2k_aws_params_add(&p, "Owner.1", "self");
-	i2k_aws_params_add(&p, "Filter.1.Name", "tag:" I2K_AWS_TAG_DATA);
-	i2k_aws_params_add(&p, "Filter.1.Value.1", key);
-	xmlDoc *doc = NULL;
-	int rc = i2k_aws_query(a, NULL, I2K_AWS_EC2, "DescribeSnapshots", &p, &doc, NULL, err);
-	i2k_aws_params_clear(&p);
-	if (rc < 0)
-		return -1;
-	size_t cap = 0;
-	xmlNode *set = i2k_xml_child(xmlDocGetRootElement(doc), "snapshotSet");
-	for (xmlNode *it = i2k_xml_child(set, "item"); it; it = i2k_xml_next(it)) {
-		_cleanup_free_ char *status = i2k_xml_text(it, "status");
-		char *id = i2k_xml_text(it, "snapshotId");
-		if (!id || (status && strcmp(status, "error") == 0)) {
-			free(id);
-			continue;
-		}
-		i2k_xgrow((void **)out, &cap, *n + 1, sizeof(char *));
-		(*out)[(*n)++] = id;
-	}
-	xmlFreeDoc(doc);
-	return 0;
+	return i2k_ec2_snapshots_by_tag(a, NULL, I2K_AWS_TAG_DATA, key, true, out, n, err);
 }
 
 static bool all_zero(const uint8_t *b, size_t n)

@@ -289,15 +289,17 @@ int i2k_ec2_wait_image(const struct i2k_aws *a, struct i2k_aws_conn *c, const ch
 	}
 }
 
-int i2k_ec2_image_snapshots(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *ami,
-			    const char *fallback, char ***out, size_t *n, struct i2k_error **err)
+int i2k_ec2_snapshots_by_tag(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *tag,
+			     const char *value, bool skip_failed, char ***out, size_t *n,
+			     struct i2k_error **err)
 {
 	*out = NULL;
 	*n = 0;
+	_cleanup_free_ char *filter = i2k_xasprintf("tag:%s", tag);
 	struct i2k_aws_params p = {0};
 	i2k_aws_params_add(&p, "Owner.1", "self");
-	i2k_aws_params_add(&p, "Filter.1.Name", "tag:" I2K_EC2_TAG_AMI);
-	i2k_aws_params_add(&p, "Filter.1.Value.1", ami);
+	i2k_aws_params_add(&p, "Filter.1.Name", filter);
+	i2k_aws_params_add(&p, "Filter.1.Value.1", value);
 	xmlDoc *doc = NULL;
 	int rc = i2k_aws_query(a, c, I2K_AWS_EC2, "DescribeSnapshots", &p, &doc, NULL, err);
 	i2k_aws_params_clear(&p);
@@ -306,8 +308,9 @@ int i2k_ec2_image_snapshots(const struct i2k_aws *a, struct i2k_aws_conn *c, con
 	size_t cap = 0;
 	xmlNode *set = i2k_xml_child(xmlDocGetRootElement(doc), "snapshotSet");
 	for (xmlNode *it = i2k_xml_child(set, "item"); it; it = i2k_xml_next(it)) {
+		_cleanup_free_ char *status = skip_failed ? i2k_xml_text(it, "status") : NULL;
 		char *id = i2k_xml_text(it, "snapshotId");
-		if (id == NULL || *id == '\0') {
+		if (id == NULL || *id == '\0' || (status && strcmp(status, "error") == 0)) {
 			free(id);
 			continue;
 		}
@@ -315,6 +318,14 @@ int i2k_ec2_image_snapshots(const struct i2k_aws *a, struct i2k_aws_conn *c, con
 		(*out)[(*n)++] = id;
 	}
 	xmlFreeDoc(doc);
+	return 0;
+}
+
+int i2k_ec2_image_snapshots(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *ami,
+			    const char *fallback, char ***out, size_t *n, struct i2k_error **err)
+{
+	if (i2k_ec2_snapshots_by_tag(a, c, I2K_EC2_TAG_AMI, ami, false, out, n, err) < 0)
+		return -1;
 	if (*n == 0 && fallback) {
 		*out = i2k_xcalloc(1, sizeof(char *));
 		(*out)[(*n)++] = i2k_xstrdup(fallback);

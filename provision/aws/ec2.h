@@ -63,6 +63,12 @@ int i2k_ec2_delete_snapshot(const struct i2k_aws *a, struct i2k_aws_conn *c, con
 int i2k_ec2_create_tags(const struct i2k_aws *a, struct i2k_aws_conn *c,
 			const char *const *resources, size_t n_res, const struct i2k_ec2_tag *tags,
 			size_t n_tags, struct i2k_error **err);
+/* The ids of this account's snapshots tagged TAG=VALUE (DescribeSnapshots,
+ * Owner self); skip_failed leaves out those in state "error". *out: caller
+ * frees each and the array. */
+int i2k_ec2_snapshots_by_tag(const struct i2k_aws *a, struct i2k_aws_conn *c, const char *tag,
+			     const char *value, bool skip_failed, char ***out, size_t *n,
+			     struct i2k_error **err);
 /* The snapshots to delete with image ami: those tagged i2kit:ami=AMI
  * (DescribeSnapshots, Owner self), or when there are none, fallback (the
  * image's root snapshot; may be NULL). *out: caller frees each and the
