@@ -17,6 +17,7 @@
 #include "builder/registry/ref.h"
 #include "builder/registry/sigverify.h"
 #include "builder/store/store.h"
+#include "builder/store/unpacked.h"
 #include "cli/common.h"
 
 static void help(void)
@@ -210,6 +211,17 @@ static int cmd_ls(struct i2k_store *s, bool json, struct i2k_error **err)
 		printf("%s\n", out ? out : "[]");
 		free(out);
 		json_decref(arr);
+	} else {
+		size_t entries;
+		uint64_t bytes;
+		i2k_unpacked_usage(s, &entries, &bytes);
+		if (entries) {
+			char hs[32];
+			human_size(bytes, hs, sizeof(hs));
+			printf("unpacked: %zu layer%s kept decompressed, %s (dropped with their "
+			       "images by rm, and by clean)\n",
+			       entries, entries == 1 ? "" : "s", hs);
+		}
 	}
 	i2k_store_refs_free(refs, n);
 	return 0;

@@ -248,10 +248,11 @@ int i2k_cli_verbosity;
 
 static struct {
 	pthread_mutex_t mu;
+	pthread_cond_t wake; /* signalled by progress_end: the ticker stops at once */
 	struct i2k_render *r;
 	bool tty, ticking, stop;
 	pthread_t ticker;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static int64_t mono_ms(void)
 {
@@ -271,10 +272,17 @@ static int term_width(void)
 static void *ticker(void *arg)
 {
 	(void)arg;
+	pthread_mutex_lock(&P.mu);
 	for (;;) {
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&P.mu);
+		struct timespec ts; /* the condvar's clock: CLOCK_REALTIME */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!P.stop && pthread_cond_timedwait(&P.wake, &P.mu, &ts) == 0)
+			;
 		if (P.stop) {
 			pthread_mutex_unlock(&P.mu);
 			return NULL;
@@ -286,7 +294,6 @@ static void *ticker(void *arg)
 				i2k_render_set_width(P.r, term_width());
 			i2k_render_tick(P.r, mono_ms());
 		}
-		pthread_mutex_unlock(&P.mu);
 	}
 }
 
@@ -401,6 +408,7 @@ void i2k_cli_progress_end(void)
 {
 	pthread_mutex_lock(&P.mu);
 	P.stop = true;
+	pthread_cond_signal(&P.wake);
 	bool join = P.ticking;
 	P.ticking = false;
 	pthread_mutex_unlock(&P.mu);

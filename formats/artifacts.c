@@ -157,8 +157,9 @@ int i2k_artifacts_boot(struct i2k_artifacts *a, const char *format,
 	/* Not every kernel is a bzImage (arm64 Image): only record the release. */
 	struct i2k_kernel_info ki;
 	struct i2k_error *kerr = NULL;
-	if (i2k_kernel_info_fd(i2k_spool_fd(a->spool), b->kernel->data_off, &ki, &kerr) == 0 &&
-	    ki.release[0])
+	uint64_t kat;
+	int kfd = i2k_spool_fd_at(a->spool, b->kernel->data_off, &kat);
+	if (i2k_kernel_info_fd(kfd, kat, &ki, &kerr) == 0 && ki.release[0])
 		memcpy(b->release, ki.release, sizeof(b->release));
 	i2k_error_free(kerr);
 	a->have_boot = true;
@@ -391,11 +392,11 @@ static int esp_tree(struct i2k_artifacts *a, enum i2k_root_mode mode, struct i2k
 	    mode_cmdline(a, mode, &cmdline, err) < 0 ||
 	    i2k_artifacts_initrd(a, mode, &ifd, &isize, err) < 0)
 		return -1;
+	uint64_t kat;
+	int kfd = i2k_spool_fd_at(a->spool, b->kernel->data_off, &kat);
 	struct i2k_uki_opts uo = {
 	    .stub_path = a->o->boot.efi_stub,
-	    .kernel = {.fd = i2k_spool_fd(a->spool),
-		       .off = b->kernel->data_off,
-		       .size = b->kernel->size},
+	    .kernel = {.fd = kfd, .off = kat, .size = b->kernel->size},
 	    .initrd = {.fd = ifd, .off = 0, .size = isize},
 	    .cmdline = cmdline,
 	    .osrel = "NAME=i2kit\nID=i2kit\n",

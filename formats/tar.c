@@ -590,7 +590,7 @@ static int sparse_map(int fd, uint64_t base, uint64_t size, struct i2k_tar_run *
 struct tree_ctx {
 	const struct i2k_tar_opts *opts;
 	struct i2k_tar_writer *w;
-	int spool_fd;
+	struct i2k_spool *spool;
 	size_t max_ino;
 	char **first; /* per ino: first written name of a multiply linked file */
 	size_t sockets;
@@ -640,12 +640,13 @@ static int tree_cb(const struct i2k_walk_entry *e, void *ctx)
 	}
 	_cleanup_free_ struct i2k_tar_run *runs = NULL;
 	size_t nruns = 0;
+	uint64_t at = 0;
+	int sfd = type == S_IFREG ? i2k_spool_fd_at(c->spool, in->data_off, &at) : -1;
 	if (type == S_IFREG && te.hardlink == NULL) {
 		te.size = in->size;
 		data = in->size > 0;
 		if (in->size >= I2K_TAR_SPARSE_MIN) {
-			int sp =
-			    sparse_map(c->spool_fd, in->data_off, in->size, &runs, &nruns, c->err);
+			int sp = sparse_map(sfd, at, in->size, &runs, &nruns, c->err);
 			if (sp < 0)
 				return i2k_error_wrap(c->err, "%s", e->path);
 			if (sp > 0) {
@@ -658,11 +659,10 @@ static int tree_cb(const struct i2k_walk_entry *e, void *ctx)
 		return -1;
 	if (data && te.runs) {
 		for (size_t i = 0; i < nruns; i++)
-			if (i2k_tar_writer_data_fd(c->w, c->spool_fd, in->data_off + runs[i].off,
-						   runs[i].len, c->err) < 0)
+			if (i2k_tar_writer_data_fd(c->w, sfd, at + runs[i].off, runs[i].len,
+						   c->err) < 0)
 				return i2k_error_wrap(c->err, "%s", e->path);
-	} else if (data &&
-		   i2k_tar_writer_data_fd(c->w, c->spool_fd, in->data_off, in->size, c->err) < 0) {
+	} else if (data && i2k_tar_writer_data_fd(c->w, sfd, at, in->size, c->err) < 0) {
 		return i2k_error_wrap(c->err, "%s", e->path);
 	}
 	return 0;
@@ -679,7 +679,7 @@ int i2k_tar_write_tree(struct i2k_fstree *tree, const struct i2k_tar_opts *opts,
 	struct tree_ctx c = {
 	    .opts = opts,
 	    .w = w,
-	    .spool_fd = i2k_spool_fd(i2k_fstree_spool(tree)),
+	    .spool = i2k_fstree_spool(tree),
 	    .max_ino = max_ino,
 	    .first = i2k_xcalloc(max_ino + 1, sizeof(char *)),
 	    .err = err,

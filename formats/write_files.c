@@ -31,9 +31,9 @@ static int open_files(const struct i2k_format *f, struct i2k_artifacts *a,
 static int copy_inode(struct i2k_artifacts *a, const struct i2k_inode *in, struct i2k_ostream s,
 		      struct i2k_error **err)
 {
-	struct i2k_fstree *t = i2k_artifacts_root(a);
-	return i2k_ostream_copy_fd(s, i2k_spool_fd(i2k_fstree_spool(t)), in->data_off, in->size,
-				   err);
+	uint64_t at;
+	int fd = i2k_spool_fd_at(i2k_fstree_spool(i2k_artifacts_root(a)), in->data_off, &at);
+	return i2k_ostream_copy_fd(s, fd, at, in->size, err);
 }
 
 /* After success: record the kernel release (the first one wins). */
@@ -89,6 +89,15 @@ static int tar_add_file(struct i2k_tar_writer *w, const char *name, uint64_t siz
 	return i2k_tar_writer_data_fd(w, fd, off, size, err);
 }
 
+/* tar_add_file of a file of the tree (its data in the spool). */
+static int tar_add_inode(struct i2k_tar_writer *w, const char *name, struct i2k_spool *sp,
+			 const struct i2k_inode *in, struct i2k_error **err)
+{
+	uint64_t at;
+	int fd = i2k_spool_fd_at(sp, in->data_off, &at);
+	return tar_add_file(w, name, in->size, fd, at, err);
+}
+
 int i2k_write_tar_kernel_initrd(const struct i2k_format *f, struct i2k_artifacts *a,
 				struct i2k_output_result *res, struct i2k_error **err)
 {
@@ -102,16 +111,14 @@ int i2k_write_tar_kernel_initrd(const struct i2k_format *f, struct i2k_artifacts
 	    open_files(f, a, &g, err) < 0 ||
 	    i2k_tar_writer_new(i2k_output_stream(g, 0), &w, err) < 0)
 		return -1;
-	int sfd = i2k_spool_fd(i2k_fstree_spool(i2k_artifacts_root(a)));
-	if (tar_add_file(w, "kernel", b->kernel->size, sfd, b->kernel->data_off, err) < 0 ||
+	struct i2k_spool *sp = i2k_fstree_spool(i2k_artifacts_root(a));
+	if (tar_add_inode(w, "kernel", sp, b->kernel, err) < 0 ||
 	    tar_add_file(w, "initrd.img", isize, ifd, 0, err) < 0)
 		return -1;
 	if (b->cmdline_inode && b->cmdline_inode->size &&
-	    tar_add_file(w, "cmdline", b->cmdline_inode->size, sfd, b->cmdline_inode->data_off,
-			 err) < 0)
+	    tar_add_inode(w, "cmdline", sp, b->cmdline_inode, err) < 0)
 		return -1;
-	if (b->ucode &&
-	    tar_add_file(w, "ucode.cpio", b->ucode->size, sfd, b->ucode->data_off, err) < 0)
+	if (b->ucode && tar_add_inode(w, "ucode.cpio", sp, b->ucode, err) < 0)
 		return -1;
 	if (i2k_tar_writer_finish(w, err) < 0 || i2k_output_group_commit(g, f->name, res, err) < 0)
 		return -1;

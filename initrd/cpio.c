@@ -207,7 +207,7 @@ struct tree_ctx {
 	struct i2k_fstree *tree;
 	const struct i2k_cpio_tree_opts *opts;
 	struct i2k_cpio_writer *w;
-	int spool_fd;
+	struct i2k_spool *spool;
 	size_t max_ino;
 	uint32_t *names; /* per ino: names selected by the filter */
 	bool *written;	 /* per ino: data already written */
@@ -282,9 +282,12 @@ static int write_cb(const struct i2k_walk_entry *e, void *ctx)
 		return -1;
 	if (target && ce.size && i2k_cpio_writer_data(c->w, target, ce.size, c->err) < 0)
 		return -1;
-	if (with_data && ce.size &&
-	    i2k_cpio_writer_data_fd(c->w, c->spool_fd, in->data_off, ce.size, c->err) < 0)
-		return i2k_error_wrap(c->err, "%s", e->path);
+	if (with_data && ce.size) {
+		uint64_t at;
+		int fd = i2k_spool_fd_at(c->spool, in->data_off, &at);
+		if (i2k_cpio_writer_data_fd(c->w, fd, at, ce.size, c->err) < 0)
+			return i2k_error_wrap(c->err, "%s", e->path);
+	}
 	return 0;
 }
 
@@ -302,7 +305,7 @@ int i2k_cpio_write_tree(struct i2k_fstree *tree, const struct i2k_cpio_tree_opts
 	    .tree = tree,
 	    .opts = opts,
 	    .w = w,
-	    .spool_fd = i2k_spool_fd(i2k_fstree_spool(tree)),
+	    .spool = i2k_fstree_spool(tree),
 	    .max_ino = max_ino,
 	    .names = names,
 	    .written = written,

@@ -16,6 +16,7 @@
 #include "builder/assemble/initimg.h"
 #include "builder/bundle/bundle.h"
 #include "builder/image/image.h"
+#include "builder/image/layercache.h"
 #include "builder/registry/ref.h"
 
 /* Init images see /etc/resolv.conf as a link into /run, which is writable
@@ -214,14 +215,20 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 			return i2k_error_set(
 			    err, I2K_ERR_CONFIG, "%skernel: image %s has no kernel tar \"%s\"",
 			    i2k_pos_prefix(&k->pos, pb, sizeof(pb)), k->image, tarname);
-		_cleanup_close_ int fd = -1;
-		if (i2k_spool_extent_fd(a->opts->spool, t->data_off, t->size, &fd, err) < 0)
-			return -1;
 		struct i2k_meter m; /* total: the tar's size, near enough */
 		i2k_meter_begin(&m, &a->opts->progress, I2K_STAGE_UNPACK, tarname, NULL, t->size);
 		struct i2k_flatten_opts fo = {
 		    .max_size = a->max_root, .used = &a->expanded, .meter = &m};
-		if (i2k_layer_apply(fd, NULL, a->root, &fo, err) < 0)
+		/* kept unpacked in the cache: an unchanged kernel is not unpacked again */
+		char key[65];
+		i2k_layercache_key(s->digest, tarname, key);
+		bool hit = false;
+		_cleanup_close_ int fd = -1;
+		if (i2k_layercache_replay(a->opts->store, key, a->root, &fo, &hit, err) < 0 ||
+		    (!hit &&
+		     (i2k_spool_extent_fd(a->opts->spool, t->data_off, t->size, &fd, err) < 0 ||
+		      i2k_layercache_apply(a->opts->store, key, s->digest, fd, t->size, NULL,
+					   a->root, &fo, err) < 0)))
 			return i2k_error_wrap(err, "%skernel: %s in %s",
 					      i2k_pos_prefix(&k->pos, pb, sizeof(pb)), tarname,
 					      k->image);

@@ -13,8 +13,20 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 
+/* Attached read-only files: segment k (k >= 1) spans offsets
+ * [k << SEG_SHIFT, (k << SEG_SHIFT) + size); segment 0 is the temp file. */
+#define SEG_SHIFT 48
+#define MAX_SEGS 4096
+
+struct segment {
+	int fd;
+	uint64_t size;
+};
+
 struct i2k_spool {
 	int fd;
+	struct segment *segs; /* segs[k - 1] is segment k */
+	size_t nsegs;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t end;	    /* next free offset */
@@ -43,6 +55,9 @@ void i2k_spool_free(struct i2k_spool *s)
 	if (s == NULL)
 		return;
 	close(s->fd);
+	for (size_t i = 0; i < s->nsegs; i++)
+		close(s->segs[i].fd);
+	free(s->segs);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
@@ -54,15 +69,47 @@ void i2k_spool_freep(struct i2k_spool **s)
 	*s = NULL;
 }
 
-int i2k_spool_fd(struct i2k_spool *s)
+int i2k_spool_attach(struct i2k_spool *s, int fd, uint64_t size, uint64_t *base,
+		     struct i2k_error **err)
 {
-	return s->fd;
+	if (size >= (1ull << SEG_SHIFT))
+		return i2k_error_set(err, I2K_ERR_IO, "spool: attached file too large");
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "spool: dup");
+	pthread_mutex_lock(&s->mu);
+	if (s->nsegs + 1 >= MAX_SEGS) {
+		pthread_mutex_unlock(&s->mu);
+		close(d);
+		return i2k_error_set(err, I2K_ERR_IO, "spool: too many attached files");
+	}
+	s->segs = i2k_xrealloc(s->segs, (s->nsegs + 1) * sizeof(*s->segs));
+	s->segs[s->nsegs++] = (struct segment){.fd = d, .size = size};
+	*base = (uint64_t)s->nsegs << SEG_SHIFT;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+/* Attached segments are never removed, so a segment's entry, once seen,
+ * stays valid; the array itself may move (realloc), hence the lock. */
+int i2k_spool_fd_at(struct i2k_spool *s, uint64_t off, uint64_t *file_off)
+{
+	uint64_t k = off >> SEG_SHIFT;
+	*file_off = off & ((1ull << SEG_SHIFT) - 1);
+	if (k == 0)
+		return s->fd;
+	pthread_mutex_lock(&s->mu);
+	int fd = k <= s->nsegs ? s->segs[k - 1].fd : -1;
+	pthread_mutex_unlock(&s->mu);
+	return fd;
 }
 
 uint64_t i2k_spool_size(struct i2k_spool *s)
 {
 	pthread_mutex_lock(&s->mu);
 	uint64_t r = s->end;
+	for (size_t i = 0; i < s->nsegs; i++)
+		r += s->segs[i].size;
 	pthread_mutex_unlock(&s->mu);
 	return r;
 }
@@ -221,9 +268,11 @@ int i2k_spool_read(struct i2k_spool *s, uint64_t off, void *buf, size_t len, str
 {
 	if (len == 0)
 		return 0;
-	if (off > INT64_MAX - len)
+	uint64_t at;
+	int fd = i2k_spool_fd_at(s, off, &at);
+	if (fd < 0 || at > INT64_MAX - len)
 		return i2k_error_set(err, I2K_ERR_IO, "spool: read offset out of range");
-	if (i2k_pread_all(s->fd, buf, len, (off_t)off, err) < 0)
+	if (i2k_pread_all(fd, buf, len, (off_t)at, err) < 0)
 		return i2k_error_wrap(err, "spool");
 	return 0;
 }
@@ -234,8 +283,13 @@ int i2k_spool_extent_fd(struct i2k_spool *s, uint64_t off, uint64_t size, int *o
 	int fd = i2k_tmpfile(NULL, "temporary file", err);
 	if (fd < 0)
 		return -1;
-	int src = i2k_spool_fd(s);
-	loff_t in = (loff_t)off;
+	uint64_t at;
+	int src = i2k_spool_fd_at(s, off, &at);
+	if (src < 0) {
+		close(fd);
+		return i2k_error_set(err, I2K_ERR_IO, "spool: extent out of range");
+	}
+	loff_t in = (loff_t)at;
 	uint64_t left = size;
 	while (left) {
 		ssize_t n = copy_file_range(src, &in, fd, NULL, left, 0);

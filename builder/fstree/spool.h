@@ -52,10 +52,19 @@ int i2k_spool_append_fd(struct i2k_spool *s, int fd, uint64_t *off, uint64_t *si
 /* Reads exactly len bytes at off (short read → I2K_ERR_IO). */
 int i2k_spool_read(struct i2k_spool *s, uint64_t off, void *buf, size_t len,
 		   struct i2k_error **err);
-/* The spool's file descriptor, for copy_file_range/sendfile by writers
- * (read-only use, pread at extent offsets). Owned by the spool. */
-int i2k_spool_fd(struct i2k_spool *s);
-/* Added: bytes the spool spans (its end offset). */
+/* Maps a read-only file into the spool's offset space without copying it:
+ * its byte x is at spool offset *base + x from now on (extents of trees can
+ * point there, e.g. a cached unpacked layer). The spool keeps a duplicate
+ * of fd; the file must not change while the spool lives. */
+int i2k_spool_attach(struct i2k_spool *s, int fd, uint64_t size, uint64_t *base,
+		     struct i2k_error **err);
+/* The file descriptor holding spool offset off (the temp file or an attached
+ * file) and, in *file_off, where off is in that file: for pread,
+ * copy_file_range and SEEK_DATA by writers (read-only use; an extent never
+ * spans two files). Owned by the spool; -1 for an offset in no file. */
+int i2k_spool_fd_at(struct i2k_spool *s, uint64_t off, uint64_t *file_off);
+/* Bytes of data the spool holds: its temp file's end plus every attached
+ * file (a bound for writers sizing their output). */
 uint64_t i2k_spool_size(struct i2k_spool *s);
 /* Copies the extent [off, off+size) into a new anonymous temporary file
  * ($TMPDIR or /var/tmp) positioned at 0, for APIs that read a whole file

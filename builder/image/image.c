@@ -1,6 +1,7 @@
 /* image.c — manifest + config of an image in the store, and flattening its
  * layers into an fstree; see image.h. Layer tar handling is in layer.c. */
 #include "builder/image/image.h"
+#include "builder/image/layercache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,12 @@ int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fst
 		const struct i2k_layer *l = &img->layers[i];
 		if (!i2k_digest_valid(l->digest))
 			return i2k_error_set(err, I2K_ERR_CONFIG, "layer %zu: invalid digest", i);
+		const char *key = strchr(l->digest, ':') + 1;
+		bool hit = false;
+		if (i2k_layercache_replay(s, key, tree, opts, &hit, err) < 0)
+			return i2k_error_wrap(err, "layer %s", l->digest);
+		if (hit)
+			continue;
 		_cleanup_close_ int fd = -1;
 		uint64_t size = 0;
 		if (i2k_store_open_blob(s, l->digest, &fd, &size, err) < 0)
@@ -315,7 +322,8 @@ int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fst
 			return i2k_error_set(
 			    err, I2K_ERR_INTEGRITY, "layer %s: %llu bytes, the manifest says %lld",
 			    l->digest, (unsigned long long)size, (long long)l->size);
-		if (i2k_layer_apply(fd, l->media_type, tree, opts, err) < 0)
+		if (i2k_layercache_apply(s, key, l->digest, fd, size, l->media_type, tree, opts,
+					 err) < 0)
 			return i2k_error_wrap(err, "layer %s", l->digest);
 	}
 	return 0;

@@ -21,6 +21,7 @@
 
 #include "builder/base/error.h"
 #include "builder/base/progress.h"
+#include "builder/base/util.h"
 #include "builder/fstree/fstree.h"
 #include "builder/store/store.h"
 
@@ -82,6 +83,9 @@ struct i2k_flatten_opts {
 	/* Optional (borrowed): the data bytes of regular files are added to
 	 * it as they are unpacked (UNPACK progress). */
 	struct i2k_meter *meter;
+	/* Optional (borrowed): i2k_layer_apply appends every tree operation
+	 * the layer makes to it (see layerlog below). */
+	struct i2k_layer_log *log;
 };
 /* Device nodes: LinuxKit images (e.g. the kernel/init ones) legitimately
  * carry /dev entries, so they are kept by default; reject_devices=true makes
@@ -92,6 +96,33 @@ struct i2k_flatten_opts {
  * On failure the tree holds a partial result: discard it. */
 int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fstree *tree,
 		      const struct i2k_flatten_opts *opts, struct i2k_error **err);
+/* ---- layer logs ------------------------------------------------------------
+ * A layer log is the list of tree operations one applied layer made, after
+ * its names were checked: whiteouts, hard links and added entries (attributes,
+ * symlink target, xattrs, data extent). Replaying it into a tree does what
+ * applying the layer again would do, without reading the tar: the layer
+ * cache (layercache.h) keeps logs with the data they point at. Encoded
+ * little-endian, so a log's bytes are its on-disk form. */
+struct i2k_layer_log {
+	struct i2k_buf ops;
+	uint64_t nops;
+	size_t *data_at; /* positions in ops of each added file's 8-byte data offset */
+	size_t ndata, cap;
+};
+void i2k_layer_log_clear(struct i2k_layer_log *l);
+/* Replays ops (as recorded in i2k_layer_log.ops) into tree as a new layer,
+ * data offsets shifted by base (a spool offset). Checks as i2k_layer_apply
+ * does what depends on the tree or opts (hard link targets, device nodes,
+ * the size limit); the encoding is checked whole before the tree is
+ * touched (malformed → I2K_ERR_INTEGRITY, tree unchanged). tree NULL: only
+ * that check. For every added file with data, visit(ctx, off, size) is called
+ * when non-NULL (before base is added). */
+int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_fstree *tree,
+			 const struct i2k_flatten_opts *opts,
+			 int (*visit)(void *ctx, uint64_t off, uint64_t size,
+				      struct i2k_error **err),
+			 void *ctx, struct i2k_error **err);
+
 /* Applies one layer read from fd (compressed per media_type; "" or NULL →
  * detect gzip/zstd/plain from magic bytes). Compression is always sniffed
  * from the data; an unknown media type is I2K_ERR_UNSUPPORTED. Errors about

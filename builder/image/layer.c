@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "builder/base/bytes.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/path.h"
 #include "builder/base/util.h"
@@ -79,9 +80,54 @@ static char *shown(const char *s)
 struct entry_ctx {
 	struct i2k_fstree *tree;
 	const struct i2k_flatten_opts *opts;
-	const char *raw; /* the entry's name as in the tar */
-	uint64_t *used;	 /* opts->used or a per-call counter */
+	const char *raw;	   /* the entry's name as in the tar */
+	uint64_t *used;		   /* opts->used or a per-call counter */
+	struct i2k_layer_log *log; /* opts->log: the operations are recorded */
 };
+
+/* ---- layer log encoding (see image.h) ------------------------------------- */
+
+enum { OP_WHITEOUT = 'W', OP_LINK = 'L', OP_ADD = 'A' };
+
+static void log_bytes(struct i2k_layer_log *l, const void *p, size_t n)
+{
+	if (i2k_buf_append(&l->ops, p, n, NULL) < 0)
+		abort(); /* no max set: only OOM, which aborts anyway */
+}
+
+static void log_u32(struct i2k_layer_log *l, uint32_t v)
+{
+	uint8_t b[4];
+	i2k_put_le32(b, v);
+	log_bytes(l, b, 4);
+}
+
+static void log_u64(struct i2k_layer_log *l, uint64_t v)
+{
+	uint8_t b[8];
+	i2k_put_le64(b, v);
+	log_bytes(l, b, 8);
+}
+
+static void log_str(struct i2k_layer_log *l, const void *s, size_t n)
+{
+	log_u32(l, (uint32_t)n);
+	log_bytes(l, s, n);
+}
+
+static void log_op(struct i2k_layer_log *l, char op, const char *path)
+{
+	log_bytes(l, &op, 1);
+	log_str(l, path, strlen(path));
+	l->nops++;
+}
+
+void i2k_layer_log_clear(struct i2k_layer_log *l)
+{
+	i2k_buf_free(&l->ops);
+	free(l->data_at);
+	memset(l, 0, sizeof(*l));
+}
 
 /* True when n more bytes would pass opts->max_size. */
 static bool over_limit(const struct entry_ctx *c, uint64_t n)
@@ -105,6 +151,17 @@ static int entry_error(const struct entry_ctx *c, enum i2k_errc code, struct i2k
 	va_end(ap);
 	_cleanup_free_ char *name = shown(c->raw);
 	return i2k_error_set(err, code, "entry \"%s\": %s", name, why);
+}
+
+/* Fails when n more bytes would pass the size limit (see over_limit). */
+static int check_limit(const struct entry_ctx *c, uint64_t n, struct i2k_error **err)
+{
+	if (!over_limit(c, n))
+		return 0;
+	return entry_error(c, I2K_ERR_HOSTILE, err,
+			   "%llu bytes would expand the root past its size limit of %llu bytes "
+			   "(--max-root-size)",
+			   (unsigned long long)n, (unsigned long long)c->opts->max_size);
 }
 
 /* Turns an fstree error "PATH: REASON" about normalised path into
@@ -172,6 +229,10 @@ static int apply_whiteout(const struct entry_ctx *c, const char *base, const cha
 	if (strcmp(base, ".wh..wh..opq") == 0) {
 		if (i2k_fstree_whiteout(c->tree, dir, true, &ferr) < 0)
 			return entry_rewrap(c, dir, &ferr, 0, err);
+		if (c->log) {
+			log_op(c->log, OP_WHITEOUT, dir);
+			log_bytes(c->log, "\1", 1);
+		}
 		return 0;
 	}
 	if (i2k_str_has_prefix(base, ".wh..wh."))
@@ -183,6 +244,10 @@ static int apply_whiteout(const struct entry_ctx *c, const char *base, const cha
 	    dir[0] ? i2k_xasprintf("%s/%s", dir, victim) : i2k_xstrdup(victim);
 	if (i2k_fstree_whiteout(c->tree, target, false, &ferr) < 0)
 		return entry_rewrap(c, target, &ferr, 0, err);
+	if (c->log) {
+		log_op(c->log, OP_WHITEOUT, target);
+		log_bytes(c->log, "\0", 1);
+	}
 	return 0;
 }
 
@@ -227,17 +292,10 @@ static int get_id(const struct entry_ctx *c, const char *what, la_int64_t v, uin
 	return 0;
 }
 
-static int apply_link(const struct entry_ctx *c, const char *path, const char *link,
-		      struct i2k_error **err)
+/* The hard link path → target (normalised; sh: as shown in messages). */
+static int link_to(const struct entry_ctx *c, const char *path, const char *target, const char *sh,
+		   struct i2k_error **err)
 {
-	_cleanup_free_ char *target = NULL;
-	_cleanup_free_ char *sh = shown(link);
-	_cleanup_free_ char *what = i2k_xasprintf("hard link target \"%s\"", sh);
-	if (normalise(c, link, what, &target, err) < 0)
-		return -1;
-	if (target[0] == '\0')
-		return entry_error(c, I2K_ERR_HOSTILE, err, "hard link target \"%s\" is the root",
-				   sh);
 	struct i2k_inode *ino = i2k_fstree_lookup(c->tree, target);
 	if (ino == NULL)
 		return entry_error(c, I2K_ERR_HOSTILE, err,
@@ -250,6 +308,47 @@ static int apply_link(const struct entry_ctx *c, const char *path, const char *l
 			    &ferr) < 0)
 		return entry_rewrap(c, path, &ferr, 0, err);
 	return 0;
+}
+
+static int apply_link(const struct entry_ctx *c, const char *path, const char *link,
+		      struct i2k_error **err)
+{
+	_cleanup_free_ char *target = NULL;
+	_cleanup_free_ char *sh = shown(link);
+	_cleanup_free_ char *what = i2k_xasprintf("hard link target \"%s\"", sh);
+	if (normalise(c, link, what, &target, err) < 0)
+		return -1;
+	if (target[0] == '\0')
+		return entry_error(c, I2K_ERR_HOSTILE, err, "hard link target \"%s\" is the root",
+				   sh);
+	if (link_to(c, path, target, sh, err) < 0)
+		return -1;
+	if (c->log) {
+		log_op(c->log, OP_LINK, path);
+		log_str(c->log, target, strlen(target));
+	}
+	return 0;
+}
+
+/* An added entry, without its xattrs (their count and list follow). */
+static void log_add(struct i2k_layer_log *l, const char *path, const struct i2k_fattr *a,
+		    const char *target, uint64_t off, uint64_t size)
+{
+	log_op(l, OP_ADD, path);
+	log_u32(l, a->mode);
+	log_u32(l, a->uid);
+	log_u32(l, a->gid);
+	log_u64(l, (uint64_t)a->mtime);
+	log_u32(l, a->mtime_ns);
+	log_u32(l, a->rdev_major);
+	log_u32(l, a->rdev_minor);
+	if (size) {
+		i2k_xgrow((void **)&l->data_at, &l->cap, l->ndata + 1, sizeof(*l->data_at));
+		l->data_at[l->ndata++] = l->ops.len;
+	}
+	log_u64(l, off);
+	log_u64(l, size);
+	log_str(l, target ? target : "", target ? strlen(target) : 0);
 }
 
 static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_ctx *c,
@@ -304,20 +403,12 @@ static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_
 		uint64_t declared = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
 					? (uint64_t)archive_entry_size(e)
 					: 0;
-		if (over_limit(c, declared))
-			return entry_error(c, I2K_ERR_HOSTILE, err,
-					   "%llu bytes would expand the root past its size limit "
-					   "of %llu bytes (--max-root-size)",
-					   (unsigned long long)declared,
-					   (unsigned long long)c->opts->max_size);
+		if (check_limit(c, declared, err) < 0)
+			return -1;
 		if (copy_data(a, c, e, &off, &size, err) < 0)
 			return -1;
-		if (over_limit(c, size))
-			return entry_error(c, I2K_ERR_HOSTILE, err,
-					   "%llu bytes would expand the root past its size limit "
-					   "of %llu bytes (--max-root-size)",
-					   (unsigned long long)size,
-					   (unsigned long long)c->opts->max_size);
+		if (check_limit(c, size, err) < 0)
+			return -1;
 		*c->used += size;
 		break;
 	}
@@ -357,15 +448,27 @@ static int apply_entry(struct archive *a, struct archive_entry *e, struct entry_
 	if (i2k_fstree_add(c->tree, path, &attr, target, off, size,
 			   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, &ino, &ferr) < 0)
 		return entry_rewrap(c, path, &ferr, 0, err);
+	if (c->log)
+		log_add(c->log, path, &attr, target, off, size);
 
 	const char *xname;
 	const void *xval;
 	size_t xlen;
+	uint32_t nx = 0;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &xname, &xval, &xlen) == ARCHIVE_OK)
+		nx += xname != NULL && xname[0] != '\0';
+	if (c->log)
+		log_u32(c->log, nx);
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &xname, &xval, &xlen) == ARCHIVE_OK) {
 		if (xname == NULL || xname[0] == '\0')
 			continue;
 		i2k_inode_set_xattr(ino, xname, xval, xlen);
+		if (c->log) {
+			log_str(c->log, xname, strlen(xname));
+			log_str(c->log, xval, xlen);
+		}
 	}
 	return 0;
 }
@@ -397,8 +500,10 @@ int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
 				     archive_error_string(a) ? archive_error_string(a) : "?");
 	i2k_fstree_begin_layer(tree);
 	uint64_t used_here = 0;
-	struct entry_ctx c = {
-	    .tree = tree, .opts = opts, .used = opts && opts->used ? opts->used : &used_here};
+	struct entry_ctx c = {.tree = tree,
+			      .opts = opts,
+			      .used = opts && opts->used ? opts->used : &used_here,
+			      .log = opts ? opts->log : NULL};
 	for (;;) {
 		struct archive_entry *e;
 		int r = archive_read_next_header(a, &e);
@@ -414,6 +519,156 @@ int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
 			return -1;
 		if (i2k_check_interrupt(err) < 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* ---- replay ----------------------------------------------------------------- */
+
+struct rd {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static const uint8_t *rd_take(struct rd *r, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		return NULL;
+	}
+	const uint8_t *q = r->p;
+	r->p += n;
+	return q;
+}
+
+static uint32_t rd_u32(struct rd *r)
+{
+	const uint8_t *q = rd_take(r, 4);
+	return q ? i2k_get_le32(q) : 0;
+}
+
+static uint64_t rd_u64(struct rd *r)
+{
+	const uint8_t *q = rd_take(r, 8);
+	return q ? i2k_get_le64(q) : 0;
+}
+
+/* A length-prefixed string, copied NUL-terminated into *out (caller frees);
+ * NULL after a decoding error. */
+static char *rd_str(struct rd *r, size_t *len)
+{
+	uint32_t n = rd_u32(r);
+	const uint8_t *q = rd_take(r, n);
+	if (q == NULL)
+		return NULL;
+	char *s = i2k_xmalloc((size_t)n + 1);
+	memcpy(s, q, n);
+	s[n] = '\0';
+	if (len)
+		*len = n;
+	return s;
+}
+
+/* One operation; tree NULL only decodes it. */
+static int replay_op(struct rd *r, struct entry_ctx *c, uint64_t base,
+		     int (*visit)(void *, uint64_t, uint64_t, struct i2k_error **), void *vctx,
+		     struct i2k_error **err)
+{
+	const uint8_t *op = rd_take(r, 1);
+	_cleanup_free_ char *path = rd_str(r, NULL);
+	if (op == NULL || path == NULL)
+		return 0; /* r->bad */
+	c->raw = path;
+	struct i2k_error *ferr = NULL;
+	if (*op == OP_WHITEOUT) {
+		const uint8_t *opq = rd_take(r, 1);
+		if (opq == NULL || c->tree == NULL)
+			return 0;
+		if (i2k_fstree_whiteout(c->tree, path, *opq != 0, &ferr) < 0)
+			return entry_rewrap(c, path, &ferr, 0, err);
+		return 0;
+	}
+	if (*op == OP_LINK) {
+		_cleanup_free_ char *target = rd_str(r, NULL);
+		if (target == NULL || c->tree == NULL)
+			return 0;
+		_cleanup_free_ char *sh = shown(target);
+		return link_to(c, path, target, sh, err);
+	}
+	if (*op != OP_ADD) {
+		r->bad = true;
+		return 0;
+	}
+	struct i2k_fattr attr = {0};
+	attr.mode = rd_u32(r);
+	attr.uid = rd_u32(r);
+	attr.gid = rd_u32(r);
+	attr.mtime = (int64_t)rd_u64(r);
+	attr.mtime_ns = rd_u32(r);
+	attr.rdev_major = rd_u32(r);
+	attr.rdev_minor = rd_u32(r);
+	uint64_t off = rd_u64(r), size = rd_u64(r);
+	size_t tlen = 0;
+	_cleanup_free_ char *target = rd_str(r, &tlen);
+	uint32_t nx = rd_u32(r);
+	if (r->bad)
+		return 0;
+	if (size && (!S_ISREG(attr.mode) || off > UINT64_MAX - base - size)) {
+		r->bad = true;
+		return 0;
+	}
+	if (visit && size && c->tree == NULL && visit(vctx, off, size, err) < 0)
+		return -1;
+	struct i2k_inode *ino = NULL;
+	if (c->tree) {
+		if ((S_ISCHR(attr.mode) || S_ISBLK(attr.mode)) && c->opts &&
+		    c->opts->reject_devices)
+			return entry_error(c, I2K_ERR_HOSTILE, err,
+					   "device nodes are not allowed here");
+		if (S_ISREG(attr.mode)) {
+			if (check_limit(c, size, err) < 0)
+				return -1;
+			*c->used += size;
+			if (c->opts && c->opts->meter)
+				i2k_meter_add(c->opts->meter, size);
+		}
+		if (i2k_fstree_add(c->tree, path, &attr, S_ISLNK(attr.mode) ? target : NULL,
+				   size ? base + off : 0, size,
+				   I2K_FSTREE_REPLACE | I2K_FSTREE_MKPARENTS, &ino, &ferr) < 0)
+			return entry_rewrap(c, path, &ferr, 0, err);
+	}
+	for (uint32_t i = 0; i < nx && !r->bad; i++) {
+		size_t vlen = 0;
+		_cleanup_free_ char *name = rd_str(r, NULL);
+		_cleanup_free_ char *val = rd_str(r, &vlen);
+		if (ino && name && val)
+			i2k_inode_set_xattr(ino, name, val, vlen);
+	}
+	return 0;
+}
+
+int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_fstree *tree,
+			 const struct i2k_flatten_opts *opts,
+			 int (*visit)(void *ctx, uint64_t off, uint64_t size,
+				      struct i2k_error **err),
+			 void *ctx, struct i2k_error **err)
+{
+	uint64_t used_here = 0;
+	/* pass 0 decodes everything (and visits); pass 1 applies */
+	for (int pass = 0; pass < (tree ? 2 : 1); pass++) {
+		struct entry_ctx c = {.tree = pass ? tree : NULL,
+				      .opts = opts,
+				      .used = opts && opts->used ? opts->used : &used_here};
+		struct rd r = {.p = ops, .end = (const uint8_t *)ops + len};
+		if (c.tree)
+			i2k_fstree_begin_layer(tree);
+		while (r.p < r.end && !r.bad)
+			if (replay_op(&r, &c, base, visit, ctx, err) < 0)
+				return -1;
+		if (r.bad)
+			return i2k_error_set(err, I2K_ERR_INTEGRITY,
+					     "layer log: malformed at byte %zu",
+					     (size_t)(r.p - (const uint8_t *)ops));
 	}
 	return 0;
 }

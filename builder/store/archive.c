@@ -296,15 +296,6 @@ static int import_blob(struct import *im, const char *name, const char *digest,
 	return 0;
 }
 
-static bool hex64(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return false;
-	return n == 64;
-}
-
 static int hostile(struct i2k_error **err, const char *name, const char *why)
 {
 	return i2k_error_set(err, I2K_ERR_HOSTILE, "entry \"%.200s\": %s", name, why);
@@ -339,7 +330,7 @@ static int import_entry(struct import *im, struct archive_entry *e, struct i2k_e
 		return hostile(err, raw,
 			       "unexpected entry (an OCI archive holds only oci-layout, "
 			       "index.json and blobs/sha256/<digest>)");
-	if (is_blob && !hex64(norm + strlen("blobs/sha256/")))
+	if (is_blob && !i2k_store_hex64(norm + strlen("blobs/sha256/")))
 		return hostile(err, raw, "blob name is not a sha256 digest");
 	if (type != AE_IFREG)
 		return hostile(err, raw, "not a regular file");

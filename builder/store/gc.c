@@ -30,6 +30,7 @@
 #include "builder/base/util.h"
 #include "builder/store/internal.h"
 #include "builder/store/store.h"
+#include "builder/store/unpacked.h"
 
 bool i2k_digest_set_has(const struct i2k_digest_set *set, const char *digest)
 {
@@ -131,7 +132,7 @@ int i2k_store_reach(struct i2k_store *s, const char *digest, bool require,
 	return reach(s, digest, 0, require, set, err);
 }
 
-static bool hex64(const char *s)
+bool i2k_store_hex64(const char *s)
 {
 	size_t n = 0;
 	for (; s[n]; n++)
@@ -140,8 +141,7 @@ static bool hex64(const char *s)
 	return n == 64;
 }
 
-/* Names in dir (without . and ..). Caller frees each and the vector. */
-static int list_dir(const char *dir, char ***names, size_t *n, struct i2k_error **err)
+int i2k_store_list_dir(const char *dir, char ***names, size_t *n, struct i2k_error **err)
 {
 	DIR *d = opendir(dir);
 	if (d == NULL) {
@@ -164,7 +164,7 @@ static int list_dir(const char *dir, char ***names, size_t *n, struct i2k_error 
 	return 0;
 }
 
-static void free_names(char **v, size_t n)
+void i2k_store_free_names(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
@@ -192,7 +192,7 @@ static void drop_index_temps(struct i2k_store *s)
 {
 	char **v = NULL;
 	size_t n = 0;
-	if (list_dir(s->dir, &v, &n, NULL) < 0)
+	if (i2k_store_list_dir(s->dir, &v, &n, NULL) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		if (i2k_str_has_prefix(v[i], ".index.json.tmp-") ||
@@ -201,7 +201,7 @@ static void drop_index_temps(struct i2k_store *s)
 			unlink(p);
 		}
 	}
-	free_names(v, n);
+	i2k_store_free_names(v, n);
 }
 
 static int gc_locked(struct i2k_store *s, uint64_t *freed, struct i2k_error **err);
@@ -239,14 +239,14 @@ static int gc_locked(struct i2k_store *s, uint64_t *freed, struct i2k_error **er
 	char **names = NULL;
 	size_t n = 0;
 	if (rc == 0)
-		rc = list_dir(s->blobs, &names, &n, err);
+		rc = i2k_store_list_dir(s->blobs, &names, &n, err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		_cleanup_free_ char *p = i2k_xasprintf("%s/%s", s->blobs, names[i]);
 		if (i2k_str_has_prefix(names[i], ".partial-")) {
 			drop_partial(p, &total);
 			continue;
 		}
-		if (!hex64(names[i]))
+		if (!i2k_store_hex64(names[i]))
 			continue; /* not ours: leave it alone */
 		_cleanup_free_ char *dg = i2k_xasprintf("sha256:%s", names[i]);
 		if (i2k_digest_set_has(&keep, dg))
@@ -259,7 +259,9 @@ static int gc_locked(struct i2k_store *s, uint64_t *freed, struct i2k_error **er
 		else
 			total += (uint64_t)st.st_size;
 	}
-	free_names(names, n);
+	i2k_store_free_names(names, n);
+	if (rc == 0) /* unpacked entries of the blobs that went */
+		i2k_unpacked_gc(s, &keep, &total);
 	i2k_digest_set_free(&keep);
 	if (rc == 0)
 		drop_index_temps(s);
@@ -275,9 +277,11 @@ int i2k_store_clean(struct i2k_store *s, struct i2k_error **err)
 	{
 		_cleanup_close_ int lock = i2k_store_lock(s, err);
 		_cleanup_free_ char *blobs = i2k_xasprintf("%s/blobs", s->dir);
+		_cleanup_free_ char *unpacked = i2k_xasprintf("%s/unpacked", s->dir);
 		if (lock < 0)
 			rc = -1;
-		else if (i2k_rm_rf(blobs, err) < 0 || i2k_store_init_layout(s, true, err) < 0)
+		else if (i2k_rm_rf(blobs, err) < 0 || i2k_rm_rf(unpacked, err) < 0 ||
+			 i2k_store_init_layout(s, true, err) < 0)
 			rc = i2k_error_wrap(err, "cleaning cache %s", s->dir);
 		else
 			drop_index_temps(s);

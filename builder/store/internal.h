@@ -4,6 +4,7 @@
  *   index.c    index.json: load/validate/write, refs, ref name grammar
  *   gc.c       reachability (refs → manifests/indexes → config, layers), gc, clean
  *   verify.c   cache verify [--repair]
+ *   unpacked.c big layers kept decompressed (unpacked.h)
  *   archive.c  OCI archive export (own ustar writer) and import (libarchive)
  *
  * A struct i2k_store is immutable after i2k_store_open, so one store may be
@@ -56,6 +57,17 @@ int i2k_store_users_lock(struct i2k_store *s, bool exclusive, struct i2k_error *
  * are missing; with reset=true index.json is rewritten empty. Caller holds
  * the lock. */
 int i2k_store_init_layout(struct i2k_store *s, bool reset, struct i2k_error **err);
+
+/* ---- helpers shared by the store's files ---------------------------------- */
+/* True for 64 lowercase hex digits (a sha256 in a file name). (gc.c) */
+bool i2k_store_hex64(const char *s);
+/* Names in dir (without . and ..); a missing dir has none. Caller frees
+ * with i2k_store_free_names. (gc.c) */
+int i2k_store_list_dir(const char *dir, char ***names, size_t *n, struct i2k_error **err);
+void i2k_store_free_names(char **v, size_t n);
+/* sha256 of an fd's content from offset 0 into got, its size into *size
+ * (may be NULL); -1 when unreadable. (verify.c) */
+int i2k_store_hash_fd(int fd, char got[I2K_DIGEST_LEN + 1], uint64_t *size);
 
 /* ---- index.json (index.c) ------------------------------------------------ */
 /* Loads DIR/index.json and returns its validated manifests array (a new

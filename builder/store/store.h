@@ -172,6 +172,7 @@ struct i2k_store_verify_report {
 	char **problems;
 	size_t n_problems;
 	size_t repaired;
+	size_t unpacked_bad; /* unpacked entries (unpacked.h) that failed */
 };
 int i2k_store_verify(struct i2k_store *s, bool repair, struct i2k_store_verify_report *r,
 		     struct i2k_error **err);

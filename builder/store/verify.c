@@ -21,6 +21,7 @@
 #include "builder/base/util.h"
 #include "builder/store/internal.h"
 #include "builder/store/store.h"
+#include "builder/store/unpacked.h"
 
 #define HASH_CHUNK (1u << 20)
 
@@ -43,21 +44,23 @@ static void problem(struct i2k_store_verify_report *r, bool fixed, const char *f
 		r->repaired++;
 }
 
+struct up_ctx {
+	struct i2k_store_verify_report *r;
+	bool repair;
+};
+
+static void unpacked_problem(void *ctx, const char *path, const char *why)
+{
+	struct up_ctx *u = ctx;
+	problem(u->r, u->repair, "%s: %s", path, why);
+}
+
 void i2k_store_verify_report_clear(struct i2k_store_verify_report *r)
 {
 	for (size_t i = 0; i < r->n_problems; i++)
 		free(r->problems[i]);
 	free(r->problems);
 	memset(r, 0, sizeof(*r));
-}
-
-static bool hex64(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return false;
-	return n == 64;
 }
 
 /* sha256 of the regular file at path into got; -1 when unreadable. */
@@ -67,11 +70,16 @@ static int hash_file(const char *path, char got[I2K_DIGEST_LEN + 1], uint64_t *s
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -1;
+	return i2k_store_hash_fd(fd, got, size);
+}
+
+int i2k_store_hash_fd(int fd, char got[I2K_DIGEST_LEN + 1], uint64_t *size)
+{
 	struct i2k_sha256 *h = i2k_sha256_new();
 	_cleanup_free_ char *buf = i2k_xmalloc(HASH_CHUNK);
 	uint64_t total = 0;
 	for (;;) {
-		ssize_t n = read(fd, buf, HASH_CHUNK);
+		ssize_t n = pread(fd, buf, HASH_CHUNK, (off_t)total);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -85,7 +93,8 @@ static int hash_file(const char *path, char got[I2K_DIGEST_LEN + 1], uint64_t *s
 	}
 	i2k_sha256_final(h, got);
 	i2k_sha256_free(h);
-	*size = total;
+	if (size)
+		*size = total;
 	return 0;
 }
 
@@ -110,7 +119,7 @@ static void check_partial(const char *path, const char *hex, struct i2k_store *s
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
 		return; /* a pull is writing it */
 	_cleanup_free_ char *dg = i2k_xasprintf("sha256:%s", hex);
-	if (hex64(hex) && i2k_store_has_blob(s, dg)) {
+	if (i2k_store_hex64(hex) && i2k_store_has_blob(s, dg)) {
 		if (repair)
 			unlink(path);
 		problem(r, repair, "%s: partial download of a blob already in the cache", path);
@@ -122,20 +131,10 @@ static void check_partial(const char *path, const char *hex, struct i2k_store *s
 static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify_report *r,
 		       struct i2k_digest_set *bad, struct i2k_error **err)
 {
-	DIR *d = opendir(s->blobs);
-	if (d == NULL)
-		return errno == ENOENT ? 0
-				       : i2k_error_errno(err, errno, I2K_ERR_IO, "%s", s->blobs);
 	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		i2k_xgrow((void **)&names, &cap, n + 1, sizeof(*names));
-		names[n++] = i2k_xstrdup(de->d_name);
-	}
-	closedir(d);
+	size_t n = 0;
+	if (i2k_store_list_dir(s->blobs, &names, &n, err) < 0)
+		return -1;
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *p = i2k_xasprintf("%s/%s", s->blobs, names[i]);
@@ -147,7 +146,7 @@ static int check_blobs(struct i2k_store *s, bool repair, struct i2k_store_verify
 			check_partial(p, names[i] + 9, s, repair, r);
 			continue;
 		}
-		if (!hex64(names[i]))
+		if (!i2k_store_hex64(names[i]))
 			continue; /* not ours: left alone, as gc does */
 		char got[I2K_DIGEST_LEN + 1];
 		uint64_t size = 0;
@@ -247,6 +246,8 @@ int i2k_store_verify(struct i2k_store *s, bool repair, struct i2k_store_verify_r
 	i2k_digest_set_free(&bad);
 	if (rc < 0)
 		return i2k_error_wrap(err, "verifying cache %s", s->dir);
+	r->unpacked_bad =
+	    i2k_unpacked_verify(s, repair, unpacked_problem, &(struct up_ctx){r, repair});
 	/* temp files of a crashed index writer */
 	DIR *d = opendir(s->dir);
 	struct dirent *de;

@@ -1079,9 +1079,10 @@ static int copy_data(struct isow *w, struct i2k_sink *out, const struct i2k_inod
 {
 	uint64_t base = 0, left = ino->size;
 	int sfd = i2k_sink_fd(out, &base);
-	int pfd = i2k_spool_fd(i2k_fstree_spool(w->tree));
+	uint64_t at;
+	int pfd = i2k_spool_fd_at(i2k_fstree_spool(w->tree), ino->data_off, &at);
 	if (sfd >= 0 && pfd >= 0 && dst + left <= out->size) {
-		loff_t in = (loff_t)ino->data_off, o = (loff_t)(base + dst);
+		loff_t in = (loff_t)at, o = (loff_t)(base + dst);
 		while (left > 0) {
 			if (i2k_check_interrupt(err) < 0)
 				return -1;

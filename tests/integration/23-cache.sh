@@ -214,4 +214,48 @@ assert_eq verify-busybox-kept 1 "$(ref_count "$I2KIT_CACHE" "$B/busybox:latest")
 assert_exit verify-repulled 0 "$I2KIT" cache pull "$B/web:latest"
 assert_exit verify-final 0 "$I2KIT" cache verify
 assert_exit verify-repair-only-for-verify 2 "$I2KIT" cache ls --repair
+# ---- unpacked layers: big layers and kernel.tar kept decompressed ------------------------
+# The first build keeps them; a rebuild replays them (no inflation) and
+# writes the same bytes as a build whose cache has none; rm, clean and
+# verify see them.
+fresh_cache
+cat >"$W/kernel.yml" <<YML
+kernel:
+  image: $B/kernel:6.1
+  cmdline: "console=ttyS0"
+  modules: auto
+init:
+  - $REG_PLAIN/i2kit/init:$I2K_VERSION
+onboot:
+  - name: hello
+    image: $B/busybox:latest
+    command: ["/bin/echo", "hi"]
+YML
+export SOURCE_DATE_EPOCH=1700000000
+assert_exit unpacked-first 0 "$I2KIT" build --name k --dir "$W/u1" --format kernel+initrd --format tar "$W/kernel.yml"
+assert_eq unpacked-kept 2 "$(find "$I2KIT_CACHE/unpacked" -name '*.index' | wc -l)"
+assert_exit unpacked-ls 0 "$I2KIT" cache ls
+assert_contains unpacked-ls-line "$T_OUT" "unpacked: 2 layers kept decompressed"
+assert_exit unpacked-verify 0 "$I2KIT" cache verify
+assert_exit unpacked-second 0 "$I2KIT" build -v --offline --name k --dir "$W/u2" --format kernel+initrd --format tar "$W/kernel.yml"
+for f in k-kernel k-initrd.img k.tar; do
+	assert_exit "unpacked-same-$f" 0 cmp "$W/u1/$f" "$W/u2/$f"
+done
+# a damaged entry is a miss (rebuilt), never a wrong output
+data=$(find "$I2KIT_CACHE/unpacked" -name '*.data' | head -1)
+truncate -s -1 "$data"
+assert_exit unpacked-truncated-build 0 "$I2KIT" build --offline --name k --dir "$W/u3" --format kernel+initrd --format tar "$W/kernel.yml"
+assert_exit unpacked-truncated-same 0 cmp "$W/u1/k.tar" "$W/u3/k.tar"
+assert_exit unpacked-rebuilt-verify 0 "$I2KIT" cache verify
+printf 'X' | dd of="$data" bs=1 seek=100 conv=notrunc 2>/dev/null
+assert_exit unpacked-verify-finds 1 "$I2KIT" cache verify
+assert_contains unpacked-verify-msg "$T_OUT" "its data does not match its digest"
+assert_exit unpacked-verify-repair 0 "$I2KIT" cache verify --repair
+assert_eq unpacked-repair-dropped 1 "$(find "$I2KIT_CACHE/unpacked" -name '*.index' | wc -l)"
+assert_exit unpacked-rm 0 "$I2KIT" cache rm "$B/kernel:6.1"
+assert_eq unpacked-rm-dropped 0 "$(find "$I2KIT_CACHE/unpacked" -type f | wc -l)"
+assert_exit unpacked-third 0 "$I2KIT" build --name k --dir "$W/u4" --format kernel+initrd --format tar "$W/kernel.yml"
+assert_exit unpacked-clean 0 "$I2KIT" cache clean
+assert_eq unpacked-clean-dropped 0 "$(find "$I2KIT_CACHE" -path '*unpacked*' | wc -l)"
+unset SOURCE_DATE_EPOCH
 t_done

@@ -144,7 +144,9 @@ TEST(spool_roundtrip)
 	i2k_spool_abort(s);
 	OK(i2k_spool_append(s, "Z", 1, &o1, &_e));
 	CHECK_INT(o1, 20);
-	CHECK(i2k_spool_fd(s) >= 0);
+	uint64_t at = 99;
+	CHECK(i2k_spool_fd_at(s, 5, &at) >= 0);
+	CHECK_INT(at, 5);
 
 	FAILS(i2k_spool_new("/nonexistent-dir-i2k", &s, &_e), I2K_ERR_IO,
 	      "spool in /nonexistent-dir-i2k: No such file or directory");
@@ -180,9 +182,45 @@ TEST(spool_sparse_and_large_offsets)
 	OK(i2k_spool_read(s, off + 4092, z, 4, &_e));
 	CHECK(z[3] == 0);
 	struct stat st;
-	CHECK(fstat(i2k_spool_fd(s), &st) == 0);
+	uint64_t at;
+	CHECK(fstat(i2k_spool_fd_at(s, 0, &at), &st) == 0);
 	CHECK((uint64_t)st.st_size == off + 4096);
 	CHECK(st.st_blocks * 512 < (1 << 24)); /* the holes are holes */
+}
+
+/* An attached file is read in place: its bytes get offsets of their own,
+ * appends go on in the temp file, and sizes add up. */
+TEST(spool_attach_reads_in_place)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	uint64_t off, base = 0, base2 = 0, at = 0;
+	OK(i2k_spool_append(s, "temp", 4, &off, &_e));
+	char path[] = "/tmp/i2k-attach-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	unlink(path);
+	CHECK(write(fd, "attached bytes", 14) == 14);
+	OK(i2k_spool_attach(s, fd, 14, &base, &_e));
+	OK(i2k_spool_attach(s, fd, 14, &base2, &_e));
+	close(fd); /* the spool keeps its own descriptor */
+	CHECK(base != 0 && base2 != base);
+	char buf[9] = {0};
+	OK(i2k_spool_read(s, base + 9, buf, 5, &_e));
+	CHECK_STR(buf, "bytes");
+	OK(i2k_spool_append(s, "more", 4, &off, &_e));
+	CHECK_INT(off, 4); /* the temp file's offsets are untouched */
+	CHECK(i2k_spool_fd_at(s, base2 + 3, &at) >= 0);
+	CHECK_INT(at, 3);
+	CHECK_INT(i2k_spool_size(s), 8 + 28);
+	CHECK(i2k_spool_fd_at(s, base2 + (base2 - base), &at) == -1);
+	FAILS(i2k_spool_read(s, base2 + (base2 - base), buf, 1, &_e), I2K_ERR_IO,
+	      "spool: read offset out of range");
+	int efd = -1;
+	OK(i2k_spool_extent_fd(s, base, 8, &efd, &_e));
+	memset(buf, 0, sizeof(buf));
+	CHECK(read(efd, buf, 8) == 8);
+	CHECK_STR(buf, "attached");
+	close(efd);
 }
 
 struct th_arg {
@@ -715,6 +753,7 @@ int main(void)
 	t_prog = "test_fstree";
 	RUN(spool_roundtrip);
 	RUN(spool_sparse_and_large_offsets);
+	RUN(spool_attach_reads_in_place);
 	RUN(spool_threads);
 	RUN(add_lookup_and_errors);
 	RUN(replace_semantics);

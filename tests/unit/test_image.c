@@ -18,7 +18,9 @@
 #include "builder/fstree/fstree.h"
 #include "builder/image/image.h"
 #include "builder/image/layer.h"
+#include "builder/image/layercache.h"
 #include "builder/store/store.h"
+#include "builder/store/unpacked.h"
 #include "tests/unit/test.h"
 
 #define MT_TAR "application/vnd.oci.image.layer.v1.tar"
@@ -1363,6 +1365,177 @@ TEST(fixture_big_image)
 	CHECK_INT(i2k_spool_size(s), 64u << 20);
 }
 
+/* ---- layer logs and the layer cache ---------------------------------------- */
+
+/* The whiteout layers plus one with every other kind of entry. */
+static void build_log_layers(int fds[4])
+{
+	build_whiteout_layers(fds);
+	struct tb t = tb_new(C_GZIP);
+	F("bin/ping", "ping\n", .mode = 0755, .xname = "security.capability", .xval = cap_net_raw,
+	  .xlen = sizeof(cap_net_raw));
+	F("data/xattr", "x\n", .xname = "user.fixture", .xval = "hello", .xlen = 5);
+	L("data/rel", "../etc/hostname");
+	H("data/hl", "bin/ping");
+	H("data/hl2", "etc/hostname"); /* to a lower layer's file */
+	tb_add(&t, (struct ent){.name = "data/fifo", .type = AE_IFIFO});
+	tb_add(&t, (struct ent){
+		       .name = "dev/null", .type = AE_IFCHR, .mode = 0666, .maj = 1, .min = 3});
+	F("empty", "");
+	fds[3] = tb_done(&t);
+}
+
+static const char *log_mts[4] = {MT_GZ, MT_ZST, MT_TAR, MT_GZ};
+
+/* Replaying the logs of four layers gives the tree applying them gave. */
+TEST(layer_log_replays_what_apply_did)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *a = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *b = i2k_fstree_new(s);
+	int fds[4];
+	build_log_layers(fds);
+	struct i2k_layer_log logs[4] = {0};
+	for (int i = 0; i < 4; i++) {
+		struct i2k_flatten_opts o = {.log = &logs[i]};
+		OK(i2k_layer_apply(fds[i], log_mts[i], a, &o, &_e));
+		close(fds[i]);
+	}
+	CHECK(logs[0].nops > 10 && logs[3].ndata == 2); /* "empty" has no data */
+	/* the same spool: offsets as recorded (base 0) */
+	uint64_t used = 0;
+	for (int i = 0; i < 4; i++) {
+		struct i2k_flatten_opts o = {.used = &used};
+		OK(i2k_layer_log_replay(logs[i].ops.data, logs[i].ops.len, 0, b, &o, NULL, NULL,
+					&_e));
+	}
+	_cleanup_free_ char *la = list_str(a);
+	_cleanup_free_ char *lb = list_str(b);
+	CHECK_STR(lb, la);
+	CHECK(used > 0);
+	/* a truncated or corrupt log is refused before the tree changes */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *c = i2k_fstree_new(s);
+	struct i2k_error *te = NULL;
+	CHECK(i2k_layer_log_replay(logs[0].ops.data, logs[0].ops.len - 3, 0, c, NULL, NULL, NULL,
+				   &te) < 0);
+	CHECK(te && te->code == I2K_ERR_INTEGRITY &&
+	      i2k_str_has_prefix(te->msg, "layer log: malformed at byte "));
+	i2k_error_free(te);
+	char first = logs[0].ops.data[0];
+	logs[0].ops.data[0] = 'Z';
+	FAILS(i2k_layer_log_replay(logs[0].ops.data, logs[0].ops.len, 0, c, NULL, NULL, NULL, &_e),
+	      I2K_ERR_INTEGRITY, "layer log: malformed at byte 9");
+	logs[0].ops.data[0] = first;
+	CHECK(i2k_fstree_count(c) == 1);
+	/* checks that depend on the tree or the options run again on replay */
+	FAILS(i2k_layer_log_replay(logs[3].ops.data, logs[3].ops.len, 0, c, NULL, NULL, NULL, &_e),
+	      I2K_ERR_HOSTILE,
+	      "entry \"data/hl2\": hard link target \"etc/hostname\" does not exist");
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *d = i2k_fstree_new(s);
+	OK(i2k_layer_log_replay(logs[2].ops.data, logs[2].ops.len, 0, d, NULL, NULL, NULL, &_e));
+	struct i2k_flatten_opts rej = {.reject_devices = true};
+	FAILS(i2k_layer_log_replay(logs[3].ops.data, logs[3].ops.len, 0, d, &rej, NULL, NULL, &_e),
+	      I2K_ERR_HOSTILE, "entry \"dev/null\": device nodes are not allowed here");
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *e2 = i2k_fstree_new(s);
+	uint64_t used2 = 0;
+	struct i2k_flatten_opts lim = {.max_size = 10, .used = &used2};
+	FAILS(i2k_layer_log_replay(logs[0].ops.data, logs[0].ops.len, 0, e2, &lim, NULL, NULL, &_e),
+	      I2K_ERR_HOSTILE,
+	      "entry \"data/delete-me\": 16 bytes would expand the root past its size limit of "
+	      "10 bytes (--max-root-size)");
+	for (int i = 0; i < 4; i++)
+		i2k_layer_log_clear(&logs[i]);
+}
+
+static char *unpacked_file(const char *dir, const char *key, const char *ext)
+{
+	return i2k_xasprintf("%s/unpacked/%s.%s", dir, key, ext);
+}
+
+/* Through a store: the first apply keeps the layers, a later build with
+ * another spool replays them from the cache with the same result; a bad
+ * entry is a miss; gc and verify see the entries. */
+TEST(layer_cache_roundtrip)
+{
+	char dir[] = "/tmp/i2k-layercache-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	_cleanup_(i2k_store_freep) struct i2k_store *st = NULL;
+	OK(i2k_store_open(dir, &st, &_e));
+	char keys[4][65];
+	const char *source =
+	    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	for (int i = 0; i < 4; i++)
+		i2k_layercache_key(source,
+				   i == 0   ? "a"
+				   : i == 1 ? "b"
+				   : i == 2 ? "c"
+					    : "d",
+				   keys[i]);
+	CHECK(strcmp(keys[0], keys[1]) != 0 && i2k_unpacked_key_valid(keys[0]));
+	int fds[4];
+	build_log_layers(fds);
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s1 = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *a = i2k_fstree_new(s1);
+	for (int i = 0; i < 4; i++) {
+		/* size: what decides keeping; the test layers are small */
+		uint64_t size = i == 2 ? 100 : I2K_LAYERCACHE_MIN;
+		OK(i2k_layercache_apply(st, keys[i], source, fds[i], size, log_mts[i], a, NULL,
+					&_e));
+		close(fds[i]);
+	}
+	_cleanup_free_ char *small = unpacked_file(dir, keys[2], "index");
+	CHECK(access(small, F_OK) != 0); /* below the threshold: not kept */
+
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s2 = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *b = i2k_fstree_new(s2);
+	build_log_layers(fds);
+	for (int i = 0; i < 4; i++) {
+		bool hit = false;
+		OK(i2k_layercache_replay(st, keys[i], b, NULL, &hit, &_e));
+		CHECK(hit == (i != 2));
+		if (!hit)
+			OK(i2k_layer_apply(fds[i], log_mts[i], b, NULL, &_e));
+		close(fds[i]);
+	}
+	_cleanup_free_ char *la = list_str(a);
+	_cleanup_free_ char *lb = list_str(b);
+	CHECK_STR(lb, la);
+	_cleanup_free_ char *got = read_all(b, "data/file-to-dir/inner");
+	CHECK_STR(got, "inside the new directory\n");
+	size_t entries = 0;
+	uint64_t bytes = 0;
+	i2k_unpacked_usage(st, &entries, &bytes);
+	CHECK_INT(entries, 3);
+
+	/* a truncated data file or a damaged index: a miss, the tree untouched */
+	_cleanup_free_ char *d0 = unpacked_file(dir, keys[0], "data");
+	_cleanup_free_ char *i1 = unpacked_file(dir, keys[1], "index");
+	struct stat sb;
+	CHECK(stat(d0, &sb) == 0 && sb.st_size > 10);
+	CHECK(truncate(d0, sb.st_size - 1) == 0);
+	FILE *f = fopen(i1, "r+");
+	CHECK(f && fseek(f, 30, SEEK_SET) == 0 && fputc('#', f) != EOF && fclose(f) == 0);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *c = i2k_fstree_new(s2);
+	bool hit = true;
+	OK(i2k_layercache_replay(st, keys[0], c, NULL, &hit, &_e));
+	CHECK(!hit);
+	OK(i2k_layercache_replay(st, keys[1], c, NULL, &hit, &_e));
+	CHECK(!hit);
+	CHECK(i2k_fstree_count(c) == 1);
+
+	/* verify finds both; gc removes what no ref keeps (here: everything) */
+	struct i2k_store_verify_report r;
+	OK(i2k_store_verify(st, false, &r, &_e));
+	CHECK_INT(r.unpacked_bad, 2);
+	i2k_store_verify_report_clear(&r);
+	uint64_t freed = 0;
+	OK(i2k_store_gc(st, &freed, &_e));
+	i2k_unpacked_usage(st, &entries, &bytes);
+	CHECK_INT(entries, 0);
+	CHECK(freed > 0);
+	OK(i2k_rm_rf(dir, &_e));
+}
+
 int main(void)
 {
 	t_prog = "test_image";
@@ -1376,6 +1549,8 @@ int main(void)
 	RUN(sparse_file_over_4gib);
 	RUN(expansion_limit);
 	RUN(big_layer_streams);
+	RUN(layer_log_replays_what_apply_did);
+	RUN(layer_cache_roundtrip);
 	RUN(config_parse);
 	RUN(image_load_and_flatten);
 	RUN(image_load_errors);
