@@ -19,6 +19,8 @@
 #include "builder/store/store.h"
 #include "builder/store/unpacked.h"
 #include "cli/common.h"
+#include "initrd/blockmemo.h"
+#include "pipeline/build.h"
 
 static void help(void)
 {
@@ -221,6 +223,17 @@ static int cmd_ls(struct i2k_store *s, bool json, struct i2k_error **err)
 			printf("unpacked: %zu layer%s kept decompressed, %s (dropped with their "
 			       "images by rm, and by clean)\n",
 			       entries, entries == 1 ? "" : "s", hs);
+		}
+		_cleanup_free_ char *bd =
+		    i2k_xasprintf("%s/" I2K_BUILD_BLOCK_DIR, i2k_store_dir(s));
+		i2k_blockmemo_usage(bd, &entries, &bytes);
+		if (entries) {
+			char hs[32];
+			human_size(bytes, hs, sizeof(hs));
+			printf(
+			    "compressed: %zu initrd block%s kept for rebuilds, %s (least recently "
+			    "used dropped past 1 GiB; all by clean)\n",
+			    entries, entries == 1 ? "" : "s", hs);
 		}
 	}
 	i2k_store_refs_free(refs, n);

@@ -248,8 +248,10 @@ static int sum_data(const struct i2k_walk_entry *e, void *ctx)
 static int write_initrd(struct i2k_fstree *t, const struct i2k_format_opts *o, struct i2k_ostream s,
 			struct i2k_error **err)
 {
-	struct i2k_compressor_opts co = {
-	    .kind = o->compression, .level = o->level, .threads = o->threads};
+	struct i2k_compressor_opts co = {.kind = o->compression,
+					 .level = o->level,
+					 .threads = o->threads,
+					 .memo_dir = o->block_cache};
 	struct metered_compressor m = {0};
 	_cleanup_(i2k_compressor_freep) struct i2k_compressor *c = NULL;
 	if (i2k_compressor_new(&co, s, &c, err) < 0)

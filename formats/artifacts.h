@@ -55,9 +55,12 @@ struct i2k_format_opts {
 	const char *name;		  /* base name of the files (no '/'); required */
 	enum i2k_compression compression; /* initrd compression; 0 = gzip */
 	int level;			  /* 0 = the compressor's default */
-	int threads;	 /* compressor threads, 0 = all CPUs (output does not depend on it) */
-	uint64_t size;	 /* disk formats: --size in bytes (0 = as small as fits) */
-	bool root_given; /* --root was given: */
+	int threads; /* compressor threads, 0 = all CPUs (output does not depend on it) */
+	/* gzip initrds: a directory of compressed blocks from earlier builds
+	 * (initrd/blockmemo.h), NULL for none; output does not depend on it */
+	const char *block_cache;
+	uint64_t size;		 /* disk formats: --size in bytes (0 = as small as fits) */
+	bool root_given;	 /* --root was given: */
 	enum i2k_root_mode root; /* ... this mode; else each format's default */
 	struct i2k_boot_data boot;
 	const struct i2k_disk_dest *disk_dest; /* NULL → files */

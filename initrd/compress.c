@@ -9,9 +9,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "builder/base/bytes.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
+#include "initrd/blockmemo.h"
 
 #define COPY_CHUNK (1u << 20)  /* i2k_ostream_copy_fd read size */
 #define FDW_BUF (1u << 20)     /* i2k_fd_writer buffer */
@@ -174,6 +176,9 @@ struct i2k_compressor {
 	unsigned char held; /* zstd: the last input byte, fed with the next write or at finish */
 	bool has_held;
 	/* gzip */
+	char *memo_dir;
+	uint64_t gear;		 /* rolling hash of the block being filled */
+	uint64_t blocks, reused; /* emitted / of those, from memo_dir */
 	int level;
 	unsigned long crc;
 	bool header_done;
@@ -206,8 +211,27 @@ static int emit(struct i2k_compressor *c, const void *buf, size_t len, struct i2
  * for 1 or N threads. With threads == 1 blocks are compressed inline.
  */
 
-#define GZ_BLOCK (128u << 10)
+#define GZ_MIN (64u << 10)
+#define GZ_MAX (256u << 10)
 #define GZ_DICT (32u << 10)
+#define GEAR_WINDOW 64		       /* bytes a gear hash depends on */
+#define GEAR_CUT 0xffff000000000000ull /* top 16 bits zero: ~1 in 65536 */
+
+/* The gear table: fixed pseudo-random words (splitmix64 from a fixed
+ * seed), so block boundaries are the same on every machine. */
+static uint64_t gear[256];
+static pthread_once_t gear_once = PTHREAD_ONCE_INIT;
+
+static void gear_init(void)
+{
+	uint64_t x = 0x6932b1717e5a11c3ull;
+	for (int i = 0; i < 256; i++) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		gear[i] = z ^ (z >> 31);
+	}
+}
 
 enum { JOB_FREE, JOB_PENDING, JOB_RUNNING, JOB_DONE };
 
@@ -219,6 +243,7 @@ struct gz_job {
 	unsigned char *out;
 	size_t out_len, out_cap;
 	bool last;
+	bool reused; /* out came from memo_dir */
 	int state;
 	int zerr; /* zlib error code, 0 if fine */
 };
@@ -266,6 +291,49 @@ static int gz_compress(z_stream *z, struct gz_job *j)
 	}
 }
 
+/* The memo key of a job: everything its compressed bytes depend on. */
+static void memo_key(int level, const struct gz_job *j, uint8_t key[32])
+{
+	unsigned char head[6] = {'g', 'z', 1, (unsigned char)level, j->last, 0};
+	uint8_t dl[4];
+	i2k_put_le32(dl, (uint32_t)j->dict_len);
+	struct i2k_sha256 *h = i2k_sha256_new();
+	i2k_sha256_update(h, head, sizeof(head));
+	i2k_sha256_update(h, dl, sizeof(dl));
+	i2k_sha256_update(h, j->dict, j->dict_len);
+	i2k_sha256_update(h, j->in, j->in_len);
+	i2k_sha256_final_raw(h, key);
+	i2k_sha256_free(h);
+}
+
+/* gz_compress, or the block's bytes from memo_dir (stored there after a
+ * miss). */
+static int gz_run(const struct i2k_compressor *c, z_stream *z, struct gz_job *j)
+{
+	uint8_t key[32];
+	j->reused = false;
+	if (c->memo_dir) {
+		memo_key(c->level, j, key);
+		unsigned char *b;
+		size_t n;
+		if (i2k_blockmemo_get(c->memo_dir, key, &b, &n)) {
+			if (n > j->out_cap) {
+				j->out_cap = n;
+				j->out = i2k_xrealloc(j->out, n);
+			}
+			memcpy(j->out, b, n);
+			free(b);
+			j->out_len = n;
+			j->reused = true;
+			return Z_OK;
+		}
+	}
+	int zr = gz_compress(z, j);
+	if (zr == Z_OK && c->memo_dir)
+		i2k_blockmemo_put(c->memo_dir, key, j->out, j->out_len);
+	return zr;
+}
+
 static void *gz_worker_main(void *arg)
 {
 	struct gz_worker *w = arg;
@@ -286,7 +354,7 @@ static void *gz_worker_main(void *arg)
 		}
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&c->mu);
-		int zr = gz_compress(&w->z, j);
+		int zr = gz_run(c, &w->z, j);
 		pthread_mutex_lock(&c->mu);
 		j->zerr = zr == Z_OK ? 0 : zr;
 		j->state = JOB_DONE;
@@ -300,13 +368,14 @@ static int gzip_init(struct i2k_compressor *c, int level, int threads, struct i2
 {
 	c->level = level;
 	c->crc = crc32(0L, Z_NULL, 0);
+	pthread_once(&gear_once, gear_init);
 	c->nworkers = threads > 1 ? (size_t)threads : 1;
 	c->njobs = threads > 1 ? 2 * (size_t)threads : 1;
 	c->jobs = i2k_xcalloc(c->njobs, sizeof(*c->jobs));
 	for (size_t i = 0; i < c->njobs; i++) {
-		c->jobs[i].in = i2k_xmalloc(GZ_BLOCK);
+		c->jobs[i].in = i2k_xmalloc(GZ_MAX);
 		c->jobs[i].dict = i2k_xmalloc(GZ_DICT);
-		c->jobs[i].out_cap = GZ_BLOCK + GZ_BLOCK / 8 + 1024;
+		c->jobs[i].out_cap = GZ_MAX + GZ_MAX / 8 + 1024;
 		c->jobs[i].out = i2k_xmalloc(c->jobs[i].out_cap);
 	}
 	c->prev_tail = i2k_xmalloc(GZ_DICT);
@@ -371,6 +440,8 @@ static int gz_emit_oldest(struct i2k_compressor *c, struct i2k_error **err)
 	}
 	if (emit(c, j->out, j->out_len, err) < 0)
 		return -1;
+	c->blocks++;
+	c->reused += j->reused;
 	gz_lock(c);
 	j->state = JOB_FREE;
 	c->oldest = (c->oldest + 1) % c->njobs;
@@ -392,7 +463,7 @@ static int gz_submit(struct i2k_compressor *c, bool last, struct i2k_error **err
 	c->prev_tail_len = t;
 	j->last = last;
 	if (c->nthreads == 0) {
-		int zr = gz_compress(&c->workers[0].z, j);
+		int zr = gz_run(c, &c->workers[0].z, j);
 		j->zerr = zr == Z_OK ? 0 : zr;
 		j->state = JOB_DONE;
 		c->inflight++;
@@ -410,7 +481,36 @@ static int gz_submit(struct i2k_compressor *c, bool last, struct i2k_error **err
 		return -1;
 	c->cur = &c->jobs[(c->oldest + c->inflight) % c->njobs];
 	c->cur->in_len = 0;
+	c->gear = 0;
 	return 0;
+}
+
+/* How many of the len bytes at p belong to the block being filled (which
+ * holds pos bytes): *cut when the block ends after them. The gear hash runs
+ * from GEAR_WINDOW bytes before GZ_MIN, so where it is tested it depends on
+ * the last GEAR_WINDOW bytes only. */
+static size_t gz_scan(struct i2k_compressor *c, size_t pos, const unsigned char *p, size_t len,
+		      bool *cut)
+{
+	*cut = false;
+	size_t i = 0;
+	if (pos < GZ_MIN - GEAR_WINDOW) {
+		i = GZ_MIN - GEAR_WINDOW - pos;
+		if (i >= len)
+			return len;
+		pos += i;
+	}
+	uint64_t g = c->gear;
+	for (; i < len; i++, pos++) {
+		g = (g << 1) + gear[p[i]];
+		if ((pos + 1 >= GZ_MIN && (g & GEAR_CUT) == 0) || pos + 1 == GZ_MAX) {
+			*cut = true;
+			c->gear = g;
+			return i + 1;
+		}
+	}
+	c->gear = g;
+	return len;
 }
 
 static int gzip_write(struct i2k_compressor *c, const void *buf, size_t len, struct i2k_error **err)
@@ -419,14 +519,13 @@ static int gzip_write(struct i2k_compressor *c, const void *buf, size_t len, str
 	c->crc = crc32_z(c->crc, p, len);
 	while (len > 0) {
 		struct gz_job *j = c->cur;
-		size_t k = GZ_BLOCK - j->in_len;
-		if (k > len)
-			k = len;
+		bool cut;
+		size_t k = gz_scan(c, j->in_len, p, len, &cut);
 		memcpy(j->in + j->in_len, p, k);
 		j->in_len += k;
 		p += k;
 		len -= k;
-		if (j->in_len == GZ_BLOCK && gz_submit(c, false, err) < 0)
+		if (cut && gz_submit(c, false, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -581,6 +680,8 @@ int i2k_compressor_new(const struct i2k_compressor_opts *opts, struct i2k_ostrea
 		threads = I2K_COMPRESS_MAX_THREADS;
 	if (c->kind == I2K_COMPRESS_ZSTD)
 		c->obuf = i2k_xmalloc(OUT_CHUNK);
+	if (c->kind == I2K_COMPRESS_GZIP && opts->memo_dir)
+		c->memo_dir = i2k_xstrdup(opts->memo_dir);
 	if (c->kind == I2K_COMPRESS_GZIP && gzip_init(c, level, threads, err) < 0)
 		return -1;
 	if (c->kind == I2K_COMPRESS_ZSTD && zstd_init(c, level, threads, err) < 0)
@@ -649,6 +750,12 @@ uint64_t i2k_compressor_bytes_out(const struct i2k_compressor *c)
 	return c->out_bytes;
 }
 
+void i2k_compressor_blocks(const struct i2k_compressor *c, uint64_t *blocks, uint64_t *reused)
+{
+	*blocks = c->blocks;
+	*reused = c->reused;
+}
+
 void i2k_compressor_free(struct i2k_compressor *c)
 {
 	if (c == NULL)
@@ -656,6 +763,7 @@ void i2k_compressor_free(struct i2k_compressor *c)
 	gzip_free(c);
 	ZSTD_freeCCtx(c->zc);
 	free(c->obuf);
+	free(c->memo_dir);
 	free(c);
 }
 

@@ -13,13 +13,17 @@
  * gzip (RFC 1952), one member: header 1f 8b 08 00, MTIME 0, XFL (2 for
  *   level 9, 4 for level 1, else 0), OS 3 (Unix); no name or comment.
  *   Default level 6. The deflate stream is made pigz-style so that all
- *   threads help: the input is cut into 128 KiB blocks (fixed, whatever the
- *   thread count), each compressed by zlib as raw deflate with the previous
- *   32 KiB of input as preset dictionary, ending in a sync flush (the last
- *   one in Z_FINISH); CRC-32 and ISIZE close the member. Every block's bytes
- *   depend only on its input, so the output is identical for 1 or N
- *   threads. (One member, not several: the Linux initramfs unpacker treats
- *   every gzip member as a separate archive that must end with its own
+ *   threads help: the input is cut into blocks, each compressed by zlib as
+ *   raw deflate with the previous 32 KiB of input as preset dictionary,
+ *   ending in a sync flush (the last one in Z_FINISH); CRC-32 and ISIZE
+ *   close the member. Blocks are content-defined (64-256 KiB, about 128 KiB
+ *   on average): a block ends where a rolling hash of the last 64 bytes
+ *   (gear hash, fixed table) has its top 16 bits zero, so an insertion
+ *   early in the input moves the cuts after it with the content and leaves
+ *   the later blocks the same — which lets memo_dir serve them. Every
+ *   block's bytes depend only on its input and dictionary, so the output is
+ *   identical for 1 or N threads, with or without memo_dir. (One member, not several: the Linux
+ * initramfs unpacker treats every gzip member as a separate archive that must end with its own
  *   TRAILER!!! — init/initramfs.c "junk at the end of compressed archive".)
  * zstd (RFC 8878), one frame, content checksum on, no content size (the
  *   input length is not known in advance). Default level 3. Compressed with
@@ -102,6 +106,9 @@ struct i2k_compressor_opts {
 	int level;   /* 0 = default (gzip 6, zstd 3); gzip 1..9, zstd 1..19
 			(higher is I2K_ERR_USAGE "... level N out of range 1..M") */
 	int threads; /* worker threads; 0 = i2k_ncpus(). Output does not depend on it. */
+	/* gzip: a directory of compressed blocks from earlier runs
+	 * (blockmemo.h), NULL for none. Output does not depend on it. */
+	const char *memo_dir;
 };
 
 struct i2k_compressor;
@@ -121,6 +128,8 @@ struct i2k_ostream i2k_compressor_stream(struct i2k_compressor *c);
 int i2k_compressor_finish(struct i2k_compressor *c, struct i2k_error **err);
 uint64_t i2k_compressor_bytes_in(const struct i2k_compressor *c);
 uint64_t i2k_compressor_bytes_out(const struct i2k_compressor *c);
+/* gzip: blocks emitted so far, and how many of them came from memo_dir. */
+void i2k_compressor_blocks(const struct i2k_compressor *c, uint64_t *blocks, uint64_t *reused);
 void i2k_compressor_free(struct i2k_compressor *c);
 void i2k_compressor_freep(struct i2k_compressor **c);
 

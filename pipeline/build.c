@@ -21,6 +21,7 @@
 #include "formats/disk/isohybrid.h"
 #include "formats/format.h"
 #include "formats/writers.h"
+#include "initrd/blockmemo.h"
 #include "kernel/uki.h"
 #include "pipeline/sbom.h"
 
@@ -221,6 +222,12 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	if (i2k_store_open(cache_dir, &store, err) < 0 ||
 	    i2k_fetcher_new(store, &fo, &fetcher, err) < 0 || i2k_spool_new(NULL, &spool, err) < 0)
 		return -1;
+	/* compressed initrd blocks of earlier builds: best effort */
+	_cleanup_free_ char *blocks = i2k_xasprintf("%s/" I2K_BUILD_BLOCK_DIR, cache_dir);
+	struct i2k_error *berr = NULL;
+	if (i2k_mkdir_p(blocks, 0755, &berr) == 0)
+		o.block_cache = blocks;
+	i2k_error_free(berr);
 	struct i2k_assemble_opts ao = {.store = store,
 				       .fetcher = fetcher,
 				       .spool = spool,
@@ -250,6 +257,9 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	    0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (o.block_cache)
+		i2k_blockmemo_trim(o.block_cache, rq->block_cache_max ? rq->block_cache_max
+								      : I2K_BLOCKMEMO_DEFAULT_CAP);
 	note(rq, "%zu file%s written in %.1f s", res->out.nfiles, res->out.nfiles == 1 ? "" : "s",
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	/* last, so a failed format leaves no SBOM of outputs that do not exist */

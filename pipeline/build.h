@@ -38,6 +38,9 @@
 
 typedef void (*i2k_build_note_fn)(void *ctx, const char *fmt, va_list ap);
 
+/* The cache's directory of compressed initrd blocks (initrd/blockmemo.h). */
+#define I2K_BUILD_BLOCK_DIR "compressed"
+
 struct i2k_build_request {
 	const char *const *files; /* config files, merged in order ("-" = stdin) */
 	size_t nfiles;
@@ -47,7 +50,10 @@ struct i2k_build_request {
 	 * base name without .yml/.yaml, "moby" for stdin), compression, size,
 	 * root, boot loader data, disk destination. */
 	struct i2k_format_opts out;
-	const char *cache_dir;		    /* NULL → i2k_store_default_dir() */
+	const char *cache_dir; /* NULL → i2k_store_default_dir() */
+	/* cap of CACHE/compressed, the gzip initrd blocks kept for rebuilds
+	 * (initrd/blockmemo.h); 0 = I2K_BLOCKMEMO_DEFAULT_CAP */
+	uint64_t block_cache_max;
 	const struct i2k_fetch_opts *fetch; /* borrowed; required */
 	/* --verify-key: public key files; every image must carry a signature
 	 * that verifies with one of them, unless the config's i2kit-verify:

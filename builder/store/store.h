@@ -9,6 +9,9 @@
  *   DIR/blobs/sha256/HEX    verified blobs only
  *   DIR/blobs/sha256/.partial-HEX   an interrupted download (resumable)
  *   DIR/.lock               flock(): exclusive for writers of index.json
+ *   DIR/unpacked/           big layers kept decompressed (unpacked.h)
+ *   DIR/compressed/         gzip initrd blocks kept for rebuilds
+ *                           (initrd/blockmemo.h; cleared by clean)
  *   DIR/.users              flock(): shared by every open handle (a build,
  *                           a pull); gc and clean take it exclusively, so
  *                           they wait for builds using the cache to end

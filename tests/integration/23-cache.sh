@@ -215,9 +215,9 @@ assert_exit verify-repulled 0 "$I2KIT" cache pull "$B/web:latest"
 assert_exit verify-final 0 "$I2KIT" cache verify
 assert_exit verify-repair-only-for-verify 2 "$I2KIT" cache ls --repair
 # ---- unpacked layers: big layers and kernel.tar kept decompressed ------------------------
-# The first build keeps them; a rebuild replays them (no inflation) and
-# writes the same bytes as a build whose cache has none; rm, clean and
-# verify see them.
+# The first build keeps them (and the gzip initrd's blocks); a rebuild
+# replays them (no inflation, blocks reused) and writes the same bytes as a
+# build whose cache has none; rm, clean and verify see them.
 fresh_cache
 cat >"$W/kernel.yml" <<YML
 kernel:
@@ -236,6 +236,7 @@ assert_exit unpacked-first 0 "$I2KIT" build --name k --dir "$W/u1" --format kern
 assert_eq unpacked-kept 2 "$(find "$I2KIT_CACHE/unpacked" -name '*.index' | wc -l)"
 assert_exit unpacked-ls 0 "$I2KIT" cache ls
 assert_contains unpacked-ls-line "$T_OUT" "unpacked: 2 layers kept decompressed"
+assert_contains blocks-ls-line "$T_OUT" "initrd blocks kept for rebuilds"
 assert_exit unpacked-verify 0 "$I2KIT" cache verify
 assert_exit unpacked-second 0 "$I2KIT" build -v --offline --name k --dir "$W/u2" --format kernel+initrd --format tar "$W/kernel.yml"
 for f in k-kernel k-initrd.img k.tar; do
@@ -257,5 +258,6 @@ assert_eq unpacked-rm-dropped 0 "$(find "$I2KIT_CACHE/unpacked" -type f | wc -l)
 assert_exit unpacked-third 0 "$I2KIT" build --name k --dir "$W/u4" --format kernel+initrd --format tar "$W/kernel.yml"
 assert_exit unpacked-clean 0 "$I2KIT" cache clean
 assert_eq unpacked-clean-dropped 0 "$(find "$I2KIT_CACHE" -path '*unpacked*' | wc -l)"
+assert_eq blocks-clean-dropped 0 "$(find "$I2KIT_CACHE" -path '*compressed*' | wc -l)"
 unset SOURCE_DATE_EPOCH
 t_done

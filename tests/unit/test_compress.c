@@ -7,8 +7,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "builder/base/cleanup.h"
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
+#include "initrd/blockmemo.h"
 #include "initrd/compress.h"
 #include "test.h"
 #include "testutil.h"
@@ -165,7 +167,7 @@ TEST(gzip_deterministic_and_level)
 
 TEST(gzip_same_bytes_for_any_thread_count)
 {
-	/* 2.5 MiB + a bit: many 128 KiB blocks and a short last one. */
+	/* 2.5 MiB + a bit: many blocks and a short last one. */
 	size_t n = (5 << 19) + 777;
 	unsigned char *in = make_data(n);
 	struct membuf a, b, c;
@@ -187,6 +189,113 @@ TEST(gzip_same_bytes_for_any_thread_count)
 	free(a.data);
 	free(b.data);
 	free(c.data);
+	free(in);
+}
+
+/* gzip with memo_dir; the block counts from the compressor. */
+static int gzip_memo(const char *dir, int threads, const unsigned char *in, size_t n,
+		     struct membuf *out, uint64_t *blocks, uint64_t *reused)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_compressor *c = NULL;
+	struct i2k_compressor_opts o = {
+	    .kind = I2K_COMPRESS_GZIP, .level = 6, .threads = threads, .memo_dir = dir};
+	memset(out, 0, sizeof(*out));
+	int r = i2k_compressor_new(&o, mem_stream(out), &c, &err);
+	for (size_t off = 0; r == 0 && off < n; off += 70000)
+		r = i2k_compressor_write(c, in + off, n - off < 70000 ? n - off : 70000, &err);
+	if (r == 0)
+		r = i2k_compressor_finish(c, &err);
+	if (r == 0)
+		i2k_compressor_blocks(c, blocks, reused);
+	if (err)
+		fprintf(stderr, "  gzip_memo: %s\n", err->msg);
+	i2k_error_free(err);
+	i2k_compressor_free(c);
+	return r;
+}
+
+static bool same(const struct membuf *a, const struct membuf *b)
+{
+	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/* Blocks from memo_dir: the same bytes as without it; an insertion early in
+ * the input leaves the later blocks reusable (content-defined cuts). */
+TEST(gzip_memo_reuses_blocks_and_changes_nothing)
+{
+	_cleanup_free_ char *dir = i2k_xasprintf("%s/memo", tmpdir);
+	CHECK(mkdir(dir, 0755) == 0);
+	size_t n = (6 << 20) + 12345;
+	unsigned char *in = make_data(n);
+	struct membuf plain, first, again;
+	uint64_t blocks = 0, reused = 0;
+	CHECK(compress_buf(I2K_COMPRESS_GZIP, 6, 2, in, n, 1 << 20, &plain) == 0);
+	CHECK(gzip_memo(dir, 2, in, n, &first, &blocks, &reused) == 0);
+	CHECK(same(&plain, &first));
+	CHECK(reused == 0 && blocks >= 6 * 4 && blocks <= 6 * 16); /* 64..256 KiB each */
+	CHECK(gzip_memo(dir, 1, in, n, &again, &blocks, &reused) == 0);
+	CHECK(same(&plain, &again));
+	CHECK_INT(reused, blocks);
+	size_t files = 0;
+	uint64_t bytes = 0;
+	i2k_blockmemo_usage(dir, &files, &bytes);
+	CHECK_INT(files, blocks);
+
+	/* 100 bytes inserted at 300 KiB: only the blocks around it are new */
+	unsigned char *ins = malloc(n + 100);
+	memcpy(ins, in, 300 << 10);
+	memset(ins + (300 << 10), 'Q', 100);
+	memcpy(ins + (300 << 10) + 100, in + (300 << 10), n - (300 << 10));
+	struct membuf ip, im;
+	CHECK(compress_buf(I2K_COMPRESS_GZIP, 6, 2, ins, n + 100, 1 << 20, &ip) == 0);
+	CHECK(gzip_memo(dir, 2, ins, n + 100, &im, &blocks, &reused) == 0);
+	CHECK(same(&ip, &im));
+	CHECK(blocks - reused <= 3);
+	size_t dlen = 0;
+	unsigned char *d = gunzip(im.data, im.len, &dlen);
+	CHECK(d && dlen == n + 100 && memcmp(d, ins, n + 100) == 0);
+	free(d);
+
+	/* damaged block files are misses, never wrong bytes */
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd),
+		 "for f in %s/*; do printf Z | dd of=$f bs=1 seek=5 conv=notrunc 2>/dev/null; "
+		 "done",
+		 dir);
+	CHECK(run(cmd) == 0);
+	struct membuf bad;
+	CHECK(gzip_memo(dir, 2, in, n, &bad, &blocks, &reused) == 0);
+	CHECK(same(&plain, &bad));
+	CHECK(reused < blocks);
+
+	/* trim: the least recently used go first, down to 3/4 of the cap */
+	i2k_blockmemo_usage(dir, &files, &bytes);
+	snprintf(cmd, sizeof(cmd), "touch -d '2001-01-01' $(ls %s/* | head -5)", dir);
+	CHECK(run(cmd) == 0);
+	i2k_blockmemo_trim(dir, bytes + 1); /* under the cap: nothing */
+	size_t files2 = 0;
+	uint64_t bytes2 = 0;
+	i2k_blockmemo_usage(dir, &files2, &bytes2);
+	CHECK_INT(files2, files);
+	i2k_blockmemo_trim(dir, bytes - 1);
+	i2k_blockmemo_usage(dir, &files2, &bytes2);
+	CHECK(files2 < files && bytes2 <= (bytes - 1) / 4 * 3);
+	snprintf(cmd, sizeof(cmd), "test $(find %s -newermt 2002-01-01 | wc -l) -ge %zu", dir,
+		 files2);
+	CHECK(run(cmd) == 0); /* the old ones went */
+	/* an unwritable directory only means misses */
+	struct membuf nowhere;
+	CHECK(gzip_memo("/nonexistent-i2k-memo", 2, in, n, &nowhere, &blocks, &reused) == 0);
+	CHECK(same(&plain, &nowhere) && reused == 0);
+	free(plain.data);
+	free(first.data);
+	free(again.data);
+	free(ip.data);
+	free(im.data);
+	free(bad.data);
+	free(nowhere.data);
+	free(ins);
 	free(in);
 }
 
@@ -489,6 +598,7 @@ int main(void)
 	RUN(gzip_roundtrip_and_header);
 	RUN(gzip_deterministic_and_level);
 	RUN(gzip_same_bytes_for_any_thread_count);
+	RUN(gzip_memo_reuses_blocks_and_changes_nothing);
 	RUN(empty_and_block_sized_inputs);
 	RUN(gzip_threads_sink_failure);
 	RUN(zstd_roundtrip_and_cli_check);
