@@ -654,6 +654,11 @@ int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_
 			 void *ctx, struct i2k_error **err)
 {
 	uint64_t used_here = 0;
+	if (len == 0) { /* an empty layer (ops may be NULL) */
+		if (tree)
+			i2k_fstree_begin_layer(tree);
+		return 0;
+	}
 	/* pass 0 decodes everything (and visits); pass 1 applies */
 	for (int pass = 0; pass < (tree ? 2 : 1); pass++) {
 		struct entry_ctx c = {.tree = pass ? tree : NULL,

@@ -3,6 +3,7 @@
 declare -A seeds=(
 	[fuzz_config]=tests/data/config/fuzz
 	[fuzz_tar]=tests/data/image/seeds
+	[fuzz_layerlog]=tests/data/image/seeds
 	[fuzz_manifest]=tests/data/fuzz/manifest
 	[fuzz_challenge]=tests/data/fuzz/challenge
 	[fuzz_service]=tests/data/fuzz/service
