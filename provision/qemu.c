@@ -416,6 +416,10 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, "-device");
 		argv_addf(&a, img->cdrom ? "ide-cd,drive=disk0,bootindex=0"
 					 : "virtio-blk-pci,drive=disk0,bootindex=0");
+		/* No PS/2 controller (nothing can type on it under -nographic):
+		 * OVMF's boot manager no longer waits on the keyboard's reset. */
+		argv_addf(&a, "-machine");
+		argv_addf(&a, "i8042=off");
 	} else {
 		argv_addf(&a, "-kernel");
 		argv_addf(&a, img->kernel);

@@ -9,7 +9,8 @@
  *       + "i2kit.exitcode=isa-debug-exit"
  *   a disk image instead: -drive ...,if=none,id=disk0 + -device
  *       virtio-blk-pci,drive=disk0,bootindex=0 (ide-cd for an ISO): the
- *       firmware's boot order names that disk only
+ *       firmware's boot order names that disk only; -machine i8042=off (no
+ *       PS/2 keyboard: the console is the serial line)
  *   UEFI (OVMF): code and variable store as two read-only pflash drives;
  *       OVMF keeps its variables in RAM (none outlive the VM)
  *   -chardev stdio + -serial: the serial console on QEMU's stdout, which is a
