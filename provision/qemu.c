@@ -388,23 +388,38 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_addf(&a, "-smp");
 	argv_add(&a, i2k_xasprintf("%u", o->cpus ? o->cpus : 1));
 	if (img->efi || o->uefi) {
+		/* The variable store read-only too: OVMF then keeps its variables
+		 * in RAM (nothing outlives the VM either way) instead of writing
+		 * its first-boot variables through the emulated flash, which
+		 * costs seconds under TCG. */
 		_cleanup_free_ char *code = opt_escape(i2k_qemu_ovmf_code());
-		_cleanup_free_ char *vars =
-		    opt_escape(o->ovmf_vars_copy ? o->ovmf_vars_copy : i2k_qemu_ovmf_vars());
+		_cleanup_free_ char *vars = opt_escape(i2k_qemu_ovmf_vars());
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", code));
 		argv_addf(&a, "-drive");
-		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,file=%s", vars));
+		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", vars));
 	}
 	if (img->disk) {
+		/* bootindex: the firmware gets a boot order naming this disk only
+		 * (OVMF then connects just that device and tries no empty CD-ROM
+		 * first). */
 		_cleanup_free_ char *d = opt_escape(img->disk);
 		argv_addf(&a, "-drive");
 		if (img->cdrom)
-			argv_add(&a,
-				 i2k_xasprintf("file=%s,format=raw,media=cdrom,readonly=on", d));
+			argv_add(
+			    &a,
+			    i2k_xasprintf(
+				"file=%s,format=raw,media=cdrom,readonly=on,if=none,id=disk0", d));
 		else
-			argv_add(&a,
-				 i2k_xasprintf("file=%s,format=%s,if=virtio", d, img->disk_fmt));
+			argv_add(&a, i2k_xasprintf("file=%s,format=%s,if=none,id=disk0", d,
+						   img->disk_fmt));
+		argv_addf(&a, "-device");
+		argv_addf(&a, img->cdrom ? "ide-cd,drive=disk0,bootindex=0"
+					 : "virtio-blk-pci,drive=disk0,bootindex=0");
+		/* No PS/2 controller (nothing can type on it under -nographic):
+		 * OVMF's boot manager no longer waits on the keyboard's reset. */
+		argv_addf(&a, "-machine");
+		argv_addf(&a, "i8042=off");
 	} else {
 		argv_addf(&a, "-kernel");
 		argv_addf(&a, img->kernel);
@@ -738,7 +753,7 @@ int i2k_qemu_choose_accel(enum i2k_qemu_accel want, enum i2k_qemu_accel *out, ch
 /* A VM between prepare and the end of supervise. */
 struct vm {
 	struct i2k_qemu_image img;
-	char *exe, *state, *qmp, *pidfile, *vars, *datafile;
+	char *exe, *state, *qmp, *pidfile, *datafile;
 	int log_fd, con_fd, out_r, in_w;
 	struct i2k_qemu_disk disk;
 	bool disk_created;
@@ -770,24 +785,23 @@ static void vm_clear(struct vm *vm)
 	free(vm->state);
 	free(vm->qmp);
 	free(vm->pidfile);
-	free(vm->vars);
 }
 
-/* The state dir's private copy of OVMF's variable store. */
-static int ovmf_vars_copy(struct vm *vm, struct i2k_error **err)
+/* OVMF's code and variable store (both read-only for QEMU) exist. */
+static int ovmf_check(struct i2k_error **err)
 {
-	const char *code = i2k_qemu_ovmf_code();
+	const char *code = i2k_qemu_ovmf_code(), *vars = i2k_qemu_ovmf_vars();
 	if (!is_file(code))
 		return i2k_error_set(err, I2K_ERR_NOTFOUND,
 				     "UEFI firmware %s not found (install ovmf or set "
 				     "$I2KIT_OVMF_CODE)",
 				     code);
-	_cleanup_free_ char *data = NULL;
-	size_t len = 0;
-	vm->vars = i2k_xasprintf("%s/OVMF_VARS.fd", vm->state);
-	if (i2k_read_file(i2k_qemu_ovmf_vars(), 64u << 20, &data, &len, err) < 0)
-		return -1;
-	return i2k_write_file_atomic(vm->vars, data, len, 0600, err);
+	if (!is_file(vars))
+		return i2k_error_set(err, I2K_ERR_NOTFOUND,
+				     "UEFI variable store %s not found (install ovmf or set "
+				     "$I2KIT_OVMF_VARS)",
+				     vars);
+	return 0;
 }
 
 /* Everything before the fork: image, QEMU binary, state dir (not already in
@@ -850,12 +864,8 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 		eff.extra_disk_fmt = vm->disk.format;
 	}
 	eff.accel = o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
-	if (vm->img.efi || o->uefi) {
-		/* OVMF writes its variables: each VM gets its own copy. */
-		if (ovmf_vars_copy(vm, err) < 0)
-			return -1;
-		eff.ovmf_vars_copy = vm->vars;
-	}
+	if ((vm->img.efi || o->uefi) && ovmf_check(err) < 0)
+		return -1;
 	return i2k_qemu_argv(&eff, &vm->img, vm->exe, vm->qmp, &vm->argv, err);
 }
 

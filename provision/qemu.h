@@ -7,6 +7,12 @@
  *   -kernel/-initrd/-append: the build's cmdline + --cmdline-append
  *       + "console=ttyS0" (unless the last console= already is ttyS0…)
  *       + "i2kit.exitcode=isa-debug-exit"
+ *   a disk image instead: -drive ...,if=none,id=disk0 + -device
+ *       virtio-blk-pci,drive=disk0,bootindex=0 (ide-cd for an ISO): the
+ *       firmware's boot order names that disk only; -machine i8042=off (no
+ *       PS/2 keyboard: the console is the serial line)
+ *   UEFI (OVMF): code and variable store as two read-only pflash drives;
+ *       OVMF keeps its variables in RAM (none outlive the VM)
  *   -chardev stdio + -serial: the serial console on QEMU's stdout, which is a
  *       pipe that i2k_qemu_run reads and copies to stdout, STATE/console.log
  *       and --console-file
@@ -77,7 +83,6 @@ struct i2k_qemu_opts {
 	bool detached;		 /* start QEMU in the background and return (no console) */
 	bool interactive;	 /* on a terminal: stdin goes to the guest's console (raw mode;
 				    Ctrl-A escapes, provision/console.h) */
-	const char *ovmf_vars_copy; /* set by i2k_qemu_run: the state dir's writable OVMF_VARS */
 	const char *extra_disk_fmt; /* set by i2k_qemu_run: extra_disk is then a file name */
 };
 

@@ -235,6 +235,64 @@ TEST(argv_building)
 	      "/b/a,b-initrd.img: QEMU cannot take an initrd path with ','");
 }
 
+/* Disk images: the disk is the firmware's only boot device (bootindex), OVMF
+ * gets its code and variable store read-only (variables in RAM). */
+TEST(disk_argv)
+{
+	setenv("I2KIT_OVMF_CODE", "/fw/code,1.fd", 1);
+	setenv("I2KIT_OVMF_VARS", "/fw/vars.fd", 1);
+	struct i2k_qemu_image img = {
+	    .disk = "/b/web,1-efi.img", .disk_fmt = "raw", .efi = true, .name = "web"};
+	struct i2k_qemu_opts o = {.accel = I2K_QEMU_ACCEL_TCG};
+	char **argv = NULL;
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-drive", "if=pflash,format=raw,readonly=on,file=/fw/code,,1.fd"));
+	CHECK(argv_has(argv, "-drive", "if=pflash,format=raw,readonly=on,file=/fw/vars.fd"));
+	CHECK(!argv_has(argv, "-drive", "if=pflash,format=raw,file=/fw/vars.fd"));
+	CHECK(argv_has(argv, "-drive", "file=/b/web,,1-efi.img,format=raw,if=none,id=disk0"));
+	CHECK(argv_has(argv, "-device", "virtio-blk-pci,drive=disk0,bootindex=0"));
+	CHECK(argv_has(argv, "-machine", "i8042=off"));
+	CHECK(!argv_has(argv, "-kernel", NULL));
+	CHECK(!argv_has(argv, "-boot", NULL));
+	i2k_qemu_argv_free(argv);
+
+	/* --uefi on a disk named like a BIOS one */
+	img = (struct i2k_qemu_image){.disk = "/b/web.qcow2", .disk_fmt = "qcow2", .name = "web"};
+	o.uefi = true;
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-drive", "if=pflash,format=raw,readonly=on,file=/fw/vars.fd"));
+	CHECK(argv_has(argv, "-drive", "file=/b/web.qcow2,format=qcow2,if=none,id=disk0"));
+	i2k_qemu_argv_free(argv);
+
+	o.uefi = false; /* SeaBIOS: no pflash */
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	for (size_t i = 0; argv[i]; i++)
+		CHECK(strstr(argv[i], "pflash") == NULL);
+	CHECK(argv_has(argv, "-device", "virtio-blk-pci,drive=disk0,bootindex=0"));
+	i2k_qemu_argv_free(argv);
+
+	img = (struct i2k_qemu_image){
+	    .disk = "/b/web.iso", .disk_fmt = "raw", .cdrom = true, .name = "web"};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-drive",
+		       "file=/b/web.iso,format=raw,media=cdrom,readonly=on,if=none,id=disk0"));
+	CHECK(argv_has(argv, "-device", "ide-cd,drive=disk0,bootindex=0"));
+	CHECK(argv_has(argv, "-machine", "i8042=off"));
+	CHECK(!argv_has(argv, "-device", "virtio-blk-pci,drive=disk0,bootindex=0"));
+	i2k_qemu_argv_free(argv);
+
+	/* a kernel+initrd build has no boot disk and no bootindex */
+	img =
+	    (struct i2k_qemu_image){.kernel = "/b/k", .initrd = "/b/i", .cmdline = "", .name = "n"};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	for (size_t i = 0; argv[i]; i++)
+		CHECK(strstr(argv[i], "bootindex") == NULL && strstr(argv[i], "disk0") == NULL &&
+		      strstr(argv[i], "i8042") == NULL);
+	i2k_qemu_argv_free(argv);
+	unsetenv("I2KIT_OVMF_CODE");
+	unsetenv("I2KIT_OVMF_VARS");
+}
+
 TEST(kvm_probe_missing_device)
 {
 	char why[256];
@@ -448,6 +506,32 @@ TEST(run_qemu_failures)
 	char want[512];
 	snprintf(want, sizeof(want), "%s: no kernel (%s-kernel does not exist)", noimg, noimg);
 	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_NOTFOUND, want);
+}
+
+/* A UEFI boot needs both OVMF files; nothing is copied into the state dir. */
+TEST(run_ovmf_missing)
+{
+	_cleanup_free_ char *state = tpath("state-ovmf"), *disk = tpath("fw-efi.img"),
+			    *code = tpath("code.fd"), *vars = tpath("vars-in-state.fd");
+	_cleanup_free_ char *q = fake_qemu("q-ovmf", "exit 0");
+	OK(i2k_write_file_atomic(disk, "x", 1, 0644, &_e));
+	OK(i2k_write_file_atomic(code, "c", 1, 0644, &_e));
+	struct i2k_qemu_opts o = run_opts(q, state);
+	o.image = disk;
+	struct i2k_qemu_result res;
+	setenv("I2KIT_OVMF_CODE", "/nonexistent/code.fd", 1);
+	FAILS(
+	    i2k_qemu_run(&o, &res, &_e), I2K_ERR_NOTFOUND,
+	    "UEFI firmware /nonexistent/code.fd not found (install ovmf or set $I2KIT_OVMF_CODE)");
+	setenv("I2KIT_OVMF_CODE", code, 1);
+	setenv("I2KIT_OVMF_VARS", "/nonexistent/vars.fd", 1);
+	FAILS(i2k_qemu_run(&o, &res, &_e), I2K_ERR_NOTFOUND,
+	      "UEFI variable store /nonexistent/vars.fd not found (install ovmf or set "
+	      "$I2KIT_OVMF_VARS)");
+	unsetenv("I2KIT_OVMF_CODE");
+	unsetenv("I2KIT_OVMF_VARS");
+	_cleanup_free_ char *copy = i2k_xasprintf("%s/OVMF_VARS.fd", state);
+	CHECK(access(copy, F_OK) != 0);
 }
 
 TEST(run_timeout_kills)
@@ -796,11 +880,13 @@ int main(void)
 	RUN(image_lookup);
 	RUN(state_dirs);
 	RUN(argv_building);
+	RUN(disk_argv);
 	RUN(kvm_probe_missing_device);
 	RUN(run_options);
 	RUN(run_option_errors);
 	RUN(run_guest_status_and_console);
 	RUN(run_qemu_failures);
+	RUN(run_ovmf_missing);
 	RUN(run_timeout_kills);
 	RUN(run_interrupt_without_qmp);
 	RUN(run_kernel_panic);
