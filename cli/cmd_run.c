@@ -42,6 +42,12 @@ static void help(void)
 	       "  --state DIR             state directory: pid, console.log, qmp.sock\n"
 	       "                          (default ~/.local/state/i2kit/run/NAME)\n"
 	       "  --cmdline-append STR    append to the kernel command line (kernel+initrd)\n"
+	       "  --no-pvh                boot the kernel+initrd build's bzImage as it is. By\n"
+	       "                          default a kernel with a PVH entry (CONFIG_PVH) boots\n"
+	       "                          its own vmlinux, extracted once from the bzImage\n"
+	       "                          into the cache (CACHE/pvh/): no decompressor runs in\n"
+	       "                          the guest, which boots faster and needs less memory\n"
+	       "  -v, --verbose           say how the kernel boots (PVH, or bzImage and why)\n"
 	       "  --uefi                  boot with OVMF (automatic for the UEFI formats and\n"
 	       "                          for a GPT disk with an EFI system partition and no\n"
 	       "                          BIOS boot code)\n"
@@ -121,6 +127,14 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 		}
 		if (!opts_done && strcmp(arg, "--uefi") == 0) {
 			o->uefi = true;
+			continue;
+		}
+		if (!opts_done && strcmp(arg, "--no-pvh") == 0) {
+			o->no_pvh = true;
+			continue;
+		}
+		if (!opts_done && (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)) {
+			a->verbose = true;
 			continue;
 		}
 		if (!opts_done && strcmp(arg, "--detached") == 0) {
@@ -238,6 +252,12 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 	return 0;
 }
 
+static void notice(const char *msg, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "i2kit: qemu: %s\n", msg);
+}
+
 int i2k_cmd_run(int argc, char **argv)
 {
 	struct i2k_run_args a;
@@ -265,6 +285,10 @@ int i2k_cmd_run(int argc, char **argv)
 		fprintf(stderr, "i2kit: qemu: using tcg (--accel tcg)\n");
 	else
 		fprintf(stderr, "i2kit: qemu: using tcg (kvm unusable: %s)\n", why);
+	if (a.verbose) {
+		a.qemu.notice = notice;
+		a.qemu.notice_ctx = NULL;
+	}
 	a.qemu.interactive =
 	    !a.qemu.detached && !a.qemu.quiet && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	struct i2k_qemu_result res;

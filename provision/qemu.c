@@ -24,6 +24,7 @@
 #include "provision/child.h"
 #include "provision/console.h"
 #include "provision/kvm.h"
+#include "provision/pvh.h"
 #include "provision/qemu_disk.h"
 
 #define CMDLINE_MAX (64u << 10)
@@ -173,6 +174,7 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 	free(img->name);
 	free(img->root_disk);
 	free(img->disk);
+	free(img->pvh_kernel);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -407,7 +409,7 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 				 i2k_xasprintf("file=%s,format=%s,if=virtio", d, img->disk_fmt));
 	} else {
 		argv_addf(&a, "-kernel");
-		argv_addf(&a, img->kernel);
+		argv_addf(&a, img->pvh_kernel ? img->pvh_kernel : img->kernel);
 		argv_addf(&a, "-initrd");
 		argv_addf(&a, img->initrd);
 		argv_addf(&a, "-append");
@@ -790,12 +792,34 @@ static int ovmf_vars_copy(struct vm *vm, struct i2k_error **err)
 	return i2k_write_file_atomic(vm->vars, data, len, 0600, err);
 }
 
+/* The kernel's PVH ELF as -kernel when it has one; otherwise (any reason
+ * at all) the bzImage boots as before. */
+static void choose_pvh(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img)
+{
+	_cleanup_free_ char *dir = i2k_store_default_dir();
+	struct i2k_error *e = NULL;
+	bool hit = false;
+	int rc = i2k_pvh_kernel(img->kernel, dir, &img->pvh_kernel, &hit, &e);
+	if (o->notice) {
+		_cleanup_free_ char *msg =
+		    rc == 0 ? i2k_xasprintf("kernel: PVH entry of %s%s", img->pvh_kernel,
+					    hit ? " (cached)" : " (extracted now)")
+			    : i2k_xasprintf("kernel: bzImage (no PVH boot: %s)", e->msg);
+		o->notice(msg, o->notice_ctx);
+	}
+	i2k_error_free(e);
+}
+
 /* Everything before the fork: image, QEMU binary, state dir (not already in
  * use), console logs, firmware, argument vector. */
 static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_error **err)
 {
 	if (i2k_qemu_image_resolve(o->image, &vm->img, err) < 0)
 		return -1;
+	if (vm->img.kernel && !o->no_pvh)
+		choose_pvh(o, &vm->img);
+	else if (vm->img.kernel && o->notice)
+		o->notice("kernel: bzImage (--no-pvh)", o->notice_ctx);
 	const char *qname = o->qemu ? o->qemu : getenv("I2KIT_QEMU");
 	if (qname == NULL || *qname == '\0')
 		qname = I2K_QEMU_DEFAULT_BINARY;
@@ -1077,6 +1101,7 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 	int rc = -1;
 	if (vm_prepare(o, &vm, err) == 0) {
 		snprintf(res->state_dir, sizeof(res->state_dir), "%s", vm.state);
+		res->pvh = vm.img.pvh_kernel != NULL;
 		if (vm.disk_created)
 			snprintf(res->disk_created, sizeof(res->disk_created), "%s", vm.disk.file);
 		if (o->detached) {

@@ -230,6 +230,14 @@ TEST(argv_building)
 	CHECK(!argv_has(argv, "-fw_cfg", NULL));
 	i2k_qemu_argv_free(argv);
 
+	/* a PVH ELF, when chosen, is what -kernel gets */
+	img.pvh_kernel = "/c/pvh/abc.elf";
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-kernel", "/c/pvh/abc.elf"));
+	CHECK(argv_has(argv, "-initrd", "/b/web-initrd.img"));
+	i2k_qemu_argv_free(argv);
+	img.pvh_kernel = NULL;
+
 	img.initrd = "/b/a,b-initrd.img";
 	FAILS(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e), I2K_ERR_USAGE,
 	      "/b/a,b-initrd.img: QEMU cannot take an initrd path with ','");
@@ -282,6 +290,10 @@ TEST(run_options)
 	OK(parse(&a, &_e, "run", "qemu", "img", NULL));
 	CHECK_INT(a.qemu.accel, I2K_QEMU_ACCEL_AUTO);
 	CHECK_INT(a.qemu.mem_mb, 0); /* default applied by provision/qemu */
+	CHECK(!a.qemu.no_pvh && !a.verbose);
+	i2k_run_args_clear(&a);
+	OK(parse(&a, &_e, "run", "qemu", "--no-pvh", "-v", "img", NULL));
+	CHECK(a.qemu.no_pvh && a.verbose);
 	i2k_run_args_clear(&a);
 	OK(parse(&a, &_e, "run", "qemu", "--accel", "kvm", "--", "-odd-name", NULL));
 	CHECK_STR(a.qemu.image, "-odd-name");
@@ -385,6 +397,10 @@ TEST(run_guest_status_and_console)
 	_cleanup_free_ char *args = read_all(argsp);
 	CHECK_CONTAINS(args, "-append\nconsole=ttyS0 i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
+	/* "k" is no bzImage: the kernel file itself boots, silently */
+	_cleanup_free_ char *karg = i2k_xasprintf("-kernel\n%s/vm-kernel\n", tmp);
+	CHECK_CONTAINS(args, karg);
+	CHECK(!res.pvh);
 
 	/* exit 1 after console output: the guest wrote 0 to isa-debug-exit */
 	_cleanup_free_ char *q1 = fake_qemu("q-one", "echo booted\nexit 1");
@@ -789,6 +805,9 @@ int main(void)
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmp) == NULL)
 		abort();
+	/* runs look for a kernel's PVH ELF in the cache: keep it in tmp */
+	_cleanup_free_ char *cache = tpath("cache");
+	setenv("I2KIT_CACHE", cache, 1);
 	RUN(publish_specs);
 	RUN(hostfwd_strings);
 	RUN(kernel_cmdlines);
