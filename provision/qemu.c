@@ -413,7 +413,16 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, "-initrd");
 		argv_addf(&a, img->initrd);
 		argv_addf(&a, "-append");
-		argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, o->cmdline_append));
+		/* TCG, one vCPU: the kernel's 100 ms LAPIC timer calibration is
+		 * skipped (the HPET drives the tick). Not in NAME-cmdline. */
+		_cleanup_free_ char *append =
+		    o->accel == I2K_QEMU_ACCEL_TCG && o->cpus <= 1
+			? i2k_xasprintf("%s%s%s", I2K_QEMU_TCG_CMDLINE,
+					o->cmdline_append ? " " : "",
+					o->cmdline_append ? o->cmdline_append : "")
+			: NULL;
+		argv_add(
+		    &a, i2k_qemu_kernel_cmdline(img->cmdline, append ? append : o->cmdline_append));
 		if (img->root_disk) {
 			_cleanup_free_ char *d = opt_escape(img->root_disk);
 			argv_addf(&a, "-drive");

@@ -206,8 +206,9 @@ TEST(argv_building)
 	CHECK(argv_has(argv, "-smp", "1"));
 	CHECK(argv_has(argv, "-kernel", "/b/web-kernel"));
 	CHECK(argv_has(argv, "-initrd", "/b/web-initrd.img"));
-	CHECK(argv_has(argv, "-append",
-		       "console=tty0 quiet console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	CHECK(argv_has(
+	    argv, "-append",
+	    "console=tty0 nolapic_timer quiet console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	CHECK(argv_has(argv, "-serial", "chardev:con0"));
 	CHECK(argv_has(argv, "-chardev", "stdio,id=con0,signal=off"));
 	CHECK(
@@ -228,6 +229,15 @@ TEST(argv_building)
 	CHECK(argv_has(argv, "-smp", "2"));
 	CHECK(argv_has(argv, "-netdev", "user,id=net0"));
 	CHECK(!argv_has(argv, "-fw_cfg", NULL));
+	/* KVM: no TCG-only additions to the command line */
+	CHECK(
+	    argv_has(argv, "-append", "console=tty0 console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	i2k_qemu_argv_free(argv);
+	/* TCG with two vCPUs keeps the LAPIC timer */
+	o = (struct i2k_qemu_opts){.accel = I2K_QEMU_ACCEL_TCG, .cpus = 2};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(
+	    argv_has(argv, "-append", "console=tty0 console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
 
 	/* a PVH ELF, when chosen, is what -kernel gets */
@@ -395,7 +405,8 @@ TEST(run_guest_status_and_console)
 	CHECK(access(pidp, F_OK) != 0); /* removed after the run */
 	_cleanup_free_ char *argsp = i2k_xasprintf("%s.args", q);
 	_cleanup_free_ char *args = read_all(argsp);
-	CHECK_CONTAINS(args, "-append\nconsole=ttyS0 i2kit.exitcode=isa-debug-exit\n");
+	CHECK_CONTAINS(args,
+		       "-append\nnolapic_timer console=ttyS0 i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
 	/* "k" is no bzImage: the kernel file itself boots, silently */
 	_cleanup_free_ char *karg = i2k_xasprintf("-kernel\n%s/vm-kernel\n", tmp);
