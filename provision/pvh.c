@@ -443,38 +443,103 @@ static int extract(const uint8_t *buf, size_t len, uint8_t **elf, size_t *elflen
 	return 0;
 }
 
+/* What the cache holds for the content digest hex: 1 with *elf_path (a
+ * sound ELF), 2 with the remembered reason in err (a "no"), 0 nothing
+ * usable (a damaged ELF is removed). */
+static int lookup(const char *dir, const char *hex, char **elf_path, struct i2k_error **err)
+{
+	_cleanup_free_ char *path = i2k_xasprintf("%s/%s.elf", dir, hex);
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (i2k_pvh_elf_check_file(path, NULL, NULL) == 0) {
+			*elf_path = I2K_STEAL(path);
+			return 1;
+		}
+		unlink(path); /* damaged: extract again */
+	}
+	_cleanup_free_ char *nopath = i2k_xasprintf("%s/%s.no", dir, hex);
+	_cleanup_free_ char *why = NULL;
+	size_t wlen = 0;
+	if (i2k_read_file(nopath, 4096, &why, &wlen, NULL) == 0) {
+		why[strcspn(why, "\n")] = '\0';
+		i2k_error_set(err, I2K_ERR_UNSUPPORTED, "%s", why);
+		return 2;
+	}
+	return 0;
+}
+
+/* DIR/stat-<sha256 of the file's identity>: device, inode, size, mtime and
+ * ctime, so any write to the kernel file or its replacement makes another
+ * name. Holds the content digest (64 hex digits) of what was read. */
+static char *stat_index(const char *dir, const struct stat *st)
+{
+	char key[256], d[I2K_DIGEST_LEN + 1];
+	snprintf(key, sizeof(key),
+		 "i2kit-pvh-1 dev=%llx ino=%llu size=%lld mtime=%lld.%09ld ctime=%lld.%09ld",
+		 (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+		 (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+	i2k_sha256_digest(key, strlen(key), d);
+	return i2k_xasprintf("%s/stat-%s", dir, d + 7);
+}
+
+static bool is_hex64(const char *s, size_t len)
+{
+	if (len < 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return len == 64 || s[64] == '\n';
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 int i2k_pvh_kernel(const char *kernel, const char *cache_dir, char **elf_path, bool *hit,
 		   struct i2k_error **err)
 {
 	*elf_path = NULL;
 	if (hit)
 		*hit = false;
+	_cleanup_free_ char *dir = i2k_xasprintf("%s/pvh", cache_dir);
+	_cleanup_close_ int fd = open(kernel, O_RDONLY | O_CLOEXEC);
+	struct stat st, st2;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", kernel);
+	/* the fast path: this very file was looked at before */
+	_cleanup_free_ char *idx = stat_index(dir, &st);
+	_cleanup_free_ char *known = NULL;
+	size_t klen = 0;
+	if (i2k_read_file(idx, 128, &known, &klen, NULL) == 0 && is_hex64(known, klen)) {
+		known[64] = '\0';
+		int r = lookup(dir, known, elf_path, err);
+		if (r && hit)
+			*hit = true;
+		if (r)
+			return r == 1 ? 0 : -1;
+	}
 	_cleanup_free_ char *img = NULL;
 	size_t len = 0;
-	if (i2k_read_file(kernel, I2K_PVH_KERNEL_MAX, &img, &len, err) < 0)
-		return -1;
+	if (i2k_read_fd(fd, I2K_PVH_KERNEL_MAX, &img, &len, err) < 0)
+		return i2k_error_wrap(err, "%s", kernel);
+	/* remember the identity only when the file did not change meanwhile */
+	bool stable = fstat(fd, &st2) == 0 && same_file(&st, &st2);
 	char digest[I2K_DIGEST_LEN + 1];
 	i2k_sha256_digest(img, len, digest);
-	_cleanup_free_ char *dir = i2k_xasprintf("%s/pvh", cache_dir);
-	_cleanup_free_ char *path = i2k_xasprintf("%s/%s.elf", dir, digest + 7);
-	_cleanup_free_ char *nopath = i2k_xasprintf("%s/%s.no", dir, digest + 7);
-	struct stat st;
-	if (stat(path, &st) == 0) {
-		if (i2k_pvh_elf_check_file(path, NULL, NULL) == 0) {
-			if (hit)
-				*hit = true;
-			*elf_path = I2K_STEAL(path);
-			return 0;
-		}
-		unlink(path); /* damaged: extract again */
-	}
-	_cleanup_free_ char *why = NULL;
-	size_t wlen = 0;
-	if (i2k_read_file(nopath, 4096, &why, &wlen, NULL) == 0) {
+	const char *hex = digest + 7;
+	_cleanup_free_ char *line = i2k_xasprintf("%s\n", hex);
+	int r = lookup(dir, hex, elf_path, err);
+	if (r) {
 		if (hit)
 			*hit = true;
-		why[strcspn(why, "\n")] = '\0';
-		return i2k_error_set(err, I2K_ERR_UNSUPPORTED, "%s", why);
+		if (stable)
+			i2k_write_file_atomic(idx, line, strlen(line), 0600, NULL);
+		return r == 1 ? 0 : -1;
 	}
 	_cleanup_free_ uint8_t *elf = NULL;
 	size_t elflen = 0;
@@ -482,15 +547,21 @@ int i2k_pvh_kernel(const char *kernel, const char *cache_dir, char **elf_path, b
 	if (extract((const uint8_t *)img, len, &elf, &elflen, &e) < 0) {
 		if (e->code != I2K_ERR_IO && e->code != I2K_ERR_INTERNAL &&
 		    i2k_mkdir_p(dir, 0700, NULL) == 0) {
-			_cleanup_free_ char *line = i2k_xasprintf("%s\n", e->msg);
-			i2k_write_file_atomic(nopath, line, strlen(line), 0600, NULL);
+			_cleanup_free_ char *nopath = i2k_xasprintf("%s/%s.no", dir, hex);
+			_cleanup_free_ char *why = i2k_xasprintf("%s\n", e->msg);
+			if (i2k_write_file_atomic(nopath, why, strlen(why), 0600, NULL) == 0 &&
+			    stable)
+				i2k_write_file_atomic(idx, line, strlen(line), 0600, NULL);
 		}
 		i2k_error_propagate(err, &e);
 		return -1;
 	}
+	_cleanup_free_ char *path = i2k_xasprintf("%s/%s.elf", dir, hex);
 	if (i2k_mkdir_p(dir, 0700, err) < 0 ||
 	    i2k_write_file_atomic(path, elf, elflen, 0644, err) < 0)
 		return -1;
+	if (stable)
+		i2k_write_file_atomic(idx, line, strlen(line), 0600, NULL);
 	*elf_path = I2K_STEAL(path);
 	return 0;
 }

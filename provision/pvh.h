@@ -23,6 +23,11 @@
  * it again to find out. A cached ELF is checked before use (ELF header,
  * program headers within the file, PVH note present). A changed kernel file
  * has another hash and so another entry; nothing is ever updated in place.
+ * So that a run need not read and hash the kernel each time,
+ * DIR/pvh/stat-<sha256 of the file's device, inode, size, mtime and ctime>
+ * names the content digest last read from that very file (written only when
+ * the file did not change while it was read): any write to the kernel or
+ * its replacement changes ctime or inode, and so that name.
  */
 #ifndef I2K_PROVISION_PVH_H
 #define I2K_PROVISION_PVH_H

@@ -7,6 +7,7 @@
  * Every image here is synthetic (built by the test); the real kernel's PVH
  * boot is tests/integration/13-run-qemu.sh's. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <lzma.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -219,7 +220,8 @@ static void write_bytes(const char *path, const void *p, size_t n)
 		abort();
 }
 
-/* Names in dir (sorted, ' '-separated; "" when empty or missing). */
+/* Names in dir but the stat-* index files (sorted, ' '-separated; ""
+ * when empty or missing). */
 static char *listing(const char *dir)
 {
 	struct dirent **ents = NULL;
@@ -227,8 +229,8 @@ static char *listing(const char *dir)
 	struct i2k_buf b = {0};
 	i2k_buf_append(&b, "", 0, NULL);
 	for (int i = 0; i < n; i++) {
-		if (ents[i]->d_name[0] != '.' ||
-		    (strcmp(ents[i]->d_name, ".") != 0 && strcmp(ents[i]->d_name, "..") != 0)) {
+		if (strcmp(ents[i]->d_name, ".") != 0 && strcmp(ents[i]->d_name, "..") != 0 &&
+		    !i2k_str_has_prefix(ents[i]->d_name, "stat-")) {
 			if (b.len)
 				i2k_buf_append(&b, " ", 1, NULL);
 			i2k_buf_append(&b, ents[i]->d_name, strlen(ents[i]->d_name), NULL);
@@ -474,9 +476,32 @@ TEST(cache_extracts_once)
 	CHECK(!hit);
 	CHECK_STR(p4, p3);
 	OK(i2k_pvh_elf_check_file(p4, NULL, &_e));
+	/* the same kernel file changed in place, size and mtime kept: its
+	 * ctime tells, so the content is read and hashed again */
+	struct stat before;
+	CHECK(stat(kpath, &before) == 0);
+	_cleanup_free_ uint8_t *elf3 = NULL;
+	size_t klen3, elen3;
+	_cleanup_free_ uint8_t *k3 = bz_of(true, I2K_PVH_ZSTD, &klen3, &elf3, &elen3);
+	CHECK_INT(klen3, klen2);
+	k3[klen3 - 1] = 'y';
+	FILE *f = fopen(kpath, "r+");
+	CHECK(f && fwrite(k3, 1, klen3, f) == klen3);
+	if (f)
+		fclose(f);
+	struct timespec ts[2] = {before.st_atim, before.st_mtim};
+	CHECK(utimensat(AT_FDCWD, kpath, ts, 0) == 0);
+	_cleanup_free_ char *p5 = NULL;
+	OK(i2k_pvh_kernel(kpath, cache, &p5, &hit, &_e));
+	CHECK(!hit);
+	CHECK(p5 && strcmp(p5, p3) != 0);
+	_cleanup_free_ char *p6 = NULL;
+	OK(i2k_pvh_kernel(kpath, cache, &p6, &hit, &_e));
+	CHECK(hit);
+	CHECK_STR(p6, p5);
 	_cleanup_free_ char *dir = i2k_xasprintf("%s/pvh", cache);
 	_cleanup_free_ char *ls = listing(dir);
-	CHECK_INT(strlen(ls), 2 * (64 + 4) + 1); /* two entries, no stray file */
+	CHECK_INT(strlen(ls), 3 * (64 + 4) + 2); /* three ELFs, no stray file */
 }
 
 TEST(cache_no_note_is_remembered)
