@@ -825,10 +825,13 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 {
 	if (i2k_qemu_image_resolve(o->image, &vm->img, err) < 0)
 		return -1;
-	if (vm->img.kernel && !o->no_pvh)
+	/* OVMF loads a bzImage (EFI stub) only: no PVH with --uefi */
+	bool uefi = vm->img.efi || o->uefi;
+	if (vm->img.kernel && !o->no_pvh && !uefi)
 		choose_pvh(o, &vm->img);
 	else if (vm->img.kernel && o->notice)
-		o->notice("kernel: bzImage (--no-pvh)", o->notice_ctx);
+		o->notice(uefi ? "kernel: bzImage (UEFI firmware)" : "kernel: bzImage (--no-pvh)",
+			  o->notice_ctx);
 	const char *qname = o->qemu ? o->qemu : getenv("I2KIT_QEMU");
 	if (qname == NULL || *qname == '\0')
 		qname = I2K_QEMU_DEFAULT_BINARY;

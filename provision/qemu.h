@@ -7,7 +7,7 @@
  *   -kernel/-initrd/-append: -kernel is the bzImage's own vmlinux when it has
  *       a PVH entry (provision/pvh.h: extracted once into the cache dir's
  *       pvh/; QEMU then starts the kernel without its decompressor), else
- *       (or with no_pvh) the bzImage; the command line is the build's cmdline
+ *       (or with no_pvh or --uefi) the bzImage; the command line is the build's cmdline
  *       + (TCG with one vCPU only) I2K_QEMU_TCG_CMDLINE + --cmdline-append
  *       + "console=ttyS0" (unless the last console= already is ttyS0…)
  *       + "i2kit.exitcode=isa-debug-exit"
@@ -91,7 +91,8 @@ struct i2k_qemu_opts {
 	bool no_pvh;		    /* always boot the bzImage itself (no PVH ELF) */
 	/* Called (when set) with one line on how a kernel+initrd build's kernel
 	 * boots: "kernel: PVH entry of PATH (cached)" / "(extracted now)",
-	 * "kernel: bzImage (no PVH boot: WHY)" or "kernel: bzImage (--no-pvh)". */
+	 * "kernel: bzImage (no PVH boot: WHY)", "kernel: bzImage (--no-pvh)" or
+	 * "kernel: bzImage (UEFI firmware)". */
 	void (*notice)(const char *msg, void *ctx);
 	void *notice_ctx;
 };

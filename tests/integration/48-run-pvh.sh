@@ -5,7 +5,8 @@
 # vmlinux extracted into $I2KIT_CACHE/pvh/ on the first run and taken from
 # there on the second; the console shows no real-mode setup ("Probing EDD",
 # printed by the bzImage's setup code only); --no-pvh boots the bzImage and
-# serves too; a damaged cached ELF is replaced, never booted. TCG, generous
+# serves too, and so does --uefi (OVMF takes the bzImage); a damaged cached
+# ELF is replaced, never booted. TCG, generous
 # timeouts (a boot takes 3-5 s on an idle machine).
 set -euo pipefail
 . "$(dirname "$0")/lib/harness.sh"
@@ -56,6 +57,10 @@ assert_contains pvh2-cached "$(cat "$W/pvh2.err")" "$want.elf (cached)"
 serve bz -v --no-pvh --mem 512
 assert_contains bz-says-so "$(cat "$W/bz.err")" "i2kit: qemu: kernel: bzImage (--no-pvh)"
 assert_contains bz-setup-code "$(cat "$W/bz.con")" "Probing EDD"
+
+# ---- --uefi: OVMF loads bzImages only, so the bzImage boots ----------------------
+serve uefi -v --uefi --mem 512
+assert_contains uefi-bzimage "$(cat "$W/uefi.err")" "i2kit: qemu: kernel: bzImage (UEFI firmware)"
 
 # ---- a damaged cached ELF is extracted again, not booted ------------------------------
 truncate -s 1M "$elf"
