@@ -41,7 +41,16 @@ static void help(void)
 	       "  --data-file FILE        the same, from a file\n"
 	       "  --state DIR             state directory: pid, console.log, qmp.sock\n"
 	       "                          (default ~/.local/state/i2kit/run/NAME)\n"
-	       "  --cmdline-append STR    append to the kernel command line (kernel+initrd)\n"
+	       "  --cmdline-append STR    append to the kernel command line (kernel+initrd).\n"
+	       "                          Under TCG with one vCPU, \"nolapic_timer\" is added\n"
+	       "                          first (the kernel skips a 100 ms timer calibration;\n"
+	       "                          the build's NAME-cmdline is not changed)\n"
+	       "  --no-pvh                boot the kernel+initrd build's bzImage as it is. By\n"
+	       "                          default a kernel with a PVH entry (CONFIG_PVH) boots\n"
+	       "                          its own vmlinux, extracted once from the bzImage\n"
+	       "                          into the cache (CACHE/pvh/): no real-mode setup and\n"
+	       "                          no decompressor run in the guest, which boots faster\n"
+	       "  -v, --verbose           say how the kernel boots (PVH, or bzImage and why)\n"
 	       "  --uefi                  boot with OVMF (automatic for the UEFI formats and\n"
 	       "                          for a GPT disk with an EFI system partition and no\n"
 	       "                          BIOS boot code)\n"
@@ -121,6 +130,14 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 		}
 		if (!opts_done && strcmp(arg, "--uefi") == 0) {
 			o->uefi = true;
+			continue;
+		}
+		if (!opts_done && strcmp(arg, "--no-pvh") == 0) {
+			o->no_pvh = true;
+			continue;
+		}
+		if (!opts_done && (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)) {
+			a->verbose = true;
 			continue;
 		}
 		if (!opts_done && strcmp(arg, "--detached") == 0) {
@@ -238,6 +255,12 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 	return 0;
 }
 
+static void notice(const char *msg, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "i2kit: qemu: %s\n", msg);
+}
+
 int i2k_cmd_run(int argc, char **argv)
 {
 	struct i2k_run_args a;
@@ -265,6 +288,10 @@ int i2k_cmd_run(int argc, char **argv)
 		fprintf(stderr, "i2kit: qemu: using tcg (--accel tcg)\n");
 	else
 		fprintf(stderr, "i2kit: qemu: using tcg (kvm unusable: %s)\n", why);
+	if (a.verbose) {
+		a.qemu.notice = notice;
+		a.qemu.notice_ctx = NULL;
+	}
 	a.qemu.interactive =
 	    !a.qemu.detached && !a.qemu.quiet && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	struct i2k_qemu_result res;

@@ -20,6 +20,7 @@ struct i2k_run_args {
 	struct i2k_qemu_publish *publish; /* owned */
 	i2k_provider_op run;		  /* the provider's run op (provision/provider.h) */
 	bool help;
+	bool verbose; /* -v: say how the kernel boots (PVH or bzImage, and why) */
 };
 
 /* Parses argv (argv[0] = "run", argv[1] = provider). On success a->help

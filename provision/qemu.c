@@ -24,6 +24,7 @@
 #include "provision/child.h"
 #include "provision/console.h"
 #include "provision/kvm.h"
+#include "provision/pvh.h"
 #include "provision/qemu_disk.h"
 
 #define CMDLINE_MAX (64u << 10)
@@ -173,6 +174,7 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 	free(img->name);
 	free(img->root_disk);
 	free(img->disk);
+	free(img->pvh_kernel);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -422,11 +424,20 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, "i8042=off");
 	} else {
 		argv_addf(&a, "-kernel");
-		argv_addf(&a, img->kernel);
+		argv_addf(&a, img->pvh_kernel ? img->pvh_kernel : img->kernel);
 		argv_addf(&a, "-initrd");
 		argv_addf(&a, img->initrd);
 		argv_addf(&a, "-append");
-		argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, o->cmdline_append));
+		/* TCG, one vCPU: the kernel's 100 ms LAPIC timer calibration is
+		 * skipped (the HPET drives the tick). Not in NAME-cmdline. */
+		_cleanup_free_ char *append =
+		    o->accel == I2K_QEMU_ACCEL_TCG && o->cpus <= 1
+			? i2k_xasprintf("%s%s%s", I2K_QEMU_TCG_CMDLINE,
+					o->cmdline_append ? " " : "",
+					o->cmdline_append ? o->cmdline_append : "")
+			: NULL;
+		argv_add(
+		    &a, i2k_qemu_kernel_cmdline(img->cmdline, append ? append : o->cmdline_append));
 		if (img->root_disk) {
 			_cleanup_free_ char *d = opt_escape(img->root_disk);
 			argv_addf(&a, "-drive");
@@ -804,12 +815,37 @@ static int ovmf_check(struct i2k_error **err)
 	return 0;
 }
 
+/* The kernel's PVH ELF as -kernel when it has one; otherwise (any reason
+ * at all) the bzImage boots as before. */
+static void choose_pvh(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img)
+{
+	_cleanup_free_ char *dir = i2k_store_default_dir();
+	struct i2k_error *e = NULL;
+	bool hit = false;
+	int rc = i2k_pvh_kernel(img->kernel, dir, &img->pvh_kernel, &hit, &e);
+	if (o->notice) {
+		_cleanup_free_ char *msg =
+		    rc == 0 ? i2k_xasprintf("kernel: PVH entry of %s%s", img->pvh_kernel,
+					    hit ? " (cached)" : " (extracted now)")
+			    : i2k_xasprintf("kernel: bzImage (no PVH boot: %s)", e->msg);
+		o->notice(msg, o->notice_ctx);
+	}
+	i2k_error_free(e);
+}
+
 /* Everything before the fork: image, QEMU binary, state dir (not already in
  * use), console logs, firmware, argument vector. */
 static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_error **err)
 {
 	if (i2k_qemu_image_resolve(o->image, &vm->img, err) < 0)
 		return -1;
+	/* OVMF loads a bzImage (EFI stub) only: no PVH with --uefi */
+	bool uefi = vm->img.efi || o->uefi;
+	if (vm->img.kernel && !o->no_pvh && !uefi)
+		choose_pvh(o, &vm->img);
+	else if (vm->img.kernel && o->notice)
+		o->notice(uefi ? "kernel: bzImage (UEFI firmware)" : "kernel: bzImage (--no-pvh)",
+			  o->notice_ctx);
 	const char *qname = o->qemu ? o->qemu : getenv("I2KIT_QEMU");
 	if (qname == NULL || *qname == '\0')
 		qname = I2K_QEMU_DEFAULT_BINARY;
@@ -1087,6 +1123,7 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 	int rc = -1;
 	if (vm_prepare(o, &vm, err) == 0) {
 		snprintf(res->state_dir, sizeof(res->state_dir), "%s", vm.state);
+		res->pvh = vm.img.pvh_kernel != NULL;
 		if (vm.disk_created)
 			snprintf(res->disk_created, sizeof(res->disk_created), "%s", vm.disk.file);
 		if (o->detached) {

@@ -17,4 +17,5 @@ declare -A seeds=(
 	[fuzz_ociimport]=tests/data/fuzz/ociimport
 	[fuzz_disk]=tests/data/fuzz/disk
 	[fuzz_roundtrip]=tests/data/fuzz/roundtrip
+	[fuzz_pvh]=tests/data/fuzz/pvh
 )

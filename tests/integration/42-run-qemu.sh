@@ -16,6 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/harness.sh"
 I2KIT=${I2KIT:-$REPO/i2kit}
 W=$(t_tmpdir)
+export I2KIT_CACHE=$W/cache # the kernel's PVH ELF goes there (provision/pvh.h)
 
 # ---- ingredients (missing ones fail loudly) ---------------------------------
 VMLINUZ=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | tail -1 || true)

@@ -206,8 +206,9 @@ TEST(argv_building)
 	CHECK(argv_has(argv, "-smp", "1"));
 	CHECK(argv_has(argv, "-kernel", "/b/web-kernel"));
 	CHECK(argv_has(argv, "-initrd", "/b/web-initrd.img"));
-	CHECK(argv_has(argv, "-append",
-		       "console=tty0 quiet console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	CHECK(argv_has(
+	    argv, "-append",
+	    "console=tty0 nolapic_timer quiet console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	CHECK(argv_has(argv, "-serial", "chardev:con0"));
 	CHECK(argv_has(argv, "-chardev", "stdio,id=con0,signal=off"));
 	CHECK(
@@ -228,7 +229,24 @@ TEST(argv_building)
 	CHECK(argv_has(argv, "-smp", "2"));
 	CHECK(argv_has(argv, "-netdev", "user,id=net0"));
 	CHECK(!argv_has(argv, "-fw_cfg", NULL));
+	/* KVM: no TCG-only additions to the command line */
+	CHECK(
+	    argv_has(argv, "-append", "console=tty0 console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
+	/* TCG with two vCPUs keeps the LAPIC timer */
+	o = (struct i2k_qemu_opts){.accel = I2K_QEMU_ACCEL_TCG, .cpus = 2};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(
+	    argv_has(argv, "-append", "console=tty0 console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	i2k_qemu_argv_free(argv);
+
+	/* a PVH ELF, when chosen, is what -kernel gets */
+	img.pvh_kernel = "/c/pvh/abc.elf";
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-kernel", "/c/pvh/abc.elf"));
+	CHECK(argv_has(argv, "-initrd", "/b/web-initrd.img"));
+	i2k_qemu_argv_free(argv);
+	img.pvh_kernel = NULL;
 
 	img.initrd = "/b/a,b-initrd.img";
 	FAILS(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e), I2K_ERR_USAGE,
@@ -340,6 +358,10 @@ TEST(run_options)
 	OK(parse(&a, &_e, "run", "qemu", "img", NULL));
 	CHECK_INT(a.qemu.accel, I2K_QEMU_ACCEL_AUTO);
 	CHECK_INT(a.qemu.mem_mb, 0); /* default applied by provision/qemu */
+	CHECK(!a.qemu.no_pvh && !a.verbose);
+	i2k_run_args_clear(&a);
+	OK(parse(&a, &_e, "run", "qemu", "--no-pvh", "-v", "img", NULL));
+	CHECK(a.qemu.no_pvh && a.verbose);
 	i2k_run_args_clear(&a);
 	OK(parse(&a, &_e, "run", "qemu", "--accel", "kvm", "--", "-odd-name", NULL));
 	CHECK_STR(a.qemu.image, "-odd-name");
@@ -441,8 +463,13 @@ TEST(run_guest_status_and_console)
 	CHECK(access(pidp, F_OK) != 0); /* removed after the run */
 	_cleanup_free_ char *argsp = i2k_xasprintf("%s.args", q);
 	_cleanup_free_ char *args = read_all(argsp);
-	CHECK_CONTAINS(args, "-append\nconsole=ttyS0 i2kit.exitcode=isa-debug-exit\n");
+	CHECK_CONTAINS(args,
+		       "-append\nnolapic_timer console=ttyS0 i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
+	/* "k" is no bzImage: the kernel file itself boots, silently */
+	_cleanup_free_ char *karg = i2k_xasprintf("-kernel\n%s/vm-kernel\n", tmp);
+	CHECK_CONTAINS(args, karg);
+	CHECK(!res.pvh);
 
 	/* exit 1 after console output: the guest wrote 0 to isa-debug-exit */
 	_cleanup_free_ char *q1 = fake_qemu("q-one", "echo booted\nexit 1");
@@ -873,6 +900,9 @@ int main(void)
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(tmp) == NULL)
 		abort();
+	/* runs look for a kernel's PVH ELF in the cache: keep it in tmp */
+	_cleanup_free_ char *cache = tpath("cache");
+	setenv("I2KIT_CACHE", cache, 1);
 	RUN(publish_specs);
 	RUN(hostfwd_strings);
 	RUN(kernel_cmdlines);

@@ -1,0 +1,72 @@
+#!/bin/bash
+# 48-run-pvh.sh — `i2kit run qemu` boots a kernel+initrd build through the
+# kernel's PVH entry (provision/pvh.h): the web example (fixture kernel with
+# CONFIG_PVH, i2kit's init, busybox httpd) serves through --publish with the
+# vmlinux extracted into $I2KIT_CACHE/pvh/ on the first run and taken from
+# there on the second; the console shows no real-mode setup ("Probing EDD",
+# printed by the bzImage's setup code only); --no-pvh boots the bzImage and
+# serves too, and so does --uefi (OVMF takes the bzImage); a damaged cached
+# ELF is replaced, never booted. TCG, generous
+# timeouts (a boot takes 3-5 s on an idle machine).
+set -euo pipefail
+. "$(dirname "$0")/lib/harness.sh"
+I2KIT=${I2KIT:-$REPO/i2kit}
+fixtures_ready
+fresh_cache
+W=$(t_tmpdir)
+
+"$I2KIT" cache import "$REPO/build/init/i2kit-init-$I2K_VERSION.tar" >/dev/null 2>&1
+sed "s|fixtures/|$REG_PLAIN/fixtures/|; s|i2kit/init:0.1.0|i2kit/init:$I2K_VERSION|" \
+	"$REPO/examples/web.yml" >"$W/web.yml"
+assert_exit web-build 0 "$I2KIT" build --dir "$W/b" --name web --format kernel+initrd "$W/web.yml"
+
+# serve NAME ARGS... — boots $W/b/web with ARGS, GETs the page, stops the VM
+# (Ctrl-C); stderr in $W/NAME.err, console in $W/NAME.con
+serve() {
+	local name=$1 port page
+	shift
+	port=$(free_port)
+	bg_start "$W/$name.err" "$I2KIT" run qemu --accel tcg --publish "$port:80" --timeout 150 \
+		--state "$W/st-$name" --console-file "$W/$name.con" "$@" "$W/b/web"
+	page=$(fetch_published "http://127.0.0.1:$port/" 120 "$BG_PID" || true)
+	assert_contains "$name-serves" "$page" "i2kit fixture web page"
+	kill -INT "$BG_PID" 2>/dev/null || true
+	bg_wait "$BG_PID" 60
+	assert_eq "$name-stopped" 0 "$BG_RC"
+}
+
+# ---- first run: extracted into the cache, booted through PVH ------------------------
+serve pvh1 -v --mem 512
+assert_contains pvh1-extracted "$(cat "$W/pvh1.err")" "i2kit: qemu: kernel: PVH entry of $I2KIT_CACHE/pvh/"
+assert_contains pvh1-extracted-now "$(cat "$W/pvh1.err")" ".elf (extracted now)"
+assert_not_contains pvh1-no-setup-code "$(cat "$W/pvh1.con")" "Probing EDD"
+assert_contains pvh1-kernel-ran "$(cat "$W/pvh1.con")" "i2kit-init"
+elf=$(ls "$I2KIT_CACHE"/pvh/*.elf 2>/dev/null || true)
+assert_eq pvh-one-elf 1 "$(echo "$elf" | grep -c '\.elf$' || true)"
+# the ELF is the kernel's vmlinux, keyed by the bzImage's content
+want=$(sha256sum "$W/b/web-kernel" | cut -d' ' -f1)
+assert_eq pvh-keyed-by-content "$I2KIT_CACHE/pvh/$want.elf" "$elf"
+assert_contains pvh-is-elf "$(head -c 4 "$elf" | od -An -c | tr -d ' ')" "177ELF"
+elfsum=$(sha256sum "$elf" | cut -d' ' -f1)
+
+# ---- second run: from the cache ----------------------------------------------------
+serve pvh2 -v --mem 512
+assert_contains pvh2-cached "$(cat "$W/pvh2.err")" "$want.elf (cached)"
+
+# ---- --no-pvh: the bzImage, with its setup code -----------------------------------
+serve bz -v --no-pvh --mem 512
+assert_contains bz-says-so "$(cat "$W/bz.err")" "i2kit: qemu: kernel: bzImage (--no-pvh)"
+assert_contains bz-setup-code "$(cat "$W/bz.con")" "Probing EDD"
+
+# ---- --uefi: OVMF loads bzImages only, so the bzImage boots ----------------------
+serve uefi -v --uefi --mem 512
+assert_contains uefi-bzimage "$(cat "$W/uefi.err")" "i2kit: qemu: kernel: bzImage (UEFI firmware)"
+
+# ---- a damaged cached ELF is extracted again, not booted ------------------------------
+truncate -s 1M "$elf"
+serve damaged -v --mem 512
+assert_contains damaged-reextracted "$(cat "$W/damaged.err")" "$want.elf (extracted now)"
+assert_eq damaged-whole "$elfsum" "$(sha256sum "$elf" | cut -d' ' -f1)"
+
+assert_eq no-qemu-left "" "$(pgrep -f "$W/b/web" || true)"
+t_done
