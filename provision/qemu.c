@@ -377,6 +377,11 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_addf(&a, img->name);
 	argv_addf(&a, "-nographic");
 	argv_addf(&a, "-no-reboot");
+	/* No PS/2 controller (nothing can type on it under -nographic, the
+	 * console is the serial port): OVMF's boot manager no longer waits on
+	 * the keyboard's reset, and the kernel probes no i8042. */
+	argv_addf(&a, "-machine");
+	argv_addf(&a, "i8042=off");
 	argv_addf(&a, "-accel");
 	if (o->accel == I2K_QEMU_ACCEL_KVM) {
 		argv_addf(&a, "kvm");
@@ -418,10 +423,6 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, "-device");
 		argv_addf(&a, img->cdrom ? "ide-cd,drive=disk0,bootindex=0"
 					 : "virtio-blk-pci,drive=disk0,bootindex=0");
-		/* No PS/2 controller (nothing can type on it under -nographic):
-		 * OVMF's boot manager no longer waits on the keyboard's reset. */
-		argv_addf(&a, "-machine");
-		argv_addf(&a, "i8042=off");
 	} else {
 		argv_addf(&a, "-kernel");
 		argv_addf(&a, img->pvh_kernel ? img->pvh_kernel : img->kernel);

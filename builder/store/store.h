@@ -12,6 +12,8 @@
  *   DIR/unpacked/           big layers kept decompressed (unpacked.h)
  *   DIR/compressed/         gzip initrd blocks kept for rebuilds
  *                           (initrd/blockmemo.h; cleared by clean)
+ *   DIR/pvh/                kernels' vmlinux ELFs for PVH boots
+ *                           (provision/pvh.h; cleared by clean)
  *   DIR/.users              flock(): shared by every open handle (a build,
  *                           a pull); gc and clean take it exclusively, so
  *                           they wait for builds using the cache to end
