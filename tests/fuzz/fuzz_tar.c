@@ -23,6 +23,7 @@
 #include "builder/base/error.h"
 #include "builder/fstree/fstree.h"
 #include "builder/image/image.h"
+#include "tests/fuzz/lower_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,17 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i2k_error_free(e);
 		return 0;
 	}
-	struct i2k_fstree *t = i2k_fstree_new(sp);
 	/* a lower layer for whiteouts, replacements and hard links to hit */
-	struct i2k_fattr d = {.mode = S_IFDIR | 0755}, f = {.mode = S_IFREG | 0644},
-			 l = {.mode = S_IFLNK | 0777};
-	uint64_t off = 0;
-	i2k_spool_append(sp, "lower", 5, &off, NULL);
-	const unsigned fl = I2K_FSTREE_MKPARENTS | I2K_FSTREE_REPLACE;
-	i2k_fstree_add(t, "etc", &d, NULL, 0, 0, fl, NULL, NULL);
-	i2k_fstree_add(t, "etc/passwd", &f, NULL, off, 5, fl, NULL, NULL);
-	i2k_fstree_add(t, "a/b/c", &f, NULL, off, 5, fl, NULL, NULL);
-	i2k_fstree_add(t, "lnk", &l, "/etc", 0, 0, fl, NULL, NULL);
+	struct i2k_fstree *t = lower_tree(sp);
 	i2k_fstree_begin_layer(t);
 
 	int fd = memfd_create("fuzz", MFD_CLOEXEC);
