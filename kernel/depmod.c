@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -373,6 +375,33 @@ static int read_tree_file(struct i2k_fstree *t, const char *path, size_t max, ch
 	return 0;
 }
 
+/* An uncompressed module's .modinfo read through a mapping of the spool: only
+ * the pages of the ELF header, section headers, names and .modinfo are
+ * touched, not the whole module (a distribution kernel has ~90 MB of them,
+ * read on every build otherwise). False when it cannot be mapped: the
+ * caller reads the file instead. */
+static bool modinfo_mapped(struct i2k_fstree *t, const char *path, struct i2k_modinfo *mi,
+			   struct i2k_error **soft)
+{
+	struct i2k_inode *ino = i2k_fstree_lookup(t, path);
+	if (ino == NULL || !S_ISREG(ino->mode) || ino->size == 0 ||
+	    ino->size > I2K_DEPMOD_MODULE_MAX)
+		return false;
+	uint64_t at;
+	int fd = i2k_spool_fd_at(i2k_fstree_spool(t), ino->data_off, &at);
+	long page = sysconf(_SC_PAGESIZE);
+	if (fd < 0 || page <= 0)
+		return false;
+	uint64_t base = at - at % (uint64_t)page, delta = at - base;
+	void *map =
+	    mmap(NULL, (size_t)(ino->size + delta), PROT_READ, MAP_PRIVATE, fd, (off_t)base);
+	if (map == MAP_FAILED)
+		return false;
+	i2k_depmod_modinfo((const char *)map + delta, (size_t)ino->size, mi, soft);
+	munmap(map, (size_t)(ino->size + delta));
+	return true;
+}
+
 /* Reads one module's .modinfo; an unreadable module is reported, not fatal
  * (returns 1); I/O errors of the spool are fatal. */
 static int read_module(struct i2k_fstree *t, const char *dir, struct dmod *m,
@@ -382,7 +411,9 @@ static int read_module(struct i2k_fstree *t, const char *dir, struct dmod *m,
 	_cleanup_free_ char *raw = NULL;
 	size_t len;
 	struct i2k_error *soft = NULL;
-	if (read_tree_file(t, p, I2K_DEPMOD_MODULE_MAX, &raw, &len, &soft) < 0) {
+	if (i2k_str_has_suffix(m->path, ".ko") && modinfo_mapped(t, p, &m->mi, &soft)) {
+		/* done: soft says whether it was readable */
+	} else if (read_tree_file(t, p, I2K_DEPMOD_MODULE_MAX, &raw, &len, &soft) < 0) {
 		if (soft->code != I2K_ERR_INTEGRITY) {
 			if (err)
 				*err = soft;
