@@ -625,24 +625,32 @@ static void console_tee(int *fds, size_t n, const char *buf, size_t len)
  * console is watched for it. */
 #define PANIC_END "---[ end Kernel panic"
 
-/* Looks for PANIC_END in the stream, across chunk boundaries: tail keeps
- * the last bytes of the previous chunks. */
-static bool panic_seen(char *tail, size_t *tail_len, const char *buf, size_t len)
+/* A string looked for in the console stream across chunk boundaries (the
+ * serial console arrives a few bytes at a time): tail keeps the last bytes
+ * of the previous chunks. Needles of at most 31 bytes. */
+struct stream_match {
+	const char *needle;
+	char tail[64];
+	size_t tail_len;
+};
+
+static bool stream_seen(struct stream_match *m, const char *buf, size_t len)
 {
-	const size_t keep = sizeof(PANIC_END) - 1;
+	const size_t keep = strlen(m->needle);
 	size_t head = len < keep ? len : keep;
-	memcpy(tail + *tail_len, buf, head);
-	if (memmem(tail, *tail_len + head, PANIC_END, keep) || memmem(buf, len, PANIC_END, keep))
+	memcpy(m->tail + m->tail_len, buf, head);
+	if (memmem(m->tail, m->tail_len + head, m->needle, keep) ||
+	    memmem(buf, len, m->needle, keep))
 		return true;
 	/* keep the last `keep` bytes of tail + buf */
 	if (len >= keep) {
-		memcpy(tail, buf + len - keep, keep);
-		*tail_len = keep;
+		memcpy(m->tail, buf + len - keep, keep);
+		m->tail_len = keep;
 	} else {
-		size_t total = *tail_len + len;
+		size_t total = m->tail_len + len;
 		size_t drop = total > keep ? total - keep : 0;
-		memmove(tail, tail + drop, total - drop);
-		*tail_len = total - drop;
+		memmove(m->tail, m->tail + drop, total - drop);
+		m->tail_len = total - drop;
 	}
 	return false;
 }
@@ -967,8 +975,9 @@ static void vm_supervise(struct vm *vm, const struct i2k_qemu_opts *o, struct i2
 	bool exited = false, pipe_open = true;
 	int wst = 0;
 	char buf[65536];
-	char tail[2 * sizeof(PANIC_END)];
-	size_t tail_len = 0;
+	struct stream_match panic = {.needle = PANIC_END},
+			    oom1 = {.needle = "deadlocked on memory"},
+			    oom2 = {.needle = "Out of memory"};
 	bool keys_open = vm->in_w >= 0;
 	struct con_line line = {.len = 0};
 	struct i2k_console_keys keys = {0};
@@ -1008,8 +1017,11 @@ static void vm_supervise(struct vm *vm, const struct i2k_qemu_opts *o, struct i2
 						res->kernel_seen =
 						    kernel_output(&line, buf, (size_t)r);
 					console_tee(sinks, 3, buf, (size_t)r);
-					if (!res->panicked &&
-					    panic_seen(tail, &tail_len, buf, (size_t)r)) {
+					/* the kernel's out-of-memory ends */
+					if (!res->oom_seen && (stream_seen(&oom1, buf, (size_t)r) |
+							       stream_seen(&oom2, buf, (size_t)r)))
+						res->oom_seen = true;
+					if (!res->panicked && stream_seen(&panic, buf, (size_t)r)) {
 						/* let the rest of the panic
 						 * message through first */
 						res->panicked = true;
@@ -1066,6 +1078,12 @@ static int vm_verdict(const struct i2k_qemu_result *res, const struct i2k_qemu_o
 		      struct i2k_error **err)
 {
 	int wst = res->wstatus;
+	unsigned mem = o->mem_mb ? o->mem_mb : I2K_QEMU_DEFAULT_MEM;
+	if (res->panicked && res->oom_seen)
+		return i2k_error_set(
+		    err, I2K_ERR_IO,
+		    "the guest kernel panicked out of memory (with %u MB of memory%s)", mem,
+		    mem < 256 ? ": too little memory? try --mem 256 or more" : "");
 	if (res->panicked)
 		return i2k_error_set(err, I2K_ERR_IO,
 				     "the guest kernel panicked (see the console)");
@@ -1077,7 +1095,6 @@ static int vm_verdict(const struct i2k_qemu_result *res, const struct i2k_qemu_o
 	 * was still in the UART when it wrote the port. */
 	if (res->guest_status == 0 && !res->kernel_seen && WIFEXITED(wst) &&
 	    WEXITSTATUS(wst) == 0) {
-		unsigned mem = o->mem_mb ? o->mem_mb : I2K_QEMU_DEFAULT_MEM;
 		return i2k_error_set(
 		    err, I2K_ERR_IO,
 		    "the guest reset before its kernel printed anything (with %u MB of memory%s)",

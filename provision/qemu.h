@@ -177,6 +177,7 @@ struct i2k_qemu_result {
 	bool killed;	       /* QEMU did not exit within the grace period: SIGKILL */
 	bool powerdown_failed; /* QMP could not deliver system_powerdown (QEMU got SIGTERM) */
 	bool panicked;	       /* the console showed a kernel panic: QEMU was killed */
+	bool oom_seen;	       /* the console showed the kernel running out of memory */
 	bool quit_by_key;      /* Ctrl-A x on the interactive console: QEMU was killed */
 	bool kernel_seen;      /* the console showed more than firmware output */
 	bool pvh;	       /* the kernel was booted through its PVH entry */

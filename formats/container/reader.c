@@ -131,6 +131,10 @@ static int qcow2_open(struct i2k_disk_reader *r, const uint8_t *h, struct i2k_er
 	uint64_t l1_off = (uint64_t)i2k_get_be32(h + 40) << 32 | i2k_get_be32(h + 44);
 	if (l1_off % cluster)
 		return bad(r, "qcow2", "L1 table not cluster-aligned", err);
+	/* the table must be in the file: that bounds what is allocated for it
+	 * (a hostile header can claim 2^32 entries for a tiny file) */
+	if (r->l1_size > r->file_size / 8 || l1_off > r->file_size - r->l1_size * 8)
+		return bad(r, "qcow2", "L1 table beyond the end of the file", err);
 	r->l1 = i2k_xcalloc(r->l1_size, 8);
 	if (pread_in(r, r->l1, r->l1_size * 8, l1_off, err) < 0)
 		return -1;
