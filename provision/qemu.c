@@ -357,6 +357,23 @@ static char *opt_escape(const char *s)
 	return b.data ? b.data : i2k_xstrdup("");
 }
 
+/* What a kernel+initrd boot appends to its build's command line: under TCG
+ * the I2K_QEMU_TCG_*CMDLINE words (qemu.h), then --cmdline-append, so the
+ * user's words come last and win. Caller frees; NULL when nothing. */
+static char *tcg_append(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *img)
+{
+	if (o->accel != I2K_QEMU_ACCEL_TCG)
+		return o->cmdline_append ? i2k_xstrdup(o->cmdline_append) : NULL;
+	struct i2k_buf b = {0};
+	append_word(&b, I2K_QEMU_TCG_CMDLINE);
+	if (!img->efi && !o->uefi)
+		append_word(&b, I2K_QEMU_TCG_BIOS_CMDLINE);
+	if (o->cpus <= 1)
+		append_word(&b, I2K_QEMU_TCG_1CPU_CMDLINE);
+	append_word(&b, o->cmdline_append ? o->cmdline_append : "");
+	return b.data;
+}
+
 int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *img, const char *qemu,
 		  const char *qmp_path, char ***out, struct i2k_error **err)
 {
@@ -376,6 +393,8 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_addf(&a, "-name");
 	argv_addf(&a, img->name);
 	argv_addf(&a, "-nographic");
+	argv_addf(&a, "-vga");
+	argv_addf(&a, "none");
 	argv_addf(&a, "-no-reboot");
 	/* No PS/2 controller (nothing can type on it under -nographic, the
 	 * console is the serial port): OVMF's boot manager no longer waits on
@@ -429,16 +448,8 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, "-initrd");
 		argv_addf(&a, img->initrd);
 		argv_addf(&a, "-append");
-		/* TCG, one vCPU: the kernel's 100 ms LAPIC timer calibration is
-		 * skipped (the HPET drives the tick). Not in NAME-cmdline. */
-		_cleanup_free_ char *append =
-		    o->accel == I2K_QEMU_ACCEL_TCG && o->cpus <= 1
-			? i2k_xasprintf("%s%s%s", I2K_QEMU_TCG_CMDLINE,
-					o->cmdline_append ? " " : "",
-					o->cmdline_append ? o->cmdline_append : "")
-			: NULL;
-		argv_add(
-		    &a, i2k_qemu_kernel_cmdline(img->cmdline, append ? append : o->cmdline_append));
+		_cleanup_free_ char *append = tcg_append(o, img);
+		argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, append));
 		if (img->root_disk) {
 			_cleanup_free_ char *d = opt_escape(img->root_disk);
 			argv_addf(&a, "-drive");

@@ -206,9 +206,13 @@ TEST(argv_building)
 	CHECK(argv_has(argv, "-smp", "1"));
 	CHECK(argv_has(argv, "-kernel", "/b/web-kernel"));
 	CHECK(argv_has(argv, "-initrd", "/b/web-initrd.img"));
-	CHECK(argv_has(
-	    argv, "-append",
-	    "console=tty0 nolapic_timer quiet console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	CHECK(argv_has(argv, "-vga", "none"));
+	/* TCG: no boot-time crypto self-tests, PCI interrupts from SeaBIOS's
+	 * table, no LAPIC timer with one vCPU; the user's words last */
+	CHECK(argv_has(argv, "-append",
+		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
+		       "pci=noacpi nolapic_timer quiet console=ttyS0 "
+		       "i2kit.exitcode=isa-debug-exit"));
 	CHECK(argv_has(argv, "-serial", "chardev:con0"));
 	CHECK(argv_has(argv, "-chardev", "stdio,id=con0,signal=off"));
 	CHECK(
@@ -236,9 +240,19 @@ TEST(argv_building)
 	/* TCG with two vCPUs keeps the LAPIC timer */
 	o = (struct i2k_qemu_opts){.accel = I2K_QEMU_ACCEL_TCG, .cpus = 2};
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
-	CHECK(
-	    argv_has(argv, "-append", "console=tty0 console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	CHECK(argv_has(argv, "-append",
+		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
+		       "pci=noacpi console=ttyS0 "
+		       "i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
+	/* OVMF has no $PIR table: ACPI keeps routing PCI interrupts */
+	o.uefi = true;
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-append",
+		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
+		       "console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	i2k_qemu_argv_free(argv);
+	o.uefi = false;
 
 	/* a PVH ELF, when chosen, is what -kernel gets */
 	img.pvh_kernel = "/c/pvh/abc.elf";
@@ -464,8 +478,9 @@ TEST(run_guest_status_and_console)
 	CHECK(access(pidp, F_OK) != 0); /* removed after the run */
 	_cleanup_free_ char *argsp = i2k_xasprintf("%s.args", q);
 	_cleanup_free_ char *args = read_all(argsp);
-	CHECK_CONTAINS(args,
-		       "-append\nnolapic_timer console=ttyS0 i2kit.exitcode=isa-debug-exit\n");
+	CHECK_CONTAINS(args, "-append\ncryptomgr.notests initcall_blacklist=crypto_kdf108_init "
+			     "pci=noacpi nolapic_timer console=ttyS0 "
+			     "i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
 	/* "k" is no bzImage: the kernel file itself boots, silently */
 	_cleanup_free_ char *karg = i2k_xasprintf("-kernel\n%s/vm-kernel\n", tmp);
