@@ -80,10 +80,8 @@ void i2k_blockmemo_put(const char *dir, const uint8_t key[32], const void *data,
 		return;
 	}
 	_cleanup_free_ char *p = block_path(dir, key);
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	/* EEXIST: another build stored the same block first */
-	(void)linkat(AT_FDCWD, proc, AT_FDCWD, p, AT_SYMLINK_FOLLOW);
+	if (i2k_tmpfile_link(fd, p, false, &e) < 0)
+		i2k_error_free(e);
 }
 
 struct blockfile {

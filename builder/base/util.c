@@ -474,6 +474,22 @@ int i2k_tmpfile(const char *dir, const char *what, struct i2k_error **err)
 	return fd;
 }
 
+int i2k_tmpfile_link(int fd, const char *path, bool replace, struct i2k_error **err)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (int tries = 0; tries < 3; tries++) {
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+		if (!replace)
+			return 0;
+		unlink(path);
+	}
+	return i2k_error_errno(err, errno, I2K_ERR_IO, "storing %s", path);
+}
+
 int64_t i2k_source_date_epoch(void)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");

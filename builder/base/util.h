@@ -86,6 +86,13 @@ int i2k_write_file_atomic(const char *path, const void *data, size_t len, mode_t
  * for NULL/"", in $TMPDIR or /var/tmp. Returns the descriptor (the
  * caller's) or -1 with I2K_ERR_IO "WHAT in DIR: WHY" (what: e.g. "spool"). */
 int i2k_tmpfile(const char *dir, const char *what, struct i2k_error **err);
+/* Gives the file fd from i2k_tmpfile() the name path (linkat through
+ * /proc/self/fd), so that it appears whole or not at all. An existing path
+ * is replaced when replace; else it stays and that counts as success
+ * (another writer stored the same content first). I2K_ERR_IO "storing PATH:
+ * WHY" otherwise, also where i2k_tmpfile had to fall back to mkostemp (that
+ * file has no name left to link). */
+int i2k_tmpfile_link(int fd, const char *path, bool replace, struct i2k_error **err);
 
 /* Timestamp used for every generated entry in outputs: $SOURCE_DATE_EPOCH if
  * set and valid, else 0 (1970-01-01) — never the wall clock. */

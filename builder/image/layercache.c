@@ -68,11 +68,12 @@ static int save(struct i2k_store *s, const char *key, const char *source, struct
 		for (uint64_t done = 0; r == 0 && done < size;) {
 			size_t n = size - done < COPY_CHUNK ? (size_t)(size - done) : COPY_CHUNK;
 			r = i2k_spool_read(sp, off + done, buf, n, err);
-			if (r == 0)
-				r = i2k_write_all(out, buf, n, err);
+			if (r < 0)
+				break;
+			i2k_sha256_update(h, buf, n);
+			r = i2k_write_all(out, buf, n, err);
 			if (r == 0)
 				r = i2k_check_interrupt(err);
-			i2k_sha256_update(h, buf, n);
 			done += n;
 		}
 		i2k_put_le64(f, pos);

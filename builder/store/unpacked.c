@@ -131,20 +131,6 @@ int i2k_unpacked_tmp_data(struct i2k_store *s, int *fd, struct i2k_error **err)
 /* Gives the unnamed file fd the name path, replacing a file there (an old
  * entry, perhaps damaged). A file without a name to link (no O_TMPFILE
  * here) fails: the entry is then simply not kept. */
-static int link_into_place(int fd, const char *path, struct i2k_error **err)
-{
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	for (int tries = 0; tries < 3; tries++) {
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		if (errno != EEXIST)
-			break;
-		unlink(path);
-	}
-	return i2k_error_errno(err, errno, I2K_ERR_IO, "storing %s", path);
-}
-
 int i2k_unpacked_commit(struct i2k_store *s, const char *key, const char *source, int data_fd,
 			uint64_t data_size, const char *data_digest, const void *ops,
 			size_t ops_len, struct i2k_error **err)
@@ -170,8 +156,8 @@ int i2k_unpacked_commit(struct i2k_store *s, const char *key, const char *source
 	 * its data. */
 	if (i2k_write_all(f, head, strlen(head), err) < 0 ||
 	    i2k_write_all(f, ops, ops_len, err) < 0 ||
-	    i2k_write_all(f, sum, sizeof(sum), err) < 0 || link_into_place(data_fd, dp, err) < 0 ||
-	    link_into_place(f, ip, err) < 0)
+	    i2k_write_all(f, sum, sizeof(sum), err) < 0 ||
+	    i2k_tmpfile_link(data_fd, dp, true, err) < 0 || i2k_tmpfile_link(f, ip, true, err) < 0)
 		return -1;
 	return 0;
 }
