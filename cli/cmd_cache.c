@@ -21,6 +21,7 @@
 #include "cli/common.h"
 #include "initrd/blockmemo.h"
 #include "pipeline/build.h"
+#include "provision/pvh.h"
 
 static void help(void)
 {
@@ -233,6 +234,14 @@ static int cmd_ls(struct i2k_store *s, bool json, struct i2k_error **err)
 			printf(
 			    "compressed: %zu initrd block%s kept for rebuilds, %s (least recently "
 			    "used dropped past 1 GiB; all by clean)\n",
+			    entries, entries == 1 ? "" : "s", hs);
+		}
+		i2k_pvh_usage(i2k_store_dir(s), &entries, &bytes);
+		if (bytes) {
+			char hs[32];
+			human_size(bytes, hs, sizeof(hs));
+			printf(
+			    "pvh: %zu kernel%s extracted for `run qemu`, %s (dropped by clean)\n",
 			    entries, entries == 1 ? "" : "s", hs);
 		}
 	}

@@ -99,4 +99,9 @@ int i2k_pvh_elf_check_file(const char *path, uint64_t *entry, struct i2k_error *
 int i2k_pvh_kernel(const char *kernel, const char *cache_dir, char **elf_path, bool *hit,
 		   struct i2k_error **err);
 
+/* Disk use of cache_dir/pvh/ for `cache ls`: *kernels = extracted ELFs,
+ * *bytes = every file there (ELFs, ".no" and stat- index files). An absent
+ * directory is 0 and 0. */
+void i2k_pvh_usage(const char *cache_dir, size_t *kernels, uint64_t *bytes);
+
 #endif

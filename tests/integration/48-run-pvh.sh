@@ -68,5 +68,16 @@ serve damaged -v --mem 512
 assert_contains damaged-reextracted "$(cat "$W/damaged.err")" "$want.elf (extracted now)"
 assert_eq damaged-whole "$elfsum" "$(sha256sum "$elf" | cut -d' ' -f1)"
 
+# ---- cache ls shows the extracted kernels; clean drops them -------------------------
+ls_out=$("$I2KIT" cache ls 2>&1)
+assert_eq cache-ls-pvh 1 "$(echo "$ls_out" | grep -cE '^pvh: 1 kernel extracted for `run qemu`, [0-9]+\.[0-9] MiB \(dropped by clean\)$' || true)"
+# the size shown is the directory's disk use: the ELF's, to 0.1 MiB
+shown=$(echo "$ls_out" | sed -n 's/^pvh: .*, \([0-9.]*\) MiB.*/\1/p')
+assert_eq cache-ls-pvh-size ok "$(awk -v s="$shown" -v b="$(stat -c %s "$elf")" \
+	'BEGIN { d = s - b / 1048576; print (d >= -0.06 && d <= 0.11) ? "ok" : s " MiB for " b " bytes" }')"
+"$I2KIT" cache clean >/dev/null 2>&1
+assert_eq cache-clean-pvh "" "$(ls -A "$I2KIT_CACHE/pvh" 2>/dev/null || true)"
+assert_not_contains cache-ls-after-clean "$("$I2KIT" cache ls 2>&1)" "pvh:"
+
 assert_eq no-qemu-left "" "$(pgrep -f "$W/b/web" || true)"
 t_done
