@@ -294,15 +294,19 @@ boot_once() {
 # run (once per kernel, provision/pvh.h): do that before the timed boots.
 export I2KIT_CACHE=$C
 "$I2K" run qemu --accel tcg --timeout 1 --state "$B/boot/warm" "$B/boot/web" >/dev/null 2>&1 || true
-for kind in initrd initrd-bz bios efi; do
-	extra=()
-	case $kind in
-	initrd) img=$B/boot/web ;;
-	initrd-bz) img=$B/boot/web extra=(--no-pvh) ;;
-	bios) img=$B/boot/web-bios.img ;;
-	efi) img=$B/boot/web-efi.img ;;
-	esac
-	for i in $(seq "$BOOT_RUNS"); do boot_once "$img" 512 120 "${extra[@]}" >>"$B/boot-$kind.t"; done
+# Interleaved rounds: one boot of each kind per round, so that a change in
+# the machine's load falls on every kind alike.
+for i in $(seq "$BOOT_RUNS"); do
+	for kind in initrd initrd-bz bios efi; do
+		extra=()
+		case $kind in
+		initrd) img=$B/boot/web ;;
+		initrd-bz) img=$B/boot/web extra=(--no-pvh) ;;
+		bios) img=$B/boot/web-bios.img ;;
+		efi) img=$B/boot/web-efi.img ;;
+		esac
+		boot_once "$img" 512 120 "${extra[@]}" >>"$B/boot-$kind.t"
+	done
 done
 bootcol() { awk -v c="$2" '$c != "nan" {print $c}' "$B/boot-$1.t" | median; }
 phase() { # KIND FROM TO → median of (TO - FROM) per boot
