@@ -366,8 +366,6 @@ static char *tcg_append(const struct i2k_qemu_opts *o, const struct i2k_qemu_ima
 		return o->cmdline_append ? i2k_xstrdup(o->cmdline_append) : NULL;
 	struct i2k_buf b = {0};
 	append_word(&b, I2K_QEMU_TCG_CMDLINE);
-	if (!img->efi && !o->uefi)
-		append_word(&b, I2K_QEMU_TCG_BIOS_CMDLINE);
 	if (o->cpus <= 1)
 		append_word(&b, I2K_QEMU_TCG_1CPU_CMDLINE);
 	append_word(&b, o->cmdline_append ? o->cmdline_append : "");

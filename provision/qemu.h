@@ -74,15 +74,13 @@ struct i2k_qemu_publish {
  *     initcall_blacklist=crypto_kdf108_init — the one self-test notests
  *       does not cover, the SP800-108 KDF's (≈0.12 s); the KDF itself
  *       stays available.
- *   I2K_QEMU_TCG_BIOS_CMDLINE, with SeaBIOS (not --uefi): pci=noacpi — PCI
- *     interrupts routed by the BIOS's $PIR table instead of ACPI interrupt
- *     links, whose AML the guest interprets for ≈0.1 s per PCI device.
- *     (OVMF has no $PIR table.)
+ *   (Not pci=noacpi or acpi=noirq, though ACPI's interrupt links cost
+ *   ≈0.1 s per PCI device under TCG: without them this kernel has no MSI
+ *   domain for PCI and prints a WARNING with a stack trace at every boot.)
  *   I2K_QEMU_TCG_1CPU_CMDLINE, with one vCPU: no LAPIC timer, so no 100 ms
  *     calibration of it (the HPET is the tick device, as good as the
  *     emulated LAPIC timer for one CPU). */
 #define I2K_QEMU_TCG_CMDLINE "cryptomgr.notests initcall_blacklist=crypto_kdf108_init"
-#define I2K_QEMU_TCG_BIOS_CMDLINE "pci=noacpi"
 #define I2K_QEMU_TCG_1CPU_CMDLINE "nolapic_timer"
 
 struct i2k_qemu_opts {

@@ -207,11 +207,11 @@ TEST(argv_building)
 	CHECK(argv_has(argv, "-kernel", "/b/web-kernel"));
 	CHECK(argv_has(argv, "-initrd", "/b/web-initrd.img"));
 	CHECK(argv_has(argv, "-vga", "none"));
-	/* TCG: no boot-time crypto self-tests, PCI interrupts from SeaBIOS's
-	 * table, no LAPIC timer with one vCPU; the user's words last */
+	/* TCG: no boot-time crypto self-tests, no LAPIC timer with one vCPU;
+	 * the user's words last */
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "pci=noacpi nolapic_timer quiet console=ttyS0 "
+		       "nolapic_timer quiet console=ttyS0 "
 		       "i2kit.exitcode=isa-debug-exit"));
 	CHECK(argv_has(argv, "-serial", "chardev:con0"));
 	CHECK(argv_has(argv, "-chardev", "stdio,id=con0,signal=off"));
@@ -242,17 +242,9 @@ TEST(argv_building)
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "pci=noacpi console=ttyS0 "
+		       "console=ttyS0 "
 		       "i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
-	/* OVMF has no $PIR table: ACPI keeps routing PCI interrupts */
-	o.uefi = true;
-	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
-	CHECK(argv_has(argv, "-append",
-		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "console=ttyS0 i2kit.exitcode=isa-debug-exit"));
-	i2k_qemu_argv_free(argv);
-	o.uefi = false;
 
 	/* a PVH ELF, when chosen, is what -kernel gets */
 	img.pvh_kernel = "/c/pvh/abc.elf";
@@ -479,7 +471,7 @@ TEST(run_guest_status_and_console)
 	_cleanup_free_ char *argsp = i2k_xasprintf("%s.args", q);
 	_cleanup_free_ char *args = read_all(argsp);
 	CHECK_CONTAINS(args, "-append\ncryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-			     "pci=noacpi nolapic_timer console=ttyS0 "
+			     "nolapic_timer console=ttyS0 "
 			     "i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
 	/* "k" is no bzImage: the kernel file itself boots, silently */
