@@ -158,6 +158,21 @@ assert_exit build-offline 0 "$I2KIT" build --offline --format tar --dir "$W/off"
 assert_eq offline-same-output "$(sha256sum <"$W/out1/root.tar")" "$(sha256sum <"$W/off/root.tar" 2>/dev/null)"
 bash "$REPO/fixtures/registry.sh" start-one "$I2K_REG_STATE" plain >/dev/null 2>&1
 
+# ---- libcurl is loaded on first use (builder/base/curlload.h) ------------------
+# an offline build never loads it; a pull does; one that cannot be loaded
+# ends the command as the dynamic loader would (127, "error while loading")
+LD_DEBUG=files "$I2KIT" build --offline --format tar --dir "$W/off2" --name root "$W/root.yml" >/dev/null 2>"$W/ld-off.err" || true
+assert_file curl-offline-built "$W/off2/root.tar"
+assert_not_contains curl-not-loaded-offline "$(cat "$W/ld-off.err")" "file=libcurl.so.4"
+LD_DEBUG=files "$I2KIT" cache pull --pull "$REG_PLAIN/fixtures/busybox:latest" >/dev/null 2>"$W/ld-pull.err" || true
+assert_contains curl-loaded-by-pull "$(cat "$W/ld-pull.err")" "file=libcurl.so.4"
+libcurl=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ {print $NF; exit}')
+rc=0
+unshare -m sh -c "mount --bind /dev/null '$libcurl' && exec '$I2KIT' cache pull --pull '$REG_PLAIN/fixtures/busybox:latest'" >/dev/null 2>"$W/nocurl.err" || rc=$?
+assert_eq curl-missing-exit 127 "$rc"
+assert_contains curl-missing-msg "$(cat "$W/nocurl.err")" "i2kit: error while loading shared libraries: "
+assert_exit curl-missing-offline-still-builds 0 unshare -m sh -c "mount --bind /dev/null '$libcurl' && exec '$I2KIT' build --offline --format tar --dir '$W/off3' --name root '$W/root.yml'"
+
 # ---- two concurrent builds on one empty cache --------------------------------
 fresh_cache
 "$I2KIT" build --format tar --dir "$W/c1" --name root "$W/root.yml" >"$W/c1.log" 2>&1 &
