@@ -725,12 +725,31 @@ static struct i2k_inode *dir_inode_copy(const struct i2k_inode *src)
 	return ino;
 }
 
-static void graft_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_dentry *sd)
+struct grafter {
+	struct i2k_fstree *dst;
+	i2k_graft_keep_fn keep; /* NULL: everything */
+	void *ctx;
+	char *buf; /* with keep: the src path of the entry being copied */
+	size_t cap;
+};
+
+static void graft_dir(struct grafter *g, struct i2k_dentry *dd, struct i2k_dentry *sd, size_t plen)
 {
+	struct i2k_fstree *dst = g->dst;
 	struct i2k_dentry **v = dir_sorted(sd->dir);
 	size_t n = sd->dir->count;
 	for (size_t i = 0; i < n; i++) {
 		struct i2k_dentry *c = v[i];
+		size_t nlen = plen;
+		if (g->keep) {
+			nlen = plen + (plen ? 1 : 0) + c->namelen;
+			i2k_xgrow((void **)&g->buf, &g->cap, nlen + 1, 1);
+			if (plen)
+				g->buf[plen] = '/';
+			memcpy(g->buf + nlen - c->namelen, c->name, c->namelen + 1);
+			if (!g->keep(g->buf, c->inode, g->ctx))
+				continue;
+		}
 		struct i2k_dentry *e = dir_find(dd->dir, c->name, c->namelen);
 		if (c->dir) {
 			if (e && e->dir) {
@@ -748,7 +767,7 @@ static void graft_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_
 				dentry_attach(dst, dd, e);
 			}
 			mark_gen(dst, e);
-			graft_dir(dst, e, c);
+			graft_dir(g, e, c, nlen); /* writes only past buf[nlen] */
 			continue;
 		}
 		if (e && e->inode == c->inode) {
@@ -764,8 +783,8 @@ static void graft_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_
 	}
 }
 
-int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
-		     struct i2k_error **err)
+int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err)
 {
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(dst_path, &p, err) < 0)
@@ -794,8 +813,20 @@ int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fs
 		}
 	}
 	mark_gen(dst, d);
-	graft_dir(dst, d, src->root);
+	struct grafter g = {.dst = dst, .keep = keep, .ctx = ctx};
+	if (keep) {
+		i2k_xgrow((void **)&g.buf, &g.cap, 256, 1);
+		g.buf[0] = '\0';
+	}
+	graft_dir(&g, d, src->root, 0);
+	free(g.buf);
 	return 0;
+}
+
+int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+		     struct i2k_error **err)
+{
+	return i2k_fstree_graft_some(dst, dst_path, src, NULL, NULL, err);
 }
 
 /* ---- walks ------------------------------------------------------------------ */
@@ -818,7 +849,8 @@ static size_t ptr_hash(const void *p)
 	return (size_t)x;
 }
 
-static const char *seen_get(struct seen *s, const struct i2k_inode *ino)
+/* The slot of ino, or NULL when absent. */
+static char **seen_slot(struct seen *s, const struct i2k_inode *ino)
 {
 	if (s->cap == 0)
 		return NULL;
@@ -826,8 +858,14 @@ static const char *seen_get(struct seen *s, const struct i2k_inode *ino)
 		if (s->slots[i].ino == NULL)
 			return NULL;
 		if (s->slots[i].ino == ino)
-			return s->slots[i].path;
+			return &s->slots[i].path;
 	}
+}
+
+static const char *seen_get(struct seen *s, const struct i2k_inode *ino)
+{
+	char **p = seen_slot(s, ino);
+	return p ? *p : NULL;
 }
 
 static void seen_put(struct seen *s, const struct i2k_inode *ino, const char *path)
@@ -851,7 +889,7 @@ static void seen_put(struct seen *s, const struct i2k_inode *ino, const char *pa
 	while (s->slots[j].ino)
 		j = (j + 1) & (s->cap - 1);
 	s->slots[j].ino = ino;
-	s->slots[j].path = i2k_xstrdup(path);
+	s->slots[j].path = path ? i2k_xstrdup(path) : NULL;
 	s->count++;
 }
 
@@ -878,14 +916,13 @@ static int walk_rec(struct walker *w, struct i2k_dentry *d, size_t plen, unsigne
 					   .inode = d->inode,
 					   .first = true,
 					   .depth = depth};
-		if (d->dir == NULL && d->inode->refcnt > 1) {
-			const char *lp = seen_get(&w->seen, d->inode);
-			if (lp) {
-				e.first = false;
-				e.link_path = lp;
-			} else {
-				seen_put(&w->seen, d->inode, w->buf);
-			}
+		char **lp =
+		    d->dir == NULL && d->inode->refcnt > 1 ? seen_slot(&w->seen, d->inode) : NULL;
+		if (lp && *lp) {
+			e.first = false;
+			e.link_path = *lp;
+		} else if (lp) {
+			*lp = i2k_xstrdup(w->buf);
 		}
 		int r = w->cb(&e, w->ctx);
 		if (r)
@@ -910,9 +947,35 @@ static int walk_rec(struct walker *w, struct i2k_dentry *d, size_t plen, unsigne
 	return 0;
 }
 
+/* Pass 1 of a walk: every inode with several names in this tree gets a
+ * slot in *multi (path NULL until its first visit). An inode that other
+ * trees share (grafts) has refcnt > 1 but often one name here: the mark
+ * tells a second name in this tree from a name elsewhere, so the walk keeps
+ * no path for the many files that are only shared between trees. */
+static void find_links(struct i2k_dentry *d, uint32_t token, struct seen *multi)
+{
+	for (size_t i = 0; i < d->dir->cap; i++) {
+		struct i2k_dentry *c = d->dir->slots[i];
+		if (c == NULL || c == TOMB)
+			continue;
+		if (c->dir) {
+			find_links(c, token, multi);
+		} else if (c->inode->refcnt > 1) {
+			if (c->inode->mark != token)
+				c->inode->mark = token;
+			else if (seen_slot(multi, c->inode) == NULL)
+				seen_put(multi, c->inode, NULL);
+		}
+	}
+}
+
 int i2k_fstree_walk(struct i2k_fstree *t, bool include_root, i2k_walk_fn cb, void *ctx)
 {
+	static uint32_t walk_token;
+	if (++walk_token == 0) /* 0 is the mark of a new inode */
+		walk_token = 1;
 	struct walker w = {.cb = cb, .ctx = ctx};
+	find_links(t->root, walk_token, &w.seen);
 	i2k_xgrow((void **)&w.buf, &w.cap, 256, 1);
 	w.buf[0] = '\0';
 	int r = walk_rec(&w, t->root, 0, 0, include_root);

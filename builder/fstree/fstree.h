@@ -42,6 +42,7 @@ struct i2k_xattr {
 struct i2k_inode {
 	uint32_t mode; /* S_IF* type | permissions (incl. suid/sgid/sticky) */
 	uint32_t uid, gid;
+	uint32_t mark;			 /* internal: scratch of a walk (see i2k_fstree_walk) */
 	int64_t mtime;			 /* seconds since epoch */
 	uint32_t mtime_ns;		 /* nanoseconds (usually 0) */
 	uint32_t rdev_major, rdev_minor; /* char/block devices */
@@ -149,6 +150,15 @@ void i2k_inode_set_xattr(struct i2k_inode *ino, const char *name, const void *va
 int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 		     struct i2k_error **err);
 
+/* i2k_fstree_graft() of only part of src: keep(path, inode, ctx) is asked
+ * about every entry of src (path relative to src's root, e.g. "usr/lib",
+ * parents before children); an entry it returns false for is left out with
+ * everything below it. Copying a tree without some of its entries this way
+ * costs only what is kept (a copy followed by removals holds both). */
+typedef bool (*i2k_graft_keep_fn)(const char *path, const struct i2k_inode *ino, void *ctx);
+int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err);
+
 /* Assigns ino and nlink on every inode reachable from t, in sorted walk
  * order. Call before walking for output. */
 void i2k_fstree_finalize(struct i2k_fstree *t);
@@ -158,7 +168,11 @@ void i2k_fstree_finalize(struct i2k_fstree *t);
  * "bin/sh". `first` is true the first time an inode is visited in this walk
  * (false for later hard links: writers emit those as links to the path
  * where it was first seen — see i2k_fstree_walk's link_path argument).
- * A non-zero return from cb stops the walk and is returned. */
+ * A non-zero return from cb stops the walk and is returned.
+ * Memory: the walk keeps a path only for inodes with several names in t
+ * (found by a first pass that marks inodes in their `mark` field), so walks
+ * of trees that share inodes must not run at the same time in two threads
+ * (a walk from inside another walk's callback is fine). */
 struct i2k_walk_entry {
 	const char *path; /* relative path, valid only during the callback */
 	const char *name; /* last component ("" for root) */

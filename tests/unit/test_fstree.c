@@ -671,6 +671,164 @@ TEST(graft_shares_inodes)
 	OK(i2k_fstree_graft(dst, "", empty, &_e));
 }
 
+/* keep(): no "skip" entry (and so nothing below it), records what it was asked */
+static bool keep_not_skip(const char *path, const struct i2k_inode *ino, void *ctx)
+{
+	struct i2k_buf *b = ctx;
+	i2k_buf_append(b, path, strlen(path), NULL);
+	i2k_buf_append(b, "\n", 1, NULL);
+	const char *base = strrchr(path, '/');
+	return strcmp(base ? base + 1 : path, "skip") != 0;
+}
+
+TEST(graft_some_leaves_out_subtrees)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *dst = i2k_fstree_new(s);
+	add_file(src, "a/skip/deep/f", "f");
+	add_file(src, "a/keep", "k");
+	add_file(src, "skip", "top");
+	add_file(src, "z/y/x", "x");
+	OK(i2k_fstree_link(src, "z/y/skip", "a/keep", 0, &_e));
+	struct i2k_buf asked = {0};
+	OK(i2k_fstree_graft_some(dst, "", src, keep_not_skip, &asked, &_e));
+	/* parents before children, sorted, nothing below a left-out entry */
+	CHECK_STR(asked.data, "a\na/keep\na/skip\nskip\nz\nz/y\nz/y/skip\nz/y/x\n");
+	i2k_buf_free(&asked);
+	_cleanup_free_ char *w = walk_str(dst, false);
+	CHECK_STR(w, "a|1||1\n"
+		     "a/keep|1||2\n"
+		     "z|1||1\n"
+		     "z/y|1||2\n"
+		     "z/y/x|1||3\n");
+	CHECK_INT(i2k_fstree_count(dst), 6);
+	CHECK(i2k_fstree_lookup(dst, "a/keep") == i2k_fstree_lookup(src, "a/keep"));
+	/* the same as a whole graft followed by removals */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *ref = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(ref, "", src, &_e));
+	OK(i2k_fstree_remove(ref, "a/skip", false, &_e));
+	OK(i2k_fstree_remove(ref, "skip", false, &_e));
+	OK(i2k_fstree_remove(ref, "z/y/skip", false, &_e));
+	_cleanup_free_ char *l1 = list_str(dst);
+	_cleanup_free_ char *l2 = list_str(ref);
+	CHECK_STR(l1, l2);
+	/* under a path, with the NULL filter being a plain graft */
+	OK(i2k_fstree_graft_some(dst, "sub/dir", src, NULL, NULL, &_e));
+	CHECK(i2k_fstree_lookup(dst, "sub/dir/a/skip/deep/f") != NULL);
+}
+
+/* A walk that walks another tree from its callback (nested walks share the
+ * inodes' marks). */
+struct nested {
+	struct i2k_fstree *other;
+	struct i2k_buf out;
+};
+
+static int nested_cb(const struct i2k_walk_entry *e, void *ctx)
+{
+	struct nested *n = ctx;
+	if (strcmp(e->path, "m") == 0) {
+		_cleanup_free_ char *inner = walk_str(n->other, false);
+		i2k_buf_append(&n->out, "[", 1, NULL);
+		i2k_buf_append(&n->out, inner, strlen(inner), NULL);
+		i2k_buf_append(&n->out, "]", 1, NULL);
+	}
+	return walk_cb(e, &n->out);
+}
+
+TEST(walk_links_only_within_the_tree)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *img = i2k_fstree_new(s);
+	add_file(img, "bin/sh", "sh");
+	OK(i2k_fstree_link(img, "bin/ash", "bin/sh", 0, &_e));
+	add_file(img, "etc/one", "1");
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(root, "c/a", img, &_e));
+	OK(i2k_fstree_graft(root, "c/b", img, &_e));
+	/* img: etc/one is shared with root (refcnt 3) but has one name here */
+	_cleanup_free_ char *w = walk_str(img, false);
+	CHECK_STR(w, "bin|1||1\n"
+		     "bin/ash|1||2\n"
+		     "bin/sh|0|bin/ash|2\n"
+		     "etc|1||1\n"
+		     "etc/one|1||2\n");
+	/* root: the image twice, every file a link of its first copy */
+	_cleanup_free_ char *wr = walk_str(root, false);
+	CHECK(strstr(wr, "c/a/etc/one|1||4\n") != NULL);
+	CHECK(strstr(wr, "c/b/etc/one|0|c/a/etc/one|4\n") != NULL);
+	CHECK(strstr(wr, "c/b/bin/sh|0|c/a/bin/ash|4\n") != NULL);
+	/* a copy without one of the two names: the other is a plain file */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *part = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(part, "", img, &_e));
+	OK(i2k_fstree_remove(part, "bin/ash", false, &_e));
+	_cleanup_free_ char *wp = walk_str(part, false);
+	CHECK(strstr(wp, "bin/sh|1||2\n") != NULL);
+	/* the outer walk's links survive an inner walk of a tree sharing them */
+	add_file(part, "m", "m");
+	OK(i2k_fstree_link(part, "n", "bin/sh", 0, &_e));
+	struct nested n = {.other = img};
+	CHECK_INT(i2k_fstree_walk(part, false, nested_cb, &n), 0);
+	CHECK(strstr(n.out.data, "[bin|1||1\nbin/ash|1||2\nbin/sh|0|bin/ash|2\n") != NULL);
+	CHECK(strstr(n.out.data, "\nn|0|bin/sh|1\n") != NULL);
+	i2k_buf_free(&n.out);
+}
+
+/* Many entries, removals, replacements, links and grafts: lookups, the
+ * listing and the walk stay right. */
+TEST(many_entries_after_changes)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(s);
+	uint64_t size;
+	uint64_t off = put(s, "data", &size);
+	struct i2k_fattr f = A(S_IFREG | 0644);
+	char name[64], other[64];
+	for (int i = 0; i < 30000; i++) {
+		snprintf(name, sizeof(name), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_add(t, name, &f, NULL, off, size, I2K_FSTREE_MKPARENTS, NULL, &_e));
+	}
+	for (int i = 0; i < 30000; i += 3) { /* a third removed */
+		snprintf(name, sizeof(name), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_remove(t, name, false, &_e));
+	}
+	struct i2k_fattr l = A(S_IFLNK | 0777);
+	for (int i = 1; i < 30000; i += 3) { /* a third replaced by symlinks */
+		snprintf(name, sizeof(name), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_add(t, name, &l, "x", 0, 0, I2K_FSTREE_REPLACE, NULL, &_e));
+	}
+	for (int i = 2; i < 3000; i += 3) { /* links */
+		snprintf(name, sizeof(name), "links/l%d", i);
+		snprintf(other, sizeof(other), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_link(t, name, other, I2K_FSTREE_MKPARENTS, &_e));
+	}
+	CHECK_INT(i2k_fstree_count(t), 1 + 50 + 20000 + 1 + 1000);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(root, "img", t, &_e));
+	OK(i2k_fstree_remove(t, "d7", false, &_e)); /* the copy keeps its own */
+	CHECK(i2k_fstree_lookup(root, "img/d7/f7")->target != NULL);
+	CHECK(S_ISREG(i2k_fstree_lookup(root, "img/d7/f107")->mode));
+	CHECK(i2k_fstree_lookup(root, "img/d7/f57") == NULL);
+	CHECK(i2k_fstree_lookup(t, "d7/f7") == NULL);
+	CHECK_INT(i2k_fstree_count(root), 1 + 1 + 50 + 20000 + 1 + 1000);
+	struct i2k_buf b = {0};
+	i2k_fstree_walk(root, false, walk_cb, &b);
+	size_t lines = 0, links = 0;
+	for (const char *p = b.data; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	for (const char *p = b.data; (p = strstr(p, "|0|img/")) != NULL; p++)
+		links++;
+	CHECK_INT(lines, 1 + 50 + 20000 + 1 + 1000);
+	CHECK_INT(links, 1000); /* the second name of each linked file */
+	CHECK(strstr(b.data, "img/links/l2|0|img/d2/f2|3\n") != NULL);
+	i2k_buf_free(&b);
+	i2k_fstree_finalize(root);
+	CHECK_INT(i2k_fstree_lookup(root, "img/d2/f2")->nlink, 2);
+	CHECK_INT(i2k_fstree_lookup(root, "img/d5/f5")->nlink, 2);
+	CHECK_INT(i2k_fstree_lookup(root, "img/d5/f3005")->nlink, 1);
+}
+
 /* ---- listing --------------------------------------------------------------- */
 
 TEST(list_format)
@@ -766,6 +924,9 @@ int main(void)
 	RUN(walk_stops);
 	RUN(finalize_ino_nlink);
 	RUN(graft_shares_inodes);
+	RUN(graft_some_leaves_out_subtrees);
+	RUN(walk_links_only_within_the_tree);
+	RUN(many_entries_after_changes);
 	RUN(list_format);
 	RUN(big_directory);
 	return TEST_DONE();
