@@ -59,7 +59,8 @@ static bool not_boot(const char *path, const struct i2k_inode *ino, void *ctx)
 
 int i2k_roots_rootfs(struct i2k_fstree *root, struct i2k_fstree **out, struct i2k_error **err)
 {
-	return clone(root, not_boot, out, err);
+	*out = i2k_fstree_view(root, not_boot, NULL);
+	return 0;
 }
 
 /* Top-level entries the first stage keeps (mount points and the init). */

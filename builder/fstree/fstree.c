@@ -44,6 +44,7 @@ struct i2k_fstree {
 	size_t count;
 	int64_t mtime; /* for the root and directories made by MKPARENTS */
 	uint32_t gen;
+	bool view; /* i2k_fstree_view(): the root's children are borrowed */
 };
 
 static struct i2k_dentry tomb_marker;
@@ -434,8 +435,47 @@ void i2k_fstree_free(struct i2k_fstree *t)
 {
 	if (t == NULL)
 		return;
-	dentry_free(NULL, t->root);
+	if (t->view) { /* the root only: its children belong to the viewed tree */
+		free(t->root->dir->slots);
+		free(t->root->dir->sorted);
+		free(t->root->dir);
+		inode_unref(t->root->inode);
+		free(t->root);
+	} else {
+		dentry_free(NULL, t->root);
+	}
 	free(t);
+}
+
+static size_t subtree_count(const struct i2k_dentry *d)
+{
+	size_t n = 1;
+	if (d->dir)
+		for (size_t i = 0; i < d->dir->cap; i++)
+			if (d->dir->slots[i] != NULL && d->dir->slots[i] != TOMB)
+				n += subtree_count(d->dir->slots[i]);
+	return n;
+}
+
+struct i2k_fstree *i2k_fstree_view(struct i2k_fstree *src, i2k_graft_keep_fn keep, void *ctx)
+{
+	struct i2k_fstree *t = i2k_fstree_new(src->spool);
+	t->view = true;
+	struct i2k_dentry **v = dir_sorted(src->root->dir);
+	for (size_t i = 0; i < src->root->dir->count; i++) {
+		if (keep && !keep(v[i]->name, v[i]->inode, ctx))
+			continue;
+		dir_insert(t->root->dir, v[i]); /* v[i]->parent stays src's root */
+		t->count += subtree_count(v[i]);
+	}
+	return t;
+}
+
+static int read_only(struct i2k_fstree *t, struct i2k_error **err)
+{
+	if (!t->view)
+		return 0;
+	return i2k_error_set(err, I2K_ERR_INTERNAL, "a view of a tree cannot be changed");
 }
 
 void i2k_fstree_freep(struct i2k_fstree **t)
@@ -463,6 +503,8 @@ int i2k_fstree_add(struct i2k_fstree *t, const char *path, const struct i2k_fatt
 		   const char *target, uint64_t data_off, uint64_t size, unsigned flags,
 		   struct i2k_inode **out, struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -524,6 +566,8 @@ int i2k_fstree_add(struct i2k_fstree *t, const char *path, const struct i2k_fatt
 int i2k_fstree_link(struct i2k_fstree *t, const char *path, const char *existing, unsigned flags,
 		    struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	_cleanup_(path_clear) struct path e = {0};
 	if (path_parse(path, &p, err) < 0 || path_parse(existing, &e, err) < 0)
@@ -592,6 +636,8 @@ int i2k_fstree_link(struct i2k_fstree *t, const char *path, const char *existing
 int i2k_fstree_remove(struct i2k_fstree *t, const char *path, bool missing_ok,
 		      struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -629,6 +675,8 @@ static void clear_children(struct i2k_fstree *t, struct i2k_dentry *d)
 
 int i2k_fstree_clear_dir(struct i2k_fstree *t, const char *path, struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -664,6 +712,8 @@ static void remove_lower_children(struct i2k_fstree *t, struct i2k_dentry *d)
 
 int i2k_fstree_whiteout(struct i2k_fstree *t, const char *path, bool opaque, struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -786,6 +836,8 @@ static void graft_dir(struct grafter *g, struct i2k_dentry *dd, struct i2k_dentr
 int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err)
 {
+	if (read_only(dst, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(dst_path, &p, err) < 0)
 		return -1;

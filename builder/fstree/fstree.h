@@ -159,6 +159,17 @@ typedef bool (*i2k_graft_keep_fn)(const char *path, const struct i2k_inode *ino,
 int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err);
 
+/* A read-only view of src without some of its top-level entries: a tree
+ * whose root lists the top-level entries of src that keep(name, inode, ctx)
+ * wants (all when keep is NULL) and shares everything below them with src:
+ * nothing is copied. Its root directory has the attributes of a new tree's
+ * root (as after i2k_fstree_graft() into a new tree). The caller owns the
+ * view (i2k_fstree_free()); src must outlive it and must not change while
+ * it is used. The view cannot be changed: add, link, remove, clear_dir,
+ * whiteout and grafts into it fail (I2K_ERR_INTERNAL). Lookups, readdir,
+ * walks, finalize, count and list work as on any tree. */
+struct i2k_fstree *i2k_fstree_view(struct i2k_fstree *src, i2k_graft_keep_fn keep, void *ctx);
+
 /* Assigns ino and nlink on every inode reachable from t, in sorted walk
  * order. Call before walking for output. */
 void i2k_fstree_finalize(struct i2k_fstree *t);

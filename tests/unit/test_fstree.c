@@ -718,6 +718,70 @@ TEST(graft_some_leaves_out_subtrees)
 	CHECK(i2k_fstree_lookup(dst, "sub/dir/a/skip/deep/f") != NULL);
 }
 
+static bool not_b(const char *name, const struct i2k_inode *ino, void *ctx)
+{
+	return strcmp(name, "b") != 0;
+}
+
+TEST(view_shares_and_refuses_changes)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src = i2k_fstree_new(s);
+	add_file(src, "a/f", "f");
+	add_file(src, "b/kernel", "k");
+	add_file(src, "c", "c");
+	OK(i2k_fstree_link(src, "a/g", "c", 0, &_e));
+	OK(i2k_fstree_link(src, "b/h", "a/f", 0, &_e));
+	struct i2k_inode *sroot = i2k_fstree_lookup(src, "");
+	sroot->mode = S_IFDIR | 0700;
+	struct i2k_fstree *v = i2k_fstree_view(src, not_b, NULL);
+	CHECK_INT(i2k_fstree_count(v), 5); /* "", a, a/f, a/g, c */
+	CHECK(i2k_fstree_lookup(v, "a/f") == i2k_fstree_lookup(src, "a/f"));
+	CHECK(i2k_fstree_lookup(v, "b") == NULL);
+	CHECK(i2k_fstree_lookup(v, "")->mode == (S_IFDIR | 0755)); /* a new root's */
+	/* a/f's other name is in b: left out, so a/f is no link here */
+	_cleanup_free_ char *w = walk_str(v, false);
+	CHECK_STR(w, "a|1||1\n"
+		     "a/f|1||2\n"
+		     "a/g|1||2\n"
+		     "c|0|a/g|1\n");
+	/* the same as a copy without b */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *copy = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(copy, "", src, &_e));
+	OK(i2k_fstree_remove(copy, "b", false, &_e));
+	_cleanup_free_ char *l1 = list_str(v);
+	_cleanup_free_ char *l2 = list_str(copy);
+	CHECK_STR(l1, l2);
+	i2k_fstree_finalize(v);
+	CHECK_INT(i2k_fstree_lookup(v, "c")->nlink, 2);
+	CHECK_INT(i2k_fstree_lookup(v, "a/f")->nlink, 1);
+	struct i2k_fattr fa = A(S_IFREG | 0644);
+	FAILS(i2k_fstree_add(v, "x", &fa, NULL, 0, 0, 0, NULL, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_remove(v, "a/f", false, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_link(v, "x", "c", 0, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_clear_dir(v, "a", &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_whiteout(v, "a", true, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_graft(v, "x", copy, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	/* a view can be copied from */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *c2 = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(c2, "", v, &_e));
+	CHECK_INT(i2k_fstree_count(c2), 5);
+	/* freeing the view leaves src whole */
+	i2k_fstree_free(v);
+	CHECK_INT(i2k_fstree_count(src), 8);
+	_cleanup_free_ char *d = read_all(src, "b/h");
+	CHECK_STR(d, "f");
+	struct i2k_fstree *all = i2k_fstree_view(src, NULL, NULL);
+	CHECK_INT(i2k_fstree_count(all), 8);
+	i2k_fstree_free(all);
+}
+
 /* A walk that walks another tree from its callback (nested walks share the
  * inodes' marks). */
 struct nested {
@@ -926,6 +990,7 @@ int main(void)
 	RUN(graft_shares_inodes);
 	RUN(graft_some_leaves_out_subtrees);
 	RUN(walk_links_only_within_the_tree);
+	RUN(view_shares_and_refuses_changes);
 	RUN(many_entries_after_changes);
 	RUN(list_format);
 	RUN(big_directory);
