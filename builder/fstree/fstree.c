@@ -775,6 +775,44 @@ static struct i2k_inode *dir_inode_copy(const struct i2k_inode *src)
 	return ino;
 }
 
+/* The directory of dst that a graft of src at dst_path fills (made with
+ * src's root attributes when missing), or NULL with *err set. */
+static struct i2k_dentry *graft_target(struct i2k_fstree *dst, const char *dst_path,
+				       struct i2k_fstree *src, struct i2k_error **err)
+{
+	_cleanup_(path_clear) struct path p = {0};
+	if (path_parse(dst_path, &p, err) < 0)
+		return NULL;
+	if (dst == src) {
+		i2k_error_set(err, I2K_ERR_INTERNAL, "graft: a tree cannot be grafted into itself");
+		return NULL;
+	}
+	if (dst->spool != src->spool) {
+		i2k_error_set(err, I2K_ERR_INTERNAL, "graft: the trees use different spools");
+		return NULL;
+	}
+	struct i2k_dentry *d = dst->root;
+	if (p.n > 0) {
+		struct i2k_dentry *parent = walk_dirs(dst, &p, p.n - 1, W_MKPARENTS, NULL, err);
+		if (parent == NULL)
+			return NULL;
+		const struct comp *last = &p.c[p.n - 1];
+		d = dir_find(parent->dir, p.norm + last->off, last->len);
+		if (d == NULL) {
+			d = dentry_new(p.norm + last->off, last->len,
+				       dir_inode_copy(src->root->inode));
+			dentry_attach(dst, parent, d);
+		} else if (d->dir == NULL) {
+			i2k_error_set(err,
+				      S_ISLNK(d->inode->mode) ? I2K_ERR_HOSTILE : I2K_ERR_CONFIG,
+				      "%s: exists and is not a directory", p.norm);
+			return NULL;
+		}
+	}
+	mark_gen(dst, d);
+	return d;
+}
+
 struct grafter {
 	struct i2k_fstree *dst;
 	i2k_graft_keep_fn keep; /* NULL: everything */
@@ -838,33 +876,9 @@ int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i
 {
 	if (read_only(dst, err) < 0)
 		return -1;
-	_cleanup_(path_clear) struct path p = {0};
-	if (path_parse(dst_path, &p, err) < 0)
+	struct i2k_dentry *d = graft_target(dst, dst_path, src, err);
+	if (d == NULL)
 		return -1;
-	if (dst == src)
-		return i2k_error_set(err, I2K_ERR_INTERNAL,
-				     "graft: a tree cannot be grafted into itself");
-	if (dst->spool != src->spool)
-		return i2k_error_set(err, I2K_ERR_INTERNAL,
-				     "graft: the trees use different spools");
-	struct i2k_dentry *d = dst->root;
-	if (p.n > 0) {
-		struct i2k_dentry *parent = walk_dirs(dst, &p, p.n - 1, W_MKPARENTS, NULL, err);
-		if (parent == NULL)
-			return -1;
-		const struct comp *last = &p.c[p.n - 1];
-		d = dir_find(parent->dir, p.norm + last->off, last->len);
-		if (d == NULL) {
-			d = dentry_new(p.norm + last->off, last->len,
-				       dir_inode_copy(src->root->inode));
-			dentry_attach(dst, parent, d);
-		} else if (d->dir == NULL) {
-			return i2k_error_set(
-			    err, S_ISLNK(d->inode->mode) ? I2K_ERR_HOSTILE : I2K_ERR_CONFIG,
-			    "%s: exists and is not a directory", p.norm);
-		}
-	}
-	mark_gen(dst, d);
 	struct grafter g = {.dst = dst, .keep = keep, .ctx = ctx};
 	if (keep) {
 		i2k_xgrow((void **)&g.buf, &g.cap, 256, 1);
@@ -879,6 +893,66 @@ int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fs
 		     struct i2k_error **err)
 {
 	return i2k_fstree_graft_some(dst, dst_path, src, NULL, NULL, err);
+}
+
+static void set_gen(struct i2k_dentry *d, uint32_t gen)
+{
+	d->gen = gen;
+	if (d->dir)
+		for (size_t i = 0; i < d->dir->cap; i++)
+			if (d->dir->slots[i] != NULL && d->dir->slots[i] != TOMB)
+				set_gen(d->dir->slots[i], gen);
+}
+
+/* graft_dir() that moves sd's children into dd instead of copying them. */
+static void take_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_fstree *src,
+		     struct i2k_dentry *sd)
+{
+	size_t n;
+	_cleanup_free_ struct i2k_dentry **v = dir_children_copy(sd->dir, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct i2k_dentry *c = v[i];
+		struct i2k_dentry *e = dir_find(dd->dir, c->name, c->namelen);
+		if (c->dir && e && e->dir) { /* merge, as graft_dir() */
+			struct i2k_fattr a = {.mode = c->inode->mode,
+					      .uid = c->inode->uid,
+					      .gid = c->inode->gid,
+					      .mtime = c->inode->mtime,
+					      .mtime_ns = c->inode->mtime_ns};
+			set_attrs(e->inode, &a);
+			copy_xattrs(e->inode, c->inode);
+			mark_gen(dst, e);
+			take_dir(dst, e, src, c);
+			continue;
+		}
+		if (!c->dir && e && e->inode == c->inode) {
+			mark_gen(dst, e);
+			continue;
+		}
+		if (e)
+			dentry_remove(dst, e);
+		size_t k = subtree_count(c);
+		dir_unlink(sd->dir, c);
+		src->count -= k;
+		c->parent = dd;
+		dir_insert(dd->dir, c);
+		dst->count += k;
+		set_gen(c, dst->gen);
+		mark_gen(dst, dd);
+	}
+}
+
+int i2k_fstree_graft_take(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  struct i2k_error **err)
+{
+	if (read_only(dst, err) < 0 || read_only(src, err) < 0)
+		return -1;
+	struct i2k_dentry *d = graft_target(dst, dst_path, src, err);
+	if (d == NULL)
+		return -1;
+	take_dir(dst, d, src, src->root);
+	clear_children(src, src->root); /* directories merged into existing ones */
+	return 0;
 }
 
 /* ---- walks ------------------------------------------------------------------ */

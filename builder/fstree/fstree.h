@@ -159,6 +159,12 @@ typedef bool (*i2k_graft_keep_fn)(const char *path, const struct i2k_inode *ino,
 int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err);
 
+/* i2k_fstree_graft() that moves src's entries into dst instead of copying
+ * them (the same result in dst, with one set of entries in memory): src is
+ * left empty (its root only). For a tree that is not needed afterwards. */
+int i2k_fstree_graft_take(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  struct i2k_error **err);
+
 /* A read-only view of src without some of its top-level entries: a tree
  * whose root lists the top-level entries of src that keep(name, inode, ctx)
  * wants (all when keep is NULL) and shares everything below them with src:

@@ -718,6 +718,79 @@ TEST(graft_some_leaves_out_subtrees)
 	CHECK(i2k_fstree_lookup(dst, "sub/dir/a/skip/deep/f") != NULL);
 }
 
+/* src for graft_take: files, a hard link, a symlink, dirs with attributes */
+static void take_src(struct i2k_fstree *t)
+{
+	add_file(t, "bin/tool", "TOOL");
+	OK(i2k_fstree_link(t, "bin/tool2", "bin/tool", 0, &_e));
+	struct i2k_fattr l = A(S_IFLNK | 0777);
+	OK(i2k_fstree_add(t, "lnk", &l, "bin/tool", 0, 0, 0, NULL, &_e));
+	add_file(t, "etc/conf", "new");
+	add_dir(t, "empty");
+	struct i2k_inode *bin = i2k_fstree_lookup(t, "bin");
+	bin->mode = S_IFDIR | 0700;
+	i2k_inode_set_xattr(bin, "user.d", "v", 1);
+}
+
+static void take_dst(struct i2k_fstree *t)
+{
+	add_file(t, "keep", "keep");
+	add_file(t, "c/bin/old", "old");
+	add_file(t, "c/etc/conf", "old conf");
+	add_file(t, "c/lnk/x", "was a dir");
+}
+
+TEST(graft_take_moves_what_graft_copies)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src1 = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src2 = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *copy = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *moved = i2k_fstree_new(s);
+	take_src(src1);
+	take_src(src2);
+	take_dst(copy);
+	take_dst(moved);
+	struct i2k_inode *tool = i2k_fstree_lookup(src2, "bin/tool");
+	OK(i2k_fstree_graft(copy, "c", src1, &_e));
+	OK(i2k_fstree_graft_take(moved, "c", src2, &_e));
+	_cleanup_free_ char *l1 = list_str(copy);
+	_cleanup_free_ char *l2 = list_str(moved);
+	CHECK_STR(l1, l2);
+	_cleanup_free_ char *w1 = walk_str(copy, true);
+	_cleanup_free_ char *w2 = walk_str(moved, true);
+	CHECK_STR(w1, w2);
+	CHECK_INT(i2k_fstree_count(moved), i2k_fstree_count(copy));
+	CHECK(i2k_fstree_lookup(moved, "c/bin/tool2") == tool);
+	CHECK(i2k_fstree_lookup(moved, "c/bin")->nxattrs == 1);
+	/* src is left empty and usable */
+	CHECK_INT(i2k_fstree_count(src2), 1);
+	CHECK(i2k_fstree_lookup(src2, "bin") == NULL);
+	add_file(src2, "again", "a");
+	CHECK_INT(i2k_fstree_count(src2), 2);
+	/* moved entries belong to the new tree: removing and whiting out work */
+	OK(i2k_fstree_remove(moved, "c/bin/tool", false, &_e));
+	i2k_fstree_begin_layer(moved);
+	OK(i2k_fstree_whiteout(moved, "c/etc", true, &_e));
+	CHECK(i2k_fstree_lookup(moved, "c/etc/conf") == NULL);
+	_cleanup_free_ char *d = read_all(moved, "c/bin/tool2");
+	CHECK_STR(d, "TOOL");
+	/* into the root of a new tree, and the errors of graft */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src3 = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *fresh = i2k_fstree_new(s);
+	take_src(src3);
+	OK(i2k_fstree_graft_take(fresh, "", src3, &_e));
+	CHECK_INT(i2k_fstree_count(fresh), 8);
+	FAILS(i2k_fstree_graft_take(fresh, "keep", fresh, &_e), I2K_ERR_INTERNAL,
+	      "graft: a tree cannot be grafted into itself");
+	FAILS(i2k_fstree_graft_take(fresh, "lnk", src3, &_e), I2K_ERR_HOSTILE,
+	      "lnk: exists and is not a directory");
+	struct i2k_fstree *v = i2k_fstree_view(fresh, NULL, NULL);
+	FAILS(i2k_fstree_graft_take(src3, "x", v, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	i2k_fstree_free(v);
+}
+
 static bool not_b(const char *name, const struct i2k_inode *ino, void *ctx)
 {
 	return strcmp(name, "b") != 0;
@@ -991,6 +1064,7 @@ int main(void)
 	RUN(graft_some_leaves_out_subtrees);
 	RUN(walk_links_only_within_the_tree);
 	RUN(view_shares_and_refuses_changes);
+	RUN(graft_take_moves_what_graft_copies);
 	RUN(many_entries_after_changes);
 	RUN(list_format);
 	RUN(big_directory);
