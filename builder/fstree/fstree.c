@@ -763,6 +763,18 @@ int i2k_fstree_readdir(struct i2k_fstree *t, const char *path, i2k_readdir_fn cb
 
 /* ---- graft ------------------------------------------------------------------- */
 
+/* A directory grafted over a directory: the grafted one's attributes win. */
+static void merge_dir_attrs(struct i2k_inode *dst, const struct i2k_inode *src)
+{
+	struct i2k_fattr a = {.mode = src->mode,
+			      .uid = src->uid,
+			      .gid = src->gid,
+			      .mtime = src->mtime,
+			      .mtime_ns = src->mtime_ns};
+	set_attrs(dst, &a);
+	copy_xattrs(dst, src);
+}
+
 static struct i2k_inode *dir_inode_copy(const struct i2k_inode *src)
 {
 	struct i2k_fattr a = {.mode = src->mode,
@@ -841,13 +853,7 @@ static void graft_dir(struct grafter *g, struct i2k_dentry *dd, struct i2k_dentr
 		struct i2k_dentry *e = dir_find(dd->dir, c->name, c->namelen);
 		if (c->dir) {
 			if (e && e->dir) {
-				struct i2k_fattr a = {.mode = c->inode->mode,
-						      .uid = c->inode->uid,
-						      .gid = c->inode->gid,
-						      .mtime = c->inode->mtime,
-						      .mtime_ns = c->inode->mtime_ns};
-				set_attrs(e->inode, &a);
-				copy_xattrs(e->inode, c->inode);
+				merge_dir_attrs(e->inode, c->inode);
 			} else {
 				if (e)
 					dentry_remove(dst, e);
@@ -914,13 +920,7 @@ static void take_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_f
 		struct i2k_dentry *c = v[i];
 		struct i2k_dentry *e = dir_find(dd->dir, c->name, c->namelen);
 		if (c->dir && e && e->dir) { /* merge, as graft_dir() */
-			struct i2k_fattr a = {.mode = c->inode->mode,
-					      .uid = c->inode->uid,
-					      .gid = c->inode->gid,
-					      .mtime = c->inode->mtime,
-					      .mtime_ns = c->inode->mtime_ns};
-			set_attrs(e->inode, &a);
-			copy_xattrs(e->inode, c->inode);
+			merge_dir_attrs(e->inode, c->inode);
 			mark_gen(dst, e);
 			take_dir(dst, e, src, c);
 			continue;
