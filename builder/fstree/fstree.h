@@ -46,11 +46,11 @@ struct i2k_inode {
 	int64_t mtime;			 /* seconds since epoch */
 	uint32_t mtime_ns;		 /* nanoseconds (usually 0) */
 	uint32_t rdev_major, rdev_minor; /* char/block devices */
+	uint32_t nxattrs;		 /* (beside the 32-bit fields: 88 bytes in all) */
 	char *target;			 /* symlink target (owned), NULL otherwise */
 	uint64_t size;			 /* regular file size */
 	uint64_t data_off;		 /* spool offset of the data (regular files) */
-	struct i2k_xattr *xattrs;	 /* sorted by name, owned */
-	size_t nxattrs;
+	struct i2k_xattr *xattrs;	 /* nxattrs, sorted by name, owned */
 	/* Set by i2k_fstree_finalize() for the tree being written; shared
 	 * inodes carry the values of the last finalized tree. */
 	uint64_t ino;	 /* 1-based, in walk order of first appearance */
