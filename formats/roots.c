@@ -39,11 +39,12 @@ const char *i2k_root_mode_name(enum i2k_root_mode m)
 	}
 }
 
-/* A copy of root's entries (inodes shared). */
-static int clone(struct i2k_fstree *root, struct i2k_fstree **out, struct i2k_error **err)
+/* A copy of root's entries that keep() wants (inodes shared). */
+static int clone(struct i2k_fstree *root, i2k_graft_keep_fn keep, struct i2k_fstree **out,
+		 struct i2k_error **err)
 {
 	struct i2k_fstree *t = i2k_fstree_new(i2k_fstree_spool(root));
-	if (i2k_fstree_graft(t, "", root, err) < 0) {
+	if (i2k_fstree_graft_some(t, "", root, keep, NULL, err) < 0) {
 		i2k_fstree_free(t);
 		return -1;
 	}
@@ -51,16 +52,14 @@ static int clone(struct i2k_fstree *root, struct i2k_fstree **out, struct i2k_er
 	return 0;
 }
 
+static bool not_boot(const char *path, const struct i2k_inode *ino, void *ctx)
+{
+	return strcmp(path, "boot") != 0;
+}
+
 int i2k_roots_rootfs(struct i2k_fstree *root, struct i2k_fstree **out, struct i2k_error **err)
 {
-	struct i2k_fstree *t;
-	if (clone(root, &t, err) < 0)
-		return -1;
-	if (i2k_fstree_remove(t, "boot", true, err) < 0) {
-		i2k_fstree_free(t);
-		return -1;
-	}
-	*out = t;
+	*out = i2k_fstree_view(root, not_boot, NULL);
 	return 0;
 }
 
@@ -68,7 +67,9 @@ int i2k_roots_rootfs(struct i2k_fstree *root, struct i2k_fstree **out, struct i2
 static const char *const stage1_keep[] = {"init", "dev", "proc", "sys", "run",
 					  "tmp",  "var", "etc",	 "root"};
 
-static bool stage1_wanted(const char *p)
+/* An entry is copied when this holds for it (its parents were copied:
+ * what is below an unwanted entry is never asked about). */
+static bool stage1_wanted(const char *p, const struct i2k_inode *ino, void *ctx)
 {
 	for (size_t i = 0; i < I2K_ARRAY_SIZE(stage1_keep); i++) {
 		if (strcmp(p, stage1_keep[i]) == 0)
@@ -86,21 +87,6 @@ static bool stage1_wanted(const char *p)
 	return false;
 }
 
-struct paths {
-	char **v;
-	size_t n;
-};
-
-static int collect_unwanted(const struct i2k_walk_entry *e, void *ctx)
-{
-	struct paths *ps = ctx;
-	if (!stage1_wanted(e->path)) {
-		ps->v = i2k_xrealloc(ps->v, (ps->n + 1) * sizeof(*ps->v));
-		ps->v[ps->n++] = i2k_xstrdup(e->path);
-	}
-	return 0;
-}
-
 int i2k_roots_stage1(struct i2k_fstree *root, struct i2k_fstree **out, struct i2k_error **err)
 {
 	struct i2k_inode *init = i2k_fstree_lookup(root, "init");
@@ -108,27 +94,15 @@ int i2k_roots_stage1(struct i2k_fstree *root, struct i2k_fstree **out, struct i2
 		return i2k_error_set(err, I2K_ERR_CONFIG,
 				     "a disk root needs i2kit's init at /init in the image "
 				     "(init: [i2kit/init:VERSION])");
+	/* Only what the first stage keeps is copied: the rest of the root
+	 * (all of the services' files) never costs memory here. */
 	struct i2k_fstree *t;
-	if (clone(root, &t, err) < 0)
+	if (clone(root, stage1_wanted, &t, err) < 0)
 		return -1;
-	struct paths drop = {0};
-	i2k_fstree_walk(t, false, collect_unwanted, &drop);
-	int r = 0;
-	/* Parents come before children in the walk; removing a parent first
-	 * makes the children's removal a no-op (missing_ok). */
-	for (size_t i = 0; i < drop.n; i++) {
-		if (r == 0)
-			r = i2k_fstree_remove(t, drop.v[i], true, err);
-		free(drop.v[i]);
-	}
-	free(drop.v);
-	if (r == 0) {
-		/* kernel.modules auto: virtio, SCSI/NVMe, squashfs, erofs, overlay, ... */
-		struct i2k_kernel_cfg k = {.modules = I2K_MODULES_AUTO};
-		struct i2k_modules_report rep;
-		r = i2k_modules_prune(t, &k, &rep, err);
-	}
-	if (r < 0) {
+	/* kernel.modules auto: virtio, SCSI/NVMe, squashfs, erofs, overlay, ... */
+	struct i2k_kernel_cfg k = {.modules = I2K_MODULES_AUTO};
+	struct i2k_modules_report rep;
+	if (i2k_modules_prune(t, &k, &rep, err) < 0) {
 		i2k_fstree_free(t);
 		return i2k_error_wrap(err, "first-stage initrd");
 	}

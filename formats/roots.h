@@ -3,7 +3,9 @@
  *
  *   i2k_roots_rootfs   the root without boot/ — what goes into a squashfs
  *                      or ext4 root partition (LinuxKit's kernel+squashfs
- *                      leaves boot/ out too)
+ *                      leaves boot/ out too); a read-only view that copies
+ *                      nothing (i2k_fstree_view): the root must outlive it
+ *                      and not change while it is used
  *   i2k_roots_stage1   the first-stage initramfs for disk roots: /init (the
  *                      same guest init), the mount-point directories, and
  *                      lib/modules/VER pruned to what finding and mounting
@@ -34,7 +36,7 @@ enum i2k_root_mode {
 int i2k_root_mode_parse(const char *s, enum i2k_root_mode *out, struct i2k_error **err);
 const char *i2k_root_mode_name(enum i2k_root_mode m);
 
-/* New trees (caller frees); see the top of this file. */
+/* New trees (caller frees; the first a view of root); see the top of this file. */
 int i2k_roots_rootfs(struct i2k_fstree *root, struct i2k_fstree **out, struct i2k_error **err);
 int i2k_roots_stage1(struct i2k_fstree *root, struct i2k_fstree **out, struct i2k_error **err);
 

@@ -32,6 +32,12 @@ struct image_slot {
 	struct i2k_image *img;
 	struct i2k_fstree *tree;
 	char *dup_root; /* "containers/services/web/rootfs" once placed */
+	/* Entries that still need tree (the kernel's and an oci volume's use is
+	 * never done): the last one moves the tree into the root instead of
+	 * copying it, and the tree is freed (see place_tree). */
+	size_t uses;
+	bool scanned;		  /* pkgs holds tree's SBOM packages, scanned before */
+	struct i2k_pkg_list pkgs; /* it was moved or freed */
 };
 
 struct assembly {
@@ -95,10 +101,15 @@ static struct image_slot *slot_for(struct assembly *a, const char *image)
 
 static void add_slot(struct assembly *a, const char *image)
 {
-	if (image == NULL || slot_for(a, image))
+	if (image == NULL)
 		return;
+	struct image_slot *s = slot_for(a, image);
+	if (s) {
+		s->uses++;
+		return;
+	}
 	a->slots = i2k_xrealloc(a->slots, (a->n_slots + 1) * sizeof(*a->slots));
-	a->slots[a->n_slots++] = (struct image_slot){.image = i2k_xstrdup(image)};
+	a->slots[a->n_slots++] = (struct image_slot){.image = i2k_xstrdup(image), .uses = 1};
 }
 
 /* Fetches every distinct image (in parallel where the fetcher can) and
@@ -164,6 +175,41 @@ static int slot_tree(struct assembly *a, struct image_slot *s, struct i2k_fstree
 	}
 	*out = s->tree;
 	return 0;
+}
+
+/* With an SBOM, the packages of the slot's tree are read now, before the
+ * tree goes: false when that failed (the tree is then kept, and add_sbom
+ * reads it again and reports the error where it always did). */
+static bool sbom_scanned(struct assembly *a, struct image_slot *s)
+{
+	if (a->opts->sbom == NULL || s->scanned)
+		return true;
+	struct i2k_error *e = NULL;
+	if (i2k_sbom_scan_tree(s->tree, &s->pkgs, &e) < 0) {
+		i2k_error_free(e);
+		i2k_pkg_list_clear(&s->pkgs);
+		return false;
+	}
+	s->scanned = true;
+	return true;
+}
+
+/* Grafts the slot's tree at path in the root. For the image's last entry
+ * its entries move there instead: the root and the image's tree are never
+ * both in memory. */
+static int place_tree(struct assembly *a, struct image_slot *s, const char *path,
+		      struct i2k_error **err)
+{
+	if (s->uses == 1 && sbom_scanned(a, s))
+		return i2k_fstree_graft_take(a->root, path, s->tree, err);
+	return i2k_fstree_graft(a->root, path, s->tree, err);
+}
+
+/* One entry of the slot is placed; after its last the tree is freed. */
+static void slot_done(struct assembly *a, struct image_slot *s)
+{
+	if (s->uses > 0 && --s->uses == 0 && s->tree && sbom_scanned(a, s))
+		i2k_fstree_freep(&s->tree);
 }
 
 /* LinuxKit's kernel filter: the kernel binary becomes boot/kernel, the
@@ -261,10 +307,11 @@ static int add_init(struct assembly *a, struct i2k_error **err)
 	for (size_t i = 0; i < a->n_inits; i++) {
 		const struct i2k_init_entry *e = &a->inits[i];
 		struct i2k_fstree *t;
-		if (init_like_tree(a, e->image, &t, err) < 0 ||
-		    i2k_fstree_graft(a->root, "", t, err) < 0)
+		struct image_slot *s = slot_for(a, e->image);
+		if (init_like_tree(a, e->image, &t, err) < 0 || place_tree(a, s, "", err) < 0)
 			return i2k_error_wrap(err, "%sinit[%zu]",
 					      i2k_pos_prefix(&e->pos, pb, sizeof(pb)), i);
+		slot_done(a, s);
 	}
 	return 0;
 }
@@ -354,9 +401,12 @@ static int add_volumes(struct assembly *a, struct i2k_error **err)
 			r = put_oci_layout(a, lower, slot_for(a, v->image), err);
 		} else if (r == 0 && v->image) {
 			struct i2k_fstree *t;
+			struct image_slot *s = slot_for(a, v->image);
 			r = init_like_tree(a, v->image, &t, err);
 			if (r == 0)
-				r = i2k_fstree_graft(a->root, lower, t, err);
+				r = place_tree(a, s, lower, err);
+			if (r == 0)
+				slot_done(a, s);
 		}
 		if (r == 0 && !v->readonly)
 			r = i2k_fstree_add(a->root, tmp, &d, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL,
@@ -459,7 +509,7 @@ static int place_bundle(struct assembly *a, enum i2k_bundle_kind kind, const cha
 		root = s->dup_root;
 		r = i2k_bundle_fixup_rootfs(t, err);
 		if (r == 0)
-			r = i2k_fstree_graft(a->root, root, t, err);
+			r = place_tree(a, s, root, err);
 	}
 	if (r == 0)
 		r = put_bytes(a, cfgpath, b.config_json, strlen(b.config_json), 0644, 0, 0, err);
@@ -473,6 +523,8 @@ static int place_bundle(struct assembly *a, enum i2k_bundle_kind kind, const cha
 	if (r == 0)
 		r = put_bytes(a, rtpath, runtime, strlen(runtime), 0644, 0, 0, err);
 	i2k_bundle_clear(&b);
+	if (r == 0)
+		slot_done(a, s);
 	return r;
 }
 
@@ -526,13 +578,15 @@ static int check_init(struct assembly *a, struct i2k_error **err)
 static int add_sbom(struct assembly *a, struct i2k_error **err)
 {
 	for (size_t i = 0; a->opts->sbom && i < a->n_slots; i++) {
-		const struct image_slot *s = &a->slots[i];
+		struct image_slot *s = &a->slots[i];
 		struct i2k_sbom_image_info info = {.ref = s->image,
 						   .refname = s->refname,
 						   .digest = s->digest,
 						   .os = s->img->config.os,
 						   .arch = s->img->config.architecture};
-		if (i2k_sbom_add_image(a->opts->sbom, &info, s->tree, err) < 0)
+		if (s->scanned)
+			i2k_sbom_add_scanned(a->opts->sbom, &info, &s->pkgs);
+		else if (i2k_sbom_add_image(a->opts->sbom, &info, s->tree, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -546,6 +600,7 @@ static void assembly_clear(struct assembly *a)
 		free(a->slots[i].dup_root);
 		i2k_image_free(a->slots[i].img);
 		i2k_fstree_free(a->slots[i].tree);
+		i2k_pkg_list_clear(&a->slots[i].pkgs);
 	}
 	free(a->slots);
 	i2k_idmap_free(a->ids);

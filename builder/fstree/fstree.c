@@ -44,6 +44,7 @@ struct i2k_fstree {
 	size_t count;
 	int64_t mtime; /* for the root and directories made by MKPARENTS */
 	uint32_t gen;
+	bool view; /* i2k_fstree_view(): the root's children are borrowed */
 };
 
 static struct i2k_dentry tomb_marker;
@@ -434,8 +435,47 @@ void i2k_fstree_free(struct i2k_fstree *t)
 {
 	if (t == NULL)
 		return;
-	dentry_free(NULL, t->root);
+	if (t->view) { /* the root only: its children belong to the viewed tree */
+		free(t->root->dir->slots);
+		free(t->root->dir->sorted);
+		free(t->root->dir);
+		inode_unref(t->root->inode);
+		free(t->root);
+	} else {
+		dentry_free(NULL, t->root);
+	}
 	free(t);
+}
+
+static size_t subtree_count(const struct i2k_dentry *d)
+{
+	size_t n = 1;
+	if (d->dir)
+		for (size_t i = 0; i < d->dir->cap; i++)
+			if (d->dir->slots[i] != NULL && d->dir->slots[i] != TOMB)
+				n += subtree_count(d->dir->slots[i]);
+	return n;
+}
+
+struct i2k_fstree *i2k_fstree_view(struct i2k_fstree *src, i2k_graft_keep_fn keep, void *ctx)
+{
+	struct i2k_fstree *t = i2k_fstree_new(src->spool);
+	t->view = true;
+	struct i2k_dentry **v = dir_sorted(src->root->dir);
+	for (size_t i = 0; i < src->root->dir->count; i++) {
+		if (keep && !keep(v[i]->name, v[i]->inode, ctx))
+			continue;
+		dir_insert(t->root->dir, v[i]); /* v[i]->parent stays src's root */
+		t->count += subtree_count(v[i]);
+	}
+	return t;
+}
+
+static int read_only(struct i2k_fstree *t, struct i2k_error **err)
+{
+	if (!t->view)
+		return 0;
+	return i2k_error_set(err, I2K_ERR_INTERNAL, "a view of a tree cannot be changed");
 }
 
 void i2k_fstree_freep(struct i2k_fstree **t)
@@ -463,6 +503,8 @@ int i2k_fstree_add(struct i2k_fstree *t, const char *path, const struct i2k_fatt
 		   const char *target, uint64_t data_off, uint64_t size, unsigned flags,
 		   struct i2k_inode **out, struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -524,6 +566,8 @@ int i2k_fstree_add(struct i2k_fstree *t, const char *path, const struct i2k_fatt
 int i2k_fstree_link(struct i2k_fstree *t, const char *path, const char *existing, unsigned flags,
 		    struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	_cleanup_(path_clear) struct path e = {0};
 	if (path_parse(path, &p, err) < 0 || path_parse(existing, &e, err) < 0)
@@ -592,6 +636,8 @@ int i2k_fstree_link(struct i2k_fstree *t, const char *path, const char *existing
 int i2k_fstree_remove(struct i2k_fstree *t, const char *path, bool missing_ok,
 		      struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -629,6 +675,8 @@ static void clear_children(struct i2k_fstree *t, struct i2k_dentry *d)
 
 int i2k_fstree_clear_dir(struct i2k_fstree *t, const char *path, struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -664,6 +712,8 @@ static void remove_lower_children(struct i2k_fstree *t, struct i2k_dentry *d)
 
 int i2k_fstree_whiteout(struct i2k_fstree *t, const char *path, bool opaque, struct i2k_error **err)
 {
+	if (read_only(t, err) < 0)
+		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
 		return -1;
@@ -713,6 +763,18 @@ int i2k_fstree_readdir(struct i2k_fstree *t, const char *path, i2k_readdir_fn cb
 
 /* ---- graft ------------------------------------------------------------------- */
 
+/* A directory grafted over a directory: the grafted one's attributes win. */
+static void merge_dir_attrs(struct i2k_inode *dst, const struct i2k_inode *src)
+{
+	struct i2k_fattr a = {.mode = src->mode,
+			      .uid = src->uid,
+			      .gid = src->gid,
+			      .mtime = src->mtime,
+			      .mtime_ns = src->mtime_ns};
+	set_attrs(dst, &a);
+	copy_xattrs(dst, src);
+}
+
 static struct i2k_inode *dir_inode_copy(const struct i2k_inode *src)
 {
 	struct i2k_fattr a = {.mode = src->mode,
@@ -725,22 +787,73 @@ static struct i2k_inode *dir_inode_copy(const struct i2k_inode *src)
 	return ino;
 }
 
-static void graft_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_dentry *sd)
+/* The directory of dst that a graft of src at dst_path fills (made with
+ * src's root attributes when missing), or NULL with *err set. */
+static struct i2k_dentry *graft_target(struct i2k_fstree *dst, const char *dst_path,
+				       struct i2k_fstree *src, struct i2k_error **err)
 {
+	_cleanup_(path_clear) struct path p = {0};
+	if (path_parse(dst_path, &p, err) < 0)
+		return NULL;
+	if (dst == src) {
+		i2k_error_set(err, I2K_ERR_INTERNAL, "graft: a tree cannot be grafted into itself");
+		return NULL;
+	}
+	if (dst->spool != src->spool) {
+		i2k_error_set(err, I2K_ERR_INTERNAL, "graft: the trees use different spools");
+		return NULL;
+	}
+	struct i2k_dentry *d = dst->root;
+	if (p.n > 0) {
+		struct i2k_dentry *parent = walk_dirs(dst, &p, p.n - 1, W_MKPARENTS, NULL, err);
+		if (parent == NULL)
+			return NULL;
+		const struct comp *last = &p.c[p.n - 1];
+		d = dir_find(parent->dir, p.norm + last->off, last->len);
+		if (d == NULL) {
+			d = dentry_new(p.norm + last->off, last->len,
+				       dir_inode_copy(src->root->inode));
+			dentry_attach(dst, parent, d);
+		} else if (d->dir == NULL) {
+			i2k_error_set(err,
+				      S_ISLNK(d->inode->mode) ? I2K_ERR_HOSTILE : I2K_ERR_CONFIG,
+				      "%s: exists and is not a directory", p.norm);
+			return NULL;
+		}
+	}
+	mark_gen(dst, d);
+	return d;
+}
+
+struct grafter {
+	struct i2k_fstree *dst;
+	i2k_graft_keep_fn keep; /* NULL: everything */
+	void *ctx;
+	char *buf; /* with keep: the src path of the entry being copied */
+	size_t cap;
+};
+
+static void graft_dir(struct grafter *g, struct i2k_dentry *dd, struct i2k_dentry *sd, size_t plen)
+{
+	struct i2k_fstree *dst = g->dst;
 	struct i2k_dentry **v = dir_sorted(sd->dir);
 	size_t n = sd->dir->count;
 	for (size_t i = 0; i < n; i++) {
 		struct i2k_dentry *c = v[i];
+		size_t nlen = plen;
+		if (g->keep) {
+			nlen = plen + (plen ? 1 : 0) + c->namelen;
+			i2k_xgrow((void **)&g->buf, &g->cap, nlen + 1, 1);
+			if (plen)
+				g->buf[plen] = '/';
+			memcpy(g->buf + nlen - c->namelen, c->name, c->namelen + 1);
+			if (!g->keep(g->buf, c->inode, g->ctx))
+				continue;
+		}
 		struct i2k_dentry *e = dir_find(dd->dir, c->name, c->namelen);
 		if (c->dir) {
 			if (e && e->dir) {
-				struct i2k_fattr a = {.mode = c->inode->mode,
-						      .uid = c->inode->uid,
-						      .gid = c->inode->gid,
-						      .mtime = c->inode->mtime,
-						      .mtime_ns = c->inode->mtime_ns};
-				set_attrs(e->inode, &a);
-				copy_xattrs(e->inode, c->inode);
+				merge_dir_attrs(e->inode, c->inode);
 			} else {
 				if (e)
 					dentry_remove(dst, e);
@@ -748,7 +861,7 @@ static void graft_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_
 				dentry_attach(dst, dd, e);
 			}
 			mark_gen(dst, e);
-			graft_dir(dst, e, c);
+			graft_dir(g, e, c, nlen); /* writes only past buf[nlen] */
 			continue;
 		}
 		if (e && e->inode == c->inode) {
@@ -764,37 +877,81 @@ static void graft_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_
 	}
 }
 
+int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err)
+{
+	if (read_only(dst, err) < 0)
+		return -1;
+	struct i2k_dentry *d = graft_target(dst, dst_path, src, err);
+	if (d == NULL)
+		return -1;
+	struct grafter g = {.dst = dst, .keep = keep, .ctx = ctx};
+	if (keep) {
+		i2k_xgrow((void **)&g.buf, &g.cap, 256, 1);
+		g.buf[0] = '\0';
+	}
+	graft_dir(&g, d, src->root, 0);
+	free(g.buf);
+	return 0;
+}
+
 int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 		     struct i2k_error **err)
 {
-	_cleanup_(path_clear) struct path p = {0};
-	if (path_parse(dst_path, &p, err) < 0)
-		return -1;
-	if (dst == src)
-		return i2k_error_set(err, I2K_ERR_INTERNAL,
-				     "graft: a tree cannot be grafted into itself");
-	if (dst->spool != src->spool)
-		return i2k_error_set(err, I2K_ERR_INTERNAL,
-				     "graft: the trees use different spools");
-	struct i2k_dentry *d = dst->root;
-	if (p.n > 0) {
-		struct i2k_dentry *parent = walk_dirs(dst, &p, p.n - 1, W_MKPARENTS, NULL, err);
-		if (parent == NULL)
-			return -1;
-		const struct comp *last = &p.c[p.n - 1];
-		d = dir_find(parent->dir, p.norm + last->off, last->len);
-		if (d == NULL) {
-			d = dentry_new(p.norm + last->off, last->len,
-				       dir_inode_copy(src->root->inode));
-			dentry_attach(dst, parent, d);
-		} else if (d->dir == NULL) {
-			return i2k_error_set(
-			    err, S_ISLNK(d->inode->mode) ? I2K_ERR_HOSTILE : I2K_ERR_CONFIG,
-			    "%s: exists and is not a directory", p.norm);
+	return i2k_fstree_graft_some(dst, dst_path, src, NULL, NULL, err);
+}
+
+static void set_gen(struct i2k_dentry *d, uint32_t gen)
+{
+	d->gen = gen;
+	if (d->dir)
+		for (size_t i = 0; i < d->dir->cap; i++)
+			if (d->dir->slots[i] != NULL && d->dir->slots[i] != TOMB)
+				set_gen(d->dir->slots[i], gen);
+}
+
+/* graft_dir() that moves sd's children into dd instead of copying them. */
+static void take_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_fstree *src,
+		     struct i2k_dentry *sd)
+{
+	size_t n;
+	_cleanup_free_ struct i2k_dentry **v = dir_children_copy(sd->dir, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct i2k_dentry *c = v[i];
+		struct i2k_dentry *e = dir_find(dd->dir, c->name, c->namelen);
+		if (c->dir && e && e->dir) { /* merge, as graft_dir() */
+			merge_dir_attrs(e->inode, c->inode);
+			mark_gen(dst, e);
+			take_dir(dst, e, src, c);
+			continue;
 		}
+		if (!c->dir && e && e->inode == c->inode) {
+			mark_gen(dst, e);
+			continue;
+		}
+		if (e)
+			dentry_remove(dst, e);
+		size_t k = subtree_count(c);
+		dir_unlink(sd->dir, c);
+		src->count -= k;
+		c->parent = dd;
+		dir_insert(dd->dir, c);
+		dst->count += k;
+		set_gen(c, dst->gen);
+		mark_gen(dst, dd);
 	}
-	mark_gen(dst, d);
-	graft_dir(dst, d, src->root);
+}
+
+int i2k_fstree_graft_take(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  struct i2k_error **err)
+{
+	if (read_only(dst, err) < 0 || read_only(src, err) < 0)
+		return -1;
+	struct i2k_dentry *d = graft_target(dst, dst_path, src, err);
+	if (d == NULL)
+		return -1;
+	take_dir(dst, d, src, src->root);
+	clear_children(src, src->root); /* directories merged into existing ones */
 	return 0;
 }
 
@@ -818,7 +975,8 @@ static size_t ptr_hash(const void *p)
 	return (size_t)x;
 }
 
-static const char *seen_get(struct seen *s, const struct i2k_inode *ino)
+/* The slot of ino, or NULL when absent. */
+static char **seen_slot(struct seen *s, const struct i2k_inode *ino)
 {
 	if (s->cap == 0)
 		return NULL;
@@ -826,8 +984,14 @@ static const char *seen_get(struct seen *s, const struct i2k_inode *ino)
 		if (s->slots[i].ino == NULL)
 			return NULL;
 		if (s->slots[i].ino == ino)
-			return s->slots[i].path;
+			return &s->slots[i].path;
 	}
+}
+
+static const char *seen_get(struct seen *s, const struct i2k_inode *ino)
+{
+	char **p = seen_slot(s, ino);
+	return p ? *p : NULL;
 }
 
 static void seen_put(struct seen *s, const struct i2k_inode *ino, const char *path)
@@ -851,7 +1015,7 @@ static void seen_put(struct seen *s, const struct i2k_inode *ino, const char *pa
 	while (s->slots[j].ino)
 		j = (j + 1) & (s->cap - 1);
 	s->slots[j].ino = ino;
-	s->slots[j].path = i2k_xstrdup(path);
+	s->slots[j].path = path ? i2k_xstrdup(path) : NULL;
 	s->count++;
 }
 
@@ -878,14 +1042,13 @@ static int walk_rec(struct walker *w, struct i2k_dentry *d, size_t plen, unsigne
 					   .inode = d->inode,
 					   .first = true,
 					   .depth = depth};
-		if (d->dir == NULL && d->inode->refcnt > 1) {
-			const char *lp = seen_get(&w->seen, d->inode);
-			if (lp) {
-				e.first = false;
-				e.link_path = lp;
-			} else {
-				seen_put(&w->seen, d->inode, w->buf);
-			}
+		char **lp =
+		    d->dir == NULL && d->inode->refcnt > 1 ? seen_slot(&w->seen, d->inode) : NULL;
+		if (lp && *lp) {
+			e.first = false;
+			e.link_path = *lp;
+		} else if (lp) {
+			*lp = i2k_xstrdup(w->buf);
 		}
 		int r = w->cb(&e, w->ctx);
 		if (r)
@@ -910,9 +1073,35 @@ static int walk_rec(struct walker *w, struct i2k_dentry *d, size_t plen, unsigne
 	return 0;
 }
 
+/* Pass 1 of a walk: every inode with several names in this tree gets a
+ * slot in *multi (path NULL until its first visit). An inode that other
+ * trees share (grafts) has refcnt > 1 but often one name here: the mark
+ * tells a second name in this tree from a name elsewhere, so the walk keeps
+ * no path for the many files that are only shared between trees. */
+static void find_links(struct i2k_dentry *d, uint32_t token, struct seen *multi)
+{
+	for (size_t i = 0; i < d->dir->cap; i++) {
+		struct i2k_dentry *c = d->dir->slots[i];
+		if (c == NULL || c == TOMB)
+			continue;
+		if (c->dir) {
+			find_links(c, token, multi);
+		} else if (c->inode->refcnt > 1) {
+			if (c->inode->mark != token)
+				c->inode->mark = token;
+			else if (seen_slot(multi, c->inode) == NULL)
+				seen_put(multi, c->inode, NULL);
+		}
+	}
+}
+
 int i2k_fstree_walk(struct i2k_fstree *t, bool include_root, i2k_walk_fn cb, void *ctx)
 {
+	static uint32_t walk_token;
+	if (++walk_token == 0) /* 0 is the mark of a new inode */
+		walk_token = 1;
 	struct walker w = {.cb = cb, .ctx = ctx};
+	find_links(t->root, walk_token, &w.seen);
 	i2k_xgrow((void **)&w.buf, &w.cap, 256, 1);
 	w.buf[0] = '\0';
 	int r = walk_rec(&w, t->root, 0, 0, include_root);

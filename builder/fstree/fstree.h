@@ -42,14 +42,15 @@ struct i2k_xattr {
 struct i2k_inode {
 	uint32_t mode; /* S_IF* type | permissions (incl. suid/sgid/sticky) */
 	uint32_t uid, gid;
+	uint32_t mark;			 /* internal: scratch of a walk (see i2k_fstree_walk) */
 	int64_t mtime;			 /* seconds since epoch */
 	uint32_t mtime_ns;		 /* nanoseconds (usually 0) */
 	uint32_t rdev_major, rdev_minor; /* char/block devices */
+	uint32_t nxattrs;		 /* (beside the 32-bit fields: 88 bytes in all) */
 	char *target;			 /* symlink target (owned), NULL otherwise */
 	uint64_t size;			 /* regular file size */
 	uint64_t data_off;		 /* spool offset of the data (regular files) */
-	struct i2k_xattr *xattrs;	 /* sorted by name, owned */
-	size_t nxattrs;
+	struct i2k_xattr *xattrs;	 /* nxattrs, sorted by name, owned */
 	/* Set by i2k_fstree_finalize() for the tree being written; shared
 	 * inodes carry the values of the last finalized tree. */
 	uint64_t ino;	 /* 1-based, in walk order of first appearance */
@@ -149,6 +150,32 @@ void i2k_inode_set_xattr(struct i2k_inode *ino, const char *name, const void *va
 int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 		     struct i2k_error **err);
 
+/* i2k_fstree_graft() of only part of src: keep(path, inode, ctx) is asked
+ * about every entry of src (path relative to src's root, e.g. "usr/lib",
+ * parents before children); an entry it returns false for is left out with
+ * everything below it. Copying a tree without some of its entries this way
+ * costs only what is kept (a copy followed by removals holds both). */
+typedef bool (*i2k_graft_keep_fn)(const char *path, const struct i2k_inode *ino, void *ctx);
+int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err);
+
+/* i2k_fstree_graft() that moves src's entries into dst instead of copying
+ * them (the same result in dst, with one set of entries in memory): src is
+ * left empty (its root only). For a tree that is not needed afterwards. */
+int i2k_fstree_graft_take(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
+			  struct i2k_error **err);
+
+/* A read-only view of src without some of its top-level entries: a tree
+ * whose root lists the top-level entries of src that keep(name, inode, ctx)
+ * wants (all when keep is NULL) and shares everything below them with src:
+ * nothing is copied. Its root directory has the attributes of a new tree's
+ * root (as after i2k_fstree_graft() into a new tree). The caller owns the
+ * view (i2k_fstree_free()); src must outlive it and must not change while
+ * it is used. The view cannot be changed: add, link, remove, clear_dir,
+ * whiteout and grafts into it fail (I2K_ERR_INTERNAL). Lookups, readdir,
+ * walks, finalize, count and list work as on any tree. */
+struct i2k_fstree *i2k_fstree_view(struct i2k_fstree *src, i2k_graft_keep_fn keep, void *ctx);
+
 /* Assigns ino and nlink on every inode reachable from t, in sorted walk
  * order. Call before walking for output. */
 void i2k_fstree_finalize(struct i2k_fstree *t);
@@ -158,7 +185,11 @@ void i2k_fstree_finalize(struct i2k_fstree *t);
  * "bin/sh". `first` is true the first time an inode is visited in this walk
  * (false for later hard links: writers emit those as links to the path
  * where it was first seen — see i2k_fstree_walk's link_path argument).
- * A non-zero return from cb stops the walk and is returned. */
+ * A non-zero return from cb stops the walk and is returned.
+ * Memory: the walk keeps a path only for inodes with several names in t
+ * (found by a first pass that marks inodes in their `mark` field), so walks
+ * of trees that share inodes must not run at the same time in two threads
+ * (a walk from inside another walk's callback is fine). */
 struct i2k_walk_entry {
 	const char *path; /* relative path, valid only during the callback */
 	const char *name; /* last component ("" for root) */

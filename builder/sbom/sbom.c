@@ -84,24 +84,37 @@ int i2k_sbom_scan_tree(struct i2k_fstree *tree, struct i2k_pkg_list *out, struct
 	return i2k_fstree_readdir(tree, DPKG_DIR, status_d_entry, &d) != 0 ? -1 : 0;
 }
 
-int i2k_sbom_add_image(struct i2k_sbom *s, const struct i2k_sbom_image_info *info,
-		       struct i2k_fstree *tree, struct i2k_error **err)
+static void add_image(struct i2k_sbom *s, const struct i2k_sbom_image_info *info, bool scanned,
+		      struct i2k_pkg_list *pkgs)
 {
 	struct i2k_sbom_image im = {.ref = i2k_xstrdup(info->ref),
 				    .refname = i2k_xstrdup(info->refname),
 				    .os = i2k_xstrdup(info->os),
 				    .arch = i2k_xstrdup(info->arch),
-				    .scanned = tree != NULL};
+				    .scanned = scanned};
 	snprintf(im.digest, sizeof(im.digest), "%s", info->digest);
-	if (tree && i2k_sbom_scan_tree(tree, &im.pkgs, err) < 0) {
-		free(im.ref);
-		free(im.refname);
-		free(im.os);
-		free(im.arch);
-		i2k_pkg_list_clear(&im.pkgs);
-		return i2k_error_wrap(err, "SBOM of image %s", info->ref);
+	if (pkgs) {
+		im.pkgs = *pkgs;
+		*pkgs = (struct i2k_pkg_list){0};
 	}
 	i2k_xgrow((void **)&s->images, &s->cap, s->n + 1, sizeof(*s->images));
 	s->images[s->n++] = im;
+}
+
+int i2k_sbom_add_image(struct i2k_sbom *s, const struct i2k_sbom_image_info *info,
+		       struct i2k_fstree *tree, struct i2k_error **err)
+{
+	struct i2k_pkg_list pkgs = {0};
+	if (tree && i2k_sbom_scan_tree(tree, &pkgs, err) < 0) {
+		i2k_pkg_list_clear(&pkgs);
+		return i2k_error_wrap(err, "SBOM of image %s", info->ref);
+	}
+	add_image(s, info, tree != NULL, &pkgs);
 	return 0;
+}
+
+void i2k_sbom_add_scanned(struct i2k_sbom *s, const struct i2k_sbom_image_info *info,
+			  struct i2k_pkg_list *pkgs)
+{
+	add_image(s, info, true, pkgs);
 }

@@ -51,6 +51,12 @@ struct i2k_sbom_image_info {
 int i2k_sbom_add_image(struct i2k_sbom *s, const struct i2k_sbom_image_info *info,
 		       struct i2k_fstree *tree, struct i2k_error **err);
 
+/* i2k_sbom_add_image() of a tree scanned earlier with i2k_sbom_scan_tree()
+ * (for a tree that is gone by the time the SBOM is made): the packages are
+ * taken from *pkgs, which is left empty. */
+void i2k_sbom_add_scanned(struct i2k_sbom *s, const struct i2k_sbom_image_info *info,
+			  struct i2k_pkg_list *pkgs);
+
 /* Parses the databases found in tree into out (appended). Exposed for
  * tests; i2k_sbom_add_image uses it. */
 int i2k_sbom_scan_tree(struct i2k_fstree *tree, struct i2k_pkg_list *out, struct i2k_error **err);

@@ -671,6 +671,301 @@ TEST(graft_shares_inodes)
 	OK(i2k_fstree_graft(dst, "", empty, &_e));
 }
 
+/* keep(): no "skip" entry (and so nothing below it), records what it was asked */
+static bool keep_not_skip(const char *path, const struct i2k_inode *ino, void *ctx)
+{
+	struct i2k_buf *b = ctx;
+	i2k_buf_append(b, path, strlen(path), NULL);
+	i2k_buf_append(b, "\n", 1, NULL);
+	const char *base = strrchr(path, '/');
+	return strcmp(base ? base + 1 : path, "skip") != 0;
+}
+
+TEST(graft_some_leaves_out_subtrees)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *dst = i2k_fstree_new(s);
+	add_file(src, "a/skip/deep/f", "f");
+	add_file(src, "a/keep", "k");
+	add_file(src, "skip", "top");
+	add_file(src, "z/y/x", "x");
+	OK(i2k_fstree_link(src, "z/y/skip", "a/keep", 0, &_e));
+	struct i2k_buf asked = {0};
+	OK(i2k_fstree_graft_some(dst, "", src, keep_not_skip, &asked, &_e));
+	/* parents before children, sorted, nothing below a left-out entry */
+	CHECK_STR(asked.data, "a\na/keep\na/skip\nskip\nz\nz/y\nz/y/skip\nz/y/x\n");
+	i2k_buf_free(&asked);
+	_cleanup_free_ char *w = walk_str(dst, false);
+	CHECK_STR(w, "a|1||1\n"
+		     "a/keep|1||2\n"
+		     "z|1||1\n"
+		     "z/y|1||2\n"
+		     "z/y/x|1||3\n");
+	CHECK_INT(i2k_fstree_count(dst), 6);
+	CHECK(i2k_fstree_lookup(dst, "a/keep") == i2k_fstree_lookup(src, "a/keep"));
+	/* the same as a whole graft followed by removals */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *ref = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(ref, "", src, &_e));
+	OK(i2k_fstree_remove(ref, "a/skip", false, &_e));
+	OK(i2k_fstree_remove(ref, "skip", false, &_e));
+	OK(i2k_fstree_remove(ref, "z/y/skip", false, &_e));
+	_cleanup_free_ char *l1 = list_str(dst);
+	_cleanup_free_ char *l2 = list_str(ref);
+	CHECK_STR(l1, l2);
+	/* under a path, with the NULL filter being a plain graft */
+	OK(i2k_fstree_graft_some(dst, "sub/dir", src, NULL, NULL, &_e));
+	CHECK(i2k_fstree_lookup(dst, "sub/dir/a/skip/deep/f") != NULL);
+}
+
+/* src for graft_take: files, a hard link, a symlink, dirs with attributes */
+static void take_src(struct i2k_fstree *t)
+{
+	add_file(t, "bin/tool", "TOOL");
+	OK(i2k_fstree_link(t, "bin/tool2", "bin/tool", 0, &_e));
+	struct i2k_fattr l = A(S_IFLNK | 0777);
+	OK(i2k_fstree_add(t, "lnk", &l, "bin/tool", 0, 0, 0, NULL, &_e));
+	add_file(t, "etc/conf", "new");
+	add_dir(t, "empty");
+	struct i2k_inode *bin = i2k_fstree_lookup(t, "bin");
+	bin->mode = S_IFDIR | 0700;
+	i2k_inode_set_xattr(bin, "user.d", "v", 1);
+}
+
+static void take_dst(struct i2k_fstree *t)
+{
+	add_file(t, "keep", "keep");
+	add_file(t, "c/bin/old", "old");
+	add_file(t, "c/etc/conf", "old conf");
+	add_file(t, "c/lnk/x", "was a dir");
+}
+
+TEST(graft_take_moves_what_graft_copies)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src1 = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src2 = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *copy = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *moved = i2k_fstree_new(s);
+	take_src(src1);
+	take_src(src2);
+	take_dst(copy);
+	take_dst(moved);
+	struct i2k_inode *tool = i2k_fstree_lookup(src2, "bin/tool");
+	OK(i2k_fstree_graft(copy, "c", src1, &_e));
+	OK(i2k_fstree_graft_take(moved, "c", src2, &_e));
+	_cleanup_free_ char *l1 = list_str(copy);
+	_cleanup_free_ char *l2 = list_str(moved);
+	CHECK_STR(l1, l2);
+	_cleanup_free_ char *w1 = walk_str(copy, true);
+	_cleanup_free_ char *w2 = walk_str(moved, true);
+	CHECK_STR(w1, w2);
+	CHECK_INT(i2k_fstree_count(moved), i2k_fstree_count(copy));
+	CHECK(i2k_fstree_lookup(moved, "c/bin/tool2") == tool);
+	CHECK(i2k_fstree_lookup(moved, "c/bin")->nxattrs == 1);
+	/* src is left empty and usable */
+	CHECK_INT(i2k_fstree_count(src2), 1);
+	CHECK(i2k_fstree_lookup(src2, "bin") == NULL);
+	add_file(src2, "again", "a");
+	CHECK_INT(i2k_fstree_count(src2), 2);
+	/* moved entries belong to the new tree: removing and whiting out work */
+	OK(i2k_fstree_remove(moved, "c/bin/tool", false, &_e));
+	i2k_fstree_begin_layer(moved);
+	OK(i2k_fstree_whiteout(moved, "c/etc", true, &_e));
+	CHECK(i2k_fstree_lookup(moved, "c/etc/conf") == NULL);
+	_cleanup_free_ char *d = read_all(moved, "c/bin/tool2");
+	CHECK_STR(d, "TOOL");
+	/* into the root of a new tree, and the errors of graft */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src3 = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *fresh = i2k_fstree_new(s);
+	take_src(src3);
+	OK(i2k_fstree_graft_take(fresh, "", src3, &_e));
+	CHECK_INT(i2k_fstree_count(fresh), 8);
+	FAILS(i2k_fstree_graft_take(fresh, "keep", fresh, &_e), I2K_ERR_INTERNAL,
+	      "graft: a tree cannot be grafted into itself");
+	FAILS(i2k_fstree_graft_take(fresh, "lnk", src3, &_e), I2K_ERR_HOSTILE,
+	      "lnk: exists and is not a directory");
+	struct i2k_fstree *v = i2k_fstree_view(fresh, NULL, NULL);
+	FAILS(i2k_fstree_graft_take(src3, "x", v, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	i2k_fstree_free(v);
+}
+
+static bool not_b(const char *name, const struct i2k_inode *ino, void *ctx)
+{
+	return strcmp(name, "b") != 0;
+}
+
+TEST(view_shares_and_refuses_changes)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src = i2k_fstree_new(s);
+	add_file(src, "a/f", "f");
+	add_file(src, "b/kernel", "k");
+	add_file(src, "c", "c");
+	OK(i2k_fstree_link(src, "a/g", "c", 0, &_e));
+	OK(i2k_fstree_link(src, "b/h", "a/f", 0, &_e));
+	struct i2k_inode *sroot = i2k_fstree_lookup(src, "");
+	sroot->mode = S_IFDIR | 0700;
+	struct i2k_fstree *v = i2k_fstree_view(src, not_b, NULL);
+	CHECK_INT(i2k_fstree_count(v), 5); /* "", a, a/f, a/g, c */
+	CHECK(i2k_fstree_lookup(v, "a/f") == i2k_fstree_lookup(src, "a/f"));
+	CHECK(i2k_fstree_lookup(v, "b") == NULL);
+	CHECK(i2k_fstree_lookup(v, "")->mode == (S_IFDIR | 0755)); /* a new root's */
+	/* a/f's other name is in b: left out, so a/f is no link here */
+	_cleanup_free_ char *w = walk_str(v, false);
+	CHECK_STR(w, "a|1||1\n"
+		     "a/f|1||2\n"
+		     "a/g|1||2\n"
+		     "c|0|a/g|1\n");
+	/* the same as a copy without b */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *copy = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(copy, "", src, &_e));
+	OK(i2k_fstree_remove(copy, "b", false, &_e));
+	_cleanup_free_ char *l1 = list_str(v);
+	_cleanup_free_ char *l2 = list_str(copy);
+	CHECK_STR(l1, l2);
+	i2k_fstree_finalize(v);
+	CHECK_INT(i2k_fstree_lookup(v, "c")->nlink, 2);
+	CHECK_INT(i2k_fstree_lookup(v, "a/f")->nlink, 1);
+	struct i2k_fattr fa = A(S_IFREG | 0644);
+	FAILS(i2k_fstree_add(v, "x", &fa, NULL, 0, 0, 0, NULL, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_remove(v, "a/f", false, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_link(v, "x", "c", 0, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_clear_dir(v, "a", &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_whiteout(v, "a", true, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	FAILS(i2k_fstree_graft(v, "x", copy, &_e), I2K_ERR_INTERNAL,
+	      "a view of a tree cannot be changed");
+	/* a view can be copied from */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *c2 = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(c2, "", v, &_e));
+	CHECK_INT(i2k_fstree_count(c2), 5);
+	/* freeing the view leaves src whole */
+	i2k_fstree_free(v);
+	CHECK_INT(i2k_fstree_count(src), 8);
+	_cleanup_free_ char *d = read_all(src, "b/h");
+	CHECK_STR(d, "f");
+	struct i2k_fstree *all = i2k_fstree_view(src, NULL, NULL);
+	CHECK_INT(i2k_fstree_count(all), 8);
+	i2k_fstree_free(all);
+}
+
+/* A walk that walks another tree from its callback (nested walks share the
+ * inodes' marks). */
+struct nested {
+	struct i2k_fstree *other;
+	struct i2k_buf out;
+};
+
+static int nested_cb(const struct i2k_walk_entry *e, void *ctx)
+{
+	struct nested *n = ctx;
+	if (strcmp(e->path, "m") == 0) {
+		_cleanup_free_ char *inner = walk_str(n->other, false);
+		i2k_buf_append(&n->out, "[", 1, NULL);
+		i2k_buf_append(&n->out, inner, strlen(inner), NULL);
+		i2k_buf_append(&n->out, "]", 1, NULL);
+	}
+	return walk_cb(e, &n->out);
+}
+
+TEST(walk_links_only_within_the_tree)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *img = i2k_fstree_new(s);
+	add_file(img, "bin/sh", "sh");
+	OK(i2k_fstree_link(img, "bin/ash", "bin/sh", 0, &_e));
+	add_file(img, "etc/one", "1");
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(root, "c/a", img, &_e));
+	OK(i2k_fstree_graft(root, "c/b", img, &_e));
+	/* img: etc/one is shared with root (refcnt 3) but has one name here */
+	_cleanup_free_ char *w = walk_str(img, false);
+	CHECK_STR(w, "bin|1||1\n"
+		     "bin/ash|1||2\n"
+		     "bin/sh|0|bin/ash|2\n"
+		     "etc|1||1\n"
+		     "etc/one|1||2\n");
+	/* root: the image twice, every file a link of its first copy */
+	_cleanup_free_ char *wr = walk_str(root, false);
+	CHECK(strstr(wr, "c/a/etc/one|1||4\n") != NULL);
+	CHECK(strstr(wr, "c/b/etc/one|0|c/a/etc/one|4\n") != NULL);
+	CHECK(strstr(wr, "c/b/bin/sh|0|c/a/bin/ash|4\n") != NULL);
+	/* a copy without one of the two names: the other is a plain file */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *part = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(part, "", img, &_e));
+	OK(i2k_fstree_remove(part, "bin/ash", false, &_e));
+	_cleanup_free_ char *wp = walk_str(part, false);
+	CHECK(strstr(wp, "bin/sh|1||2\n") != NULL);
+	/* the outer walk's links survive an inner walk of a tree sharing them */
+	add_file(part, "m", "m");
+	OK(i2k_fstree_link(part, "n", "bin/sh", 0, &_e));
+	struct nested n = {.other = img};
+	CHECK_INT(i2k_fstree_walk(part, false, nested_cb, &n), 0);
+	CHECK(strstr(n.out.data, "[bin|1||1\nbin/ash|1||2\nbin/sh|0|bin/ash|2\n") != NULL);
+	CHECK(strstr(n.out.data, "\nn|0|bin/sh|1\n") != NULL);
+	i2k_buf_free(&n.out);
+}
+
+/* Many entries, removals, replacements, links and grafts: lookups, the
+ * listing and the walk stay right. */
+TEST(many_entries_after_changes)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(s);
+	uint64_t size;
+	uint64_t off = put(s, "data", &size);
+	struct i2k_fattr f = A(S_IFREG | 0644);
+	char name[64], other[64];
+	for (int i = 0; i < 30000; i++) {
+		snprintf(name, sizeof(name), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_add(t, name, &f, NULL, off, size, I2K_FSTREE_MKPARENTS, NULL, &_e));
+	}
+	for (int i = 0; i < 30000; i += 3) { /* a third removed */
+		snprintf(name, sizeof(name), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_remove(t, name, false, &_e));
+	}
+	struct i2k_fattr l = A(S_IFLNK | 0777);
+	for (int i = 1; i < 30000; i += 3) { /* a third replaced by symlinks */
+		snprintf(name, sizeof(name), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_add(t, name, &l, "x", 0, 0, I2K_FSTREE_REPLACE, NULL, &_e));
+	}
+	for (int i = 2; i < 3000; i += 3) { /* links */
+		snprintf(name, sizeof(name), "links/l%d", i);
+		snprintf(other, sizeof(other), "d%d/f%d", i % 50, i);
+		OK(i2k_fstree_link(t, name, other, I2K_FSTREE_MKPARENTS, &_e));
+	}
+	CHECK_INT(i2k_fstree_count(t), 1 + 50 + 20000 + 1 + 1000);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *root = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(root, "img", t, &_e));
+	OK(i2k_fstree_remove(t, "d7", false, &_e)); /* the copy keeps its own */
+	CHECK(i2k_fstree_lookup(root, "img/d7/f7")->target != NULL);
+	CHECK(S_ISREG(i2k_fstree_lookup(root, "img/d7/f107")->mode));
+	CHECK(i2k_fstree_lookup(root, "img/d7/f57") == NULL);
+	CHECK(i2k_fstree_lookup(t, "d7/f7") == NULL);
+	CHECK_INT(i2k_fstree_count(root), 1 + 1 + 50 + 20000 + 1 + 1000);
+	struct i2k_buf b = {0};
+	i2k_fstree_walk(root, false, walk_cb, &b);
+	size_t lines = 0, links = 0;
+	for (const char *p = b.data; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	for (const char *p = b.data; (p = strstr(p, "|0|img/")) != NULL; p++)
+		links++;
+	CHECK_INT(lines, 1 + 50 + 20000 + 1 + 1000);
+	CHECK_INT(links, 1000); /* the second name of each linked file */
+	CHECK(strstr(b.data, "img/links/l2|0|img/d2/f2|3\n") != NULL);
+	i2k_buf_free(&b);
+	i2k_fstree_finalize(root);
+	CHECK_INT(i2k_fstree_lookup(root, "img/d2/f2")->nlink, 2);
+	CHECK_INT(i2k_fstree_lookup(root, "img/d5/f5")->nlink, 2);
+	CHECK_INT(i2k_fstree_lookup(root, "img/d5/f3005")->nlink, 1);
+}
+
 /* ---- listing --------------------------------------------------------------- */
 
 TEST(list_format)
@@ -766,6 +1061,11 @@ int main(void)
 	RUN(walk_stops);
 	RUN(finalize_ino_nlink);
 	RUN(graft_shares_inodes);
+	RUN(graft_some_leaves_out_subtrees);
+	RUN(walk_links_only_within_the_tree);
+	RUN(view_shares_and_refuses_changes);
+	RUN(graft_take_moves_what_graft_copies);
+	RUN(many_entries_after_changes);
 	RUN(list_format);
 	RUN(big_directory);
 	return TEST_DONE();

@@ -202,23 +202,26 @@ TEST(scan_tree)
 	i2k_fstree_free(t);
 }
 
+/* The two images of the samples */
+static const struct i2k_sbom_image_info info_web = {
+    .ref = "127.0.0.1:5000/fixtures/web:latest",
+    .refname = "127.0.0.1:5000/fixtures/web:latest",
+    .digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    .os = "linux",
+    .arch = "amd64"};
+static const struct i2k_sbom_image_info info_alpine = {
+    .ref = "alpine:3.19",
+    .refname = "docker.io/library/alpine:3.19",
+    .digest = "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+    .arch = "amd64"};
+
 /* Two images: one with every database, one without. */
 static struct i2k_sbom *sample(bool reverse)
 {
 	struct i2k_sbom *s = i2k_sbom_new();
 	struct i2k_fstree *t = db_tree();
 	struct i2k_fstree *empty = i2k_fstree_new(spool);
-	struct i2k_sbom_image_info a = {
-	    .ref = "127.0.0.1:5000/fixtures/web:latest",
-	    .refname = "127.0.0.1:5000/fixtures/web:latest",
-	    .digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111",
-	    .os = "linux",
-	    .arch = "amd64"};
-	struct i2k_sbom_image_info b = {
-	    .ref = "alpine:3.19",
-	    .refname = "docker.io/library/alpine:3.19",
-	    .digest = "sha256:2222222222222222222222222222222222222222222222222222222222222222",
-	    .arch = "amd64"};
+	struct i2k_sbom_image_info a = info_web, b = info_alpine;
 	struct i2k_error *err = NULL;
 	if (i2k_sbom_add_image(s, reverse ? &b : &a, reverse ? t : empty, &err) < 0 ||
 	    i2k_sbom_add_image(s, reverse ? &a : &b, reverse ? empty : t, &err) < 0) {
@@ -269,6 +272,31 @@ TEST(spdx_deterministic)
 	      strlen(ns1) == strlen("https://spdx.org/spdxdocs/i2kit-") + 64);
 	json_decref(j1);
 	json_decref(j4);
+}
+
+/* A tree scanned before it goes (the assembler moves an image's tree into
+ * the root at its last entry) gives the same document. */
+TEST(add_scanned_is_add_image)
+{
+	_cleanup_(i2k_sbom_freep) struct i2k_sbom *s1 = sample(false);
+	_cleanup_(i2k_sbom_freep) struct i2k_sbom *s2 = i2k_sbom_new();
+	struct i2k_fstree *t = db_tree();
+	struct i2k_fstree *empty = i2k_fstree_new(spool);
+	struct i2k_sbom_image_info a = info_web, b = info_alpine;
+	struct i2k_pkg_list pa = {0}, pb = {0};
+	OK(i2k_sbom_scan_tree(empty, &pa, &_e));
+	OK(i2k_sbom_scan_tree(t, &pb, &_e));
+	i2k_fstree_free(t); /* gone before the SBOM is made */
+	i2k_fstree_free(empty);
+	i2k_sbom_add_scanned(s2, &a, &pa);
+	i2k_sbom_add_scanned(s2, &b, &pb);
+	CHECK(pa.n == 0 && pa.v == NULL && pb.n == 0 && pb.v == NULL); /* taken */
+	CHECK_INT(s2->n, 2);
+	CHECK(s2->images[0].scanned && s2->images[1].scanned);
+	CHECK_INT(s2->images[1].pkgs.n, 11);
+	_cleanup_free_ char *d1 = doc_of(s1, 1700000000);
+	_cleanup_free_ char *d2 = doc_of(s2, 1700000000);
+	CHECK_STR(d1, d2);
 }
 
 TEST(spdx_content_sorted)
@@ -438,6 +466,7 @@ int main(void)
 	RUN(dpkg_matches_dpkg_query);
 	RUN(scan_tree);
 	RUN(spdx_deterministic);
+	RUN(add_scanned_is_add_image);
 	RUN(spdx_content_sorted);
 	RUN(spdx_duplicates_and_bad_utf8);
 	RUN(license_expressions);
