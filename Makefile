@@ -91,6 +91,14 @@ i2kit: $(CLI_OBJS) build/libi2k.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) build/libi2k.a $(LDLIBS)
 
 i2kit-build: i2kit
+
+# The compile and link flags of a program built against build/libi2k*.a
+# (tests/integration/50 and 51 build their disk tools so).
+.PHONY: print-cflags print-ldlibs
+print-cflags:
+	@echo $(PKG_CFLAGS)
+print-ldlibs:
+	@echo $(LDLIBS)
 	ln -sf i2kit $@
 
 build/tests/%: tests/unit/%.c tests/unit/test.h build/libi2k-asan.a

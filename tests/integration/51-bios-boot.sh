@@ -32,15 +32,16 @@ if ! make -s -C "$REPO" build/libi2k-asan.a >"$W/make.log" 2>&1; then
 	t_done
 	exit 1
 fi
-PKGS=$(sed -n 's/^PKGS := //p' "$REPO/Makefile")
+CFLAGS_PKG=$(make -s --no-print-directory -C "$REPO" print-cflags)
+LDLIBS_PKG=$(make -s --no-print-directory -C "$REPO" print-ldlibs)
 MKISO=$W/mkiso
-# shellcheck disable=SC2046
+# shellcheck disable=SC2086
 if cc -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I"$REPO" -Wall -Wextra -Werror -Wshadow \
 	-Wformat=2 -Wundef -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wvla \
-	-Wpointer-arith $(pkg-config --cflags $PKGS) -pthread -O1 -g \
+	-Wpointer-arith $CFLAGS_PKG -pthread -O1 -g \
 	-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
 	-o "$MKISO" "$REPO/tests/tools/mkiso.c" "$REPO/build/libi2k-asan.a" \
-	$(pkg-config --libs $PKGS) -pthread >"$W/cc.log" 2>&1; then
+	$LDLIBS_PKG >"$W/cc.log" 2>&1; then
 	t_pass build-mkiso
 else
 	t_fail build-mkiso "$(tail -c 600 "$W/cc.log")"
