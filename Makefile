@@ -91,6 +91,7 @@ i2kit: $(CLI_OBJS) build/libi2k.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) build/libi2k.a $(LDLIBS)
 
 i2kit-build: i2kit
+	ln -sf i2kit $@
 
 # The compile and link flags of a program built against build/libi2k*.a
 # (tests/integration/50 and 51 build their disk tools so).
@@ -99,7 +100,6 @@ print-cflags:
 	@echo $(PKG_CFLAGS)
 print-ldlibs:
 	@echo $(LDLIBS)
-	ln -sf i2kit $@
 
 build/tests/%: tests/unit/%.c tests/unit/test.h build/libi2k-asan.a
 	@mkdir -p $(dir $@)
