@@ -360,7 +360,7 @@ static char *opt_escape(const char *s)
 /* What a kernel+initrd boot appends to its build's command line: under TCG
  * the I2K_QEMU_TCG_*CMDLINE words (qemu.h), then --cmdline-append, so the
  * user's words come last and win. Caller frees; NULL when nothing. */
-static char *tcg_append(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *img)
+static char *tcg_append(const struct i2k_qemu_opts *o)
 {
 	if (o->accel != I2K_QEMU_ACCEL_TCG)
 		return o->cmdline_append ? i2k_xstrdup(o->cmdline_append) : NULL;
@@ -446,7 +446,7 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, "-initrd");
 		argv_addf(&a, img->initrd);
 		argv_addf(&a, "-append");
-		_cleanup_free_ char *append = tcg_append(o, img);
+		_cleanup_free_ char *append = tcg_append(o);
 		argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, append));
 		if (img->root_disk) {
 			_cleanup_free_ char *d = opt_escape(img->root_disk);

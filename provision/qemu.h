@@ -4,8 +4,9 @@
  * web-kernel, web-initrd.img, web-cmdline) or the PREFIX-kernel file itself.
  * QEMU always gets:
  *   -nographic -vga none -no-reboot, -m MB -smp N, -accel kvm (-cpu host) or tcg
- *       (no display adapter: the console is the serial line, and OVMF without
- *       one reaches the kernel ≈1 s sooner under TCG)
+ *       (no display adapter: the console is the serial line; nothing
+ *       initialises or probes one — OVMF under TCG reached the kernel
+ *       ≈0.1–0.2 s sooner in paired runs)
  *   -kernel/-initrd/-append: -kernel is the bzImage's own vmlinux when it has
  *       a PVH entry (provision/pvh.h: extracted once into the cache dir's
  *       pvh/; QEMU then starts the kernel without its decompressor), else
