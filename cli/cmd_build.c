@@ -572,6 +572,7 @@ int i2k_cmd_build(int argc, char **argv)
 		    .size = a.size,
 		    .root_given = a.root_given,
 		    .root = a.root,
+		    .digests = a.fetch.json,
 		    .boot = {.efi_stub = env_path("I2KIT_EFI_STUB"),
 			     .isolinux_dir = env_path("I2KIT_ISOLINUX_DIR"),
 			     .ldlinux_c32 = env_path("I2KIT_LDLINUX_C32")}},

@@ -64,6 +64,7 @@ struct i2k_format_opts {
 	enum i2k_root_mode root; /* ... this mode; else each format's default */
 	struct i2k_boot_data boot;
 	const struct i2k_disk_dest *disk_dest; /* NULL → files */
+	bool digests;			       /* the result's files carry their sha256 (else "") */
 	/* Optional: COMPRESS (initrd), FS (squashfs, disks) and WRITE (each
 	 * format's files) progress; see builder/base/progress.h. */
 	struct i2k_stage_cb progress;

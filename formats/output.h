@@ -1,9 +1,9 @@
 /* output.h — the files one format writes: DIR/NAME+SUFFIX each, written
- * under a hidden temporary name, hashed (SHA-256) while they are written and
- * committed together.
+ * under a hidden temporary name, hashed (SHA-256) while they are written
+ * when the caller asks for digests, and committed together.
  *
  *   struct i2k_output_group *g;
- *   i2k_output_group_open(dir, name, suffixes, n, &g, &err);
+ *   i2k_output_group_open(dir, name, suffixes, n, hash, &g, &err);
  *   ... write file i through i2k_output_stream(g, i)   (sequential bytes)
  *       or through i2k_output_sink(g, i)               (a block sink: container
  *                                                       writers, any offset)
@@ -17,7 +17,15 @@
  * existing file under a final name is replaced only by a successful commit.
  * Files are mode 0644.
  *
- * Hashing: a stream is hashed as it goes. A sink hashes the bytes written in
+ * Unchanged streams: a file written through i2k_output_stream whose bytes
+ * are those of the file already under its final name (formats/unchanged.h)
+ * is never written: the commit leaves the old file in place, inode and
+ * mtime included, and fsyncs it. Sinks are always written.
+ *
+ * Hashing costs what the file is long (a sparse disk's holes are hashed as
+ * zeros: about 0.6 ms per MiB here), so it is done only when asked for
+ * (`build --json` reports the digests); without it sha256 is "".
+ * A stream is hashed as it goes. A sink hashes the bytes written in
  * increasing offset order, regions skipped with i2k_sink_zero and gaps as
  * zeros, so a sparse disk is hashed without reading it back; only when a
  * writer goes back to an earlier offset (a header written last) is the file
@@ -26,6 +34,7 @@
 #ifndef I2K_FORMATS_OUTPUT_H
 #define I2K_FORMATS_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +50,7 @@ struct i2k_output_file {
 	char *path;	    /* DIR/NAME+SUFFIX; owned */
 	const char *format; /* the format's name (static) */
 	uint64_t size;
-	char sha256[I2K_DIGEST_LEN + 1]; /* "sha256:<hex>" */
+	char sha256[I2K_DIGEST_LEN + 1]; /* "sha256:<hex>"; "" when not hashed */
 };
 
 struct i2k_output_result {
@@ -62,9 +71,10 @@ char *i2k_output_path(const char *dir, const char *name, const char *suffix);
 struct i2k_output_group;
 
 /* Opens n (1..I2K_OUTPUT_MAX_FILES) temporary files for
- * DIR/NAME+suffixes[i]; dir must exist. *out is the caller's. */
+ * DIR/NAME+suffixes[i]; dir must exist. hash: compute each file's sha256
+ * for the result (else it is ""). *out is the caller's. */
 int i2k_output_group_open(const char *dir, const char *name, const char *const *suffixes, size_t n,
-			  struct i2k_output_group **out, struct i2k_error **err);
+			  bool hash, struct i2k_output_group **out, struct i2k_error **err);
 /* Reports WRITE progress (what: e.g. the format's name, borrowed; total
  * 0 = unknown) to cb (borrowed; may be NULL): BEGIN now, the bytes written
  * to every file of the group (streams and sinks; zeroed holes do not
@@ -77,8 +87,8 @@ struct i2k_ostream i2k_output_stream(struct i2k_output_group *g, size_t i);
  * file's length is the end of the last byte written or zeroed). Do not mix
  * with i2k_output_stream for the same file. */
 struct i2k_sink *i2k_output_sink(struct i2k_output_group *g, size_t i);
-/* Flushes, hashes and commits every file, then appends them to res (in
- * suffix order, with the format name). */
+/* Flushes, hashes (when asked) and commits every file, then appends them
+ * to res (in suffix order, with the format name). */
 int i2k_output_group_commit(struct i2k_output_group *g, const char *format,
 			    struct i2k_output_result *res, struct i2k_error **err);
 /* NULL-safe; removes the temporary files of an uncommitted group. */

@@ -54,7 +54,8 @@ int i2k_write_disk(const struct i2k_format *f, struct i2k_artifacts *a,
 		return r < 0 ? -1 : 0;
 	const struct i2k_format_opts *o = i2k_artifacts_opts(a);
 	_cleanup_(i2k_output_group_freep) struct i2k_output_group *g = NULL;
-	if (i2k_output_group_open(o->dir ? o->dir : ".", o->name, f->files, 1, &g, err) < 0)
+	if (i2k_output_group_open(o->dir ? o->dir : ".", o->name, f->files, 1, o->digests, &g,
+				  err) < 0)
 		return -1;
 	i2k_output_group_progress(g, &o->progress, f->name, 0);
 	if (i2k_container_write(f->container, disk, i2k_output_sink(g, 0), &co, err) < 0)

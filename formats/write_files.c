@@ -22,7 +22,8 @@ static int open_files(const struct i2k_format *f, struct i2k_artifacts *a,
 	size_t n = 0;
 	while (f->files[n])
 		n++;
-	if (i2k_output_group_open(out_dir(a), i2k_artifacts_opts(a)->name, f->files, n, g, err) < 0)
+	const struct i2k_format_opts *o = i2k_artifacts_opts(a);
+	if (i2k_output_group_open(out_dir(a), o->name, f->files, n, o->digests, g, err) < 0)
 		return -1;
 	i2k_output_group_progress(*g, &i2k_artifacts_opts(a)->progress, f->name, 0);
 	return 0;

@@ -263,8 +263,8 @@ int i2k_build_run(const struct i2k_build_request *rq, struct i2k_build_result *r
 	note(rq, "%zu file%s written in %.1f s", res->out.nfiles, res->out.nfiles == 1 ? "" : "s",
 	     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	/* last, so a failed format leaves no SBOM of outputs that do not exist */
-	if (sbom_doc &&
-	    i2k_build_sbom_file(o.dir, res->name, sbom_doc, sbom_len, &res->out, err) < 0)
+	if (sbom_doc && i2k_build_sbom_file(o.dir, res->name, sbom_doc, sbom_len, o.digests,
+					    &res->out, err) < 0)
 		return -1;
 	return 0;
 }

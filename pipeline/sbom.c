@@ -27,12 +27,12 @@ int i2k_build_sbom_root(const struct i2k_sbom *s, struct i2k_fstree *root, char 
 	return 0;
 }
 
-int i2k_build_sbom_file(const char *dir, const char *name, const char *doc, size_t len,
+int i2k_build_sbom_file(const char *dir, const char *name, const char *doc, size_t len, bool hash,
 			struct i2k_output_result *res, struct i2k_error **err)
 {
 	static const char *const suffix[] = {I2K_SPDX_SUFFIX};
 	_cleanup_(i2k_output_group_freep) struct i2k_output_group *g = NULL;
-	if (i2k_output_group_open(dir ? dir : ".", name, suffix, 1, &g, err) < 0)
+	if (i2k_output_group_open(dir ? dir : ".", name, suffix, 1, hash, &g, err) < 0)
 		return i2k_error_wrap(err, "SBOM");
 	struct i2k_ostream os = i2k_output_stream(g, 0);
 	if (i2k_ostream_write(os, doc, len, err) < 0 ||

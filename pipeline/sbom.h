@@ -29,8 +29,9 @@ int i2k_build_sbom_root(const struct i2k_sbom *s, struct i2k_fstree *root, char 
 			struct i2k_error **err);
 
 /* Writes doc as DIR/NAME.spdx.json (an output group of its own: temp
- * name, fsync, rename) and appends it to res with the format name "sbom". */
-int i2k_build_sbom_file(const char *dir, const char *name, const char *doc, size_t len,
+ * name, fsync, rename) and appends it to res with the format name "sbom"
+ * (with its sha256 when hash). */
+int i2k_build_sbom_file(const char *dir, const char *name, const char *doc, size_t len, bool hash,
 			struct i2k_output_result *res, struct i2k_error **err);
 
 #endif

@@ -104,7 +104,7 @@ int i2k_container_write_file(enum i2k_container_kind kind, int raw_fd, uint64_t 
 	static const char *const none[] = {""};
 	_cleanup_(i2k_output_group_freep) struct i2k_output_group *g = NULL;
 	struct i2k_output_result res = {0};
-	int r = i2k_output_group_open(dir, name, none, 1, &g, err);
+	int r = i2k_output_group_open(dir, name, none, 1, false, &g, err);
 	if (r == 0)
 		r = i2k_container_write_fd(kind, raw_fd, base, size, i2k_output_sink(g, 0), o, err);
 	if (r == 0)

@@ -12,6 +12,7 @@
 #include "builder/fstree/fstree.h"
 #include "formats/format.h"
 #include "pipeline/build.h"
+#include "formats/unchanged.h"
 #include "initrd/cpio.h"
 #include "test.h"
 #include "testutil.h"
@@ -118,7 +119,7 @@ static int write_fmt(const char *fmt, struct i2k_fstree *t, const char *dir,
 		     enum i2k_compression comp, struct i2k_output_result *res,
 		     struct i2k_error **err)
 {
-	struct i2k_format_opts o = {.dir = dir, .name = "vm", .compression = comp};
+	struct i2k_format_opts o = {.dir = dir, .name = "vm", .compression = comp, .digests = true};
 	return output_write(fmt, t, &o, res, err);
 }
 
@@ -477,6 +478,189 @@ TEST(interrupt_leaves_nothing)
 /* Uncompressed outputs of a fixed tree must keep their exact bytes: any
  * change to the tar/cpio byte format shows up here (update
  * tests/data/outputs/golden.txt deliberately, never to silence a diff). */
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* A rebuild leaves a stream output whose bytes did not change where it is
+ * (same inode); one that changed, was damaged, grew, shrank, has another
+ * mode or is a symlink is replaced by the right bytes. */
+TEST(unchanged_outputs)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, true, "console=ttyS0");
+	char dir[512], k[700], c[700], i[700], ref[700], cmd[3000];
+	snprintf(dir, sizeof(dir), "%s/unchanged", tmpdir);
+	snprintf(k, sizeof(k), "%s/vm-kernel", dir);
+	snprintf(c, sizeof(c), "%s/vm-cmdline", dir);
+	snprintf(i, sizeof(i), "%s/vm-initrd.img", dir);
+	snprintf(ref, sizeof(ref), "%s/unchanged-ref", tmpdir);
+	struct i2k_output_result res = {0};
+	CHECK(write_fmt("kernel+initrd", t, ref, I2K_COMPRESS_GZIP, &res, &err) == 0);
+	i2k_output_result_free(&res);
+	CHECK(write_fmt("kernel+initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) == 0);
+	i2k_output_result_free(&res);
+	ino_t ki = inode_of(k), ci = inode_of(c), ii = inode_of(i);
+	CHECK(ki != 0 && ci != 0 && ii != 0);
+
+	/* the same tree: nothing replaced; sizes and digests as written */
+	CHECK(write_fmt("kernel+initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) == 0);
+	CHECK(inode_of(k) == ki && inode_of(c) == ci && inode_of(i) == ii);
+	CHECK_INT(res.nfiles, 3);
+	if (res.nfiles == 3) {
+		check_result_file(&res.files[0], k);
+		check_result_file(&res.files[1], i);
+		check_result_file(&res.files[2], c);
+	}
+	i2k_output_result_free(&res);
+
+	/* damaged in the middle, one byte longer, one byte shorter, mode 0600,
+	 * a symlink: each replaced with the right bytes */
+	for (int d = 0; d < 5; d++) {
+		ki = inode_of(k);
+		if (d == 0)
+			snprintf(cmd, sizeof(cmd),
+				 "printf X | dd of=%s bs=1 seek=4000 conv=notrunc status=none", k);
+		else if (d == 1)
+			snprintf(cmd, sizeof(cmd), "printf X >> %s", k);
+		else if (d == 2)
+			snprintf(cmd, sizeof(cmd), "truncate -s -1 %s", k);
+		else if (d == 3)
+			snprintf(cmd, sizeof(cmd), "chmod 600 %s", k);
+		else
+			snprintf(cmd, sizeof(cmd), "mv %s %s.old && ln -s vm-kernel.old %s", k, k,
+				 k);
+		CHECK_INT(run(cmd), 0);
+		CHECK(write_fmt("kernel+initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) == 0);
+		i2k_output_result_free(&res);
+		CHECK(inode_of(k) != ki);
+		CHECK(inode_of(c) == ci && inode_of(i) == ii);
+		snprintf(cmd, sizeof(cmd), "cmp -s %s %s/vm-kernel && test -f %s && ! test -L %s",
+			 k, ref, k, k);
+		CHECK_INT(run(cmd), 0);
+		struct stat st;
+		CHECK(stat(k, &st) == 0 && (st.st_mode & 07777) == 0644);
+	}
+	snprintf(cmd, sizeof(cmd), "cmp -s %s/vm-kernel %s.old", ref, k);
+	CHECK_INT(run(cmd), 0); /* the symlink's target was not written through */
+
+	/* another command line: only the cmdline file changes */
+	ki = inode_of(k);
+	i2k_fstree_free(t);
+	t = make_root(sp, true, true, "console=ttyS0 quiet");
+	CHECK(write_fmt("kernel+initrd", t, dir, I2K_COMPRESS_GZIP, &res, &err) == 0);
+	i2k_output_result_free(&res);
+	CHECK(inode_of(k) == ki && inode_of(c) != ci);
+	char *s = read_all(c, NULL);
+	CHECK_STR(s, "console=ttyS0 quiet");
+	free(s);
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
+/* The comparison itself: fed in pieces, a difference in a later piece, the
+ * equal prefix copied into the new file. */
+TEST(unchanged_pieces)
+{
+	char old[512], neu[512];
+	snprintf(old, sizeof(old), "%s/pieces-old", tmpdir);
+	snprintf(neu, sizeof(neu), "%s/pieces-new", tmpdir);
+	static char a[600000], b[600000];
+	for (size_t j = 0; j < sizeof(a); j++)
+		a[j] = b[j] = (char)(j * 7 + j / 1000);
+	b[500000] ^= 1;
+	FILE *fp = fopen(old, "w");
+	CHECK(fp && fwrite(a, 1, sizeof(a), fp) == sizeof(a));
+	fclose(fp);
+	CHECK(chmod(old, 0644) == 0);
+	struct i2k_unchanged u;
+	i2k_unchanged_open(&u, old);
+	CHECK(i2k_unchanged_active(&u));
+	CHECK(i2k_unchanged_feed(&u, b, 300000));
+	CHECK(i2k_unchanged_feed(&u, b + 300000, 100000));
+	CHECK(!i2k_unchanged_feed(&u, b + 400000, 200000));
+	CHECK_INT(u.len, 400000);
+	int fd = open(neu, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	struct i2k_error *err = NULL;
+	CHECK(fd >= 0 && i2k_unchanged_materialize(&u, fd, &err) == 0);
+	CHECK(!i2k_unchanged_active(&u));
+	CHECK(write(fd, b + 400000, 200000) == 200000);
+	close(fd);
+	size_t len = 0;
+	char *got = read_all(neu, &len);
+	CHECK(got && len == sizeof(b) && memcmp(got, b, len) == 0);
+	free(got);
+	/* all equal but the old file is longer: not kept */
+	i2k_unchanged_open(&u, old);
+	CHECK(i2k_unchanged_feed(&u, a, 100));
+	CHECK(!i2k_unchanged_kept(&u, old));
+	CHECK(i2k_unchanged_feed(&u, a + 100, sizeof(a) - 100));
+	CHECK(i2k_unchanged_kept(&u, old));
+	i2k_unchanged_close(&u);
+	i2k_unchanged_close(&u);
+	/* nothing there, or not 0644: inactive */
+	i2k_unchanged_open(&u, neu);
+	CHECK(i2k_unchanged_active(&u));
+	i2k_unchanged_close(&u);
+	CHECK(chmod(neu, 0755) == 0);
+	i2k_unchanged_open(&u, neu);
+	CHECK(!i2k_unchanged_active(&u));
+	CHECK(unlink(neu) == 0);
+	i2k_unchanged_open(&u, neu);
+	CHECK(!i2k_unchanged_active(&u));
+
+	/* a group whose files were never written (or were sinks) compares
+	 * nothing and closes no descriptor of anyone else's (fd 0 once) */
+	if (fcntl(0, F_GETFD) < 0)
+		CHECK(open("/dev/null", O_RDONLY) == 0);
+	static const char *const sfx[] = {".a", ".b"};
+	struct i2k_output_group *g = NULL;
+	CHECK(i2k_output_group_open(tmpdir, "never", sfx, 2, false, &g, &err) == 0);
+	(void)i2k_output_sink(g, 1);
+	i2k_output_group_free(g);
+	CHECK(fcntl(0, F_GETFD) >= 0);
+}
+
+/* Without digests nothing is hashed (sha256 ""), and the bytes are the same. */
+TEST(no_digests)
+{
+	struct i2k_error *err = NULL;
+	struct i2k_spool *sp = NULL;
+	CHECK(i2k_spool_new(tmpdir, &sp, &err) == 0);
+	struct i2k_fstree *t = make_root(sp, true, true, "console=ttyS0");
+	const char *fmts[] = {"kernel+initrd", "tar"};
+	for (size_t k = 0; k < 2; k++) {
+		struct i2k_output_result with = {0}, without = {0};
+		char d1[512], d2[512];
+		snprintf(d1, sizeof(d1), "%s/nd-%zu-with", tmpdir, k);
+		snprintf(d2, sizeof(d2), "%s/nd-%zu-without", tmpdir, k);
+		CHECK(mkdir(d1, 0755) == 0 && mkdir(d2, 0755) == 0);
+		struct i2k_format_opts o = {.dir = d1, .name = "n", .digests = true};
+		CHECK(output_write(fmts[k], t, &o, &with, &err) == 0);
+		o.dir = d2;
+		o.digests = false;
+		CHECK(output_write(fmts[k], t, &o, &without, &err) == 0);
+		CHECK(with.nfiles > 0 && with.nfiles == without.nfiles);
+		for (size_t i = 0; i < with.nfiles && i < without.nfiles; i++) {
+			check_result_file(&with.files[i], with.files[i].path);
+			CHECK_STR(without.files[i].sha256, "");
+			CHECK_INT(without.files[i].size, with.files[i].size);
+			char cmd[1200];
+			snprintf(cmd, sizeof(cmd), "cmp -s %s %s", with.files[i].path,
+				 without.files[i].path);
+			CHECK_INT(run(cmd), 0);
+		}
+		i2k_output_result_free(&with);
+		i2k_output_result_free(&without);
+	}
+	i2k_fstree_free(t);
+	i2k_spool_free(sp);
+}
+
 TEST(golden_hashes)
 {
 	struct i2k_error *err = NULL;
@@ -487,7 +671,8 @@ TEST(golden_hashes)
 	struct i2k_output_result res = {0};
 	char dir[512];
 	snprintf(dir, sizeof(dir), "%s/golden", tmpdir);
-	struct i2k_format_opts o = {.dir = dir, .name = "g", .compression = I2K_COMPRESS_NONE};
+	struct i2k_format_opts o = {
+	    .dir = dir, .name = "g", .compression = I2K_COMPRESS_NONE, .digests = true};
 	CHECK(output_write("tar", t, &o, &res, &err) == 0);
 	CHECK(output_write("kernel+initrd", t, &o, &res, &err) == 0);
 	CHECK(output_write("tar-kernel-initrd", t, &o, &res, &err) == 0);
@@ -537,6 +722,9 @@ int main(void)
 	RUN(tar_output);
 	RUN(tar_kernel_initrd_output);
 	RUN(interrupt_leaves_nothing);
+	RUN(unchanged_outputs);
+	RUN(unchanged_pieces);
+	RUN(no_digests);
 	RUN(golden_hashes);
 	i2k_spool_free(sp);
 	free(ucode.data);
