@@ -122,6 +122,13 @@ int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_
 			 int (*visit)(void *ctx, uint64_t off, uint64_t size,
 				      struct i2k_error **err),
 			 void *ctx, struct i2k_error **err);
+/* The same for a log of len bytes at off in fd (a layer cache index), read
+ * through a small window: never held whole. */
+int i2k_layer_log_replay_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
+			    struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			    int (*visit)(void *ctx, uint64_t off, uint64_t size,
+					 struct i2k_error **err),
+			    void *ctx, struct i2k_error **err);
 
 /* Applies one layer read from fd (compressed per media_type; "" or NULL →
  * detect gzip/zstd/plain from magic bytes). Compression is always sniffed

@@ -525,20 +525,76 @@ int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
 
 /* ---- replay ----------------------------------------------------------------- */
 
+/* A log reader: the whole log in memory (fd -1), or a log in a file read
+ * through a window of RD_WINDOW bytes (grown for a longer string). What
+ * rd_take returns is valid until the next rd_take. */
+#define RD_WINDOW (256u << 10)
+
 struct rd {
-	const uint8_t *p, *end;
+	const uint8_t *p, *end; /* the bytes at hand */
 	bool bad;
+	const uint8_t *start;	  /* memory: the log */
+	int fd;			  /* file: -1 for memory */
+	uint64_t off, next, stop; /* file: the log's start, what to read next, its end */
+	uint8_t *win;		  /* file: the window (owned) */
+	size_t cap;
 };
+
+/* Brings at least n bytes to hand from the file; false at its end (or on
+ * a read error: the log then reads as malformed). */
+static bool rd_fill(struct rd *r, size_t n)
+{
+	size_t have = (size_t)(r->end - r->p);
+	if (r->fd < 0 || n - have > r->stop - r->next)
+		return false;
+	size_t cap = n > RD_WINDOW ? n : RD_WINDOW;
+	if (cap > r->cap) {
+		uint8_t *w = i2k_xmalloc(cap);
+		if (have)
+			memcpy(w, r->p, have);
+		free(r->win);
+		r->win = w;
+		r->cap = cap;
+	} else if (have) {
+		memmove(r->win, r->p, have);
+	}
+	size_t k = r->stop - r->next < r->cap - have ? (size_t)(r->stop - r->next) : r->cap - have;
+	if (i2k_pread_all(r->fd, r->win + have, k, (off_t)r->next, NULL) < 0)
+		return false;
+	r->next += k;
+	r->p = r->win;
+	r->end = r->win + have + k;
+	return true;
+}
 
 static const uint8_t *rd_take(struct rd *r, size_t n)
 {
-	if (r->bad || (size_t)(r->end - r->p) < n) {
+	if (r->bad || ((size_t)(r->end - r->p) < n && !rd_fill(r, n))) {
 		r->bad = true;
 		return NULL;
 	}
 	const uint8_t *q = r->p;
 	r->p += n;
 	return q;
+}
+
+static bool rd_done(const struct rd *r)
+{
+	return r->bad || (r->p == r->end && (r->fd < 0 || r->next == r->stop));
+}
+
+/* Where the reader is, in bytes from the log's start. */
+static uint64_t rd_pos(const struct rd *r)
+{
+	if (r->fd < 0)
+		return (uint64_t)(r->p - r->start);
+	return r->next - r->off - (uint64_t)(r->end - r->p);
+}
+
+static uint8_t rd_u8(struct rd *r)
+{
+	const uint8_t *q = rd_take(r, 1);
+	return q ? *q : 0;
 }
 
 static uint32_t rd_u32(struct rd *r)
@@ -574,28 +630,28 @@ static int replay_op(struct rd *r, struct entry_ctx *c, uint64_t base,
 		     int (*visit)(void *, uint64_t, uint64_t, struct i2k_error **), void *vctx,
 		     struct i2k_error **err)
 {
-	const uint8_t *op = rd_take(r, 1);
+	uint8_t op = rd_u8(r);
 	_cleanup_free_ char *path = rd_str(r, NULL);
-	if (op == NULL || path == NULL)
+	if (path == NULL)
 		return 0; /* r->bad */
 	c->raw = path;
 	struct i2k_error *ferr = NULL;
-	if (*op == OP_WHITEOUT) {
-		const uint8_t *opq = rd_take(r, 1);
-		if (opq == NULL || c->tree == NULL)
+	if (op == OP_WHITEOUT) {
+		uint8_t opq = rd_u8(r);
+		if (r->bad || c->tree == NULL)
 			return 0;
-		if (i2k_fstree_whiteout(c->tree, path, *opq != 0, &ferr) < 0)
+		if (i2k_fstree_whiteout(c->tree, path, opq != 0, &ferr) < 0)
 			return entry_rewrap(c, path, &ferr, 0, err);
 		return 0;
 	}
-	if (*op == OP_LINK) {
+	if (op == OP_LINK) {
 		_cleanup_free_ char *target = rd_str(r, NULL);
 		if (target == NULL || c->tree == NULL)
 			return 0;
 		_cleanup_free_ char *sh = shown(target);
 		return link_to(c, path, target, sh, err);
 	}
-	if (*op != OP_ADD) {
+	if (op != OP_ADD) {
 		r->bad = true;
 		return 0;
 	}
@@ -647,11 +703,11 @@ static int replay_op(struct rd *r, struct entry_ctx *c, uint64_t base,
 	return 0;
 }
 
-int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_fstree *tree,
-			 const struct i2k_flatten_opts *opts,
-			 int (*visit)(void *ctx, uint64_t off, uint64_t size,
-				      struct i2k_error **err),
-			 void *ctx, struct i2k_error **err)
+/* Both replays: rd0 positions a reader at the log's start (memory or file). */
+static int replay(const struct rd *rd0, uint64_t len, uint64_t base, struct i2k_fstree *tree,
+		  const struct i2k_flatten_opts *opts,
+		  int (*visit)(void *ctx, uint64_t off, uint64_t size, struct i2k_error **err),
+		  void *ctx, struct i2k_error **err)
 {
 	uint64_t used_here = 0;
 	if (len == 0) { /* an empty layer (ops may be NULL) */
@@ -664,16 +720,41 @@ int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_
 		struct entry_ctx c = {.tree = pass ? tree : NULL,
 				      .opts = opts,
 				      .used = opts && opts->used ? opts->used : &used_here};
-		struct rd r = {.p = ops, .end = (const uint8_t *)ops + len};
+		struct rd r = *rd0;
 		if (c.tree)
 			i2k_fstree_begin_layer(tree);
-		while (r.p < r.end && !r.bad)
-			if (replay_op(&r, &c, base, visit, ctx, err) < 0)
-				return -1;
+		int rc = 0;
+		while (rc == 0 && !rd_done(&r))
+			rc = replay_op(&r, &c, base, visit, ctx, err);
+		free(r.win);
+		if (rc < 0)
+			return -1;
 		if (r.bad)
 			return i2k_error_set(err, I2K_ERR_INTEGRITY,
-					     "layer log: malformed at byte %zu",
-					     (size_t)(r.p - (const uint8_t *)ops));
+					     "layer log: malformed at byte %" PRIu64, rd_pos(&r));
 	}
 	return 0;
+}
+
+int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_fstree *tree,
+			 const struct i2k_flatten_opts *opts,
+			 int (*visit)(void *ctx, uint64_t off, uint64_t size,
+				      struct i2k_error **err),
+			 void *ctx, struct i2k_error **err)
+{
+	const uint8_t *p = ops;
+	struct rd r = {.p = p, .end = len ? p + len : p, .start = p, .fd = -1};
+	return replay(&r, len, base, tree, opts, visit, ctx, err);
+}
+
+int i2k_layer_log_replay_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
+			    struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			    int (*visit)(void *ctx, uint64_t off, uint64_t size,
+					 struct i2k_error **err),
+			    void *ctx, struct i2k_error **err)
+{
+	if (len > UINT64_MAX - off)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY, "layer log: bad extent");
+	struct rd r = {.fd = fd, .off = off, .next = off, .stop = off + len};
+	return replay(&r, len, base, tree, opts, visit, ctx, err);
 }

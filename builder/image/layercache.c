@@ -36,7 +36,8 @@ int i2k_layercache_replay(struct i2k_store *s, const char *key, struct i2k_fstre
 	}
 	/* The log is checked whole before the tree is touched: a bad one is a
 	 * miss, not an error. */
-	if (i2k_layer_log_replay(u.ops, u.ops_len, 0, NULL, NULL, NULL, NULL, &e) < 0) {
+	if (i2k_layer_log_replay_fd(u.index_fd, u.ops_off, u.ops_len, 0, NULL, NULL, NULL, NULL,
+				    &e) < 0) {
 		i2k_error_free(e);
 		i2k_unpacked_clear(&u);
 		return 0;
@@ -44,7 +45,8 @@ int i2k_layercache_replay(struct i2k_store *s, const char *key, struct i2k_fstre
 	uint64_t base = 0;
 	int r = i2k_spool_attach(i2k_fstree_spool(tree), u.data_fd, u.data_size, &base, err);
 	if (r == 0)
-		r = i2k_layer_log_replay(u.ops, u.ops_len, base, tree, opts, NULL, NULL, err);
+		r = i2k_layer_log_replay_fd(u.index_fd, u.ops_off, u.ops_len, base, tree, opts,
+					    NULL, NULL, err);
 	i2k_unpacked_clear(&u);
 	*hit = r == 0;
 	return r;

@@ -17,7 +17,8 @@
 
 #define MAGIC "i2kit-unpacked 1\n"
 #define HEADER_MAX 512
-#define INDEX_MAX (256u << 20)
+#define INDEX_MAX (256ull << 20)
+#define HASH_CHUNK (256u << 10)
 
 bool i2k_unpacked_key_valid(const char *key)
 {
@@ -26,11 +27,12 @@ bool i2k_unpacked_key_valid(const char *key)
 
 void i2k_unpacked_clear(struct i2k_unpacked *u)
 {
-	free(u->index);
+	if (u->index_fd >= 0)
+		close(u->index_fd);
 	if (u->data_fd >= 0)
 		close(u->data_fd);
 	memset(u, 0, sizeof(*u));
-	u->data_fd = -1;
+	u->index_fd = u->data_fd = -1;
 }
 
 static char *dir_path(struct i2k_store *s)
@@ -43,22 +45,38 @@ static char *entry_path(struct i2k_store *s, const char *key, const char *ext)
 	return i2k_xasprintf("%s/unpacked/%s.%s", s->dir, key, ext);
 }
 
-/* Parses index bytes into u (borrowing buf for ops): false when malformed. */
-static bool parse_index(const char *buf, size_t len, struct i2k_unpacked *u)
+/* True when the index in fd (len bytes) ends with the sha256 of what comes
+ * before; read in chunks, never whole. */
+static bool index_digest_ok(int fd, uint64_t len)
 {
-	if (len < 32 + strlen(MAGIC) || memcmp(buf, MAGIC, strlen(MAGIC)) != 0)
-		return false;
-	uint8_t want[32];
-	struct i2k_sha256 *h = i2k_sha256_new();
-	i2k_sha256_update(h, buf, len - 32);
+	_cleanup_free_ uint8_t *buf = i2k_xmalloc(HASH_CHUNK);
+	_cleanup_(i2k_sha256_freep) struct i2k_sha256 *h = i2k_sha256_new();
+	for (uint64_t at = 0; at < len - 32;) {
+		size_t k = len - 32 - at < HASH_CHUNK ? (size_t)(len - 32 - at) : HASH_CHUNK;
+		if (i2k_pread_all(fd, buf, k, (off_t)at, NULL) < 0)
+			return false;
+		i2k_sha256_update(h, buf, k);
+		at += k;
+	}
+	uint8_t want[32], have[32];
 	i2k_sha256_final_raw(h, want);
-	i2k_sha256_free(h);
-	if (memcmp(want, buf + len - 32, 32) != 0)
+	return i2k_pread_all(fd, have, 32, (off_t)(len - 32), NULL) == 0 &&
+	       memcmp(want, have, 32) == 0;
+}
+
+/* Checks and parses the index in u->index_fd (len bytes) into u: false
+ * when malformed. */
+static bool parse_index(uint64_t len, struct i2k_unpacked *u)
+{
+	if (len < 32 + strlen(MAGIC) || len > INDEX_MAX || !index_digest_ok(u->index_fd, len))
 		return false;
 	char head[HEADER_MAX + 1];
-	size_t hl = len - 32 < HEADER_MAX ? len - 32 : HEADER_MAX;
-	memcpy(head, buf, hl);
+	size_t hl = len - 32 < HEADER_MAX ? (size_t)(len - 32) : HEADER_MAX;
+	if (i2k_pread_all(u->index_fd, head, hl, 0, NULL) < 0)
+		return false;
 	head[hl] = '\0';
+	if (memcmp(head, MAGIC, strlen(MAGIC)) != 0)
+		return false;
 	char *end = strstr(head, "\n\n");
 	if (end == NULL)
 		return false;
@@ -77,8 +95,8 @@ static bool parse_index(const char *buf, size_t len, struct i2k_unpacked *u)
 	memcpy(u->source, src, sizeof(u->source));
 	memcpy(u->data_digest, dd, sizeof(u->data_digest));
 	u->data_size = dsize;
-	u->ops = buf + ops_off;
-	u->ops_len = (size_t)olen;
+	u->ops_off = ops_off;
+	u->ops_len = olen;
 	return true;
 }
 
@@ -86,22 +104,20 @@ int i2k_unpacked_open(struct i2k_store *s, const char *key, struct i2k_unpacked 
 		      struct i2k_error **err)
 {
 	memset(out, 0, sizeof(*out));
-	out->data_fd = -1;
+	out->index_fd = out->data_fd = -1;
 	if (!i2k_unpacked_key_valid(key))
 		return i2k_error_set(err, I2K_ERR_USAGE, "unpacked cache: invalid key");
 	_cleanup_free_ char *ip = entry_path(s, key, "index");
 	_cleanup_free_ char *dp = entry_path(s, key, "data");
-	char *buf = NULL;
-	size_t len = 0;
-	struct i2k_error *e = NULL;
-	if (i2k_read_file(ip, INDEX_MAX, &buf, &len, &e) < 0) {
-		bool missing = e->errnum == ENOENT;
-		i2k_error_free(e);
+	out->index_fd = open(ip, O_RDONLY | O_CLOEXEC);
+	struct stat ist;
+	if (out->index_fd < 0 || fstat(out->index_fd, &ist) < 0) {
+		bool missing = errno == ENOENT;
+		i2k_unpacked_clear(out);
 		return i2k_error_set(err, missing ? I2K_ERR_NOTFOUND : I2K_ERR_INTEGRITY, "%s: %s",
 				     ip, missing ? "no such entry" : "unreadable");
 	}
-	out->index = buf;
-	if (!parse_index(buf, len, out)) {
+	if (!parse_index((uint64_t)ist.st_size, out)) {
 		i2k_unpacked_clear(out);
 		return i2k_error_set(err, I2K_ERR_INTEGRITY, "%s: malformed", ip);
 	}

@@ -38,9 +38,11 @@ struct i2k_unpacked {
 	char source[I2K_DIGEST_LEN + 1];
 	uint64_t data_size;
 	char data_digest[I2K_DIGEST_LEN + 1];
-	char *index;	 /* the whole index file (owned) */
-	const void *ops; /* the log, inside index */
-	size_t ops_len;
+	/* KEY.index, read-only (owned; -1 when closed); the log is ops_len
+	 * bytes at ops_off in it, read from there (i2k_layer_log_replay_fd),
+	 * never held whole: about 80 bytes per file, 8 MB for 100,000 */
+	int index_fd;
+	uint64_t ops_off, ops_len;
 	int data_fd; /* KEY.data, read-only (owned; -1 when closed) */
 };
 void i2k_unpacked_clear(struct i2k_unpacked *u);

@@ -7,7 +7,9 @@
  *     Oracle: both trees list the same (paths, modes, owners, links,
  *     xattrs, data digests) — replaying does what applying did;
  *   - as a raw log: decoded, then replayed onto a lower tree. Oracle: no
- *     crash, and a log refused by the decoder leaves the tree unchanged.
+ *     crash, and a log refused by the decoder leaves the tree unchanged;
+ *     read from a file (i2k_layer_log_replay_fd, as the layer cache reads
+ *     its index), it gets the same verdict and the same tree.
  *
  * make build/fuzzer/fuzz_layerlog (libFuzzer) or build/fuzz/fuzz_layerlog
  * (-DI2K_FUZZ_MAIN: replays files, tests/fuzz/replay.sh). Seeds: the tar
@@ -81,8 +83,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd >= 0)
 		close(fd);
 	/* as a raw log */
-	struct i2k_fstree *c = lower_tree(sp);
+	struct i2k_fstree *c = lower_tree(sp), *d = lower_tree(sp);
 	char *before = listing(c);
+	int lfd = memfd_create("log", MFD_CLOEXEC);
+	if (lfd < 0 || write(lfd, "x", 1) != 1 || (size && write(lfd, data, size) != (ssize_t)size))
+		abort();
+	struct i2k_flatten_opts lim = {.max_size = 1u << 30};
+	struct i2k_error *fe = NULL;
+	int frc = i2k_layer_log_replay_fd(lfd, 1, size, 0, d, &lim, NULL, NULL, &fe);
 	if (i2k_layer_log_replay(data, size, 0, NULL, NULL, NULL, NULL, &e) < 0) {
 		i2k_error_free(e);
 		e = NULL;
@@ -93,10 +101,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* refused before the tree changed */
 		free(after);
 	} else {
-		struct i2k_flatten_opts lim = {.max_size = 1u << 30};
 		(void)i2k_layer_log_replay(data, size, 0, c, &lim, NULL, NULL, &e);
-		free(listing(c));
 	}
+	/* from a file: the same verdict, the same tree */
+	int mrc = e ? -1 : 0;
+	char *lc = listing(c), *ld = listing(d);
+	if (frc != mrc || strcmp(lc, ld) != 0 || (fe && e && strcmp(fe->msg, e->msg) != 0)) {
+		fprintf(stderr, "memory %d %s / file %d %s\n", mrc, e ? e->msg : "", frc,
+			fe ? fe->msg : "");
+		abort();
+	}
+	free(lc);
+	free(ld);
+	close(lfd);
+	i2k_error_free(fe);
+	i2k_fstree_free(d);
 	i2k_error_free(e);
 	free(before);
 	i2k_fstree_free(c);

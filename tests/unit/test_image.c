@@ -1387,6 +1387,57 @@ static void build_log_layers(int fds[4])
 
 static const char *log_mts[4] = {MT_GZ, MT_ZST, MT_TAR, MT_GZ};
 
+/* A log read from a file through its window replays as the same log in
+ * memory does: records across the window's edges (a log of ~500 KiB), a
+ * string longer than the window (a 300 kB xattr), a log that does not
+ * start at offset 0; one cut short is malformed, the tree untouched. */
+TEST(layer_log_replay_from_a_file)
+{
+	struct tb t = tb_new(C_NONE);
+	static char big[300000];
+	memset(big, 'v', sizeof(big));
+	char name[128], body[16];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "d%02d/a-file-name-long-enough-to-fill-a-log-%05d",
+			 i % 50, i);
+		snprintf(body, sizeof(body), "%d\n", i);
+		F(name, body);
+	}
+	F("big-xattr", "x\n", .xname = "user.big", .xval = big, .xlen = sizeof(big));
+	int lfd = tb_done(&t);
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *a = i2k_fstree_new(s);
+	struct i2k_layer_log log = {0};
+	struct i2k_flatten_opts o = {.log = &log};
+	OK(i2k_layer_apply(lfd, MT_TAR, a, &o, &_e));
+	close(lfd);
+	CHECK(log.ops.len > 2 * (256u << 10) + sizeof(big));
+	int fd = memfd_create("log", MFD_CLOEXEC);
+	CHECK(fd >= 0 && write(fd, "junk", 4) == 4 &&
+	      write(fd, log.ops.data, log.ops.len) == (ssize_t)log.ops.len);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *b = i2k_fstree_new(s);
+	OK(i2k_layer_log_replay_fd(fd, 4, log.ops.len, 0, b, NULL, NULL, NULL, &_e));
+	_cleanup_free_ char *la = list_str(a);
+	_cleanup_free_ char *lb = list_str(b);
+	CHECK_STR(lb, la);
+	struct i2k_inode *x = i2k_fstree_lookup(b, "big-xattr");
+	CHECK(x && x->nxattrs == 1 && x->xattrs[0].len == sizeof(big) &&
+	      memcmp(x->xattrs[0].value, big, sizeof(big)) == 0);
+	/* cut short (in the big xattr, and at the end): malformed, nothing done */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *c = i2k_fstree_new(s);
+	uint64_t cuts[] = {log.ops.len - 1, log.ops.len - sizeof(big) / 2, log.ops.len + 10};
+	for (int i = 0; i < 3; i++) { /* the last: claimed longer than the file */
+		struct i2k_error *te = NULL;
+		CHECK(i2k_layer_log_replay_fd(fd, 4, cuts[i], 0, c, NULL, NULL, NULL, &te) < 0);
+		CHECK(te && te->code == I2K_ERR_INTEGRITY &&
+		      i2k_str_has_prefix(te->msg, "layer log: malformed at byte "));
+		i2k_error_free(te);
+	}
+	CHECK(i2k_fstree_count(c) == 1);
+	close(fd);
+	i2k_layer_log_clear(&log);
+}
+
 /* Replaying the logs of four layers gives the tree applying them gave. */
 TEST(layer_log_replays_what_apply_did)
 {
@@ -1550,6 +1601,7 @@ int main(void)
 	RUN(expansion_limit);
 	RUN(big_layer_streams);
 	RUN(layer_log_replays_what_apply_did);
+	RUN(layer_log_replay_from_a_file);
 	RUN(layer_cache_roundtrip);
 	RUN(config_parse);
 	RUN(image_load_and_flatten);
