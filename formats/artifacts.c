@@ -28,6 +28,7 @@ struct disk {
 	enum i2k_root_mode mode;
 	uint64_t size;
 	struct i2k_sink *sink;
+	bool claimed; /* an output has become this very file */
 };
 
 /* What a disk of one (boot, mode) is made of, before its size is known. */
@@ -617,8 +618,11 @@ int i2k_artifacts_disk(struct i2k_artifacts *a, const struct i2k_format *f, stru
 	}
 	if (a->ndisks == MAX_DISKS)
 		return i2k_error_set(err, I2K_ERR_INTERNAL, "too many disk layouts in one build");
+	/* Beside the outputs (when they are files), so that a raw output can be
+	 * this file itself (i2k_artifacts_disk_claim). */
 	_cleanup_(i2k_sink_freep) struct i2k_sink *disk = NULL;
-	if (i2k_sink_tmpfile_new(size, "disk", &disk, NULL, err) < 0)
+	const char *dir = a->o->disk_dest ? NULL : a->o->dir ? a->o->dir : ".";
+	if (i2k_sink_tmpfile_new_in(dir, size, "disk", &disk, NULL, err) < 0)
 		return -1;
 	struct i2k_meter m;
 	i2k_meter_begin(&m, &a->o->progress, I2K_STAGE_FS,
@@ -638,4 +642,15 @@ int i2k_artifacts_disk(struct i2k_artifacts *a, const struct i2k_format *f, stru
 	a->stats.disks++;
 	*out = a->disks[a->ndisks - 1].sink;
 	return 0;
+}
+
+bool i2k_artifacts_disk_claim(struct i2k_artifacts *a, struct i2k_sink *disk)
+{
+	for (size_t i = 0; i < a->ndisks; i++)
+		if (a->disks[i].sink == disk) {
+			bool first = !a->disks[i].claimed;
+			a->disks[i].claimed = true;
+			return first;
+		}
+	return false;
 }

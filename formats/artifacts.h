@@ -109,6 +109,10 @@ int i2k_artifacts_squashfs(struct i2k_artifacts *a, struct i2k_sink **sqfs, uint
  * "--size N is too small: the F image needs at least M bytes (K MiB)". */
 int i2k_artifacts_disk(struct i2k_artifacts *a, const struct i2k_format *f, struct i2k_sink **disk,
 		       struct i2k_error **err);
+/* True the first time it is asked for disk (one of the build's disks): the
+ * caller may then make it an output file (a raw container holds exactly
+ * the disk's bytes, i2k_output_adopt). Later formats still read it. */
+bool i2k_artifacts_disk_claim(struct i2k_artifacts *a, struct i2k_sink *disk);
 /* The content seed of root mode (GUIDs, UUIDs, serials derive from it). */
 int i2k_artifacts_seed(struct i2k_artifacts *a, enum i2k_root_mode mode, uint8_t seed[32],
 		       struct i2k_error **err);

@@ -200,6 +200,8 @@ struct out_file {
 	 * (started at the first write, or at the commit of an empty stream) */
 	struct i2k_unchanged same;
 	bool same_started;
+	bool adopted; /* the file is a temp file made elsewhere (i2k_output_adopt) */
+	uint64_t adopted_size;
 	struct i2k_meter *meter; /* the group's */
 };
 
@@ -300,10 +302,36 @@ struct i2k_sink *i2k_output_sink(struct i2k_output_group *g, size_t i)
 	return &g->f[i].sink.base;
 }
 
+int i2k_output_adopt(struct i2k_output_group *g, size_t i, int fd, uint64_t size,
+		     struct i2k_error **err)
+{
+	struct out_file *f = &g->f[i];
+	struct stat st;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > size || i2k_atomic_adopt(&f->af, fd) < 0)
+		return 0;
+	f->adopted = true;
+	f->adopted_size = size;
+	f->fw.fd = f->sink.fd = f->wb.fd = f->af.fd;
+	if (((uint64_t)st.st_size < size && ftruncate(f->af.fd, (off_t)size) < 0) ||
+	    fchmod(f->af.fd, 0644) < 0)
+		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", f->af.final_path);
+	writeback_start(&f->wb);
+	return 1;
+}
+
 /* Flushes file f and takes its size and digest. */
 static int close_one(struct out_file *f, uint64_t *size, char digest[I2K_DIGEST_LEN + 1],
 		     struct i2k_error **err)
 {
+	if (f->adopted) {
+		*size = f->adopted_size;
+		if (f->sha == NULL)
+			return 0;
+		uint64_t n;
+		if (lseek(f->af.fd, 0, SEEK_SET) < 0)
+			return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", f->af.final_path);
+		return i2k_sha256_fd(f->af.fd, digest, &n, err);
+	}
 	if (!f->sink_used) {
 		same_start(f);
 		/* a prefix of the old file is not the old file */

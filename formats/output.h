@@ -87,6 +87,15 @@ struct i2k_ostream i2k_output_stream(struct i2k_output_group *g, size_t i);
  * file's length is the end of the last byte written or zeroed). Do not mix
  * with i2k_output_stream for the same file. */
 struct i2k_sink *i2k_output_sink(struct i2k_output_group *g, size_t i);
+/* Makes file i the file behind fd instead of writing it: fd is a complete
+ * unnamed temp file in the output directory that nothing writes any more
+ * (a raw disk this build made, i2k_sink_tmpfile_new_in), whose first size
+ * bytes are the file (it is extended with a hole when shorter). The bytes
+ * are then never copied. 1 when adopted, 0 when fd cannot become the file
+ * (another filesystem, not O_TMPFILE, longer than size): write it as usual,
+ * -1 on error. Do not also write file i. */
+int i2k_output_adopt(struct i2k_output_group *g, size_t i, int fd, uint64_t size,
+		     struct i2k_error **err);
 /* Flushes, hashes (when asked) and commits every file, then appends them
  * to res (in suffix order, with the format name). */
 int i2k_output_group_commit(struct i2k_output_group *g, const char *format,

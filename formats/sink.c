@@ -173,7 +173,13 @@ int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name, st
 int i2k_sink_tmpfile_new(uint64_t size, const char *name, struct i2k_sink **out, int *fd_out,
 			 struct i2k_error **err)
 {
-	int fd = i2k_tmpfile(NULL, name ? name : "temporary file", err);
+	return i2k_sink_tmpfile_new_in(NULL, size, name, out, fd_out, err);
+}
+
+int i2k_sink_tmpfile_new_in(const char *dir, uint64_t size, const char *name, struct i2k_sink **out,
+			    int *fd_out, struct i2k_error **err)
+{
+	int fd = i2k_tmpfile(dir, name ? name : "temporary file", err);
 	if (fd < 0)
 		return -1;
 	if (file_sink_new(fd, true, 0, size, name, out, err) < 0) {

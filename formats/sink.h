@@ -11,7 +11,9 @@
  *          ─► disk layout copies each fs image to its partition offset in a
  *             raw disk sink (temp, sparse) and adds MBR/GPT + boot code
  *          ─► container writer (raw/qcow2/vhd) streams the raw disk to the
- *             output, skipping holes and zero blocks.
+ *             output, skipping holes and zero blocks; the first raw output
+ *             of a build is the raw disk's temp file itself, made beside
+ *             the outputs and named at commit (no copy).
  *
  * Sinks are not thread-safe; one writer at a time.
  */
@@ -74,6 +76,10 @@ int i2k_sink_file_new(int fd, uint64_t base, uint64_t size, const char *name, st
  * the sink. */
 int i2k_sink_tmpfile_new(uint64_t size, const char *name, struct i2k_sink **out, int *fd_out,
 			 struct i2k_error **err);
+/* The same in directory dir (NULL: as above), e.g. beside the outputs, so
+ * that the file can become one (formats/output.h, i2k_output_adopt). */
+int i2k_sink_tmpfile_new_in(const char *dir, uint64_t size, const char *name, struct i2k_sink **out,
+			    int *fd_out, struct i2k_error **err);
 /* The file descriptor and base offset behind a file/tmpfile sink (for
  * copy_file_range, SEEK_DATA/SEEK_HOLE, or libraries that need a path:
  * "/proc/self/fd/N"); -1 for other sinks. */

@@ -58,7 +58,16 @@ int i2k_write_disk(const struct i2k_format *f, struct i2k_artifacts *a,
 				  err) < 0)
 		return -1;
 	i2k_output_group_progress(g, &o->progress, f->name, 0);
-	if (i2k_container_write(f->container, disk, i2k_output_sink(g, 0), &co, err) < 0)
+	/* A raw disk is its own output: the first raw format of a build takes
+	 * the temp disk file itself instead of copying it. */
+	int adopted = 0;
+	uint64_t base = 0;
+	int dfd = i2k_sink_fd(disk, &base);
+	if (f->container == I2K_CONTAINER_RAW && dfd >= 0 && base == 0 &&
+	    i2k_artifacts_disk_claim(a, disk))
+		adopted = i2k_output_adopt(g, 0, dfd, disk->size, err);
+	if (adopted < 0 || (!adopted && i2k_container_write(f->container, disk,
+							    i2k_output_sink(g, 0), &co, err) < 0))
 		return -1;
 	return i2k_output_group_commit(g, f->name, res, err);
 }

@@ -396,6 +396,28 @@ static int link_anonymous(struct i2k_atomic_file *af)
 	return -1;
 }
 
+int i2k_atomic_adopt(struct i2k_atomic_file *af, int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0)
+		return -1;
+	struct i2k_atomic_file na = {.fd = d, .final_path = af->final_path};
+	if (link_anonymous(&na) < 0) {
+		int e = errno;
+		close(d);
+		errno = e;
+		return -1;
+	}
+	if (af->tmp_path)
+		unlink(af->tmp_path);
+	free(af->tmp_path);
+	if (af->fd >= 0)
+		close(af->fd);
+	af->fd = d;
+	af->tmp_path = na.tmp_path;
+	return 0;
+}
+
 int i2k_atomic_commit(struct i2k_atomic_file *af, struct i2k_error **err)
 {
 	const char *what = NULL;

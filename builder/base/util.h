@@ -71,6 +71,12 @@ struct i2k_atomic_file {
 };
 int i2k_atomic_open(struct i2k_atomic_file *af, const char *final_path, mode_t mode,
 		    struct i2k_error **err);
+/* Makes af's file another complete unnamed file (fd: O_TMPFILE on the
+ * final name's filesystem, duplicated here), named at once under a temp
+ * name beside the final one; af's own file is dropped. -1 with errno and
+ * af unchanged when fd cannot be named there (another filesystem, a file
+ * that was not O_TMPFILE): the caller then writes af's file as usual. */
+int i2k_atomic_adopt(struct i2k_atomic_file *af, int fd);
 int i2k_atomic_commit(struct i2k_atomic_file *af, struct i2k_error **err);
 /* Safe after commit, after a failed open, or twice; a struct that was never
  * opened must have fd = -1 and NULL paths (i2k_atomic_open sets that up). */

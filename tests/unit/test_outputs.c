@@ -625,6 +625,69 @@ TEST(unchanged_pieces)
 	CHECK(fcntl(0, F_GETFD) >= 0);
 }
 
+/* An output can be a temp file made beside it (a raw disk): named at
+ * commit, extended to its size, mode 0644, hashed from the file; a file
+ * that cannot be named there, or is too long, is refused (0) and the
+ * output is written as usual. */
+TEST(adopted_output)
+{
+	struct i2k_error *err = NULL;
+	char dir[512], p[700];
+	snprintf(dir, sizeof(dir), "%s/adopt", tmpdir);
+	CHECK(mkdir(dir, 0755) == 0);
+	static const char *const sfx[] = {".img"};
+	for (int hash = 0; hash < 2; hash++) {
+		int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		CHECK(fd >= 0 && pwrite(fd, "disk", 4, 0) == 4);
+		struct i2k_output_group *g = NULL;
+		struct i2k_output_result res = {0};
+		CHECK(i2k_output_group_open(dir, "a", sfx, 1, hash, &g, &err) == 0);
+		CHECK_INT(i2k_output_adopt(g, 0, fd, 8192, &err), 1);
+		CHECK(i2k_output_group_commit(g, "raw", &res, &err) == 0);
+		i2k_output_group_free(g);
+		close(fd); /* the output stays */
+		snprintf(p, sizeof(p), "%s/a.img", dir);
+		CHECK(res.nfiles == 1 && res.files[0].size == 8192);
+		if (hash && res.nfiles == 1)
+			check_result_file(&res.files[0], p);
+		else if (res.nfiles == 1)
+			CHECK_STR(res.files[0].sha256, "");
+		struct stat st;
+		CHECK(stat(p, &st) == 0 && st.st_size == 8192 && (st.st_mode & 07777) == 0644 &&
+		      st.st_nlink == 1);
+		size_t len = 0;
+		char *s = read_all(p, &len);
+		CHECK(s && len == 8192 && memcmp(s, "disk", 4) == 0 && s[4] == 0 && s[8191] == 0);
+		free(s);
+		i2k_output_result_free(&res);
+	}
+	/* a file already unlinked (no O_TMPFILE), and one longer than the output */
+	char tmpl[700];
+	snprintf(tmpl, sizeof(tmpl), "%s/x.XXXXXX", dir);
+	int gone = mkstemp(tmpl);
+	CHECK(gone >= 0 && unlink(tmpl) == 0 && write(gone, "old", 3) == 3);
+	int big = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	CHECK(big >= 0 && ftruncate(big, 100000) == 0);
+	int fds[] = {gone, big};
+	for (int k = 0; k < 2; k++) {
+		struct i2k_output_group *g = NULL;
+		struct i2k_output_result res = {0};
+		CHECK(i2k_output_group_open(dir, "b", sfx, 1, true, &g, &err) == 0);
+		CHECK_INT(i2k_output_adopt(g, 0, fds[k], 8192, &err), 0);
+		struct i2k_ostream os = i2k_output_stream(g, 0);
+		CHECK(i2k_ostream_write(os, "written", 7, &err) == 0);
+		CHECK(i2k_output_group_commit(g, "raw", &res, &err) == 0);
+		i2k_output_group_free(g);
+		snprintf(p, sizeof(p), "%s/b.img", dir);
+		char *s = read_all(p, NULL);
+		CHECK_STR(s, "written");
+		free(s);
+		i2k_output_result_free(&res);
+		CHECK(unlink(p) == 0);
+		close(fds[k]);
+	}
+}
+
 /* Without digests nothing is hashed (sha256 ""), and the bytes are the same. */
 TEST(no_digests)
 {
@@ -724,6 +787,7 @@ int main(void)
 	RUN(interrupt_leaves_nothing);
 	RUN(unchanged_outputs);
 	RUN(unchanged_pieces);
+	RUN(adopted_output);
 	RUN(no_digests);
 	RUN(golden_hashes);
 	i2k_spool_free(sp);
