@@ -320,7 +320,7 @@ phase() { # KIND FROM TO → median of (TO - FROM) per boot
 	awk -v a="$2" -v b="$3" '$a != "nan" && $b != "nan" {print $b - $a}' "$B/boot-$1.t" | median
 }
 
-# ---- smallest --mem that serves (bisection over 8 MB steps, bounded boots) ----
+# ---- smallest --mem that serves (bisection down to 2 MB, bounded boots) ----
 mem_min=skipped
 if [ "${BENCH_MEM:-1}" != 0 ]; then
 	log "--mem bisection"
@@ -328,7 +328,7 @@ if [ "${BENCH_MEM:-1}" != 0 ]; then
 	serves() { [ "$(boot_once "$B/boot/web" "$1" 60 | awk '{print $5}')" != nan ]; }
 	if serves $hi; then
 		n=0
-		while [ $((hi - lo)) -gt 8 ] && [ $n -lt 6 ]; do
+		while [ $((hi - lo)) -gt 2 ] && [ $n -lt 8 ]; do
 			mid=$(((lo + hi) / 2))
 			if serves $mid; then hi=$mid; else lo=$mid; fi
 			n=$((n + 1))

@@ -44,9 +44,14 @@ static void help(void)
 	       "  --cmdline-append STR    append to the kernel command line (kernel+initrd).\n"
 	       "                          Under TCG, \"cryptomgr.notests\n"
 	       "                          initcall_blacklist=crypto_kdf108_init\" (no crypto\n"
-	       "                          self-tests at boot) and, with one vCPU,\n"
-	       "                          \"nolapic_timer\" come first (the build's\n"
+	       "                          self-tests at boot), \"initcall_blacklist=\n"
+	       "                          tracer_init_tracefs\" (see --tracefs) and, with one\n"
+	       "                          vCPU, \"nolapic_timer\" come first (the build's\n"
 	       "                          NAME-cmdline is not changed)\n"
+	       "  --tracefs               kernel+initrd under TCG: keep the guest's tracefs; by\n"
+	       "                          default it is not populated (no ftrace, no trace\n"
+	       "                          events for perf or bpftrace), which saves about\n"
+	       "                          9 MB of guest memory and 0.1 s of boot\n"
 	       "  --no-pvh                boot the kernel+initrd build's bzImage as it is. By\n"
 	       "                          default a kernel with a PVH entry (CONFIG_PVH) boots\n"
 	       "                          its own vmlinux, extracted once from the bzImage\n"
@@ -136,6 +141,10 @@ int i2k_run_parse(int argc, char **argv, struct i2k_run_args *a, struct i2k_erro
 		}
 		if (!opts_done && strcmp(arg, "--no-pvh") == 0) {
 			o->no_pvh = true;
+			continue;
+		}
+		if (!opts_done && strcmp(arg, "--tracefs") == 0) {
+			o->tracefs = true;
 			continue;
 		}
 		if (!opts_done && (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)) {

@@ -366,6 +366,8 @@ static char *tcg_append(const struct i2k_qemu_opts *o)
 		return o->cmdline_append ? i2k_xstrdup(o->cmdline_append) : NULL;
 	struct i2k_buf b = {0};
 	append_word(&b, I2K_QEMU_TCG_CMDLINE);
+	if (!o->tracefs)
+		append_word(&b, I2K_QEMU_TCG_NOTRACEFS);
 	if (o->cpus <= 1)
 		append_word(&b, I2K_QEMU_TCG_1CPU_CMDLINE);
 	append_word(&b, o->cmdline_append ? o->cmdline_append : "");

@@ -211,7 +211,7 @@ TEST(argv_building)
 	 * the user's words last */
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "nolapic_timer quiet console=ttyS0 "
+		       "initcall_blacklist=tracer_init_tracefs nolapic_timer quiet console=ttyS0 "
 		       "i2kit.exitcode=isa-debug-exit"));
 	CHECK(argv_has(argv, "-serial", "chardev:con0"));
 	CHECK(argv_has(argv, "-chardev", "stdio,id=con0,signal=off"));
@@ -242,7 +242,15 @@ TEST(argv_building)
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "console=ttyS0 "
+		       "initcall_blacklist=tracer_init_tracefs console=ttyS0 "
+		       "i2kit.exitcode=isa-debug-exit"));
+	i2k_qemu_argv_free(argv);
+	/* --tracefs keeps tracefs, and only that */
+	o = (struct i2k_qemu_opts){.accel = I2K_QEMU_ACCEL_TCG, .cpus = 1, .tracefs = true};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-append",
+		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
+		       "nolapic_timer console=ttyS0 "
 		       "i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
 
@@ -365,10 +373,10 @@ TEST(run_options)
 	OK(parse(&a, &_e, "run", "qemu", "img", NULL));
 	CHECK_INT(a.qemu.accel, I2K_QEMU_ACCEL_AUTO);
 	CHECK_INT(a.qemu.mem_mb, 0); /* default applied by provision/qemu */
-	CHECK(!a.qemu.no_pvh && !a.verbose);
+	CHECK(!a.qemu.no_pvh && !a.verbose && !a.qemu.tracefs);
 	i2k_run_args_clear(&a);
-	OK(parse(&a, &_e, "run", "qemu", "--no-pvh", "-v", "img", NULL));
-	CHECK(a.qemu.no_pvh && a.verbose);
+	OK(parse(&a, &_e, "run", "qemu", "--no-pvh", "-v", "--tracefs", "img", NULL));
+	CHECK(a.qemu.no_pvh && a.verbose && a.qemu.tracefs);
 	i2k_run_args_clear(&a);
 	OK(parse(&a, &_e, "run", "qemu", "--accel", "kvm", "--", "-odd-name", NULL));
 	CHECK_STR(a.qemu.image, "-odd-name");
@@ -471,7 +479,7 @@ TEST(run_guest_status_and_console)
 	_cleanup_free_ char *argsp = i2k_xasprintf("%s.args", q);
 	_cleanup_free_ char *args = read_all(argsp);
 	CHECK_CONTAINS(args, "-append\ncryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-			     "nolapic_timer console=ttyS0 "
+			     "initcall_blacklist=tracer_init_tracefs nolapic_timer console=ttyS0 "
 			     "i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
 	/* "k" is no bzImage: the kernel file itself boots, silently */
