@@ -319,18 +319,25 @@ int i2k_output_adopt(struct i2k_output_group *g, size_t i, int fd, uint64_t size
 	return 1;
 }
 
+/* The digest of f's file as it is on disk, size bytes: for a file not
+ * written in order (an adopted disk, a sink that went backwards). */
+static int rehash(struct out_file *f, uint64_t size, char digest[I2K_DIGEST_LEN + 1],
+		  struct i2k_error **err)
+{
+	_cleanup_(i2k_sha256_freep) struct i2k_sha256 *h = i2k_sha256_new();
+	if (i2k_sha256_update_fd(h, f->af.fd, 0, size, err) < 0)
+		return i2k_error_wrap(err, "%s", f->af.final_path);
+	i2k_sha256_final(h, digest);
+	return 0;
+}
+
 /* Flushes file f and takes its size and digest. */
 static int close_one(struct out_file *f, uint64_t *size, char digest[I2K_DIGEST_LEN + 1],
 		     struct i2k_error **err)
 {
 	if (f->adopted) {
 		*size = f->adopted_size;
-		if (f->sha == NULL)
-			return 0;
-		uint64_t n;
-		if (lseek(f->af.fd, 0, SEEK_SET) < 0)
-			return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", f->af.final_path);
-		return i2k_sha256_fd(f->af.fd, digest, &n, err);
+		return f->sha ? rehash(f, *size, digest, err) : 0;
 	}
 	if (!f->sink_used) {
 		same_start(f);
@@ -349,14 +356,10 @@ static int close_one(struct out_file *f, uint64_t *size, char digest[I2K_DIGEST_
 	*size = f->sink.length;
 	if (f->sha == NULL)
 		return 0;
-	if (!f->sink.backwards) {
-		i2k_sha256_final(f->sha, digest);
-		return 0;
-	}
-	if (lseek(f->af.fd, 0, SEEK_SET) < 0)
-		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", f->af.final_path);
-	uint64_t n;
-	return i2k_sha256_fd(f->af.fd, digest, &n, err);
+	if (f->sink.backwards)
+		return rehash(f, *size, digest, err);
+	i2k_sha256_final(f->sha, digest);
+	return 0;
 }
 
 int i2k_output_group_commit(struct i2k_output_group *g, const char *format,

@@ -53,27 +53,8 @@ bool i2k_unchanged_feed(struct i2k_unchanged *u, const void *buf, size_t len)
 
 int i2k_unchanged_materialize(struct i2k_unchanged *u, int fd, struct i2k_error **err)
 {
-	loff_t in = 0, out = 0;
-	while ((uint64_t)in < u->len) {
-		ssize_t n =
-		    copy_file_range(u->fd, &in, fd, &out, (size_t)(u->len - (uint64_t)in), 0);
-		if (n > 0)
-			continue;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL &&
-		    errno != EOPNOTSUPP)
-			return i2k_error_errno(err, errno, I2K_ERR_IO,
-					       "copying the unchanged part");
-		/* no in-kernel copy here (or the old file shrank: n == 0): by hand */
-		size_t k =
-		    u->len - (uint64_t)in < CMP_CHUNK ? (size_t)(u->len - (uint64_t)in) : CMP_CHUNK;
-		if (i2k_pread_all(u->fd, u->buf, k, in, err) < 0 ||
-		    i2k_pwrite_all(fd, u->buf, k, out, err) < 0)
-			return i2k_error_wrap(err, "copying the unchanged part");
-		in += (loff_t)k;
-		out += (loff_t)k;
-	}
+	if (i2k_copy_fd_range(u->fd, 0, fd, 0, u->len, err) < 0)
+		return i2k_error_wrap(err, "copying the unchanged part");
 	if (lseek(fd, (off_t)u->len, SEEK_SET) < 0)
 		return i2k_error_errno(err, errno, I2K_ERR_IO, "copying the unchanged part");
 	i2k_unchanged_close(u);

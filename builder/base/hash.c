@@ -1,5 +1,6 @@
 /* hash.c — SHA-256 through OpenSSL's EVP interface. */
 #include "builder/base/hash.h"
+#include "builder/base/util.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -92,6 +93,23 @@ int i2k_sha256_fd(int fd, char out[I2K_DIGEST_LEN + 1], uint64_t *size_out, stru
 	if (size_out)
 		*size_out = total;
 	return 0;
+}
+
+int i2k_sha256_update_fd(struct i2k_sha256 *h, int fd, uint64_t off, uint64_t len,
+			 struct i2k_error **err)
+{
+	enum { CHUNK = 256u << 10 };
+	uint8_t *buf = i2k_xmalloc(len < CHUNK ? (size_t)len + 1 : CHUNK);
+	int r = 0;
+	for (uint64_t done = 0; r == 0 && done < len;) {
+		size_t k = len - done < CHUNK ? (size_t)(len - done) : CHUNK;
+		r = i2k_pread_all(fd, buf, k, (off_t)(off + done), err);
+		if (r == 0)
+			i2k_sha256_update(h, buf, k);
+		done += k;
+	}
+	free(buf);
+	return r;
 }
 
 bool i2k_digest_valid(const char *s)

@@ -28,6 +28,12 @@ void i2k_sha256_digest(const void *data, size_t len, char out[I2K_DIGEST_LEN + 1
 /* Digest of a whole file descriptor from its current offset to EOF. */
 int i2k_sha256_fd(int fd, char out[I2K_DIGEST_LEN + 1], uint64_t *size_out, struct i2k_error **err);
 
+/* Feeds len bytes of fd, from off, into h (pread: fd's offset does not
+ * move). A file shorter than off + len is I2K_ERR_IO "unexpected end of
+ * file"; h has then taken part of the range and is only good to free. */
+int i2k_sha256_update_fd(struct i2k_sha256 *h, int fd, uint64_t off, uint64_t len,
+			 struct i2k_error **err);
+
 /* True when s is "sha256:" followed by exactly 64 lower-case hex digits.
  * Every digest taken from outside (manifests, refs, CLI) must pass this
  * before it is used to build a path. */

@@ -211,6 +211,47 @@ int i2k_pread_all(int fd, void *buf, size_t len, off_t off, struct i2k_error **e
 	return 0;
 }
 
+/* errno values of a copy_file_range that this kernel or filesystem pair
+ * cannot do, as opposed to an I/O error. */
+static bool copy_unsupported(int e)
+{
+	return e == EXDEV || e == EINVAL || e == ENOSYS || e == EOPNOTSUPP || e == EBADF;
+}
+
+int i2k_copy_fd_range(int in, uint64_t in_off, int out, uint64_t out_off, uint64_t len,
+		      struct i2k_error **err)
+{
+	enum { BY_HAND_CHUNK = 1u << 20, KERNEL_CHUNK = 1u << 30 };
+	loff_t i = (loff_t)in_off, o = (loff_t)out_off;
+	_cleanup_free_ uint8_t *buf = NULL;
+	while (len > 0) {
+		if (i2k_check_interrupt(err) < 0)
+			return -1;
+		if (buf == NULL) {
+			size_t want = len > KERNEL_CHUNK ? KERNEL_CHUNK : (size_t)len;
+			ssize_t n = copy_file_range(in, &i, out, &o, want, 0);
+			if (n > 0) {
+				len -= (uint64_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && !copy_unsupported(errno))
+				return i2k_error_errno(err, errno, I2K_ERR_IO, "copy");
+			/* not here, or in ended (n == 0): the reads below say which */
+			buf = i2k_xmalloc(BY_HAND_CHUNK);
+		}
+		size_t k = len > BY_HAND_CHUNK ? BY_HAND_CHUNK : (size_t)len;
+		if (i2k_pread_all(in, buf, k, i, err) < 0 ||
+		    i2k_pwrite_all(out, buf, k, o, err) < 0)
+			return -1;
+		i += (loff_t)k;
+		o += (loff_t)k;
+		len -= k;
+	}
+	return 0;
+}
+
 int i2k_mkdir_p(const char *path, mode_t mode, struct i2k_error **err)
 {
 	_cleanup_free_ char *p = i2k_xstrdup(path);

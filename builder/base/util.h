@@ -47,6 +47,14 @@ int i2k_write_all(int fd, const void *buf, size_t len, struct i2k_error **err);
 int i2k_pwrite_all(int fd, const void *buf, size_t len, off_t off, struct i2k_error **err);
 /* pread exactly len bytes (short read → I2K_ERR_IO "unexpected end of file"). */
 int i2k_pread_all(int fd, void *buf, size_t len, off_t off, struct i2k_error **err);
+/* Copies len bytes of in, from in_off, to out at out_off; neither file
+ * offset moves. copy_file_range (a reflink or an in-kernel copy where the
+ * filesystem allows); where the kernel cannot (EXDEV, EINVAL, ENOSYS,
+ * EOPNOTSUPP, EBADF) or in ends early, the rest goes through a buffer
+ * (pread/pwrite), so a short in is I2K_ERR_IO "unexpected end of file".
+ * Checks i2k_check_interrupt() between chunks. */
+int i2k_copy_fd_range(int in, uint64_t in_off, int out, uint64_t out_off, uint64_t len,
+		      struct i2k_error **err);
 /* mkdir -p with mode for created dirs. */
 int i2k_mkdir_p(const char *path, mode_t mode, struct i2k_error **err);
 /* rm -rf (does not follow symlinks). Missing path is not an error. */

@@ -289,29 +289,10 @@ int i2k_spool_extent_fd(struct i2k_spool *s, uint64_t off, uint64_t size, int *o
 		close(fd);
 		return i2k_error_set(err, I2K_ERR_IO, "spool: extent out of range");
 	}
-	loff_t in = (loff_t)at;
-	uint64_t left = size;
-	while (left) {
-		ssize_t n = copy_file_range(src, &in, fd, NULL, left, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) { /* no copy_file_range here: pread/write */
-			char buf[1 << 16];
-			size_t chunk = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-			if (i2k_pread_all(src, buf, chunk, in, err) < 0 ||
-			    i2k_write_all(fd, buf, chunk, err) < 0) {
-				close(fd);
-				return -1;
-			}
-			n = (ssize_t)chunk;
-			in += n;
-		}
-		left -= (uint64_t)n;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0) {
-		int e = errno;
+	/* the copy leaves fd's offset at 0, where the caller reads from */
+	if (i2k_copy_fd_range(src, at, fd, 0, size, err) < 0) {
 		close(fd);
-		return i2k_error_errno(err, e, I2K_ERR_IO, "seek");
+		return -1;
 	}
 	*out = fd;
 	return 0;

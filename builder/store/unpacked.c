@@ -18,7 +18,6 @@
 #define MAGIC "i2kit-unpacked 1\n"
 #define HEADER_MAX 512
 #define INDEX_MAX (256ull << 20)
-#define HASH_CHUNK (256u << 10)
 
 bool i2k_unpacked_key_valid(const char *key)
 {
@@ -49,15 +48,9 @@ static char *entry_path(struct i2k_store *s, const char *key, const char *ext)
  * before; read in chunks, never whole. */
 static bool index_digest_ok(int fd, uint64_t len)
 {
-	_cleanup_free_ uint8_t *buf = i2k_xmalloc(HASH_CHUNK);
 	_cleanup_(i2k_sha256_freep) struct i2k_sha256 *h = i2k_sha256_new();
-	for (uint64_t at = 0; at < len - 32;) {
-		size_t k = len - 32 - at < HASH_CHUNK ? (size_t)(len - 32 - at) : HASH_CHUNK;
-		if (i2k_pread_all(fd, buf, k, (off_t)at, NULL) < 0)
-			return false;
-		i2k_sha256_update(h, buf, k);
-		at += k;
-	}
+	if (i2k_sha256_update_fd(h, fd, 0, len - 32, NULL) < 0)
+		return false;
 	uint8_t want[32], have[32];
 	i2k_sha256_final_raw(h, want);
 	return i2k_pread_all(fd, have, 32, (off_t)(len - 32), NULL) == 0 &&

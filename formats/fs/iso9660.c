@@ -1088,29 +1088,10 @@ static int copy_data(struct isow *w, struct i2k_sink *out, const struct i2k_inod
 	uint64_t at;
 	int pfd = i2k_spool_fd_at(i2k_fstree_spool(w->tree), ino->data_off, &at);
 	if (sfd >= 0 && pfd >= 0 && dst + left <= out->size) {
-		loff_t in = (loff_t)at, o = (loff_t)(base + dst);
-		while (left > 0) {
-			if (i2k_check_interrupt(err) < 0)
-				return -1;
-			ssize_t n = copy_file_range(pfd, &in, sfd, &o,
-						    left > (1u << 30) ? (1u << 30) : left, 0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				if (left == ino->size && n < 0 &&
-				    (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-				     errno == EOPNOTSUPP || errno == EBADF))
-					break; /* not supported here: copy through memory */
-				if (n == 0)
-					return i2k_error_set(err, I2K_ERR_IO,
-							     "ISO: spool ended inside a file");
-				return i2k_error_errno(err, errno, I2K_ERR_IO, "writing %s",
-						       out->name ? out->name : "ISO image");
-			}
-			left -= (uint64_t)n;
-		}
-		if (left == 0)
-			return 0;
+		if (i2k_copy_fd_range(pfd, at, sfd, base + dst, left, err) < 0)
+			return i2k_error_wrap(err, "writing %s",
+					      out->name ? out->name : "ISO image");
+		return 0;
 	}
 	_cleanup_free_ uint8_t *buf = i2k_xmalloc(COPY_CHUNK);
 	uint64_t off = 0;
