@@ -206,7 +206,9 @@ static int emit(struct i2k_compressor *c, const void *buf, size_t len, struct i2
  * i-1 as its preset dictionary and ends with Z_SYNC_FLUSH (byte-aligned, an
  * empty stored block); the last block ends with Z_FINISH. The concatenation
  * is one valid deflate stream, wrapped in one gzip member (header written
- * here, CRC-32 and ISIZE computed over the input). Each block's bytes depend
+ * here; ISIZE counted over the input, CRC-32 taken per block by the worker
+ * that compresses it and joined in order with crc32_combine, so the main
+ * thread never reads the input twice). Each block's bytes depend
  * only on its input, its dictionary and the level, so the output is the same
  * for 1 or N threads. With threads == 1 blocks are compressed inline.
  */
@@ -244,6 +246,7 @@ struct gz_job {
 	size_t out_len, out_cap;
 	bool last;
 	bool reused; /* out came from memo_dir */
+	uLong crc;   /* CRC-32 of in, taken by the worker; joined in order at emit */
 	int state;
 	int zerr; /* zlib error code, 0 if fine */
 };
@@ -312,6 +315,7 @@ static int gz_run(const struct i2k_compressor *c, z_stream *z, struct gz_job *j)
 {
 	uint8_t key[32];
 	j->reused = false;
+	j->crc = crc32_z(0L, j->in, j->in_len);
 	if (c->memo_dir) {
 		memo_key(c->level, j, key);
 		unsigned char *b;
@@ -440,6 +444,7 @@ static int gz_emit_oldest(struct i2k_compressor *c, struct i2k_error **err)
 	}
 	if (emit(c, j->out, j->out_len, err) < 0)
 		return -1;
+	c->crc = crc32_combine(c->crc, j->crc, (z_off_t)j->in_len);
 	c->blocks++;
 	c->reused += j->reused;
 	gz_lock(c);
@@ -516,7 +521,6 @@ static size_t gz_scan(struct i2k_compressor *c, size_t pos, const unsigned char 
 static int gzip_write(struct i2k_compressor *c, const void *buf, size_t len, struct i2k_error **err)
 {
 	const unsigned char *p = buf;
-	c->crc = crc32_z(c->crc, p, len);
 	while (len > 0) {
 		struct gz_job *j = c->cur;
 		bool cut;

@@ -129,6 +129,14 @@ int i2k_layer_log_replay_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
 			    int (*visit)(void *ctx, uint64_t off, uint64_t size,
 					 struct i2k_error **err),
 			    void *ctx, struct i2k_error **err);
+/* i2k_layer_log_replay_fd into tree without the whole-log check first: for
+ * a log that i2k_layer_log_replay_fd with tree NULL has just accepted (the
+ * layer cache checks before it attaches the data; the check is not done
+ * twice). A log that is malformed after all (changed since) is
+ * I2K_ERR_INTEGRITY with the tree partly changed. */
+int i2k_layer_log_apply_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
+			   struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			   struct i2k_error **err);
 
 /* Applies one layer read from fd (compressed per media_type; "" or NULL →
  * detect gzip/zstd/plain from magic bytes). Compression is always sniffed

@@ -704,10 +704,12 @@ static int replay_op(struct rd *r, struct entry_ctx *c, uint64_t base,
 }
 
 /* Both replays: rd0 positions a reader at the log's start (memory or file). */
+/* checked: the encoding is known good (the caller's check pass just
+ * accepted it), so only the applying pass runs. */
 static int replay(const struct rd *rd0, uint64_t len, uint64_t base, struct i2k_fstree *tree,
 		  const struct i2k_flatten_opts *opts,
 		  int (*visit)(void *ctx, uint64_t off, uint64_t size, struct i2k_error **err),
-		  void *ctx, struct i2k_error **err)
+		  void *ctx, bool checked, struct i2k_error **err)
 {
 	uint64_t used_here = 0;
 	if (len == 0) { /* an empty layer (ops may be NULL) */
@@ -716,7 +718,7 @@ static int replay(const struct rd *rd0, uint64_t len, uint64_t base, struct i2k_
 		return 0;
 	}
 	/* pass 0 decodes everything (and visits); pass 1 applies */
-	for (int pass = 0; pass < (tree ? 2 : 1); pass++) {
+	for (int pass = checked && tree ? 1 : 0; pass < (tree ? 2 : 1); pass++) {
 		struct entry_ctx c = {.tree = pass ? tree : NULL,
 				      .opts = opts,
 				      .used = opts && opts->used ? opts->used : &used_here};
@@ -744,7 +746,7 @@ int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_
 {
 	const uint8_t *p = ops;
 	struct rd r = {.p = p, .end = len ? p + len : p, .start = p, .fd = -1};
-	return replay(&r, len, base, tree, opts, visit, ctx, err);
+	return replay(&r, len, base, tree, opts, visit, ctx, false, err);
 }
 
 int i2k_layer_log_replay_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
@@ -756,5 +758,15 @@ int i2k_layer_log_replay_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
 	if (len > UINT64_MAX - off)
 		return i2k_error_set(err, I2K_ERR_INTEGRITY, "layer log: bad extent");
 	struct rd r = {.fd = fd, .off = off, .next = off, .stop = off + len};
-	return replay(&r, len, base, tree, opts, visit, ctx, err);
+	return replay(&r, len, base, tree, opts, visit, ctx, false, err);
+}
+
+int i2k_layer_log_apply_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
+			   struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			   struct i2k_error **err)
+{
+	if (len > UINT64_MAX - off)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY, "layer log: bad extent");
+	struct rd r = {.fd = fd, .off = off, .next = off, .stop = off + len};
+	return replay(&r, len, base, tree, opts, NULL, NULL, true, err);
 }

@@ -45,8 +45,7 @@ int i2k_layercache_replay(struct i2k_store *s, const char *key, struct i2k_fstre
 	uint64_t base = 0;
 	int r = i2k_spool_attach(i2k_fstree_spool(tree), u.data_fd, u.data_size, &base, err);
 	if (r == 0)
-		r = i2k_layer_log_replay_fd(u.index_fd, u.ops_off, u.ops_len, base, tree, opts,
-					    NULL, NULL, err);
+		r = i2k_layer_log_apply_fd(u.index_fd, u.ops_off, u.ops_len, base, tree, opts, err);
 	i2k_unpacked_clear(&u);
 	*hit = r == 0;
 	return r;

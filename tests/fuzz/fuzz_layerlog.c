@@ -9,7 +9,9 @@
  *   - as a raw log: decoded, then replayed onto a lower tree. Oracle: no
  *     crash, and a log refused by the decoder leaves the tree unchanged;
  *     read from a file (i2k_layer_log_replay_fd, as the layer cache reads
- *     its index), it gets the same verdict and the same tree.
+ *     its index), it gets the same verdict and the same tree; a log the
+ *     decoder accepted, applied from the file without a second check
+ *     (i2k_layer_log_apply_fd, as the layer cache applies), too.
  *
  * make build/fuzzer/fuzz_layerlog (libFuzzer) or build/fuzz/fuzz_layerlog
  * (-DI2K_FUZZ_MAIN: replays files, tests/fuzz/replay.sh). Seeds: the tar
@@ -102,6 +104,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(after);
 	} else {
 		(void)i2k_layer_log_replay(data, size, 0, c, &lim, NULL, NULL, &e);
+		/* a checked log applied without a second check: the same result */
+		struct i2k_fstree *g = lower_tree(sp);
+		struct i2k_error *ge = NULL;
+		int grc = i2k_layer_log_apply_fd(lfd, 1, size, 0, g, &lim, &ge);
+		char *lcv = listing(c), *lg = listing(g);
+		if (grc != (e ? -1 : 0) || strcmp(lcv, lg) != 0 ||
+		    (ge && e && strcmp(ge->msg, e->msg) != 0))
+			abort();
+		free(lcv);
+		free(lg);
+		i2k_error_free(ge);
+		i2k_fstree_free(g);
 	}
 	/* from a file: the same verdict, the same tree */
 	int mrc = e ? -1 : 0;

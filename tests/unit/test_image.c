@@ -1434,6 +1434,17 @@ TEST(layer_log_replay_from_a_file)
 		i2k_error_free(te);
 	}
 	CHECK(i2k_fstree_count(c) == 1);
+	/* check, then apply without a second check: the same tree */
+	OK(i2k_layer_log_replay_fd(fd, 4, log.ops.len, 0, NULL, NULL, NULL, NULL, &_e));
+	OK(i2k_layer_log_apply_fd(fd, 4, log.ops.len, 0, c, NULL, &_e));
+	_cleanup_free_ char *lc = list_str(c);
+	CHECK_STR(lc, la);
+	/* a log that went bad after its check: still an error, never a crash */
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *d = i2k_fstree_new(s);
+	struct i2k_error *de = NULL;
+	CHECK(i2k_layer_log_apply_fd(fd, 4, log.ops.len - sizeof(big) / 2, 0, d, NULL, &de) < 0);
+	CHECK(de && de->code == I2K_ERR_INTEGRITY);
+	i2k_error_free(de);
 	close(fd);
 	i2k_layer_log_clear(&log);
 }
