@@ -703,8 +703,8 @@ static int replay_op(struct rd *r, struct entry_ctx *c, uint64_t base,
 	return 0;
 }
 
-/* Both replays: rd0 positions a reader at the log's start (memory or file). */
-/* checked: the encoding is known good (the caller's check pass just
+/* Every replay: rd0 positions a reader at the log's start (memory or
+ * file). checked: the encoding is known good (the caller's check pass just
  * accepted it), so only the applying pass runs. */
 static int replay(const struct rd *rd0, uint64_t len, uint64_t base, struct i2k_fstree *tree,
 		  const struct i2k_flatten_opts *opts,
@@ -749,24 +749,30 @@ int i2k_layer_log_replay(const void *ops, size_t len, uint64_t base, struct i2k_
 	return replay(&r, len, base, tree, opts, visit, ctx, false, err);
 }
 
+/* replay() of the len bytes at off in fd. */
+static int replay_file(int fd, uint64_t off, uint64_t len, uint64_t base, struct i2k_fstree *tree,
+		       const struct i2k_flatten_opts *opts,
+		       int (*visit)(void *ctx, uint64_t off, uint64_t size, struct i2k_error **err),
+		       void *ctx, bool checked, struct i2k_error **err)
+{
+	if (len > UINT64_MAX - off)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY, "layer log: bad extent");
+	struct rd r = {.fd = fd, .off = off, .next = off, .stop = off + len};
+	return replay(&r, len, base, tree, opts, visit, ctx, checked, err);
+}
+
 int i2k_layer_log_replay_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
 			    struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
 			    int (*visit)(void *ctx, uint64_t off, uint64_t size,
 					 struct i2k_error **err),
 			    void *ctx, struct i2k_error **err)
 {
-	if (len > UINT64_MAX - off)
-		return i2k_error_set(err, I2K_ERR_INTEGRITY, "layer log: bad extent");
-	struct rd r = {.fd = fd, .off = off, .next = off, .stop = off + len};
-	return replay(&r, len, base, tree, opts, visit, ctx, false, err);
+	return replay_file(fd, off, len, base, tree, opts, visit, ctx, false, err);
 }
 
 int i2k_layer_log_apply_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
 			   struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
 			   struct i2k_error **err)
 {
-	if (len > UINT64_MAX - off)
-		return i2k_error_set(err, I2K_ERR_INTEGRITY, "layer log: bad extent");
-	struct rd r = {.fd = fd, .off = off, .next = off, .stop = off + len};
-	return replay(&r, len, base, tree, opts, NULL, NULL, true, err);
+	return replay_file(fd, off, len, base, tree, opts, NULL, NULL, true, err);
 }

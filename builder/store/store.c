@@ -14,8 +14,6 @@
 #include "builder/base/util.h"
 #include "builder/store/internal.h"
 
-#define COPY_CHUNK (1u << 16)
-
 /* ---- paths, lock, layout ------------------------------------------------ */
 
 char *i2k_store_default_dir(void)
@@ -312,22 +310,8 @@ static int rehash(struct i2k_blob_writer *w, uint64_t upto, struct i2k_error **e
 {
 	i2k_sha256_free(w->h);
 	w->h = i2k_sha256_new();
-	_cleanup_free_ char *buf = i2k_xmalloc(COPY_CHUNK);
-	uint64_t off = 0;
-	while (off < upto) {
-		size_t want = upto - off < COPY_CHUNK ? (size_t)(upto - off) : COPY_CHUNK;
-		ssize_t n = pread(w->fd, buf, want, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return i2k_error_errno(err, errno, I2K_ERR_IO, "blob %s: reading %s",
-					       w->digest, w->partial);
-		if (n == 0)
-			return i2k_error_set(err, I2K_ERR_IO, "blob %s: %s shrank while reading",
-					     w->digest, w->partial);
-		i2k_sha256_update(w->h, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
+	if (i2k_sha256_update_fd(w->h, w->fd, 0, upto, err) < 0)
+		return i2k_error_wrap(err, "blob %s: reading %s", w->digest, w->partial);
 	w->offset = upto;
 	return 0;
 }
