@@ -396,11 +396,12 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 	argv_addf(&a, "-vga");
 	argv_addf(&a, "none");
 	argv_addf(&a, "-no-reboot");
-	/* No PS/2 controller (nothing can type on it under -nographic, the
+	/* q35, except for CD-ROMs: I2K_QEMU_MACHINE in qemu.h says why. No
+	 * PS/2 controller (nothing can type on it under -nographic, the
 	 * console is the serial port): OVMF's boot manager no longer waits on
 	 * the keyboard's reset, and the kernel probes no i8042. */
 	argv_addf(&a, "-machine");
-	argv_addf(&a, "i8042=off");
+	argv_addf(&a, img->cdrom ? I2K_QEMU_MACHINE_CDROM : I2K_QEMU_MACHINE);
 	argv_addf(&a, "-accel");
 	if (o->accel == I2K_QEMU_ACCEL_KVM) {
 		argv_addf(&a, "kvm");

@@ -441,17 +441,10 @@ static int do_pivot(const char *rootfs, char *errbuf, size_t errlen)
 			i2ki_fail(errbuf, errlen, "detach old root: %s", strerror(errno));
 			goto out;
 		}
-	} else if (errno == EINVAL) {
-		/* "/" is the initramfs (rootfs cannot be pivoted): move + chroot */
-		if (mount(rootfs, "/", NULL, MS_MOVE, NULL) < 0) {
-			i2ki_fail(errbuf, errlen, "move %s to /: %s", rootfs, strerror(errno));
-			goto out;
-		}
-		if (chroot(".") < 0) {
-			i2ki_fail(errbuf, errlen, "chroot %s: %s", rootfs, strerror(errno));
-			goto out;
-		}
 	} else {
+		/* No move + chroot fallback: from a chroot on the initramfs a
+		 * process with CAP_SYS_CHROOT can climb back out. EINVAL here
+		 * means / is still rootfs (switchroot.h failed, and said so). */
 		i2ki_fail(errbuf, errlen, "pivot_root %s: %s", rootfs, strerror(errno));
 		goto out;
 	}

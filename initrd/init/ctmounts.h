@@ -50,8 +50,9 @@ int i2ki_ctm_resolve(const char *root, const char *path, char *out, size_t outle
  * point (rbind on itself), performs config.json "mounts" in order under
  * rootfs (bind sources relative to bundle when not absolute), creates
  * linux.devices plus runc's default devices and /dev symlinks, then
- * pivot_root's into rootfs (falling back to MS_MOVE + chroot when "/" is
- * the initramfs, which pivot_root refuses). */
+ * pivot_root's into rootfs. "/" must not be rootfs itself, which
+ * pivot_root refuses (switchroot.h sees to that): there is no MS_MOVE +
+ * chroot fallback, which a process with CAP_SYS_CHROOT could escape. */
 int i2ki_ctm_setup_rootfs(const struct jnode *cfg, const char *bundle, const char *rootfs,
 			  char *errbuf, size_t errlen);
 

@@ -1,18 +1,19 @@
-/* switchroot.h — moves the initramfs root onto a real mount.
+/* switchroot.h — puts the initramfs root on a mount that can be pivoted away.
  *
  * The kernel unpacks the initrd into "rootfs", the root of the initial
  * mount namespace. It can be neither unmounted nor pivot_root'ed away, so a
  * container runner that pivot_root()s into a bundle's rootfs (even inside a
- * new mount namespace) fails with EINVAL while / is rootfs. As LinuxKit's
- * init does, PID 1 therefore moves the whole tree into a fresh tmpfs
- * (file by file: each file is copied, then unlinked from rootfs, so memory
- * use stays about flat; hard links, symlinks, devices, owners, modes,
- * times and xattrs are kept), MS_MOVEs that tmpfs onto /, chroots into it
- * and re-executes /init with the marker argument SWITCHROOT_MARKER.
+ * new mount namespace) fails with EINVAL while / is rootfs. LinuxKit's init
+ * copies the whole tree into a fresh tmpfs for this. PID 1 here binds / onto
+ * a directory of itself instead, MS_MOVEs that bind mount onto /, chroots
+ * into it and re-executes /init with the marker argument SWITCHROOT_MARKER:
+ * the same files, now on a mount whose parent is rootfs, so pivot_root()
+ * works under it. Nothing is copied (the copy took ≈0.1 s of boot under TCG
+ * for the web example's 7 MB).
  *
- * The tmpfs is mounted with size=90% (the initramfs itself was unbounded).
- * A file that cannot be copied is logged and left behind; the switch
- * still happens. */
+ * / is then remounted with size=90% (rootfs, a tmpfs, is created with
+ * 50% of memory); on a kernel whose rootfs is ramfs (no CONFIG_TMPFS) that
+ * remount fails, is logged, and / stays unbounded. */
 #ifndef I2K_INITRD_INIT_SWITCHROOT_H
 #define I2K_INITRD_INIT_SWITCHROOT_H
 
@@ -21,14 +22,9 @@
 /* True when / is the initramfs (ramfs or tmpfs) and argv has no marker. */
 int i2ki_switchroot_needed(int argc, char **argv);
 
-/* Does the move and execs /init; returns only on failure (logged), with /
- * unchanged if the copy never started. The caller continues on the old
- * root then. */
+/* Does the bind, move and chroot and execs /init; returns only on failure
+ * (logged). The caller continues then, on the old root when the bind or the
+ * move failed: containers will not start there (their pivot_root fails). */
 void i2ki_switchroot_run(int argc, char **argv);
-
-/* Copies (and, when move is set, unlinks) the tree under the directory fd
- * src into the directory fd dst, staying on src's filesystem. Returns the
- * number of entries that failed (each logged). Exposed for tests. */
-int i2ki_switchroot_copy_tree(int src, int dst, int move);
 
 #endif

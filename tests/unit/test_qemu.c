@@ -283,7 +283,7 @@ TEST(disk_argv)
 	CHECK(!argv_has(argv, "-drive", "if=pflash,format=raw,file=/fw/vars.fd"));
 	CHECK(argv_has(argv, "-drive", "file=/b/web,,1-efi.img,format=raw,if=none,id=disk0"));
 	CHECK(argv_has(argv, "-device", "virtio-blk-pci,drive=disk0,bootindex=0"));
-	CHECK(argv_has(argv, "-machine", "i8042=off"));
+	CHECK(argv_has(argv, "-machine", "q35,i8042=off"));
 	CHECK(!argv_has(argv, "-kernel", NULL));
 	CHECK(!argv_has(argv, "-boot", NULL));
 	i2k_qemu_argv_free(argv);
@@ -309,7 +309,7 @@ TEST(disk_argv)
 	CHECK(argv_has(argv, "-drive",
 		       "file=/b/web.iso,format=raw,media=cdrom,readonly=on,if=none,id=disk0"));
 	CHECK(argv_has(argv, "-device", "ide-cd,drive=disk0,bootindex=0"));
-	CHECK(argv_has(argv, "-machine", "i8042=off"));
+	CHECK(argv_has(argv, "-machine", "pc,i8042=off")); /* IDE, not AHCI */
 	CHECK(!argv_has(argv, "-device", "virtio-blk-pci,drive=disk0,bootindex=0"));
 	i2k_qemu_argv_free(argv);
 
@@ -320,7 +320,7 @@ TEST(disk_argv)
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	for (size_t i = 0; argv[i]; i++)
 		CHECK(strstr(argv[i], "bootindex") == NULL && strstr(argv[i], "disk0") == NULL);
-	CHECK(argv_has(argv, "-machine", "i8042=off"));
+	CHECK(argv_has(argv, "-machine", "q35,i8042=off"));
 	i2k_qemu_argv_free(argv);
 	unsetenv("I2KIT_OVMF_CODE");
 	unsetenv("I2KIT_OVMF_VARS");
