@@ -1,8 +1,8 @@
 /* main.c — i2kit's guest init, PID 1.
  *
  *   1. if / is the initramfs: with i2kit.root=, mount that disk root and exec
- *      its /init (stage1.h); else bind it onto itself (a pivotable mount) and re-exec
- * (switchroot.h)
+ *      its /init (stage1.h); else bind it onto itself (a mount that can be
+ *      pivoted away) and re-exec (switchroot.h)
  *   2. early mounts + console (mounts.h), kernel cmdline (cmdline.h)
  *   3. kernel modules (modules.h), the config's volumes (volumes.h), the
  *      stateful data disk (datadisk.h), then lo,
