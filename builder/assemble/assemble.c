@@ -12,6 +12,7 @@
 
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
+#include "builder/assemble/dedupe.h"
 #include "builder/assemble/files.h"
 #include "builder/assemble/initimg.h"
 #include "builder/bundle/bundle.h"
@@ -52,6 +53,8 @@ struct assembly {
 	uint64_t expanded;	      /* bytes unpacked so far (every image + kernel.tar) */
 	struct i2k_init_entry *inits; /* the init: list as built (initimg.h) */
 	size_t n_inits;
+	char **image_roots; /* where container and volume images were placed (dedupe.h) */
+	size_t n_image_roots;
 };
 
 static struct i2k_fattr dir_attr(int64_t epoch, uint32_t perm)
@@ -203,6 +206,13 @@ static int place_tree(struct assembly *a, struct image_slot *s, const char *path
 	if (s->uses == 1 && sbom_scanned(a, s))
 		return i2k_fstree_graft_take(a->root, path, s->tree, err);
 	return i2k_fstree_graft(a->root, path, s->tree, err);
+}
+
+/* Remembers where an image tree went: i2k_dedupe_images() looks there. */
+static void note_image_root(struct assembly *a, const char *path)
+{
+	a->image_roots = i2k_xrealloc(a->image_roots, (a->n_image_roots + 1) * sizeof(char *));
+	a->image_roots[a->n_image_roots++] = i2k_xstrdup(path);
 }
 
 /* One entry of the slot is placed; after its last the tree is freed. */
@@ -405,8 +415,10 @@ static int add_volumes(struct assembly *a, struct i2k_error **err)
 			r = init_like_tree(a, v->image, &t, err);
 			if (r == 0)
 				r = place_tree(a, s, lower, err);
-			if (r == 0)
+			if (r == 0) {
+				note_image_root(a, lower);
 				slot_done(a, s);
+			}
 		}
 		if (r == 0 && !v->readonly)
 			r = i2k_fstree_add(a->root, tmp, &d, NULL, 0, 0, I2K_FSTREE_REPLACE, NULL,
@@ -510,6 +522,8 @@ static int place_bundle(struct assembly *a, enum i2k_bundle_kind kind, const cha
 		r = i2k_bundle_fixup_rootfs(t, err);
 		if (r == 0)
 			r = place_tree(a, s, root, err);
+		if (r == 0)
+			note_image_root(a, root);
 	}
 	if (r == 0)
 		r = put_bytes(a, cfgpath, b.config_json, strlen(b.config_json), 0644, 0, 0, err);
@@ -605,6 +619,9 @@ static void assembly_clear(struct assembly *a)
 	free(a->slots);
 	i2k_idmap_free(a->ids);
 	i2k_init_list_free(a->inits, a->n_inits);
+	for (size_t i = 0; i < a->n_image_roots; i++)
+		free(a->image_roots[i]);
+	free(a->image_roots);
 }
 
 int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_opts *opts,
@@ -641,6 +658,9 @@ int i2k_assemble_root(const struct i2k_config *cfg, const struct i2k_assemble_op
 		r = add_bundle(&a, I2K_BUNDLE_SERVICE, i, &cfg->services[i], err);
 	if (r == 0)
 		r = i2k_build_files(cfg, a.root, opts->spool, a.ids, opts->home, err);
+	if (r == 0)
+		r = i2k_dedupe_images(a.root, (const char *const *)a.image_roots, a.n_image_roots,
+				      NULL, err);
 	if (r == 0)
 		r = check_init(&a, err);
 	if (r == 0)
