@@ -368,6 +368,8 @@ static char *tcg_append(const struct i2k_qemu_opts *o)
 	append_word(&b, I2K_QEMU_TCG_CMDLINE);
 	if (!o->tracefs)
 		append_word(&b, I2K_QEMU_TCG_NOTRACEFS);
+	if (!o->cgroup_kmem)
+		append_word(&b, I2K_QEMU_TCG_NOKMEM);
 	if (o->cpus <= 1)
 		append_word(&b, I2K_QEMU_TCG_1CPU_CMDLINE);
 	append_word(&b, o->cmdline_append ? o->cmdline_append : "");

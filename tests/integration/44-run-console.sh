@@ -168,12 +168,14 @@ assert_eq detached-stopped "" "$(qemu_left "$W/sd")"
 # ---- 5: too little memory: an error with a hint ------------------------------------
 # The bzImage's decompressor resets the guest before the kernel prints; the
 # kernel booted through PVH gets further and panics out of memory — with its
-# tracefs (--tracefs): without it, this small guest gets to its shell in 64 MB.
+# tracefs and kernel memory accounting (--tracefs --cgroup-kmem): without
+# them, this small guest gets to its shell in 64 MB.
 assert_exit too-little-memory 1 "$I2KIT" run qemu --accel tcg --mem 64 --no-pvh --timeout 120 \
 	--state "$W/se" "$W/vm"
 assert_contains too-little-memory-hint "$T_OUT" \
 	"the guest reset before its kernel printed anything (with 64 MB of memory: too little memory? try --mem 256 or more)"
-assert_exit too-little-memory-pvh 1 "$I2KIT" run qemu --accel tcg --mem 64 --tracefs --timeout 120 \
+assert_exit too-little-memory-pvh 1 "$I2KIT" run qemu --accel tcg --mem 64 --tracefs --cgroup-kmem \
+	--timeout 120 \
 	--state "$W/sf" "$W/vm"
 assert_contains too-little-memory-pvh-hint "$T_OUT" \
 	"(with 64 MB of memory: too little memory? try --mem 256 or more)"

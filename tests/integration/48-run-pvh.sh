@@ -43,7 +43,7 @@ assert_not_contains pvh1-no-setup-code "$(cat "$W/pvh1.con")" "Probing EDD"
 assert_contains pvh1-kernel-ran "$(cat "$W/pvh1.con")" "i2kit-init"
 # what run adds to the command line under TCG (qemu.h) costs the kernel no
 # warning: pci=noacpi, for one, made it print a WARNING with a stack trace
-assert_contains pvh1-tcg-cmdline "$(cat "$W/pvh1.con")" "cryptomgr.notests initcall_blacklist=crypto_kdf108_init initcall_blacklist=tracer_init_tracefs nolapic_timer"
+assert_contains pvh1-tcg-cmdline "$(cat "$W/pvh1.con")" "cryptomgr.notests initcall_blacklist=crypto_kdf108_init initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem nolapic_timer"
 assert_not_contains pvh1-no-kernel-warning "$(cat "$W/pvh1.con")" "Call Trace"
 elf=$(ls "$I2KIT_CACHE"/pvh/*.elf 2>/dev/null || true)
 assert_eq pvh-one-elf 1 "$(echo "$elf" | grep -c '\.elf$' || true)"

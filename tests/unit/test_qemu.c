@@ -207,12 +207,13 @@ TEST(argv_building)
 	CHECK(argv_has(argv, "-kernel", "/b/web-kernel"));
 	CHECK(argv_has(argv, "-initrd", "/b/web-initrd.img"));
 	CHECK(argv_has(argv, "-vga", "none"));
-	/* TCG: no boot-time crypto self-tests, no LAPIC timer with one vCPU;
-	 * the user's words last */
-	CHECK(argv_has(argv, "-append",
-		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "initcall_blacklist=tracer_init_tracefs nolapic_timer quiet console=ttyS0 "
-		       "i2kit.exitcode=isa-debug-exit"));
+	/* TCG: no boot-time crypto self-tests, no tracefs, no kernel memory
+	 * accounting, no LAPIC timer with one vCPU; the user's words last */
+	CHECK(argv_has(
+	    argv, "-append",
+	    "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
+	    "initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem nolapic_timer quiet "
+	    "console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	CHECK(argv_has(argv, "-serial", "chardev:con0"));
 	CHECK(argv_has(argv, "-chardev", "stdio,id=con0,signal=off"));
 	CHECK(
@@ -242,7 +243,7 @@ TEST(argv_building)
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "initcall_blacklist=tracer_init_tracefs console=ttyS0 "
+		       "initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem console=ttyS0 "
 		       "i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
 	/* --tracefs keeps tracefs, and only that */
@@ -250,7 +251,15 @@ TEST(argv_building)
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "nolapic_timer console=ttyS0 "
+		       "cgroup.memory=nokmem nolapic_timer console=ttyS0 "
+		       "i2kit.exitcode=isa-debug-exit"));
+	i2k_qemu_argv_free(argv);
+	/* --cgroup-kmem keeps kernel memory accounting, and only that */
+	o = (struct i2k_qemu_opts){.accel = I2K_QEMU_ACCEL_TCG, .cpus = 1, .cgroup_kmem = true};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-append",
+		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
+		       "initcall_blacklist=tracer_init_tracefs nolapic_timer console=ttyS0 "
 		       "i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
 
@@ -479,7 +488,8 @@ TEST(run_guest_status_and_console)
 	_cleanup_free_ char *argsp = i2k_xasprintf("%s.args", q);
 	_cleanup_free_ char *args = read_all(argsp);
 	CHECK_CONTAINS(args, "-append\ncryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-			     "initcall_blacklist=tracer_init_tracefs nolapic_timer console=ttyS0 "
+			     "initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem "
+			     "nolapic_timer console=ttyS0 "
 			     "i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
 	/* "k" is no bzImage: the kernel file itself boots, silently */
