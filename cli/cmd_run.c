@@ -64,6 +64,7 @@ static void help(void)
 	       "                          into the cache (CACHE/pvh/): no real-mode setup and\n"
 	       "                          no decompressor run in the guest, which boots faster\n"
 	       "  -v, --verbose           say how the kernel boots (PVH, or bzImage and why)\n"
+	       "                          and with which firmware (qboot or SeaBIOS)\n"
 	       "  --uefi                  boot with OVMF (automatic for the UEFI formats and\n"
 	       "                          for a GPT disk with an EFI system partition and no\n"
 	       "                          BIOS boot code)\n"

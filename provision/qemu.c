@@ -175,7 +175,31 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 	free(img->root_disk);
 	free(img->disk);
 	free(img->pvh_kernel);
+	free(img->bios);
 	memset(img, 0, sizeof(*img));
+}
+
+char *i2k_qemu_qboot(const char *exe)
+{
+	const char *env = getenv("I2KIT_QBOOT");
+	if (env && *env)
+		return strcmp(env, "none") == 0 ? NULL : i2k_xstrdup(env);
+	_cleanup_free_ char *real = exe ? realpath(exe, NULL) : NULL;
+	if (real) {
+		/* PREFIX/bin/qemu-system-x86_64 → PREFIX/share/qemu/qboot.rom */
+		char *slash = strrchr(real, '/');
+		if (slash)
+			*slash = '\0';
+		slash = strrchr(real, '/');
+		if (slash) {
+			*slash = '\0';
+			char *p = i2k_xasprintf("%s/share/qemu/qboot.rom", real);
+			if (is_file(p))
+				return p;
+			free(p);
+		}
+	}
+	return is_file(I2K_QEMU_QBOOT_DEFAULT) ? i2k_xstrdup(I2K_QEMU_QBOOT_DEFAULT) : NULL;
 }
 
 const char *i2k_qemu_ovmf_code(void)
@@ -446,6 +470,10 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, img->cdrom ? "ide-cd,drive=disk0,bootindex=0"
 					 : "virtio-blk-pci,drive=disk0,bootindex=0");
 	} else {
+		if (img->bios && !(img->efi || o->uefi)) {
+			argv_addf(&a, "-bios");
+			argv_addf(&a, img->bios);
+		}
 		argv_addf(&a, "-kernel");
 		argv_addf(&a, img->pvh_kernel ? img->pvh_kernel : img->kernel);
 		argv_addf(&a, "-initrd");
@@ -878,6 +906,15 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 				     "%s: not found (install the qemu-system-x86 package, or set "
 				     "$I2KIT_QEMU to a QEMU binary)",
 				     qname);
+	if (vm->img.kernel && !uefi) {
+		vm->img.bios = i2k_qemu_qboot(vm->exe);
+		if (o->notice) {
+			_cleanup_free_ char *msg =
+			    vm->img.bios ? i2k_xasprintf("firmware: qboot (%s)", vm->img.bios)
+					 : i2k_xstrdup("firmware: SeaBIOS (no qboot.rom)");
+			o->notice(msg, o->notice_ctx);
+		}
+	}
 	if (o->data && !is_file(o->data))
 		return i2k_error_set(err, I2K_ERR_NOTFOUND, "--data-file %s: no such file",
 				     o->data);

@@ -39,6 +39,9 @@ serve() {
 serve pvh1 -v --mem 512
 assert_contains pvh1-extracted "$(cat "$W/pvh1.err")" "i2kit: qemu: kernel: PVH entry of $I2KIT_CACHE/pvh/"
 assert_contains pvh1-extracted-now "$(cat "$W/pvh1.err")" ".elf (extracted now)"
+# the firmware is qboot (qemu.h: i2k_qemu_qboot), not SeaBIOS
+assert_contains pvh1-qboot "$(cat "$W/pvh1.err")" "i2kit: qemu: firmware: qboot ("
+assert_not_contains pvh1-no-seabios "$(cat "$W/pvh1.con")" "SeaBIOS"
 assert_not_contains pvh1-no-setup-code "$(cat "$W/pvh1.con")" "Probing EDD"
 assert_contains pvh1-kernel-ran "$(cat "$W/pvh1.con")" "i2kit-init"
 # what run adds to the command line under TCG (qemu.h) costs the kernel no

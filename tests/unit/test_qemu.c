@@ -183,6 +183,50 @@ static bool argv_has(char **argv, const char *a, const char *b)
 	return false;
 }
 
+/* Kernel+initrd boots get qboot (-bios) instead of SeaBIOS: from
+ * $I2KIT_QBOOT ("none": SeaBIOS), else next to the QEMU binary; never with
+ * UEFI or for a disk image. */
+TEST(qboot_firmware)
+{
+	setenv("I2KIT_QBOOT", "/x/qboot.rom", 1);
+	_cleanup_free_ char *q1 = i2k_qemu_qboot("q");
+	CHECK_STR(q1, "/x/qboot.rom");
+	setenv("I2KIT_QBOOT", "none", 1);
+	CHECK(i2k_qemu_qboot("q") == NULL);
+	unsetenv("I2KIT_QBOOT");
+	/* PREFIX/bin/qemu → PREFIX/share/qemu/qboot.rom */
+	_cleanup_free_ char *bin = tpath("qb/bin"), *share = tpath("qb/share/qemu");
+	OK(i2k_mkdir_p(bin, 0755, &_e));
+	OK(i2k_mkdir_p(share, 0755, &_e));
+	_cleanup_free_ char *exe = tpath("qb/bin/qemu-x"), *rom = tpath("qb/share/qemu/qboot.rom");
+	write_file(exe, "#!/bin/sh\n", 0755);
+	write_file(rom, "rom", 0644);
+	_cleanup_free_ char *q2 = i2k_qemu_qboot(exe);
+	_cleanup_free_ char *want = realpath(rom, NULL);
+	CHECK_STR(q2, want);
+
+	struct i2k_qemu_image img = {.kernel = "/b/web-kernel",
+				     .initrd = "/b/web-initrd.img",
+				     .cmdline = "",
+				     .name = "web",
+				     .bios = "/fw/qboot.rom"};
+	struct i2k_qemu_opts o = {.accel = I2K_QEMU_ACCEL_TCG};
+	char **argv = NULL;
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-bios", "/fw/qboot.rom"));
+	i2k_qemu_argv_free(argv);
+	o.uefi = true; /* OVMF loads the kernel: no -bios */
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(!argv_has(argv, "-bios", NULL));
+	i2k_qemu_argv_free(argv);
+	o.uefi = false;
+	img = (struct i2k_qemu_image){
+	    .disk = "/b/web.img", .disk_fmt = "raw", .name = "web", .bios = "/fw/qboot.rom"};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(!argv_has(argv, "-bios", NULL));
+	i2k_qemu_argv_free(argv);
+}
+
 TEST(argv_building)
 {
 	struct i2k_qemu_image img = {.kernel = "/b/web-kernel",
@@ -936,6 +980,7 @@ int main(void)
 	RUN(image_lookup);
 	RUN(state_dirs);
 	RUN(argv_building);
+	RUN(qboot_firmware);
 	RUN(disk_argv);
 	RUN(kvm_probe_missing_device);
 	RUN(run_options);
