@@ -100,7 +100,7 @@ struct i2k_qemu_publish {
  *     pointer per 4 bytes of every per-CPU chunk for that accounting: a
  *     4 MB array from the first boot seconds on, in a guest whose kernel
  *     leaves it ~20 MB at 64 MB. The smallest --mem that serves the web
- *     example went from 68 to 62 MB. A container's memory limit then
+ *     example went from 68 to 62–63 MB. A container's memory limit then
  *     counts its processes' pages and page cache, not the kernel objects
  *     they cause (as cgroup v1 without kmem limits); --cgroup-kmem keeps
  *     the accounting.
