@@ -255,10 +255,13 @@ sync
 sed 's/modules: all/modules: auto/' "$B/ref.yml" >"$B/boot.yml"
 "$I2K" build --offline --cache "$C" --name web --dir "$B/boot" "$B/boot.yml" \
 	--format kernel+initrd --format raw-bios --format raw-efi >/dev/null 2>&1
+# the interpreter itself: a pyenv shim costs ≈0.3 s of CPU per start, which
+# would fall on the boot that bench/probe.py times
+PY=$(python3 -c 'import sys; print(sys.executable)')
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # boot_once IMAGE MEM LIMIT_S [RUN_ARGS...] → "qemu fw kernel init services answer total" seconds (nan when not reached)
 boot_once() {
-	local img=$1 mem=$2 limit=$3 port st s vm e= i
+	local img=$1 mem=$2 limit=$3 port st s vm tq e i
 	shift 3
 	port=$(freeport)
 	st=$B/boot/state-$RANDOM
@@ -268,25 +271,11 @@ boot_once() {
 		--state "$st" "$@" "$img" 2>&1 | while IFS= read -r l; do echo "$EPOCHREALTIME $l"; done >"$st.log") &
 	vm=$!
 	VMS="$VMS $vm"
-	local tq=
-	# A probe every 0.1 s, each in the background: one sent before the
-	# guest's network is up hangs (QEMU's user networking holds the
-	# connection) and would hide the moment of the first answer behind its
-	# timeout. The first answer is the earliest probe to finish with a page.
-	rm -f "$st.ans"
-	for i in $(seq 1 $((limit * 10))); do
-		[ -z "$tq" ] && [ -s "$st/pid" ] && tq=$EPOCHREALTIME
-		(curl -fs -m 3 "http://127.0.0.1:$port/" >/dev/null 2>&1 && echo "$EPOCHREALTIME" >>"$st.ans") &
-		if [ -s "$st.ans" ]; then
-			e=$(sort -g "$st.ans" | head -1)
-			break
-		fi
-		grep -q "Kernel panic\|Out of memory" "$st.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	wait_probes() { local j; for j in $(seq 1 40); do pgrep -f "curl -fs -m 3 http://127.0.0.1:$port/" >/dev/null || return 0; sleep 0.1; done; }
-	wait_probes
-	[ -s "$st.ans" ] && e=$(sort -g "$st.ans" | head -1)
+	# bench/probe.py: when QEMU's pid file appears, and the first answer
+	# (a GET every 50 ms, each in a thread; it stops at a panic in the log)
+	read -r tq e < <("$PY" -S "$REPO/bench/probe.py" "$port" "$limit" "$st/pid" "$st.log") || true
+	[ "$tq" = nan ] && tq=
+	[ "$e" = nan ] && e=
 	local qp
 	qp=$(cat "$st/pid" 2>/dev/null || true)
 	[ -n "$qp" ] && kill -INT "$qp" 2>/dev/null
