@@ -238,8 +238,11 @@ PY
 			--root ext4 "$Sd/$w.yml" >/dev/null 2>&1
 		rm -rf "$Sd/o"
 	done
+	# a sync before each sample: the image the one before wrote is still
+	# going to disk (see bench/README.md)
 	for i in $(seq "${SCALE_RUNS:-3}"); do
 		for w in data512 data2g files25k files100k; do
+			sync
 			sample "s-$w" "$I2K" build --offline --cache "$C" --name "$w" --dir "$Sd/o" \
 				--format raw-efi --root ext4 "$Sd/$w.yml"
 			rm -rf "$Sd/o"
