@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int i2ki_log_verbose;
@@ -56,7 +57,16 @@ static void vlog(const char *level, int with_errno, const char *fmt, va_list ap)
 	int saved = errno;
 	char line[1024];
 	size_t len = 0;
-	int n = snprintf(line, sizeof(line), "i2kit-init: %s", level);
+	int n;
+	if (i2ki_log_verbose) {
+		/* seconds since boot, as the kernel's own lines: what a step costs */
+		struct timespec ts;
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		n = snprintf(line, sizeof(line), "i2kit-init: [%5lld.%06ld] %s",
+			     (long long)ts.tv_sec, ts.tv_nsec / 1000, level);
+	} else {
+		n = snprintf(line, sizeof(line), "i2kit-init: %s", level);
+	}
 	if (n > 0)
 		len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
 	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);

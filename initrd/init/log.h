@@ -8,7 +8,9 @@
 #include <stdarg.h>
 
 /* i2ki_log_info/i2ki_log_warn: one line; i2ki_log_errno appends ": strerror(errno)".
- * i2ki_log_debug prints only when i2ki_log_verbose is set (cmdline i2kit.debug=1). */
+ * i2ki_log_debug prints only when i2ki_log_verbose is set (cmdline i2kit.debug=1);
+ * then every line also carries the seconds since boot (CLOCK_BOOTTIME), as
+ * "i2kit-init: [    1.234567] MESSAGE", to see what each boot step costs. */
 void i2ki_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void i2ki_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void i2ki_log_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,8 +1,9 @@
-/* test_initutil.c — the guest init's general helpers (initrd/init/util.c)
- * and json.c's member readers, compiled in directly: initrd/init is not
- * part of the library. */
+/* test_initutil.c — the guest init's general helpers (initrd/init/util.c),
+ * json.c's member readers and log.c's line format, compiled in directly:
+ * initrd/init is not part of the library. */
 #include "initrd/init/util.c"
 #include "initrd/init/json.c"
+#include "initrd/init/log.c"
 
 #include <limits.h>
 #include <signal.h>
@@ -133,6 +134,45 @@ TEST(json_member_readers)
 	i2ki_json_free(root);
 }
 
+/* What one log call writes (no consoles opened: the lines go to i2ki_log_fd). */
+static void logged(int verbose, char *out, size_t outlen)
+{
+	int p[2];
+	CHECK(pipe(p) == 0);
+	int saved = i2ki_log_fd;
+	i2ki_log_fd = p[1];
+	i2ki_log_verbose = verbose;
+	i2ki_log_info("hello %d", 7);
+	i2ki_log_debug("step %s", "x");
+	i2ki_log_fd = saved;
+	i2ki_log_verbose = 0;
+	close(p[1]);
+	ssize_t n = read(p[0], out, outlen - 1);
+	out[n > 0 ? n : 0] = 0;
+	close(p[0]);
+}
+
+TEST(log_lines_and_debug_timestamps)
+{
+	char out[512];
+	logged(0, out, sizeof(out));
+	CHECK_STR(out, "i2kit-init: hello 7\n"); /* no debug line, no time */
+	logged(1, out, sizeof(out));
+	/* i2kit.debug=1: every line has the seconds since boot, debug lines too */
+	unsigned long s1, s2;
+	long u1, u2;
+	char m1[32], m2[32];
+	CHECK_INT(
+	    sscanf(out,
+		   "i2kit-init: [%lu.%6ld] hello %31[0-9]\ni2kit-init: [%lu.%6ld] debug: step %31s",
+		   &s1, &u1, m1, &s2, &u2, m2),
+	    6);
+	CHECK_STR(m1, "7");
+	CHECK_STR(m2, "x");
+	CHECK(s2 > s1 || (s2 == s1 && u2 >= u1));
+	CHECK(strstr(out, "] hello 7\n") != NULL);
+}
+
 int main(void)
 {
 	t_prog = "initutil";
@@ -145,6 +185,7 @@ int main(void)
 	RUN(write_and_read_files);
 	RUN(write_all_to_a_pipe);
 	RUN(json_member_readers);
+	RUN(log_lines_and_debug_timestamps);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
