@@ -21,6 +21,7 @@
 #include "cli/common.h"
 #include "initrd/blockmemo.h"
 #include "pipeline/build.h"
+#include "provision/ovmf.h"
 #include "provision/pvh.h"
 
 static void help(void)
@@ -243,6 +244,15 @@ static int cmd_ls(struct i2k_store *s, bool json, struct i2k_error **err)
 			printf(
 			    "pvh: %zu kernel%s extracted for `run qemu`, %s (dropped by clean)\n",
 			    entries, entries == 1 ? "" : "s", hs);
+		}
+		i2k_ovmf_usage(i2k_store_dir(s), &entries, &bytes);
+		if (bytes) {
+			char hs[32];
+			human_size(bytes, hs, sizeof(hs));
+			printf("ovmf: %zu UEFI firmware cop%s without the TPM probe for `run "
+			       "qemu`, %s "
+			       "(dropped by clean)\n",
+			       entries, entries == 1 ? "y" : "ies", hs);
 		}
 	}
 	i2k_store_refs_free(refs, n);

@@ -1,7 +1,6 @@
 /* pvh.c — a bzImage's vmlinux for QEMU's PVH boot (contract in pvh.h). */
 #include "provision/pvh.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lzma.h>
@@ -569,21 +568,6 @@ int i2k_pvh_kernel(const char *kernel, const char *cache_dir, char **elf_path, b
 
 void i2k_pvh_usage(const char *cache_dir, size_t *kernels, uint64_t *bytes)
 {
-	*kernels = 0;
-	*bytes = 0;
 	_cleanup_free_ char *dir = i2k_xasprintf("%s/pvh", cache_dir);
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	struct stat st;
-	while ((e = readdir(d)) != NULL) {
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		*bytes += (uint64_t)st.st_blocks * 512;
-		if (i2k_str_has_suffix(e->d_name, ".elf"))
-			(*kernels)++;
-	}
-	closedir(d);
+	i2k_dir_usage(dir, ".elf", kernels, bytes);
 }

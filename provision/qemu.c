@@ -24,6 +24,7 @@
 #include "provision/child.h"
 #include "provision/console.h"
 #include "provision/kvm.h"
+#include "provision/ovmf.h"
 #include "provision/pvh.h"
 #include "provision/qemu_disk.h"
 
@@ -176,6 +177,7 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 	free(img->disk);
 	free(img->pvh_kernel);
 	free(img->bios);
+	free(img->ovmf_code);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -445,7 +447,8 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		 * in RAM (nothing outlives the VM either way) instead of writing
 		 * its first-boot variables through the emulated flash, which
 		 * costs seconds under TCG. */
-		_cleanup_free_ char *code = opt_escape(i2k_qemu_ovmf_code());
+		_cleanup_free_ char *code =
+		    opt_escape(img->ovmf_code ? img->ovmf_code : i2k_qemu_ovmf_code());
 		_cleanup_free_ char *vars = opt_escape(i2k_qemu_ovmf_vars());
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", code));
@@ -866,6 +869,36 @@ static int ovmf_check(struct i2k_error **err)
 	return 0;
 }
 
+/* OVMF without its TPM probe when a copy can be made (provision/ovmf.h);
+ * otherwise, or with $I2KIT_OVMF_AS_IS=1, the firmware file as it is. */
+static void choose_ovmf(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img)
+{
+	const char *code = i2k_qemu_ovmf_code();
+	const char *as_is = getenv("I2KIT_OVMF_AS_IS");
+	if (as_is && *as_is && strcmp(as_is, "0") != 0) {
+		if (o->notice) {
+			_cleanup_free_ char *msg =
+			    i2k_xasprintf("firmware: OVMF %s as it is ($I2KIT_OVMF_AS_IS)", code);
+			o->notice(msg, o->notice_ctx);
+		}
+		return;
+	}
+	_cleanup_free_ char *dir = i2k_store_default_dir();
+	struct i2k_error *e = NULL;
+	bool hit = false;
+	int rc = i2k_ovmf_notpm(code, dir, &img->ovmf_code, &hit, &e);
+	if (o->notice) {
+		_cleanup_free_ char *msg =
+		    rc == 0 ? i2k_xasprintf("firmware: OVMF %s without its TPM probe: %s%s", code,
+					    img->ovmf_code, hit ? " (cached)" : " (made now)")
+			    : i2k_xasprintf("firmware: OVMF %s as it is (no copy without the TPM "
+					    "probe: %s)",
+					    code, e->msg);
+		o->notice(msg, o->notice_ctx);
+	}
+	i2k_error_free(e);
+}
+
 /* The kernel's PVH ELF as -kernel when it has one; otherwise (any reason
  * at all) the bzImage boots as before. */
 static void choose_pvh(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img)
@@ -960,8 +993,11 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 		eff.extra_disk_fmt = vm->disk.format;
 	}
 	eff.accel = o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
-	if ((vm->img.efi || o->uefi) && ovmf_check(err) < 0)
-		return -1;
+	if (vm->img.efi || o->uefi) {
+		if (ovmf_check(err) < 0)
+			return -1;
+		choose_ovmf(o, &vm->img);
+	}
 	return i2k_qemu_argv(&eff, &vm->img, vm->exe, vm->qmp, &vm->argv, err);
 }
 

@@ -180,6 +180,7 @@ struct i2k_qemu_image {
 	bool efi;	      /* boot with OVMF (-efi in the name, .raw, or --uefi) */
 	char *pvh_kernel;     /* set by i2k_qemu_run: the PVH ELF passed as -kernel, else NULL */
 	char *bios;	      /* set by i2k_qemu_run: -bios (qboot) for a kernel, else NULL */
+	char *ovmf_code;      /* set by i2k_qemu_run: OVMF without its TPM probe, else NULL */
 };
 /* IMAGE is a file written by a disk format — which one, and so the
  * firmware (OVMF for the UEFI formats), the QEMU block format and CD-ROM,
@@ -204,7 +205,11 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
  * for "none" (QEMU then loads SeaBIOS, its default). Caller frees. */
 char *i2k_qemu_qboot(const char *exe);
 /* OVMF firmware: $I2KIT_OVMF_CODE / $I2KIT_OVMF_VARS, else Debian's ovmf
- * package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd). */
+ * package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd). A UEFI boot runs a copy of
+ * the code file without its TPM probe (provision/ovmf.h says why: 2.25 s
+ * of waiting for a TPM that `run qemu` never attaches), made once into
+ * CACHE/ovmf/; $I2KIT_OVMF_AS_IS=1 runs the file as it is, and so does a
+ * firmware the copy cannot be made of (`-v` says why). */
 const char *i2k_qemu_ovmf_code(void);
 /* The kernel+initrd part of i2k_qemu_image_resolve: PREFIX-kernel,
  * PREFIX-initrd.img, PREFIX-cmdline, PREFIX-squashfs.img. */

@@ -277,6 +277,26 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+void i2k_dir_usage(const char *dir, const char *suffix, size_t *count, uint64_t *bytes)
+{
+	*count = 0;
+	*bytes = 0;
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	struct stat st;
+	while ((e = readdir(d)) != NULL) {
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		*bytes += (uint64_t)st.st_blocks * 512;
+		if (i2k_str_has_suffix(e->d_name, suffix))
+			(*count)++;
+	}
+	closedir(d);
+}
+
 int i2k_rm_rf(const char *path, struct i2k_error **err)
 {
 	struct stat st;

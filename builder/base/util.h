@@ -59,6 +59,10 @@ int i2k_copy_fd_range(int in, uint64_t in_off, int out, uint64_t out_off, uint64
 int i2k_mkdir_p(const char *path, mode_t mode, struct i2k_error **err);
 /* rm -rf (does not follow symlinks). Missing path is not an error. */
 int i2k_rm_rf(const char *path, struct i2k_error **err);
+/* Disk use (allocated blocks) of the regular files directly in dir into
+ * *bytes, and how many of them end in suffix into *count. A missing or
+ * unreadable dir is 0 and 0. */
+void i2k_dir_usage(const char *dir, const char *suffix, size_t *count, uint64_t *bytes);
 /* fsync the directory containing path. */
 int i2k_fsync_parent(const char *path, struct i2k_error **err);
 

@@ -280,11 +280,12 @@ int i2k_store_clean(struct i2k_store *s, struct i2k_error **err)
 		_cleanup_free_ char *unpacked = i2k_xasprintf("%s/unpacked", s->dir);
 		_cleanup_free_ char *blocks = i2k_xasprintf("%s/compressed", s->dir);
 		_cleanup_free_ char *pvh = i2k_xasprintf("%s/pvh", s->dir);
+		_cleanup_free_ char *ovmf = i2k_xasprintf("%s/ovmf", s->dir);
 		if (lock < 0)
 			rc = -1;
 		else if (i2k_rm_rf(blobs, err) < 0 || i2k_rm_rf(unpacked, err) < 0 ||
 			 i2k_rm_rf(blocks, err) < 0 || i2k_rm_rf(pvh, err) < 0 ||
-			 i2k_store_init_layout(s, true, err) < 0)
+			 i2k_rm_rf(ovmf, err) < 0 || i2k_store_init_layout(s, true, err) < 0)
 			rc = i2k_error_wrap(err, "cleaning cache %s", s->dir);
 		else
 			drop_index_temps(s);

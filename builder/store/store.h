@@ -14,6 +14,8 @@
  *                           (initrd/blockmemo.h; cleared by clean)
  *   DIR/pvh/                kernels' vmlinux ELFs for PVH boots
  *                           (provision/pvh.h; cleared by clean)
+ *   DIR/ovmf/               OVMF copies without the TPM probe
+ *                           (provision/ovmf.h; cleared by clean)
  *   DIR/.users              flock(): shared by every open handle (a build,
  *                           a pull); gc and clean take it exclusively, so
  *                           they wait for builds using the cache to end

@@ -18,4 +18,5 @@ declare -A seeds=(
 	[fuzz_disk]=tests/data/fuzz/disk
 	[fuzz_roundtrip]=tests/data/fuzz/roundtrip
 	[fuzz_pvh]=tests/data/fuzz/pvh
+	[fuzz_ovmf]=tests/data/fuzz/ovmf
 )

@@ -108,9 +108,21 @@ if [ "$rc" -ne 0 ]; then tail -c 3000 "$W/console.log" >&2; fi
 # the same disk under a name no format writes: `run qemu` sees the GPT with an
 # ESP and no BIOS boot code and boots it with OVMF by itself
 cp "$W/disk.img" "$W/renamed.img"
-assert_exit run-qemu-gpt-esp-uefi 0 "$I2KIT" run qemu --accel tcg --timeout 180 \
+assert_exit run-qemu-gpt-esp-uefi 0 "$I2KIT" run qemu -v --accel tcg --timeout 180 \
 	--state "$W/s-renamed" "$W/renamed.img"
 assert_contains run-qemu-gpt-esp-efi-stub "$T_OUT" "EFI stub: "
+# `run qemu` boots a copy of OVMF without its TPM probe (provision/ovmf.h),
+# made into the cache on first use; the boot above used Debian's file as is
+ovmf_copy=$I2KIT_CACHE/ovmf/$(sha256sum "$OVMF_CODE" | cut -d' ' -f1).fd
+assert_contains run-qemu-ovmf-notpm "$T_OUT" \
+	"i2kit: qemu: firmware: OVMF $OVMF_CODE without its TPM probe: $ovmf_copy (made now)"
+assert_eq ovmf-copy-same-size "$(stat -c %s "$OVMF_CODE")" "$(stat -c %s "$ovmf_copy" 2>/dev/null || echo none)"
+# and with $I2KIT_OVMF_AS_IS, the file as it is
+assert_exit run-qemu-ovmf-as-is 0 env I2KIT_OVMF_AS_IS=1 "$I2KIT" run qemu -v --accel tcg \
+	--timeout 180 --state "$W/s-as-is" "$W/renamed.img"
+assert_contains run-qemu-ovmf-as-is-says "$T_OUT" \
+	"i2kit: qemu: firmware: OVMF $OVMF_CODE as it is (\$I2KIT_OVMF_AS_IS)"
+assert_contains run-qemu-ovmf-as-is-boots "$T_OUT" "i2kit-init: boot finished in"
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 guest=$(sed -n 's/.*boot finished in \([0-9.]*\)s.*/\1/p' <<<"$console" | head -1)
 echo "# uefi boot: ${secs}s wall from QEMU start to power-off (guest: boot finished ${guest:-?}s after kernel start)" >&2

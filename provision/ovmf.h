@@ -1,0 +1,103 @@
+/* ovmf.h — OVMF (UEFI firmware for QEMU) without its TPM probe, for `run qemu`.
+ *
+ * Why: OVMF's PEI phase runs Tcg2ConfigPei, which looks for a TPM at the
+ * TIS/PTP address 0xFED40000. With no TPM device there, QEMU reads that
+ * memory as zeroes, which the presence check takes for a TPM; three
+ * waits of 750 ms each (TPM 1.2 access request, its burst count, the TPM 2
+ * access request) then run out before OVMF decides there is none. Under
+ * TCG that is 2.25 s of a UEFI boot that takes 3 s to reach the boot
+ * manager. `run qemu` attaches no TPM, so the PEIM can only ever find
+ * none: the copy made here has it turned into a file that PEI does not
+ * dispatch, and everything else is byte for byte what it was.
+ *
+ * The firmware file (OVMF_CODE*.fd) starts with firmware volumes (UEFI PI
+ * spec vol. 3): FVMAIN_COMPACT holds one FFS file of type FV_IMAGE whose
+ * last section is GUID-defined, LZMA-compressed (EDK2's LZMA section GUID;
+ * 13-byte header: properties, dictionary size, LE64 uncompressed size),
+ * and that decompresses into the PEI and DXE volumes as FV image sections.
+ * The copy:
+ *   1. decompresses that section (at most I2K_OVMF_VOLUME_MAX bytes);
+ *   2. in every volume found there, changes each PEIM (type 0x06) whose
+ *      UI section names it Tcg2ConfigPei or Tcg12ConfigPei into type
+ *      FREEFORM (0x02), which PEI does not dispatch, with its header
+ *      checksum made right; nothing that waits for the PPI it would have
+ *      installed (Tcg2Pei, TcgPei) runs either, and DXE, which reads the
+ *      TPM instance it would have set, finds none;
+ *   3. compresses the result again (LZMA, preset 6, with the size in the
+ *      header and no end marker, as EDK2's own LzmaCompress), checks that
+ *      it decompresses to the same bytes, and puts it back in place: the
+ *      section and file sizes and the file's checksums follow, and the
+ *      volume's free space (its erase-polarity byte) fills up to where the
+ *      old file ended. The volume keeps its length, so every other volume
+ *      (SECFV with the reset vector) stays at the same offset.
+ * Output depends only on the input (LZMA encoding is deterministic).
+ */
+#ifndef I2K_PROVISION_OVMF_H
+#define I2K_PROVISION_OVMF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "builder/base/error.h"
+
+#define I2K_OVMF_FILE_MAX (64u << 20)	 /* largest firmware file read */
+#define I2K_OVMF_VOLUME_MAX (128u << 20) /* largest decompressed volume */
+
+/* Where the compressed volume lies in a firmware file. */
+struct i2k_ovmf_lzma {
+	size_t fv_off, fv_end; /* the firmware volume holding it */
+	size_t file_off;       /* its FFS file (header at file_off) */
+	size_t file_hdr;       /* that header's size: 24 */
+	size_t sect_off;       /* the GUID-defined section */
+	size_t data_off;       /* the LZMA data (header included) */
+	size_t data_len;       /* its length, to the end of the section */
+	uint64_t raw_len;      /* uncompressed size from the LZMA header */
+	uint8_t erase;	       /* the volume's free-space byte (0xFF or 0x00) */
+};
+
+/* Finds the LZMA-compressed volume in the firmware file fd[0..len): the
+ * first FFS file of type FV_IMAGE, in the volumes from offset 0 on, whose
+ * last section is GUID-defined with EDK2's LZMA GUID, and which is the last
+ * file of its volume. I2K_ERR_UNSUPPORTED "no LZMA-compressed firmware
+ * volume" when there is none (not OVMF, or built otherwise),
+ * I2K_ERR_INTEGRITY "firmware volume at 0x…: WHY" for headers or sizes
+ * that do not hold together (a bad header checksum included). */
+int i2k_ovmf_find_lzma(const uint8_t *fd, size_t len, struct i2k_ovmf_lzma *out,
+		       struct i2k_error **err);
+
+/* In the decompressed volume vol[0..len) (a sequence of sections, FV image
+ * sections holding firmware volumes; nested ones are searched too), turns
+ * every PEIM whose UI name is in names[0..n) into a FREEFORM file, fixing
+ * its header checksum. Returns how many were changed (0: none found, vol
+ * unchanged), or < 0 with I2K_ERR_INTEGRITY for structure that does not
+ * hold together (vol may then be partly changed). */
+int i2k_ovmf_disable_peims(uint8_t *vol, size_t len, const char *const *names, size_t n,
+			   struct i2k_error **err);
+
+/* The whole transformation (steps 1–3 above) of fd[0..len): *out (the
+ * caller's, *outlen == len) is the firmware without the TPM probe.
+ * I2K_ERR_UNSUPPORTED when there is nothing to do ("no LZMA-compressed
+ * firmware volume", "no TPM-detection PEIM (Tcg2ConfigPei)") or no room
+ * ("the recompressed volume does not fit"), I2K_ERR_INTEGRITY for a
+ * corrupt file or compressed stream. */
+int i2k_ovmf_strip_tpm(const uint8_t *fd, size_t len, uint8_t **out, size_t *outlen,
+		       struct i2k_error **err);
+
+/* The copy without the TPM probe of the firmware file code, from
+ * cache_dir/ovmf/<sha256 of code>.fd, or made there now (written
+ * atomically). A firmware that cannot be changed gets
+ * cache_dir/ovmf/<sha256>.no (one line: why) so that later runs do not
+ * decompress it again to find out. Returns 0 with *path (the caller's), or
+ * < 0 with *path NULL and the reason in err: the caller then boots the
+ * file as it is. *hit (may be NULL) says whether the cache answered. A
+ * cached copy is used only when it has the original's size and its
+ * compressed volume is where the parser finds one. */
+int i2k_ovmf_notpm(const char *code, const char *cache_dir, char **path, bool *hit,
+		   struct i2k_error **err);
+
+/* Disk use of cache_dir/ovmf/ for `cache ls`: *copies = firmware copies,
+ * *bytes = every file there. An absent directory is 0 and 0. */
+void i2k_ovmf_usage(const char *cache_dir, size_t *copies, uint64_t *bytes);
+
+#endif
