@@ -249,9 +249,8 @@ static int cmd_ls(struct i2k_store *s, bool json, struct i2k_error **err)
 		if (bytes) {
 			char hs[32];
 			human_size(bytes, hs, sizeof(hs));
-			printf("ovmf: %zu UEFI firmware cop%s without the TPM probe for `run "
-			       "qemu`, %s "
-			       "(dropped by clean)\n",
+			printf("ovmf: %zu UEFI firmware cop%s without the TPM probe for "
+			       "`run qemu`, %s (dropped by clean)\n",
 			       entries, entries == 1 ? "y" : "ies", hs);
 		}
 	}

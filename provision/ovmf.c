@@ -224,13 +224,12 @@ static int lzma_file(const uint8_t *b, const struct fv *fv, const struct ffs *f,
 		return i2k_error_set(err, I2K_ERR_INTEGRITY,
 				     "LZMA section at 0x%zx: data offset %zu outside it", last.off,
 				     data);
-	if ((f->attrs & FFS_ATTRIB_LARGE_FILE) || f->hdr != FFS_HEADER)
+	if (f->attrs & FFS_ATTRIB_LARGE_FILE)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
 				     "LZMA volume in a large FFS file (0x%zx)", f->off);
 	out->fv_off = fv->base;
 	out->fv_end = fv->end;
 	out->file_off = f->off;
-	out->file_hdr = f->hdr;
 	out->sect_off = last.off;
 	out->data_off = last.off + data;
 	out->data_len = last.size - data;
@@ -494,12 +493,12 @@ int i2k_ovmf_strip_tpm(const uint8_t *fd, size_t len, uint8_t **out, size_t *out
 	uint8_t *h = img + z.file_off;
 	if (h[FFS_ATTRS] & FFS_ATTRIB_CHECKSUM) {
 		unsigned s = 0;
-		for (size_t i = z.file_off + z.file_hdr; i < new_end; i++)
+		for (size_t i = z.file_off + FFS_HEADER; i < new_end; i++)
 			s += img[i];
 		h[FFS_CHECK_FILE] = (uint8_t)(0x100 - (uint8_t)s);
 	}
 	h[FFS_CHECK_HEADER] = 0;
-	h[FFS_CHECK_HEADER] = (uint8_t)(0x100 - header_sum(h, z.file_hdr));
+	h[FFS_CHECK_HEADER] = (uint8_t)(0x100 - header_sum(h, FFS_HEADER));
 	*out = I2K_STEAL(img);
 	*outlen = len;
 	return 0;

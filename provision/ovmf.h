@@ -47,8 +47,7 @@
 /* Where the compressed volume lies in a firmware file. */
 struct i2k_ovmf_lzma {
 	size_t fv_off, fv_end; /* the firmware volume holding it */
-	size_t file_off;       /* its FFS file (header at file_off) */
-	size_t file_hdr;       /* that header's size: 24 */
+	size_t file_off;       /* its FFS file (a 24-byte header: never a large file) */
 	size_t sect_off;       /* the GUID-defined section */
 	size_t data_off;       /* the LZMA data (header included) */
 	size_t data_len;       /* its length, to the end of the section */
