@@ -245,13 +245,17 @@ static int cmd_ls(struct i2k_store *s, bool json, struct i2k_error **err)
 			    "pvh: %zu kernel%s extracted for `run qemu`, %s (dropped by clean)\n",
 			    entries, entries == 1 ? "" : "s", hs);
 		}
-		i2k_ovmf_usage(i2k_store_dir(s), &entries, &bytes);
+		size_t stores = 0;
+		i2k_ovmf_usage(i2k_store_dir(s), &entries, &stores, &bytes);
 		if (bytes) {
-			char hs[32];
+			char hs[32], st[64] = "";
 			human_size(bytes, hs, sizeof(hs));
-			printf("ovmf: %zu UEFI firmware cop%s without the TPM probe for "
-			       "`run qemu`, %s (dropped by clean)\n",
-			       entries, entries == 1 ? "y" : "ies", hs);
+			if (stores)
+				snprintf(st, sizeof(st), ", %zu variable store%s", stores,
+					 stores == 1 ? "" : "s");
+			printf("ovmf: %zu UEFI firmware cop%s trimmed for `run qemu`%s, %s "
+			       "(dropped by clean)\n",
+			       entries, entries == 1 ? "y" : "ies", st, hs);
 		}
 	}
 	i2k_store_refs_free(refs, n);

@@ -1,4 +1,4 @@
-/* ovmf.c — OVMF without its TPM probe (contract and why in ovmf.h). */
+/* ovmf.c — OVMF trimmed for `run qemu` (contract and why in ovmf.h). */
 #include "provision/ovmf.h"
 
 #include <lzma.h>
@@ -34,6 +34,7 @@
 #define FFS_ATTRIB_CHECKSUM 0x40u
 #define FT_FREEFORM 0x02u
 #define FT_PEIM 0x06u
+#define FT_DRIVER 0x07u
 #define FT_FV_IMAGE 0x0Bu
 
 /* Sections (EFI_COMMON_SECTION_HEADER, and …2 with a 32-bit size) */
@@ -51,6 +52,25 @@ static const uint8_t lzma_guid[16] = {0x98, 0x58, 0x4E, 0xEE, 0x14, 0x39, 0x59, 
 #define NEST_MAX 4
 
 static const char *const tpm_peims[] = {"Tcg2ConfigPei", "Tcg12ConfigPei"};
+
+/* DXE drivers for what `run qemu` never gives the guest (ovmf.h says why
+ * they go): network boot (the NIC has no boot index and no option ROM),
+ * a TPM, USB, a display (-vga none), NVMe, a PS/2 keyboard (i8042=off),
+ * virtio-fs. */
+static const char *const unused_dxe[] = {
+    /* network stack, network boot, iSCSI */
+    "VirtioNetDxe", "SnpDxe", "MnpDxe", "VlanConfigDxe", "ArpDxe", "Ip4Dxe", "Ip6Dxe", "Udp4Dxe",
+    "Udp6Dxe", "Dhcp4Dxe", "Dhcp6Dxe", "DnsDxe", "TcpDxe", "Mtftp4Dxe", "Mtftp6Dxe", "UefiPxeBcDxe",
+    "HttpDxe", "HttpUtilitiesDxe", "HttpBootDxe", "TlsDxe", "TlsAuthConfigDxe", "IScsiDxe",
+    "httpDynamicCommand", "tftpDynamicCommand",
+    /* TPM */
+    "Tcg2ConfigDxe", "Tcg2Dxe", "Tcg2PlatformDxe", "TcgDxe",
+    /* USB */
+    "UhciDxe", "EhciDxe", "XhciDxe", "UsbBusDxe", "UsbKbDxe", "UsbMassStorageDxe",
+    /* display */
+    "QemuVideoDxe", "QemuRamfbDxe", "VirtioGpuDxe",
+    /* other devices */
+    "NvmExpressDxe", "Ps2KeyboardDxe", "VirtioFsDxe"};
 
 static size_t align_up(size_t v, size_t a)
 {
@@ -283,7 +303,7 @@ int i2k_ovmf_find_lzma(const uint8_t *fd, size_t len, struct i2k_ovmf_lzma *out,
 	return i2k_error_set(err, I2K_ERR_UNSUPPORTED, "no LZMA-compressed firmware volume");
 }
 
-/* ---- the PEIMs ----------------------------------------------------------------- */
+/* ---- PEIMs and drivers ----------------------------------------------------------------- */
 
 /* The UI name of the file f, as ASCII (non-ASCII: '?'), in name[0..cap). */
 static int ui_name(const uint8_t *b, const struct ffs *f, char *name, size_t cap,
@@ -317,12 +337,18 @@ static bool listed(const char *name, const char *const *names, size_t n)
 	return false;
 }
 
-static int walk_sections(uint8_t *b, size_t start, size_t end, const char *const *names, size_t n,
-			 int depth, struct i2k_error **err);
+struct wanted {
+	uint8_t type; /* FT_PEIM or FT_DRIVER */
+	const char *const *names;
+	size_t n;
+};
+
+static int walk_sections(uint8_t *b, size_t start, size_t end, const struct wanted *w, int depth,
+			 struct i2k_error **err);
 
 /* The files of the volume in the FV image section s. */
-static int walk_volume(uint8_t *b, const struct sect *s, const char *const *names, size_t n,
-		       int depth, struct i2k_error **err)
+static int walk_volume(uint8_t *b, const struct sect *s, const struct wanted *w, int depth,
+		       struct i2k_error **err)
 {
 	struct fv fv;
 	if (fv_open(b, s->off + s->hdr, s->size - s->hdr, &fv, err) < 0)
@@ -332,20 +358,19 @@ static int walk_volume(uint8_t *b, const struct sect *s, const char *const *name
 	struct ffs f;
 	while ((r = fv_next(b, &fv, &pos, &f, err)) == 1) {
 		if (f.type == FT_FV_IMAGE) {
-			int c = walk_sections(b, f.off + f.hdr, f.off + f.size, names, n, depth + 1,
-					      err);
+			int c = walk_sections(b, f.off + f.hdr, f.off + f.size, w, depth + 1, err);
 			if (c < 0)
 				return -1;
 			changed += c;
 			continue;
 		}
-		if (f.type != FT_PEIM)
+		if (f.type != w->type)
 			continue;
 		char name[64];
 		int u = ui_name(b, &f, name, sizeof(name), err);
 		if (u < 0)
 			return -1;
-		if (u == 0 || !listed(name, names, n))
+		if (u == 0 || !listed(name, w->names, w->n))
 			continue;
 		b[f.off + FFS_TYPE] = FT_FREEFORM;
 		b[f.off + FFS_CHECK_HEADER] = 0;
@@ -355,8 +380,8 @@ static int walk_volume(uint8_t *b, const struct sect *s, const char *const *name
 	return r < 0 ? -1 : changed;
 }
 
-static int walk_sections(uint8_t *b, size_t start, size_t end, const char *const *names, size_t n,
-			 int depth, struct i2k_error **err)
+static int walk_sections(uint8_t *b, size_t start, size_t end, const struct wanted *w, int depth,
+			 struct i2k_error **err)
 {
 	if (depth > NEST_MAX)
 		return i2k_error_set(err, I2K_ERR_INTEGRITY,
@@ -367,7 +392,7 @@ static int walk_sections(uint8_t *b, size_t start, size_t end, const char *const
 	while ((r = sect_next(b, start, end, &pos, &s, err)) == 1) {
 		if (s.type != SECT_FV_IMAGE)
 			continue;
-		int c = walk_volume(b, &s, names, n, depth, err);
+		int c = walk_volume(b, &s, w, depth, err);
 		if (c < 0)
 			return -1;
 		changed += c;
@@ -375,10 +400,14 @@ static int walk_sections(uint8_t *b, size_t start, size_t end, const char *const
 	return r < 0 ? -1 : changed;
 }
 
-int i2k_ovmf_disable_peims(uint8_t *vol, size_t len, const char *const *names, size_t n,
-			   struct i2k_error **err)
+int i2k_ovmf_disable_files(uint8_t *vol, size_t len, uint8_t type, const char *const *names,
+			   size_t n, struct i2k_error **err)
 {
-	return walk_sections(vol, 0, len, names, n, 0, err);
+	if (type != FT_PEIM && type != FT_DRIVER)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "file type 0x%02x is no PEIM or driver",
+				     type);
+	struct wanted w = {type, names, n};
+	return walk_sections(vol, 0, len, &w, 0, err);
 }
 
 /* ---- LZMA ------------------------------------------------------------------------ */
@@ -437,8 +466,8 @@ static size_t enlzma(const uint8_t *raw, size_t len, uint8_t *out, size_t cap,
 	return pos;
 }
 
-int i2k_ovmf_strip_tpm(const uint8_t *fd, size_t len, uint8_t **out, size_t *outlen,
-		       struct i2k_error **err)
+int i2k_ovmf_trim(const uint8_t *fd, size_t len, uint8_t **out, size_t *outlen,
+		  struct i2k_error **err)
 {
 	*out = NULL;
 	*outlen = 0;
@@ -448,13 +477,16 @@ int i2k_ovmf_strip_tpm(const uint8_t *fd, size_t len, uint8_t **out, size_t *out
 	_cleanup_free_ uint8_t *raw = i2k_xmalloc((size_t)z.raw_len);
 	if (unlzma(fd + z.data_off, z.data_len, raw, (size_t)z.raw_len, err) < 0)
 		return -1;
-	int n = i2k_ovmf_disable_peims(raw, (size_t)z.raw_len, tpm_peims,
-				       sizeof(tpm_peims) / sizeof(tpm_peims[0]), err);
+	int n = i2k_ovmf_disable_files(raw, (size_t)z.raw_len, FT_PEIM, tpm_peims,
+				       I2K_ARRAY_SIZE(tpm_peims), err);
 	if (n < 0)
 		return i2k_error_wrap(err, "LZMA volume");
 	if (n == 0)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
 				     "no TPM-detection PEIM (Tcg2ConfigPei)");
+	if (i2k_ovmf_disable_files(raw, (size_t)z.raw_len, FT_DRIVER, unused_dxe,
+				   I2K_ARRAY_SIZE(unused_dxe), err) < 0)
+		return i2k_error_wrap(err, "LZMA volume");
 	_cleanup_free_ uint8_t *img = i2k_xmalloc(len);
 	memcpy(img, fd, len);
 	/* the new data may use the volume's free space up to its end, within
@@ -520,8 +552,8 @@ static int copy_sound(const char *path, size_t orig_len)
 	return r == 0;
 }
 
-int i2k_ovmf_notpm(const char *code, const char *cache_dir, char **path, bool *hit,
-		   struct i2k_error **err)
+int i2k_ovmf_trimmed(const char *code, const char *cache_dir, char **path, bool *hit,
+		     struct i2k_error **err)
 {
 	*path = NULL;
 	if (hit)
@@ -534,8 +566,8 @@ int i2k_ovmf_notpm(const char *code, const char *cache_dir, char **path, bool *h
 	i2k_sha256_digest(fw, len, digest);
 	const char *hex = digest + 7;
 	_cleanup_free_ char *dir = i2k_xasprintf("%s/ovmf", cache_dir);
-	_cleanup_free_ char *copy = i2k_xasprintf("%s/%s.fd", dir, hex);
-	_cleanup_free_ char *nopath = i2k_xasprintf("%s/%s.no", dir, hex);
+	_cleanup_free_ char *copy = i2k_xasprintf("%s/%s.%s.fd", dir, hex, I2K_OVMF_TRIM_VERSION);
+	_cleanup_free_ char *nopath = i2k_xasprintf("%s/%s.%s.no", dir, hex, I2K_OVMF_TRIM_VERSION);
 	if (copy_sound(copy, len)) {
 		if (hit)
 			*hit = true;
@@ -554,7 +586,7 @@ int i2k_ovmf_notpm(const char *code, const char *cache_dir, char **path, bool *h
 	_cleanup_free_ uint8_t *out = NULL;
 	size_t outlen = 0;
 	struct i2k_error *e = NULL;
-	if (i2k_ovmf_strip_tpm((const uint8_t *)fw, len, &out, &outlen, &e) < 0) {
+	if (i2k_ovmf_trim((const uint8_t *)fw, len, &out, &outlen, &e) < 0) {
 		if ((e->code == I2K_ERR_UNSUPPORTED || e->code == I2K_ERR_INTEGRITY) &&
 		    i2k_mkdir_p(dir, 0700, NULL) == 0) {
 			_cleanup_free_ char *line = i2k_xasprintf("%s\n", e->msg);
@@ -570,8 +602,10 @@ int i2k_ovmf_notpm(const char *code, const char *cache_dir, char **path, bool *h
 	return 0;
 }
 
-void i2k_ovmf_usage(const char *cache_dir, size_t *copies, uint64_t *bytes)
+void i2k_ovmf_usage(const char *cache_dir, size_t *copies, size_t *stores, uint64_t *bytes)
 {
 	_cleanup_free_ char *dir = i2k_xasprintf("%s/ovmf", cache_dir);
+	uint64_t ignored = 0;
+	i2k_dir_usage(dir, ".vars", stores, &ignored);
 	i2k_dir_usage(dir, ".fd", copies, bytes);
 }

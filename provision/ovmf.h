@@ -1,14 +1,24 @@
-/* ovmf.h — OVMF (UEFI firmware for QEMU) without its TPM probe, for `run qemu`.
+/* ovmf.h — OVMF (UEFI firmware for QEMU) trimmed for `run qemu`: without
+ * its TPM probe and without the drivers for what `run qemu` never attaches.
  *
- * Why: OVMF's PEI phase runs Tcg2ConfigPei, which looks for a TPM at the
- * TIS/PTP address 0xFED40000. With no TPM device there, QEMU reads that
- * memory as zeroes, which the presence check takes for a TPM; three
- * waits of 750 ms each (TPM 1.2 access request, its burst count, the TPM 2
- * access request) then run out before OVMF decides there is none. Under
- * TCG that is 2.25 s of a UEFI boot that takes 3 s to reach the boot
- * manager. `run qemu` attaches no TPM, so the PEIM can only ever find
- * none: the copy made here has it turned into a file that PEI does not
- * dispatch, and everything else is byte for byte what it was.
+ * Why the TPM probe goes: OVMF's PEI phase runs Tcg2ConfigPei, which looks
+ * for a TPM at the TIS/PTP address 0xFED40000. With no TPM device there,
+ * QEMU reads that memory as zeroes, which the presence check takes for a
+ * TPM; three waits of 750 ms each (TPM 1.2 access request, its burst
+ * count, the TPM 2 access request) then run out before OVMF decides there
+ * is none. Under TCG that is 2.25 s of a UEFI boot that takes 3 s to
+ * reach the boot manager. `run qemu` attaches no TPM, so the PEIM can only
+ * ever find none.
+ *
+ * Why the drivers go: a UEFI disk boot under TCG gets its own variable
+ * store, writable, with a boot entry carrying the kernel's TCG words
+ * (qemu.h: i2k_qemu_ovmf_vars). On first boot IScsiDxe writes eight
+ * iSCSI "Attempt" variables of 1 KiB each through the emulated flash,
+ * which made that boot 0.9 s slower to reach the boot manager; with the
+ * network stack gone it is as quick as with a read-only store. The rest
+ * (TPM DXE drivers, USB, display, NVMe, PS/2 keyboard, virtio-fs) drive
+ * devices `run qemu` never gives the guest (-vga none, i8042=off, no USB,
+ * the NIC without a boot index or option ROM) and only cost loading.
  *
  * The firmware file (OVMF_CODE*.fd) starts with firmware volumes (UEFI PI
  * spec vol. 3): FVMAIN_COMPACT holds one FFS file of type FV_IMAGE whose
@@ -18,11 +28,12 @@
  * The copy:
  *   1. decompresses that section (at most I2K_OVMF_VOLUME_MAX bytes);
  *   2. in every volume found there, changes each PEIM (type 0x06) whose
- *      UI section names it Tcg2ConfigPei or Tcg12ConfigPei into type
- *      FREEFORM (0x02), which PEI does not dispatch, with its header
- *      checksum made right; nothing that waits for the PPI it would have
- *      installed (Tcg2Pei, TcgPei) runs either, and DXE, which reads the
- *      TPM instance it would have set, finds none;
+ *      UI section names it Tcg2ConfigPei or Tcg12ConfigPei, and each DXE
+ *      driver (type 0x07) of the list in ovmf.c, into type FREEFORM
+ *      (0x02), which neither PEI nor DXE dispatches, with its header
+ *      checksum made right; nothing that waits for the PPI the PEIM would
+ *      have installed (Tcg2Pei, TcgPei) runs either, and DXE, which reads
+ *      the TPM instance it would have set, finds none;
  *   3. compresses the result again (LZMA, preset 6, with the size in the
  *      header and no end marker, as EDK2's own LzmaCompress), checks that
  *      it decompresses to the same bytes, and puts it back in place: the
@@ -43,6 +54,9 @@
 
 #define I2K_OVMF_FILE_MAX (64u << 20)	 /* largest firmware file read */
 #define I2K_OVMF_VOLUME_MAX (128u << 20) /* largest decompressed volume */
+/* In the cached copy's name: what the copy leaves out changed with it
+ * (1: the TPM probe; 2: the unused DXE drivers too). */
+#define I2K_OVMF_TRIM_VERSION "2"
 
 /* Where the compressed volume lies in a firmware file. */
 struct i2k_ovmf_lzma {
@@ -67,36 +81,37 @@ int i2k_ovmf_find_lzma(const uint8_t *fd, size_t len, struct i2k_ovmf_lzma *out,
 
 /* In the decompressed volume vol[0..len) (a sequence of sections, FV image
  * sections holding firmware volumes; nested ones are searched too), turns
- * every PEIM whose UI name is in names[0..n) into a FREEFORM file, fixing
+ * every file of the given type — 0x06 (PEIM) or 0x07 (DXE driver) — whose
+ * UI name is in names[0..n) into a FREEFORM file, fixing
  * its header checksum. Returns how many were changed (0: none found, vol
  * unchanged), or < 0 with I2K_ERR_INTEGRITY for structure that does not
  * hold together (vol may then be partly changed). */
-int i2k_ovmf_disable_peims(uint8_t *vol, size_t len, const char *const *names, size_t n,
-			   struct i2k_error **err);
+int i2k_ovmf_disable_files(uint8_t *vol, size_t len, uint8_t type, const char *const *names,
+			   size_t n, struct i2k_error **err);
 
 /* The whole transformation (steps 1–3 above) of fd[0..len): *out (the
- * caller's, *outlen == len) is the firmware without the TPM probe.
+ * caller's, *outlen == len) is the trimmed firmware.
  * I2K_ERR_UNSUPPORTED when there is nothing to do ("no LZMA-compressed
  * firmware volume", "no TPM-detection PEIM (Tcg2ConfigPei)") or no room
  * ("the recompressed volume does not fit"), I2K_ERR_INTEGRITY for a
  * corrupt file or compressed stream. */
-int i2k_ovmf_strip_tpm(const uint8_t *fd, size_t len, uint8_t **out, size_t *outlen,
-		       struct i2k_error **err);
+int i2k_ovmf_trim(const uint8_t *fd, size_t len, uint8_t **out, size_t *outlen,
+		  struct i2k_error **err);
 
-/* The copy without the TPM probe of the firmware file code, from
- * cache_dir/ovmf/<sha256 of code>.fd, or made there now (written
- * atomically). A firmware that cannot be changed gets
- * cache_dir/ovmf/<sha256>.no (one line: why) so that later runs do not
+/* The trimmed copy of the firmware file code, from
+ * cache_dir/ovmf/<sha256 of code>.<I2K_OVMF_TRIM_VERSION>.fd, or made there
+ * now (written atomically). A firmware that cannot be changed gets
+ * cache_dir/ovmf/<sha256>.<version>.no (one line: why) so that later runs do not
  * decompress it again to find out. Returns 0 with *path (the caller's), or
  * < 0 with *path NULL and the reason in err: the caller then boots the
  * file as it is. *hit (may be NULL) says whether the cache answered. A
  * cached copy is used only when it has the original's size and its
  * compressed volume is where the parser finds one. */
-int i2k_ovmf_notpm(const char *code, const char *cache_dir, char **path, bool *hit,
-		   struct i2k_error **err);
+int i2k_ovmf_trimmed(const char *code, const char *cache_dir, char **path, bool *hit,
+		     struct i2k_error **err);
 
 /* Disk use of cache_dir/ovmf/ for `cache ls`: *copies = firmware copies,
- * *bytes = every file there. An absent directory is 0 and 0. */
-void i2k_ovmf_usage(const char *cache_dir, size_t *copies, uint64_t *bytes);
-
+ * *stores = packed variable stores (efivars.h: .vars), *bytes = every
+ * file there. An absent directory is 0, 0 and 0. */
+void i2k_ovmf_usage(const char *cache_dir, size_t *copies, size_t *stores, uint64_t *bytes);
 #endif

@@ -23,6 +23,8 @@
 #include "formats/format.h"
 #include "provision/child.h"
 #include "provision/console.h"
+#include "provision/efivars.h"
+#include "provision/esp.h"
 #include "provision/kvm.h"
 #include "provision/ovmf.h"
 #include "provision/pvh.h"
@@ -178,6 +180,8 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 	free(img->pvh_kernel);
 	free(img->bios);
 	free(img->ovmf_code);
+	free(img->ovmf_vars);
+	free(img->ovmf_vars_warm);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -449,11 +453,15 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		 * costs seconds under TCG. */
 		_cleanup_free_ char *code =
 		    opt_escape(img->ovmf_code ? img->ovmf_code : i2k_qemu_ovmf_code());
-		_cleanup_free_ char *vars = opt_escape(i2k_qemu_ovmf_vars());
+		_cleanup_free_ char *vars =
+		    opt_escape(img->ovmf_vars ? img->ovmf_vars : i2k_qemu_ovmf_vars());
 		argv_addf(&a, "-drive");
 		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", code));
+		/* ... except the run's own store with its boot entry
+		 * (choose_efivars), which OVMF reads only from writable flash */
 		argv_addf(&a, "-drive");
-		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,readonly=on,file=%s", vars));
+		argv_add(&a, i2k_xasprintf("if=pflash,format=raw,%sfile=%s",
+					   img->ovmf_vars ? "" : "readonly=on,", vars));
 	}
 	if (img->disk) {
 		/* bootindex: the firmware gets a boot order naming this disk only
@@ -869,7 +877,7 @@ static int ovmf_check(struct i2k_error **err)
 	return 0;
 }
 
-/* OVMF without its TPM probe when a copy can be made (provision/ovmf.h);
+/* OVMF trimmed for `run qemu` when a copy can be made (provision/ovmf.h);
  * otherwise, or with $I2KIT_OVMF_AS_IS=1, the firmware file as it is. */
 static void choose_ovmf(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img)
 {
@@ -886,14 +894,93 @@ static void choose_ovmf(const struct i2k_qemu_opts *o, struct i2k_qemu_image *im
 	_cleanup_free_ char *dir = i2k_store_default_dir();
 	struct i2k_error *e = NULL;
 	bool hit = false;
-	int rc = i2k_ovmf_notpm(code, dir, &img->ovmf_code, &hit, &e);
+	int rc = i2k_ovmf_trimmed(code, dir, &img->ovmf_code, &hit, &e);
 	if (o->notice) {
 		_cleanup_free_ char *msg =
-		    rc == 0 ? i2k_xasprintf("firmware: OVMF %s without its TPM probe: %s%s", code,
-					    img->ovmf_code, hit ? " (cached)" : " (made now)")
-			    : i2k_xasprintf("firmware: OVMF %s as it is (no copy without the TPM "
-					    "probe: %s)",
+		    rc == 0 ? i2k_xasprintf("firmware: OVMF %s trimmed (no TPM probe, no network "
+					    "stack): %s%s",
+					    code, img->ovmf_code, hit ? " (cached)" : " (made now)")
+			    : i2k_xasprintf("firmware: OVMF %s as it is (no trimmed copy: %s)",
 					    code, e->msg);
+		o->notice(msg, o->notice_ctx);
+	}
+	i2k_error_free(e);
+}
+
+/* A UEFI disk under TCG, on the trimmed OVMF: the run's own variable
+ * store, STATE/ovmf-vars.fd, with a boot entry for the disk's loader whose
+ * load options are the disk's command line and the TCG words
+ * (provision/efivars.h says why). It starts from the store an earlier run
+ * booted with, packed (efivars.h: i2k_efivars_compact), when the cache has
+ * one; else from Debian's, and this run's is packed into the cache after
+ * it (save_warm_efivars). Any reason not to — KVM, Debian's firmware as it
+ * is (its first boot would write 9 KiB of iSCSI variables through the
+ * emulated flash: 0.9 s), no UKI on the disk, a store laid out otherwise —
+ * leaves the read-only store and the disk's own command line. */
+static void choose_efivars(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img,
+			   const char *state)
+{
+	if (!img->disk || img->cdrom || img->ovmf_code == NULL || o->accel != I2K_QEMU_ACCEL_TCG)
+		return;
+	struct i2k_esp esp;
+	_cleanup_free_ char *cmdline = NULL, *words = tcg_append(o);
+	_cleanup_free_ char *path = i2k_xasprintf("%s/ovmf-vars.fd", state);
+	_cleanup_free_ char *warm = i2k_efivars_warm_path(img->ovmf_code, i2k_qemu_ovmf_vars());
+	bool from_warm = warm && is_file(warm);
+	struct i2k_error *e = NULL;
+	int rc = i2k_esp_uki_cmdline(img->disk, &esp, &cmdline, &e);
+	if (rc == 0) {
+		_cleanup_free_ char *line =
+		    i2k_xasprintf("%s%s%s", cmdline, *cmdline ? " " : "", words ? words : "");
+		size_t optlen = 0;
+		_cleanup_free_ uint8_t *opt =
+		    i2k_efivars_load_option(&esp, I2K_ESP_LOADER, "i2kit", line, &optlen);
+		rc = from_warm
+			 ? i2k_efivars_write(warm, path, I2K_EFIVARS_BOOT_NUM, opt, optlen, &e)
+			 : -1;
+		if (rc < 0) { /* no packed store, or a damaged one */
+			from_warm = false;
+			i2k_error_free(e);
+			e = NULL;
+			rc = i2k_efivars_write(i2k_qemu_ovmf_vars(), path, I2K_EFIVARS_BOOT_NUM,
+					       opt, optlen, &e);
+		}
+	}
+	if (o->notice) {
+		_cleanup_free_ char *msg =
+		    rc == 0 ? i2k_xasprintf("firmware: boot entry Boot%04X for %s with the TCG "
+					    "words: %s (from %s)",
+					    I2K_EFIVARS_BOOT_NUM, I2K_ESP_LOADER, path,
+					    from_warm ? warm : i2k_qemu_ovmf_vars())
+			    : i2k_xasprintf("firmware: no boot entry with the TCG words (%s): the "
+					    "disk boots with its own command line",
+					    e->msg);
+		o->notice(msg, o->notice_ctx);
+	}
+	i2k_error_free(e);
+	if (rc == 0) {
+		img->ovmf_vars = I2K_STEAL(path);
+		if (!from_warm)
+			img->ovmf_vars_warm = I2K_STEAL(warm);
+	}
+}
+
+/* After the run: its store packed into the cache for the next runs
+ * (choose_efivars), when there is none yet and the firmware booted. */
+static void save_warm_efivars(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *img)
+{
+	if (img->ovmf_vars == NULL || img->ovmf_vars_warm == NULL || is_file(img->ovmf_vars_warm))
+		return;
+	struct i2k_error *e = NULL;
+	int rc =
+	    i2k_efivars_save_warm(img->ovmf_vars, i2k_qemu_ovmf_vars(), img->ovmf_vars_warm, &e);
+	if (o->notice) {
+		_cleanup_free_ char *msg =
+		    rc > 0    ? i2k_xasprintf("firmware: variable store kept for the next runs: %s",
+					      img->ovmf_vars_warm)
+		    : rc == 0 ? i2k_xasprintf("firmware: variable store not kept (the firmware "
+					      "did not start the disk's loader)")
+			      : i2k_xasprintf("firmware: variable store not kept: %s", e->msg);
 		o->notice(msg, o->notice_ctx);
 	}
 	i2k_error_free(e);
@@ -997,6 +1084,7 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 		if (ovmf_check(err) < 0)
 			return -1;
 		choose_ovmf(o, &vm->img);
+		choose_efivars(&eff, &vm->img, vm->state);
 	}
 	return i2k_qemu_argv(&eff, &vm->img, vm->exe, vm->qmp, &vm->argv, err);
 }
@@ -1240,6 +1328,7 @@ int i2k_qemu_run(const struct i2k_qemu_opts *o, struct i2k_qemu_result *res, str
 			eff.interactive = raw;
 			if (vm_spawn(&vm, &eff, err) == 0) {
 				vm_supervise(&vm, o, res);
+				save_warm_efivars(o, &vm.img);
 				rc = vm_verdict(res, o, err) < 0 ? -1 : 0;
 			}
 			if (raw)

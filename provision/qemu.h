@@ -16,7 +16,8 @@
  *       + "i2kit.exitcode=isa-debug-exit"
  *   a disk image instead: -drive ...,if=none,id=disk0 + -device
  *       virtio-blk-pci,drive=disk0,bootindex=0 (ide-cd for an ISO): the
- *       firmware's boot order names that disk only
+ *       firmware's boot order names that disk only; a UEFI disk under TCG
+ *       gets the TCG words through a boot entry (i2k_qemu_ovmf_code below)
  *   -machine I2K_QEMU_MACHINE (I2K_QEMU_MACHINE_CDROM for an ISO), with
  *       i8042=off (no PS/2 keyboard: the console is the serial line)
  *   UEFI (OVMF): code and variable store as two read-only pflash drives;
@@ -180,7 +181,11 @@ struct i2k_qemu_image {
 	bool efi;	      /* boot with OVMF (-efi in the name, .raw, or --uefi) */
 	char *pvh_kernel;     /* set by i2k_qemu_run: the PVH ELF passed as -kernel, else NULL */
 	char *bios;	      /* set by i2k_qemu_run: -bios (qboot) for a kernel, else NULL */
-	char *ovmf_code;      /* set by i2k_qemu_run: OVMF without its TPM probe, else NULL */
+	char *ovmf_code;      /* set by i2k_qemu_run: OVMF trimmed (ovmf.h), else NULL */
+	char *ovmf_vars;      /* set by i2k_qemu_run: the run's writable variable store
+			       * with a boot entry (efivars.h), else NULL */
+	char *ovmf_vars_warm; /* set by i2k_qemu_run: where to keep the run's store, packed,
+			       * for the next runs; NULL when there is one */
 };
 /* IMAGE is a file written by a disk format — which one, and so the
  * firmware (OVMF for the UEFI formats), the QEMU block format and CD-ROM,
@@ -205,11 +210,15 @@ int i2k_qemu_image_resolve(const char *image, struct i2k_qemu_image *out, struct
  * for "none" (QEMU then loads SeaBIOS, its default). Caller frees. */
 char *i2k_qemu_qboot(const char *exe);
 /* OVMF firmware: $I2KIT_OVMF_CODE / $I2KIT_OVMF_VARS, else Debian's ovmf
- * package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd). A UEFI boot runs a copy of
- * the code file without its TPM probe (provision/ovmf.h says why: 2.25 s
- * of waiting for a TPM that `run qemu` never attaches), made once into
- * CACHE/ovmf/; $I2KIT_OVMF_AS_IS=1 runs the file as it is, and so does a
- * firmware the copy cannot be made of (`-v` says why). */
+ * package (OVMF_CODE_4M.fd, OVMF_VARS_4M.fd). A UEFI boot runs a trimmed
+ * copy of the code file (provision/ovmf.h says why: 2.25 s of waiting for
+ * a TPM that `run qemu` never attaches; drivers for devices it never
+ * attaches), made once into CACHE/ovmf/; $I2KIT_OVMF_AS_IS=1 runs the file
+ * as it is, and so does a firmware the copy cannot be made of (`-v` says
+ * why). The variable store is read-only (OVMF keeps its variables in RAM),
+ * except for a UEFI disk under TCG on the trimmed copy: STATE/ovmf-vars.fd,
+ * writable, with a boot entry carrying the TCG words (provision/efivars.h),
+ * from the packed store of an earlier run when the cache has one. */
 const char *i2k_qemu_ovmf_code(void);
 /* The kernel+initrd part of i2k_qemu_image_resolve: PREFIX-kernel,
  * PREFIX-initrd.img, PREFIX-cmdline, PREFIX-squashfs.img. */

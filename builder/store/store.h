@@ -14,7 +14,7 @@
  *                           (initrd/blockmemo.h; cleared by clean)
  *   DIR/pvh/                kernels' vmlinux ELFs for PVH boots
  *                           (provision/pvh.h; cleared by clean)
- *   DIR/ovmf/               OVMF copies without the TPM probe
+ *   DIR/ovmf/               OVMF copies trimmed for `run qemu`, packed variable stores
  *                           (provision/ovmf.h; cleared by clean)
  *   DIR/.users              flock(): shared by every open handle (a build,
  *                           a pull); gc and clean take it exclusively, so

@@ -8,36 +8,15 @@
 #include "builder/base/bytes.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
-
-#define GPT_MAX_ENTRIES 1024u
-
-static const uint8_t esp_guid[16] = {0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
-				     0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b};
+#include "provision/esp.h"
 
 int i2k_push_boot_mode(struct i2k_disk_reader *r, const char **mode, struct i2k_error **err)
 {
-	*mode = "legacy-bios";
-	uint64_t size = i2k_disk_reader_size(r);
-	if (size < 34 * 512)
-		return 0;
-	uint8_t h[512];
-	if (i2k_disk_reader_read(r, 512, h, sizeof(h), err) < 0)
+	struct i2k_esp esp;
+	int found = i2k_esp_find(r, &esp, err);
+	if (found < 0)
 		return -1;
-	if (memcmp(h, "EFI PART", 8) != 0)
-		return 0;
-	uint64_t lba = i2k_get_le64(h + 72);
-	uint32_t n = i2k_get_le32(h + 80), esz = i2k_get_le32(h + 84);
-	if (n > GPT_MAX_ENTRIES || esz < 128 || esz > 4096 || esz % 8 || lba > size / 512 ||
-	    (uint64_t)n * esz > size - lba * 512)
-		return 0; /* not a GPT we can trust: BIOS */
-	_cleanup_free_ uint8_t *t = i2k_xmalloc((size_t)n * esz + 1);
-	if (i2k_disk_reader_read(r, lba * 512, t, (size_t)n * esz, err) < 0)
-		return -1;
-	for (uint32_t i = 0; i < n; i++)
-		if (memcmp(t + (size_t)i * esz, esp_guid, 16) == 0) {
-			*mode = "uefi";
-			break;
-		}
+	*mode = found ? "uefi" : "legacy-bios";
 	return 0;
 }
 

@@ -67,8 +67,9 @@ struct i2k_push_dest {
 void i2k_push_dest_init(struct i2k_push_dest *d, const struct i2k_aws *a,
 			const struct i2k_push_opts *o);
 
-/* "uefi" when the disk has a GPT with an EFI system partition, else
- * "legacy-bios". Static strings. */
+/* "uefi" when the disk has a GPT with an EFI system partition inside the
+ * disk (provision/esp.h: i2k_esp_find), else "legacy-bios". Static
+ * strings. */
 int i2k_push_boot_mode(struct i2k_disk_reader *r, const char **mode, struct i2k_error **err);
 
 /* The image's name for an AMI: file name without directory and extension

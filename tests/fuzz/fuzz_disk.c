@@ -10,7 +10,10 @@
  * fail cleanly, and reading the same range twice gives the same bytes (the
  * L2 cache must not change what is read); i2k_push_boot_mode always
  * settles on a mode; i2k_qemu_disk_uefi_only reads the raw file (entry
- * array placed anywhere) without a sanitizer report.
+ * array placed anywhere) without a sanitizer report; provision/esp's walk
+ * (GPT → ESP → FAT12/16/32 → \EFI\BOOT\BOOTX64.EFI → its .cmdline
+ * section) ends in a printable ASCII line of at most I2K_ESP_CMDLINE_MAX
+ * bytes on a partition inside the disk, or in an error.
  *
  * make build/fuzzer/fuzz_disk (libFuzzer) or build/fuzz/fuzz_disk
  * (-DI2K_FUZZ_MAIN: replays files, tests/fuzz/replay.sh). */
@@ -25,6 +28,7 @@
 #include "builder/base/error.h"
 #include "formats/container/reader.h"
 #include "provision/aws/push.h"
+#include "provision/esp.h"
 #include "provision/qemu_disk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,6 +70,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	(void)i2k_qemu_disk_uefi_only(path);
+	struct i2k_esp esp;
+	char *cmdline = NULL;
+	struct i2k_error *ee = NULL;
+	if (i2k_esp_uki_cmdline(path, &esp, &cmdline, &ee) == 0) {
+		size_t n = strlen(cmdline);
+		if (n > I2K_ESP_CMDLINE_MAX || esp.sectors == 0 || esp.first_lba == 0)
+			abort();
+		for (size_t i = 0; i < n; i++)
+			if (cmdline[i] < 0x20 || cmdline[i] > 0x7E)
+				abort();
+	} else if (ee == NULL || cmdline != NULL) {
+		abort();
+	}
+	free(cmdline);
+	i2k_error_free(ee);
 	struct i2k_disk_reader *r = NULL;
 	struct i2k_error *e = NULL;
 	if (i2k_disk_reader_open(path, &r, &e) == 0) {

@@ -36,10 +36,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size)
 		memcpy(vol, data, size);
-	static const char *const names[] = {"Tcg2ConfigPei", "Tcg12ConfigPei"};
-	int n = i2k_ovmf_disable_peims(vol, size, names, 2, &e);
-	if (n == 0 && size && memcmp(vol, data, size) != 0)
-		abort(); /* contract: nothing found, nothing changed */
+	static const char *const names[] = {"Tcg2ConfigPei", "Tcg12ConfigPei", "IScsiDxe"};
+	for (uint8_t type = 0x06; type <= 0x07; type++) {
+		int n = i2k_ovmf_disable_files(vol, size, type, names, 3, &e);
+		if (n == 0 && size && memcmp(vol, data, size) != 0)
+			abort(); /* contract: nothing found, nothing changed */
+		i2k_error_free(e);
+		e = NULL;
+		if (n != 0)
+			break;
+	}
 	free(vol);
 	i2k_error_free(e);
 	return 0;

@@ -19,4 +19,5 @@ declare -A seeds=(
 	[fuzz_roundtrip]=tests/data/fuzz/roundtrip
 	[fuzz_pvh]=tests/data/fuzz/pvh
 	[fuzz_ovmf]=tests/data/fuzz/ovmf
+	[fuzz_efivars]=tests/data/fuzz/efivars
 )

@@ -111,18 +111,40 @@ cp "$W/disk.img" "$W/renamed.img"
 assert_exit run-qemu-gpt-esp-uefi 0 "$I2KIT" run qemu -v --accel tcg --timeout 180 \
 	--state "$W/s-renamed" "$W/renamed.img"
 assert_contains run-qemu-gpt-esp-efi-stub "$T_OUT" "EFI stub: "
-# `run qemu` boots a copy of OVMF without its TPM probe (provision/ovmf.h),
-# made into the cache on first use; the boot above used Debian's file as is
-ovmf_copy=$I2KIT_CACHE/ovmf/$(sha256sum "$OVMF_CODE" | cut -d' ' -f1).fd
-assert_contains run-qemu-ovmf-notpm "$T_OUT" \
-	"i2kit: qemu: firmware: OVMF $OVMF_CODE without its TPM probe: $ovmf_copy (made now)"
+# `run qemu` boots a copy of OVMF trimmed for it (provision/ovmf.h), made
+# into the cache on first use; the boot above used Debian's file as is
+ovmf_copy=$I2KIT_CACHE/ovmf/$(sha256sum "$OVMF_CODE" | cut -d' ' -f1).2.fd
+assert_contains run-qemu-ovmf-trimmed "$T_OUT" \
+	"i2kit: qemu: firmware: OVMF $OVMF_CODE trimmed (no TPM probe, no network stack): $ovmf_copy (made now)"
 assert_eq ovmf-copy-same-size "$(stat -c %s "$OVMF_CODE")" "$(stat -c %s "$ovmf_copy" 2>/dev/null || echo none)"
-# and with $I2KIT_OVMF_AS_IS, the file as it is
+# ... with its own variable store: a boot entry whose load options are the
+# UKI's command line and the TCG words (provision/efivars.h), which
+# systemd-stub passes to the kernel; the store is packed into the cache
+# for the next runs once the firmware has started the loader
+tcg_words="cryptomgr.notests initcall_blacklist=crypto_kdf108_init initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem nolapic_timer"
+assert_contains run-qemu-boot-entry "$T_OUT" \
+	"i2kit: qemu: firmware: boot entry Boot0080 for \\EFI\\BOOT\\BOOTX64.EFI with the TCG words: $W/s-renamed/ovmf-vars.fd (from $OVMF_VARS)"
+assert_contains run-qemu-boot-entry-loaded "$T_OUT" 'BdsDxe: starting Boot0080 "i2kit" from HD(1,GPT,'
+assert_contains run-qemu-tcg-words "$T_OUT" "Command line: console=ttyS0 $tcg_words"
+warm=$(ls "$I2KIT_CACHE"/ovmf/*.2.*.vars 2>/dev/null | head -1)
+assert_contains run-qemu-store-kept "$T_OUT" "i2kit: qemu: firmware: variable store kept for the next runs: ${warm:-none}"
+# a store OVMF booted with holds its first-boot variables: the next run
+# starts from it, and boots
+assert_exit run-qemu-warm-store 0 "$I2KIT" run qemu -v --accel tcg --timeout 180 \
+	--state "$W/s-warm" "$W/renamed.img"
+assert_contains run-qemu-warm-from "$T_OUT" "with the TCG words: $W/s-warm/ovmf-vars.fd (from ${warm:-none})"
+assert_contains run-qemu-warm-words "$T_OUT" "Command line: console=ttyS0 $tcg_words"
+assert_contains run-qemu-warm-boots "$T_OUT" "i2kit-init: boot finished in"
+assert_not_contains run-qemu-warm-not-kept-again "$T_OUT" "variable store kept"
+# and with $I2KIT_OVMF_AS_IS, the file as it is, with the read-only store
+# and the disk's own command line
 assert_exit run-qemu-ovmf-as-is 0 env I2KIT_OVMF_AS_IS=1 "$I2KIT" run qemu -v --accel tcg \
 	--timeout 180 --state "$W/s-as-is" "$W/renamed.img"
 assert_contains run-qemu-ovmf-as-is-says "$T_OUT" \
 	"i2kit: qemu: firmware: OVMF $OVMF_CODE as it is (\$I2KIT_OVMF_AS_IS)"
 assert_contains run-qemu-ovmf-as-is-boots "$T_OUT" "i2kit-init: boot finished in"
+assert_not_contains run-qemu-ovmf-as-is-no-words "$T_OUT" "nolapic_timer"
+assert_eq run-qemu-ovmf-as-is-no-store "" "$(ls "$W/s-as-is/ovmf-vars.fd" 2>/dev/null || true)"
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 guest=$(sed -n 's/.*boot finished in \([0-9.]*\)s.*/\1/p' <<<"$console" | head -1)
 echo "# uefi boot: ${secs}s wall from QEMU start to power-off (guest: boot finished ${guest:-?}s after kernel start)" >&2

@@ -1056,6 +1056,8 @@ TEST(reader_rejects_corrupt_headers)
 	static const uint8_t esp[16] = {0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
 					0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b};
 	memcpy(d + 1024 + 128 * 5, esp, 16);
+	i2k_put_le64(d + 1024 + 128 * 5 + 32, 34);   /* first LBA */
+	i2k_put_le64(d + 1024 + 128 * 5 + 40, 2047); /* last LBA: inside the disk */
 	fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	CHECK(write(fd, d, 1 << 20) == 1 << 20);
 	close(fd);
