@@ -1,6 +1,7 @@
 /* ovmf.c — OVMF trimmed for `run qemu` (contract and why in ovmf.h). */
 #include "provision/ovmf.h"
 
+#include <dirent.h>
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +553,31 @@ static int copy_sound(const char *path, size_t orig_len)
 	return r == 0;
 }
 
+/* Removes what earlier versions of the copy left for the firmware hex in
+ * dir: HEX.fd and HEX.no (version 1), HEX.V.* for another version V (its
+ * copy, its "no" and its packed variable stores). */
+static void drop_old_versions(const char *dir, const char *hex)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	size_t hl = strlen(hex), vl = strlen(I2K_OVMF_TRIM_VERSION);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		if (strncmp(n, hex, hl) != 0 || n[hl] != '.')
+			continue;
+		const char *rest = n + hl + 1;
+		bool v1 = strcmp(rest, "fd") == 0 || strcmp(rest, "no") == 0;
+		bool current = strncmp(rest, I2K_OVMF_TRIM_VERSION, vl) == 0 && rest[vl] == '.';
+		if (v1 || !current) {
+			_cleanup_free_ char *p = i2k_xasprintf("%s/%s", dir, n);
+			unlink(p);
+		}
+	}
+	closedir(d);
+}
+
 int i2k_ovmf_trimmed(const char *code, const char *cache_dir, char **path, bool *hit,
 		     struct i2k_error **err)
 {
@@ -598,6 +624,7 @@ int i2k_ovmf_trimmed(const char *code, const char *cache_dir, char **path, bool 
 	if (i2k_mkdir_p(dir, 0700, err) < 0 ||
 	    i2k_write_file_atomic(copy, out, outlen, 0644, err) < 0)
 		return -1;
+	drop_old_versions(dir, hex);
 	*path = I2K_STEAL(copy);
 	return 0;
 }

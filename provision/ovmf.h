@@ -102,7 +102,9 @@ int i2k_ovmf_trim(const uint8_t *fd, size_t len, uint8_t **out, size_t *outlen,
  * cache_dir/ovmf/<sha256 of code>.<I2K_OVMF_TRIM_VERSION>.fd, or made there
  * now (written atomically). A firmware that cannot be changed gets
  * cache_dir/ovmf/<sha256>.<version>.no (one line: why) so that later runs do not
- * decompress it again to find out. Returns 0 with *path (the caller's), or
+ * decompress it again to find out; making a copy removes what other
+ * versions of it left for that firmware (HEX.fd, HEX.no, HEX.V.*). Returns
+ * 0 with *path (the caller's), or
  * < 0 with *path NULL and the reason in err: the caller then boots the
  * file as it is. *hit (may be NULL) says whether the cache answered. A
  * cached copy is used only when it has the original's size and its

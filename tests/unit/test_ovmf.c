@@ -17,6 +17,7 @@
 
 #include "builder/base/bytes.h"
 #include "builder/base/cleanup.h"
+#include "builder/base/hash.h"
 #include "builder/base/util.h"
 #include "provision/ovmf.h"
 #include "tests/unit/test.h"
@@ -488,9 +489,23 @@ TEST(cache_makes_once)
 	struct vec fd = make_fd(&s.raw, false);
 	write_bytes(code, fd.p, fd.len);
 	_cleanup_free_ char *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	/* what an older version left: its copy, and another version's store */
+	char digest[I2K_DIGEST_LEN + 1];
+	i2k_sha256_digest(fd.p, fd.len, digest);
+	_cleanup_free_ char *dir = i2k_xasprintf("%s/ovmf", cache);
+	_cleanup_free_ char *v1 = i2k_xasprintf("%s/%s.fd", dir, digest + 7);
+	_cleanup_free_ char *v9 = i2k_xasprintf("%s/%s.9.0123456789abcdef.vars", dir, digest + 7);
+	_cleanup_free_ char *other = i2k_xasprintf("%s/0000.fd", dir);
+	CHECK(i2k_mkdir_p(dir, 0700, NULL) == 0);
+	write_bytes(v1, "old", 3);
+	write_bytes(v9, "old", 3);
+	write_bytes(other, "another firmware's", 18);
 	bool hit = true;
 	OK(i2k_ovmf_trimmed(code, cache, &p1, &hit, &_e));
 	CHECK(!hit);
+	CHECK(access(v1, F_OK) != 0 && access(v9, F_OK) != 0);
+	CHECK(access(other, F_OK) == 0);
+	CHECK(unlink(other) == 0);
 	CHECK(p1 && i2k_str_has_prefix(p1, cache) && i2k_str_has_suffix(p1, ".fd"));
 	_cleanup_free_ uint8_t *want = NULL;
 	size_t wlen = 0;
