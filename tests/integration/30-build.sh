@@ -166,7 +166,9 @@ assert_file curl-offline-built "$W/off2/root.tar"
 assert_not_contains curl-not-loaded-offline "$(cat "$W/ld-off.err")" "file=libcurl.so.4"
 LD_DEBUG=files "$I2KIT" cache pull --pull "$REG_PLAIN/fixtures/busybox:latest" >/dev/null 2>"$W/ld-pull.err" || true
 assert_contains curl-loaded-by-pull "$(cat "$W/ld-pull.err")" "file=libcurl.so.4"
-libcurl=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ {print $NF; exit}')
+# (awk reads to the end: an early exit would kill ldconfig with SIGPIPE,
+# which pipefail and set -e turn into this script's end)
+libcurl=$(ldconfig -p | awk '$1 == "libcurl.so.4" && /x86-64/ && !found {print $NF; found = 1}')
 rc=0
 unshare -m sh -c "mount --bind /dev/null '$libcurl' && exec '$I2KIT' cache pull --pull '$REG_PLAIN/fixtures/busybox:latest'" >/dev/null 2>"$W/nocurl.err" || rc=$?
 assert_eq curl-missing-exit 127 "$rc"
