@@ -194,31 +194,13 @@ static int dir_load(const struct fat *f, uint32_t first, uint8_t **out, size_t *
 	return fat_read(f, first, 0, *out, n, err);
 }
 
-/* The 8.3 form of a name component ("BOOTX64.EFI" → "BOOTX64 EFI"); false
- * when it has none. */
-static bool short_name(const char *s, size_t len, char out[11])
-{
-	memset(out, ' ', 11);
-	const char *dot = memchr(s, '.', len);
-	size_t base = dot ? (size_t)(dot - s) : len, ext = dot ? len - base - 1 : 0;
-	if (base == 0 || base > 8 || ext > 3)
-		return false;
-	for (size_t i = 0; i < base; i++)
-		out[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
-	for (size_t i = 0; i < ext; i++)
-		out[8 + i] =
-		    (char)(dot[1 + i] >= 'a' && dot[1 + i] <= 'z' ? dot[1 + i] - 32 : dot[1 + i]);
-	return true;
-}
-
 /* Finds I2K_ESP_LOADER: 1 with its first cluster and size, 0 when absent. */
 static int find_loader(const struct fat *f, uint32_t *first, uint32_t *size, struct i2k_error **err)
 {
-	static const char *const path[] = {"EFI", "BOOT", "BOOTX64.EFI"};
+	/* its path's components as 8.3 directory entries name them */
+	static const char path[][12] = {"EFI        ", "BOOT       ", "BOOTX64 EFI"};
 	uint32_t dir = f->bits == 32 ? f->root_cluster : 0;
 	for (size_t k = 0; k < I2K_ARRAY_SIZE(path); k++) {
-		char want[11];
-		short_name(path[k], strlen(path[k]), want);
 		_cleanup_free_ uint8_t *d = NULL;
 		size_t len = 0;
 		if (dir_load(f, dir, &d, &len, err) < 0)
@@ -228,7 +210,7 @@ static int find_loader(const struct fat *f, uint32_t *first, uint32_t *size, str
 			const uint8_t *e = d + i;
 			uint8_t attr = e[11];
 			if (e[0] == 0xE5 || attr == 0x0F || (attr & 0x08) ||
-			    memcmp(e, want, 11) != 0)
+			    memcmp(e, path[k], 11) != 0)
 				continue;
 			if (!!(attr & 0x10) == last)
 				return 0; /* a file where a directory is wanted, or the reverse */
@@ -256,9 +238,10 @@ static int pe_cmdline(const struct fat *f, uint32_t first, uint32_t size, char *
 {
 	uint8_t h[4096];
 	size_t hlen = size < sizeof(h) ? size : sizeof(h);
-	if (hlen < 64 || fat_read(f, first, 0, h, hlen, err) < 0)
-		return hlen < 64 ? i2k_error_set(err, I2K_ERR_INTEGRITY, "BOOTX64.EFI: too short")
-				 : -1;
+	if (hlen < 64)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY, "BOOTX64.EFI: too short");
+	if (fat_read(f, first, 0, h, hlen, err) < 0)
+		return -1;
 	uint32_t pe = i2k_get_le32(h + 0x3C);
 	if (h[0] != 'M' || h[1] != 'Z' || pe > hlen - 24 || memcmp(h + pe, "PE\0\0", 4) != 0)
 		return i2k_error_set(err, I2K_ERR_INTEGRITY, "BOOTX64.EFI: not a PE image");

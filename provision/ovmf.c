@@ -567,10 +567,10 @@ static void drop_old_versions(const char *dir, const char *hex)
 		const char *n = e->d_name;
 		if (strncmp(n, hex, hl) != 0 || n[hl] != '.')
 			continue;
+		/* the current version's names go on "HEX.VERSION."; version 1's
+		 * ("HEX.fd", "HEX.no") and any other do not */
 		const char *rest = n + hl + 1;
-		bool v1 = strcmp(rest, "fd") == 0 || strcmp(rest, "no") == 0;
-		bool current = strncmp(rest, I2K_OVMF_TRIM_VERSION, vl) == 0 && rest[vl] == '.';
-		if (v1 || !current) {
+		if (strncmp(rest, I2K_OVMF_TRIM_VERSION, vl) != 0 || rest[vl] != '.') {
 			_cleanup_free_ char *p = i2k_xasprintf("%s/%s", dir, n);
 			unlink(p);
 		}
