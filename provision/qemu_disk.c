@@ -13,6 +13,7 @@
 #include "builder/base/util.h"
 #include "formats/container/qcow2.h"
 #include "formats/sink.h"
+#include "provision/esp.h"
 
 int i2k_qemu_parse_size(const char *s, uint64_t *out)
 {
@@ -192,29 +193,19 @@ int i2k_qemu_disk_ensure(struct i2k_qemu_disk *d, const char *state, bool *creat
 
 bool i2k_qemu_disk_uefi_only(const char *path)
 {
-	static const uint8_t esp[16] = {0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
-					0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b};
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	uint8_t s[1024];
-	if (pread(fd, s, sizeof(s), 0) != (ssize_t)sizeof(s))
-		return false;
-	if (s[510] != 0x55 || s[511] != 0xaa || memcmp(s + 512, "EFI PART", 8) != 0)
+	uint8_t s[512];
+	if (pread(fd, s, sizeof(s), 0) != (ssize_t)sizeof(s) || s[510] != 0x55 || s[511] != 0xaa)
 		return false;
 	for (size_t i = 0; i < 440; i++)
 		if (s[i] != 0)
 			return false;
-	uint64_t lba = i2k_get_le64(s + 512 + 72);
-	uint32_t n = i2k_get_le32(s + 512 + 80), esz = i2k_get_le32(s + 512 + 84);
-	if (esz < 128 || esz > 4096 || n > 1024 || lba > (1ull << 40))
-		return false;
-	uint8_t e[4096];
-	for (uint32_t i = 0; i < n; i++) {
-		if (pread(fd, e, esz, (off_t)(lba * 512 + (uint64_t)i * esz)) != (ssize_t)esz)
-			return false;
-		if (memcmp(e, esp, 16) == 0)
-			return true;
-	}
-	return false;
+	_cleanup_(i2k_disk_reader_freep) struct i2k_disk_reader *r = NULL;
+	struct i2k_error *e = NULL;
+	struct i2k_esp esp;
+	bool found = i2k_disk_reader_open(path, &r, &e) == 0 && i2k_esp_find(r, &esp, &e) == 1;
+	i2k_error_free(e);
+	return found;
 }

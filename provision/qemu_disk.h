@@ -38,7 +38,8 @@ int i2k_qemu_parse_size(const char *s, uint64_t *out);
 
 /* True when the file starts with a protective MBR whose boot code area
  * (bytes 0..439) is all zero and a GPT (LBA 1, 512-byte sectors) that holds
- * an EFI system partition: a disk only UEFI can boot. */
+ * an EFI system partition inside the disk (provision/esp.h: i2k_esp_find):
+ * a disk only UEFI can boot. */
 bool i2k_qemu_disk_uefi_only(const char *path);
 
 #endif

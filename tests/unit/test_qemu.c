@@ -815,6 +815,8 @@ static void make_gpt(const char *path, bool boot_code, bool esp)
 	static const uint8_t esp_guid[16] = {0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
 					     0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b};
 	memcpy(img + 1024 + 128, esp_guid, 16); /* the second entry */
+	img[1024 + 128 + 32] = 40;		/* first LBA */
+	img[1024 + 128 + 40] = 63;		/* last LBA: inside the disk */
 	if (!esp)
 		img[1024 + 128] ^= 1;
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
