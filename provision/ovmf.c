@@ -36,12 +36,15 @@
 #define FT_FREEFORM 0x02u
 #define FT_PEIM 0x06u
 #define FT_DRIVER 0x07u
+#define FT_APPLICATION 0x09u
 #define FT_FV_IMAGE 0x0Bu
 
 /* Sections (EFI_COMMON_SECTION_HEADER, and …2 with a 32-bit size) */
 #define SECT_GUID_DEFINED 0x02u
 #define SECT_USER_INTERFACE 0x15u
 #define SECT_FV_IMAGE 0x17u
+#define SECT_RAW 0x19u
+#define SECT_HEADER 4
 #define GUIDED_HEADER 24 /* common header, GUID, DataOffset, Attributes */
 
 /* EDK2's LZMA section: EE4E5898-3914-4259-9D6E-DC7BD79403CF */
@@ -57,7 +60,8 @@ static const char *const tpm_peims[] = {"Tcg2ConfigPei", "Tcg12ConfigPei"};
 /* DXE drivers for what `run qemu` never gives the guest (ovmf.h says why
  * they go): network boot (the NIC has no boot index and no option ROM),
  * a TPM, USB, a display (-vga none), NVMe, a PS/2 keyboard (i8042=off),
- * virtio-fs. */
+ * virtio-fs; and those that only serve the firmware's setup screens or
+ * what needs one of the above. */
 static const char *const unused_dxe[] = {
     /* network stack, network boot, iSCSI */
     "VirtioNetDxe", "SnpDxe", "MnpDxe", "VlanConfigDxe", "ArpDxe", "Ip4Dxe", "Ip6Dxe", "Udp4Dxe",
@@ -71,7 +75,19 @@ static const char *const unused_dxe[] = {
     /* display */
     "QemuVideoDxe", "QemuRamfbDxe", "VirtioGpuDxe",
     /* other devices */
-    "NvmExpressDxe", "Ps2KeyboardDxe", "VirtioFsDxe"};
+    "NvmExpressDxe", "Ps2KeyboardDxe", "VirtioFsDxe",
+    /* what only a display, the setup screens or the network stack use:
+     * the boot logo and its ACPI table, a console on a graphics adapter,
+     * the Secure Boot, RAM disk and driver health forms, EFI byte code
+     * (option ROMs: none), the shell's initrd command, deferred procedure
+     * calls (the network stack's) */
+    "LogoDxe", "BootGraphicsResourceTableDxe", "GraphicsConsoleDxe", "SecureBootConfigDxe",
+    "RamDiskDxe", "DriverHealthManagerDxe", "EbcDxe", "LinuxInitrdDynamicShellCommand", "DpcDxe"};
+
+/* Applications: the UEFI shell, which OVMF offers as a boot option after
+ * the disk (`run qemu` boots the disk or fails; it never types into a
+ * shell), 0.9 MB of what SEC decompresses on every boot. */
+static const char *const unused_apps[] = {"Shell"};
 
 static size_t align_up(size_t v, size_t a)
 {
@@ -330,6 +346,28 @@ static int ui_name(const uint8_t *b, const struct ffs *f, char *name, size_t cap
 	return r;
 }
 
+/* File f of b becomes a FREEFORM file holding one RAW section of the
+ * volume's erase byte: DXE dispatches nothing of it and it compresses to
+ * almost nothing. Its size, place and name GUID stay; its checksums are
+ * made right (the header's by the caller). */
+static void blank_file(uint8_t *b, const struct ffs *f, uint8_t erase)
+{
+	size_t body = f->size - f->hdr;
+	uint8_t *p = b + f->off + f->hdr;
+	b[f->off + FFS_TYPE] = FT_FREEFORM;
+	if (body < SECT_HEADER || body >= 0xFFFFFFu)
+		return; /* no room for a section header, or too big for one: leave the body */
+	memset(p, erase, body);
+	put_le24(p, (uint32_t)body);
+	p[3] = SECT_RAW;
+	if (f->attrs & FFS_ATTRIB_CHECKSUM) {
+		unsigned sum = 0;
+		for (size_t i = 0; i < body; i++)
+			sum += p[i];
+		b[f->off + FFS_CHECK_FILE] = (uint8_t)(0x100 - (sum & 0xFF));
+	}
+}
+
 static bool listed(const char *name, const char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -339,7 +377,7 @@ static bool listed(const char *name, const char *const *names, size_t n)
 }
 
 struct wanted {
-	uint8_t type; /* FT_PEIM or FT_DRIVER */
+	uint8_t type; /* FT_PEIM, FT_DRIVER or FT_APPLICATION */
 	const char *const *names;
 	size_t n;
 };
@@ -373,7 +411,7 @@ static int walk_volume(uint8_t *b, const struct sect *s, const struct wanted *w,
 			return -1;
 		if (u == 0 || !listed(name, w->names, w->n))
 			continue;
-		b[f.off + FFS_TYPE] = FT_FREEFORM;
+		blank_file(b, &f, fv.erase);
 		b[f.off + FFS_CHECK_HEADER] = 0;
 		b[f.off + FFS_CHECK_HEADER] = (uint8_t)(0x100 - header_sum(b + f.off, f.hdr));
 		changed++;
@@ -404,9 +442,9 @@ static int walk_sections(uint8_t *b, size_t start, size_t end, const struct want
 int i2k_ovmf_disable_files(uint8_t *vol, size_t len, uint8_t type, const char *const *names,
 			   size_t n, struct i2k_error **err)
 {
-	if (type != FT_PEIM && type != FT_DRIVER)
-		return i2k_error_set(err, I2K_ERR_INTERNAL, "file type 0x%02x is no PEIM or driver",
-				     type);
+	if (type != FT_PEIM && type != FT_DRIVER && type != FT_APPLICATION)
+		return i2k_error_set(err, I2K_ERR_INTERNAL,
+				     "file type 0x%02x is no PEIM, driver or application", type);
 	struct wanted w = {type, names, n};
 	return walk_sections(vol, 0, len, &w, 0, err);
 }
@@ -486,7 +524,9 @@ int i2k_ovmf_trim(const uint8_t *fd, size_t len, uint8_t **out, size_t *outlen,
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
 				     "no TPM-detection PEIM (Tcg2ConfigPei)");
 	if (i2k_ovmf_disable_files(raw, (size_t)z.raw_len, FT_DRIVER, unused_dxe,
-				   I2K_ARRAY_SIZE(unused_dxe), err) < 0)
+				   I2K_ARRAY_SIZE(unused_dxe), err) < 0 ||
+	    i2k_ovmf_disable_files(raw, (size_t)z.raw_len, FT_APPLICATION, unused_apps,
+				   I2K_ARRAY_SIZE(unused_apps), err) < 0)
 		return i2k_error_wrap(err, "LZMA volume");
 	_cleanup_free_ uint8_t *img = i2k_xmalloc(len);
 	memcpy(img, fd, len);

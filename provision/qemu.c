@@ -898,7 +898,7 @@ static void choose_ovmf(const struct i2k_qemu_opts *o, struct i2k_qemu_image *im
 	if (o->notice) {
 		_cleanup_free_ char *msg =
 		    rc == 0 ? i2k_xasprintf("firmware: OVMF %s trimmed (no TPM probe, no network "
-					    "stack): %s%s",
+					    "stack, no shell): %s%s",
 					    code, img->ovmf_code, hit ? " (cached)" : " (made now)")
 			    : i2k_xasprintf("firmware: OVMF %s as it is (no trimmed copy: %s)",
 					    code, e->msg);

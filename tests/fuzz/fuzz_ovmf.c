@@ -36,9 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size)
 		memcpy(vol, data, size);
-	static const char *const names[] = {"Tcg2ConfigPei", "Tcg12ConfigPei", "IScsiDxe"};
-	for (uint8_t type = 0x06; type <= 0x07; type++) {
-		int n = i2k_ovmf_disable_files(vol, size, type, names, 3, &e);
+	static const char *const names[] = {"Tcg2ConfigPei", "Tcg12ConfigPei", "IScsiDxe", "Shell"};
+	static const uint8_t types[] = {0x06, 0x07, 0x09}; /* PEIM, driver, application */
+	for (size_t t = 0; t < sizeof(types); t++) {
+		int n = i2k_ovmf_disable_files(vol, size, types[t], names, 4, &e);
 		if (n == 0 && size && memcmp(vol, data, size) != 0)
 			abort(); /* contract: nothing found, nothing changed */
 		i2k_error_free(e);

@@ -69,7 +69,7 @@ assert_contains bz-setup-code "$(cat "$W/bz.con")" "Probing EDD"
 # ---- --uefi: OVMF loads bzImages only, so the bzImage boots ----------------------
 serve uefi -v --uefi --mem 512
 assert_contains uefi-bzimage "$(cat "$W/uefi.err")" "i2kit: qemu: kernel: bzImage (UEFI firmware)"
-assert_contains uefi-ovmf-trimmed "$(cat "$W/uefi.err")" "trimmed (no TPM probe, no network stack): $I2KIT_CACHE/ovmf/"
+assert_contains uefi-ovmf-trimmed "$(cat "$W/uefi.err")" "trimmed (no TPM probe, no network stack, no shell): $I2KIT_CACHE/ovmf/"
 # a kernel+initrd takes its words on -append: no variable store of its own
 assert_not_contains uefi-no-boot-entry "$(cat "$W/uefi.err")" "boot entry"
 

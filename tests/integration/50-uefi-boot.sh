@@ -113,9 +113,9 @@ assert_exit run-qemu-gpt-esp-uefi 0 "$I2KIT" run qemu -v --accel tcg --timeout 1
 assert_contains run-qemu-gpt-esp-efi-stub "$T_OUT" "EFI stub: "
 # `run qemu` boots a copy of OVMF trimmed for it (provision/ovmf.h), made
 # into the cache on first use; the boot above used Debian's file as is
-ovmf_copy=$I2KIT_CACHE/ovmf/$(sha256sum "$OVMF_CODE" | cut -d' ' -f1).2.fd
+ovmf_copy=$I2KIT_CACHE/ovmf/$(sha256sum "$OVMF_CODE" | cut -d' ' -f1).3.fd
 assert_contains run-qemu-ovmf-trimmed "$T_OUT" \
-	"i2kit: qemu: firmware: OVMF $OVMF_CODE trimmed (no TPM probe, no network stack): $ovmf_copy (made now)"
+	"i2kit: qemu: firmware: OVMF $OVMF_CODE trimmed (no TPM probe, no network stack, no shell): $ovmf_copy (made now)"
 assert_eq ovmf-copy-same-size "$(stat -c %s "$OVMF_CODE")" "$(stat -c %s "$ovmf_copy" 2>/dev/null || echo none)"
 # ... with its own variable store: a boot entry whose load options are the
 # UKI's command line and the TCG words (provision/efivars.h), which
@@ -126,7 +126,7 @@ assert_contains run-qemu-boot-entry "$T_OUT" \
 	"i2kit: qemu: firmware: boot entry Boot0080 for \\EFI\\BOOT\\BOOTX64.EFI with the TCG words: $W/s-renamed/ovmf-vars.fd (from $OVMF_VARS)"
 assert_contains run-qemu-boot-entry-loaded "$T_OUT" 'BdsDxe: starting Boot0080 "i2kit" from HD(1,GPT,'
 assert_contains run-qemu-tcg-words "$T_OUT" "Command line: console=ttyS0 $tcg_words"
-warm=$(ls "$I2KIT_CACHE"/ovmf/*.2.*.vars 2>/dev/null | head -1)
+warm=$(ls "$I2KIT_CACHE"/ovmf/*.3.*.vars 2>/dev/null | head -1)
 assert_contains run-qemu-store-kept "$T_OUT" "i2kit: qemu: firmware: variable store kept for the next runs: ${warm:-none}"
 # a store OVMF booted with holds its first-boot variables: the next run
 # starts from it, and boots

@@ -1,14 +1,16 @@
 /* test_ovmf.c — provision/ovmf: OVMF trimmed for `run qemu`. Synthetic
  * firmware files (volumes, FFS files and sections written here, the
  * compressed volume by liblzma) check what is changed and what is not:
- * only the named PEIMs and DXE drivers become FREEFORM files (with right
- * header checksums), a driver named as a TPM PEIM, other PEIMs and the DXE
- * core stay, nested volumes are
+ * only the named PEIMs, DXE drivers and applications become FREEFORM
+ * files of one RAW section of erase bytes (with right header and file
+ * checksums, name, size and place kept), a driver named as a TPM PEIM,
+ * other PEIMs, applications and the DXE core stay, nested volumes are
  * searched, the following volume keeps its bytes and offset; and the
  * errors for files that are not OVMF or are damaged. Debian's own
  * OVMF_CODE_4M.fd (the ovmf package, installed by `make deps`) checks the
- * real layout: its decompressed volume differs in exactly the two header
- * bytes (type, checksum) of Tcg2ConfigPei and of the 40 unused DXE drivers.
+ * real layout: walked file by file, its decompressed volume differs only
+ * inside Tcg2ConfigPei, the 49 unused DXE drivers and the shell, each
+ * blanked so.
  * The boot itself is tests/integration's. */
 #include <fcntl.h>
 #include <lzma.h>
@@ -111,10 +113,11 @@ static bool header_ok(const uint8_t *h)
 	return (uint8_t)s == 0;
 }
 
-/* An FFS file (8-byte aligned from the volume at fvbase): returns the
- * offset of its header in v. */
-static size_t ffs_file(struct vec *v, size_t fvbase, uint8_t name, uint8_t type,
-		       const struct vec *body)
+/* An FFS file (8-byte aligned from the volume at fvbase) with attributes
+ * attrs (0x40: its data checksum is kept): returns the offset of its
+ * header in v. */
+static size_t ffs_file_attrs(struct vec *v, size_t fvbase, uint8_t name, uint8_t type,
+			     uint8_t attrs, const struct vec *body)
 {
 	align(v, fvbase, 8, 0xFF);
 	size_t at = v->len;
@@ -123,7 +126,13 @@ static size_t ffs_file(struct vec *v, size_t fvbase, uint8_t name, uint8_t type,
 	h[16] = 0;
 	h[17] = 0xAA;
 	h[18] = type;
-	h[19] = 0;
+	h[19] = attrs;
+	if (attrs & 0x40) {
+		unsigned d = 0;
+		for (size_t i = 0; i < body->len; i++)
+			d += body->p[i];
+		h[17] = (uint8_t)(0x100 - (d & 0xFF));
+	}
 	size_t size = 24 + body->len;
 	h[20] = (uint8_t)size;
 	h[21] = (uint8_t)(size >> 8);
@@ -137,6 +146,40 @@ static size_t ffs_file(struct vec *v, size_t fvbase, uint8_t name, uint8_t type,
 	put(v, h, 24);
 	put(v, body->p, body->len);
 	return at;
+}
+
+static size_t ffs_file(struct vec *v, size_t fvbase, uint8_t name, uint8_t type,
+		       const struct vec *body)
+{
+	return ffs_file_attrs(v, fvbase, name, type, 0, body);
+}
+
+/* The 24-bit size of the file whose header is at h. */
+static size_t file_size(const uint8_t *h)
+{
+	return (size_t)h[20] | (size_t)h[21] << 8 | (size_t)h[22] << 16;
+}
+
+/* Whether the file at off of now is orig's file there, blanked: same name
+ * and size, FREEFORM, header checksum right, one RAW section spanning the
+ * body and erase bytes after its header, the file checksum 0xAA or (with
+ * attribute 0x40) right for the new body. */
+static bool blanked(const uint8_t *orig, const uint8_t *now, size_t off, uint8_t erase)
+{
+	const uint8_t *h = now + off;
+	size_t size = file_size(h), body = size - 24;
+	if (memcmp(h, orig + off, 16) != 0 || size != file_size(orig + off) || h[18] != 0x02 ||
+	    h[19] != orig[off + 19] || !header_ok(h) || size < 28)
+		return false;
+	if ((size_t)h[24] + ((size_t)h[25] << 8) + ((size_t)h[26] << 16) != body || h[27] != 0x19)
+		return false;
+	unsigned d = 0;
+	for (size_t i = 24; i < size; i++) {
+		d += h[i];
+		if (i >= 28 && h[i] != erase)
+			return false;
+	}
+	return (h[19] & 0x40) ? (uint8_t)(d + h[17]) == 0 : h[17] == 0xAA;
 }
 
 /* A firmware volume header of total length len (erase polarity 1). */
@@ -169,13 +212,15 @@ struct synth {
 	size_t tpm2, tpm12; /* headers of the two PEIMs to change, in raw */
 	size_t keep_driver; /* a DXE driver named Tcg2ConfigPei, in raw */
 	size_t net_driver;  /* VirtioNetDxe, a DXE driver to change, in raw */
+	size_t shell;	    /* Shell, an application to change (file checksum kept), in raw */
+	size_t keep_app;    /* UiApp, an application that stays, in raw */
 };
 
 /* The decompressed volume: an FV image section (PEI volume: PlatformPei,
  * Tcg2ConfigPei, a DXE driver also called Tcg2ConfigPei, and a nested
  * FV_IMAGE file whose volume holds Tcg12ConfigPei), then a second FV image
- * section (DXE volume: DxeCore, VirtioNetDxe). with_tpm false: the TPM
- * PEIMs are named otherwise. */
+ * section (DXE volume: DxeCore, VirtioNetDxe, the applications Shell and
+ * UiApp). with_tpm false: the TPM PEIMs are named otherwise. */
 static struct synth make_raw(bool with_tpm)
 {
 	struct synth s = {0};
@@ -217,8 +262,16 @@ static struct synth make_raw(bool with_tpm)
 	m = module_body("VirtioNetDxe");
 	size_t net = ffs_file(&dxe, 0, 0x22, 0x07, &m);
 	free(m.p);
+	m = module_body("Shell");
+	size_t shell = ffs_file_attrs(&dxe, 0, 0x23, 0x09, 0x40, &m);
+	free(m.p);
+	m = module_body("UiApp");
+	size_t ui = ffs_file(&dxe, 0, 0x24, 0x09, &m);
+	free(m.p);
 	fv_end(&dxe, 0, 8192);
 	s.net_driver = r->len + 4 + net;
+	s.shell = r->len + 4 + shell;
+	s.keep_app = r->len + 4 + ui;
 	section(r, 0, 0x17, dxe.p, dxe.len);
 	free(inner.p);
 	free(nested.p);
@@ -344,30 +397,33 @@ TEST(strips_the_named_files_only)
 	for (size_t i = 72 + fsize; i < FV0_LEN; i++)
 		erased = erased && out[i] == 0xFF;
 	CHECK(erased);
-	/* what SEC decompresses: the same volume but for two PEIM headers and
-	 * one driver's */
+	/* what SEC decompresses: the same volume but for two PEIMs, one
+	 * driver and one application, blanked */
 	size_t rawlen = 0;
 	_cleanup_free_ uint8_t *raw = unpack(out, outlen, &rawlen);
 	CHECK(raw != NULL);
 	if (raw == NULL)
 		return;
 	CHECK_INT(rawlen, s.raw.len);
-	size_t diffs = 0;
-	for (size_t i = 0; i < rawlen && rawlen == s.raw.len; i++)
-		if (raw[i] != s.raw.p[i]) {
-			diffs++;
-			CHECK(i == s.tpm2 + 16 || i == s.tpm2 + 18 || i == s.tpm12 + 16 ||
-			      i == s.tpm12 + 18 || i == s.net_driver + 16 ||
-			      i == s.net_driver + 18);
-		}
-	CHECK_INT(diffs, 6);
-	CHECK_INT(raw[s.net_driver + 18], 0x02);
-	CHECK(header_ok(raw + s.net_driver));
-	CHECK_INT(raw[s.tpm2 + 18], 0x02);
-	CHECK_INT(raw[s.tpm12 + 18], 0x02);
-	CHECK(header_ok(raw + s.tpm2));
-	CHECK(header_ok(raw + s.tpm12));
+	const size_t changed[] = {s.tpm2, s.tpm12, s.net_driver, s.shell};
+	size_t diffs = 0, outside = 0;
+	for (size_t i = 0; i < rawlen && rawlen == s.raw.len; i++) {
+		if (raw[i] == s.raw.p[i])
+			continue;
+		diffs++;
+		bool inside = false;
+		for (size_t k = 0; k < I2K_ARRAY_SIZE(changed); k++)
+			inside = inside || (i >= changed[k] &&
+					    i < changed[k] + file_size(s.raw.p + changed[k]));
+		outside += !inside;
+	}
+	CHECK(diffs > 0);
+	CHECK_INT(outside, 0);
+	for (size_t k = 0; k < I2K_ARRAY_SIZE(changed); k++)
+		CHECK(blanked(s.raw.p, raw, changed[k], 0xFF));
+	CHECK_INT(raw[s.shell + 19], 0x40); /* its data checksum: made right */
 	CHECK_INT(raw[s.keep_driver + 18], 0x07);
+	CHECK_INT(raw[s.keep_app + 18], 0x09);
 	/* the same input gives the same bytes */
 	_cleanup_free_ uint8_t *again = NULL;
 	size_t againlen = 0;
@@ -402,7 +458,14 @@ TEST(disable_files_counts)
 	CHECK_INT(s.raw.p[s.keep_driver + 18], 0x02);
 	CHECK_INT(s.raw.p[s.tpm2 + 18], 0x06);
 	FAILS(i2k_ovmf_disable_files(s.raw.p, s.raw.len, 0x05, tcg, 1, &_e), I2K_ERR_INTERNAL,
-	      "file type 0x05 is no PEIM or driver");
+	      "file type 0x05 is no PEIM, driver or application");
+	/* an application is looked for among applications only */
+	const char *shell[] = {"Shell"};
+	OK((n = i2k_ovmf_disable_files(s.raw.p, s.raw.len, 0x07, shell, 1, &_e)));
+	CHECK_INT(n, 0);
+	OK((n = i2k_ovmf_disable_files(s.raw.p, s.raw.len, 0x09, shell, 1, &_e)));
+	CHECK_INT(n, 1);
+	CHECK_INT(s.raw.p[s.keep_app + 18], 0x09);
 	free(s.raw.p);
 }
 
@@ -568,6 +631,80 @@ TEST(cache_remembers_no)
 	i2k_error_free(e);
 }
 
+/* An independent walk of a decompressed volume (sections; FV image
+ * sections hold volumes, whose FV_IMAGE files hold sections again) that
+ * finds the files the trimmed copy changed: each must be a PEIM, driver or
+ * application blanked as blanked() says; their bytes are marked in mask. */
+struct walked {
+	const uint8_t *orig, *now;
+	size_t len;
+	uint8_t *mask;
+	size_t peims, drivers, apps, bad;
+};
+
+static void walk_sections(struct walked *w, size_t start, size_t end, int depth);
+
+static void walk_fv(struct walked *w, size_t base, size_t end, int depth)
+{
+	const uint8_t *o = w->orig;
+	if (end - base < 56 || memcmp(o + base + 40, "_FVH", 4) != 0) {
+		w->bad++;
+		return;
+	}
+	uint8_t erase = (i2k_get_le32(o + base + 44) & 0x800) ? 0xFF : 0x00;
+	size_t flen = (size_t)i2k_get_le64(o + base + 32), at = base + i2k_get_le16(o + base + 48);
+	if (i2k_get_le16(o + base + 52))
+		at = base + i2k_get_le16(o + base + 52) +
+		     i2k_get_le32(o + base + i2k_get_le16(o + base + 52) + 16);
+	if (flen > end - base) {
+		w->bad++;
+		return;
+	}
+	for (end = base + flen;;) {
+		at = base + ((at - base + 7) & ~(size_t)7);
+		if (at + 24 > end)
+			break;
+		bool empty = true;
+		for (size_t i = 0; i < 24; i++)
+			empty = empty && o[at + i] == erase;
+		size_t size = file_size(o + at);
+		if (empty || (o[at + 19] & 0x01) || size < 24 || size > end - at)
+			break; /* the end (Debian's volumes have no large files) */
+		uint8_t was = o[at + 18], is = w->now[at + 18];
+		if (was != is) {
+			if (!blanked(o, w->now, at, erase) ||
+			    (was != 0x06 && was != 0x07 && was != 0x09))
+				w->bad++;
+			w->peims += was == 0x06;
+			w->drivers += was == 0x07;
+			w->apps += was == 0x09;
+			memset(w->mask + at, 1, size);
+		} else if (was == 0x0B) {
+			walk_sections(w, at + 24, at + size, depth + 1);
+		}
+		at += size;
+	}
+}
+
+static void walk_sections(struct walked *w, size_t start, size_t end, int depth)
+{
+	if (depth > 4) {
+		w->bad++;
+		return;
+	}
+	for (size_t at = start; at + 4 <= end;) {
+		const uint8_t *h = w->orig + at;
+		size_t size = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16;
+		if (size < 4 || size > end - at) {
+			w->bad++;
+			return;
+		}
+		if (w->orig[at + 3] == 0x17)
+			walk_fv(w, at + 4, at + size, depth);
+		at = start + ((at + size - start + 3) & ~(size_t)3);
+	}
+}
+
 /* Debian's firmware: the layout this was written for. */
 TEST(debian_ovmf)
 {
@@ -598,21 +735,20 @@ TEST(debian_ovmf)
 	_cleanup_free_ uint8_t *r1 = unpack((uint8_t *)fw, len, &l1);
 	_cleanup_free_ uint8_t *r2 = unpack(out, outlen, &l2);
 	CHECK(r1 && r2 && l1 == l2);
-	size_t diffs = 0, peims = 0, drivers = 0;
-	for (size_t i = 0; r1 && r2 && l1 == l2 && i < l1; i++)
-		if (r1[i] != r2[i]) {
-			diffs++;
-			if (r2[i] != 0x02 || (r1[i] != 0x06 && r1[i] != 0x07))
-				continue;
-			if (r1[i] == 0x06)
-				peims++;
-			else
-				drivers++;
-			CHECK(i >= 18 && header_ok(r2 + i - 18));
-		}
-	CHECK_INT(peims, 1);
-	CHECK_INT(drivers, 40);
-	CHECK_INT(diffs, 2 * (peims + drivers));
+	struct walked w = {.orig = r1, .now = r2, .len = l1};
+	if (r1 && r2 && l1 == l2) {
+		w.mask = calloc(1, l1);
+		walk_sections(&w, 0, l1, 0);
+		size_t outside = 0;
+		for (size_t i = 0; i < l1; i++)
+			outside += !w.mask[i] && r1[i] != r2[i];
+		CHECK_INT(outside, 0);
+		free(w.mask);
+	}
+	CHECK_INT(w.bad, 0);
+	CHECK_INT(w.peims, 1);
+	CHECK_INT(w.drivers, 49);
+	CHECK_INT(w.apps, 1);
 }
 
 int main(void)
