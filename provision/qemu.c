@@ -28,6 +28,7 @@
 #include "provision/kvm.h"
 #include "provision/ovmf.h"
 #include "provision/pvh.h"
+#include "provision/rawinitrd.h"
 #include "provision/qemu_disk.h"
 
 #define CMDLINE_MAX (64u << 10)
@@ -178,6 +179,7 @@ void i2k_qemu_image_clear(struct i2k_qemu_image *img)
 	free(img->root_disk);
 	free(img->disk);
 	free(img->pvh_kernel);
+	free(img->raw_initrd);
 	free(img->bios);
 	free(img->ovmf_code);
 	free(img->ovmf_vars);
@@ -488,7 +490,7 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		argv_addf(&a, "-kernel");
 		argv_addf(&a, img->pvh_kernel ? img->pvh_kernel : img->kernel);
 		argv_addf(&a, "-initrd");
-		argv_addf(&a, img->initrd);
+		argv_addf(&a, img->raw_initrd ? img->raw_initrd : img->initrd);
 		argv_addf(&a, "-append");
 		_cleanup_free_ char *append = tcg_append(o);
 		argv_add(&a, i2k_qemu_kernel_cmdline(img->cmdline, append));
@@ -841,6 +843,8 @@ static void vm_clear(struct vm *vm)
 	if (vm->owns_state) {
 		unlink(vm->pidfile);
 		unlink(vm->qmp);
+		if (vm->img.raw_initrd) /* QEMU read it at start: 5 MB less left behind */
+			unlink(vm->img.raw_initrd);
 	}
 	if (vm->log_fd >= 0)
 		close(vm->log_fd);
@@ -1004,6 +1008,34 @@ static void choose_pvh(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img
 	i2k_error_free(e);
 }
 
+/* Under TCG with room for it, the initrd decompressed into the state dir
+ * (rawinitrd.h); otherwise, or when it cannot be, the file as it is. */
+static void choose_initrd(const struct i2k_qemu_opts *o, struct vm *vm)
+{
+	unsigned mem = o->mem_mb ? o->mem_mb : I2K_QEMU_DEFAULT_MEM;
+	if (vm->img.initrd == NULL || o->accel != I2K_QEMU_ACCEL_TCG || mem < I2K_RAWINITRD_MIN_MEM)
+		return;
+	_cleanup_free_ char *out = i2k_xasprintf("%s/initrd.cpio", vm->state);
+	struct i2k_rawinitrd_info info;
+	struct i2k_error *e = NULL;
+	int rc = i2k_rawinitrd_write(vm->img.initrd, out,
+				     ((uint64_t)mem << 20) / I2K_RAWINITRD_MEM_SHARE, &info, &e);
+	if (o->notice) {
+		_cleanup_free_ char *msg =
+		    rc == 0 ? i2k_xasprintf("initrd: decompressed for the guest (%s, %llu -> %llu "
+					    "bytes): %s",
+					    info.codec, (unsigned long long)info.in_bytes,
+					    (unsigned long long)info.out_bytes, out)
+			    : i2k_xasprintf("initrd: as it is (%s)", e->msg);
+		o->notice(msg, o->notice_ctx);
+	}
+	i2k_error_free(e);
+	if (rc == 0)
+		vm->img.raw_initrd = I2K_STEAL(out);
+	else
+		unlink(out); /* a previous run's */
+}
+
 /* Everything before the fork: image, QEMU binary, state dir (not already in
  * use), console logs, firmware, argument vector. */
 static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_error **err)
@@ -1060,6 +1092,7 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 				     (int)other);
 	vm->owns_state = true;
 	unlink(vm->qmp);
+	choose_initrd(o, vm);
 	_cleanup_free_ char *logpath = i2k_xasprintf("%s/console.log", vm->state);
 	if ((vm->log_fd = open_out(logpath, err)) < 0)
 		return -1;

@@ -180,6 +180,8 @@ struct i2k_qemu_image {
 	bool cdrom;	      /* .iso: attached as a CD-ROM */
 	bool efi;	      /* boot with OVMF (-efi in the name, .raw, or --uefi) */
 	char *pvh_kernel;     /* set by i2k_qemu_run: the PVH ELF passed as -kernel, else NULL */
+	char *raw_initrd;     /* set by i2k_qemu_run: the initrd decompressed into the state
+			       * dir (rawinitrd.h), passed as -initrd, else NULL */
 	char *bios;	      /* set by i2k_qemu_run: -bios (qboot) for a kernel, else NULL */
 	char *ovmf_code;      /* set by i2k_qemu_run: OVMF trimmed (ovmf.h), else NULL */
 	char *ovmf_vars;      /* set by i2k_qemu_run: the run's writable variable store

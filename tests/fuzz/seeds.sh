@@ -20,4 +20,5 @@ declare -A seeds=(
 	[fuzz_pvh]=tests/data/fuzz/pvh
 	[fuzz_ovmf]=tests/data/fuzz/ovmf
 	[fuzz_efivars]=tests/data/fuzz/efivars
+	[fuzz_rawinitrd]=tests/data/fuzz/rawinitrd
 )
