@@ -412,11 +412,12 @@ int i2k_qemu_argv(const struct i2k_qemu_opts *o, const struct i2k_qemu_image *im
 		  const char *qmp_path, char ***out, struct i2k_error **err)
 {
 	*out = NULL;
-	if (img->disk && o->cmdline_append)
-		return i2k_error_set(
-		    err, I2K_ERR_USAGE,
-		    "--cmdline-append works with kernel+initrd builds only: a disk "
-		    "image carries its own command line");
+	/* a UEFI disk takes it through its boot entry (choose_efivars) */
+	if (img->disk && o->cmdline_append && img->ovmf_vars == NULL)
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "--cmdline-append works with kernel+initrd builds and UEFI "
+				     "disks only: a BIOS disk or an ISO image carries its own "
+				     "command line");
 	/* -kernel/-initrd take a plain file name but QEMU splits -initrd at ','
 	 * (several initrds) in recent versions: refuse rather than guess. */
 	if (img->initrd && strchr(img->initrd, ','))
@@ -921,15 +922,35 @@ static void choose_ovmf(const struct i2k_qemu_opts *o, struct i2k_qemu_image *im
  * is (its first boot would write 9 KiB of iSCSI variables through the
  * emulated flash: 0.9 s), no UKI on the disk, a store laid out otherwise —
  * leaves the read-only store and the disk's own command line. */
-static void choose_efivars(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img,
-			   const char *state)
+static bool printable_ascii(const char *s)
 {
-	if (!img->disk || img->cdrom || img->ovmf_code == NULL || o->accel != I2K_QEMU_ACCEL_TCG)
-		return;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E)
+			return false;
+	return true;
+}
+
+static int choose_efivars(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img,
+			  const char *state, struct i2k_error **err)
+{
+	bool tcg = o->accel == I2K_QEMU_ACCEL_TCG, append = o->cmdline_append != NULL;
+	/* the words: under TCG with the trimmed copy (a fresh store costs
+	 * the untrimmed one 0.9 s, ovmf.h); --cmdline-append: always */
+	if (!img->disk || img->cdrom || (!append && (!tcg || img->ovmf_code == NULL)))
+		return 0;
+	if (append && !printable_ascii(o->cmdline_append))
+		return i2k_error_set(err, I2K_ERR_USAGE,
+				     "--cmdline-append: a UEFI disk's boot entry takes printable "
+				     "ASCII only");
+	const char *what = tcg && append ? "the TCG words and --cmdline-append"
+			   : tcg	 ? "the TCG words"
+					 : "--cmdline-append";
 	struct i2k_esp esp;
 	_cleanup_free_ char *cmdline = NULL, *words = tcg_append(o);
 	_cleanup_free_ char *path = i2k_xasprintf("%s/ovmf-vars.fd", state);
-	_cleanup_free_ char *warm = i2k_efivars_warm_path(img->ovmf_code, i2k_qemu_ovmf_vars());
+	/* the packed store belongs to the trimmed copy (none with OVMF as it is) */
+	_cleanup_free_ char *warm =
+	    img->ovmf_code ? i2k_efivars_warm_path(img->ovmf_code, i2k_qemu_ovmf_vars()) : NULL;
 	bool from_warm = warm && is_file(warm);
 	struct i2k_error *e = NULL;
 	int rc = i2k_esp_uki_cmdline(img->disk, &esp, &cmdline, &e);
@@ -952,14 +973,23 @@ static void choose_efivars(const struct i2k_qemu_opts *o, struct i2k_qemu_image 
 	}
 	if (o->notice) {
 		_cleanup_free_ char *msg =
-		    rc == 0 ? i2k_xasprintf("firmware: boot entry Boot%04X for %s with the TCG "
-					    "words: %s (from %s)",
-					    I2K_EFIVARS_BOOT_NUM, I2K_ESP_LOADER, path,
+		    rc == 0 ? i2k_xasprintf("firmware: boot entry Boot%04X for %s with %s: %s "
+					    "(from %s)",
+					    I2K_EFIVARS_BOOT_NUM, I2K_ESP_LOADER, what, path,
 					    from_warm ? warm : i2k_qemu_ovmf_vars())
-			    : i2k_xasprintf("firmware: no boot entry with the TCG words (%s): the "
-					    "disk boots with its own command line",
-					    e->msg);
+			    : i2k_xasprintf("firmware: no boot entry with %s (%s): the disk boots "
+					    "with its own command line",
+					    what, e->msg);
 		o->notice(msg, o->notice_ctx);
+	}
+	if (rc < 0 && append) {
+		i2k_error_set(err, I2K_ERR_USAGE,
+			      "--cmdline-append: the command line of %s cannot be changed (%s); "
+			      "kernel+initrd builds and UEFI disks whose loader is a unified "
+			      "kernel image take it",
+			      img->disk, e->msg);
+		i2k_error_free(e);
+		return -1;
 	}
 	i2k_error_free(e);
 	if (rc == 0) {
@@ -967,6 +997,7 @@ static void choose_efivars(const struct i2k_qemu_opts *o, struct i2k_qemu_image 
 		if (!from_warm)
 			img->ovmf_vars_warm = I2K_STEAL(warm);
 	}
+	return 0;
 }
 
 /* After the run: its store packed into the cache for the next runs
@@ -1117,7 +1148,8 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 		if (ovmf_check(err) < 0)
 			return -1;
 		choose_ovmf(o, &vm->img);
-		choose_efivars(&eff, &vm->img, vm->state);
+		if (choose_efivars(&eff, &vm->img, vm->state, err) < 0)
+			return -1;
 	}
 	return i2k_qemu_argv(&eff, &vm->img, vm->exe, vm->qmp, &vm->argv, err);
 }

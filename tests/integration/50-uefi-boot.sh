@@ -145,6 +145,34 @@ assert_contains run-qemu-ovmf-as-is-says "$T_OUT" \
 assert_contains run-qemu-ovmf-as-is-boots "$T_OUT" "i2kit-init: boot finished in"
 assert_not_contains run-qemu-ovmf-as-is-no-words "$T_OUT" "nolapic_timer"
 assert_eq run-qemu-ovmf-as-is-no-store "" "$(ls "$W/s-as-is/ovmf-vars.fd" 2>/dev/null || true)"
+# --cmdline-append: a UEFI disk takes it in the same boot entry, after the
+# image's line and the TCG words
+assert_exit run-qemu-append 0 "$I2KIT" run qemu -v --accel tcg --timeout 180 \
+	--cmdline-append "i2kit.test=uefi-append" --state "$W/s-append" "$W/renamed.img"
+assert_contains run-qemu-append-entry "$T_OUT" \
+	"i2kit: qemu: firmware: boot entry Boot0080 for \\EFI\\BOOT\\BOOTX64.EFI with the TCG words and --cmdline-append: $W/s-append/ovmf-vars.fd (from ${warm:-none})"
+assert_contains run-qemu-append-line "$T_OUT" "Command line: console=ttyS0 $tcg_words i2kit.test=uefi-append"
+assert_contains run-qemu-append-boots "$T_OUT" "i2kit-init: boot finished in"
+# ... with OVMF as it is too (the entry is the only way to change the
+# line): a store of its own, from Debian's template
+assert_exit run-qemu-append-as-is 0 env I2KIT_OVMF_AS_IS=1 "$I2KIT" run qemu -v --accel tcg \
+	--timeout 180 --cmdline-append "i2kit.test=as-is" --state "$W/s-append2" "$W/renamed.img"
+assert_contains run-qemu-append-as-is-entry "$T_OUT" \
+	"with the TCG words and --cmdline-append: $W/s-append2/ovmf-vars.fd (from $OVMF_VARS)"
+assert_contains run-qemu-append-as-is-line "$T_OUT" "Command line: console=ttyS0 $tcg_words i2kit.test=as-is"
+assert_not_contains run-qemu-append-as-is-not-kept "$T_OUT" "variable store kept"
+# what a boot entry cannot carry, and what has no UKI to carry it, is refused
+assert_exit run-qemu-append-ascii 2 "$I2KIT" run qemu --accel tcg --timeout 30 \
+	--cmdline-append "x=$(printf '\t')y" --state "$W/s-append3" "$W/renamed.img"
+assert_contains run-qemu-append-ascii-says "$T_OUT" \
+	"--cmdline-append: a UEFI disk's boot entry takes printable ASCII only"
+truncate -s 64M "$W/no-uki.img"
+sgdisk -q -n1:2048:+32M -t1:ef00 "$W/no-uki.img" >/dev/null
+assert_exit run-qemu-append-no-uki 2 "$I2KIT" run qemu --accel tcg --uefi --timeout 30 \
+	--cmdline-append "quiet" --state "$W/s-append4" "$W/no-uki.img"
+assert_contains run-qemu-append-no-uki-says "$T_OUT" \
+	"--cmdline-append: the command line of $W/no-uki.img cannot be changed ("
+assert_eq run-qemu-append-no-qemu "" "$(ls "$W/s-append4/pid" 2>/dev/null || true)"
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 guest=$(sed -n 's/.*boot finished in \([0-9.]*\)s.*/\1/p' <<<"$console" | head -1)
 echo "# uefi boot: ${secs}s wall from QEMU start to power-off (guest: boot finished ${guest:-?}s after kernel start)" >&2

@@ -366,6 +366,27 @@ TEST(disk_argv)
 	CHECK(!argv_has(argv, "-device", "virtio-blk-pci,drive=disk0,bootindex=0"));
 	i2k_qemu_argv_free(argv);
 
+	/* --cmdline-append: a disk takes it only through a boot entry in its
+	 * own variable store (set up before, by i2k_qemu_run); never -append */
+	o.cmdline_append = "quiet";
+	FAILS(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e), I2K_ERR_USAGE,
+	      "--cmdline-append works with kernel+initrd builds and UEFI disks only: a BIOS "
+	      "disk or an ISO image carries its own command line");
+	img = (struct i2k_qemu_image){.disk = "/b/web-efi.img",
+				      .disk_fmt = "raw",
+				      .efi = true,
+				      .name = "web",
+				      .ovmf_vars = "/s/ovmf-vars.fd"};
+	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
+	CHECK(argv_has(argv, "-drive", "if=pflash,format=raw,file=/s/ovmf-vars.fd"));
+	CHECK(!argv_has(argv, "-append", NULL));
+	i2k_qemu_argv_free(argv);
+	img.ovmf_vars = NULL;
+	FAILS(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e), I2K_ERR_USAGE,
+	      "--cmdline-append works with kernel+initrd builds and UEFI disks only: a BIOS "
+	      "disk or an ISO image carries its own command line");
+	o.cmdline_append = NULL;
+
 	/* a kernel+initrd build has no boot disk and no bootindex (and no PS/2
 	 * controller either) */
 	img =
