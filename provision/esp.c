@@ -6,6 +6,7 @@
 
 #include "builder/base/bytes.h"
 #include "builder/base/cleanup.h"
+#include "builder/base/utf.h"
 #include "builder/base/util.h"
 
 #define SECTOR 512u
@@ -273,12 +274,11 @@ static int pe_cmdline(const struct fat *f, uint32_t first, uint32_t size, char *
 		while (n > 0 && (c[n - 1] == ' ' || c[n - 1] == '\n' || c[n - 1] == '\t' ||
 				 c[n - 1] == '\r'))
 			c[--n] = '\0';
-		for (size_t k = 0; k < n; k++)
-			if (c[k] < 0x20 || c[k] > 0x7E) {
-				free(c);
-				return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
-						     "BOOTX64.EFI: .cmdline: not printable ASCII");
-			}
+		if (!i2k_ascii_printable(c, n)) {
+			free(c);
+			return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
+					     "BOOTX64.EFI: .cmdline: not printable ASCII");
+		}
 		*out = c;
 		return 0;
 	}

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "builder/base/cleanup.h"
+#include "builder/base/utf.h"
 #include "builder/base/util.h"
 #include "builder/store/store.h"
 #include "formats/format.h"
@@ -922,14 +923,6 @@ static void choose_ovmf(const struct i2k_qemu_opts *o, struct i2k_qemu_image *im
  * is (its first boot would write 9 KiB of iSCSI variables through the
  * emulated flash: 0.9 s), no UKI on the disk, a store laid out otherwise —
  * leaves the read-only store and the disk's own command line. */
-static bool printable_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E)
-			return false;
-	return true;
-}
-
 static int choose_efivars(const struct i2k_qemu_opts *o, struct i2k_qemu_image *img,
 			  const char *state, struct i2k_error **err)
 {
@@ -938,7 +931,7 @@ static int choose_efivars(const struct i2k_qemu_opts *o, struct i2k_qemu_image *
 	 * the untrimmed one 0.9 s, ovmf.h); --cmdline-append: always */
 	if (!img->disk || img->cdrom || (!append && (!tcg || img->ovmf_code == NULL)))
 		return 0;
-	if (append && !printable_ascii(o->cmdline_append))
+	if (append && !i2k_ascii_printable(o->cmdline_append, strlen(o->cmdline_append)))
 		return i2k_error_set(err, I2K_ERR_USAGE,
 				     "--cmdline-append: a UEFI disk's boot entry takes printable "
 				     "ASCII only");
@@ -1123,7 +1116,6 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 				     (int)other);
 	vm->owns_state = true;
 	unlink(vm->qmp);
-	choose_initrd(o, vm);
 	_cleanup_free_ char *logpath = i2k_xasprintf("%s/console.log", vm->state);
 	if ((vm->log_fd = open_out(logpath, err)) < 0)
 		return -1;
@@ -1144,6 +1136,7 @@ static int vm_prepare(const struct i2k_qemu_opts *o, struct vm *vm, struct i2k_e
 		eff.extra_disk_fmt = vm->disk.format;
 	}
 	eff.accel = o->accel == I2K_QEMU_ACCEL_KVM ? I2K_QEMU_ACCEL_KVM : I2K_QEMU_ACCEL_TCG;
+	choose_initrd(&eff, vm);
 	if (vm->img.efi || o->uefi) {
 		if (ovmf_check(err) < 0)
 			return -1;

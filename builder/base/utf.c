@@ -57,3 +57,11 @@ int i2k_utf16_encode(const char *s, uint16_t *out, size_t max, size_t *len)
 	*len = n;
 	return 0;
 }
+
+bool i2k_ascii_printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7E)
+			return false;
+	return true;
+}

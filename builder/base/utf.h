@@ -1,6 +1,8 @@
 /* utf.h — UTF-8 decoding and UTF-8 → UTF-16 encoding, one copy for every
  * writer that needs them (GPT partition names, FAT long names, Go-style
- * JSON escaping). No allocation, no errors beyond the return values.
+ * JSON escaping), and the printable-ASCII test for text that must be
+ * exactly one UCS-2 unit per byte (UEFI load options). No allocation, no
+ * errors beyond the return values.
  *
  * Valid UTF-8 here is what Go's utf8.DecodeRune and the Unicode standard
  * accept: no overlong forms, no surrogates (U+D800..U+DFFF), nothing above
@@ -8,8 +10,12 @@
 #ifndef I2K_BUILDER_BASE_UTF_H
 #define I2K_BUILDER_BASE_UTF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Whether s[0..n) is printable ASCII only (0x20..0x7E). */
+bool i2k_ascii_printable(const char *s, size_t n);
 
 /* Decodes the UTF-8 sequence at s (n bytes available, n > 0) into *cp;
  * returns its length (1..4), or 0 if it is not valid UTF-8 (*cp unset). */

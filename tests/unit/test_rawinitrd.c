@@ -51,6 +51,15 @@ static char *archive(size_t n, unsigned seed)
 	return p;
 }
 
+/* archive(n, seed), also written to tmp/name (*path, the caller's). */
+static char *archive_file(const char *name, size_t n, unsigned seed, char **path)
+{
+	char *p = archive(n, seed);
+	*path = tpath(name);
+	write_bytes(*path, p, n);
+	return p;
+}
+
 /* Only the expected files are in tmp: no temporary left behind. */
 static size_t tmp_leftovers(void)
 {
@@ -73,13 +82,21 @@ static void same_file(const char *path, const char *want, size_t wlen)
 	CHECK(got && glen == wlen && memcmp(got, want, wlen) == 0);
 }
 
+/* The file at path holds a[0..na) then b[0..nb). */
+static void same_file2(const char *path, const char *a, size_t na, const char *b, size_t nb)
+{
+	_cleanup_free_ char *ab = i2k_xmalloc(na + nb);
+	memcpy(ab, a, na);
+	memcpy(ab + na, b, nb);
+	same_file(path, ab, na + nb);
+}
+
 TEST(gzip_members)
 {
 	size_t n1 = 300000, n2 = 70000;
-	_cleanup_free_ char *a = archive(n1, 1), *b = archive(n2, 2);
-	_cleanup_free_ char *pa = tpath("a.cpio"), *pb = tpath("b.cpio");
-	write_bytes(pa, a, n1);
-	write_bytes(pb, b, n2);
+	_cleanup_free_ char *pa = NULL, *pb = NULL;
+	_cleanup_free_ char *a = archive_file("a.cpio", n1, 1, &pa);
+	_cleanup_free_ char *b = archive_file("b.cpio", n2, 2, &pb);
 	_cleanup_free_ char *one = tpath("one.gz"), *out = tpath("out.cpio");
 	_cleanup_free_ char *c1 = i2k_xasprintf("gzip -6 -n -c %s >%s", pa, one);
 	sh(c1);
@@ -98,10 +115,7 @@ TEST(gzip_members)
 	    pa, two, two, pb, two, two);
 	sh(c2);
 	OK(i2k_rawinitrd_write(two, out, UINT64_MAX, &info, &_e));
-	_cleanup_free_ char *ab = i2k_xmalloc(n1 + n2);
-	memcpy(ab, a, n1);
-	memcpy(ab + n1, b, n2);
-	same_file(out, ab, n1 + n2);
+	same_file2(out, a, n1, b, n2);
 	CHECK_INT(info.out_bytes, n1 + n2);
 	CHECK_INT(tmp_leftovers(), 0);
 }
@@ -109,10 +123,9 @@ TEST(gzip_members)
 TEST(zstd_frames)
 {
 	size_t n1 = 200000, n2 = 5000;
-	_cleanup_free_ char *a = archive(n1, 3), *b = archive(n2, 4);
-	_cleanup_free_ char *pa = tpath("za.cpio"), *pb = tpath("zb.cpio");
-	write_bytes(pa, a, n1);
-	write_bytes(pb, b, n2);
+	_cleanup_free_ char *pa = NULL, *pb = NULL;
+	_cleanup_free_ char *a = archive_file("za.cpio", n1, 3, &pa);
+	_cleanup_free_ char *b = archive_file("zb.cpio", n2, 4, &pb);
 	/* a skippable frame (magic 0x184D2A50, 4 bytes of content) between */
 	_cleanup_free_ char *skip = tpath("skip.bin");
 	const uint8_t skippable[12] = {0x50, 0x2A, 0x4D, 0x18, 4, 0, 0, 0, 'a', 'b', 'c', 'd'};
@@ -125,10 +138,7 @@ TEST(zstd_frames)
 	sh(c);
 	struct i2k_rawinitrd_info info;
 	OK(i2k_rawinitrd_write(z, out, UINT64_MAX, &info, &_e));
-	_cleanup_free_ char *ab = i2k_xmalloc(n1 + n2);
-	memcpy(ab, a, n1);
-	memcpy(ab + n1, b, n2);
-	same_file(out, ab, n1 + n2);
+	same_file2(out, a, n1, b, n2);
 	CHECK_STR(info.codec, "zstd");
 	CHECK_INT(tmp_leftovers(), 0);
 }
@@ -137,9 +147,8 @@ TEST(refused)
 {
 	struct i2k_rawinitrd_info info;
 	size_t n = 100000;
-	_cleanup_free_ char *a = archive(n, 5);
-	_cleanup_free_ char *plain = tpath("plain.cpio"), *out = tpath("r.cpio");
-	write_bytes(plain, a, n);
+	_cleanup_free_ char *plain = NULL, *out = tpath("r.cpio");
+	_cleanup_free_ char *a = archive_file("plain.cpio", n, 5, &plain);
 	_cleanup_free_ char *m1 = i2k_xasprintf("%s: not gzip or zstd", plain);
 	FAILS(i2k_rawinitrd_write(plain, out, UINT64_MAX, &info, &_e), I2K_ERR_UNSUPPORTED, m1);
 	CHECK(access(out, F_OK) != 0);
@@ -201,10 +210,9 @@ TEST(damaged)
 {
 	struct i2k_rawinitrd_info info;
 	size_t n = 400000;
-	_cleanup_free_ char *a = archive(n, 6);
-	_cleanup_free_ char *pa = tpath("d.cpio"), *gz = tpath("d.gz"), *zs = tpath("d.zst");
+	_cleanup_free_ char *pa = NULL, *gz = tpath("d.gz"), *zs = tpath("d.zst");
 	_cleanup_free_ char *out = tpath("d.out");
-	write_bytes(pa, a, n);
+	_cleanup_free_ char *a = archive_file("d.cpio", n, 6, &pa);
 	_cleanup_free_ char *c =
 	    i2k_xasprintf("gzip -n -c %s >%s && zstd -q -c %s >%s", pa, gz, pa, zs);
 	sh(c);

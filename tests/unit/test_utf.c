@@ -64,11 +64,23 @@ TEST(utf16_encode)
 	CHECK_INT(i2k_utf16_encode("tail\xc3", u, 8, &n), I2K_UTF16_INVALID);
 }
 
+TEST(ascii_printable)
+{
+	CHECK(i2k_ascii_printable("console=ttyS0 a=~ b=\"x\"", 23));
+	CHECK(i2k_ascii_printable("", 0));
+	CHECK(i2k_ascii_printable("ab\tc", 2)); /* only n bytes count */
+	CHECK(!i2k_ascii_printable("ab\tc", 4));
+	CHECK(!i2k_ascii_printable("x\x7f", 2));
+	CHECK(!i2k_ascii_printable("caf\xc3\xa9", 5)); /* UTF-8: not ASCII */
+	CHECK(!i2k_ascii_printable("a\nb", 3));
+}
+
 int main(void)
 {
 	t_prog = "utf";
 	RUN(decode_valid);
 	RUN(decode_invalid);
 	RUN(utf16_encode);
+	RUN(ascii_printable);
 	return TEST_DONE();
 }
