@@ -75,7 +75,6 @@ int i2k_artifacts_new(struct i2k_fstree *root, const struct i2k_format_opts *o,
 	a->spool = i2k_fstree_spool(root);
 	a->o = o;
 	a->initrd_fd[0] = a->initrd_fd[1] = -1;
-	i2k_fstree_finalize(root);
 	*out = a;
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* dedupe.c — see dedupe.h.
  *
  * Three steps, each bounded by what can still match:
- *   1. one walk notes (size, tree) of every file: sizes found in two or
- *      more trees are the only candidates;
+ *   1. one walk notes, for each file size, the first tree it was seen in
+ *      and whether another tree has it too (a table of distinct sizes, in
+ *      file-backed node memory like the tree): sizes found in two or more
+ *      trees are the only candidates;
  *   2. a second walk keeps the names of the candidates; each inode gets a
  *      key over its attributes and its first 4 KiB;
  *   3. inodes whose size and first key agree get a key over their whole
@@ -16,13 +18,15 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
+#include "builder/fstree/nodemem.h"
 
 #define SAMPLE 4096u
 #define CHUNK (64u << 10)
 
-struct seen { /* step 1: one per inode */
-	uint64_t size;
-	size_t root;
+struct size_slot {	 /* step 1: one per distinct file size */
+	uint64_t size;	 /* 0: an empty slot (empty files are no candidates) */
+	uint32_t root;	 /* the first root it was seen under */
+	uint32_t in_two; /* seen under another root too */
 };
 
 struct name { /* step 2: one per name of a candidate */
@@ -42,8 +46,8 @@ struct node { /* one per candidate inode */
 struct ctx {
 	const char *const *roots;
 	size_t n_roots;
-	struct seen *seen;
-	size_t n_seen, cap_seen;
+	struct size_slot *sizes; /* open addressing, cap_sizes a power of two */
+	size_t n_sizes, cap_sizes;
 	const uint64_t *hot; /* sorted candidate sizes */
 	size_t n_hot;
 	struct name *names;
@@ -66,6 +70,16 @@ static bool candidate(const struct i2k_walk_entry *e)
 	return S_ISREG(e->inode->mode) && e->inode->size > 0;
 }
 
+/* The slot of size in a table of cap slots (its own or the empty one
+ * where it goes). */
+static struct size_slot *size_slot(struct size_slot *v, size_t cap, uint64_t size)
+{
+	size_t i = (size_t)((size * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+	while (v[i].size != 0 && v[i].size != size)
+		i = (i + 1) & (cap - 1);
+	return &v[i];
+}
+
 static int note_size(const struct i2k_walk_entry *e, void *arg)
 {
 	struct ctx *c = arg;
@@ -74,20 +88,25 @@ static int note_size(const struct i2k_walk_entry *e, void *arg)
 	size_t r = root_of(c, e->path);
 	if (r == c->n_roots)
 		return 0;
-	if (c->n_seen == c->cap_seen) {
-		c->cap_seen = c->cap_seen ? 2 * c->cap_seen : 256;
-		c->seen = i2k_xrealloc(c->seen, c->cap_seen * sizeof(*c->seen));
+	if ((c->n_sizes + 1) * 2 > c->cap_sizes) {
+		size_t ncap = c->cap_sizes ? 2 * c->cap_sizes : 256;
+		struct size_slot *nv = i2k_nodemem_alloc(ncap * sizeof(*nv));
+		for (size_t i = 0; i < c->cap_sizes; i++)
+			if (c->sizes[i].size != 0)
+				*size_slot(nv, ncap, c->sizes[i].size) = c->sizes[i];
+		i2k_nodemem_free(c->sizes, c->cap_sizes * sizeof(*c->sizes));
+		i2k_nodemem_touch(c->cap_sizes / 64);
+		c->sizes = nv;
+		c->cap_sizes = ncap;
 	}
-	c->seen[c->n_seen++] = (struct seen){e->inode->size, r};
+	struct size_slot *sl = size_slot(c->sizes, c->cap_sizes, e->inode->size);
+	if (sl->size == 0) {
+		*sl = (struct size_slot){.size = e->inode->size, .root = (uint32_t)r};
+		c->n_sizes++;
+	} else if (sl->root != r) {
+		sl->in_two = 1;
+	}
 	return 0;
-}
-
-static int cmp_seen(const void *a, const void *b)
-{
-	const struct seen *x = a, *y = b;
-	if (x->size != y->size)
-		return x->size < y->size ? -1 : 1;
-	return x->root < y->root ? -1 : x->root > y->root;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -232,18 +251,17 @@ int i2k_dedupe_images(struct i2k_fstree *t, const char *const *roots, size_t n, 
 	int r = i2k_fstree_walk(t, false, note_size, &c);
 	/* Candidate sizes: those seen under two roots or more. */
 	_cleanup_free_ uint64_t *hot = NULL;
-	size_t n_hot = 0;
-	if (r == 0 && c.n_seen > 1) {
-		qsort(c.seen, c.n_seen, sizeof(*c.seen), cmp_seen);
-		hot = i2k_xcalloc(c.n_seen, sizeof(*hot));
-		for (size_t i = 1; i < c.n_seen; i++)
-			if (c.seen[i].size == c.seen[i - 1].size &&
-			    c.seen[i].root != c.seen[i - 1].root &&
-			    (n_hot == 0 || hot[n_hot - 1] != c.seen[i].size))
-				hot[n_hot++] = c.seen[i].size;
+	size_t n_hot = 0, cap_hot = 0;
+	for (size_t i = 0; r == 0 && i < c.cap_sizes; i++) {
+		if (!c.sizes[i].in_two)
+			continue;
+		i2k_xgrow((void **)&hot, &cap_hot, n_hot + 1, sizeof(*hot));
+		hot[n_hot++] = c.sizes[i].size;
 	}
-	free(c.seen);
-	c.seen = NULL;
+	i2k_nodemem_free(c.sizes, c.cap_sizes * sizeof(*c.sizes));
+	c.sizes = NULL;
+	if (n_hot > 1)
+		qsort(hot, n_hot, sizeof(*hot), cmp_u64);
 	if (r == 0 && n_hot > 0) {
 		c.hot = hot;
 		c.n_hot = n_hot;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "builder/base/path.h"
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
+#include "builder/fstree/nodemem.h"
 
 struct dir {
 	struct i2k_dentry **slots; /* NULL = empty, TOMB = deleted */
@@ -34,7 +36,11 @@ struct i2k_dentry {
 	struct dir *dir; /* non-NULL iff the inode is a directory */
 	uint32_t hash;
 	uint32_t gen;
-	size_t namelen;
+	uint32_t namelen;
+	/* gen + 1 of the tree when i2k_fstree_graft_take() moved this entry
+	 * in: what lies below counts as touched by that generation too (it
+	 * keeps the gen it had in the source tree). 0: never moved. */
+	uint32_t took;
 	char name[]; /* NUL-terminated */
 };
 
@@ -45,7 +51,15 @@ struct i2k_fstree {
 	int64_t mtime; /* for the root and directories made by MKPARENTS */
 	uint32_t gen;
 	bool view; /* i2k_fstree_view(): the root's children are borrowed */
+	/* The inodes' ino and nlink are this tree's: it was finalized in epoch
+	 * fin_epoch, has not changed since, and no other tree was finalized
+	 * after it. Walks then skip the pass that looks for hard links. */
+	bool numbered;
+	uint32_t fin_epoch;
 };
+
+/* The epoch of the last i2k_fstree_finalize() (0: none yet). */
+static uint32_t finalize_epoch;
 
 static struct i2k_dentry tomb_marker;
 #define TOMB (&tomb_marker)
@@ -55,10 +69,10 @@ static struct i2k_dentry tomb_marker;
 static void xattrs_clear(struct i2k_inode *ino)
 {
 	for (size_t i = 0; i < ino->nxattrs; i++) {
-		free(ino->xattrs[i].name);
-		free(ino->xattrs[i].value);
+		i2k_nodemem_free(ino->xattrs[i].name, strlen(ino->xattrs[i].name) + 1);
+		i2k_nodemem_free(ino->xattrs[i].value, ino->xattrs[i].len);
 	}
-	free(ino->xattrs);
+	i2k_nodemem_free(ino->xattrs, ino->nxattrs * sizeof(*ino->xattrs));
 	ino->xattrs = NULL;
 	ino->nxattrs = 0;
 }
@@ -67,9 +81,10 @@ static void inode_unref(struct i2k_inode *ino)
 {
 	if (ino == NULL || --ino->refcnt > 0)
 		return;
-	free(ino->target);
+	if (ino->target)
+		i2k_nodemem_free(ino->target, strlen(ino->target) + 1);
 	xattrs_clear(ino);
-	free(ino);
+	i2k_nodemem_free(ino, sizeof(*ino));
 }
 
 static void set_attrs(struct i2k_inode *ino, const struct i2k_fattr *a)
@@ -85,7 +100,7 @@ static void set_attrs(struct i2k_inode *ino, const struct i2k_fattr *a)
 
 static struct i2k_inode *inode_new(const struct i2k_fattr *a)
 {
-	struct i2k_inode *ino = i2k_xcalloc(1, sizeof(*ino));
+	struct i2k_inode *ino = i2k_nodemem_alloc(sizeof(*ino));
 	set_attrs(ino, a);
 	ino->refcnt = 1;
 	return ino;
@@ -98,10 +113,8 @@ void i2k_inode_set_xattr(struct i2k_inode *ino, const char *name, const void *va
 		size_t mid = (lo + hi) / 2;
 		int c = strcmp(ino->xattrs[mid].name, name);
 		if (c == 0) {
-			free(ino->xattrs[mid].value);
-			ino->xattrs[mid].value = i2k_xmalloc(len);
-			if (len)
-				memcpy(ino->xattrs[mid].value, value, len);
+			i2k_nodemem_free(ino->xattrs[mid].value, ino->xattrs[mid].len);
+			ino->xattrs[mid].value = i2k_nodemem_memdup(value, len);
 			ino->xattrs[mid].len = len;
 			return;
 		}
@@ -110,12 +123,11 @@ void i2k_inode_set_xattr(struct i2k_inode *ino, const char *name, const void *va
 		else
 			hi = mid;
 	}
-	ino->xattrs = i2k_xrealloc(ino->xattrs, (ino->nxattrs + 1) * sizeof(*ino->xattrs));
+	ino->xattrs = i2k_nodemem_realloc(ino->xattrs, ino->nxattrs * sizeof(*ino->xattrs),
+					  (ino->nxattrs + 1) * sizeof(*ino->xattrs));
 	memmove(&ino->xattrs[lo + 1], &ino->xattrs[lo], (ino->nxattrs - lo) * sizeof(*ino->xattrs));
-	ino->xattrs[lo].name = i2k_xstrdup(name);
-	ino->xattrs[lo].value = i2k_xmalloc(len);
-	if (len)
-		memcpy(ino->xattrs[lo].value, value, len);
+	ino->xattrs[lo].name = i2k_nodemem_strdup(name);
+	ino->xattrs[lo].value = i2k_nodemem_memdup(value, len);
 	ino->xattrs[lo].len = len;
 	ino->nxattrs++;
 }
@@ -158,14 +170,14 @@ static uint32_t name_hash(const char *s, size_t n)
 
 static struct i2k_dentry *dentry_new(const char *name, size_t len, struct i2k_inode *ino)
 {
-	struct i2k_dentry *d = i2k_xcalloc(1, sizeof(*d) + len + 1);
+	struct i2k_dentry *d = i2k_nodemem_alloc(sizeof(*d) + len + 1);
 	memcpy(d->name, name, len);
 	d->name[len] = '\0';
-	d->namelen = len;
+	d->namelen = (uint32_t)len;
 	d->hash = name_hash(name, len);
 	d->inode = ino;
 	if (S_ISDIR(ino->mode))
-		d->dir = i2k_xcalloc(1, sizeof(*d->dir));
+		d->dir = i2k_nodemem_alloc(sizeof(*d->dir));
 	return d;
 }
 
@@ -200,11 +212,12 @@ static void dir_insert(struct dir *dir, struct i2k_dentry *d)
 		size_t ncap = 8;
 		while (ncap * 3 < (dir->count + 1) * 4 * 2)
 			ncap *= 2;
-		struct i2k_dentry **ns = i2k_xcalloc(ncap, sizeof(*ns));
+		i2k_nodemem_touch(dir->count);
+		struct i2k_dentry **ns = i2k_nodemem_alloc(ncap * sizeof(*ns));
 		for (size_t i = 0; i < dir->cap; i++)
 			if (dir->slots[i] != NULL && dir->slots[i] != TOMB)
 				table_put(ns, ncap, dir->slots[i]);
-		free(dir->slots);
+		i2k_nodemem_free(dir->slots, dir->cap * sizeof(*dir->slots));
 		dir->slots = ns;
 		dir->cap = ncap;
 		dir->used = dir->count;
@@ -241,8 +254,15 @@ static int cmp_dentry(const void *a, const void *b)
 static struct i2k_dentry **dir_sorted(struct dir *dir)
 {
 	if (!dir->sorted_ok) {
-		i2k_xgrow((void **)&dir->sorted, &dir->sorted_cap, dir->count,
-			  sizeof(*dir->sorted));
+		i2k_nodemem_touch(dir->count);
+		if (dir->count > dir->sorted_cap) {
+			size_t ncap = dir->sorted_cap ? dir->sorted_cap : 8;
+			while (ncap < dir->count)
+				ncap *= 2;
+			i2k_nodemem_free(dir->sorted, dir->sorted_cap * sizeof(*dir->sorted));
+			dir->sorted = i2k_nodemem_alloc(ncap * sizeof(*dir->sorted));
+			dir->sorted_cap = ncap;
+		}
 		size_t n = 0;
 		for (size_t i = 0; i < dir->cap; i++)
 			if (dir->slots[i] != NULL && dir->slots[i] != TOMB)
@@ -264,6 +284,21 @@ static struct i2k_dentry **dir_children_copy(struct dir *dir, size_t *n)
 	return v;
 }
 
+/* Frees a directory table (not the children). */
+static void dir_free(struct dir *dir)
+{
+	i2k_nodemem_free(dir->slots, dir->cap * sizeof(*dir->slots));
+	i2k_nodemem_free(dir->sorted, dir->sorted_cap * sizeof(*dir->sorted));
+	i2k_nodemem_free(dir, sizeof(*dir));
+}
+
+/* Frees one dentry (its dir table and children already gone). */
+static void dentry_free_one(struct i2k_dentry *d)
+{
+	inode_unref(d->inode);
+	i2k_nodemem_free(d, sizeof(*d) + d->namelen + 1);
+}
+
 /* Frees d and everything below it (d must already be unlinked). */
 static void dentry_free(struct i2k_fstree *t, struct i2k_dentry *d)
 {
@@ -273,14 +308,12 @@ static void dentry_free(struct i2k_fstree *t, struct i2k_dentry *d)
 			if (c != NULL && c != TOMB)
 				dentry_free(t, c);
 		}
-		free(d->dir->slots);
-		free(d->dir->sorted);
-		free(d->dir);
+		dir_free(d->dir);
 	}
-	inode_unref(d->inode);
 	if (t)
 		t->count--;
-	free(d);
+	i2k_nodemem_touch(1);
+	dentry_free_one(d);
 }
 
 static void dentry_remove(struct i2k_fstree *t, struct i2k_dentry *d)
@@ -420,13 +453,23 @@ static struct i2k_dentry *find_dentry(struct i2k_fstree *t, const struct path *p
 
 /* ---- trees ------------------------------------------------------------------ */
 
+/* Trees alive in the process. Node memory holds nothing else across a
+ * tree's life, so when the last tree goes it is all dropped at once
+ * (i2k_nodemem_free_all) instead of block by block: freeing a big tree
+ * would otherwise touch every node once more. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t live_trees;
+
 struct i2k_fstree *i2k_fstree_new(struct i2k_spool *spool)
 {
 	struct i2k_fstree *t = i2k_xcalloc(1, sizeof(*t));
 	t->spool = spool;
 	t->mtime = i2k_source_date_epoch();
 	struct i2k_fattr a = {.mode = S_IFDIR | 0755, .mtime = t->mtime};
+	pthread_mutex_lock(&live_mu);
+	live_trees++;
 	t->root = dentry_new("", 0, inode_new(&a));
+	pthread_mutex_unlock(&live_mu);
 	t->count = 1;
 	return t;
 }
@@ -435,21 +478,23 @@ void i2k_fstree_free(struct i2k_fstree *t)
 {
 	if (t == NULL)
 		return;
-	if (t->view) { /* the root only: its children belong to the viewed tree */
-		free(t->root->dir->slots);
-		free(t->root->dir->sorted);
-		free(t->root->dir);
-		inode_unref(t->root->inode);
-		free(t->root);
+	pthread_mutex_lock(&live_mu);
+	if (--live_trees == 0) {
+		i2k_nodemem_free_all();
+	} else if (t->view) { /* the root only: its children belong to the viewed tree */
+		dir_free(t->root->dir);
+		dentry_free_one(t->root);
 	} else {
 		dentry_free(NULL, t->root);
 	}
+	pthread_mutex_unlock(&live_mu);
 	free(t);
 }
 
 static size_t subtree_count(const struct i2k_dentry *d)
 {
 	size_t n = 1;
+	i2k_nodemem_touch(1);
 	if (d->dir)
 		for (size_t i = 0; i < d->dir->cap; i++)
 			if (d->dir->slots[i] != NULL && d->dir->slots[i] != TOMB)
@@ -471,11 +516,19 @@ struct i2k_fstree *i2k_fstree_view(struct i2k_fstree *src, i2k_graft_keep_fn kee
 	return t;
 }
 
-static int read_only(struct i2k_fstree *t, struct i2k_error **err)
+/* Called by every function that changes t: refuses views, and drops what
+ * a finalize said about t. */
+static int may_change(struct i2k_fstree *t, struct i2k_error **err)
 {
-	if (!t->view)
-		return 0;
-	return i2k_error_set(err, I2K_ERR_INTERNAL, "a view of a tree cannot be changed");
+	if (t->view)
+		return i2k_error_set(err, I2K_ERR_INTERNAL, "a view of a tree cannot be changed");
+	t->numbered = false;
+	return 0;
+}
+
+static bool still_numbered(const struct i2k_fstree *t)
+{
+	return t->numbered && t->fin_epoch == __atomic_load_n(&finalize_epoch, __ATOMIC_RELAXED);
 }
 
 void i2k_fstree_freep(struct i2k_fstree **t)
@@ -496,14 +549,18 @@ size_t i2k_fstree_count(struct i2k_fstree *t)
 
 void i2k_fstree_begin_layer(struct i2k_fstree *t)
 {
-	t->gen++;
+	/* Generations are unique in the process, not per tree: an entry that
+	 * graft_take moves keeps its source tree's gen, which must never be
+	 * taken for a later generation of the tree it moved to. */
+	static uint32_t last_gen;
+	t->gen = __atomic_add_fetch(&last_gen, 1, __ATOMIC_RELAXED);
 }
 
 int i2k_fstree_add(struct i2k_fstree *t, const char *path, const struct i2k_fattr *attr,
 		   const char *target, uint64_t data_off, uint64_t size, unsigned flags,
 		   struct i2k_inode **out, struct i2k_error **err)
 {
-	if (read_only(t, err) < 0)
+	if (may_change(t, err) < 0)
 		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
@@ -549,7 +606,7 @@ int i2k_fstree_add(struct i2k_fstree *t, const char *path, const struct i2k_fatt
 
 	struct i2k_inode *ino = inode_new(attr);
 	if (S_ISLNK(attr->mode))
-		ino->target = i2k_xstrdup(target);
+		ino->target = i2k_nodemem_strdup(target);
 	if (S_ISREG(attr->mode)) {
 		ino->data_off = data_off;
 		ino->size = size;
@@ -566,7 +623,7 @@ int i2k_fstree_add(struct i2k_fstree *t, const char *path, const struct i2k_fatt
 int i2k_fstree_link(struct i2k_fstree *t, const char *path, const char *existing, unsigned flags,
 		    struct i2k_error **err)
 {
-	if (read_only(t, err) < 0)
+	if (may_change(t, err) < 0)
 		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	_cleanup_(path_clear) struct path e = {0};
@@ -636,7 +693,7 @@ int i2k_fstree_link(struct i2k_fstree *t, const char *path, const char *existing
 int i2k_fstree_remove(struct i2k_fstree *t, const char *path, bool missing_ok,
 		      struct i2k_error **err)
 {
-	if (read_only(t, err) < 0)
+	if (may_change(t, err) < 0)
 		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
@@ -675,7 +732,7 @@ static void clear_children(struct i2k_fstree *t, struct i2k_dentry *d)
 
 int i2k_fstree_clear_dir(struct i2k_fstree *t, const char *path, struct i2k_error **err)
 {
-	if (read_only(t, err) < 0)
+	if (may_change(t, err) < 0)
 		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
@@ -697,12 +754,25 @@ int i2k_fstree_clear_dir(struct i2k_fstree *t, const char *path, struct i2k_erro
 	return 0;
 }
 
-/* Removes what earlier generations left below directory d. */
+/* Whether d, or a directory above it, was moved in by a graft_take of
+ * t's current generation (everything below such an entry is current). */
+static bool taken_now(const struct i2k_fstree *t, const struct i2k_dentry *d)
+{
+	for (; d; d = d->parent)
+		if (d->took == t->gen + 1)
+			return true;
+	return false;
+}
+
+/* Removes what earlier generations left below directory d (which is not
+ * under an entry taken in this generation). */
 static void remove_lower_children(struct i2k_fstree *t, struct i2k_dentry *d)
 {
 	size_t n;
 	_cleanup_free_ struct i2k_dentry **v = dir_children_copy(d->dir, &n);
 	for (size_t i = 0; i < n; i++) {
+		if (v[i]->took == t->gen + 1)
+			continue;
 		if (v[i]->gen != t->gen)
 			dentry_remove(t, v[i]);
 		else if (v[i]->dir)
@@ -712,7 +782,7 @@ static void remove_lower_children(struct i2k_fstree *t, struct i2k_dentry *d)
 
 int i2k_fstree_whiteout(struct i2k_fstree *t, const char *path, bool opaque, struct i2k_error **err)
 {
-	if (read_only(t, err) < 0)
+	if (may_change(t, err) < 0)
 		return -1;
 	_cleanup_(path_clear) struct path p = {0};
 	if (path_parse(path, &p, err) < 0)
@@ -720,6 +790,8 @@ int i2k_fstree_whiteout(struct i2k_fstree *t, const char *path, bool opaque, str
 	struct i2k_dentry *d = find_dentry(t, &p);
 	if (d == NULL)
 		return 0;
+	if (taken_now(t, d))
+		return 0; /* all of it is this generation's */
 	if (opaque || d == t->root) {
 		if (d->dir)
 			remove_lower_children(t, d);
@@ -754,6 +826,7 @@ int i2k_fstree_readdir(struct i2k_fstree *t, const char *path, i2k_readdir_fn cb
 	struct i2k_dentry **v = dir_sorted(d->dir);
 	size_t n = d->dir->count;
 	for (size_t i = 0; i < n; i++) {
+		i2k_nodemem_touch(1);
 		int r = cb(v[i]->name, v[i]->inode, ctx);
 		if (r != 0)
 			return r;
@@ -841,6 +914,7 @@ static void graft_dir(struct grafter *g, struct i2k_dentry *dd, struct i2k_dentr
 	for (size_t i = 0; i < n; i++) {
 		struct i2k_dentry *c = v[i];
 		size_t nlen = plen;
+		i2k_nodemem_touch(1);
 		if (g->keep) {
 			nlen = plen + (plen ? 1 : 0) + c->namelen;
 			i2k_xgrow((void **)&g->buf, &g->cap, nlen + 1, 1);
@@ -880,7 +954,7 @@ static void graft_dir(struct grafter *g, struct i2k_dentry *dd, struct i2k_dentr
 int i2k_fstree_graft_some(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 			  i2k_graft_keep_fn keep, void *ctx, struct i2k_error **err)
 {
-	if (read_only(dst, err) < 0)
+	if (may_change(dst, err) < 0)
 		return -1;
 	struct i2k_dentry *d = graft_target(dst, dst_path, src, err);
 	if (d == NULL)
@@ -901,16 +975,10 @@ int i2k_fstree_graft(struct i2k_fstree *dst, const char *dst_path, struct i2k_fs
 	return i2k_fstree_graft_some(dst, dst_path, src, NULL, NULL, err);
 }
 
-static void set_gen(struct i2k_dentry *d, uint32_t gen)
-{
-	d->gen = gen;
-	if (d->dir)
-		for (size_t i = 0; i < d->dir->cap; i++)
-			if (d->dir->slots[i] != NULL && d->dir->slots[i] != TOMB)
-				set_gen(d->dir->slots[i], gen);
-}
-
-/* graft_dir() that moves sd's children into dd instead of copying them. */
+/* graft_dir() that moves sd's children into dd instead of copying them.
+ * A moved entry is marked (took), not its subtree, so a move costs the
+ * same for a file and for a directory of a million; the trees' counts
+ * are settled by the caller. */
 static void take_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_fstree *src,
 		     struct i2k_dentry *sd)
 {
@@ -918,6 +986,7 @@ static void take_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_f
 	_cleanup_free_ struct i2k_dentry **v = dir_children_copy(sd->dir, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct i2k_dentry *c = v[i];
+		i2k_nodemem_touch(1);
 		struct i2k_dentry *e = dir_find(dd->dir, c->name, c->namelen);
 		if (c->dir && e && e->dir) { /* merge, as graft_dir() */
 			merge_dir_attrs(e->inode, c->inode);
@@ -931,27 +1000,29 @@ static void take_dir(struct i2k_fstree *dst, struct i2k_dentry *dd, struct i2k_f
 		}
 		if (e)
 			dentry_remove(dst, e);
-		size_t k = subtree_count(c);
 		dir_unlink(sd->dir, c);
-		src->count -= k;
 		c->parent = dd;
 		dir_insert(dd->dir, c);
-		dst->count += k;
-		set_gen(c, dst->gen);
-		mark_gen(dst, dd);
+		c->took = dst->gen + 1;
+		mark_gen(dst, c);
 	}
 }
 
 int i2k_fstree_graft_take(struct i2k_fstree *dst, const char *dst_path, struct i2k_fstree *src,
 			  struct i2k_error **err)
 {
-	if (read_only(dst, err) < 0 || read_only(src, err) < 0)
+	if (may_change(dst, err) < 0 || may_change(src, err) < 0)
 		return -1;
 	struct i2k_dentry *d = graft_target(dst, dst_path, src, err);
 	if (d == NULL)
 		return -1;
 	take_dir(dst, d, src, src->root);
-	clear_children(src, src->root); /* directories merged into existing ones */
+	/* What stayed in src (directories merged into existing ones, files dst
+	 * already had) is freed here; src->count then still counts the moved
+	 * entries, which dst gains. */
+	clear_children(src, src->root);
+	dst->count += src->count - 1;
+	src->count = 1;
 	return 0;
 }
 
@@ -1032,18 +1103,26 @@ struct walker {
 	char *buf;
 	size_t cap;
 	struct seen seen;
+	bool by_nlink; /* the tree is numbered: nlink > 1 tells a hard link */
 };
 
 static int walk_rec(struct walker *w, struct i2k_dentry *d, size_t plen, unsigned depth, bool visit)
 {
+	i2k_nodemem_touch(1);
 	if (visit) {
 		struct i2k_walk_entry e = {.path = w->buf,
 					   .name = d->name,
 					   .inode = d->inode,
 					   .first = true,
 					   .depth = depth};
-		char **lp =
-		    d->dir == NULL && d->inode->refcnt > 1 ? seen_slot(&w->seen, d->inode) : NULL;
+		char **lp = NULL;
+		if (d->dir == NULL && d->inode->refcnt > 1) {
+			lp = seen_slot(&w->seen, d->inode);
+			if (lp == NULL && w->by_nlink && d->inode->nlink > 1) {
+				seen_put(&w->seen, d->inode, NULL);
+				lp = seen_slot(&w->seen, d->inode);
+			}
+		}
 		if (lp && *lp) {
 			e.first = false;
 			e.link_path = *lp;
@@ -1080,6 +1159,7 @@ static int walk_rec(struct walker *w, struct i2k_dentry *d, size_t plen, unsigne
  * no path for the many files that are only shared between trees. */
 static void find_links(struct i2k_dentry *d, uint32_t token, struct seen *multi)
 {
+	i2k_nodemem_touch(d->dir->count);
 	for (size_t i = 0; i < d->dir->cap; i++) {
 		struct i2k_dentry *c = d->dir->slots[i];
 		if (c == NULL || c == TOMB)
@@ -1100,8 +1180,9 @@ int i2k_fstree_walk(struct i2k_fstree *t, bool include_root, i2k_walk_fn cb, voi
 	static uint32_t walk_token;
 	if (++walk_token == 0) /* 0 is the mark of a new inode */
 		walk_token = 1;
-	struct walker w = {.cb = cb, .ctx = ctx};
-	find_links(t->root, walk_token, &w.seen);
+	struct walker w = {.cb = cb, .ctx = ctx, .by_nlink = still_numbered(t)};
+	if (!w.by_nlink)
+		find_links(t->root, walk_token, &w.seen);
 	i2k_xgrow((void **)&w.buf, &w.cap, 256, 1);
 	w.buf[0] = '\0';
 	int r = walk_rec(&w, t->root, 0, 0, include_root);
@@ -1110,24 +1191,17 @@ int i2k_fstree_walk(struct i2k_fstree *t, bool include_root, i2k_walk_fn cb, voi
 	return r;
 }
 
-static void reset_rec(struct i2k_dentry *d)
-{
-	d->inode->ino = 0;
-	d->inode->nlink = 0;
-	if (d->dir == NULL)
-		return;
-	for (size_t i = 0; i < d->dir->cap; i++) {
-		struct i2k_dentry *c = d->dir->slots[i];
-		if (c != NULL && c != TOMB)
-			reset_rec(c);
-	}
-}
-
-static void number_rec(struct i2k_dentry *d, uint64_t *next)
+/* One pass: an inode not yet numbered in this finalize (its `fin` is not
+ * the epoch) gets the next number; nlink counts the names met. */
+static void number_rec(struct i2k_dentry *d, uint64_t *next, uint32_t epoch)
 {
 	struct i2k_inode *ino = d->inode;
-	if (ino->ino == 0)
+	i2k_nodemem_touch(1);
+	if (ino->fin != epoch) {
+		ino->fin = epoch;
 		ino->ino = (*next)++;
+		ino->nlink = 0;
+	}
 	if (d->dir == NULL) {
 		ino->nlink++;
 		return;
@@ -1138,15 +1212,21 @@ static void number_rec(struct i2k_dentry *d, uint64_t *next)
 	for (size_t i = 0; i < n; i++) {
 		if (v[i]->dir)
 			ino->nlink++;
-		number_rec(v[i], next);
+		number_rec(v[i], next, epoch);
 	}
 }
 
 void i2k_fstree_finalize(struct i2k_fstree *t)
 {
+	if (still_numbered(t))
+		return;
+	uint32_t epoch = __atomic_add_fetch(&finalize_epoch, 1, __ATOMIC_RELAXED);
+	if (epoch == 0) /* 0 is the fin of a new inode */
+		epoch = __atomic_add_fetch(&finalize_epoch, 1, __ATOMIC_RELAXED);
 	uint64_t next = 1;
-	reset_rec(t->root);
-	number_rec(t->root, &next);
+	number_rec(t->root, &next, epoch);
+	t->numbered = true;
+	t->fin_epoch = epoch;
 }
 
 int i2k_fstree_read(struct i2k_fstree *t, const struct i2k_inode *ino, uint64_t off, void *buf,

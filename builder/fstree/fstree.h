@@ -9,7 +9,11 @@
  * by several entries (hard links) and even by several trees (grafting an
  * image twice stores its files once). File data is never held in memory:
  * it lives in a spool file (struct i2k_spool) as an extent (offset, size).
- * All trees that share inodes must share the same spool.
+ * All trees that share inodes must share the same spool. The nodes
+ * themselves (inodes, entries, names, directory tables, symlink targets,
+ * xattrs) live in node memory (nodemem.h): a temporary file mapped in
+ * pieces, so that the process keeps about the same memory for a tree of
+ * 25,000 files as for one of a million.
  *
  * Paths are relative to the root, '/'-separated, without leading '/', e.g.
  * "usr/bin/env"; "" (or "/") names the root. Functions that take a path
@@ -46,7 +50,7 @@ struct i2k_inode {
 	int64_t mtime;			 /* seconds since epoch */
 	uint32_t mtime_ns;		 /* nanoseconds (usually 0) */
 	uint32_t rdev_major, rdev_minor; /* char/block devices */
-	uint32_t nxattrs;		 /* (beside the 32-bit fields: 88 bytes in all) */
+	uint32_t nxattrs;		 /* (with the fields below: 96 bytes in all) */
 	char *target;			 /* symlink target (owned), NULL otherwise */
 	uint64_t size;			 /* regular file size */
 	uint64_t data_off;		 /* spool offset of the data (regular files) */
@@ -56,6 +60,7 @@ struct i2k_inode {
 	uint64_t ino;	 /* 1-based, in walk order of first appearance */
 	uint32_t nlink;	 /* entries in the finalized tree pointing here (dirs: 2 + subdirs) */
 	uint32_t refcnt; /* internal */
+	uint32_t fin;	 /* internal: the i2k_fstree_finalize() that numbered it */
 };
 
 struct i2k_fstree;
@@ -177,7 +182,9 @@ int i2k_fstree_graft_take(struct i2k_fstree *dst, const char *dst_path, struct i
 struct i2k_fstree *i2k_fstree_view(struct i2k_fstree *src, i2k_graft_keep_fn keep, void *ctx);
 
 /* Assigns ino and nlink on every inode reachable from t, in sorted walk
- * order. Call before walking for output. */
+ * order. Call before walking for output. Does nothing when t has not
+ * changed since its last finalize and no other tree was finalized since
+ * (the numbers are still t's). */
 void i2k_fstree_finalize(struct i2k_fstree *t);
 
 /* Sorted depth-first pre-order walk (children by strcmp of name). path is
@@ -187,9 +194,10 @@ void i2k_fstree_finalize(struct i2k_fstree *t);
  * where it was first seen — see i2k_fstree_walk's link_path argument).
  * A non-zero return from cb stops the walk and is returned.
  * Memory: the walk keeps a path only for inodes with several names in t
- * (found by a first pass that marks inodes in their `mark` field), so walks
- * of trees that share inodes must not run at the same time in two threads
- * (a walk from inside another walk's callback is fine). */
+ * (found by a first pass that marks inodes in their `mark` field, or, when
+ * t's finalize numbers are still its own, from nlink), so walks of trees
+ * that share inodes must not run at the same time in two threads (a walk
+ * from inside another walk's callback is fine). */
 struct i2k_walk_entry {
 	const char *path; /* relative path, valid only during the callback */
 	const char *name; /* last component ("" for root) */

@@ -319,8 +319,7 @@ static int estimate(struct i2k_fstree *tree, const struct geom *g, struct est *s
 {
 	memset(s, 0, sizeof(*s));
 	s->g = g;
-	i2k_fstree_finalize(tree);
-	i2k_fstree_walk(tree, true, est_cb, s);
+	i2k_fstree_walk(tree, true, est_cb, s); /* needs `first` only: no finalize */
 	est_close_to(s, 0);
 	free(s->stack);
 	s->stack = NULL;
@@ -1173,6 +1172,7 @@ int i2k_ext4_write(struct i2k_fstree *tree, const struct i2k_ext4_opts *o, struc
 	uint64_t blocks = size / w.g.bs;
 
 	struct est s;
+	i2k_fstree_finalize(tree); /* the walks below number inodes from ino */
 	estimate(tree, &w.g, &s);
 	w.need = min_size(&s, &w.g);
 	uint64_t inodes = inodes_chosen(&s, &w.g, blocks);

@@ -780,7 +780,7 @@ TEST(bad_entries)
 	{
 		_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(s);
 		char name[300];
-		memset(name, 'n', 256);
+		memset(name, 'n', 258); /* "d/" and a name of 256 bytes */
 		memcpy(name, "d/", 2);
 		name[258] = '\0';
 		PUT(t, .path = name);

@@ -9,6 +9,7 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/util.h"
 #include "builder/fstree/fstree.h"
+#include "builder/fstree/nodemem.h"
 #include "tests/unit/test.h"
 
 static struct i2k_spool *new_spool(void)
@@ -791,6 +792,47 @@ TEST(graft_take_moves_what_graft_copies)
 	i2k_fstree_free(v);
 }
 
+/* Whiteouts after a graft_take: in the generation that took them, the
+ * moved entries (deep ones too) are that generation's own and survive;
+ * in a later one they are lower entries. The source tree had more layers
+ * than the destination, so a per-tree generation number would collide. */
+TEST(graft_take_generations)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *src = i2k_fstree_new(s);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *dst = i2k_fstree_new(s);
+	for (int i = 0; i < 3; i++)
+		i2k_fstree_begin_layer(src);
+	add_file(src, "a/deep/f", "f");
+	add_file(src, "a/g", "g");
+	i2k_fstree_begin_layer(src);
+	add_file(src, "a/deep/h", "h");
+	add_file(dst, "old/x", "x");
+	i2k_fstree_begin_layer(dst);
+	OK(i2k_fstree_graft_take(dst, "img", src, &_e));
+	CHECK_INT(i2k_fstree_count(dst), 1 + 2 + 1 + 2 + 3);
+	/* same generation: nothing moved in is lower */
+	OK(i2k_fstree_whiteout(dst, "img/a/deep/f", false, &_e));
+	OK(i2k_fstree_whiteout(dst, "img/a/deep", true, &_e));
+	OK(i2k_fstree_whiteout(dst, "img/a", false, &_e));
+	OK(i2k_fstree_whiteout(dst, "", true, &_e)); /* removes old/, keeps img/ */
+	CHECK(i2k_fstree_lookup(dst, "img/a/deep/f") != NULL);
+	CHECK(i2k_fstree_lookup(dst, "img/a/deep/h") != NULL);
+	CHECK(i2k_fstree_lookup(dst, "img/a/g") != NULL);
+	CHECK(i2k_fstree_lookup(dst, "old") == NULL);
+	/* two layers on: they are lower now, one by one and wholesale */
+	i2k_fstree_begin_layer(dst);
+	i2k_fstree_begin_layer(dst);
+	OK(i2k_fstree_whiteout(dst, "img/a/deep/f", false, &_e));
+	CHECK(i2k_fstree_lookup(dst, "img/a/deep/f") == NULL);
+	add_file(dst, "img/a/new", "n");
+	OK(i2k_fstree_whiteout(dst, "img/a", true, &_e));
+	CHECK(i2k_fstree_lookup(dst, "img/a/g") == NULL);
+	CHECK(i2k_fstree_lookup(dst, "img/a/deep") == NULL);
+	CHECK(i2k_fstree_lookup(dst, "img/a/new") != NULL);
+	CHECK_INT(i2k_fstree_count(dst), 1 + 1 + 1 + 1);
+}
+
 static bool not_b(const char *name, const struct i2k_inode *ino, void *ctx)
 {
 	return strcmp(name, "b") != 0;
@@ -966,6 +1008,100 @@ TEST(many_entries_after_changes)
 	CHECK_INT(i2k_fstree_lookup(root, "img/d5/f3005")->nlink, 1);
 }
 
+/* A finalized tree that has not changed since walks without the pass that
+ * looks for hard links (it reads nlink instead): a change to the tree, or
+ * a finalize of another tree sharing its inodes, must bring the pass back. */
+TEST(walk_after_finalize_links)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(s);
+	add_file(t, "a", "a");
+	add_file(t, "b", "b");
+	OK(i2k_fstree_link(t, "z", "a", 0, &_e));
+	i2k_fstree_finalize(t);
+	_cleanup_free_ char *w1 = walk_str(t, false);
+	CHECK_STR(w1, "a|1||1\nb|1||1\nz|0|a|1\n");
+	/* changed after the finalize: a new name of b */
+	OK(i2k_fstree_link(t, "c", "b", 0, &_e));
+	_cleanup_free_ char *w2 = walk_str(t, false);
+	CHECK_STR(w2, "a|1||1\nb|1||1\nc|0|b|1\nz|0|a|1\n");
+	/* finalized again, then another tree sharing a and b is finalized: its
+	 * nlink (1 each) overwrites t's, and t's walk must not believe it */
+	i2k_fstree_finalize(t);
+	CHECK_INT(i2k_fstree_lookup(t, "b")->nlink, 2);
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *u = i2k_fstree_new(s);
+	OK(i2k_fstree_graft(u, "", t, &_e));
+	OK(i2k_fstree_remove(u, "c", false, &_e));
+	OK(i2k_fstree_remove(u, "z", false, &_e));
+	i2k_fstree_finalize(u);
+	CHECK_INT(i2k_fstree_lookup(t, "b")->nlink, 1);
+	_cleanup_free_ char *w3 = walk_str(t, false);
+	CHECK_STR(w3, w2);
+	/* a second finalize of an unchanged tree gives the same numbers */
+	i2k_fstree_finalize(t);
+	uint64_t ino_b = i2k_fstree_lookup(t, "b")->ino;
+	i2k_fstree_finalize(t);
+	CHECK_INT(i2k_fstree_lookup(t, "b")->ino, ino_b);
+	CHECK_INT(i2k_fstree_lookup(t, "b")->nlink, 2);
+}
+
+static int count_cb(const struct i2k_walk_entry *e, void *ctx)
+{
+	size_t *n = ctx;
+	n[0]++;
+	if (!e->first)
+		n[1]++;
+	return 0;
+}
+
+/* 120,000 entries: more node memory than the trim budget, so the walks
+ * and the finalize read nodes back after their pages were unmapped. */
+TEST(big_tree_in_node_memory)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	struct i2k_fstree *t = i2k_fstree_new(s);
+	uint64_t size;
+	uint64_t off = put(s, "data", &size);
+	struct i2k_fattr f = A(S_IFREG | 0644);
+	char name[64], other[64];
+	for (int i = 0; i < 120000; i++) {
+		snprintf(name, sizeof(name), "d%d/sub%d/file-%d", i % 40, i % 7, i);
+		OK(i2k_fstree_add(t, name, &f, NULL, off + (uint64_t)(i % 4),
+				  size - (uint64_t)(i % 4), I2K_FSTREE_MKPARENTS, NULL, &_e));
+		if (i % 1000 == 0) {
+			snprintf(other, sizeof(other), "links/l%d", i);
+			OK(i2k_fstree_link(t, other, name, I2K_FSTREE_MKPARENTS, &_e));
+		}
+	}
+	i2k_inode_set_xattr(i2k_fstree_lookup(t, "d3/sub3/file-3"), "user.k", "v", 1);
+	struct i2k_nodemem_stats st;
+	i2k_nodemem_stats(&st);
+	CHECK(st.in_use > 4 * I2K_NODEMEM_BUDGET);
+	size_t trims = st.trims;
+	i2k_fstree_finalize(t);
+	size_t n[2] = {0, 0};
+	CHECK_INT(i2k_fstree_walk(t, false, count_cb, n), 0);
+	CHECK_INT(n[0], 120000 + 40 + 280 + 1 + 120);
+	CHECK_INT(n[1], 120);
+	i2k_nodemem_stats(&st);
+	CHECK(st.trims > trims);
+	CHECK_INT(i2k_fstree_lookup(t, "d5/sub5/file-5")->size, 3);
+	CHECK_INT(i2k_fstree_lookup(t, "d0/sub0/file-0")->nlink, 2);
+	CHECK_INT(i2k_fstree_lookup(t, "d1")->nlink, 2 + 7);
+	CHECK_INT(i2k_fstree_lookup(t, "d3/sub3/file-3")->xattrs[0].len, 1);
+	/* removing a whole directory gives its blocks back */
+	size_t before = st.in_use;
+	OK(i2k_fstree_remove(t, "d7", false, &_e));
+	i2k_nodemem_stats(&st);
+	CHECK(st.in_use < before - 3000 * 100);
+	CHECK_INT(i2k_fstree_count(t), 1 + 120000 + 40 + 280 + 1 + 120 - 3000 - 7 - 1);
+	/* the last tree freed: node memory is empty again */
+	i2k_fstree_free(t);
+	i2k_nodemem_stats(&st);
+	CHECK_INT(st.in_use, 0);
+	CHECK_INT(st.file_chunks + st.anon_chunks, 1); /* one kept for the next tree */
+}
+
 /* ---- listing --------------------------------------------------------------- */
 
 TEST(list_format)
@@ -1065,7 +1201,10 @@ int main(void)
 	RUN(walk_links_only_within_the_tree);
 	RUN(view_shares_and_refuses_changes);
 	RUN(graft_take_moves_what_graft_copies);
+	RUN(graft_take_generations);
 	RUN(many_entries_after_changes);
+	RUN(walk_after_finalize_links);
+	RUN(big_tree_in_node_memory);
 	RUN(list_format);
 	RUN(big_directory);
 	return TEST_DONE();
