@@ -95,6 +95,8 @@ static int note_size(const struct i2k_walk_entry *e, void *arg)
 			if (c->sizes[i].size != 0)
 				*size_slot(nv, ncap, c->sizes[i].size) = c->sizes[i];
 		i2k_nodemem_free(c->sizes, c->cap_sizes * sizeof(*c->sizes));
+		/* the rehash read the old table: a node per 1 KiB of it, a rough
+		 * count for the trim check */
 		i2k_nodemem_touch(c->cap_sizes / 64);
 		c->sizes = nv;
 		c->cap_sizes = ncap;

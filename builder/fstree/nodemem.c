@@ -43,7 +43,7 @@ static struct {
 	void *free_list[NCLASSES];
 	struct mapping *chunks, *bigs;
 	size_t nchunks, nbigs, cap_chunks, cap_bigs;
-	size_t in_use, trims, peak;
+	size_t in_use, trims;
 	size_t ops;	    /* allocations and touches since the last look (atomic) */
 	size_t mapped_base; /* file-backed resident bytes after the last trim */
 } nm = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .statm = -1};
@@ -112,8 +112,6 @@ static void *alloc_locked(size_t size)
 	}
 	size_t c = class_of(size, &csize);
 	nm.in_use += csize;
-	if (nm.in_use > nm.peak)
-		nm.peak = nm.in_use;
 	void *p = nm.free_list[c];
 	if (p != NULL) {
 		memcpy(&nm.free_list[c], p, sizeof(void *));
@@ -275,7 +273,7 @@ void i2k_nodemem_free_all(void)
 	nm.cur = keep ? nm.chunks[0].base : NULL;
 	nm.left = keep ? nm.chunks[0].size : 0;
 	nm.reused = keep;
-	if (keep && nm.chunks[0].off == 0)
+	if (keep) /* its pages go (anonymous ones too): the next blocks are zeroed anyway */
 		madvise(nm.chunks[0].base, nm.chunks[0].size, MADV_DONTNEED);
 	memset(nm.free_list, 0, sizeof(nm.free_list));
 	nm.in_use = 0;
@@ -320,7 +318,6 @@ void i2k_nodemem_stats(struct i2k_nodemem_stats *st)
 		}
 	}
 	st->in_use = nm.in_use;
-	st->peak = nm.peak;
 	st->trims = nm.trims;
 	pthread_mutex_unlock(&nm.mu);
 }

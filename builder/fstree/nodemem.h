@@ -63,7 +63,6 @@ struct i2k_nodemem_stats {
 	size_t file_chunks, anon_chunks; /* chunks of each kind */
 	size_t file_bytes, anon_bytes;	 /* their sizes */
 	size_t in_use;			 /* bytes in allocated blocks */
-	size_t peak;			 /* the most in_use has been */
 	size_t trims;			 /* trims done so far */
 };
 void i2k_nodemem_stats(struct i2k_nodemem_stats *st);
