@@ -623,6 +623,11 @@ int i2k_artifacts_disk(struct i2k_artifacts *a, const struct i2k_format *f, stru
 	const char *dir = a->o->disk_dest ? NULL : a->o->dir ? a->o->dir : ".";
 	if (i2k_sink_tmpfile_new_in(dir, size, "disk", &disk, NULL, err) < 0)
 		return -1;
+	/* A raw format asking first takes this very file as its output
+	 * (formats/write_disk.c), which its commit fsyncs: its write-out starts
+	 * while the disk is filled, as every output's does (formats/output.c). */
+	if (dir && f->container == I2K_CONTAINER_RAW)
+		i2k_sink_write_early(disk);
 	struct i2k_meter m;
 	i2k_meter_begin(&m, &a->o->progress, I2K_STAGE_FS,
 			f->boot == I2K_BOOT_EFI_GPT   ? "EFI disk"

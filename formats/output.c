@@ -43,44 +43,25 @@ char *i2k_output_path(const char *dir, const char *name, const char *suffix)
 	return i2k_xasprintf("%s/%s%s", dir ? dir : ".", name, suffix);
 }
 
-/* ---- early write-out ----------------------------------------------------------
- * The commit fsyncs every file. Starting the write-out of what was written
- * every WRITEBACK_STEP bytes, and of every file of the group before the
+/* Early write-out (struct i2k_writeback, builder/base/util.h): the commit
+ * fsyncs every file. Starting the write-out of what was written every
+ * I2K_WRITEBACK_STEP bytes, and of every file of the group before the
  * first fsync, lets the disk work while the build computes and while the
  * other files are flushed: the fsyncs then mostly find their data written
  * (a warm kernel+initrd rebuild: the 14 MB kernel is on disk by the time
- * the initrd is compressed). Only a hint: errors surface at the fsync. */
-#define WRITEBACK_STEP (8u << 20)
-
-struct writeback {
-	int fd;
-	uint64_t pending; /* bytes written since the last start */
-};
-
-static void writeback_start(struct writeback *w)
-{
-	w->pending = 0;
-	(void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-}
-
-static void writeback_add(struct writeback *w, size_t n)
-{
-	w->pending += n;
-	if (w->pending >= WRITEBACK_STEP)
-		writeback_start(w);
-}
+ * the initrd is compressed). */
 
 /* ---- the hashing sink over one output file ------------------------------- */
 
 struct out_sink {
 	struct i2k_sink base;
-	int fd;			 /* borrowed from the atomic file */
-	struct i2k_sha256 *sha;	 /* borrowed; NULL = not hashed */
-	uint64_t hashed;	 /* bytes [0, hashed) are in sha */
-	uint64_t length;	 /* end of the last byte written or zeroed */
-	bool backwards;		 /* a write went before `hashed`: rehash at commit */
-	struct i2k_meter *meter; /* the group's (WRITE progress) */
-	struct writeback *wb;	 /* the file's */
+	int fd;			  /* borrowed from the atomic file */
+	struct i2k_sha256 *sha;	  /* borrowed; NULL = not hashed */
+	uint64_t hashed;	  /* bytes [0, hashed) are in sha */
+	uint64_t length;	  /* end of the last byte written or zeroed */
+	bool backwards;		  /* a write went before `hashed`: rehash at commit */
+	struct i2k_meter *meter;  /* the group's (WRITE progress) */
+	struct i2k_writeback *wb; /* the file's */
 };
 
 static void hash_zeros(struct i2k_sha256 *sha, uint64_t n)
@@ -121,7 +102,7 @@ static int osink_write(struct i2k_sink *s, uint64_t off, const void *buf, size_t
 	if (i2k_pwrite_all(o->fd, buf, len, (off_t)off, err) < 0)
 		return -1;
 	i2k_meter_add(o->meter, len);
-	writeback_add(o->wb, len);
+	i2k_writeback_add(o->wb, len);
 	if (hash_to(o, off)) {
 		i2k_sha256_update(o->sha, buf, len);
 		o->hashed += len;
@@ -194,7 +175,7 @@ struct out_file {
 	struct i2k_fd_writer fw; /* stream mode */
 	struct i2k_sha256 *sha;	 /* NULL = not hashed */
 	struct out_sink sink;	 /* sink mode */
-	struct writeback wb;
+	struct i2k_writeback wb;
 	bool sink_used;
 	/* stream mode: compared with the old file until the first difference
 	 * (started at the first write, or at the commit of an empty stream) */
@@ -264,7 +245,7 @@ static int same_end(struct out_file *f, struct i2k_error **err)
 	if (i2k_unchanged_materialize(&f->same, f->af.fd, err) < 0)
 		return i2k_error_wrap(err, "writing %s", f->af.final_path);
 	f->fw.bytes = f->same.len;
-	writeback_add(&f->wb, f->same.len);
+	i2k_writeback_add(&f->wb, f->same.len);
 	return 0;
 }
 
@@ -287,7 +268,7 @@ static int metered_write(void *ctx, const void *buf, size_t len, struct i2k_erro
 	}
 	if (i2k_ostream_write(i2k_fd_writer_stream(&f->fw), buf, len, err) < 0)
 		return -1;
-	writeback_add(&f->wb, len);
+	i2k_writeback_add(&f->wb, len);
 	return 0;
 }
 
@@ -315,7 +296,7 @@ int i2k_output_adopt(struct i2k_output_group *g, size_t i, int fd, uint64_t size
 	if (((uint64_t)st.st_size < size && ftruncate(f->af.fd, (off_t)size) < 0) ||
 	    fchmod(f->af.fd, 0644) < 0)
 		return i2k_error_errno(err, errno, I2K_ERR_IO, "%s", f->af.final_path);
-	writeback_start(&f->wb);
+	i2k_writeback_start(&f->wb);
 	return 1;
 }
 
@@ -372,7 +353,7 @@ int i2k_output_group_commit(struct i2k_output_group *g, const char *format,
 		if (close_one(&g->f[i], &sizes[i], digests[i], err) < 0)
 			return -1;
 	for (size_t i = 0; i < g->n; i++) {
-		writeback_start(&g->f[i].wb);
+		i2k_writeback_start(&g->f[i].wb);
 		paths[i] = i2k_xstrdup(g->f[i].af.final_path);
 	}
 	int r = 0;

@@ -14,7 +14,8 @@ struct file_sink {
 	struct i2k_sink base;
 	int fd;
 	bool own_fd;
-	uint64_t off; /* base offset in the file */
+	uint64_t off;		 /* base offset in the file */
+	struct i2k_writeback wb; /* fd -1 unless i2k_sink_write_early */
 };
 
 struct window_sink {
@@ -112,6 +113,7 @@ static int file_write(struct i2k_sink *s, uint64_t off, const void *buf, size_t 
 	struct file_sink *f = (struct file_sink *)s;
 	if (i2k_pwrite_all(f->fd, buf, len, (off_t)(f->off + off), err) < 0)
 		return i2k_error_wrap(err, "%s", s->name ? s->name : "sink");
+	i2k_writeback_add(&f->wb, len);
 	return 0;
 }
 
@@ -160,6 +162,7 @@ static int file_sink_new(int fd, bool own, uint64_t base, uint64_t size, const c
 	f->fd = fd;
 	f->own_fd = own;
 	f->off = base;
+	f->wb.fd = -1;
 	*out = &f->base;
 	return 0;
 }
@@ -189,6 +192,14 @@ int i2k_sink_tmpfile_new_in(const char *dir, uint64_t size, const char *name, st
 	if (fd_out)
 		*fd_out = fd;
 	return 0;
+}
+
+void i2k_sink_write_early(struct i2k_sink *s)
+{
+	if (s->ops == &file_ops) {
+		struct file_sink *f = (struct file_sink *)s;
+		f->wb.fd = f->fd;
+	}
 }
 
 /* ---- window sink ------------------------------------------------------------ */

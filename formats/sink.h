@@ -80,6 +80,12 @@ int i2k_sink_tmpfile_new(uint64_t size, const char *name, struct i2k_sink **out,
  * that the file can become one (formats/output.h, i2k_output_adopt). */
 int i2k_sink_tmpfile_new_in(const char *dir, uint64_t size, const char *name, struct i2k_sink **out,
 			    int *fd_out, struct i2k_error **err);
+/* From now on, starts the write-out of a file/tmpfile sink's data as it is
+ * written (struct i2k_writeback, builder/base/util.h: every
+ * I2K_WRITEBACK_STEP bytes), for a temporary file that is to become an
+ * output, whose commit fsyncs it (formats/output.h, i2k_output_adopt).
+ * Nothing for other sinks. */
+void i2k_sink_write_early(struct i2k_sink *s);
 /* The file descriptor and base offset behind a file/tmpfile sink (for
  * copy_file_range, SEEK_DATA/SEEK_HOLE, or libraries that need a path:
  * "/proc/self/fd/N"); -1 for other sinks. */

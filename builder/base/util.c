@@ -192,6 +192,20 @@ int i2k_pwrite_all(int fd, const void *buf, size_t len, off_t off, struct i2k_er
 	return 0;
 }
 
+void i2k_writeback_start(struct i2k_writeback *w)
+{
+	w->pending = 0;
+	if (w->fd >= 0)
+		(void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+void i2k_writeback_add(struct i2k_writeback *w, size_t n)
+{
+	w->pending += n;
+	if (w->pending >= I2K_WRITEBACK_STEP)
+		i2k_writeback_start(w);
+}
+
 int i2k_pread_all(int fd, void *buf, size_t len, off_t off, struct i2k_error **err)
 {
 	char *p = buf;

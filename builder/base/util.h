@@ -66,6 +66,21 @@ void i2k_dir_usage(const char *dir, const char *suffix, size_t *count, uint64_t 
 /* fsync the directory containing path. */
 int i2k_fsync_parent(const char *path, struct i2k_error **err);
 
+/* Early write-out of a file that will be fsynced (an output before its
+ * commit): i2k_writeback_add counts the bytes written to it and, every
+ * I2K_WRITEBACK_STEP of them, starts the write-out of all of its dirty
+ * pages (sync_file_range SYNC_FILE_RANGE_WRITE, which does not wait for the
+ * disk); i2k_writeback_start does that at once. The disk then works while
+ * the build computes, and the fsync finds most of the data written. Only
+ * a hint: errors surface at the fsync. fd -1 does nothing. */
+#define I2K_WRITEBACK_STEP (8u << 20)
+struct i2k_writeback {
+	int fd;
+	uint64_t pending; /* bytes written since the last start */
+};
+void i2k_writeback_start(struct i2k_writeback *w);
+void i2k_writeback_add(struct i2k_writeback *w, size_t n);
+
 /* Atomic output file. The data goes to an unnamed file in the
  * destination's directory (O_TMPFILE) where the file system supports it —
  * a writer killed (even by SIGKILL) before commit leaves nothing — else to

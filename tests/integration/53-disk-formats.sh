@@ -153,5 +153,24 @@ assert_exit size-bad-unit 2 "$I2KIT" build --format raw-efi --size 3X "$W/web.ym
 # --size larger: the ext4 root fills the disk
 assert_exit size-ext4-fill 0 "$I2KIT" build --format raw-efi --root ext4 --size 256M --dir "$W/big" --name web "$W/web.yml"
 assert_eq size-ext4-disk-bytes 268435456 "$(stat -c %s "$W/big/web-efi.img")"
+# The disk file a raw format takes as its output starts going to disk while
+# it is filled (formats/artifacts.c: sync_file_range every 8 MiB written);
+# a disk that only a qcow2 is made from is a temp file, never written out.
+# disk_writeouts FORMAT DIR → how many write-outs were started on the disk
+# file (the O_TMPFILE opened in DIR itself, as long as it is open; output
+# files are opened in "DIR/")
+disk_writeouts() {
+	strace -f -qq -e trace=openat,close,sync_file_range -o "$W/wb-$1.trace" \
+		"$I2KIT" build --format "$1" --root ext4 --dir "$2" --name web "$W/web.yml" >/dev/null 2>&1 ||
+		{ echo "build failed"; return; }
+	awk -v open="openat(AT_FDCWD, \"$2\", " '
+		fd == "" && index($0, open) && /O_TMPFILE/ { fd = $NF; n = 0; next }
+		fd != "" && index($0, "close(" fd ")") { exit }
+		fd != "" && index($0, "sync_file_range(" fd ", ") { n++ }
+		END { print fd == "" ? "no disk file" : n }' "$W/wb-$1.trace"
+}
+n=$(disk_writeouts raw-efi "$W/wb-raw")
+assert_eq disk-written-early-raw yes "$([ "$n" -ge 2 ] 2>/dev/null && echo yes || echo "no ($n)")"
+assert_eq disk-not-written-qcow2 0 "$(disk_writeouts qcow2-efi "$W/wb-qcow2")"
 assert_exit root-mode-on-bios-usage 2 "$I2KIT" build --format raw-bios --root squashfs --dir "$W/x" "$W/web.yml"
 t_done
