@@ -202,8 +202,12 @@ void i2k_writeback_start(struct i2k_writeback *w)
 void i2k_writeback_add(struct i2k_writeback *w, size_t n)
 {
 	w->pending += n;
-	if (w->pending >= I2K_WRITEBACK_STEP)
-		i2k_writeback_start(w);
+	w->written += n;
+	if (w->pending < I2K_WRITEBACK_STEP)
+		return;
+	i2k_writeback_start(w);
+	if (w->fd >= 0 && w->written > (w->keep ? w->keep : I2K_WRITEBACK_KEEP))
+		(void)posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 int i2k_pread_all(int fd, void *buf, size_t len, off_t off, struct i2k_error **err)

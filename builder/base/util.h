@@ -71,12 +71,22 @@ int i2k_fsync_parent(const char *path, struct i2k_error **err);
  * I2K_WRITEBACK_STEP of them, starts the write-out of all of its dirty
  * pages (sync_file_range SYNC_FILE_RANGE_WRITE, which does not wait for the
  * disk); i2k_writeback_start does that at once. The disk then works while
- * the build computes, and the fsync finds most of the data written. Only
- * a hint: errors surface at the fsync. fd -1 does nothing. */
+ * the build computes, and the fsync finds most of the data written. Once
+ * more than `keep` bytes (0: I2K_WRITEBACK_KEEP) were written, each step
+ * also drops
+ * the file's pages that are already on disk from the page cache
+ * (POSIX_FADV_DONTNEED, which leaves dirty pages and pages still being
+ * written alone): a big image then holds about that much of the page cache
+ * instead of its size, and the pages freed are the next ones written.
+ * Reading such a file back (a qcow2 made from a raw disk) reads the disk.
+ * Only hints: errors surface at the fsync. fd -1 does nothing. */
 #define I2K_WRITEBACK_STEP (8u << 20)
+#define I2K_WRITEBACK_KEEP (256u << 20)
 struct i2k_writeback {
 	int fd;
 	uint64_t pending; /* bytes written since the last start */
+	uint64_t written; /* bytes written in all */
+	uint64_t keep;	  /* 0 → I2K_WRITEBACK_KEEP */
 };
 void i2k_writeback_start(struct i2k_writeback *w);
 void i2k_writeback_add(struct i2k_writeback *w, size_t n);

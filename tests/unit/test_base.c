@@ -2,6 +2,9 @@
  * bounded buffers, atomic output files, SOURCE_DATE_EPOCH, mkdir/rm. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -329,6 +332,61 @@ TEST(copy_fd_range)
 	close(in);
 }
 
+/* Pages of f resident in the page cache (mincore over a mapping). */
+static size_t resident_bytes(int fd, size_t len)
+{
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return (size_t)-1;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg, in = 0;
+	unsigned char *v = calloc(n, 1);
+	if (v && mincore(m, len, v) == 0)
+		for (size_t i = 0; i < n; i++)
+			in += v[i] & 1;
+	free(v);
+	munmap(m, len);
+	return in * pg;
+}
+
+/* i2k_writeback: a step starts the write-out (pending back to 0); past
+ * `keep` bytes written, a step also drops what is on disk from the page
+ * cache. Each chunk is made clean (fdatasync) before its step, so what a
+ * step may drop is known. In /var/tmp (a disk; the builds' default
+ * $TMPDIR): tmpfs pages cannot be dropped. */
+TEST(writeback_drops_pages_on_disk)
+{
+	const size_t chunk = I2K_WRITEBACK_STEP, n = 6, len = chunk * n;
+	char *buf = malloc(chunk);
+	memset(buf, 0x5a, chunk);
+	for (int drop = 0; drop <= 1; drop++) {
+		int fd = open("/var/tmp", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+		CHECK(fd >= 0);
+		if (fd < 0)
+			break;
+		/* keep: 2 chunks, or more than is written (nothing dropped) */
+		struct i2k_writeback w = {.fd = fd, .keep = drop ? 2 * chunk : 4 * len};
+		for (size_t i = 0; i < n; i++) {
+			CHECK(pwrite(fd, buf, chunk, (off_t)(i * chunk)) == (ssize_t)chunk);
+			CHECK(fdatasync(fd) == 0);
+			i2k_writeback_add(&w, chunk / 2);
+			CHECK(w.pending == chunk / 2);
+			i2k_writeback_add(&w, chunk / 2);
+			CHECK(w.pending == 0 && w.written == (i + 1) * chunk);
+		}
+		size_t in = resident_bytes(fd, len);
+		if (drop)
+			CHECK(in < chunk); /* all of it was clean at the last step */
+		else
+			CHECK(in == len); /* nothing dropped: every byte still cached */
+		close(fd);
+	}
+	free(buf);
+	/* fd -1: counts only */
+	struct i2k_writeback none = {.fd = -1};
+	i2k_writeback_add(&none, I2K_WRITEBACK_STEP);
+	CHECK(none.pending == 0 && none.written == I2K_WRITEBACK_STEP);
+}
+
 int main(void)
 {
 	t_prog = "test_base";
@@ -345,6 +403,7 @@ int main(void)
 	RUN(source_date_epoch);
 	RUN(mkdir_p_and_rm_rf);
 	RUN(copy_fd_range);
+	RUN(writeback_drops_pages_on_disk);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	run(cmd);
