@@ -73,13 +73,13 @@ int i2k_fsync_parent(const char *path, struct i2k_error **err);
  * disk); i2k_writeback_start does that at once. The disk then works while
  * the build computes, and the fsync finds most of the data written. Once
  * more than `keep` bytes (0: I2K_WRITEBACK_KEEP) were written, each step
- * also drops
- * the file's pages that are already on disk from the page cache
+ * also drops the file's pages that are already on disk from the page cache
  * (POSIX_FADV_DONTNEED, which leaves dirty pages and pages still being
- * written alone): a big image then holds about that much of the page cache
- * instead of its size, and the pages freed are the next ones written.
- * Reading such a file back (a qcow2 made from a raw disk) reads the disk.
- * Only hints: errors surface at the fsync. fd -1 does nothing. */
+ * written alone): a big image then holds about one step of the page cache
+ * plus what is being written, instead of its size, and the pages freed are
+ * the next ones written. Reading such a file back (a qcow2 made from a raw
+ * disk) reads the disk. Only hints: errors surface at the fsync. fd -1
+ * only counts. */
 #define I2K_WRITEBACK_STEP (8u << 20)
 #define I2K_WRITEBACK_KEEP (256u << 20)
 struct i2k_writeback {
