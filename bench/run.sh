@@ -261,8 +261,13 @@ sed 's/modules: all/modules: auto/' "$B/ref.yml" >"$B/boot.yml"
 # the interpreter itself: a pyenv shim costs ≈0.3 s of CPU per start, which
 # would fall on the boot that bench/probe.py times
 PY=$(python3 -c 'import sys; print(sys.executable)')
+CLK_TCK=$(getconf CLK_TCK)
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# boot_once IMAGE MEM LIMIT_S [RUN_ARGS...] → "qemu fw kernel init services answer total" seconds (nan when not reached)
+# boot_once IMAGE MEM LIMIT_S [RUN_ARGS...] → "qemu fw init svc answer" (host
+# seconds from the start of `i2kit run` to: QEMU's pid file, the first kernel
+# line, the init's first line, "boot finished", the first answer) then QEMU's
+# system CPU seconds and anonymous memory (MB) at the first answer; nan when
+# not reached
 boot_once() {
 	local img=$1 mem=$2 limit=$3 port st s vm tq e i
 	shift 3
@@ -281,17 +286,46 @@ boot_once() {
 	[ "$e" = nan ] && e=
 	local qp
 	qp=$(cat "$st/pid" 2>/dev/null || true)
+	# QEMU's system time and anonymous memory so far: the pages it touched
+	# first (guest RAM, TCG's code) and what they cost the host (README)
+	local qsys=nan qmb=nan
+	if [ -n "$qp" ] && [ -r "/proc/$qp/stat" ]; then
+		qsys=$(sed 's/.*) //' "/proc/$qp/stat" 2>/dev/null | awk -v hz="$CLK_TCK" '{printf "%.2f", $13 / hz}') || qsys=nan
+		qmb=$(awk '/^RssAnon:/ {printf "%d", $2 / 1024}' "/proc/$qp/status" 2>/dev/null) || qmb=nan
+		qsys=${qsys:-nan} qmb=${qmb:-nan}
+	fi
 	[ -n "$qp" ] && kill -INT "$qp" 2>/dev/null
 	for i in $(seq 1 100); do kill -0 "$vm" 2>/dev/null || break; sleep 0.1; done
 	kill -INT "$vm" 2>/dev/null || true
 	wait "$vm" 2>/dev/null || true
-	awk -v s="$s" -v tq="${tq:-nan}" -v e="${e:-nan}" '
+	awk -v s="$s" -v tq="${tq:-nan}" -v e="${e:-nan}" -v qs="$qsys" -v qm="$qmb" '
 		function at(x) { return x == "nan" ? "nan" : sprintf("%.2f", x - s) }
 		!k && /^[0-9.]+ \[ *[0-9]+\.[0-9]+\]/ { k = $1 }
 		!n && /i2kit-init.*starting/ { n = $1 }
 		!v && /boot finished/ { v = $1 }
-		END { print at(tq), at(k ? k : "nan"), at(n ? n : "nan"), at(v ? v : "nan"), at(e) }' "$st.log"
+		END { print at(tq), at(k ? k : "nan"), at(n ? n : "nan"), at(v ? v : "nan"), at(e), qs, qm }' "$st.log"
 }
+# What fresh memory costs this host: the first touch of 128 MiB (huge pages
+# where the kernel gives them, as QEMU asks for its guest RAM and code) after
+# 3 s idle, then again right after that process freed its memory. A VM whose
+# hypervisor takes back the memory its guest freed (virtio-balloon free page
+# reporting) makes the first far dearer; README, "boot".
+memcost() {
+	"$PY" -S -c '
+import mmap, time
+n = 128 << 20
+m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+try:
+    m.madvise(mmap.MADV_HUGEPAGE)
+except (AttributeError, OSError):
+    pass
+t = time.perf_counter()
+m[::4096] = b"\1" * (n // 4096)
+print("%.2f" % ((time.perf_counter() - t) * 1000 / 128))'
+}
+sleep 3
+mem_fresh=$(memcost)
+mem_reused=$(memcost)
 # The kernel's PVH ELF is extracted into the cache on the first kernel+initrd
 # run (once per kernel, provision/pvh.h): do that before the timed boots.
 export I2KIT_CACHE=$C
@@ -301,16 +335,21 @@ export I2KIT_CACHE=$C
 "$I2K" run qemu --accel tcg --timeout 1 --state "$B/boot/warm" "$B/boot/web" >/dev/null 2>&1 || true
 "$I2K" run qemu --accel tcg --timeout 15 --state "$B/boot/warm-efi" "$B/boot/web-efi.img" >/dev/null 2>&1 || true
 # Interleaved rounds: one boot of each kind per round, so that a change in
-# the machine's load falls on every kind alike.
+# the machine's load falls on every kind alike. Each boot starts right after
+# the previous one ended, so QEMU mostly gets the pages the last QEMU freed;
+# the two *-idle kinds start after 3 s of idle, when such a host has taken
+# them back (the host memory line).
+BOOT_KINDS="initrd initrd-bz bios efi initrd-idle efi-idle"
 for i in $(seq "$BOOT_RUNS"); do
-	for kind in initrd initrd-bz bios efi; do
+	for kind in $BOOT_KINDS; do
 		extra=()
 		case $kind in
-		initrd) img=$B/boot/web ;;
-		initrd-bz) img=$B/boot/web extra=(--no-pvh) ;;
+		initrd*) img=$B/boot/web ;;&
+		initrd-bz) extra=(--no-pvh) ;;
 		bios) img=$B/boot/web-bios.img ;;
-		efi) img=$B/boot/web-efi.img ;;
+		efi*) img=$B/boot/web-efi.img ;;
 		esac
+		case $kind in *-idle) sleep 3 ;; esac
 		boot_once "$img" 512 120 "${extra[@]}" >>"$B/boot-$kind.t"
 	done
 done
@@ -376,13 +415,17 @@ row() { printf '%-52s %8s   %s\n' "$@"; }
 			"$(wall s-files25k)s -> $(wall s-files100k)s (linear: 4.00), cpu $(cpu s-files25k) -> $(cpu s-files100k) s, ratio $(ratio "$(cpu s-files100k)" "$(cpu s-files25k)"); RSS $(($(rss s-files25k) / 1024)) -> $(($(rss s-files100k) / 1024)) MiB, ratio $(ratio "$(rss s-files100k)" "$(rss s-files25k)") (flat: 1.00)"
 	fi
 	echo "boot (TCG, --mem 512, modules auto; median of $BOOT_RUNS; seconds from 'i2kit run'):"
-	printf '  %-9s %6s %9s %9s %9s %9s %9s\n' kind qemu "firmware" "kernel" "init" "services" "answer"
-	printf '  %-9s %6s %9s %9s %9s %9s %9s\n' "" "(start)" "+decomp." "->init" "->svc" "->answer" "(total)"
-	for kind in initrd initrd-bz bios efi; do
-		printf '  %-9s %6s %9s %9s %9s %9s %9s\n' "$kind" "$(bootcol $kind 1)" "$(phase $kind 1 2)" \
-			"$(phase $kind 2 3)" "$(phase $kind 3 4)" "$(phase $kind 4 5)" "$(bootcol $kind 5)"
+	printf '  %-11s %6s %9s %9s %9s %9s %9s %7s %6s\n' kind qemu "firmware" "kernel" "init" "services" "answer" "QEMU" "QEMU"
+	printf '  %-11s %6s %9s %9s %9s %9s %9s %7s %6s\n' "" "(start)" "+decomp." "->init" "->svc" "->answer" "(total)" "sys s" "MB"
+	for kind in $BOOT_KINDS; do
+		printf '  %-11s %6s %9s %9s %9s %9s %9s %7s %6s\n' "$kind" "$(bootcol $kind 1)" "$(phase $kind 1 2)" \
+			"$(phase $kind 2 3)" "$(phase $kind 3 4)" "$(phase $kind 4 5)" "$(bootcol $kind 5)" \
+			"$(bootcol $kind 6)" "$(bootcol $kind 7)"
 	done
-	echo "  initrd: PVH entry, no decompressor (firmware only); initrd-bz: the same build with --no-pvh"
+	echo "  initrd: PVH entry, no decompressor (firmware only); initrd-bz: the same build with --no-pvh;"
+	echo "  *-idle: the same boot after 3 s of idle (no freshly freed memory to reuse)"
+	echo "  QEMU: its system CPU time and anonymous memory at the first answer (guest RAM touched, TCG's code)"
+	echo "  host memory: first touch ${mem_fresh} ms/MB after 3 s idle, ${mem_reused} ms/MB right after another process freed it"
 	echo "  targets: initrd answer <= 2.0 s, efi <= 4 s"
 	echo "smallest --mem that serves the web example (kernel+initrd): $mem_min; target <= 64 MB"
 } | tee "$B/results.txt"
