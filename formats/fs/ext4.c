@@ -609,18 +609,25 @@ static int map_blocks(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in, 
 	return 0;
 }
 
+/* An extent handle on the inode (its tree is read from `in`). */
+static int extents_open(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in,
+			ext2_extent_handle_t *h, const char *path)
+{
+	errcode_t rc = ext2fs_extent_open2(w->fs, ino, (struct ext2_inode *)in, h);
+	return rc ? fail(w, rc, "%s: reading extents", path) : 0;
+}
+
 /* Calls fn for every mapped extent of the inode, in logical order. */
 typedef int (*extent_fn)(struct w *w, uint64_t lblk, uint64_t pblk, uint64_t len, void *ctx);
 static int each_extent(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in, extent_fn fn,
 		       void *ctx, const char *path)
 {
 	ext2_extent_handle_t h = NULL;
-	errcode_t rc = ext2fs_extent_open2(w->fs, ino, (struct ext2_inode *)in, &h);
-	if (rc)
-		return fail(w, rc, "%s: reading extents", path);
+	if (extents_open(w, ino, in, &h, path) < 0)
+		return -1;
 	struct ext2fs_extent ex;
 	int r = 0;
-	rc = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
+	errcode_t rc = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
 	while (rc == 0) {
 		if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) &&
 		    !(ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT) && ex.e_len) {
@@ -653,73 +660,129 @@ static bool block_is_zero(const unsigned char *p, size_t n)
 	return true;
 }
 
-struct filecopy {
-	const struct i2k_inode *node;
-	const char *path;
-	bool cached; /* w->buf holds the whole file */
-};
-
-static int copy_extent(struct w *w, uint64_t lblk, uint64_t pblk, uint64_t len, void *ctx)
+/* Writes what the inode maps of blocks [first, first + count) from buf,
+ * which holds the file's bytes from block `first` on (up to its size). */
+static int copy_window(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in, uint64_t first,
+		       uint64_t count, const unsigned char *buf, uint64_t size, const char *path)
 {
-	struct filecopy *c = ctx;
-	uint64_t bs = w->g.bs;
-	uint64_t off = lblk * bs, end = (lblk + len) * bs;
-	if (end > c->node->size)
-		end = c->node->size;
-	while (off < end) {
-		size_t n = end - off > CHUNK ? CHUNK : (size_t)(end - off);
-		const unsigned char *src;
-		if (c->cached) {
-			src = w->buf + off;
-		} else {
-			if (i2k_fstree_read(w->tree, c->node, off, w->buf, n, w->err) < 0)
-				return i2k_error_wrap(w->err, "ext4: %s", c->path);
-			src = w->buf;
+	ext2_extent_handle_t h = NULL;
+	if (extents_open(w, ino, in, &h, path) < 0)
+		return -1;
+	uint64_t bs = w->g.bs, end = first + count;
+	struct ext2fs_extent ex;
+	/* the leaf extent holding `first`, or (in a hole) one next to it */
+	errcode_t rc = ext2fs_extent_goto2(h, 0, first);
+	if (rc == 0 || rc == EXT2_ET_EXTENT_NOT_FOUND)
+		rc = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+	int r = 0;
+	while (rc == 0 && ex.e_lblk < end) {
+		uint64_t a = ex.e_lblk > first ? ex.e_lblk : first;
+		uint64_t b = ex.e_lblk + ex.e_len < end ? ex.e_lblk + ex.e_len : end;
+		uint64_t from = a * bs, to = b * bs < size ? b * bs : size;
+		if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) && from < to &&
+		    i2k_sink_write_at(w->sio.sink, (ex.e_pblk + (a - ex.e_lblk)) * bs,
+				      buf + (from - first * bs), to - from, w->err) < 0) {
+			r = i2k_error_wrap(w->err, "ext4");
+			break;
 		}
-		uint64_t dst = (pblk + (off / bs - lblk)) * bs;
-		if (i2k_sink_write_at(w->sio.sink, dst, src, n, w->err) < 0)
-			return i2k_error_wrap(w->err, "ext4");
-		off += n;
+		rc = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ex);
 	}
+	ext2fs_extent_free(h);
+	if (r < 0)
+		return r;
+	if (rc && rc != EXT2_ET_EXTENT_NO_NEXT)
+		return fail(w, rc, "%s: reading extents", path);
 	return 0;
 }
 
+/* Maps the first blocks of [lblk, lblk + count) by growing the inode's
+ * last extent, which ends at lblk, over the free blocks right after it on
+ * disk (as many as are free, up to count, while it stays a valid
+ * initialized extent): the next piece of a run cut at a chunk boundary
+ * lands where one ext2fs_fallocate for the whole run would have put it, in
+ * the same extent. (ext2fs_fallocate itself would give the piece an extent
+ * of its own: it grows an initialized extent only when it also zeroes the
+ * new blocks.) Returns how many blocks it mapped (0: the caller maps them
+ * all), or -1 on error. */
+static int64_t grow_last_extent(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in,
+				uint64_t lblk, uint64_t count, const char *path)
+{
+	ext2_extent_handle_t h = NULL;
+	if (extents_open(w, ino, in, &h, path) < 0)
+		return -1;
+	struct ext2fs_extent ex;
+	int64_t grown = 0;
+	errcode_t rc = ext2fs_extent_get(h, EXT2_EXTENT_LAST_LEAF, &ex);
+	if (rc == 0 && ex.e_lblk + ex.e_len == lblk && !(ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT)) {
+		blk64_t at = ex.e_pblk + ex.e_len, end = ext2fs_blocks_count(w->fs->super), used;
+		uint64_t n = count;
+		if (n > EXT_INIT_MAX_LEN - ex.e_len)
+			n = EXT_INIT_MAX_LEN - ex.e_len;
+		if (n > end - at)
+			n = end - at;
+		/* the free blocks from `at` on: up to the first one in use */
+		if (n && ext2fs_find_first_set_block_bitmap2(w->fs->block_map, at, at + n - 1,
+							     &used) == 0)
+			n = used - at;
+		if (n) {
+			ex.e_len += (uint32_t)n;
+			rc = ext2fs_extent_replace(h, 0, &ex);
+			if (rc == 0) {
+				ext2fs_block_alloc_stats_range(w->fs, at, (blk_t)n, +1);
+				rc = ext2fs_iblk_add_blocks(w->fs, (struct ext2_inode *)in, n);
+			}
+			grown = rc ? fail(w, rc, "%s: allocating blocks", path) : (int64_t)n;
+		}
+	}
+	ext2fs_extent_free(h);
+	return grown;
+}
+
+/* One pass over the file's data: each chunk is read once, its runs of
+ * non-zero blocks are mapped (zero blocks stay holes), and the chunk's
+ * mapped blocks are written from the same buffer. A run that goes on into
+ * the next chunk goes on in the same extent (grow_last_extent), as when
+ * it was mapped in one call. */
 static int file_data(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in,
 		     const struct i2k_inode *node, const char *path)
 {
 	uint64_t size = node->size, bs = w->g.bs;
-	if (size == 0)
-		return 0;
-	/* Pass 1: map the runs of non-zero blocks. */
-	uint64_t run_start = 0, run_len = 0, mapped = 0;
+	bool carried = false; /* the previous chunk's last block held data */
 	for (uint64_t off = 0; off < size; off += CHUNK) {
 		size_t n = size - off > CHUNK ? CHUNK : (size_t)(size - off);
 		if (i2k_fstree_read(w->tree, node, off, w->buf, n, w->err) < 0)
 			return i2k_error_wrap(w->err, "ext4: %s", path);
-		for (size_t b = 0; b < n; b += bs) {
-			size_t bl = n - b > bs ? bs : n - b;
-			uint64_t lblk = (off + b) / bs;
-			if (block_is_zero(w->buf + b, bl))
-				continue;
-			if (run_len && run_start + run_len == lblk) {
-				run_len++;
-				continue;
+		uint64_t first = off / bs, count = (n + bs - 1) / bs, run = 0;
+		bool mapped = false, data = false;
+		for (uint64_t i = 0; i <= count; i++) {
+			if (i < count) {
+				size_t at = (size_t)(i * bs);
+				data = !block_is_zero(w->buf + at, n - at > bs ? bs : n - at);
+				if (data) {
+					run++;
+					continue;
+				}
 			}
-			if (run_len && map_blocks(w, ino, in, run_start, run_len, path) < 0)
+			if (run == 0)
+				continue;
+			/* blocks [start, first + i) hold data: a run, or its piece
+			 * in this chunk */
+			uint64_t start = first + i - run;
+			int64_t grown = carried && start == first
+					    ? grow_last_extent(w, ino, in, start, run, path)
+					    : 0;
+			if (grown < 0 || ((uint64_t)grown < run &&
+					  map_blocks(w, ino, in, start + (uint64_t)grown,
+						     run - (uint64_t)grown, path) < 0))
 				return -1;
-			mapped += run_len;
-			run_start = lblk;
-			run_len = 1;
+			mapped = true;
+			run = 0;
 		}
+		carried = data; /* the chunk's last block */
+		if (mapped && copy_window(w, ino, in, first, count, w->buf, size, path) < 0)
+			return -1;
 	}
-	if (run_len && map_blocks(w, ino, in, run_start, run_len, path) < 0)
-		return -1;
-	mapped += run_len;
-	if (mapped == 0)
-		return 0;
-	/* Pass 2: copy the data of every extent. */
-	struct filecopy c = {.node = node, .path = path, .cached = size <= CHUNK};
-	return each_extent(w, ino, in, copy_extent, &c, path);
+	return 0;
 }
 
 /* ---- xattrs ------------------------------------------------------------------ */

@@ -817,6 +817,44 @@ TEST(bad_entries)
 	}
 }
 
+/* The writer reads file data once, in 1 MiB chunks, mapping each chunk's
+ * runs of non-zero blocks before writing them: runs and holes that cross a
+ * chunk boundary, a file that starts with a hole, lone blocks and a
+ * partial last block all come back, and a run cut at a boundary is still
+ * one extent. */
+TEST(runs_across_chunks)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *t = i2k_fstree_new(s);
+	const size_t mib = 1u << 20, len = 5 * mib + 1000;
+	unsigned char *buf = calloc(1, len);
+	CHECK(buf != NULL);
+	for (size_t i = 300 * 1024; i < 2 * mib + mib / 2; i++) /* over two boundaries */
+		buf[i] = (unsigned char)(1 + i % 251);
+	buf[3 * mib + 8192 + 7] = 0x5a;		  /* a lone block */
+	memset(buf + 4 * mib - 4096, 0x33, 8192); /* two blocks, one each side */
+	buf[len - 1] = 0x77;			  /* the partial last block */
+	PUT(t, .path = "runs.bin", .data = buf, .len = len);
+	struct i2k_ext4_opts o = opts();
+	_cleanup_free_ char *img = tpath("runs.img");
+	OK(write_img(t, &o, 0, img, &_e));
+	CHECK_INT(fsck(img), 0);
+	check_same(t, img, true);
+	_cleanup_free_ char *st = stat_of(img, "/runs.bin");
+	/* 300K..2.5M is 565 blocks, then 1 + 2 + 1 */
+	CHECK_INT(field(st, "Blockcount: "), (565 + 4) * 8);
+	/* one extent per run: "(75-639):N-M, (770):N, (1023-1024):N-M, (1280):N" */
+	const char *ex = st ? strstr(st, "EXTENTS:") : NULL;
+	CHECK(ex != NULL);
+	int extents = 0;
+	for (const char *q = ex; q && *q; q++)
+		extents += *q == '(';
+	CHECK_INT(extents, 4);
+	CHECK_CONTAINS(st, "(75-639):");
+	free(buf);
+	unlink(img);
+}
+
 /* 64 MiB file with holes, 10k small files, deep directories, 255-byte
  * names, hard links, devices, xattrs. */
 TEST(big_tree)
@@ -1051,6 +1089,7 @@ int main(void)
 	RUN(too_small_leaves_nothing);
 	RUN(sink_errors_come_back);
 	RUN(bad_entries);
+	RUN(runs_across_chunks);
 	RUN(big_tree);
 	RUN(window_of_a_disk);
 	RUN(fixture_images);
