@@ -617,30 +617,33 @@ static int extents_open(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in
 	return rc ? fail(w, rc, "%s: reading extents", path) : 0;
 }
 
-/* Calls fn for every mapped extent of the inode, in logical order. */
+/* Calls fn for every mapped extent of the inode that overlaps blocks
+ * [from, to), in logical order: whole extents, which fn clips if it needs. */
 typedef int (*extent_fn)(struct w *w, uint64_t lblk, uint64_t pblk, uint64_t len, void *ctx);
-static int each_extent(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in, extent_fn fn,
-		       void *ctx, const char *path)
+static int each_extent(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in, uint64_t from,
+		       uint64_t to, extent_fn fn, void *ctx, const char *path)
 {
 	ext2_extent_handle_t h = NULL;
 	if (extents_open(w, ino, in, &h, path) < 0)
 		return -1;
 	struct ext2fs_extent ex;
 	int r = 0;
-	errcode_t rc = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &ex);
-	while (rc == 0) {
-		if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) &&
-		    !(ex.e_flags & EXT2_EXTENT_FLAGS_SECOND_VISIT) && ex.e_len) {
-			r = fn(w, ex.e_lblk, ex.e_pblk, ex.e_len, ctx);
-			if (r < 0)
-				break;
-		}
-		rc = ext2fs_extent_get(h, EXT2_EXTENT_NEXT, &ex);
+	/* the leaf extent holding `from`, or (in a hole) one next to it */
+	errcode_t rc = ext2fs_extent_goto2(h, 0, from);
+	if (rc == 0 || rc == EXT2_ET_EXTENT_NOT_FOUND)
+		rc = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+	for (; rc == 0 && ex.e_lblk < to; rc = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ex)) {
+		if (!(ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) || ex.e_len == 0 ||
+		    ex.e_lblk + ex.e_len <= from)
+			continue;
+		r = fn(w, ex.e_lblk, ex.e_pblk, ex.e_len, ctx);
+		if (r < 0)
+			break;
 	}
 	ext2fs_extent_free(h);
 	if (r < 0)
 		return r;
-	if (rc != EXT2_ET_EXTENT_NO_NEXT && rc != EXT2_ET_NO_CURRENT_NODE)
+	if (rc && rc != EXT2_ET_EXTENT_NO_NEXT && rc != EXT2_ET_NO_CURRENT_NODE)
 		return fail(w, rc, "%s: reading extents", path);
 	return 0;
 }
@@ -660,38 +663,24 @@ static bool block_is_zero(const unsigned char *p, size_t n)
 	return true;
 }
 
-/* Writes what the inode maps of blocks [first, first + count) from buf,
- * which holds the file's bytes from block `first` on (up to its size). */
-static int copy_window(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in, uint64_t first,
-		       uint64_t count, const unsigned char *buf, uint64_t size, const char *path)
+/* One chunk of a file: blocks [first, end) are in buf, the file ends at
+ * byte size. */
+struct window {
+	uint64_t first, end, size;
+	const unsigned char *buf;
+};
+
+/* Writes the part of an extent that lies in the window, from its buffer. */
+static int copy_window(struct w *w, uint64_t lblk, uint64_t pblk, uint64_t len, void *ctx)
 {
-	ext2_extent_handle_t h = NULL;
-	if (extents_open(w, ino, in, &h, path) < 0)
-		return -1;
-	uint64_t bs = w->g.bs, end = first + count;
-	struct ext2fs_extent ex;
-	/* the leaf extent holding `first`, or (in a hole) one next to it */
-	errcode_t rc = ext2fs_extent_goto2(h, 0, first);
-	if (rc == 0 || rc == EXT2_ET_EXTENT_NOT_FOUND)
-		rc = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
-	int r = 0;
-	while (rc == 0 && ex.e_lblk < end) {
-		uint64_t a = ex.e_lblk > first ? ex.e_lblk : first;
-		uint64_t b = ex.e_lblk + ex.e_len < end ? ex.e_lblk + ex.e_len : end;
-		uint64_t from = a * bs, to = b * bs < size ? b * bs : size;
-		if ((ex.e_flags & EXT2_EXTENT_FLAGS_LEAF) && from < to &&
-		    i2k_sink_write_at(w->sio.sink, (ex.e_pblk + (a - ex.e_lblk)) * bs,
-				      buf + (from - first * bs), to - from, w->err) < 0) {
-			r = i2k_error_wrap(w->err, "ext4");
-			break;
-		}
-		rc = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &ex);
-	}
-	ext2fs_extent_free(h);
-	if (r < 0)
-		return r;
-	if (rc && rc != EXT2_ET_EXTENT_NO_NEXT)
-		return fail(w, rc, "%s: reading extents", path);
+	const struct window *c = ctx;
+	uint64_t bs = w->g.bs;
+	uint64_t a = lblk > c->first ? lblk : c->first;
+	uint64_t b = lblk + len < c->end ? lblk + len : c->end;
+	uint64_t from = a * bs, to = b * bs < c->size ? b * bs : c->size;
+	if (from < to && i2k_sink_write_at(w->sio.sink, (pblk + (a - lblk)) * bs,
+					   c->buf + (from - c->first * bs), to - from, w->err) < 0)
+		return i2k_error_wrap(w->err, "ext4");
 	return 0;
 }
 
@@ -779,7 +768,9 @@ static int file_data(struct w *w, ext2_ino_t ino, struct ext2_inode_large *in,
 			run = 0;
 		}
 		carried = data; /* the chunk's last block */
-		if (mapped && copy_window(w, ino, in, first, count, w->buf, size, path) < 0)
+		struct window c = {
+		    .first = first, .end = first + count, .size = size, .buf = w->buf};
+		if (mapped && each_extent(w, ino, in, c.first, c.end, copy_window, &c, path) < 0)
 			return -1;
 	}
 	return 0;
@@ -921,7 +912,7 @@ static int dir_close(struct w *w, struct dirw *d)
 	    write_inode(w, d->ino, &in, d->path) < 0)
 		return -1;
 	struct dircopy c = {d};
-	if (each_extent(w, d->ino, &in, copy_dir_extent, &c, d->path) < 0)
+	if (each_extent(w, d->ino, &in, 0, UINT64_MAX, copy_dir_extent, &c, d->path) < 0)
 		return -1;
 	return write_xattrs(w, d->ino, n, d->path);
 }
