@@ -87,7 +87,10 @@ struct i2k_qemu_publish {
  *       at boot (≈0.2 s under TCG; FIPS mode ignores it and tests anyway);
  *     initcall_blacklist=crypto_kdf108_init — the one self-test notests
  *       does not cover, the SP800-108 KDF's (≈0.12 s); the KDF itself
- *       stays available.
+ *       stays available;
+ *     no_timer_check — the kernel does not wait ≈20 ms for timer ticks to
+ *       prove that the emulated IO-APIC routes the timer (QEMU's does;
+ *       KVM guests skip the same test on their own).
  *   I2K_QEMU_TCG_NOTRACEFS, every TCG boot without tracefs (opts):
  *     initcall_blacklist=tracer_init_tracefs — tracefs is not populated:
  *     no files for the kernel's ~2,000 trace events, whose inodes and
@@ -95,6 +98,11 @@ struct i2k_qemu_publish {
  *     example 78 MB instead of ≈72, and took ≈0.1 s. The guest keeps
  *     /sys/kernel/tracing's mount point but has no ftrace or trace events
  *     (perf, bpftrace); --tracefs keeps them.
+ *     initcall_blacklist=ftrace_check_for_weak_functions — no kallsyms
+ *     lookup of each of the kernel's ~38,000 ftrace call sites (≈40 ms in a
+ *     worker that takes the one vCPU). The check only keeps sites of
+ *     overridden weak functions out of tracefs's list of traceable
+ *     functions, and without tracefs there is no list.
  *   I2K_QEMU_TCG_NOKMEM, every TCG boot without cgroup_kmem (opts):
  *     cgroup.memory=nokmem — kernel memory (slab, stacks, per-CPU data) is
  *     not charged to memory cgroups. With it on, the kernel keeps one
@@ -108,13 +116,23 @@ struct i2k_qemu_publish {
  *   (Not pci=noacpi or acpi=noirq, though ACPI's interrupt links cost
  *   ≈0.1 s per PCI device under TCG: without them this kernel has no MSI
  *   domain for PCI and prints a WARNING with a stack trace at every boot.)
- *   I2K_QEMU_TCG_1CPU_CMDLINE, with one vCPU: no LAPIC timer, so no 100 ms
- *     calibration of it (the HPET is the tick device, as good as the
- *     emulated LAPIC timer for one CPU). */
-#define I2K_QEMU_TCG_CMDLINE "cryptomgr.notests initcall_blacklist=crypto_kdf108_init"
-#define I2K_QEMU_TCG_NOTRACEFS "initcall_blacklist=tracer_init_tracefs"
+ *   I2K_QEMU_TCG_1CPU_CMDLINE, with one vCPU:
+ *     nolapic_timer — no LAPIC timer, so no 100 ms calibration of it (the
+ *       HPET is the tick device, as good as the emulated LAPIC timer for
+ *       one CPU);
+ *     noreplace-smp — the kernel keeps the LOCK prefixes of its atomic
+ *       instructions instead of rewriting each of them (≈9,000) for a
+ *       uniprocessor through text_poke: under TCG each such write to code
+ *       that has run throws away its translated blocks, ≈0.12 s of wall
+ *       time for 11 ms of guest instructions. A single TCG vCPU runs
+ *       LOCK-prefixed instructions as plain ones, so nothing is lost. */
+#define I2K_QEMU_TCG_CMDLINE                                                                       \
+	"cryptomgr.notests initcall_blacklist=crypto_kdf108_init no_timer_check"
+#define I2K_QEMU_TCG_NOTRACEFS                                                                     \
+	"initcall_blacklist=tracer_init_tracefs "                                                  \
+	"initcall_blacklist=ftrace_check_for_weak_functions"
 #define I2K_QEMU_TCG_NOKMEM "cgroup.memory=nokmem"
-#define I2K_QEMU_TCG_1CPU_CMDLINE "nolapic_timer"
+#define I2K_QEMU_TCG_1CPU_CMDLINE "nolapic_timer noreplace-smp"
 
 struct i2k_qemu_opts {
 	const char *image; /* required */

@@ -47,8 +47,11 @@ assert_not_contains pvh1-no-setup-code "$(cat "$W/pvh1.con")" "Probing EDD"
 assert_contains pvh1-kernel-ran "$(cat "$W/pvh1.con")" "i2kit-init"
 # what run adds to the command line under TCG (qemu.h) costs the kernel no
 # warning: pci=noacpi, for one, made it print a WARNING with a stack trace
-assert_contains pvh1-tcg-cmdline "$(cat "$W/pvh1.con")" "cryptomgr.notests initcall_blacklist=crypto_kdf108_init initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem nolapic_timer"
+assert_contains pvh1-tcg-cmdline "$(cat "$W/pvh1.con")" "cryptomgr.notests initcall_blacklist=crypto_kdf108_init no_timer_check initcall_blacklist=tracer_init_tracefs initcall_blacklist=ftrace_check_for_weak_functions cgroup.memory=nokmem nolapic_timer noreplace-smp"
 assert_not_contains pvh1-no-kernel-warning "$(cat "$W/pvh1.con")" "Call Trace"
+# ... and the kernel knows every word (a misspelt one is "passed to user
+# space")
+assert_not_contains pvh1-words-known "$(cat "$W/pvh1.con")" "Unknown kernel command line"
 elf=$(ls "$I2KIT_CACHE"/pvh/*.elf 2>/dev/null || true)
 assert_eq pvh-one-elf 1 "$(echo "$elf" | grep -c '\.elf$' || true)"
 # the ELF is the kernel's vmlinux, keyed by the bzImage's content

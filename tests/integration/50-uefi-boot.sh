@@ -121,7 +121,7 @@ assert_eq ovmf-copy-same-size "$(stat -c %s "$OVMF_CODE")" "$(stat -c %s "$ovmf_
 # UKI's command line and the TCG words (provision/efivars.h), which
 # systemd-stub passes to the kernel; the store is packed into the cache
 # for the next runs once the firmware has started the loader
-tcg_words="cryptomgr.notests initcall_blacklist=crypto_kdf108_init initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem nolapic_timer"
+tcg_words="cryptomgr.notests initcall_blacklist=crypto_kdf108_init no_timer_check initcall_blacklist=tracer_init_tracefs initcall_blacklist=ftrace_check_for_weak_functions cgroup.memory=nokmem nolapic_timer noreplace-smp"
 assert_contains run-qemu-boot-entry "$T_OUT" \
 	"i2kit: qemu: firmware: boot entry Boot0080 for \\EFI\\BOOT\\BOOTX64.EFI with the TCG words: $W/s-renamed/ovmf-vars.fd (from $OVMF_VARS)"
 assert_contains run-qemu-boot-entry-loaded "$T_OUT" 'BdsDxe: starting Boot0080 "i2kit" from HD(1,GPT,'

@@ -255,9 +255,10 @@ TEST(argv_building)
 	 * accounting, no LAPIC timer with one vCPU; the user's words last */
 	CHECK(argv_has(
 	    argv, "-append",
-	    "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-	    "initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem nolapic_timer quiet "
-	    "console=ttyS0 i2kit.exitcode=isa-debug-exit"));
+	    "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init no_timer_check "
+	    "initcall_blacklist=tracer_init_tracefs "
+	    "initcall_blacklist=ftrace_check_for_weak_functions cgroup.memory=nokmem "
+	    "nolapic_timer noreplace-smp quiet console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	CHECK(argv_has(argv, "-serial", "chardev:con0"));
 	CHECK(argv_has(argv, "-chardev", "stdio,id=con0,signal=off"));
 	CHECK(
@@ -287,24 +288,26 @@ TEST(argv_building)
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem console=ttyS0 "
-		       "i2kit.exitcode=isa-debug-exit"));
+		       "no_timer_check initcall_blacklist=tracer_init_tracefs "
+		       "initcall_blacklist=ftrace_check_for_weak_functions cgroup.memory=nokmem "
+		       "console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
 	/* --tracefs keeps tracefs, and only that */
 	o = (struct i2k_qemu_opts){.accel = I2K_QEMU_ACCEL_TCG, .cpus = 1, .tracefs = true};
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "cgroup.memory=nokmem nolapic_timer console=ttyS0 "
-		       "i2kit.exitcode=isa-debug-exit"));
+		       "no_timer_check cgroup.memory=nokmem nolapic_timer noreplace-smp "
+		       "console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
 	/* --cgroup-kmem keeps kernel memory accounting, and only that */
 	o = (struct i2k_qemu_opts){.accel = I2K_QEMU_ACCEL_TCG, .cpus = 1, .cgroup_kmem = true};
 	OK(i2k_qemu_argv(&o, &img, "q", "/s/qmp.sock", &argv, &_e));
 	CHECK(argv_has(argv, "-append",
 		       "console=tty0 cryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-		       "initcall_blacklist=tracer_init_tracefs nolapic_timer console=ttyS0 "
-		       "i2kit.exitcode=isa-debug-exit"));
+		       "no_timer_check initcall_blacklist=tracer_init_tracefs "
+		       "initcall_blacklist=ftrace_check_for_weak_functions nolapic_timer "
+		       "noreplace-smp console=ttyS0 i2kit.exitcode=isa-debug-exit"));
 	i2k_qemu_argv_free(argv);
 
 	/* a PVH ELF, when chosen, is what -kernel gets */
@@ -553,8 +556,9 @@ TEST(run_guest_status_and_console)
 	_cleanup_free_ char *argsp = i2k_xasprintf("%s.args", q);
 	_cleanup_free_ char *args = read_all(argsp);
 	CHECK_CONTAINS(args, "-append\ncryptomgr.notests initcall_blacklist=crypto_kdf108_init "
-			     "initcall_blacklist=tracer_init_tracefs cgroup.memory=nokmem "
-			     "nolapic_timer console=ttyS0 "
+			     "no_timer_check initcall_blacklist=tracer_init_tracefs "
+			     "initcall_blacklist=ftrace_check_for_weak_functions "
+			     "cgroup.memory=nokmem nolapic_timer noreplace-smp console=ttyS0 "
 			     "i2kit.exitcode=isa-debug-exit\n");
 	CHECK_CONTAINS(args, "-fw_cfg\nname=opt/i2kit/data,file=");
 	/* "k" is no bzImage: the kernel file itself boots, silently */
