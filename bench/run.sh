@@ -124,7 +124,8 @@ LAYERS=$(for n in kernel busybox web init; do
 done | sort -u)
 LAYER_FILES=$(for l in $LAYERS; do echo "$B/oci/blobs/sha256/${l#sha256:}"; done | tr '\n' ' ')
 export LAYER_FILES
-inflate() { for f in $LAYER_FILES; do gzip -dc "$f"; done >/dev/null; }
+# (igzip: ISA-L's inflater, i2kit's too: builder/image/gzinput.h)
+inflate() { for f in $LAYER_FILES; do igzip -dc "$f"; done >/dev/null; }
 export -f inflate
 "$I2K" build --offline --cache "$C" --name raw --compress none --dir "$B/raw" "$B/ref.yml" >/dev/null 2>&1
 CPIO=$B/raw/raw-initrd.img

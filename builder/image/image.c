@@ -322,7 +322,7 @@ int i2k_image_flatten(struct i2k_image *img, struct i2k_store *s, struct i2k_fst
 			return i2k_error_set(
 			    err, I2K_ERR_INTEGRITY, "layer %s: %llu bytes, the manifest says %lld",
 			    l->digest, (unsigned long long)size, (long long)l->size);
-		if (i2k_layercache_apply(s, key, l->digest, fd, size, l->media_type, tree, opts,
+		if (i2k_layercache_apply(s, key, l->digest, fd, 0, size, l->media_type, tree, opts,
 					 err) < 0)
 			return i2k_error_wrap(err, "layer %s", l->digest);
 	}

@@ -145,5 +145,11 @@ int i2k_layer_log_apply_fd(int fd, uint64_t off, uint64_t len, uint64_t base,
  * rules). fd is read from its current offset and not closed. */
 int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
 		    const struct i2k_flatten_opts *opts, struct i2k_error **err);
+/* The same for the layer that is the len bytes at off in fd (pread; fd's
+ * offset is not used): nothing past them is read, so a tar stored inside a
+ * bigger file (a spool) is applied where it lies, without a copy. */
+int i2k_layer_apply_range(int fd, uint64_t off, uint64_t len, const char *media_type,
+			  struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			  struct i2k_error **err);
 
 #endif

@@ -1,9 +1,10 @@
 /* layer.c — one tar layer into an fstree; see layer.h and image.h.
  *
- * Memory stays flat whatever the layer size: libarchive decompresses into
- * its own block buffers and each data block goes straight into the tree's
- * spool (pwrite at the entry's offset; sparse holes stay holes), so the only
- * per-entry state is the tree node itself.
+ * Memory stays flat whatever the layer size: gzinput.h (gzip) and
+ * libarchive (zstd) decompress into their own block buffers and each data
+ * block goes straight into the tree's spool (pwrite at the entry's offset;
+ * sparse holes stay holes), so the only per-entry state is the tree node
+ * itself.
  */
 #include "builder/image/layer.h"
 
@@ -21,6 +22,7 @@
 #include "builder/base/cleanup.h"
 #include "builder/base/path.h"
 #include "builder/base/util.h"
+#include "builder/image/gzinput.h"
 #include "builder/image/image.h"
 
 #define READ_BLOCK (1 << 20)
@@ -479,8 +481,10 @@ static void archive_freep(struct archive **a)
 		archive_read_free(*a);
 }
 
-int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
-		    const struct i2k_flatten_opts *opts, struct i2k_error **err)
+/* i2k_layer_apply's work, on the input in (freed by the caller after this
+ * returns: the archive that reads through it is freed here). */
+static int apply_input(struct i2k_gzinput *in, const char *media_type, struct i2k_fstree *tree,
+		       const struct i2k_flatten_opts *opts, struct i2k_error **err)
 {
 	if (i2k_layer_media_type(media_type) == I2K_LAYER_UNKNOWN)
 		return i2k_error_set(err, I2K_ERR_UNSUPPORTED,
@@ -489,13 +493,14 @@ int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
 	if (a == NULL)
 		abort();
 	/* Compression is sniffed from the data whatever the media type says; a
-	 * layer whose bytes are not a tar fails below. */
+	 * layer whose bytes are not a tar fails below. gzip is inflated by
+	 * gzinput.h (ISA-L) before libarchive sees it, zstd by libarchive. */
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_filter_none(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_empty(a);
-	if (archive_read_open_fd(a, fd, READ_BLOCK) != ARCHIVE_OK)
+	if (i2k_gzinput_open(a, in) != ARCHIVE_OK)
 		return i2k_error_set(err, I2K_ERR_INTEGRITY, "reading layer: %s",
 				     archive_error_string(a) ? archive_error_string(a) : "?");
 	i2k_fstree_begin_layer(tree);
@@ -520,7 +525,26 @@ int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
 		if (i2k_check_interrupt(err) < 0)
 			return -1;
 	}
+	if (i2k_gzinput_drain(a, in) < 0)
+		return i2k_error_set(err, I2K_ERR_INTEGRITY, "reading layer: %s",
+				     archive_error_string(a) ? archive_error_string(a) : "?");
 	return 0;
+}
+
+int i2k_layer_apply(int fd, const char *media_type, struct i2k_fstree *tree,
+		    const struct i2k_flatten_opts *opts, struct i2k_error **err)
+{
+	_cleanup_(i2k_gzinput_freep) struct i2k_gzinput *in = i2k_gzinput_new(fd, READ_BLOCK);
+	return apply_input(in, media_type, tree, opts, err);
+}
+
+int i2k_layer_apply_range(int fd, uint64_t off, uint64_t len, const char *media_type,
+			  struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			  struct i2k_error **err)
+{
+	_cleanup_(i2k_gzinput_freep) struct i2k_gzinput *in =
+	    i2k_gzinput_new_range(fd, off, len, READ_BLOCK);
+	return apply_input(in, media_type, tree, opts, err);
 }
 
 /* ---- replay ----------------------------------------------------------------- */

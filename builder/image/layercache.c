@@ -90,8 +90,9 @@ static int save(struct i2k_store *s, const char *key, const char *source, struct
 }
 
 int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *source, int fd,
-			 uint64_t size, const char *media_type, struct i2k_fstree *tree,
-			 const struct i2k_flatten_opts *opts, struct i2k_error **err)
+			 uint64_t off, uint64_t size, const char *media_type,
+			 struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			 struct i2k_error **err)
 {
 	struct i2k_flatten_opts o = {0};
 	if (opts)
@@ -99,7 +100,7 @@ int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *sourc
 	struct i2k_layer_log log = {0};
 	bool keep = size >= I2K_LAYERCACHE_MIN;
 	o.log = keep ? &log : NULL;
-	int r = i2k_layer_apply(fd, media_type, tree, &o, err);
+	int r = i2k_layer_apply_range(fd, off, size, media_type, tree, &o, err);
 	if (r == 0 && keep) {
 		struct i2k_error *e = NULL;
 		if (save(s, key, source, &log, i2k_fstree_spool(tree), &e) < 0) {

@@ -37,12 +37,13 @@ void i2k_layercache_key(const char *digest, const char *path, char key[65]);
 int i2k_layercache_replay(struct i2k_store *s, const char *key, struct i2k_fstree *tree,
 			  const struct i2k_flatten_opts *opts, bool *hit, struct i2k_error **err);
 
-/* i2k_layer_apply of the tar in fd, which then, when the tar is at least
- * I2K_LAYERCACHE_MIN bytes (size: the fd's), is stored as entry key made
- * from blob source. Storing is best effort: a full disk or an interrupted
+/* i2k_layer_apply_range of the tar that is the size bytes at off in fd,
+ * which then, when the tar is at least I2K_LAYERCACHE_MIN bytes, is stored
+ * as entry key made from blob source. Storing is best effort: a full disk or an interrupted
  * copy leaves no entry and is not an error of the build. */
 int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *source, int fd,
-			 uint64_t size, const char *media_type, struct i2k_fstree *tree,
-			 const struct i2k_flatten_opts *opts, struct i2k_error **err);
+			 uint64_t off, uint64_t size, const char *media_type,
+			 struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
+			 struct i2k_error **err);
 
 #endif

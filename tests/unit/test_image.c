@@ -11,7 +11,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include "builder/base/bytes.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
@@ -334,6 +336,175 @@ TEST(layer_compressions)
 	CHECK_INT(i2k_layer_media_type("application/vnd.oci.image.layer.v1.tar+bzip2"),
 		  I2K_LAYER_UNKNOWN);
 	CHECK_INT(i2k_layer_media_type(MT_ZST), I2K_LAYER_ZSTD);
+}
+
+/* ---- gzip layers (gzinput.h) ------------------------------------------------- */
+
+/* One gzip member of len bytes at p, appended to out. */
+static void gz_member(struct i2k_buf *out, const void *p, size_t len)
+{
+	z_stream z = {0};
+	CHECK(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+	size_t cap = deflateBound(&z, len);
+	uint8_t *buf = i2k_xmalloc(cap);
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)len;
+	z.next_out = buf;
+	z.avail_out = (uInt)cap;
+	CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
+	i2k_buf_append(out, buf, cap - z.avail_out, NULL);
+	deflateEnd(&z);
+	free(buf);
+}
+
+static int memfd_of(const void *p, size_t len)
+{
+	int fd = memfd_create("gz", MFD_CLOEXEC);
+	CHECK(write(fd, p, len) == (ssize_t)len);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* Applies the gzip bytes in b; 0 or the error (its message in *msg, the
+ * caller's). Checks the tree when it worked. */
+static int apply_gz(const struct i2k_buf *b, const char *big, char **msg)
+{
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *tree = i2k_fstree_new(s);
+	struct i2k_error *e = NULL;
+	*msg = NULL;
+	if (apply(memfd_of(b->data, b->len), MT_GZ, tree, false, &e) < 0) {
+		CHECK_INT(e->code, I2K_ERR_INTEGRITY);
+		*msg = i2k_xstrdup(e->msg);
+		i2k_error_free(e);
+		return -1;
+	}
+	_cleanup_free_ char *a = read_all(tree, "a"), *bb = read_all(tree, "dir/big");
+	CHECK_STR(a, "first\n");
+	CHECK(bb != NULL && strcmp(bb, big) == 0);
+	return 0;
+}
+
+TEST(layer_gzip_streams)
+{
+	/* a plain tar with a file bigger than the reader's buffers */
+	size_t n = (3u << 20) + 12345;
+	char *big = i2k_xmalloc(n + 1);
+	uint32_t x = 1;
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		big[i] = (char)('a' + (x >> 16) % 7); /* compressible, not trivial */
+	}
+	big[n] = '\0';
+	struct tb t = tb_new(C_NONE);
+	F("a", "first\n");
+	D("dir");
+	F("dir/big", big);
+	int fd = tb_done(&t);
+	struct stat st;
+	CHECK(fstat(fd, &st) == 0);
+	size_t tlen = (size_t)st.st_size;
+	uint8_t *tar = i2k_xmalloc(tlen);
+	CHECK(pread(fd, tar, tlen, 0) == (ssize_t)tlen);
+	close(fd);
+	char *msg = NULL;
+
+	/* one member */
+	struct i2k_buf one = {0};
+	gz_member(&one, tar, tlen);
+	OK(apply_gz(&one, big, &msg));
+	/* two members, cut inside a header and then inside the big file: the
+	 * same layer, as gzip -d reads it */
+	struct i2k_buf three = {0};
+	gz_member(&three, tar, 700);
+	gz_member(&three, tar + 700, 2u << 20);
+	gz_member(&three, tar + 700 + (2u << 20), tlen - 700 - (2u << 20));
+	OK(apply_gz(&three, big, &msg));
+	/* after the last member, bytes that start no member are ignored */
+	struct i2k_buf junk = {0};
+	gz_member(&junk, tar, tlen);
+	i2k_buf_append(&junk, "\0\0\0\0not gzip", 12, NULL);
+	OK(apply_gz(&junk, big, &msg));
+
+	/* a wrong CRC-32 in the trailer (read after tar's end marker) */
+	struct i2k_buf crc = {0};
+	gz_member(&crc, tar, tlen);
+	crc.data[crc.len - 8] ^= 1;
+	CHECK(apply_gz(&crc, big, &msg) < 0);
+	CHECK_CONTAINS(msg, "gzip: corrupt data (CRC-32 mismatch)");
+	free(msg);
+	/* a flipped bit in the deflate data */
+	struct i2k_buf bad = {0};
+	gz_member(&bad, tar, tlen);
+	bad.data[bad.len / 2] ^= 0x55;
+	CHECK(apply_gz(&bad, big, &msg) < 0);
+	CHECK_CONTAINS(msg, "gzip: corrupt data (");
+	free(msg);
+	/* cut in the middle, and cut inside the trailer */
+	struct i2k_buf cut = {0};
+	gz_member(&cut, tar, tlen);
+	cut.len /= 2;
+	CHECK(apply_gz(&cut, big, &msg) < 0);
+	CHECK_STR(msg, "entry \"dir/big\": reading data: gzip: truncated input");
+	free(msg);
+	cut.len = one.len - 3;
+	memcpy(cut.data, one.data, cut.len);
+	CHECK(apply_gz(&cut, big, &msg) < 0);
+	CHECK_STR(msg, "reading layer: gzip: truncated input");
+	free(msg);
+
+	free(one.data);
+	free(three.data);
+	free(junk.data);
+	free(crc.data);
+	free(bad.data);
+	free(cut.data);
+	free(tar);
+	free(big);
+}
+
+/* A layer that is a byte range of a bigger file (a tar in the spool) reads
+ * as itself: what lies before and after it is never read. */
+TEST(layer_apply_range)
+{
+	for (int gz = 0; gz < 2; gz++) {
+		struct tb t = tb_new(gz ? C_GZIP : C_NONE);
+		F("inside", "in\n");
+		int lfd = tb_done(&t);
+		t = tb_new(C_NONE);
+		F("outside", "out\n");
+		int ofd = tb_done(&t);
+		struct stat ls, os;
+		CHECK(fstat(lfd, &ls) == 0 && fstat(ofd, &os) == 0);
+		/* file: a tar, the layer, another tar */
+		int fd = memfd_create("spool", MFD_CLOEXEC);
+		char *lb = i2k_xmalloc((size_t)ls.st_size), *ob = i2k_xmalloc((size_t)os.st_size);
+		CHECK(pread(lfd, lb, (size_t)ls.st_size, 0) == ls.st_size);
+		CHECK(pread(ofd, ob, (size_t)os.st_size, 0) == os.st_size);
+		CHECK(write(fd, ob, (size_t)os.st_size) == os.st_size);
+		CHECK(write(fd, lb, (size_t)ls.st_size) == ls.st_size);
+		CHECK(write(fd, ob, (size_t)os.st_size) == os.st_size);
+		_cleanup_(i2k_spool_freep) struct i2k_spool *s = new_spool();
+		_cleanup_(i2k_fstree_freep) struct i2k_fstree *tree = i2k_fstree_new(s);
+		OK(i2k_layer_apply_range(fd, (uint64_t)os.st_size, (uint64_t)ls.st_size, "", tree,
+					 NULL, &_e));
+		_cleanup_free_ char *in = read_all(tree, "inside");
+		CHECK_STR(in, "in\n");
+		CHECK(i2k_fstree_lookup(tree, "outside") == NULL);
+		/* cut one byte short: a truncated layer, not the next tar */
+		_cleanup_(i2k_fstree_freep) struct i2k_fstree *t2 = i2k_fstree_new(s);
+		struct i2k_error *e = NULL;
+		CHECK(i2k_layer_apply_range(fd, (uint64_t)os.st_size, (uint64_t)ls.st_size - 1, "",
+					    t2, NULL, &e) < 0 ||
+		      !gz); /* a plain tar's last byte is end-marker padding */
+		i2k_error_free(e);
+		CHECK(i2k_fstree_lookup(t2, "outside") == NULL);
+		free(lb);
+		free(ob);
+		close(fd);
+		close(lfd);
+		close(ofd);
+	}
 }
 
 TEST(layer_corrupt)
@@ -1539,9 +1710,24 @@ TEST(layer_cache_roundtrip)
 	_cleanup_(i2k_spool_freep) struct i2k_spool *s1 = new_spool();
 	_cleanup_(i2k_fstree_freep) struct i2k_fstree *a = i2k_fstree_new(s1);
 	for (int i = 0; i < 4; i++) {
-		/* size: what decides keeping; the test layers are small */
-		uint64_t size = i == 2 ? 100 : I2K_LAYERCACHE_MIN;
-		OK(i2k_layercache_apply(st, keys[i], source, fds[i], size, log_mts[i], a, NULL,
+		/* size decides keeping and the test layers are small: all but
+		 * the plain tar are padded to the threshold with what their
+		 * decompressor skips (gzip: bytes that start no member; zstd: a
+		 * skippable frame) */
+		struct stat lst;
+		CHECK(fstat(fds[i], &lst) == 0);
+		uint64_t size = (uint64_t)lst.st_size;
+		if (i != 2) {
+			CHECK(size + 8 < I2K_LAYERCACHE_MIN);
+			if (i == 1) { /* log_mts[1]: zstd */
+				uint8_t skip[8] = {0x50, 0x2a, 0x4d, 0x18};
+				i2k_put_le32(skip + 4, (uint32_t)(I2K_LAYERCACHE_MIN - size - 8));
+				CHECK(pwrite(fds[i], skip, 8, (off_t)size) == 8);
+			}
+			size = I2K_LAYERCACHE_MIN;
+			CHECK(ftruncate(fds[i], (off_t)size) == 0);
+		}
+		OK(i2k_layercache_apply(st, keys[i], source, fds[i], 0, size, log_mts[i], a, NULL,
 					&_e));
 		close(fds[i]);
 	}
@@ -1604,6 +1790,8 @@ int main(void)
 	RUN(layer_entry_types);
 	RUN(layer_compressions);
 	RUN(layer_corrupt);
+	RUN(layer_gzip_streams);
+	RUN(layer_apply_range);
 	RUN(whiteouts_and_type_changes);
 	RUN(hard_links_across_layers);
 	RUN(hostile_layers);
