@@ -100,10 +100,10 @@ int main(int argc, char **argv)
 	return 0;
 }
 C
+# the libraries the Makefile links i2kit with (print-ldlibs)
 # shellcheck disable=SC2046
 if ! cc -O2 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I"$REPO" -o "$W/mksqfs" "$W/mksqfs.c" \
-	"$REPO/build/libi2k.a" $(pkg-config --libs yaml-0.1 jansson libcurl libarchive zlib libzstd \
-	libcrypto ext2fs com_err) -pthread 2>"$W/cc.log"; then
+	"$REPO/build/libi2k.a" $(make -s --no-print-directory -C "$REPO" print-ldlibs) 2>"$W/cc.log"; then
 	t_fail squashfs-mksqfs "cannot build the helper: $(head -5 "$W/cc.log")"
 	t_done
 	exit 1
