@@ -279,15 +279,17 @@ static int add_kernel(struct assembly *a, struct i2k_error **err)
 		char key[65];
 		i2k_layercache_key(s->digest, tarname, key);
 		bool hit = false;
-		/* a miss reads the tar where it lies in the spool */
-		uint64_t at = 0;
-		int fd = t->size ? i2k_spool_fd_at(a->opts->spool, t->data_off, &at) : -1;
-		if (t->size && fd < 0)
-			return i2k_error_set(err, I2K_ERR_INTERNAL, "%s: not in the spool",
-					     tarname);
-		if (i2k_layercache_replay(a->opts->store, key, a->root, &fo, &hit, err) < 0 ||
-		    (!hit && i2k_layercache_apply(a->opts->store, key, s->digest, fd, at, t->size,
-						  NULL, a->root, &fo, err) < 0))
+		int r = i2k_layercache_replay(a->opts->store, key, a->root, &fo, &hit, err);
+		if (r == 0 && !hit) {
+			/* a miss reads the tar where it lies in the spool */
+			uint64_t at = 0;
+			int fd = t->size ? i2k_spool_fd_at(a->opts->spool, t->data_off, &at) : -1;
+			r = t->size && fd < 0
+				? i2k_error_set(err, I2K_ERR_INTERNAL, "not in the spool")
+				: i2k_layercache_apply(a->opts->store, key, s->digest, fd, at,
+						       t->size, NULL, a->root, &fo, err);
+		}
+		if (r < 0)
 			return i2k_error_wrap(err, "%skernel: %s in %s",
 					      i2k_pos_prefix(&k->pos, pb, sizeof(pb)), tarname,
 					      k->image);

@@ -208,24 +208,24 @@ static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
 				break;
 			g->have += (size_t)r;
 		}
-		if (g->have >= 2 && gzip_magic(g->in)) {
-			g->mode = GZIP;
-			g->st.next_in = g->in;
-			g->st.avail_in = (uint32_t)g->have;
-			start_member(g);
-			*buf = g->out;
-			return inflate_chunk(a, g);
+		if (g->have < 2 || !gzip_magic(g->in)) {
+			g->mode = RAW;
+			*buf = g->in;
+			return (la_ssize_t)g->have;
 		}
-		g->mode = RAW;
-		*buf = g->in;
-		return (la_ssize_t)g->have;
+		g->mode = GZIP;
+		g->st.next_in = g->in;
+		g->st.avail_in = (uint32_t)g->have;
+		start_member(g);
+		/* the first chunk, as the GZIP case gives the next ones */
+		__attribute__((fallthrough));
+	case GZIP:
+		*buf = g->out;
+		return inflate_chunk(a, g);
 	case RAW:
 		r = read_some(a, g, g->in, IN_BLOCK);
 		*buf = g->in;
 		return r;
-	case GZIP:
-		*buf = g->out;
-		return inflate_chunk(a, g);
 	case DONE:
 		break;
 	}
