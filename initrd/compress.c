@@ -176,9 +176,9 @@ struct i2k_compressor {
 	unsigned char held; /* zstd: the last input byte, fed with the next write or at finish */
 	bool has_held;
 	/* gzip */
-	char *memo_dir;
-	uint64_t gear;		 /* rolling hash of the block being filled */
-	uint64_t blocks, reused; /* emitted / of those, from memo_dir */
+	struct i2k_blockmemo *memo; /* opened from opts->memo_dir, or NULL */
+	uint64_t gear;		    /* rolling hash of the block being filled */
+	uint64_t blocks, reused;    /* emitted / of those, from memo_dir */
 	int level;
 	unsigned long crc;
 	bool header_done;
@@ -316,11 +316,11 @@ static int gz_run(const struct i2k_compressor *c, z_stream *z, struct gz_job *j)
 	uint8_t key[32];
 	j->reused = false;
 	j->crc = crc32_z(0L, j->in, j->in_len);
-	if (c->memo_dir) {
+	if (c->memo) {
 		memo_key(c->level, j, key);
 		unsigned char *b;
 		size_t n;
-		if (i2k_blockmemo_get(c->memo_dir, key, &b, &n)) {
+		if (i2k_blockmemo_get(c->memo, key, &b, &n)) {
 			if (n > j->out_cap) {
 				j->out_cap = n;
 				j->out = i2k_xrealloc(j->out, n);
@@ -333,8 +333,8 @@ static int gz_run(const struct i2k_compressor *c, z_stream *z, struct gz_job *j)
 		}
 	}
 	int zr = gz_compress(z, j);
-	if (zr == Z_OK && c->memo_dir)
-		i2k_blockmemo_put(c->memo_dir, key, j->out, j->out_len);
+	if (zr == Z_OK && c->memo)
+		i2k_blockmemo_put(c->memo, key, j->out, j->out_len);
 	return zr;
 }
 
@@ -542,6 +542,8 @@ static int gzip_finish(struct i2k_compressor *c, struct i2k_error **err)
 	while (c->inflight)
 		if (gz_emit_oldest(c, err) < 0)
 			return -1;
+	if (c->memo)
+		i2k_blockmemo_commit(c->memo); /* every block is in: link the new pack */
 	unsigned char t[8];
 	uint32_t crc = (uint32_t)c->crc, isize = (uint32_t)c->in_bytes;
 	for (int i = 0; i < 4; i++) {
@@ -685,7 +687,7 @@ int i2k_compressor_new(const struct i2k_compressor_opts *opts, struct i2k_ostrea
 	if (c->kind == I2K_COMPRESS_ZSTD)
 		c->obuf = i2k_xmalloc(OUT_CHUNK);
 	if (c->kind == I2K_COMPRESS_GZIP && opts->memo_dir)
-		c->memo_dir = i2k_xstrdup(opts->memo_dir);
+		c->memo = i2k_blockmemo_open(opts->memo_dir);
 	if (c->kind == I2K_COMPRESS_GZIP && gzip_init(c, level, threads, err) < 0)
 		return -1;
 	if (c->kind == I2K_COMPRESS_ZSTD && zstd_init(c, level, threads, err) < 0)
@@ -767,7 +769,7 @@ void i2k_compressor_free(struct i2k_compressor *c)
 	gzip_free(c);
 	ZSTD_freeCCtx(c->zc);
 	free(c->obuf);
-	free(c->memo_dir);
+	i2k_blockmemo_close(c->memo);
 	free(c);
 }
 

@@ -10,7 +10,7 @@
  *   DIR/blobs/sha256/.partial-HEX   an interrupted download (resumable)
  *   DIR/.lock               flock(): exclusive for writers of index.json
  *   DIR/unpacked/           big layers kept decompressed (unpacked.h)
- *   DIR/compressed/         gzip initrd blocks kept for rebuilds
+ *   DIR/compressed/         packs of gzip initrd blocks kept for rebuilds
  *                           (initrd/blockmemo.h; cleared by clean)
  *   DIR/pvh/                kernels' vmlinux ELFs for PVH boots
  *                           (provision/pvh.h; cleared by clean)

@@ -238,11 +238,16 @@ assert_eq unpacked-kept 4 "$(find "$I2KIT_CACHE/unpacked" -name '*.index' | wc -
 assert_exit unpacked-ls 0 "$I2KIT" cache ls
 assert_contains unpacked-ls-line "$T_OUT" "unpacked: 4 layers kept decompressed"
 assert_contains blocks-ls-line "$T_OUT" "initrd blocks kept for rebuilds"
+# the blocks one build stores are one pack file (initrd/blockmemo.h)
+assert_eq blocks-one-pack 1 "$(find "$I2KIT_CACHE/compressed" -type f | wc -l)"
+assert_eq blocks-pack-name 1 "$(find "$I2KIT_CACHE/compressed" -type f | grep -cE '/[0-9a-f]{64}\.pack$')"
 assert_exit unpacked-verify 0 "$I2KIT" cache verify
 assert_exit unpacked-second 0 "$I2KIT" build -v --offline --name k --dir "$W/u2" --format kernel+initrd --format tar "$W/kernel.yml"
 for f in k-kernel k-initrd.img k.tar; do
 	assert_exit "unpacked-same-$f" 0 cmp "$W/u1/$f" "$W/u2/$f"
 done
+# every block reused: no second pack
+assert_eq blocks-still-one-pack 1 "$(find "$I2KIT_CACHE/compressed" -type f | wc -l)"
 # a damaged entry is a miss (rebuilt), never a wrong output
 # (the biggest: one of the kernel image's two entries)
 data=$(ls -S "$I2KIT_CACHE"/unpacked/*.data | head -1)
