@@ -132,8 +132,10 @@ CPIO=$B/raw/raw-initrd.img
 export CPIO
 
 # cold: an empty cache, every blob from the local registry
-cold_build() { rm -rf "$B/cold" && "$I2K" build --cache "$B/cold" --name ref --dir "$B/o-cold" "$B/ref.yml" --format raw-efi --format qcow2-efi; }
-cold_pull() { rm -rf "$B/cold" && for r in $IMAGES; do "$I2K" cache pull --cache "$B/cold" "$REG_PLAIN/$r" || return 1; done; }
+# (the previous round's cache is removed before the sample, not in it: that
+# is the bench's own cleanup, ≈0.1 s of unlinking 250 MB here)
+cold_build() { "$I2K" build --cache "$B/cold" --name ref --dir "$B/o-cold" "$B/ref.yml" --format raw-efi --format qcow2-efi; }
+cold_pull() { for r in $IMAGES; do "$I2K" cache pull --cache "$B/cold" "$REG_PLAIN/$r" || return 1; done; }
 export IMAGES
 export -f cold_build cold_pull
 
@@ -157,7 +159,9 @@ for i in $(seq "$RUNS"); do
 	sample pigz bash -c 'pigz -6 -p"$NPROC" -c "$CPIO" >/dev/null'
 	sample zstd bash -c 'zstd -q -3 -T0 -c "$CPIO" >/dev/null'
 	sample refz "${I2KB[@]}" --format raw-efi --format qcow2-efi --compress zstd --dir "$B/o-refz"
+	rm -rf "$B/cold"
 	sample cold bash -c cold_build
+	rm -rf "$B/cold"
 	sample pull bash -c cold_pull
 	sed "s/hello from onboot/hello $i/" "$B/auto.yml" >"$B/auto-$i.yml"
 	sample auto "$I2K" build --offline --cache "$C" --name auto --dir "$B/o-auto" "$B/auto-$i.yml"
