@@ -3,6 +3,7 @@
 #include "builder/image/layercache.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ int i2k_layercache_replay(struct i2k_store *s, const char *key, struct i2k_fstre
 			  const struct i2k_flatten_opts *opts, bool *hit, struct i2k_error **err)
 {
 	*hit = false;
+	i2k_store_wait_deferred(s, key); /* this build may be storing it still */
 	struct i2k_unpacked u;
 	struct i2k_error *e = NULL;
 	if (i2k_unpacked_open(s, key, &u, &e) < 0) {
@@ -51,10 +53,11 @@ int i2k_layercache_replay(struct i2k_store *s, const char *key, struct i2k_fstre
 	return r;
 }
 
-/* Copies the data extents the log points at from the spool into a new data
- * file, hashing them, and rewrites the log's offsets to the file's. */
+/* Copies the data extents the log points at from the spool's file (fd,
+ * where every extent lies at its spool offset) into a new data file,
+ * hashing them, and rewrites the log's offsets to the file's. */
 static int save(struct i2k_store *s, const char *key, const char *source, struct i2k_layer_log *log,
-		struct i2k_spool *sp, struct i2k_error **err)
+		int fd, struct i2k_error **err)
 {
 	_cleanup_close_ int out = -1;
 	if (i2k_unpacked_tmp_data(s, &out, err) < 0)
@@ -68,7 +71,7 @@ static int save(struct i2k_store *s, const char *key, const char *source, struct
 		uint64_t off = i2k_get_le64(f), size = i2k_get_le64(f + 8);
 		for (uint64_t done = 0; r == 0 && done < size;) {
 			size_t n = size - done < COPY_CHUNK ? (size_t)(size - done) : COPY_CHUNK;
-			r = i2k_spool_read(sp, off + done, buf, n, err);
+			r = i2k_pread_all(fd, buf, n, (off_t)(off + done), err);
 			if (r < 0)
 				break;
 			i2k_sha256_update(h, buf, n);
@@ -89,6 +92,55 @@ static int save(struct i2k_store *s, const char *key, const char *source, struct
 				   err);
 }
 
+/* A save done on the store's background thread (i2k_store_defer) while the
+ * build goes on. It owns all it reads: the log, and the spool's file
+ * through a descriptor of its own, so the build may free its tree and spool
+ * first. Best effort like the rest: a failed or interrupted save stores
+ * nothing (the build sees an interruption itself). */
+struct save_job {
+	struct i2k_store *s;
+	char key[65];
+	char *source;
+	struct i2k_layer_log log;
+	int fd;
+};
+
+static void save_job_run(void *arg)
+{
+	struct save_job *j = arg;
+	struct i2k_error *e = NULL;
+	if (save(j->s, j->key, j->source, &j->log, j->fd, &e) < 0)
+		i2k_error_free(e);
+	close(j->fd);
+	i2k_layer_log_clear(&j->log);
+	free(j->source);
+	free(j);
+}
+
+/* Queues the save of log's data (in sp) as entry key; the log is taken
+ * (left empty). False, and nothing kept, when an extent lies outside the
+ * spool's own file (an apply writes only there) or no descriptor is left. */
+static bool defer_save(struct i2k_store *s, const char *key, const char *source,
+		       struct i2k_layer_log *log, struct i2k_spool *sp)
+{
+	uint64_t at;
+	int file = i2k_spool_fd_at(sp, 0, &at);
+	for (size_t i = 0; i < log->ndata; i++) {
+		uint64_t off = i2k_get_le64((const uint8_t *)log->ops.data + log->data_at[i]);
+		if (i2k_spool_fd_at(sp, off, &at) != file || at != off)
+			return false;
+	}
+	int fd = fcntl(file, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct save_job *j = i2k_xcalloc(1, sizeof(*j));
+	*j = (struct save_job){.s = s, .source = i2k_xstrdup(source), .log = *log, .fd = fd};
+	snprintf(j->key, sizeof(j->key), "%s", key);
+	memset(log, 0, sizeof(*log));
+	i2k_store_defer(s, j->key, save_job_run, j);
+	return true;
+}
+
 int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *source, int fd,
 			 uint64_t off, uint64_t size, const char *media_type,
 			 struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,
@@ -101,16 +153,8 @@ int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *sourc
 	bool keep = size >= I2K_LAYERCACHE_MIN;
 	o.log = keep ? &log : NULL;
 	int r = i2k_layer_apply_range(fd, off, size, media_type, tree, &o, err);
-	if (r == 0 && keep) {
-		struct i2k_error *e = NULL;
-		if (save(s, key, source, &log, i2k_fstree_spool(tree), &e) < 0) {
-			/* not kept; an interruption still stops the build */
-			bool stop = e->code == I2K_ERR_INTERRUPTED;
-			i2k_error_free(e);
-			if (stop)
-				r = i2k_check_interrupt(err);
-		}
-	}
+	if (r == 0 && keep)
+		(void)defer_save(s, key, source, &log, i2k_fstree_spool(tree));
 	i2k_layer_log_clear(&log);
 	return r;
 }

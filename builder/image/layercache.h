@@ -1,8 +1,11 @@
 /* layercache.h — applying layer tars through the cache's unpacked entries
  * (builder/store/unpacked.h), so an unchanged layer is inflated once: the
  * first build records the layer's tree operations (a layer log, image.h)
- * and copies its file data into the entry; later builds attach that data
- * file to the tree's spool and replay the log — no decompression, no copy.
+ * and copies its file data into the entry — on the store's background
+ * thread (i2k_store_defer), while the build goes on; later builds attach
+ * that data file to the tree's spool and replay the log — no
+ * decompression, no copy. A replay of an entry this build is still storing
+ * waits for it (or, when its copy has not started, makes it at once).
  *
  * Used for every image layer of at least I2K_LAYERCACHE_MIN compressed
  * bytes (key: the layer's digest) and for tars inside images that builds
@@ -39,8 +42,11 @@ int i2k_layercache_replay(struct i2k_store *s, const char *key, struct i2k_fstre
 
 /* i2k_layer_apply_range of the tar that is the size bytes at off in fd,
  * which then, when the tar is at least I2K_LAYERCACHE_MIN bytes, is stored
- * as entry key made from blob source. Storing is best effort: a full disk or an interrupted
- * copy leaves no entry and is not an error of the build. */
+ * as entry key made from blob source: queued on the store's background
+ * thread, which copies the data from the spool's file through a descriptor
+ * of its own (the tree and spool may be freed before it ends; the store
+ * may not). Storing is best effort: a full disk or an interrupted copy
+ * leaves no entry and is not an error of the build. */
 int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *source, int fd,
 			 uint64_t off, uint64_t size, const char *media_type,
 			 struct i2k_fstree *tree, const struct i2k_flatten_opts *opts,

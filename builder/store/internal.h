@@ -6,10 +6,12 @@
  *   verify.c   cache verify [--repair]
  *   unpacked.c big layers kept decompressed (unpacked.h)
  *   archive.c  OCI archive export (own ustar writer) and import (libarchive)
+ *   background.c  the thread that runs deferred writes (background.h)
  *
  * A struct i2k_store is immutable after i2k_store_open, so one store may be
  * used by several threads at once (each lock/blob operation opens its own
- * file descriptors; flock() serialises separate open file descriptions).
+ * file descriptors; flock() serialises separate open file descriptions);
+ * its queue of deferred writes (background.h) locks itself.
  */
 #ifndef I2K_BUILDER_STORE_INTERNAL_H
 #define I2K_BUILDER_STORE_INTERNAL_H
@@ -19,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "builder/store/background.h"
 #include "builder/store/store.h"
 
 #define I2K_STORE_REF_ANNOTATION "org.opencontainers.image.ref.name"
@@ -33,9 +36,10 @@
 #define I2K_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 
 struct i2k_store {
-	char *dir;    /* as given */
-	char *blobs;  /* DIR/blobs/sha256 */
-	int users_fd; /* DIR/.users, flock(LOCK_SH) while the handle is open */
+	char *dir;		   /* as given */
+	char *blobs;		   /* DIR/blobs/sha256 */
+	int users_fd;		   /* DIR/.users, flock(LOCK_SH) while the handle is open */
+	struct i2k_background *bg; /* deferred writes (i2k_store_defer) */
 };
 
 /* DIR/blobs/sha256/HEX for a digest that passed i2k_digest_valid. Caller frees. */

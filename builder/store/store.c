@@ -137,6 +137,7 @@ int i2k_store_open(const char *dir, struct i2k_store **out, struct i2k_error **e
 		s->dir[--l] = '\0';
 	s->blobs = i2k_xasprintf("%s/blobs/sha256", s->dir);
 	s->users_fd = -1;
+	s->bg = i2k_background_new();
 	if (open_layout(s, err) < 0) {
 		i2k_store_free(s);
 		return i2k_error_wrap(err, "opening cache %s", dir);
@@ -162,6 +163,7 @@ void i2k_store_free(struct i2k_store *s)
 {
 	if (s == NULL)
 		return;
+	i2k_background_free(s->bg); /* its jobs use s: they end first */
 	if (s->users_fd >= 0)
 		close(s->users_fd);
 	free(s->dir);
@@ -178,6 +180,16 @@ void i2k_store_freep(struct i2k_store **s)
 const char *i2k_store_dir(const struct i2k_store *s)
 {
 	return s->dir;
+}
+
+void i2k_store_defer(struct i2k_store *s, const char *key, void (*fn)(void *arg), void *arg)
+{
+	i2k_background_run(s->bg, key, fn, arg);
+}
+
+void i2k_store_wait_deferred(struct i2k_store *s, const char *key)
+{
+	i2k_background_wait_key(s->bg, key);
 }
 
 /* ---- committed blobs ------------------------------------------------------ */

@@ -36,6 +36,7 @@
  * same partial blob are serialised by an flock on the partial file.
  * A store handle is immutable after open: it may be shared by threads (each
  * operation opens its own descriptors) but must outlive its blob writers.
+ * (Its queue of deferred writes, i2k_store_defer, has its own lock.)
  * Every digest is checked with i2k_digest_valid and every ref name with
  * i2k_store_ref_name_valid before it is used.
  */
@@ -60,6 +61,15 @@ int i2k_store_open(const char *dir, struct i2k_store **out, struct i2k_error **e
 void i2k_store_free(struct i2k_store *s);
 void i2k_store_freep(struct i2k_store **s);
 const char *i2k_store_dir(const struct i2k_store *s);
+
+/* Runs fn(arg) on the store's background thread (builder/store/
+ * background.h: in the order queued, fn owns arg), for writes a build need
+ * not wait for; key names the entry it writes, for i2k_store_wait_deferred.
+ * i2k_store_free waits for every job before it frees the store, so a job
+ * may use s but nothing the caller frees before the store. */
+void i2k_store_defer(struct i2k_store *s, const char *key, void (*fn)(void *arg), void *arg);
+/* Waits until no deferred job under key (NULL: none at all) is left. */
+void i2k_store_wait_deferred(struct i2k_store *s, const char *key);
 
 /* ---- blobs ----------------------------------------------------------------- */
 bool i2k_store_has_blob(struct i2k_store *s, const char *digest);

@@ -1784,6 +1784,50 @@ TEST(layer_cache_roundtrip)
 	OK(i2k_rm_rf(dir, &_e));
 }
 
+/* The copy into the cache runs on the store's background thread: it owns
+ * what it reads, so the build may free its tree and spool at once, and
+ * freeing the store waits for it. */
+TEST(layer_cache_saved_in_background)
+{
+	char dir[] = "/tmp/i2k-layercache-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	const char *source =
+	    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+	char key[65];
+	i2k_layercache_key(source, "bg", key);
+	int fds[4];
+	build_log_layers(fds);
+	/* layer 0 (gzip) padded to the threshold with bytes gzip skips */
+	CHECK(ftruncate(fds[0], I2K_LAYERCACHE_MIN) == 0);
+	struct i2k_store *st = NULL;
+	OK(i2k_store_open(dir, &st, &_e));
+	struct i2k_spool *s1 = new_spool();
+	struct i2k_fstree *a = i2k_fstree_new(s1);
+	OK(i2k_layercache_apply(st, key, source, fds[0], 0, I2K_LAYERCACHE_MIN, log_mts[0], a, NULL,
+				&_e));
+	_cleanup_free_ char *la = list_str(a);
+	i2k_fstree_free(a);
+	i2k_spool_free(s1); /* the save may still be running: it has its own fd */
+	i2k_store_free(st); /* waits for it */
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+
+	OK(i2k_store_open(dir, &st, &_e));
+	_cleanup_(i2k_spool_freep) struct i2k_spool *s2 = new_spool();
+	_cleanup_(i2k_fstree_freep) struct i2k_fstree *b = i2k_fstree_new(s2);
+	bool hit = false;
+	OK(i2k_layercache_replay(st, key, b, NULL, &hit, &_e));
+	CHECK(hit);
+	_cleanup_free_ char *lb = list_str(b);
+	CHECK_STR(lb, la);
+	struct i2k_store_verify_report r;
+	OK(i2k_store_verify(st, false, &r, &_e));
+	CHECK_INT(r.unpacked_bad, 0);
+	i2k_store_verify_report_clear(&r);
+	i2k_store_free(st);
+	OK(i2k_rm_rf(dir, &_e));
+}
+
 int main(void)
 {
 	t_prog = "test_image";
@@ -1802,6 +1846,7 @@ int main(void)
 	RUN(layer_log_replays_what_apply_did);
 	RUN(layer_log_replay_from_a_file);
 	RUN(layer_cache_roundtrip);
+	RUN(layer_cache_saved_in_background);
 	RUN(config_parse);
 	RUN(image_load_and_flatten);
 	RUN(image_load_errors);
