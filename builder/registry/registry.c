@@ -63,6 +63,9 @@ struct i2k_registry {
 	size_t n_plain, cap_plain;
 	char **tls_hosts; /* plain-allowed hosts found to speak TLS */
 	size_t n_tls, cap_tls;
+	char **probing; /* hosts a thread is probing now (resolve_base) */
+	size_t n_probing, cap_probing;
+	pthread_cond_t probe_cv; /* (with mu) a probe ended */
 
 	pthread_mutex_t progress_mu;
 };
@@ -158,6 +161,7 @@ int i2k_registry_new(const struct i2k_registry_opts *o, struct i2k_registry **ou
 	    .deadline_rate = r->o.transfer_rate,
 	};
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->probe_cv, NULL);
 	pthread_mutex_init(&r->progress_mu, NULL);
 	/* Fail early on an unreadable CA file, a bad mirror or mirrors file. */
 	struct i2k_http *probe = NULL;
@@ -200,6 +204,8 @@ void i2k_registry_free(struct i2k_registry *r)
 	for (size_t i = 0; i < r->n_tls; i++)
 		free(r->tls_hosts[i]);
 	free(r->tls_hosts);
+	free(r->probing); /* empty: every probe ends with probe_done */
+	pthread_cond_destroy(&r->probe_cv);
 	pthread_mutex_destroy(&r->mu);
 	pthread_mutex_destroy(&r->progress_mu);
 	free(r);
@@ -322,16 +328,6 @@ static void mark_basic(struct pull *pl)
 
 static void backoff(struct pull *pl, int attempt, long retry_after_s);
 
-static bool in_list(struct i2k_registry *r, char **list, size_t n, const char *host)
-{
-	bool have = false;
-	pthread_mutex_lock(&r->mu);
-	for (size_t i = 0; i < n && !have; i++)
-		have = strcmp(list[i], host) == 0;
-	pthread_mutex_unlock(&r->mu);
-	return have;
-}
-
 static void add_list(struct i2k_registry *r, char ***list, size_t *n, size_t *cap, const char *host)
 {
 	pthread_mutex_lock(&r->mu);
@@ -340,19 +336,73 @@ static void add_list(struct i2k_registry *r, char ***list, size_t *n, size_t *ca
 	pthread_mutex_unlock(&r->mu);
 }
 
+static bool has_host(char *const *list, size_t n, const char *host)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], host) == 0)
+			return true;
+	return false;
+}
+
+/* What is known of host: 1 plain HTTP, 0 TLS, or -1 unknown, and then
+ * the caller must probe it and call probe_done. While another thread
+ * probes host this waits for its answer: the pulls of one build start
+ * together, and each probe of a plain-HTTP host is a TLS handshake that
+ * first parses the CA bundle (≈25 ms of CPU). */
+static int await_probe(struct i2k_registry *r, const char *host)
+{
+	pthread_mutex_lock(&r->mu);
+	int known;
+	for (;;) {
+		if (has_host(r->plain_hosts, r->n_plain, host)) {
+			known = 1;
+			break;
+		}
+		if (has_host(r->tls_hosts, r->n_tls, host)) {
+			known = 0;
+			break;
+		}
+		if (!has_host(r->probing, r->n_probing, host)) {
+			i2k_xgrow((void **)&r->probing, &r->cap_probing, r->n_probing + 1,
+				  sizeof(char *));
+			r->probing[r->n_probing++] = (char *)host;
+			known = -1;
+			break;
+		}
+		pthread_cond_wait(&r->probe_cv, &r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return known;
+}
+
+/* Ends this thread's probe of host (answered or not: a failed probe leaves
+ * the question to the next caller). */
+static void probe_done(struct i2k_registry *r, const char *host)
+{
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->n_probing; i++)
+		if (r->probing[i] == host) {
+			r->probing[i] = r->probing[--r->n_probing];
+			break;
+		}
+	pthread_cond_broadcast(&r->probe_cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* Sets pl->base. Hosts that may use plain HTTP (localhost, 127.0.0.1,
  * --insecure-registry) are probed with https first, like Docker does: if
  * the TLS handshake itself fails (the server speaks plain HTTP), http is
  * used; any HTTP answer, or a certificate error, keeps https (so a TLS
- * registry on 127.0.0.1 is still verified). The answer is cached per host. */
+ * registry on 127.0.0.1 is still verified). The answer is cached per host,
+ * and one thread probes a host at a time (await_probe). */
 static int resolve_base(struct pull *pl, struct i2k_http *h, struct i2k_error **err)
 {
 	struct i2k_registry *r = pl->r;
 	bool plain = false;
 	if (i2k_http_plain_allowed(&r->policy, pl->host)) {
-		if (in_list(r, r->plain_hosts, r->n_plain, pl->host)) {
-			plain = true;
-		} else if (!in_list(r, r->tls_hosts, r->n_tls, pl->host)) {
+		int known = await_probe(r, pl->host);
+		plain = known == 1;
+		if (known < 0) {
 			_cleanup_free_ char *url = i2k_xasprintf("https://%s/v2/", pl->host);
 			struct i2k_http_req req = {.url = url};
 			struct i2k_http_resp resp = {0};
@@ -369,12 +419,14 @@ static int resolve_base(struct pull *pl, struct i2k_http *h, struct i2k_error **
 				plain = true;
 				add_list(r, &r->plain_hosts, &r->n_plain, &r->cap_plain, pl->host);
 			} else if (e) {
+				probe_done(r, pl->host);
 				i2k_http_resp_clear(&resp);
 				i2k_error_propagate(err, &e);
 				return i2k_error_wrap(err, "%s", pl->name);
 			} else {
 				add_list(r, &r->tls_hosts, &r->n_tls, &r->cap_tls, pl->host);
 			}
+			probe_done(r, pl->host);
 			i2k_error_free(e);
 			i2k_http_resp_clear(&resp);
 		}

@@ -156,6 +156,18 @@ else
 	t_skip_is_fail cached-pull-no-inet-socket "strace not installed"
 fi
 
+# ---- a plain-HTTP registry is probed for TLS once, however many pulls start together --
+# (each probe is a TLS handshake: a ClientHello, record type 22 = octal 26)
+if command -v strace >/dev/null; then
+	tr=$(t_tmpdir)/strace-probe
+	assert_exit probe-once-pull 0 strace -f -qq -e trace=sendto,write -o "$tr" \
+		"$I2KIT" cache pull --cache "$(t_tmpdir)/probe-cache" "$B/busybox:latest" "$B/web:latest" \
+		"$B/layers:latest" "$B/busybox:multi"
+	assert_eq probe-once-hellos 1 "$(grep -c '"\\26\\3\\1' "$tr" || true)"
+else
+	t_skip_is_fail probe-once-hellos "strace not installed"
+fi
+
 # ---- errors -----------------------------------------------------------------------
 assert_exit missing-tag 1 "$I2KIT" cache pull "$B/busybox:nope"
 assert_contains missing-tag-msg "$T_OUT" "i2kit: error: $B/busybox:nope: manifest unknown"
