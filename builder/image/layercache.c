@@ -118,9 +118,9 @@ static void save_job_run(void *arg)
 }
 
 /* Queues the save of log's data (in sp) as entry key; the log is taken
- * (left empty). False, and nothing kept, when an extent lies outside the
- * spool's own file (an apply writes only there) or no descriptor is left. */
-static bool defer_save(struct i2k_store *s, const char *key, const char *source,
+ * (left empty). Nothing is kept when an extent lies outside the spool's own
+ * file (an apply writes only there) or no descriptor is left. */
+static void defer_save(struct i2k_store *s, const char *key, const char *source,
 		       struct i2k_layer_log *log, struct i2k_spool *sp)
 {
 	uint64_t at;
@@ -128,17 +128,16 @@ static bool defer_save(struct i2k_store *s, const char *key, const char *source,
 	for (size_t i = 0; i < log->ndata; i++) {
 		uint64_t off = i2k_get_le64((const uint8_t *)log->ops.data + log->data_at[i]);
 		if (i2k_spool_fd_at(sp, off, &at) != file || at != off)
-			return false;
+			return;
 	}
 	int fd = fcntl(file, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
-		return false;
+		return;
 	struct save_job *j = i2k_xcalloc(1, sizeof(*j));
 	*j = (struct save_job){.s = s, .source = i2k_xstrdup(source), .log = *log, .fd = fd};
 	snprintf(j->key, sizeof(j->key), "%s", key);
 	memset(log, 0, sizeof(*log));
 	i2k_store_defer(s, j->key, save_job_run, j);
-	return true;
 }
 
 int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *source, int fd,
@@ -154,7 +153,7 @@ int i2k_layercache_apply(struct i2k_store *s, const char *key, const char *sourc
 	o.log = keep ? &log : NULL;
 	int r = i2k_layer_apply_range(fd, off, size, media_type, tree, &o, err);
 	if (r == 0 && keep)
-		(void)defer_save(s, key, source, &log, i2k_fstree_spool(tree));
+		defer_save(s, key, source, &log, i2k_fstree_spool(tree));
 	i2k_layer_log_clear(&log);
 	return r;
 }

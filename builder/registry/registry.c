@@ -328,14 +328,6 @@ static void mark_basic(struct pull *pl)
 
 static void backoff(struct pull *pl, int attempt, long retry_after_s);
 
-static void add_list(struct i2k_registry *r, char ***list, size_t *n, size_t *cap, const char *host)
-{
-	pthread_mutex_lock(&r->mu);
-	i2k_xgrow((void **)list, cap, *n + 1, sizeof(char *));
-	(*list)[(*n)++] = i2k_xstrdup(host);
-	pthread_mutex_unlock(&r->mu);
-}
-
 static bool has_host(char *const *list, size_t n, const char *host)
 {
 	for (size_t i = 0; i < n; i++)
@@ -375,11 +367,18 @@ static int await_probe(struct i2k_registry *r, const char *host)
 	return known;
 }
 
-/* Ends this thread's probe of host (answered or not: a failed probe leaves
- * the question to the next caller). */
-static void probe_done(struct i2k_registry *r, const char *host)
+/* Ends this thread's probe of host with its answer: 1 plain HTTP, 0 TLS,
+ * -1 none (the probe failed: the question is left to the next caller). */
+static void probe_done(struct i2k_registry *r, const char *host, int answer)
 {
 	pthread_mutex_lock(&r->mu);
+	if (answer >= 0) {
+		char ***list = answer ? &r->plain_hosts : &r->tls_hosts;
+		size_t *n = answer ? &r->n_plain : &r->n_tls;
+		size_t *cap = answer ? &r->cap_plain : &r->cap_tls;
+		i2k_xgrow((void **)list, cap, *n + 1, sizeof(char *));
+		(*list)[(*n)++] = i2k_xstrdup(host);
+	}
 	for (size_t i = 0; i < r->n_probing; i++)
 		if (r->probing[i] == host) {
 			r->probing[i] = r->probing[--r->n_probing];
@@ -415,20 +414,14 @@ static int resolve_base(struct pull *pl, struct i2k_http *h, struct i2k_error **
 					break;
 				backoff(pl, attempt, -1);
 			}
-			if (e && resp.tls_handshake_failed) {
-				plain = true;
-				add_list(r, &r->plain_hosts, &r->n_plain, &r->cap_plain, pl->host);
-			} else if (e) {
-				probe_done(r, pl->host);
-				i2k_http_resp_clear(&resp);
+			plain = e && resp.tls_handshake_failed;
+			probe_done(r, pl->host, plain ? 1 : e ? -1 : 0);
+			i2k_http_resp_clear(&resp);
+			if (e && !plain) {
 				i2k_error_propagate(err, &e);
 				return i2k_error_wrap(err, "%s", pl->name);
-			} else {
-				add_list(r, &r->tls_hosts, &r->n_tls, &r->cap_tls, pl->host);
 			}
-			probe_done(r, pl->host);
 			i2k_error_free(e);
-			i2k_http_resp_clear(&resp);
 		}
 	}
 	pl->base =
