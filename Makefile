@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 CC ?= gcc
 # libcurl: headers only; builder/base/curlload.c loads it when first used
 # (a start without it is ~30 ms of CPU cheaper), so it is not linked.
-PKGS_LINKED := yaml-0.1 jansson libarchive zlib libzstd liblzma libcrypto ext2fs com_err libxml-2.0 libisal
+PKGS_LINKED := yaml-0.1 jansson libarchive zlib libzstd liblzma libcrypto ext2fs com_err libxml-2.0 libisal libdeflate
 PKGS := $(PKGS_LINKED) libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS_LINKED) 2>/dev/null)

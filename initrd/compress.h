@@ -13,18 +13,20 @@
  * gzip (RFC 1952), one member: header 1f 8b 08 00, MTIME 0, XFL (2 for
  *   level 9, 4 for level 1, else 0), OS 3 (Unix); no name or comment.
  *   Default level 6. The deflate stream is made pigz-style so that all
- *   threads help: the input is cut into blocks, each compressed by zlib as
- *   raw deflate with the previous 32 KiB of input as preset dictionary,
- *   ending in a sync flush (the last one in Z_FINISH); CRC-32 and ISIZE
- *   close the member. Blocks are content-defined (64-256 KiB, about 128 KiB
+ *   threads help: the input is cut into blocks, each compressed on its own
+ *   by libdeflate (no dictionary) and, but for the last, ended as zlib's
+ *   Z_SYNC_FLUSH ends a block (deflate_join.h); CRC-32 and ISIZE close the
+ *   member. Blocks are content-defined (64-256 KiB, about 128 KiB
  *   on average): a block ends where a rolling hash of the last 64 bytes
  *   (gear hash, fixed table) has its top 16 bits zero, so an insertion
  *   early in the input moves the cuts after it with the content and leaves
  *   the later blocks the same — which lets memo_dir serve them. Every
- *   block's bytes depend only on its input and dictionary, so the output is
- *   identical for 1 or N threads, with or without memo_dir. (One member, not several: the Linux
- * initramfs unpacker treats every gzip member as a separate archive that must end with its own
- *   TRAILER!!! — init/initramfs.c "junk at the end of compressed archive".)
+ *   block's bytes depend only on its input, the level and the libdeflate
+ *   version, so the output is identical for 1 or N threads, with or
+ *   without memo_dir. (One member, not several: the Linux initramfs
+ *   unpacker treats every gzip member as a separate archive that must end
+ *   with its own TRAILER!!! — init/initramfs.c "junk at the end of
+ *   compressed archive".)
  * zstd (RFC 8878), one frame, content checksum on, no content size (the
  *   input length is not known in advance). Default level 3. Compressed with
  *   ZSTD_c_nbWorkers = max(1, threads): libzstd's multithreaded mode cuts the

@@ -1,8 +1,8 @@
 /* sqfs_comp.c — squashfs block compression (see sqfs_comp.h). */
 #include "formats/fs/sqfs_comp.h"
 
+#include <libdeflate.h>
 #include <stdlib.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include "builder/base/util.h"
@@ -41,14 +41,9 @@ int i2k_sqfs_comp_init(struct i2k_sqfs_comp *c, enum i2k_compression kind, int l
 {
 	*c = (struct i2k_sqfs_comp){.kind = kind, .level = level};
 	if (kind == I2K_COMPRESS_GZIP) {
-		z_stream *z = i2k_xcalloc(1, sizeof(*z));
-		int r = deflateInit2(z, level, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY);
-		if (r != Z_OK) {
-			free(z);
-			return i2k_error_set(err, I2K_ERR_INTERNAL, "deflateInit2: zlib error %d",
-					     r);
-		}
-		c->zs = z;
+		c->zs = libdeflate_alloc_compressor(level);
+		if (c->zs == NULL)
+			return i2k_error_set(err, I2K_ERR_INTERNAL, "gzip: out of memory");
 	} else if (kind == I2K_COMPRESS_ZSTD) {
 		c->zc = ZSTD_createCCtx();
 		if (c->zc == NULL)
@@ -60,8 +55,7 @@ int i2k_sqfs_comp_init(struct i2k_sqfs_comp *c, enum i2k_compression kind, int l
 void i2k_sqfs_comp_release(struct i2k_sqfs_comp *c)
 {
 	if (c->zs) {
-		deflateEnd(c->zs);
-		free(c->zs);
+		libdeflate_free_compressor(c->zs);
 		c->zs = NULL;
 	}
 	if (c->zc) {
@@ -72,7 +66,7 @@ void i2k_sqfs_comp_release(struct i2k_sqfs_comp *c)
 
 size_t i2k_sqfs_comp_bound(size_t len)
 {
-	size_t a = compressBound((uLong)len), b = ZSTD_compressBound(len);
+	size_t a = libdeflate_zlib_compress_bound(NULL, len), b = ZSTD_compressBound(len);
 	return (a > b ? a : b) + 64;
 }
 
@@ -82,19 +76,12 @@ int i2k_sqfs_comp_block(struct i2k_sqfs_comp *c, const void *src, size_t len, vo
 	size_t n = 0;
 	*out_len = 0;
 	if (c->kind == I2K_COMPRESS_GZIP) {
-		z_stream *z = c->zs;
-		int r = deflateReset(z);
-		if (r != Z_OK)
-			return i2k_error_set(err, I2K_ERR_INTERNAL, "deflateReset: zlib error %d",
-					     r);
-		z->next_in = (Bytef *)src;
-		z->avail_in = (uInt)len;
-		z->next_out = dst;
-		z->avail_out = (uInt)dst_cap;
-		r = deflate(z, Z_FINISH);
-		if (r != Z_STREAM_END)
-			return i2k_error_set(err, I2K_ERR_INTERNAL, "deflate: zlib error %d", r);
-		n = dst_cap - z->avail_out;
+		/* one complete zlib stream per block, as squashfs's gzip
+		 * compressor stores them (libdeflate: a whole buffer at once) */
+		n = libdeflate_zlib_compress(c->zs, src, len, dst, dst_cap);
+		if (n == 0)
+			return i2k_error_set(err, I2K_ERR_INTERNAL,
+					     "gzip: a block does not fit in %zu bytes", dst_cap);
 	} else if (c->kind == I2K_COMPRESS_ZSTD) {
 		n = ZSTD_compressCCtx(c->zc, dst, dst_cap, src, len, c->level);
 		if (ZSTD_isError(n))

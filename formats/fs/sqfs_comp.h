@@ -2,7 +2,8 @@
  * fragment and metadata blocks alike.
  *
  * squashfs compresses every block on its own: "gzip" (compressor id 1) is a
- * zlib stream (RFC 1950: header, deflate, adler32), "zstd" (id 6) one zstd
+ * zlib stream (RFC 1950: header, deflate, adler32; made by libdeflate, about
+ * twice as fast as zlib at the same level), "zstd" (id 6) one zstd
  * frame with its content size. A block whose compressed form would not be
  * smaller than its input is stored as is: i2k_sqfs_comp_block then reports
  * *out_len = 0 and the caller sets the format's "uncompressed" bit. Kind
@@ -26,7 +27,7 @@
 struct i2k_sqfs_comp {
 	enum i2k_compression kind;
 	int level;
-	void *zs; /* z_stream (gzip) */
+	void *zs; /* struct libdeflate_compressor (gzip) */
 	void *zc; /* ZSTD_CCtx (zstd) */
 };
 

@@ -21,4 +21,5 @@ declare -A seeds=(
 	[fuzz_ovmf]=tests/data/fuzz/ovmf
 	[fuzz_efivars]=tests/data/fuzz/efivars
 	[fuzz_rawinitrd]=tests/data/fuzz/rawinitrd
+	[fuzz_deflate]=tests/data/fuzz/deflate
 )
