@@ -2,12 +2,12 @@
 #include "formats/fs/fat.h"
 #include "builder/base/bytes.h"
 
+#include <libdeflate.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "builder/base/cleanup.h"
-#include "builder/base/hash.h"
 #include "builder/base/utf.h"
 #include "builder/base/util.h"
 
@@ -546,7 +546,7 @@ struct writer {
 	struct i2k_sink *out;
 	struct geom g;
 	uint64_t data_off, cb;
-	struct i2k_sha256 *h;
+	uint32_t crc; /* CRC-32 of the content so far: the volume serial */
 	uint8_t label[11];
 	bool has_label;
 };
@@ -576,7 +576,7 @@ static int write_dir(struct writer *w, struct plan *p, size_t d, struct i2k_erro
 	}
 	for (size_t c = n->first_child; c != NONE; c = p->nodes[c].next_sibling)
 		off += child_entries(buf + off, &p->nodes[c]);
-	i2k_sha256_update(w->h, buf, len);
+	w->crc = libdeflate_crc32(w->crc, buf, len);
 	if (i2k_sink_write_at(w->out, cluster_off(w, n->first), buf, len, err) < 0)
 		return i2k_error_wrap(err, "writing directory /%s", n->path);
 	return 0;
@@ -592,7 +592,7 @@ static int write_file(struct writer *w, struct i2k_fstree *tree, const struct no
 			return -1;
 		if (i2k_fstree_read(tree, n->ino, done, buf, len, err) < 0)
 			return i2k_error_wrap(err, "reading /%s", n->path);
-		i2k_sha256_update(w->h, buf, len);
+		w->crc = libdeflate_crc32(w->crc, buf, len);
 		size_t wlen = len;
 		if (done + len == size) { /* zero the tail of the last cluster */
 			size_t pad = (size_t)((w->cb - size % w->cb) % w->cb);
@@ -723,13 +723,12 @@ int i2k_fat_write(struct i2k_fstree *tree, const struct i2k_fat_opts *o, struct 
 	}
 	w.cb = (uint64_t)w.g.spc * SECTOR;
 	w.data_off = (uint64_t)(w.g.reserved + NFATS * w.g.fatsz) * SECTOR;
-	w.h = i2k_sha256_new();
 	uint8_t geo[16];
 	i2k_put_le32(geo, w.g.total);
 	i2k_put_le32(geo + 4, w.g.spc);
 	i2k_put_le32(geo + 8, w.g.used);
 	memcpy(geo + 12, "FAT ", 4);
-	i2k_sha256_update(w.h, geo, sizeof(geo));
+	w.crc = libdeflate_crc32(0, geo, sizeof(geo));
 	const size_t bufsz = 1 << 20;
 	buf = i2k_xmalloc(bufsz + w.cb);
 	for (size_t i = 0; i < p.n; i++) {
@@ -740,15 +739,9 @@ int i2k_fat_write(struct i2k_fstree *tree, const struct i2k_fat_opts *o, struct 
 	}
 	if (write_fats(&w, &p, err) < 0)
 		goto out;
-	uint8_t digest[32];
-	i2k_sha256_final_raw(w.h, digest);
-	uint32_t volid = o && o->volume_id
-			     ? o->volume_id
-			     : (uint32_t)digest[0] | (uint32_t)digest[1] << 8 |
-				   (uint32_t)digest[2] << 16 | (uint32_t)digest[3] << 24;
+	uint32_t volid = o && o->volume_id ? o->volume_id : w.crc;
 	r = write_boot(&w, o, volid, err);
 out:
-	i2k_sha256_free(w.h);
 	plan_free(&p);
 	return r;
 }
