@@ -196,14 +196,14 @@ static void fast_entries(struct huff *h, bool lit)
 {
 	for (size_t x = 0; x < ((size_t)1 << h->bits); x++) {
 		unsigned e = h->t[x], sym = e >> 4, len = e & 15;
+		/* slow: no code of the table's length here, the end of the
+		 * block, an invalid symbol */
 		uint32_t f = FAST_SLOW;
-		if (len == 0)
-			f = FAST_SLOW;
-		else if (!lit)
-			f = sym <= 29 ? len + dist_extra(sym) : FAST_SLOW;
-		else if (sym < 256)
+		if (len && !lit && sym <= 29)
+			f = len + dist_extra(sym);
+		else if (len && lit && sym < 256)
 			f = len;
-		else if (sym >= 257 && sym <= 285)
+		else if (len && lit && sym >= 257 && sym <= 285)
 			f = (len + length_extra(sym)) | FAST_MATCH;
 		h->fast[x] = f;
 	}
