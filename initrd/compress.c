@@ -10,7 +10,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "builder/base/bytes.h"
 #include "builder/base/cleanup.h"
 #include "builder/base/hash.h"
 #include "builder/base/util.h"

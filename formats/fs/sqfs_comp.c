@@ -2,7 +2,6 @@
 #include "formats/fs/sqfs_comp.h"
 
 #include <libdeflate.h>
-#include <stdlib.h>
 #include <zstd.h>
 
 #include "builder/base/util.h"
